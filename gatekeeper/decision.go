@@ -1,0 +1,121 @@
+package gatekeeper
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// State is a commit status state.
+type State string
+
+// The commit status states. A policy may return Success, Failure or Pending;
+// Error is the gatekeeper's own: a broken policy or an internal failure.
+const (
+	Pending State = "pending"
+	Success State = "success"
+	Failure State = "failure"
+	Error   State = "error"
+)
+
+// Valid reports whether s is one of the four commit status states.
+func (s State) Valid() bool {
+	switch s {
+	case Pending, Success, Failure, Error:
+		return true
+	}
+	return false
+}
+
+// Decision is what the policy (data.gatekeeper.decision) said, plus what the
+// Service added to it.
+type Decision struct {
+	State State `json:"state"`
+	// Reasons name what fails; Waiting names what is still missing.
+	Reasons []string `json:"reasons"`
+	Waiting []string `json:"waiting"`
+	// Channel is alpha, beta or stable, or "" (the policy's null).
+	Channel string `json:"channel,omitempty"`
+	// PolicyRevision is the content hash of the policy that decided.
+	PolicyRevision string `json:"policy_revision"`
+}
+
+// DecisionRecord is one evaluation, kept for the audit trail.
+type DecisionRecord struct {
+	Key         PullKey   `json:"key"`
+	HeadSHA     string    `json:"head_sha"`
+	Decision    Decision  `json:"decision"`
+	Description string    `json:"description"`
+	EvaluatedAt time.Time `json:"evaluated_at"`
+	// EvidenceVersion is the Evidence.Version the decision was made on.
+	EvidenceVersion uint64 `json:"evidence_version"`
+	// Input is the policy input document the decision was made on.
+	Input map[string]any `json:"input,omitempty"`
+	// Duration of the evaluation, gathering included.
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// MaxDescription is GitHub's limit on a commit status description; a longer
+// one is refused with 422.
+const MaxDescription = 140
+
+// Description renders the decision as a commit status description of at most
+// MaxDescription characters, naming what fails first, then what is awaited.
+func (d Decision) Description() string {
+	var s string
+	switch d.State {
+	case Success:
+		s = "All release checks pass"
+		if d.Channel != "" {
+			s += " (channel " + d.Channel + ")"
+		}
+	case Failure:
+		s = listed("Failing: ", d.Reasons)
+		if len(d.Reasons) == 0 {
+			s = "Failing"
+		}
+	case Error:
+		s = listed("Error: ", d.Reasons)
+		if len(d.Reasons) == 0 {
+			s = "Error evaluating the release policy"
+		}
+	default:
+		s = listed("Waiting for: ", d.Waiting)
+		if len(d.Waiting) == 0 {
+			s = "Evaluating"
+		}
+	}
+	return truncate(s, MaxDescription)
+}
+
+// listed joins items after prefix, and when they do not all fit says how
+// many more there are, so the first items are always shown whole if they can be.
+func listed(prefix string, items []string) string {
+	if len(items) == 0 {
+		return ""
+	}
+	s := prefix + items[0]
+	for i := 1; i < len(items); i++ {
+		more := " (+" + strconv.Itoa(len(items)-i) + " more)"
+		next := s + "; " + items[i]
+		rest := ""
+		if i < len(items)-1 {
+			rest = " (+" + strconv.Itoa(len(items)-i-1) + " more)"
+		}
+		if utf8.RuneCountInString(next+rest) > MaxDescription {
+			return s + more
+		}
+		s = next
+	}
+	return s
+}
+
+// truncate shortens s to at most n characters, ending in "…" when cut.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimSpace(string(r[:n-1])) + "…"
+}

@@ -1,0 +1,17 @@
+package gatekeeper
+
+import "errors"
+
+// Sentinel errors, checked with errors.Is.
+var (
+	// ErrNotFound: the store has no such record.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate: the delivery id was recorded before.
+	ErrDuplicate = errors.New("duplicate delivery")
+	// ErrPolicy: the policy does not compile or cannot be evaluated.
+	ErrPolicy = errors.New("policy error")
+	// ErrInvalid: the input (a payload, a setting) is malformed.
+	ErrInvalid = errors.New("invalid")
+	// ErrUnauthorized: a request's signature or token is wrong or missing.
+	ErrUnauthorized = errors.New("unauthorized")
+)

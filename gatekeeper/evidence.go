@@ -1,0 +1,259 @@
+package gatekeeper
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// Evidence is everything the gatekeeper knows about one pull request. It is
+// the fold of every Event recorded for the pull request, in the order the
+// Store accepted them. Facts about older head commits stay here for the
+// record; BuildInput decides what counts for the current head.
+type Evidence struct {
+	Key PullKey `json:"key"`
+	// PR is the newest snapshot of the pull request, nil until a webhook or
+	// the GitHub source supplied one.
+	PR *PullRequest `json:"pull_request,omitempty"`
+	// Heads lists every head sha the pull request has had, oldest first.
+	Heads    []HeadChange `json:"heads,omitempty"`
+	Reviews  []Review     `json:"reviews,omitempty"`
+	Comments []Comment    `json:"comments,omitempty"`
+	Checks   []Check      `json:"checks,omitempty"`
+	// Sources records, per evidence source, the outcome of its last Gather.
+	Sources map[string]SourceStatus `json:"sources,omitempty"`
+	// Published is the last commit status sent (or, in a dry run, logged).
+	Published *PublishedStatus `json:"published,omitempty"`
+	// Log is a bounded trail of the events folded into this evidence.
+	Log []LogEntry `json:"log,omitempty"`
+	// Version increases with every change the Store writes.
+	Version uint64 `json:"version"`
+}
+
+// HeadChange records that the pull request's head moved to SHA.
+type HeadChange struct {
+	SHA string    `json:"sha"`
+	At  time.Time `json:"at"`
+}
+
+// Review is one pull request review. State uses the REST API's upper-case
+// spelling (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PENDING);
+// webhook states are normalised with NormalizeReviewState.
+type Review struct {
+	ID                int64     `json:"id"`
+	User              string    `json:"user"`
+	State             string    `json:"state"`
+	CommitID          string    `json:"commit_id"`
+	SubmittedAt       time.Time `json:"submitted_at"`
+	AuthorAssociation string    `json:"author_association,omitempty"`
+}
+
+// Comment is one pull request conversation comment.
+type Comment struct {
+	ID        int64     `json:"id"`
+	User      string    `json:"user"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// HeadSHA is the pull request head when the comment was made or last
+	// edited, as far as the gatekeeper knew then.
+	HeadSHA string `json:"head_sha,omitempty"`
+	Deleted bool   `json:"deleted,omitempty"`
+}
+
+// Check is a commit status or check run posted by another system.
+type Check struct {
+	Name        string    `json:"name"`
+	SHA         string    `json:"sha"`
+	Kind        string    `json:"kind"`  // "status" or "check_run"
+	State       string    `json:"state"` // success, failure, error, pending
+	Description string    `json:"description,omitempty"`
+	URL         string    `json:"url,omitempty"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// SourceStatus is the outcome of one evidence source's last Gather.
+type SourceStatus struct {
+	OK        bool      `json:"ok"`
+	Error     string    `json:"error,omitempty"`
+	Attempts  int       `json:"attempts,omitempty"` // consecutive failures
+	CheckedAt time.Time `json:"checked_at"`
+}
+
+// PublishedStatus is a commit status as it was last sent.
+type PublishedStatus struct {
+	SHA         string    `json:"sha"`
+	State       State     `json:"state"`
+	Description string    `json:"description"`
+	TargetURL   string    `json:"target_url"`
+	DryRun      bool      `json:"dry_run,omitempty"`
+	At          time.Time `json:"at"`
+}
+
+// LogEntry is one line of the evidence trail.
+type LogEntry struct {
+	Delivery string    `json:"delivery,omitempty"`
+	Event    string    `json:"event"`
+	SHA      string    `json:"sha,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// maxLog bounds Evidence.Log; older entries are dropped first.
+const maxLog = 200
+
+// Event is one normalised fact from a webhook or an evidence source. Exactly
+// the fields that the fact carries are set.
+type Event struct {
+	Delivery string    `json:"delivery,omitempty"`
+	Name     string    `json:"name"` // e.g. "pull_request.synchronize"
+	Received time.Time `json:"received"`
+	// Key is the pull request the event is about; zero when only SHA is
+	// known (status and check events), and resolved by the Service.
+	Key         PullKey      `json:"key"`
+	SHA         string       `json:"sha,omitempty"`
+	PullRequest *PullRequest `json:"pull_request,omitempty"`
+	Review      *Review      `json:"review,omitempty"`
+	Comment     *Comment     `json:"comment,omitempty"`
+	Check       *Check       `json:"check,omitempty"`
+}
+
+// Apply folds e into the evidence. It is deterministic and never fails, so
+// that replaying the same events always gives the same evidence.
+func (ev *Evidence) Apply(e Event) {
+	if ev.Key == (PullKey{}) {
+		ev.Key = e.Key
+	}
+	if pr := e.PullRequest; pr != nil {
+		ev.applyPull(*pr, e.Received)
+	}
+	if r := e.Review; r != nil {
+		ev.upsertReview(*r)
+	}
+	if c := e.Comment; c != nil {
+		ev.upsertComment(*c)
+	}
+	if c := e.Check; c != nil {
+		ev.upsertCheck(*c)
+	}
+	ev.Log = append(ev.Log, LogEntry{Delivery: e.Delivery, Event: e.Name, SHA: e.SHA, At: e.Received})
+	if n := len(ev.Log); n > maxLog {
+		ev.Log = append(ev.Log[:0:0], ev.Log[n-maxLog:]...)
+	}
+}
+
+// applyPull keeps the newest snapshot: webhooks can arrive out of order, and
+// an older "opened" must not undo a newer "synchronize".
+func (ev *Evidence) applyPull(pr PullRequest, at time.Time) {
+	if ev.PR != nil && pr.UpdatedAt.Before(ev.PR.UpdatedAt) {
+		return
+	}
+	if pr.HeadSHA != "" && (len(ev.Heads) == 0 || ev.Heads[len(ev.Heads)-1].SHA != pr.HeadSHA) {
+		ev.Heads = append(ev.Heads, HeadChange{SHA: pr.HeadSHA, At: at})
+	}
+	cp := pr
+	cp.Labels = append([]string(nil), pr.Labels...)
+	ev.PR = &cp
+}
+
+func (ev *Evidence) upsertReview(r Review) {
+	r.State = NormalizeReviewState(r.State)
+	for i := range ev.Reviews {
+		if ev.Reviews[i].ID == r.ID {
+			ev.Reviews[i] = r
+			return
+		}
+	}
+	ev.Reviews = append(ev.Reviews, r)
+}
+
+func (ev *Evidence) upsertComment(c Comment) {
+	for i := range ev.Comments {
+		if ev.Comments[i].ID == c.ID {
+			if c.UpdatedAt.Before(ev.Comments[i].UpdatedAt) {
+				return
+			}
+			ev.Comments[i] = c
+			return
+		}
+	}
+	ev.Comments = append(ev.Comments, c)
+}
+
+func (ev *Evidence) upsertCheck(c Check) {
+	for i := range ev.Checks {
+		if ev.Checks[i].Name == c.Name && ev.Checks[i].SHA == c.SHA {
+			if c.UpdatedAt.Before(ev.Checks[i].UpdatedAt) {
+				return
+			}
+			ev.Checks[i] = c
+			return
+		}
+	}
+	ev.Checks = append(ev.Checks, c)
+}
+
+// HeadSHA returns the current head sha, or "" when it is not known.
+func (ev *Evidence) HeadSHA() string {
+	if ev.PR == nil {
+		return ""
+	}
+	return ev.PR.HeadSHA
+}
+
+// LatestReviews returns each reviewer's latest review that is not COMMENTED
+// or PENDING (a comment does not withdraw an approval), ordered by user.
+// Dismissed reviews are returned as DISMISSED so that callers can explain
+// why an approval no longer counts.
+func (ev *Evidence) LatestReviews() []Review {
+	latest := map[string]Review{}
+	for _, r := range ev.Reviews {
+		switch r.State {
+		case "COMMENTED", "PENDING", "":
+			continue
+		}
+		cur, ok := latest[r.User]
+		if !ok || r.SubmittedAt.After(cur.SubmittedAt) ||
+			(r.SubmittedAt.Equal(cur.SubmittedAt) && r.ID > cur.ID) {
+			latest[r.User] = r
+		}
+	}
+	out := make([]Review, 0, len(latest))
+	for _, r := range latest {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].User < out[j].User })
+	return out
+}
+
+// NormalizeReviewState maps webhook review states ("approved") onto the REST
+// API's spelling ("APPROVED").
+func NormalizeReviewState(s string) string {
+	return strings.ToUpper(strings.TrimSpace(s))
+}
+
+// Clone returns a deep copy, so that a Store can hand out evidence that the
+// caller may change freely.
+func (ev *Evidence) Clone() *Evidence {
+	cp := *ev
+	if ev.PR != nil {
+		pr := *ev.PR
+		pr.Labels = append([]string(nil), ev.PR.Labels...)
+		cp.PR = &pr
+	}
+	cp.Heads = append([]HeadChange(nil), ev.Heads...)
+	cp.Reviews = append([]Review(nil), ev.Reviews...)
+	cp.Comments = append([]Comment(nil), ev.Comments...)
+	cp.Checks = append([]Check(nil), ev.Checks...)
+	cp.Log = append([]LogEntry(nil), ev.Log...)
+	if ev.Sources != nil {
+		cp.Sources = make(map[string]SourceStatus, len(ev.Sources))
+		for k, v := range ev.Sources {
+			cp.Sources[k] = v
+		}
+	}
+	if ev.Published != nil {
+		p := *ev.Published
+		cp.Published = &p
+	}
+	return &cp
+}

@@ -1,0 +1,121 @@
+package gatekeeper
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps evidence, the work queue, decision records and the delivery ids
+// already seen. Every method is safe for concurrent use. Implementations:
+// boltstore (embedded default) and redisstore; both pass storetest.
+//
+// The work queue is a set of "dirty" pull requests, each with a generation
+// that grows every time new evidence arrives. A worker reads the generation,
+// evaluates, and calls Done with it: when more evidence arrived meanwhile the
+// generation moved on, the pull request stays queued and is evaluated again.
+// That is how a burst of events coalesces into one evaluation of the latest
+// state, and how a crash before Done loses nothing.
+type Store interface {
+	// Record atomically marks delivery as seen, applies apply to the
+	// evidence of each key (creating it when absent), and queues the keys.
+	// It returns ErrDuplicate, changing nothing, when the delivery id was
+	// seen before. An empty delivery id is never deduplicated. When Record
+	// returns nil the change is durable.
+	Record(ctx context.Context, delivery string, keys []PullKey, apply func(*Evidence)) error
+	// Update applies fn to the evidence of key, which must exist, and
+	// returns the evidence as written. It does not queue the key.
+	Update(ctx context.Context, key PullKey, fn func(*Evidence)) (*Evidence, error)
+	// Evidence returns the evidence of key, or ErrNotFound.
+	Evidence(ctx context.Context, key PullKey) (*Evidence, error)
+	// Pulls lists every pull request the store has evidence for.
+	Pulls(ctx context.Context) ([]PullKey, error)
+	// PullsForSHA lists the pull requests whose head has been sha.
+	PullsForSHA(ctx context.Context, sha string) ([]PullKey, error)
+
+	// Enqueue queues key for evaluation (raising its generation).
+	Enqueue(ctx context.Context, key PullKey) error
+	// Queued returns every queued pull request with its generation.
+	Queued(ctx context.Context) ([]QueueItem, error)
+	// Generation returns key's queue generation, and false when not queued.
+	Generation(ctx context.Context, key PullKey) (uint64, bool, error)
+	// Done removes key from the queue if its generation is still gen, and
+	// reports whether it did.
+	Done(ctx context.Context, key PullKey, gen uint64) (bool, error)
+
+	// AddDecision appends a decision record, keeping the newest
+	// MaxDecisions per pull request.
+	AddDecision(ctx context.Context, rec DecisionRecord) error
+	// Decisions returns up to limit records for key, newest first.
+	Decisions(ctx context.Context, key PullKey, limit int) ([]DecisionRecord, error)
+
+	// ForgetDeliveries drops delivery ids recorded before t, and returns
+	// how many it dropped.
+	ForgetDeliveries(ctx context.Context, before time.Time) (int, error)
+	// Ping checks that the store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}
+
+// QueueItem is one queued pull request.
+type QueueItem struct {
+	Key        PullKey `json:"key"`
+	Generation uint64  `json:"generation"`
+}
+
+// MaxDecisions is how many decision records a Store keeps per pull request.
+const MaxDecisions = 200
+
+// Evaluator evaluates the release policy's data.gatekeeper.decision.
+type Evaluator interface {
+	// Evaluate returns the decision for a policy input document. It
+	// returns an error wrapping ErrPolicy when the policy cannot be
+	// evaluated (it does not compile, or evaluation fails), in which case
+	// the Decision, if its State is set, is what the last good policy said,
+	// for the record only.
+	Evaluate(ctx context.Context, input map[string]any) (Decision, error)
+	// Revision is the content hash of the policy in force.
+	Revision() string
+	// Ready returns an error while no good policy has ever been loaded.
+	Ready() error
+}
+
+// Publisher sends commit statuses.
+type Publisher interface {
+	// Publish sets the commit status of sha. It retries transient
+	// failures itself and returns an error only when the status was not
+	// sent; the Service then keeps the pull request queued.
+	Publish(ctx context.Context, key PullKey, sha string, st Status) error
+	// DryRun reports whether statuses are only logged, not posted.
+	DryRun() bool
+}
+
+// Status is one commit status.
+type Status struct {
+	Context     string `json:"context"`
+	State       State  `json:"state"`
+	Description string `json:"description"`
+	TargetURL   string `json:"target_url"`
+}
+
+// Source fills gaps in the evidence from an outside system (GitHub, Jenkins,
+// ZenHub). Sources run in the worker, never in a webhook request.
+type Source interface {
+	// Name identifies the source in the evidence and the policy input.
+	Name() string
+	// Gather looks at the evidence and returns the events that fill its
+	// gaps. An error means the source's evidence is unavailable: the
+	// decision cannot be success until the source answers again.
+	Gather(ctx context.Context, ev *Evidence) ([]Event, error)
+}
+
+// Clock tells the time; tests pass a fixed one.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the real Clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
