@@ -55,10 +55,7 @@ type Comment struct {
 	Body      string    `json:"body"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
-	// HeadSHA is the pull request head when the comment was made or last
-	// edited, as far as the gatekeeper knew then.
-	HeadSHA string `json:"head_sha,omitempty"`
-	Deleted bool   `json:"deleted,omitempty"`
+	Deleted   bool      `json:"deleted,omitempty"`
 }
 
 // Check is a commit status or check run posted by another system.
@@ -148,6 +145,11 @@ func (ev *Evidence) applyPull(pr PullRequest, at time.Time) {
 		return
 	}
 	if pr.HeadSHA != "" && (len(ev.Heads) == 0 || ev.Heads[len(ev.Heads)-1].SHA != pr.HeadSHA) {
+		// GitHub's own time of the change, so that votes can be placed
+		// on the head they were cast on whatever order webhooks arrive in.
+		if !pr.UpdatedAt.IsZero() {
+			at = pr.UpdatedAt
+		}
 		ev.Heads = append(ev.Heads, HeadChange{SHA: pr.HeadSHA, At: at})
 	}
 	cp := pr
@@ -190,6 +192,19 @@ func (ev *Evidence) upsertCheck(c Check) {
 		}
 	}
 	ev.Checks = append(ev.Checks, c)
+}
+
+// HeadAt returns the head the pull request had at t, or "" before the
+// first known head.
+func (ev *Evidence) HeadAt(t time.Time) string {
+	sha := ""
+	for _, h := range ev.Heads {
+		if h.At.After(t) {
+			break
+		}
+		sha = h.SHA
+	}
+	return sha
 }
 
 // HeadSHA returns the current head sha, or "" when it is not known.

@@ -20,13 +20,13 @@ func pr(head string, updated time.Time) *PullRequest {
 func TestApplyKeepsNewestSnapshot(t *testing.T) {
 	t.Parallel()
 	var ev Evidence
-	ev.Apply(Event{Name: "pull_request.synchronize", Key: PullKey{"acme", "shop", 7}, PullRequest: pr("bbb", t0.Add(time.Minute)), Received: t0})
+	ev.Apply(Event{Name: "pull_request.synchronize", Key: PullKey{"acme", "shop", 7}, PullRequest: pr("bbb", t0.Add(time.Minute)), Received: t0.Add(2 * time.Minute)})
 	// An older "opened" delivered late must not roll the head back.
 	ev.Apply(Event{Name: "pull_request.opened", Key: PullKey{"acme", "shop", 7}, PullRequest: pr("aaa", t0), Received: t0.Add(time.Second)})
 	if got := ev.HeadSHA(); got != "bbb" {
 		t.Errorf("head = %q, want bbb", got)
 	}
-	if diff := cmp.Diff([]HeadChange{{SHA: "bbb", At: t0}}, ev.Heads); diff != "" {
+	if diff := cmp.Diff([]HeadChange{{SHA: "bbb", At: t0.Add(time.Minute)}}, ev.Heads); diff != "" {
 		t.Errorf("heads (-want +got):\n%s", diff)
 	}
 	if len(ev.Log) != 2 {

@@ -1,0 +1,124 @@
+package gatekeeper
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseVote(t *testing.T) {
+	t.Parallel()
+	type vote struct{ Vote, Reason, Refused string }
+	tests := []struct {
+		name string
+		body string
+		want *vote
+	}{
+		{"go", "/go", &vote{Vote: "go"}},
+		{"go with note", "/go  looks good to QA ", &vote{Vote: "go", Reason: "looks good to QA"}},
+		{"nogo with reason", "/nogo payment flow broken on staging", &vote{Vote: "nogo", Reason: "payment flow broken on staging"}},
+		{"vote form", "/vote nogo DR plan missing", &vote{Vote: "nogo", Reason: "DR plan missing"}},
+		{"vote go upper case", "/VOTE GO", &vote{Vote: "go"}},
+		{"nogo without reason is refused", "/nogo", &vote{Vote: "nogo", Refused: "a NOGO needs a reason: /nogo <reason>"}},
+		{"last line wins", "/nogo flaky tests\nfixed now\n/go", &vote{Vote: "go"}},
+		{"command in a later line", "Checked the dashboards.\n  /go", &vote{Vote: "go"}},
+		{"not at line start", "please /go ahead", nil},
+		{"other command", "/gopher", nil},
+		{"no vote", "LGTM", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v, r, ref, ok := ParseVote(tc.body)
+			var got *vote
+			if ok {
+				got = &vote{v, r, ref}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestEvidenceVotes(t *testing.T) {
+	t.Parallel()
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	ev := Evidence{
+		Heads: []HeadChange{{SHA: "aaa", At: at(0)}, {SHA: "bbb", At: at(10)}},
+		Comments: []Comment{
+			{ID: 1, User: "qa", Body: "/nogo checkout broken", CreatedAt: at(1), UpdatedAt: at(1)},
+			{ID: 2, User: "sre", Body: "/go", CreatedAt: at(2), UpdatedAt: at(2)},
+			{ID: 3, User: "qa", Body: "/go", CreatedAt: at(11), UpdatedAt: at(11)},
+			{ID: 4, User: "lead", Body: "/go", CreatedAt: at(12), UpdatedAt: at(12), Deleted: true},
+			{ID: 5, User: "dev", Body: "nice", CreatedAt: at(13)},
+			// Written before the push, edited after it: cast on the new head.
+			{ID: 6, User: "mgmt", Body: "/go", CreatedAt: at(5), UpdatedAt: at(15)},
+		},
+	}
+	want := []Vote{
+		{User: "mgmt", Vote: "go", CommentID: 6, HeadSHA: "bbb"},
+		{User: "qa", Vote: "go", CommentID: 3, HeadSHA: "bbb"},
+		{User: "sre", Vote: "go", CommentID: 2, HeadSHA: "aaa"},
+	}
+	if diff := cmp.Diff(want, ev.Votes()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestParseChecklist(t *testing.T) {
+	t.Parallel()
+	body := "## Release\n- [x] Release notes\n- [ ] DR plan\n* [X] Unit tests listed\n  - [x] nested item \n- [x] DR plan\ntext - [x] not an item"
+	want := map[string]bool{"Release notes": true, "DR plan": false, "Unit tests listed": true, "nested item": true}
+	if diff := cmp.Diff(want, ParseChecklist(body)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestParseIssueLinks(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body, branch string
+		want               []IssueRef
+	}{
+		{"short and full forms", "Release: #12, acme/infra#7 and (#12)", "staging", []IssueRef{
+			{"acme", "shop", 12, "body"}, {"acme", "infra", 7, "body"},
+		}},
+		{"zenhub urls", "https://app.zenhub.com/workspaces/release-5f1/issues/gh/acme/shop/31 and https://app.zenhub.com/workspace/o/acme/api/issues/4", "", []IssueRef{
+			{"acme", "shop", 31, "body"}, {"acme", "api", 4, "body"},
+		}},
+		{"github issue url", "see https://github.com/acme/shop/issues/99#issuecomment-1", "", []IssueRef{{"acme", "shop", 99, "body"}}},
+		{"branch", "", "feature/123-checkout", []IssueRef{{"acme", "shop", 123, "branch"}}},
+		{"issue branch", "", "issue-45", []IssueRef{{"acme", "shop", 45, "branch"}}},
+		{"no links", "colour #fff is not an issue, nor is a#1", "staging", nil},
+		{"url fragment is not an issue", "https://example.com/page#3", "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := ParseIssueLinks(tc.body, tc.branch, "acme", "shop")
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func FuzzParseComment(f *testing.F) {
+	f.Add("/nogo broken\n/go", "feature/1-x")
+	f.Add("- [x] Release notes\n#12 acme/shop#3 https://app.zenhub.com/workspaces/w-1/issues/gh/a/b/2", "issue-9")
+	f.Fuzz(func(t *testing.T, body, branch string) {
+		if v, _, refused, ok := ParseVote(body); ok && v != "go" && v != "nogo" {
+			t.Fatalf("vote %q", v)
+		} else if ok && v == "go" && refused != "" {
+			t.Fatalf("a GO refused: %q", refused)
+		}
+		ParseChecklist(body)
+		for _, ref := range ParseIssueLinks(body, branch, "o", "r") {
+			if ref.Number <= 0 || ref.Owner == "" || ref.Repo == "" {
+				t.Fatalf("bad ref %+v", ref)
+			}
+		}
+	})
+}
