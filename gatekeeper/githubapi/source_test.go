@@ -1,0 +1,356 @@
+package githubapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+const (
+	helloPath    = "/repos/Codertocat/Hello-World/pulls/2"
+	reviewsRoute = "GET " + helloPath + "/reviews"
+)
+
+var helloKey = gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}
+
+// serveHelloWorld scripts the fake to answer GET pulls/2 with the fixture
+// pull request and its reviews with the recorded REST review list.
+func serveHelloWorld(t *testing.T, gh *fakeGitHub) {
+	t.Helper()
+	gh.on("GET "+helloPath, jsonReply(http.StatusOK, string(fixtureField(t, "pull_request.opened.json", "pull_request"))))
+	gh.on(reviewsRoute, jsonReply(http.StatusOK, string(readFixture(t, "rest/pulls.reviews.list.approved.json"))))
+}
+
+func newTestSource(t *testing.T, gh *fakeGitHub, tm *fakeTime, retry Retry) *Source {
+	t.Helper()
+	return NewSource(newTestClient(t, gh.URL, tm, nil, retry), SourceOptions{MaxAge: 5 * time.Minute})
+}
+
+func TestGatherFetchesMissingSnapshot(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	serveHelloWorld(t, gh)
+	obs := &observed{}
+	s := NewSource(newTestClient(t, gh.URL, newFakeTime(), obs, testRetry()), SourceOptions{})
+	if s.Name() != "github" {
+		t.Errorf("Name() = %q, want github", s.Name())
+	}
+
+	// Only an issue_comment arrived: the evidence has a key and no snapshot.
+	got, err := s.Gather(context.Background(), &gatekeeper.Evidence{Key: helloKey})
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	pr, review := fixturePR, fixtureRESTReview
+	want := []gatekeeper.Event{
+		{Name: EventPullRequest, Received: testEpoch, Key: helloKey, SHA: pr.HeadSHA, PullRequest: &pr},
+		{Name: EventReview, Received: testEpoch, Key: helloKey, SHA: review.CommitID, Review: &review},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Gather events (-want +got):\n%s", diff)
+	}
+
+	var paths []string
+	for _, r := range gh.served() {
+		paths = append(paths, r.Method+" "+r.Path+"?"+r.Query)
+		if auth := r.Header.Get("Authorization"); auth != "Bearer "+testToken {
+			t.Errorf("%s %s: Authorization = %q", r.Method, r.Path, auth)
+		}
+	}
+	wantPaths := []string{"GET " + helloPath + "?", "GET " + helloPath + "/reviews?per_page=100"}
+	if diff := cmp.Diff(wantPaths, paths); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"get_pull 200", "list_reviews 200"}, obs.list()); diff != "" {
+		t.Errorf("observed calls (-want +got):\n%s", diff)
+	}
+
+	// Folding the events gives the evidence a snapshot and the approval.
+	ev := &gatekeeper.Evidence{Key: helloKey}
+	for _, e := range got {
+		ev.Apply(e)
+	}
+	if ev.HeadSHA() != pr.HeadSHA || len(ev.Reviews) != 1 || ev.Reviews[0].State != "APPROVED" {
+		t.Errorf("evidence after Gather: head %q, reviews %+v", ev.HeadSHA(), ev.Reviews)
+	}
+}
+
+func TestGatherPaginatesReviews(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	serveHelloWorld(t, gh)
+	// Page 1 is the recorded REST list; page 2 holds the later approval
+	// from the pull_request_review webhook fixture, in the REST schema
+	// (the webhook's review object is the same object, state lower-case).
+	page2 := gh.URL + strings.TrimPrefix(helloPath, "/") + "/reviews?per_page=100&page=2"
+	gh.on(reviewsRoute, jsonReply(http.StatusOK, string(readFixture(t, "rest/pulls.reviews.list.approved.json")),
+		"Link", fmt.Sprintf(`<%s>; rel="next", <%s>; rel="last"`, page2, page2)))
+	gh.on(reviewsRoute+"?page=2", jsonReply(http.StatusOK,
+		"["+string(fixtureField(t, "pull_request_review.submitted.approved.json", "review"))+"]"))
+	s := newTestSource(t, gh, newFakeTime(), testRetry())
+
+	got, err := s.Gather(context.Background(), &gatekeeper.Evidence{Key: helloKey})
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	var reviews []gatekeeper.Review
+	for _, e := range got {
+		if e.Review != nil {
+			reviews = append(reviews, *e.Review)
+		}
+	}
+	if diff := cmp.Diff([]gatekeeper.Review{fixtureRESTReview, fixtureWebhookReview}, reviews); diff != "" {
+		t.Errorf("reviews across pages (-want +got):\n%s", diff)
+	}
+
+	var pages []url.Values
+	for _, r := range gh.served() {
+		if strings.HasSuffix(r.Path, "/reviews") {
+			q, _ := url.ParseQuery(r.Query)
+			pages = append(pages, q)
+		}
+	}
+	wantPages := []url.Values{{"per_page": {"100"}}, {"per_page": {"100"}, "page": {"2"}}}
+	if diff := cmp.Diff(wantPages, pages); diff != "" {
+		t.Errorf("review page queries (-want +got):\n%s", diff)
+	}
+}
+
+func TestGatherSkipsFreshEvidence(t *testing.T) {
+	t.Parallel()
+	snapshot := fixturePR
+	fetched := func(ago time.Duration) []gatekeeper.LogEntry {
+		return []gatekeeper.LogEntry{
+			{Event: EventPullRequest, SHA: snapshot.HeadSHA, At: testEpoch.Add(-ago)},
+			{Delivery: "d1", Event: "pull_request_review.submitted", At: testEpoch.Add(-ago / 2)},
+		}
+	}
+	ok := map[string]gatekeeper.SourceStatus{"github": {OK: true, CheckedAt: testEpoch.Add(-30 * time.Second)}}
+	tests := []struct {
+		name      string
+		pr        *gatekeeper.PullRequest
+		log       []gatekeeper.LogEntry
+		sources   map[string]gatekeeper.SourceStatus
+		wantFetch bool
+	}{
+		{
+			name:    "snapshot fetched within MaxAge",
+			pr:      &snapshot,
+			log:     fetched(time.Minute),
+			sources: ok,
+		},
+		{
+			name:      "no snapshot",
+			log:       fetched(time.Minute),
+			sources:   ok,
+			wantFetch: true,
+		},
+		{
+			name:      "last fetch older than MaxAge",
+			pr:        &snapshot,
+			log:       fetched(5 * time.Minute),
+			sources:   ok,
+			wantFetch: true,
+		},
+		{
+			name:      "snapshot only from webhooks, gathers that skipped",
+			pr:        &snapshot,
+			log:       []gatekeeper.LogEntry{{Delivery: "d0", Event: "pull_request.opened", At: testEpoch.Add(-time.Minute)}},
+			sources:   ok,
+			wantFetch: true,
+		},
+		{
+			name:      "last gather failed",
+			pr:        &snapshot,
+			log:       fetched(time.Minute),
+			sources:   map[string]gatekeeper.SourceStatus{"github": {OK: false, Error: "503", Attempts: 1, CheckedAt: testEpoch.Add(-30 * time.Second)}},
+			wantFetch: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			gh := newFakeGitHub(t, "")
+			serveHelloWorld(t, gh)
+			s := newTestSource(t, gh, newFakeTime(), testRetry())
+
+			got, err := s.Gather(context.Background(), &gatekeeper.Evidence{Key: helloKey, PR: tt.pr, Log: tt.log, Sources: tt.sources})
+			if err != nil {
+				t.Fatalf("Gather: %v", err)
+			}
+			wantEvents, wantRequests := 0, 0
+			if tt.wantFetch {
+				wantEvents, wantRequests = 2, 2
+			}
+			if len(got) != wantEvents {
+				t.Errorf("Gather returned %d events, want %d", len(got), wantEvents)
+			}
+			if n := len(gh.served()); n != wantRequests {
+				t.Errorf("server got %d requests, want %d", n, wantRequests)
+			}
+		})
+	}
+}
+
+// TestGatherFetchesOncePerMaxAge runs Gather the way the Service does:
+// fold its events into the evidence, stamp the source status, evaluate
+// again a minute later (no call), and again after MaxAge (calls again).
+func TestGatherFetchesOncePerMaxAge(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	serveHelloWorld(t, gh)
+	tm := newFakeTime()
+	s := newTestSource(t, gh, tm, testRetry())
+	ev := &gatekeeper.Evidence{Key: helloKey}
+	gather := func() {
+		t.Helper()
+		events, err := s.Gather(context.Background(), ev)
+		if err != nil {
+			t.Fatalf("Gather: %v", err)
+		}
+		for _, e := range events {
+			ev.Apply(e)
+		}
+		ev.Sources = map[string]gatekeeper.SourceStatus{"github": {OK: true, CheckedAt: tm.Now()}}
+	}
+
+	for _, step := range []struct {
+		after        time.Duration
+		wantRequests int
+	}{
+		{after: 0, wantRequests: 2},
+		{after: time.Minute, wantRequests: 2},
+		{after: 3 * time.Minute, wantRequests: 2},
+		{after: time.Minute, wantRequests: 4}, // 5 minutes after the first fetch
+		{after: time.Minute, wantRequests: 4},
+	} {
+		tm.Sleep(context.Background(), step.after)
+		gather()
+		if n := len(gh.served()); n != step.wantRequests {
+			t.Errorf("at +%s: server got %d requests, want %d", tm.Now().Sub(testEpoch), n, step.wantRequests)
+		}
+	}
+}
+
+func TestGatherErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		ev           *gatekeeper.Evidence
+		script       func(t *testing.T, gh *fakeGitHub)
+		wantErr      error // a sentinel the error wraps, or nil
+		wantInError  string
+		wantRequests int
+	}{
+		{
+			name:         "pull request not found",
+			ev:           &gatekeeper.Evidence{Key: helloKey},
+			script:       func(*testing.T, *fakeGitHub) {},
+			wantInError:  "fetching pull request Codertocat/Hello-World#2",
+			wantRequests: 1,
+		},
+		{
+			name: "reviews keep failing",
+			ev:   &gatekeeper.Evidence{Key: helloKey},
+			script: func(t *testing.T, gh *fakeGitHub) {
+				serveHelloWorld(t, gh)
+				gh.on(reviewsRoute, jsonReply(http.StatusBadGateway, serverErrorBody))
+			},
+			wantInError:  "fetching reviews for Codertocat/Hello-World#2",
+			wantRequests: 1 + 2, // MaxAttempts is 2 below
+		},
+		{
+			name: "rate limit fails at once",
+			ev:   &gatekeeper.Evidence{Key: helloKey},
+			script: func(t *testing.T, gh *fakeGitHub) {
+				gh.on("GET "+helloPath, jsonReply(http.StatusForbidden, primaryLimitBody,
+					"X-RateLimit-Remaining", "0", "X-RateLimit-Reset", unix(10*time.Minute)))
+			},
+			wantErr:      ErrRateLimited,
+			wantRequests: 1,
+		},
+		{
+			name:    "invalid key",
+			ev:      &gatekeeper.Evidence{Key: gatekeeper.PullKey{Owner: "Codertocat"}},
+			script:  func(*testing.T, *fakeGitHub) {},
+			wantErr: gatekeeper.ErrInvalid,
+		},
+		{
+			name:    "nil evidence",
+			script:  func(*testing.T, *fakeGitHub) {},
+			wantErr: gatekeeper.ErrInvalid,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			gh := newFakeGitHub(t, "")
+			tt.script(t, gh)
+			retry := testRetry()
+			retry.MaxAttempts = 2
+			tm := newFakeTime()
+			s := newTestSource(t, gh, tm, retry)
+
+			got, err := s.Gather(context.Background(), tt.ev)
+			if err == nil {
+				t.Fatalf("Gather returned %d events and no error", len(got))
+			}
+			if got != nil {
+				t.Errorf("Gather returned events with its error: %+v", got)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("error %q does not wrap %v", err, tt.wantErr)
+			}
+			if tt.wantInError != "" && !strings.Contains(err.Error(), tt.wantInError) {
+				t.Errorf("error %q does not say %q", err, tt.wantInError)
+			}
+			if n := len(gh.served()); n != tt.wantRequests {
+				t.Errorf("server got %d requests, want %d", n, tt.wantRequests)
+			}
+			if tt.wantErr == ErrRateLimited && len(tm.sleeps()) != 0 {
+				t.Errorf("the source waited %v for a rate limit", tm.sleeps())
+			}
+		})
+	}
+}
+
+// TestRateLimitIsShared checks that a limit the Publisher met keeps the
+// Source from calling GitHub until the reset, and that calls resume after.
+func TestRateLimitIsShared(t *testing.T) {
+	t.Parallel()
+	ex := loadExchanges(t, createStatusFixture)[0]
+	key, sha, st, route := recordedStatus(t, ex)
+	gh := newFakeGitHub(t, "")
+	gh.on(route, jsonReply(http.StatusForbidden, primaryLimitBody,
+		"X-RateLimit-Remaining", "0", "X-RateLimit-Reset", unix(time.Hour)))
+	serveHelloWorld(t, gh)
+	retry := testRetry()
+	retry.MaxAttempts = 1
+	tm := newFakeTime()
+	c := newTestClient(t, gh.URL, tm, nil, retry)
+
+	if err := NewPublisher(c).Publish(context.Background(), key, sha, st); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("Publish error = %v, want ErrRateLimited", err)
+	}
+	s := NewSource(c, SourceOptions{})
+	if _, err := s.Gather(context.Background(), &gatekeeper.Evidence{Key: helloKey}); !errors.Is(err, ErrRateLimited) {
+		t.Errorf("Gather during the limit: error = %v, want ErrRateLimited", err)
+	}
+	if n := len(gh.served()); n != 1 {
+		t.Errorf("server got %d requests during the limit, want only the Publisher's 1", n)
+	}
+
+	tm.Sleep(context.Background(), time.Hour+resetMargin)
+	if _, err := s.Gather(context.Background(), &gatekeeper.Evidence{Key: helloKey}); err != nil {
+		t.Errorf("Gather after the reset: %v", err)
+	}
+}
