@@ -1,0 +1,210 @@
+package jenkinsapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+// rawJSON receives an answer undecoded. gojenkins drops decode errors, so
+// the package decodes answers itself where it needs fields gojenkins'
+// structs lack (_class, SCMRevisionAction) or where a wrong shape must be
+// an error.
+type rawJSON = json.RawMessage
+
+// wireBuild is the part of a build's /api/json the gatekeeper reads.
+type wireBuild struct {
+	Class     string       `json:"_class"`
+	Number    int64        `json:"number"`
+	Result    *string      `json:"result"`
+	Building  bool         `json:"building"`
+	Timestamp int64        `json:"timestamp"`
+	Duration  int64        `json:"duration"`
+	URL       string       `json:"url"`
+	Actions   []wireAction `json:"actions"`
+}
+
+// wireAction is any entry of actions[]; most are {} or of no interest, so
+// every field is optional.
+type wireAction struct {
+	Class string `json:"_class"`
+	// git BuildData
+	RemoteURLs         []string               `json:"remoteUrls"`
+	LastBuiltRevision  *wireRevision          `json:"lastBuiltRevision"`
+	BuildsByBranchName map[string]wireGitPair `json:"buildsByBranchName"`
+	// SCMRevisionAction
+	Revision *wireSCMRevision `json:"revision"`
+}
+
+type wireRevision struct {
+	SHA1 string `json:"SHA1"`
+}
+
+// wireGitPair is a git plugin Build: marked is the revision chosen to be
+// built, revision the one built, which differs when a merge was made first.
+type wireGitPair struct {
+	Marked   wireRevision `json:"marked"`
+	Revision wireRevision `json:"revision"`
+}
+
+// wireSCMRevision is an SCMRevisionAction's revision: PullRequestSCMRevision
+// exports pullHash (baseHash where a plugin version exports it); a branch
+// revision (AbstractGitSCMSource$SCMRevisionImpl) exports hash.
+type wireSCMRevision struct {
+	Class    string `json:"_class"`
+	Hash     string `json:"hash"`
+	PullHash string `json:"pullHash"`
+	BaseHash string `json:"baseHash"`
+}
+
+// Build fetches one build's result, timing and revisions; jobURL is any
+// form gatekeeper.SplitJobURL accepts. Stages and reports are left empty
+// (see Enrich). A build Jenkins does not have is ErrMissing.
+func (c *Client) Build(ctx context.Context, jobURL string, number int64) (gatekeeper.Build, error) {
+	r, err := newRef(jobURL, number)
+	if err != nil {
+		return gatekeeper.Build{}, fmt.Errorf("fetching build: %w", err)
+	}
+	if r.number <= 0 {
+		return gatekeeper.Build{}, fmt.Errorf("fetching build of %s: no build number: %w", r, gatekeeper.ErrInvalid)
+	}
+	return c.build(ctx, r)
+}
+
+func (c *Client) build(ctx context.Context, r ref) (gatekeeper.Build, error) {
+	var raw rawJSON
+	// depth=1 as gojenkins' Build.Poll asks: it is what shows the
+	// BuildData revisions inside actions[].
+	if _, err := c.withContext(ctx).Requester.GetJSON(ctx, r.endpoint(), &raw, map[string]string{"depth": "1"}); err != nil {
+		return gatekeeper.Build{}, fmt.Errorf("fetching build %s: %w", r, err)
+	}
+	var w wireBuild
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return gatekeeper.Build{}, fmt.Errorf("decoding build %s: %w", r, err)
+	}
+	if w.Number != r.number {
+		return gatekeeper.Build{}, fmt.Errorf("decoding build %s: jenkins described build %d", r, w.Number)
+	}
+	b := c.skeleton(r)
+	b.Building = w.Building
+	if w.Result != nil && !w.Building {
+		b.Result = *w.Result
+	}
+	b.URL = w.URL
+	if w.Timestamp > 0 {
+		b.StartedAt = time.UnixMilli(w.Timestamp).UTC()
+	}
+	b.Duration = time.Duration(w.Duration) * time.Millisecond
+	b.HeadSHA, b.BaseSHA, b.MergeSHA = revisions(w.Actions, b.Key, b.Strategy)
+	b.UpdatedAt = c.clock.Now()
+	return b, nil
+}
+
+// revisions recovers the pull request head, the base and the built commit
+// from a build's actions (see the package documentation for the order).
+func revisions(actions []wireAction, key gatekeeper.PullKey, strategy string) (head, base, built string) {
+	head, base = scmRevision(actions)
+	bd := buildData(actions, key)
+	if bd == nil {
+		return head, base, ""
+	}
+	if bd.LastBuiltRevision != nil {
+		built = bd.LastBuiltRevision.SHA1
+	}
+	if head != "" || built == "" {
+		return head, base, built
+	}
+	for _, p := range bd.BuildsByBranchName {
+		if p.Revision.SHA1 == built && p.Marked.SHA1 != "" {
+			return p.Marked.SHA1, base, built
+		}
+	}
+	// Without a marked revision the built commit is the head only where
+	// no merge can have happened.
+	if strategy == "head" || (key.Number == 0 && strategy == "") {
+		return built, base, built
+	}
+	return "", base, built
+}
+
+// scmRevision returns the head (and base, when exported) from the build's
+// SCMRevisionAction. Two actions that disagree give no answer: guessing
+// would pin the evidence to the wrong commit.
+func scmRevision(actions []wireAction) (head, base string) {
+	for _, a := range actions {
+		rv := a.Revision
+		if rv == nil {
+			continue
+		}
+		h := rv.PullHash
+		if h == "" {
+			h = rv.Hash
+		}
+		if h == "" {
+			continue
+		}
+		if head != "" && head != h {
+			return "", ""
+		}
+		head = h
+		if rv.BaseHash != "" {
+			base = rv.BaseHash
+		}
+	}
+	return head, base
+}
+
+// buildData picks the git BuildData of the pull request's repository: the
+// first whose remoteUrls name key's owner/repo. When the repository is not
+// known, only a lone BuildData is trusted.
+func buildData(actions []wireAction, key gatekeeper.PullKey) *wireAction {
+	var all []*wireAction
+	for i := range actions {
+		if a := &actions[i]; a.LastBuiltRevision != nil || len(a.RemoteURLs) > 0 {
+			all = append(all, a)
+		}
+	}
+	if key.Owner == "" || key.Repo == "" {
+		if len(all) == 1 {
+			return all[0]
+		}
+		return nil
+	}
+	want := strings.ToLower(key.Owner + "/" + key.Repo)
+	for _, a := range all {
+		for _, u := range a.RemoteURLs {
+			if remoteRepo(u) == want {
+				return a
+			}
+		}
+	}
+	return nil
+}
+
+// remoteRepo returns "owner/repo", lower-cased, from a git remote URL in
+// any of the forms GitHub offers: https://github.com/o/r(.git),
+// git@github.com:o/r.git, ssh://git@github.com/o/r.git. It returns "" for
+// anything else.
+func remoteRepo(remote string) string {
+	s := strings.TrimSpace(remote)
+	var path string
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.Host != "" {
+		path = u.Path
+	} else if at := strings.Index(s, "@"); at >= 0 && strings.Contains(s[at:], ":") {
+		// scp-like syntax: user@host:owner/repo.git
+		_, path, _ = strings.Cut(s[at:], ":")
+	} else {
+		return ""
+	}
+	path = strings.TrimSuffix(strings.Trim(path, "/"), ".git")
+	parts := strings.Split(path, "/")
+	if len(parts) < 2 || parts[len(parts)-2] == "" || parts[len(parts)-1] == "" {
+		return ""
+	}
+	return strings.ToLower(parts[len(parts)-2] + "/" + parts[len(parts)-1])
+}

@@ -1,0 +1,182 @@
+package jenkinsapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+// Enrich completes a build known from a notification (at least JobPath and
+// Number set) with what the REST API says: result, timing and revisions,
+// stages, test counts and coverage. Phase, Vulnerabilities, ImageDigest
+// and ChartVersion are the notification's and are kept. The revisions the
+// API recovers replace the notification's, which for a PR-merge build name
+// the local merge commit rather than the head.
+//
+// Reports Jenkins does not have are listed in Missing with a nil field.
+// While the build runs only the stages are fetched: its reports do not
+// exist yet and are not missing. Any other failure is returned, joined,
+// together with everything that could be fetched, so that the details page
+// can still show it; the caller must not treat such a build as complete.
+func (c *Client) Enrich(ctx context.Context, in gatekeeper.Build) (gatekeeper.Build, error) {
+	r, err := newRef(in.JobPath, in.Number)
+	if err != nil {
+		return in, fmt.Errorf("enriching build: %w", err)
+	}
+	if r.number <= 0 {
+		return in, fmt.Errorf("enriching build of %s: no build number: %w", r, gatekeeper.ErrInvalid)
+	}
+	got, err := c.build(ctx, r)
+	if err != nil {
+		return in, fmt.Errorf("enriching build: %w", err)
+	}
+	out := merge(in, got)
+
+	var (
+		wg       sync.WaitGroup
+		stages   []gatekeeper.Stage
+		tests    *gatekeeper.TestSummary
+		coverage *gatekeeper.Coverage
+		errs     [3]error
+	)
+	wg.Go(func() { stages, errs[0] = c.stagesOf(ctx, r) })
+	if !out.Building {
+		wg.Go(func() { tests, errs[1] = c.testsOf(ctx, r) })
+		wg.Go(func() { coverage, errs[2] = c.coverageOf(ctx, r) })
+	}
+	wg.Wait()
+
+	out.Stages, out.Tests, out.Coverage, out.Missing = stages, tests, coverage, nil
+	var failed []error
+	for i, report := range []string{gatekeeper.ReportStages, gatekeeper.ReportTests, gatekeeper.ReportCoverage} {
+		switch {
+		case errs[i] == nil:
+		case isMissing(errs[i]):
+			out.Missing = append(out.Missing, report)
+		default:
+			failed = append(failed, errs[i])
+		}
+	}
+	out.UpdatedAt = c.clock.Now()
+	if len(failed) > 0 {
+		return out, fmt.Errorf("enriching build %s: %w", r, errors.Join(failed...))
+	}
+	return out, nil
+}
+
+// merge lays the API's view of a build over a notification's.
+func merge(in, api gatekeeper.Build) gatekeeper.Build {
+	out := api
+	out.Phase = in.Phase
+	out.Vulnerabilities = in.Vulnerabilities
+	out.ImageDigest = in.ImageDigest
+	out.ChartVersion = in.ChartVersion
+	if out.Key == (gatekeeper.PullKey{}) {
+		out.Key = in.Key
+	}
+	if out.HeadSHA == "" {
+		// Only the API can tell a head from a merge commit; keep the
+		// notification's head only when its job cannot have merged.
+		if out.Strategy == "head" || (out.Key.Number == 0 && out.Strategy == "") {
+			out.HeadSHA = in.HeadSHA
+		}
+	}
+	if out.BaseSHA == "" {
+		out.BaseSHA = in.BaseSHA
+	}
+	if out.MergeSHA == "" {
+		out.MergeSHA = in.MergeSHA
+	}
+	if out.URL == "" {
+		out.URL = in.URL
+	}
+	return out
+}
+
+// LastSuccessful returns the newest successful build of a job (typically
+// the master branch job, as the coverage baseline) with its coverage. A
+// job that never succeeded is ErrMissing; a build without a coverage
+// report is returned with "coverage" in Missing.
+func (c *Client) LastSuccessful(ctx context.Context, jobURL string) (gatekeeper.Build, error) {
+	r, err := newRef(jobURL, 0)
+	if err != nil {
+		return gatekeeper.Build{}, fmt.Errorf("fetching last successful build: %w", err)
+	}
+	r.number = 0
+	escaped := make([]string, len(r.names))
+	for i, n := range r.names {
+		escaped[i] = url.PathEscape(n)
+	}
+	job, err := c.withContext(ctx).GetJob(ctx, escaped[len(escaped)-1], escaped[:len(escaped)-1]...)
+	if err != nil {
+		return gatekeeper.Build{}, fmt.Errorf("fetching job %s: %w", r, err)
+	}
+	if job.Raw.Name == "" {
+		return gatekeeper.Build{}, fmt.Errorf("decoding job %s: no name", r)
+	}
+	r.number = job.Raw.LastSuccessfulBuild.Number
+	if r.number <= 0 {
+		return gatekeeper.Build{}, fmt.Errorf("fetching last successful build of %s: %w", r, ErrMissing)
+	}
+	b, err := c.build(ctx, r)
+	if err != nil {
+		return gatekeeper.Build{}, fmt.Errorf("fetching last successful build: %w", err)
+	}
+	b.Coverage, err = c.coverageOf(ctx, r)
+	if isMissing(err) {
+		b.Missing = append(b.Missing, gatekeeper.ReportCoverage)
+	} else if err != nil {
+		return b, err
+	}
+	return b, nil
+}
+
+// BuildForHead finds the newest build made for the head sha of pull
+// request key, for when its notification never arrived: it looks at the
+// pull request's PR-<n>-merge job (the gated build), else its PR-<n> job,
+// in the folders Options.Repos gives, and at most at the newest limit
+// builds. The build is returned as Build returns it; Enrich completes it.
+// No such job or build is ErrMissing.
+func (c *Client) BuildForHead(ctx context.Context, key gatekeeper.PullKey, sha string, limit int) (gatekeeper.Build, error) {
+	if !key.Valid() || sha == "" || limit <= 0 {
+		return gatekeeper.Build{}, fmt.Errorf("finding build of %s at %q: %w", key, sha, gatekeeper.ErrInvalid)
+	}
+	folders := c.repos.Folders(key.Owner, key.Repo)
+	parents := make([]string, len(folders))
+	for i, f := range folders {
+		parents[i] = url.PathEscape(f)
+	}
+	for _, name := range []string{fmt.Sprintf("PR-%d-merge", key.Number), fmt.Sprintf("PR-%d", key.Number)} {
+		job, err := c.withContext(ctx).GetJob(ctx, name, parents...)
+		if isMissing(err) {
+			continue
+		}
+		if err != nil {
+			return gatekeeper.Build{}, fmt.Errorf("finding build of %s: fetching job %s: %w", key, name, err)
+		}
+		r := ref{names: append(append([]string(nil), folders...), name)}
+		for i, jb := range job.Raw.Builds {
+			if i == limit {
+				break
+			}
+			r.number = jb.Number
+			b, err := c.build(ctx, r)
+			if isMissing(err) {
+				continue // discarded between the two requests
+			}
+			if err != nil {
+				return gatekeeper.Build{}, fmt.Errorf("finding build of %s: %w", key, err)
+			}
+			if b.HeadSHA == sha {
+				return b, nil
+			}
+		}
+		// The gated job exists: a plain PR-<n> job is not a substitute.
+		break
+	}
+	return gatekeeper.Build{}, fmt.Errorf("finding build of %s at %s: %w", key, sha, ErrMissing)
+}
