@@ -20,6 +20,24 @@ type Evidence struct {
 	Reviews  []Review     `json:"reviews,omitempty"`
 	Comments []Comment    `json:"comments,omitempty"`
 	Checks   []Check      `json:"checks,omitempty"`
+	// Builds are the Jenkins builds of this pull request, every head's.
+	Builds []Build `json:"builds,omitempty"`
+	// Baseline is the latest successful build of the base branch, for
+	// coverage and test-count comparisons.
+	Baseline *Build `json:"baseline,omitempty"`
+	// Memberships are GitHub team memberships checked for the people who
+	// reviewed or voted, keyed by Membership.Key.
+	Memberships map[string]Membership `json:"memberships,omitempty"`
+	// MergedPulls are the pull requests merged into the head branch since
+	// the base branch, as of MergedPullsAt.
+	MergedPulls   []MergedPull `json:"merged_pulls,omitempty"`
+	MergedPullsAt time.Time    `json:"merged_pulls_at"`
+	// IssueChecks are the ZenHub verifications of linked issues, keyed by
+	// IssueRef.String().
+	IssueChecks map[string]IssueCheck `json:"issue_checks,omitempty"`
+	// Answered records, per vote comment, the verdict the gatekeeper last
+	// answered with, so that each verdict is answered once.
+	Answered map[int64]string `json:"answered,omitempty"`
 	// Sources records, per evidence source, the outcome of its last Gather.
 	Sources map[string]SourceStatus `json:"sources,omitempty"`
 	// Published is the last commit status sent (or, in a dry run, logged).
@@ -112,6 +130,52 @@ type Event struct {
 	Review      *Review      `json:"review,omitempty"`
 	Comment     *Comment     `json:"comment,omitempty"`
 	Check       *Check       `json:"check,omitempty"`
+	Build       *Build       `json:"build,omitempty"`
+	Baseline    *Build       `json:"baseline,omitempty"`
+	Membership  *Membership  `json:"membership,omitempty"`
+	// MergedPulls, when not nil, replaces the list of merged pull requests.
+	MergedPulls *[]MergedPull `json:"merged_pulls,omitempty"`
+	IssueCheck  *IssueCheck   `json:"issue_check,omitempty"`
+	// Answered records that the vote in comment Answered.CommentID was
+	// answered with Answered.Verdict.
+	Answered *Answer `json:"answered,omitempty"`
+}
+
+// Membership is one checked GitHub team membership. Only an "active"
+// membership makes Active true; a pending invitation is not membership.
+type Membership struct {
+	Team      string    `json:"team"` // "org/team-slug"
+	User      string    `json:"user"`
+	Active    bool      `json:"active"`
+	CheckedAt time.Time `json:"checked_at"`
+}
+
+// Key identifies the membership: "org/team-slug/user".
+func (m Membership) Key() string { return m.Team + "/" + m.User }
+
+// MergedPull is a pull request merged into the release pull request's head
+// branch since its base, with the issue links its body and branch carry.
+type MergedPull struct {
+	Number  int        `json:"number"`
+	Title   string     `json:"title"`
+	Author  string     `json:"author"`
+	HeadRef string     `json:"head_ref"`
+	Links   []IssueRef `json:"links"`
+}
+
+// IssueCheck is the outcome of looking a linked issue up in ZenHub.
+type IssueCheck struct {
+	Ref   IssueRef `json:"ref"`
+	Found bool     `json:"found"`
+	// Pipeline is the ZenHub pipeline the issue is in, when found.
+	Pipeline  string    `json:"pipeline,omitempty"`
+	CheckedAt time.Time `json:"checked_at"`
+}
+
+// Answer records the gatekeeper's answer to a vote comment.
+type Answer struct {
+	CommentID int64  `json:"comment_id"`
+	Verdict   string `json:"verdict"`
 }
 
 // Apply folds e into the evidence. It is deterministic and never fails, so
@@ -131,6 +195,35 @@ func (ev *Evidence) Apply(e Event) {
 	}
 	if c := e.Check; c != nil {
 		ev.upsertCheck(*c)
+	}
+	if b := e.Build; b != nil {
+		ev.upsertBuild(*b)
+	}
+	if b := e.Baseline; b != nil && (ev.Baseline == nil || !b.UpdatedAt.Before(ev.Baseline.UpdatedAt)) {
+		cp := *b
+		ev.Baseline = &cp
+	}
+	if m := e.Membership; m != nil {
+		if ev.Memberships == nil {
+			ev.Memberships = map[string]Membership{}
+		}
+		ev.Memberships[m.Key()] = *m
+	}
+	if mp := e.MergedPulls; mp != nil {
+		ev.MergedPulls = append([]MergedPull{}, (*mp)...)
+		ev.MergedPullsAt = e.Received
+	}
+	if c := e.IssueCheck; c != nil {
+		if ev.IssueChecks == nil {
+			ev.IssueChecks = map[string]IssueCheck{}
+		}
+		ev.IssueChecks[c.Ref.String()] = *c
+	}
+	if a := e.Answered; a != nil {
+		if ev.Answered == nil {
+			ev.Answered = map[int64]string{}
+		}
+		ev.Answered[a.CommentID] = a.Verdict
 	}
 	ev.Log = append(ev.Log, LogEntry{Delivery: e.Delivery, Event: e.Name, SHA: e.SHA, At: e.Received})
 	if n := len(ev.Log); n > maxLog {
@@ -192,6 +285,98 @@ func (ev *Evidence) upsertCheck(c Check) {
 		}
 	}
 	ev.Checks = append(ev.Checks, c)
+}
+
+// phaseRank orders notification phases; a later phase is never replaced
+// by an earlier one arriving late.
+var phaseRank = map[string]int{"": 0, "QUEUED": 1, "STARTED": 2, "COMPLETED": 3, "FINALIZED": 4}
+
+// upsertBuild merges b into the build with the same job and number. Facts
+// arrive in pieces (a notification per phase, then the Jenkins source's
+// enrichment), so a field the newcomer leaves empty keeps its old value, and
+// a late QUEUED or STARTED notification cannot reopen a finished build.
+func (ev *Evidence) upsertBuild(b Build) {
+	for i := range ev.Builds {
+		old := &ev.Builds[i]
+		if old.JobPath != b.JobPath || old.Number != b.Number {
+			continue
+		}
+		if phaseRank[b.Phase] < phaseRank[old.Phase] || (b.Phase == "" && !old.Building && old.Result != "") {
+			b.Phase, b.Result, b.Building = old.Phase, old.Result, old.Building
+		}
+		ev.Builds[i] = mergeBuild(*old, b)
+		return
+	}
+	ev.Builds = append(ev.Builds, b)
+}
+
+// mergeBuild returns old overlaid with every field b sets.
+func mergeBuild(old, b Build) Build {
+	str := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	out := old
+	str(&out.JobName, b.JobName)
+	str(&out.Strategy, b.Strategy)
+	str(&out.HeadSHA, b.HeadSHA)
+	str(&out.BaseSHA, b.BaseSHA)
+	str(&out.MergeSHA, b.MergeSHA)
+	str(&out.Phase, b.Phase)
+	str(&out.URL, b.URL)
+	str(&out.ImageDigest, b.ImageDigest)
+	str(&out.ChartVersion, b.ChartVersion)
+	out.Result, out.Building = b.Result, b.Building
+	if b.Key.Valid() {
+		out.Key = b.Key
+	}
+	if !b.StartedAt.IsZero() {
+		out.StartedAt = b.StartedAt
+	}
+	if b.Duration != 0 {
+		out.Duration = b.Duration
+	}
+	if b.Stages != nil {
+		out.Stages = b.Stages
+	}
+	if b.Tests != nil {
+		out.Tests = b.Tests
+	}
+	if b.Coverage != nil {
+		out.Coverage = b.Coverage
+	}
+	if b.Vulnerabilities != nil {
+		out.Vulnerabilities = b.Vulnerabilities
+	}
+	if b.Missing != nil {
+		out.Missing = b.Missing
+	}
+	if b.UpdatedAt.After(out.UpdatedAt) {
+		out.UpdatedAt = b.UpdatedAt
+	}
+	return out
+}
+
+// CurrentBuild returns the newest PR-merge build of the current head, or
+// nil. A "-head" strategy build tested the branch alone, not the merge
+// result, and never counts.
+func (ev *Evidence) CurrentBuild() *Build {
+	head := ev.HeadSHA()
+	if head == "" || ev.PR == nil {
+		return nil
+	}
+	var best *Build
+	for i := range ev.Builds {
+		b := &ev.Builds[i]
+		if b.HeadSHA != head || b.Strategy == "head" || b.Key.Number != ev.PR.Key.Number {
+			continue
+		}
+		if best == nil || b.Number > best.Number || (b.Number == best.Number && b.Strategy == "merge") {
+			best = b
+		}
+	}
+	return best
 }
 
 // HeadAt returns the head the pull request had at t, or "" before the
@@ -259,16 +444,31 @@ func (ev *Evidence) Clone() *Evidence {
 	cp.Reviews = append([]Review(nil), ev.Reviews...)
 	cp.Comments = append([]Comment(nil), ev.Comments...)
 	cp.Checks = append([]Check(nil), ev.Checks...)
-	cp.Log = append([]LogEntry(nil), ev.Log...)
-	if ev.Sources != nil {
-		cp.Sources = make(map[string]SourceStatus, len(ev.Sources))
-		for k, v := range ev.Sources {
-			cp.Sources[k] = v
-		}
+	cp.Builds = append([]Build(nil), ev.Builds...)
+	cp.MergedPulls = append([]MergedPull(nil), ev.MergedPulls...)
+	if ev.Baseline != nil {
+		b := *ev.Baseline
+		cp.Baseline = &b
 	}
+	cp.Memberships = cloneMap(ev.Memberships)
+	cp.IssueChecks = cloneMap(ev.IssueChecks)
+	cp.Answered = cloneMap(ev.Answered)
+	cp.Log = append([]LogEntry(nil), ev.Log...)
+	cp.Sources = cloneMap(ev.Sources)
 	if ev.Published != nil {
 		p := *ev.Published
 		cp.Published = &p
 	}
 	return &cp
+}
+
+func cloneMap[K comparable, V any](m map[K]V) map[K]V {
+	if m == nil {
+		return nil
+	}
+	out := make(map[K]V, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

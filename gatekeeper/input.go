@@ -35,7 +35,183 @@ func BuildInput(ev *Evidence, opt InputOptions) map[string]any {
 	}
 	in["reviews"] = reviewsInput(ev.LatestReviews(), head)
 	in["checks"] = checksInput(ev.Checks, head, opt.StatusContext)
+	in["build"] = buildInput(ev.CurrentBuild(), ev.Baseline)
+	in["baseline"] = baselineInput(ev.Baseline)
+	in["stale_builds"] = staleBuilds(ev)
+	in["votes"] = votesInput(ev.Votes(), head)
+	in["teams"] = teamsInput(ev.Memberships)
+	body, branch := "", ""
+	if ev.PR != nil {
+		body, branch = ev.PR.Body, ev.PR.HeadRef
+	}
+	in["checklist"] = checklistInput(ParseChecklist(body))
+	in["links"] = linksInput(ev, body, branch)
 	return in
+}
+
+func buildInput(b, base *Build) any {
+	if b == nil {
+		return nil
+	}
+	stages := make([]any, len(b.Stages))
+	for i, st := range b.Stages {
+		stages[i] = map[string]any{"name": st.Name, "key": st.Key, "status": st.Status}
+	}
+	missing := make([]any, len(b.Missing))
+	for i, m := range b.Missing {
+		missing[i] = m
+	}
+	out := map[string]any{
+		"job":             b.JobPath,
+		"number":          int(b.Number),
+		"url":             b.URL,
+		"strategy":        b.Strategy,
+		"head_sha":        b.HeadSHA,
+		"base_sha":        b.BaseSHA,
+		"merge_sha":       b.MergeSHA,
+		"phase":           b.Phase,
+		"result":          b.Result,
+		"building":        b.Building,
+		"stages":          stages,
+		"tests":           nil,
+		"coverage":        coverageInput(b.Coverage),
+		"vulnerabilities": nil,
+		"image_digest":    b.ImageDigest,
+		"chart":           nil,
+		"missing":         missing,
+	}
+	if t := b.Tests; t != nil {
+		tests := map[string]any{"total": t.Total, "passed": t.Passed, "failed": t.Failed, "skipped": t.Skipped, "added": nil}
+		if base != nil && base.Tests != nil {
+			tests["added"] = t.Total - base.Tests.Total
+		}
+		out["tests"] = tests
+	}
+	if v := b.Vulnerabilities; v != nil {
+		out["vulnerabilities"] = map[string]any{
+			"critical": v.Critical, "high": v.High, "medium": v.Medium, "low": v.Low,
+			"unknown": v.Unknown, "report": v.Report,
+		}
+	}
+	if b.ChartVersion != "" {
+		c, ok := ParseChartVersion(b.ChartVersion)
+		out["chart"] = map[string]any{
+			"version": c.Version, "module": c.Module, "major": c.Major, "minor": c.Minor,
+			"release": c.Release, "sha": c.SHA, "valid": ok,
+			// The chart is built from the commit Jenkins built: the local
+			// merge commit of a PR-merge build, or the head itself.
+			"pinned": ok && c.PinnedTo(b.MergeSHA, b.HeadSHA),
+		}
+	}
+	return out
+}
+
+func coverageInput(c *Coverage) any {
+	if c == nil {
+		return nil
+	}
+	m := map[string]any{"line": c.Line, "branch": nil, "source": c.Source}
+	if c.Branch != nil {
+		m["branch"] = *c.Branch
+	}
+	return m
+}
+
+func baselineInput(b *Build) any {
+	if b == nil {
+		return nil
+	}
+	m := map[string]any{"job": b.JobPath, "number": int(b.Number), "head_sha": b.HeadSHA, "coverage": coverageInput(b.Coverage), "tests": nil}
+	if b.Tests != nil {
+		m["tests"] = map[string]any{"total": b.Tests.Total}
+	}
+	return m
+}
+
+// staleBuilds counts this pull request's builds of older heads: kept for
+// the record, never counted.
+func staleBuilds(ev *Evidence) int {
+	n := 0
+	head := ev.HeadSHA()
+	for _, b := range ev.Builds {
+		if b.HeadSHA != head {
+			n++
+		}
+	}
+	return n
+}
+
+func votesInput(votes []Vote, head string) []any {
+	out := make([]any, 0, len(votes))
+	for _, v := range votes {
+		out = append(out, map[string]any{
+			"user":       v.User,
+			"vote":       v.Vote,
+			"reason":     v.Reason,
+			"refused":    v.Refused,
+			"comment_id": v.CommentID,
+			"head_sha":   v.HeadSHA,
+			"current":    head != "" && v.HeadSHA == head,
+		})
+	}
+	return out
+}
+
+// teamsInput gives, per team, the users checked and whether they are
+// active members; a user not listed has not been checked.
+func teamsInput(ms map[string]Membership) map[string]any {
+	out := map[string]any{}
+	for _, m := range ms {
+		t, ok := out[m.Team].(map[string]any)
+		if !ok {
+			t = map[string]any{}
+			out[m.Team] = t
+		}
+		t[m.User] = m.Active
+	}
+	return out
+}
+
+func checklistInput(items map[string]bool) map[string]any {
+	out := make(map[string]any, len(items))
+	for k, v := range items {
+		out[k] = v
+	}
+	return out
+}
+
+func linksInput(ev *Evidence, body, branch string) map[string]any {
+	owner, repo := ev.Key.Owner, ev.Key.Repo
+	refs := ParseIssueLinks(body, branch, owner, repo)
+	issues := make([]any, 0, len(refs))
+	for _, r := range refs {
+		issues = append(issues, refInput(ev, r))
+	}
+	merged := make([]any, 0, len(ev.MergedPulls))
+	for _, p := range ev.MergedPulls {
+		links := make([]any, 0, len(p.Links))
+		for _, r := range p.Links {
+			links = append(links, refInput(ev, r))
+		}
+		merged = append(merged, map[string]any{
+			"number": p.Number, "title": p.Title, "author": p.Author, "head_ref": p.HeadRef, "links": links,
+		})
+	}
+	return map[string]any{
+		"issues":             issues,
+		"merged_pulls":       merged,
+		"merged_pulls_known": !ev.MergedPullsAt.IsZero(),
+	}
+}
+
+// refInput describes one issue link with its ZenHub verification:
+// zenhub is null until the issue was looked up.
+func refInput(ev *Evidence, r IssueRef) map[string]any {
+	m := map[string]any{"owner": r.Owner, "repo": r.Repo, "number": r.Number, "from": r.From, "ref": r.String(), "zenhub": nil}
+	if c, ok := ev.IssueChecks[r.String()]; ok {
+		m["zenhub"] = map[string]any{"found": c.Found, "pipeline": c.Pipeline}
+	}
+	return m
 }
 
 func pullInput(pr *PullRequest, gated BranchPairs) map[string]any {
