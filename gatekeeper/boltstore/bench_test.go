@@ -1,0 +1,201 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+var benchStart = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// releaseEvents are the events of a busy release pull request: three head
+// pushes, six reviews, forty comments, thirty checks per head and enough
+// events to fill the evidence log. Its evidence is about the size a real
+// release pull request reaches by the end of the day.
+func releaseEvents(key gatekeeper.PullKey) []gatekeeper.Event {
+	var out []gatekeeper.Event
+	at := benchStart
+	next := func() time.Time { at = at.Add(time.Second); return at }
+	for h := range 3 {
+		sha := fmt.Sprintf("%040x", h+1)
+		out = append(out, gatekeeper.Event{
+			Name: "pull_request.synchronize", Received: next(), Key: key, SHA: sha,
+			PullRequest: &gatekeeper.PullRequest{
+				Key: key, RepoID: 123456, Title: "Release 2026-03-02",
+				Body:   strings.Repeat("- change\n", 60),
+				Author: "release-bot", State: "open", HeadRef: "staging", HeadSHA: sha,
+				BaseRef: "master", BaseSHA: fmt.Sprintf("%040x", 99),
+				Labels: []string{"release", "alpha"}, HTMLURL: "https://github.com/acme/shop/pull/1",
+				UpdatedAt: at,
+			},
+		})
+		for c := range 30 {
+			out = append(out, gatekeeper.Event{
+				Name: "status", Received: next(), Key: key, SHA: sha,
+				Check: &gatekeeper.Check{
+					Name: fmt.Sprintf("ci/jenkins/stage-%02d", c), SHA: sha, Kind: "status",
+					State: "success", Description: "Build #1234 succeeded in 4m 12s",
+					URL: "https://jenkins.example/job/shop/1234/", UpdatedAt: at,
+				},
+			})
+		}
+	}
+	for r := range 6 {
+		out = append(out, gatekeeper.Event{
+			Name: "pull_request_review.submitted", Received: next(), Key: key,
+			Review: &gatekeeper.Review{
+				ID: int64(r + 1), User: fmt.Sprintf("manager%d", r), State: "approved",
+				CommitID: fmt.Sprintf("%040x", 3), SubmittedAt: at, AuthorAssociation: "MEMBER",
+			},
+		})
+	}
+	for c := range 40 {
+		out = append(out, gatekeeper.Event{
+			Name: "issue_comment.created", Received: next(), Key: key,
+			Comment: &gatekeeper.Comment{
+				ID: int64(c + 1), User: "qa", Body: strings.Repeat("looks good on beta. ", 15),
+				CreatedAt: at, UpdatedAt: at,
+			},
+		})
+	}
+	for len(out) < 220 {
+		out = append(out, gatekeeper.Event{Name: "check_run.completed", Received: next(), Key: key, SHA: fmt.Sprintf("%040x", 3)})
+	}
+	return out
+}
+
+// openBench opens a store holding the evidence of a busy release pull
+// request under each of keys.
+func openBench(b *testing.B, keys []gatekeeper.PullKey, opts ...Option) *Store {
+	b.Helper()
+	s, err := Open(filepath.Join(b.TempDir(), "gatekeeper.db"), opts...)
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	b.Cleanup(func() { s.Close() })
+	for _, key := range keys {
+		events := releaseEvents(key)
+		err := s.Record(context.Background(), "seed-"+key.String(), []gatekeeper.PullKey{key}, func(ev *gatekeeper.Evidence) {
+			for _, e := range events {
+				ev.Apply(e)
+			}
+		})
+		if err != nil {
+			b.Fatalf("seeding %s: %v", key, err)
+		}
+	}
+	ev, err := s.Evidence(context.Background(), keys[0])
+	if err != nil {
+		b.Fatalf("Evidence: %v", err)
+	}
+	data, _ := json.Marshal(ev)
+	b.Logf("evidence: %d bytes JSON", len(data))
+	return s
+}
+
+func benchKeys(n int) []gatekeeper.PullKey {
+	keys := make([]gatekeeper.PullKey, n)
+	for i := range keys {
+		keys[i] = gatekeeper.PullKey{Owner: "acme", Repo: "shop", Number: i + 1}
+	}
+	return keys
+}
+
+// statusApply is what a Jenkins status webhook does to the evidence: it
+// updates one existing check, so the evidence keeps its size.
+func statusApply(key gatekeeper.PullKey, delivery string, n int64) func(*gatekeeper.Evidence) {
+	sha := fmt.Sprintf("%040x", 3)
+	at := benchStart.Add(time.Hour + time.Duration(n)*time.Millisecond)
+	e := gatekeeper.Event{
+		Delivery: delivery, Name: "status", Received: at, Key: key, SHA: sha,
+		Check: &gatekeeper.Check{
+			Name: fmt.Sprintf("ci/jenkins/stage-%02d", n%30), SHA: sha, Kind: "status",
+			State: "success", Description: "Build #1235 succeeded", UpdatedAt: at,
+		},
+	}
+	return func(ev *gatekeeper.Evidence) { ev.Apply(e) }
+}
+
+// BenchmarkRecordSerial is one webhook at a time: every Record pays its own
+// fsync and its own decode and encode of the evidence.
+func BenchmarkRecordSerial(b *testing.B) {
+	keys := benchKeys(1)
+	s := openBench(b, keys)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		d := fmt.Sprintf("serial-%d", i)
+		if err := s.Record(ctx, d, keys, statusApply(keys[0], d, int64(i))); err != nil {
+			b.Fatalf("Record: %v", err)
+		}
+	}
+}
+
+// BenchmarkRecordParallel is many webhook requests at once (32 goroutines):
+// they share group commits. ns/op is the inverse of throughput. "keys=1" is
+// every request about the release pull request (the real hot spot); with
+// "keys=16" they are spread out.
+func BenchmarkRecordParallel(b *testing.B) {
+	for _, nkeys := range []int{1, 16} {
+		b.Run(fmt.Sprintf("keys=%d", nkeys), func(b *testing.B) {
+			keys := benchKeys(nkeys)
+			s := openBench(b, keys)
+			ctx := context.Background()
+			var n atomic.Int64
+			b.SetParallelism(16)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					key := keys[int(i)%len(keys)]
+					d := fmt.Sprintf("parallel-%d", i)
+					if err := s.Record(ctx, d, []gatekeeper.PullKey{key}, statusApply(key, d, i)); err != nil {
+						b.Errorf("Record: %v", err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkUpdateParallel does the same read-modify-write as
+// BenchmarkRecordParallel through Update, which commits alone (one fsync
+// each): the difference is what group commit buys.
+func BenchmarkUpdateParallel(b *testing.B) {
+	keys := benchKeys(1)
+	s := openBench(b, keys)
+	ctx := context.Background()
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			if _, err := s.Update(ctx, keys[0], statusApply(keys[0], "", i)); err != nil {
+				b.Errorf("Update: %v", err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkEvidence loads the evidence of a busy release pull request.
+func BenchmarkEvidence(b *testing.B) {
+	keys := benchKeys(1)
+	s := openBench(b, keys)
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := s.Evidence(ctx, keys[0]); err != nil {
+			b.Fatalf("Evidence: %v", err)
+		}
+	}
+}

@@ -1,0 +1,27 @@
+// Package boltstore is the embedded gatekeeper.Store, kept in one bbolt file.
+//
+// Layout (every key is a PullKey.String() unless said otherwise):
+//
+//	evidence    key → Evidence as JSON
+//	heads       sha + "\x00" + key → empty; every head sha a pull request has had
+//	queue       key → generation (uint64, big-endian); the bucket's sequence is
+//	            the generation counter, so generations are never reused
+//	decisions   key → nested bucket: sequence (uint64, big-endian) → DecisionRecord
+//	            as JSON; the newest MaxDecisions are kept
+//	deliveries  delivery id → time recorded (8 bytes)
+//	delivered   time recorded (8 bytes) + delivery id → empty; the time order
+//	            that ForgetDeliveries walks
+//
+// Record is group-committed: webhook requests that arrive while one
+// transaction commits share the next transaction and its fsync, and in it each
+// pull request's evidence is decoded and encoded once for the whole group.
+// That is what lets the acknowledgement path keep up with a bare handler (see
+// Record and the benchmarks). bbolt's own DB.Batch is not used: it cannot
+// encode once per group, because it gives no hook between the group's last
+// function and the commit, and it holds every group for a fixed delay. A
+// group whose transaction fails is run again one Record at a time, so apply
+// functions may run more than once, each time on evidence read afresh.
+//
+// Only one Store can hold a file: Open fails with ErrLocked after the lock
+// timeout rather than wait for ever.
+package boltstore

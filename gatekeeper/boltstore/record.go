@@ -1,0 +1,164 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+// errClosed is returned by Record after Close.
+var errClosed = errors.New("store is closed")
+
+// errSolo tells a Record whose group failed to commit on its own, so that
+// the failure is charged to the Record that caused it.
+var errSolo = errors.New("commit alone")
+
+// recordReq is one Record waiting for a group commit.
+type recordReq struct {
+	delivery string
+	keys     []gatekeeper.PullKey
+	apply    func(*gatekeeper.Evidence)
+	seen     []byte     // time recorded, encoded
+	dup      bool       // set by the transaction that commits
+	res      chan error // buffered; nil, ErrDuplicate, errSolo or the failure
+}
+
+// Record marks delivery as seen, applies apply to the evidence of every key
+// (once per distinct key), and queues the keys, in one transaction.
+//
+// Records are committed in groups: one goroutine (commitLoop) takes every
+// Record waiting, runs them in order in one write transaction, and fsyncs
+// once for all of them. While one group commits the next one gathers, so a
+// lone Record waits for nothing but its own fsync, and under load the cost
+// of the fsync is shared. Within a group each pull request's evidence is
+// decoded once, every apply runs on it in turn, and it is encoded once, so
+// a burst of webhooks about the same pull request (the daily release) costs
+// one read-modify-write, not one per webhook.
+//
+// If the group's transaction fails, each of its Records runs again in a
+// transaction of its own, so apply may run more than once; every run starts
+// from the evidence as committed, and only the run that commits counts.
+func (s *Store) Record(ctx context.Context, delivery string, keys []gatekeeper.PullKey, apply func(*gatekeeper.Evidence)) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("recording delivery %s: %w", delivery, err)
+	}
+	keys, err := distinct(keys)
+	if err != nil {
+		return fmt.Errorf("recording delivery %s: %w", delivery, err)
+	}
+	req := &recordReq{
+		delivery: delivery, keys: keys, apply: apply,
+		seen: encodeTime(s.clock.Now()),
+		res:  make(chan error, 1),
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return fmt.Errorf("recording delivery %s: %w", delivery, errClosed)
+	}
+	s.requests <- req
+	s.mu.RUnlock()
+
+	err = <-req.res
+	if errors.Is(err, errSolo) {
+		err = s.db.Update(func(tx *bolt.Tx) error { return recordGroup(tx, []*recordReq{req}) })
+		if err == nil && req.dup {
+			err = gatekeeper.ErrDuplicate
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("recording delivery %s: %w", delivery, err)
+	}
+	return nil
+}
+
+// commitLoop commits the waiting Records in groups until requests is
+// closed. It is the only goroutine that receives from requests.
+func (s *Store) commitLoop() {
+	defer close(s.stopped)
+	for first := range s.requests {
+		group := []*recordReq{first}
+	gather:
+		for len(group) < s.maxBatch {
+			select {
+			case req, ok := <-s.requests:
+				if !ok {
+					break gather
+				}
+				group = append(group, req)
+			default:
+				break gather
+			}
+		}
+		err := s.db.Update(func(tx *bolt.Tx) error { return recordGroup(tx, group) })
+		for _, req := range group {
+			switch {
+			case err != nil:
+				req.res <- errSolo
+			case req.dup:
+				req.res <- gatekeeper.ErrDuplicate
+			default:
+				req.res <- nil
+			}
+		}
+	}
+}
+
+// recordGroup runs the Records of a group, in order, in tx. It may run
+// more than once on the same requests (see Record), so it sets every
+// request's dup afresh and keeps no other state between runs.
+func recordGroup(tx *bolt.Tx, group []*recordReq) error {
+	deliveries := tx.Bucket(bucketDeliveries)
+	delivered := tx.Bucket(bucketDelivered)
+	evidence := map[gatekeeper.PullKey]*gatekeeper.Evidence{}
+	var touched []gatekeeper.PullKey // in first-touched order, for stable writes
+	for _, req := range group {
+		req.dup = false
+		if req.delivery != "" {
+			// A delivery seen earlier in this group is found here too:
+			// its Put is visible to the rest of the transaction.
+			if deliveries.Get([]byte(req.delivery)) != nil {
+				req.dup = true
+				continue
+			}
+			if err := deliveries.Put([]byte(req.delivery), req.seen); err != nil {
+				return fmt.Errorf("marking delivery %s seen: %w", req.delivery, err)
+			}
+			if err := delivered.Put(deliveredKey(req.seen, req.delivery), nil); err != nil {
+				return fmt.Errorf("marking delivery %s seen: %w", req.delivery, err)
+			}
+		}
+		for _, key := range req.keys {
+			ev, ok := evidence[key]
+			if !ok {
+				var err error
+				if ev, err = loadEvidence(tx, key); err != nil {
+					return err
+				}
+				if ev == nil {
+					ev = &gatekeeper.Evidence{Key: key}
+				}
+				evidence[key] = ev
+				touched = append(touched, key)
+			}
+			if err := applyTo(ev, key, req.apply); err != nil {
+				return err
+			}
+		}
+	}
+	// One write and one new generation per pull request, after every
+	// change of the group is in.
+	for _, key := range touched {
+		if err := storeEvidence(tx, key, evidence[key]); err != nil {
+			return err
+		}
+		if _, err := enqueue(tx, key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
