@@ -1,0 +1,224 @@
+package gatekeeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// errRetry marks an evaluation that completed but must run again later
+// because some evidence source did not answer.
+var errRetry = errors.New("evidence incomplete")
+
+// evaluate is one worker's job for one pull request: gather, decide,
+// record, publish, and take the pull request off the queue if nothing new
+// arrived meanwhile. An error leaves it queued; the scheduler retries it.
+func (s *Service) evaluate(ctx context.Context, key PullKey) error {
+	start := s.o.Clock.Now()
+	gen, queued, err := s.o.Store.Generation(ctx, key)
+	if err != nil {
+		return fmt.Errorf("reading queue for %s: %w", key, err)
+	}
+	if !queued {
+		return nil
+	}
+	ev, err := s.o.Store.Evidence(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		_, err = s.o.Store.Done(ctx, key, gen)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("loading evidence for %s: %w", key, err)
+	}
+	ev, incomplete := s.gather(ctx, ev)
+
+	log := s.log.With("repo", key.Owner+"/"+key.Repo, "pr", key.Number, "sha", ev.HeadSHA())
+	if ev.PR != nil && !s.o.Gated.Gated(ev.PR.HeadRef, ev.PR.BaseRef) && ev.Published == nil {
+		// Never gated and never given a status: nothing to say.
+		log.InfoContext(ctx, "pull request not gated", "head", ev.PR.HeadRef, "base", ev.PR.BaseRef)
+		_, err = s.o.Store.Done(ctx, key, gen)
+		return err
+	}
+
+	now := s.o.Clock.Now()
+	input := BuildInput(ev, InputOptions{Now: now, Gated: s.o.Gated, StatusContext: s.o.StatusContext})
+	dec, perr := s.o.Evaluator.Evaluate(ctx, input)
+	dec = s.guard(ev, dec, perr)
+	rec := DecisionRecord{
+		Key: key, HeadSHA: ev.HeadSHA(), Decision: dec, Description: dec.Description(),
+		EvaluatedAt: now, EvidenceVersion: ev.Version, Input: input,
+		Duration: s.o.Clock.Now().Sub(start),
+	}
+	if err := s.o.Store.AddDecision(ctx, rec); err != nil {
+		return fmt.Errorf("recording decision for %s: %w", key, err)
+	}
+	s.o.Observer.Evaluated(rec.Duration, dec.State)
+	log.InfoContext(ctx, "evaluated", "state", dec.State, "description", rec.Description, "policy", dec.PolicyRevision)
+
+	if err := s.publish(ctx, key, ev, rec); err != nil {
+		return err
+	}
+	if incomplete {
+		return errRetry
+	}
+	if _, err := s.o.Store.Done(ctx, key, gen); err != nil {
+		return fmt.Errorf("dequeueing %s: %w", key, err)
+	}
+	return nil
+}
+
+// gather runs every source, stores what they found and their outcome, and
+// reports whether any of them failed.
+func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool) {
+	if len(s.o.Sources) == 0 {
+		return ev, false
+	}
+	type result struct {
+		events []Event
+		err    error
+	}
+	results := make([]result, len(s.o.Sources))
+	for i, src := range s.o.Sources {
+		events, err := src.Gather(ctx, ev)
+		results[i] = result{events, err}
+		if err != nil {
+			s.log.WarnContext(ctx, "gathering evidence", "source", src.Name(), "pr", ev.Key.String(), "err", err)
+		}
+	}
+	now := s.o.Clock.Now()
+	incomplete := false
+	updated, err := s.o.Store.Update(ctx, ev.Key, func(cur *Evidence) {
+		if cur.Sources == nil {
+			cur.Sources = map[string]SourceStatus{}
+		}
+		for i, src := range s.o.Sources {
+			r := results[i]
+			for _, e := range r.events {
+				if e.Received.IsZero() {
+					e.Received = now
+				}
+				cur.Apply(e)
+			}
+			st := SourceStatus{OK: r.err == nil, CheckedAt: now}
+			if r.err != nil {
+				st.Error = r.err.Error()
+				st.Attempts = cur.Sources[src.Name()].Attempts + 1
+				incomplete = true
+			}
+			cur.Sources[src.Name()] = st
+		}
+	})
+	if err != nil {
+		// The evidence as loaded is still the truth; mark every source
+		// unavailable so that the decision cannot pass on it.
+		s.log.ErrorContext(ctx, "storing gathered evidence", "pr", ev.Key.String(), "err", err)
+		if ev.Sources == nil {
+			ev.Sources = map[string]SourceStatus{}
+		}
+		for _, src := range s.o.Sources {
+			ev.Sources[src.Name()] = SourceStatus{OK: false, Error: "storing gathered evidence: " + err.Error(), CheckedAt: now}
+		}
+		return ev, true
+	}
+	return updated, incomplete
+}
+
+// guard makes the decision fail closed whatever the policy said: a policy
+// error is an error, and success needs a known head and every source
+// answering.
+func (s *Service) guard(ev *Evidence, dec Decision, perr error) Decision {
+	rev := s.o.Evaluator.Revision()
+	if dec.PolicyRevision == "" {
+		dec.PolicyRevision = rev
+	}
+	if perr != nil {
+		return Decision{State: Error, Reasons: []string{"release policy: " + perr.Error()}, PolicyRevision: dec.PolicyRevision}
+	}
+	if !dec.State.Valid() || dec.State == Error {
+		return Decision{State: Error, Reasons: []string{fmt.Sprintf("release policy returned state %q", dec.State)}, PolicyRevision: dec.PolicyRevision}
+	}
+	if dec.State == Success && len(dec.Reasons) > 0 {
+		dec.State = Failure
+	}
+	if dec.State == Success && len(dec.Waiting) > 0 {
+		dec.State = Pending
+	}
+	if ev.PR == nil || ev.PR.HeadSHA == "" {
+		if dec.State == Success {
+			dec.State = Pending
+		}
+		dec.Waiting = prepend(dec.Waiting, "pull request details from GitHub")
+	}
+	for _, name := range sortedKeys(ev.Sources) {
+		st := ev.Sources[name]
+		if st.OK {
+			continue
+		}
+		msg := fmt.Sprintf("%s evidence unavailable (%d tries): %s", name, st.Attempts, st.Error)
+		if st.Attempts >= s.o.SourceErrorLimit {
+			return Decision{State: Error, Reasons: []string{msg}, Waiting: dec.Waiting, PolicyRevision: dec.PolicyRevision}
+		}
+		if dec.State == Success {
+			dec.State = Pending
+		}
+		dec.Waiting = prepend(dec.Waiting, msg)
+	}
+	if dec.State != Success {
+		dec.Channel = ""
+	}
+	return dec
+}
+
+// publish sends the decision's status when it differs from the last one
+// sent for the current head.
+func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec DecisionRecord) error {
+	sha := ev.HeadSHA()
+	if sha == "" {
+		return nil // nothing to attach a status to yet
+	}
+	st := Status{Context: s.o.StatusContext, State: rec.Decision.State, Description: rec.Description, TargetURL: s.TargetURL(key)}
+	if p := ev.Published; p != nil && p.SHA == sha && p.State == st.State && p.Description == st.Description && p.TargetURL == st.TargetURL {
+		return nil
+	}
+	err := s.o.Publisher.Publish(ctx, key, sha, st)
+	s.o.Observer.Published(st.State, err)
+	if err != nil {
+		return fmt.Errorf("publishing status for %s@%s: %w", key, sha, err)
+	}
+	_, err = s.o.Store.Update(ctx, key, func(cur *Evidence) {
+		cur.Published = &PublishedStatus{SHA: sha, State: st.State, Description: st.Description,
+			TargetURL: st.TargetURL, DryRun: s.o.Publisher.DryRun(), At: s.o.Clock.Now()}
+	})
+	if err != nil {
+		return fmt.Errorf("recording published status for %s: %w", key, err)
+	}
+	return nil
+}
+
+func prepend(list []string, s string) []string {
+	return append([]string{s}, list...)
+}
+
+func sortedKeys(m map[string]SourceStatus) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// backoff returns the wait before attempt n (1-based) of a failing pull
+// request: RetryMin doubled per attempt, capped at RetryMax.
+func (s *Service) backoff(n int) time.Duration {
+	d := s.o.RetryMin
+	for i := 1; i < n && d < s.o.RetryMax; i++ {
+		d *= 2
+	}
+	if d > s.o.RetryMax {
+		d = s.o.RetryMax
+	}
+	return d
+}

@@ -1,0 +1,291 @@
+package gatekeeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Options configure a Service. Store, Evaluator and Publisher are required;
+// every other field has a default.
+type Options struct {
+	Store     Store
+	Evaluator Evaluator
+	Publisher Publisher
+	// Sources fill gaps in the evidence before each evaluation.
+	Sources  []Source
+	Clock    Clock
+	Logger   *slog.Logger
+	Observer Observer
+
+	Gated         BranchPairs
+	StatusContext string // default "release-gate"
+	PublicURL     string // base of the status target_url
+
+	Workers int // default 4
+	// RetryMin and RetryMax bound the backoff between attempts to
+	// evaluate a pull request whose evaluation or publication failed.
+	RetryMin, RetryMax time.Duration
+	// SourceErrorLimit is how many consecutive failures of one source turn
+	// the state from pending into error. Default 5.
+	SourceErrorLimit int
+	// Reconcile is how often every open gated pull request is evaluated
+	// again, so that time-based rules and lost webhooks are caught.
+	Reconcile time.Duration
+	// Rescan is how often the durable queue is read back, so that work
+	// whose in-memory notification was dropped is still done.
+	Rescan time.Duration
+	// DeliveryTTL is how long delivery ids are remembered for
+	// deduplication. GitHub redelivers for 3 days (7 on GHES).
+	DeliveryTTL time.Duration
+	// DrainTimeout bounds how long shutdown waits for evaluations in flight.
+	DrainTimeout time.Duration
+}
+
+// Observer receives the Service's measurements; webhooks exports them as
+// Prometheus metrics. A nil Observer in Options means none.
+type Observer interface {
+	Evaluated(d time.Duration, state State)
+	Published(state State, err error)
+	QueueDepth(n int)
+}
+
+// Outcome says what Accept did with an event.
+type Outcome string
+
+// The outcomes of Accept.
+const (
+	Accepted  Outcome = "accepted"
+	Duplicate Outcome = "duplicate"
+	Ignored   Outcome = "ignored"
+)
+
+// Service turns events into decisions and commit statuses. Accept is called
+// by the webhook receivers; Run runs the workers.
+type Service struct {
+	o     Options
+	log   *slog.Logger
+	sched *scheduler
+}
+
+// New checks the options, fills in defaults and returns a Service.
+func New(o Options) (*Service, error) {
+	var missing []string
+	if o.Store == nil {
+		missing = append(missing, "store")
+	}
+	if o.Evaluator == nil {
+		missing = append(missing, "evaluator")
+	}
+	if o.Publisher == nil {
+		missing = append(missing, "publisher")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("creating service: missing %s: %w", strings.Join(missing, ", "), ErrInvalid)
+	}
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	if o.StatusContext == "" {
+		o.StatusContext = "release-gate"
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = time.Second
+	}
+	if o.RetryMax < o.RetryMin {
+		o.RetryMax = 5 * time.Minute
+	}
+	if o.SourceErrorLimit <= 0 {
+		o.SourceErrorLimit = 5
+	}
+	if o.Reconcile <= 0 {
+		o.Reconcile = 10 * time.Minute
+	}
+	if o.Rescan <= 0 {
+		o.Rescan = 30 * time.Second
+	}
+	if o.DeliveryTTL <= 0 {
+		o.DeliveryTTL = 8 * 24 * time.Hour
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 30 * time.Second
+	}
+	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
+	s := &Service{o: o, log: o.Logger}
+	s.sched = newScheduler(s)
+	return s, nil
+}
+
+// Accept records an event durably and queues its pull request. When it
+// returns Accepted the event survives a crash. It never calls GitHub or
+// evaluates policy: it is on the webhook request's path.
+//
+// An event about a pull request that is not on a gated branch pair and not
+// already known is Ignored; an event that names only a commit (status,
+// check_run) is applied to every known pull request that had that head, and
+// Ignored when there is none.
+func (s *Service) Accept(ctx context.Context, e Event) (Outcome, error) {
+	keys, why, err := s.route(ctx, e)
+	if err != nil {
+		return "", err
+	}
+	if len(keys) == 0 {
+		s.log.DebugContext(ctx, "event ignored", "delivery", e.Delivery, "event", e.Name, "why", why)
+		return Ignored, nil
+	}
+	if e.Received.IsZero() {
+		e.Received = s.o.Clock.Now()
+	}
+	err = s.o.Store.Record(ctx, e.Delivery, keys, func(ev *Evidence) { ev.Apply(e) })
+	if errors.Is(err, ErrDuplicate) {
+		return Duplicate, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("recording %s %s: %w", e.Name, e.Delivery, err)
+	}
+	for _, k := range keys {
+		s.sched.notify(k)
+	}
+	return Accepted, nil
+}
+
+// route finds the pull requests an event is about.
+func (s *Service) route(ctx context.Context, e Event) ([]PullKey, string, error) {
+	if !e.Key.Valid() {
+		if e.SHA == "" {
+			return nil, "names no pull request and no commit", nil
+		}
+		keys, err := s.o.Store.PullsForSHA(ctx, e.SHA)
+		if err != nil {
+			return nil, "", fmt.Errorf("finding pull requests for %s: %w", e.SHA, err)
+		}
+		if len(keys) == 0 {
+			return nil, "no known pull request has head " + e.SHA, nil
+		}
+		return keys, "", nil
+	}
+	if pr := e.PullRequest; pr != nil && !s.o.Gated.Gated(pr.HeadRef, pr.BaseRef) {
+		// A pull request that was gated and is retargeted stays tracked,
+		// so that its evidence and status are not silently abandoned.
+		_, err := s.o.Store.Evidence(ctx, e.Key)
+		if errors.Is(err, ErrNotFound) {
+			return nil, "branch pair " + pr.HeadRef + ":" + pr.BaseRef + " is not gated", nil
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("loading evidence for %s: %w", e.Key, err)
+		}
+	}
+	return []PullKey{e.Key}, "", nil
+}
+
+// Enqueue queues a pull request for evaluation, for example on a user's
+// request from the details page or after a reconcile.
+func (s *Service) Enqueue(ctx context.Context, key PullKey) error {
+	if err := s.o.Store.Enqueue(ctx, key); err != nil {
+		return fmt.Errorf("queueing %s: %w", key, err)
+	}
+	s.sched.notify(key)
+	return nil
+}
+
+// Reconcile queues every open, gated pull request (and every one whose
+// snapshot is still missing) for evaluation. It runs on a timer, so that
+// time-based rules (the release window) apply and a lost webhook is made up
+// for, and whenever the policy changes, so that new rules apply at once.
+func (s *Service) Reconcile(ctx context.Context) error {
+	keys, err := s.o.Store.Pulls(ctx)
+	if err != nil {
+		return fmt.Errorf("listing pull requests to reconcile: %w", err)
+	}
+	var errs []error
+	for _, k := range keys {
+		ev, err := s.o.Store.Evidence(ctx, k)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("loading evidence for %s: %w", k, err))
+			continue
+		}
+		if ev.PR == nil || (ev.PR.State == "open" && s.o.Gated.Gated(ev.PR.HeadRef, ev.PR.BaseRef)) {
+			if err := s.Enqueue(ctx, k); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs the workers until ctx is done, then waits for evaluations in
+// flight (at most DrainTimeout) and returns. Work still queued stays in the
+// Store for the next start.
+func (s *Service) Run(ctx context.Context) error {
+	return s.sched.run(ctx)
+}
+
+// TargetURL is the details page of a pull request.
+func (s *Service) TargetURL(key PullKey) string {
+	return fmt.Sprintf("%s/pulls/%s/%s/%d", s.o.PublicURL, key.Owner, key.Repo, key.Number)
+}
+
+// Ready reports whether the service can do its job: a policy is loaded and
+// the store answers.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.o.Evaluator.Ready(); err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	if err := s.o.Store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// PullView is everything the API and the details page show for one pull
+// request.
+type PullView struct {
+	Key       PullKey          `json:"key"`
+	TargetURL string           `json:"target_url"`
+	Queued    bool             `json:"queued"`
+	Evidence  *Evidence        `json:"evidence"`
+	Latest    *DecisionRecord  `json:"latest_decision"`
+	History   []DecisionRecord `json:"history"`
+	// DryRun is true when statuses are logged, not posted.
+	DryRun bool `json:"dry_run"`
+}
+
+// Pull returns the view of one pull request, with up to history decision
+// records, or ErrNotFound.
+func (s *Service) Pull(ctx context.Context, key PullKey, history int) (*PullView, error) {
+	ev, err := s.o.Store.Evidence(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("loading evidence for %s: %w", key, err)
+	}
+	recs, err := s.o.Store.Decisions(ctx, key, history)
+	if err != nil {
+		return nil, fmt.Errorf("loading decisions for %s: %w", key, err)
+	}
+	_, queued, err := s.o.Store.Generation(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("reading queue for %s: %w", key, err)
+	}
+	v := &PullView{Key: key, TargetURL: s.TargetURL(key), Queued: queued, Evidence: ev, History: recs, DryRun: s.o.Publisher.DryRun()}
+	if len(recs) > 0 {
+		v.Latest = &recs[0]
+	}
+	return v, nil
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Evaluated(time.Duration, State) {}
+func (nopObserver) Published(State, error)         {}
+func (nopObserver) QueueDepth(int)                 {}

@@ -1,0 +1,322 @@
+package gatekeeper_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/gatekeepertest"
+)
+
+var (
+	key  = gatekeeper.PullKey{Owner: "acme", Repo: "shop", Number: 7}
+	t0   = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	head = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+)
+
+func opened(sha string, at time.Time) gatekeeper.Event {
+	return gatekeeper.Event{
+		Name: "pull_request.opened", Key: key, SHA: sha,
+		PullRequest: &gatekeeper.PullRequest{Key: key, State: "open", HeadRef: "staging", BaseRef: "master", HeadSHA: sha, Author: "dev", UpdatedAt: at},
+	}
+}
+
+// harness is a Service on the hand-written fakes, with its workers running.
+type harness struct {
+	svc   *gatekeeper.Service
+	store *gatekeepertest.Store
+	pub   *gatekeepertest.Publisher
+}
+
+func start(t *testing.T, ev gatekeeper.Evaluator, sources ...gatekeeper.Source) *harness {
+	t.Helper()
+	h := &harness{store: gatekeepertest.NewStore(gatekeeper.SystemClock{}), pub: gatekeepertest.NewPublisher(false)}
+	svc, err := gatekeeper.New(gatekeeper.Options{
+		Store: h.store, Evaluator: ev, Publisher: h.pub, Sources: sources,
+		Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}, PublicURL: "https://gate.example/",
+		Workers: 4, RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, SourceErrorLimit: 3,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc = svc
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+func (h *harness) accept(t *testing.T, e gatekeeper.Event) gatekeeper.Outcome {
+	t.Helper()
+	out, err := h.svc.Accept(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// wait returns the first n statuses, failing after 10s (a bound on a hung
+// test, not a performance assertion).
+func (h *harness) wait(t *testing.T, n int) []gatekeepertest.Published {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := h.pub.Wait(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// settle waits until the pull request has left the queue.
+func (h *harness) settle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, queued, _ := h.store.Generation(context.Background(), key); !queued {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("pull request never left the queue")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestFailClosed(t *testing.T) {
+	t.Parallel()
+	success := gatekeeper.Decision{State: gatekeeper.Success, Channel: "stable"}
+	tests := []struct {
+		name      string
+		decision  gatekeeper.Decision
+		policyErr error
+		source    error
+		noPull    bool
+		want      gatekeeper.State
+		wantDesc  string
+	}{
+		{name: "success stands on complete evidence", decision: success, want: gatekeeper.Success, wantDesc: "All release checks pass (channel stable)"},
+		{name: "policy error is error", decision: success, policyErr: errors.New("rego_type_error"), want: gatekeeper.Error},
+		{name: "success with a reason is failure", decision: gatekeeper.Decision{State: gatekeeper.Success, Reasons: []string{"QA said NOGO"}}, want: gatekeeper.Failure, wantDesc: "Failing: QA said NOGO"},
+		{name: "success while waiting is pending", decision: gatekeeper.Decision{State: gatekeeper.Success, Waiting: []string{"SRE approval"}}, want: gatekeeper.Pending, wantDesc: "Waiting for: SRE approval"},
+		{name: "unknown state is error", decision: gatekeeper.Decision{State: "ok"}, want: gatekeeper.Error},
+		{name: "a failing source turns success into error after the limit", decision: success, source: errors.New("jenkins: 500"), want: gatekeeper.Error},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ev := gatekeepertest.NewEvaluator(tc.decision, "rev1")
+			ev.Decide(tc.decision, tc.policyErr)
+			var sources []gatekeeper.Source
+			if tc.source != nil {
+				sources = append(sources, &source{name: "jenkins", err: tc.source})
+			}
+			h := start(t, ev, sources...)
+			h.accept(t, opened(head, t0))
+			var last gatekeepertest.Published
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				got := h.pub.Published()
+				if len(got) > 0 {
+					last = got[len(got)-1]
+					if last.Status.State == tc.want {
+						break
+					}
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("statuses %+v, want a final %s", got, tc.want)
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			if tc.wantDesc != "" && last.Status.Description != tc.wantDesc {
+				t.Errorf("description %q, want %q", last.Status.Description, tc.wantDesc)
+			}
+			for _, p := range h.pub.Published() {
+				if tc.want != gatekeeper.Success && p.Status.State == gatekeeper.Success {
+					t.Errorf("a success was published on the way: %+v", p)
+				}
+			}
+		})
+	}
+}
+
+func TestSourceErrorIsPendingFirst(t *testing.T) {
+	t.Parallel()
+	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Success}, "rev1")
+	h := start(t, ev, &source{name: "jenkins", err: errors.New("connection refused")})
+	h.accept(t, opened(head, t0))
+	first := h.wait(t, 1)[0].Status
+	if first.State != gatekeeper.Pending || first.Description != "Waiting for: jenkins evidence unavailable (1 tries): connection refused" {
+		t.Errorf("first status %+v, want pending naming the source", first)
+	}
+}
+
+func TestNoPullSnapshotNeverPasses(t *testing.T) {
+	t.Parallel()
+	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Success}, "rev1")
+	h := start(t, ev)
+	// A comment arrives for a pull request the gatekeeper has not seen.
+	h.accept(t, gatekeeper.Event{Name: "issue_comment.created", Key: key, Comment: &gatekeeper.Comment{ID: 1, User: "qa", Body: "/go"}})
+	h.settle(t)
+	if got := h.pub.Published(); len(got) != 0 {
+		t.Errorf("published %+v without knowing the head commit", got)
+	}
+	recs, _ := h.store.Decisions(context.Background(), key, 1)
+	if len(recs) != 1 || recs[0].Decision.State != gatekeeper.Pending {
+		t.Fatalf("decisions %+v, want one pending", recs)
+	}
+	if recs[0].Decision.Waiting[0] != "pull request details from GitHub" {
+		t.Errorf("waiting %v", recs[0].Decision.Waiting)
+	}
+}
+
+func TestPublishesOnlyChanges(t *testing.T) {
+	t.Parallel()
+	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"QA approval"}}, "rev1")
+	h := start(t, ev)
+	h.accept(t, opened(head, t0))
+	h.wait(t, 1)
+	h.settle(t)
+	h.accept(t, gatekeeper.Event{Name: "pull_request.labeled", Key: key, PullRequest: opened(head, t0.Add(time.Minute)).PullRequest})
+	h.settle(t)
+	if n := len(h.pub.Published()); n != 1 {
+		t.Errorf("%d statuses for an unchanged decision, want 1", n)
+	}
+	// A push is a new commit: it gets its own status even with the same words.
+	h.accept(t, opened("1111111111111111111111111111111111111111", t0.Add(2*time.Minute)))
+	got := h.wait(t, 2)
+	if got[1].SHA != "1111111111111111111111111111111111111111" {
+		t.Errorf("second status on %s, want the new head", got[1].SHA)
+	}
+	want := gatekeeper.Status{Context: "release-gate", State: gatekeeper.Pending, Description: "Waiting for: QA approval", TargetURL: "https://gate.example/pulls/acme/shop/7"}
+	if diff := cmp.Diff(want, got[1].Status); diff != "" {
+		t.Errorf("status (-want +got):\n%s", diff)
+	}
+}
+
+func TestPublishRetriedUntilSent(t *testing.T) {
+	t.Parallel()
+	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"QA approval"}}, "rev1")
+	h := start(t, ev)
+	h.pub.Fail(errors.New("502 Bad Gateway"))
+	h.accept(t, opened(head, t0))
+	// Several failed attempts: the pull request stays queued.
+	for i := 0; i < 3; i++ {
+		time.Sleep(10 * time.Millisecond)
+		if _, queued, _ := h.store.Generation(context.Background(), key); !queued {
+			t.Fatal("left the queue while its status was not sent")
+		}
+	}
+	h.pub.Fail(nil)
+	h.wait(t, 1)
+	h.settle(t)
+}
+
+func TestAcceptRouting(t *testing.T) {
+	t.Parallel()
+	h := start(t, gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending}, "rev1"))
+	ctx := context.Background()
+
+	other := opened(head, t0)
+	other.PullRequest.HeadRef = "feature/x"
+	if got := h.accept(t, other); got != gatekeeper.Ignored {
+		t.Errorf("ungated pull request: %s, want ignored", got)
+	}
+	if _, err := h.store.Evidence(ctx, key); !errors.Is(err, gatekeeper.ErrNotFound) {
+		t.Errorf("an ignored event was stored: %v", err)
+	}
+	status := gatekeeper.Event{Name: "status", SHA: head, Check: &gatekeeper.Check{Name: "ci", SHA: head, State: "success"}}
+	if got := h.accept(t, status); got != gatekeeper.Ignored {
+		t.Errorf("status for an unknown sha: %s, want ignored", got)
+	}
+
+	e := opened(head, t0)
+	e.Delivery = "d-1"
+	if got := h.accept(t, e); got != gatekeeper.Accepted {
+		t.Fatalf("gated pull request: %s", got)
+	}
+	if got := h.accept(t, e); got != gatekeeper.Duplicate {
+		t.Errorf("same delivery again: %s, want duplicate", got)
+	}
+	if got := h.accept(t, status); got != gatekeeper.Accepted {
+		t.Errorf("status for the known head: %s, want accepted", got)
+	}
+	// Retargeted away from master: still tracked, so its status is not abandoned.
+	if got := h.accept(t, other); got != gatekeeper.Accepted {
+		t.Errorf("known pull request retargeted: %s, want accepted", got)
+	}
+}
+
+// TestOneEvaluationPerPullAtATime holds the first evaluation while a burst of
+// events arrives: the burst coalesces into one more evaluation, and no two
+// evaluations of the pull request ever overlap.
+func TestOneEvaluationPerPullAtATime(t *testing.T) {
+	t.Parallel()
+	ev := &gateEvaluator{release: make(chan struct{}), entered: make(chan struct{}, 100)}
+	h := start(t, ev)
+	h.accept(t, opened(head, t0))
+	<-ev.entered // the first evaluation is running and held
+	for i := 1; i <= 20; i++ {
+		h.accept(t, opened(head, t0.Add(time.Duration(i)*time.Second)))
+	}
+	close(ev.release)
+	h.settle(t)
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if ev.maxRunning != 1 {
+		t.Errorf("%d evaluations of one pull request ran at once", ev.maxRunning)
+	}
+	if ev.calls != 2 {
+		t.Errorf("%d evaluations for a burst, want 2 (the held one and one coalesced)", ev.calls)
+	}
+	if last := ev.lastInput["pull_request"].(map[string]any); last == nil {
+		t.Error("no input")
+	}
+}
+
+// gateEvaluator holds every evaluation until release is closed, and counts
+// how many ran at once.
+type gateEvaluator struct {
+	release chan struct{}
+	entered chan struct{}
+
+	mu                         sync.Mutex
+	running, maxRunning, calls int
+	lastInput                  map[string]any
+}
+
+func (g *gateEvaluator) Evaluate(ctx context.Context, in map[string]any) (gatekeeper.Decision, error) {
+	g.mu.Lock()
+	g.running++
+	g.calls++
+	g.lastInput = in
+	if g.running > g.maxRunning {
+		g.maxRunning = g.running
+	}
+	g.mu.Unlock()
+	g.entered <- struct{}{}
+	<-g.release
+	g.mu.Lock()
+	g.running--
+	g.mu.Unlock()
+	return gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"x"}}, nil
+}
+func (g *gateEvaluator) Revision() string { return "gate" }
+func (g *gateEvaluator) Ready() error     { return nil }
+
+// source is a gatekeeper.Source that always fails with err.
+type source struct {
+	name string
+	err  error
+}
+
+func (s *source) Name() string { return s.name }
+func (s *source) Gather(context.Context, *gatekeeper.Evidence) ([]gatekeeper.Event, error) {
+	return nil, s.err
+}
