@@ -1,0 +1,233 @@
+package githubevents
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+// ErrIgnored is returned (wrapped, naming what was ignored) for deliveries
+// the release gatekeeper does not use: event types and actions outside the
+// lists below, ping, and comments on issues that are not pull requests.
+// The receiver answers them 202 so that GitHub does not record a failure.
+var ErrIgnored = errors.New("event not used by the release gatekeeper")
+
+// used reports whether the gatekeeper uses an event type's action. Other
+// actions (assigned, review_requested, locked, …) change nothing the policy
+// reads; requested_action on a check run is a user pressing one of its
+// buttons, not a change of the run.
+func used(eventType, action string) bool {
+	switch eventType {
+	case "pull_request":
+		switch action {
+		case "opened", "synchronize", "reopened", "edited", "labeled", "unlabeled", "ready_for_review", "converted_to_draft", "closed":
+			return true
+		}
+	case "pull_request_review":
+		switch action {
+		case "submitted", "edited", "dismissed":
+			return true
+		}
+	case "issue_comment":
+		switch action {
+		case "created", "edited", "deleted":
+			return true
+		}
+	case "check_run":
+		switch action {
+		case "created", "completed", "rerequested":
+			return true
+		}
+	}
+	return false
+}
+
+// Parse converts one webhook delivery into a domain event named
+// "<eventType>.<action>" ("status" has no action). eventType is the
+// X-GitHub-Event header and deliveryID the X-GitHub-Delivery header.
+//
+// It returns an error wrapping ErrIgnored for deliveries the gatekeeper
+// does not use, and one wrapping gatekeeper.ErrInvalid for a payload that
+// is not JSON or lacks what its event type must carry. A nil error
+// promises an event with a valid Key or a non-empty SHA.
+func Parse(eventType, deliveryID string, payload []byte) (gatekeeper.Event, error) {
+	switch eventType {
+	case "pull_request", "pull_request_review", "issue_comment", "status", "check_run":
+	default:
+		if !json.Valid(payload) {
+			return gatekeeper.Event{}, fmt.Errorf("decoding %s payload: %w", eventType, gatekeeper.ErrInvalid)
+		}
+		return gatekeeper.Event{}, fmt.Errorf("%s: %w", eventType, ErrIgnored)
+	}
+	raw, err := github.ParseWebHook(eventType, payload)
+	if err != nil {
+		return gatekeeper.Event{}, fmt.Errorf("decoding %s payload: %w: %w", eventType, gatekeeper.ErrInvalid, err)
+	}
+	var e gatekeeper.Event
+	switch ev := raw.(type) {
+	case *github.PullRequestEvent:
+		e, err = pullRequest(ev)
+	case *github.PullRequestReviewEvent:
+		e, err = review(ev)
+	case *github.IssueCommentEvent:
+		e, err = comment(ev)
+	case *github.StatusEvent:
+		e, err = status(ev)
+	case *github.CheckRunEvent:
+		e, err = checkRun(ev)
+	default:
+		// ParseWebHook maps each type above to exactly one struct.
+		err = fmt.Errorf("decoding %s payload: unexpected type %T: %w", eventType, raw, gatekeeper.ErrInvalid)
+	}
+	if err != nil {
+		return gatekeeper.Event{}, err
+	}
+	e.Delivery = deliveryID
+	return e, nil
+}
+
+// ParseDelivery is Parse in the form the webhook receiver takes: a delivery
+// the gatekeeper does not use gives used == false and a nil error, so that
+// the receiver needs no knowledge of this package's sentinel.
+func ParseDelivery(eventType, deliveryID string, payload []byte) (e gatekeeper.Event, used bool, err error) {
+	e, err = Parse(eventType, deliveryID, payload)
+	if errors.Is(err, ErrIgnored) {
+		return gatekeeper.Event{}, false, nil
+	}
+	if err != nil {
+		return gatekeeper.Event{}, false, err
+	}
+	return e, true, nil
+}
+
+func pullRequest(ev *github.PullRequestEvent) (gatekeeper.Event, error) {
+	action := ev.GetAction()
+	name := "pull_request." + action
+	if !used("pull_request", action) {
+		return gatekeeper.Event{}, fmt.Errorf("%s: %w", name, ErrIgnored)
+	}
+	if ev.PullRequest == nil {
+		return gatekeeper.Event{}, fmt.Errorf("%s: no pull_request object: %w", name, gatekeeper.ErrInvalid)
+	}
+	pr := PullRequest(ev.PullRequest, ev.Repo)
+	if err := checkPull(name, pr); err != nil {
+		return gatekeeper.Event{}, err
+	}
+	return gatekeeper.Event{Name: name, Key: pr.Key, SHA: pr.HeadSHA, PullRequest: &pr}, nil
+}
+
+func review(ev *github.PullRequestReviewEvent) (gatekeeper.Event, error) {
+	action := ev.GetAction()
+	name := "pull_request_review." + action
+	if !used("pull_request_review", action) {
+		return gatekeeper.Event{}, fmt.Errorf("%s: %w", name, ErrIgnored)
+	}
+	if ev.PullRequest == nil || ev.Review == nil {
+		return gatekeeper.Event{}, fmt.Errorf("%s: no pull_request or review object: %w", name, gatekeeper.ErrInvalid)
+	}
+	pr := PullRequest(ev.PullRequest, ev.Repo)
+	if err := checkPull(name, pr); err != nil {
+		return gatekeeper.Event{}, err
+	}
+	r := Review(ev.Review)
+	if action == "dismissed" {
+		// The payload says "dismissed" too, but the action is the fact.
+		r.State = "DISMISSED"
+	}
+	if r.ID == 0 || r.User == "" || r.State == "" {
+		return gatekeeper.Event{}, fmt.Errorf("%s: review without id, user or state: %w", name, gatekeeper.ErrInvalid)
+	}
+	// The log line names the commit reviewed, which can be older than the
+	// head: that is what makes an approval stale.
+	sha := r.CommitID
+	if sha == "" {
+		sha = pr.HeadSHA
+	}
+	return gatekeeper.Event{Name: name, Key: pr.Key, SHA: sha, PullRequest: &pr, Review: &r}, nil
+}
+
+func comment(ev *github.IssueCommentEvent) (gatekeeper.Event, error) {
+	action := ev.GetAction()
+	name := "issue_comment." + action
+	if !used("issue_comment", action) {
+		return gatekeeper.Event{}, fmt.Errorf("%s: %w", name, ErrIgnored)
+	}
+	if ev.Issue == nil || ev.Comment == nil {
+		return gatekeeper.Event{}, fmt.Errorf("%s: no issue or comment object: %w", name, gatekeeper.ErrInvalid)
+	}
+	if !ev.Issue.IsPullRequest() {
+		return gatekeeper.Event{}, fmt.Errorf("%s on a plain issue: %w", name, ErrIgnored)
+	}
+	key := gatekeeper.PullKey{Owner: ev.GetRepo().GetOwner().GetLogin(), Repo: ev.GetRepo().GetName(), Number: ev.Issue.GetNumber()}
+	if !key.Valid() {
+		return gatekeeper.Event{}, fmt.Errorf("%s: invalid pull request %q: %w", name, key, gatekeeper.ErrInvalid)
+	}
+	c := Comment(ev.Comment)
+	if c.ID == 0 {
+		return gatekeeper.Event{}, fmt.Errorf("%s: comment without id: %w", name, gatekeeper.ErrInvalid)
+	}
+	c.Deleted = action == "deleted"
+	// The payload names no commit: which head the comment was made on is
+	// left to the Service, which knows the current one.
+	return gatekeeper.Event{Name: name, Key: key, Comment: &c}, nil
+}
+
+func status(ev *github.StatusEvent) (gatekeeper.Event, error) {
+	const name = "status"
+	sha := ev.GetSHA()
+	if sha == "" || ev.GetContext() == "" {
+		return gatekeeper.Event{}, fmt.Errorf("%s: no sha or context: %w", name, gatekeeper.ErrInvalid)
+	}
+	state := strings.ToLower(ev.GetState())
+	if !gatekeeper.State(state).Valid() {
+		return gatekeeper.Event{}, fmt.Errorf("%s: unknown state %q: %w", name, ev.GetState(), gatekeeper.ErrInvalid)
+	}
+	updated := ev.GetUpdatedAt()
+	if updated.IsZero() {
+		updated = ev.GetCreatedAt()
+	}
+	c := gatekeeper.Check{
+		Name:        ev.GetContext(),
+		SHA:         sha,
+		Kind:        "status",
+		State:       state,
+		Description: ev.GetDescription(),
+		URL:         ev.GetTargetURL(),
+		UpdatedAt:   utc(updated),
+	}
+	return gatekeeper.Event{Name: name, SHA: sha, Check: &c}, nil
+}
+
+func checkRun(ev *github.CheckRunEvent) (gatekeeper.Event, error) {
+	action := ev.GetAction()
+	name := "check_run." + action
+	if !used("check_run", action) {
+		return gatekeeper.Event{}, fmt.Errorf("%s: %w", name, ErrIgnored)
+	}
+	if ev.CheckRun == nil {
+		return gatekeeper.Event{}, fmt.Errorf("%s: no check_run object: %w", name, gatekeeper.ErrInvalid)
+	}
+	c := CheckRun(ev.CheckRun)
+	if c.SHA == "" || c.Name == "" {
+		return gatekeeper.Event{}, fmt.Errorf("%s: no head_sha or name: %w", name, gatekeeper.ErrInvalid)
+	}
+	// check_run.pull_requests is empty for forks, so the Service routes
+	// by sha rather than by the numbers listed here.
+	return gatekeeper.Event{Name: name, SHA: c.SHA, Check: &c}, nil
+}
+
+// checkPull rejects a snapshot the Service could not file or pin.
+func checkPull(name string, pr gatekeeper.PullRequest) error {
+	if !pr.Key.Valid() {
+		return fmt.Errorf("%s: invalid pull request %q: %w", name, pr.Key, gatekeeper.ErrInvalid)
+	}
+	if pr.HeadSHA == "" {
+		return fmt.Errorf("%s: pull request %s has no head sha: %w", name, pr.Key, gatekeeper.ErrInvalid)
+	}
+	return nil
+}

@@ -1,0 +1,18 @@
+// Package webhooks is the release gatekeeper's HTTP edge: the GitHub webhook
+// receiver, the JSON API, the human details page, health checks and the
+// Prometheus metrics, served by one gin engine.
+//
+// It depends on the domain only. The domain Service is reached through the
+// small Service interface declared here, which *gatekeeper.Service
+// satisfies, and GitHub payloads are turned into domain events by an
+// injected GitHubParser (cmd wires githubevents.ParseDelivery), so that no
+// adapter package is imported.
+//
+// The receiver follows one path for every delivery: bound the body, check
+// the HMAC-SHA256 signature over the exact bytes received, parse, hand the
+// event to Service.Accept (which stores and queues it durably) and answer
+// 202. It never calls GitHub or evaluates policy in the request, and it
+// never answers 2xx for a delivery it did not store, because GitHub does
+// not redeliver on its own. Every error is turned into an HTTP status by
+// one function, httpStatus.
+package webhooks

@@ -1,0 +1,113 @@
+package webhooks
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+// Metrics is the gatekeeper's Prometheus instrumentation. It has its own
+// registry (no global state), so that tests and several servers in one
+// process do not collide. It is the Service's gatekeeper.Observer, counts
+// webhook deliveries, and counts GitHub API calls through GitHubCall, which
+// cmd hooks into the GitHub client. Safe for concurrent use.
+type Metrics struct {
+	reg         *prometheus.Registry
+	webhooks    *prometheus.CounterVec
+	queueDepth  prometheus.Gauge
+	evalSeconds prometheus.Histogram
+	evaluations *prometheus.CounterVec
+	posts       *prometheus.CounterVec
+	postFails   *prometheus.CounterVec
+	githubCalls *prometheus.CounterVec
+}
+
+var _ gatekeeper.Observer = (*Metrics)(nil)
+
+// NewMetrics returns Metrics on a fresh registry that also carries the Go
+// runtime and process collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gatekeeper", Name: "webhooks_total",
+			Help: "Webhook deliveries received, by source, event type and result (accepted, duplicate, ignored, ping, unauthorized, too_large, invalid, unavailable).",
+		}, []string{"source", "event", "result"}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "gatekeeper", Name: "queue_depth",
+			Help: "Pull requests waiting for or under evaluation.",
+		}),
+		evalSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "gatekeeper", Name: "evaluation_duration_seconds",
+			Help: "Time to evaluate one pull request, evidence gathering included.",
+			// Gathering talks to GitHub, Jenkins and ZenHub: seconds, not
+			// microseconds.
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
+		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gatekeeper", Name: "evaluations_total",
+			Help: "Evaluations, by the state decided.",
+		}, []string{"state"}),
+		posts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gatekeeper", Name: "status_posts_total",
+			Help: "Commit status posts attempted, by state.",
+		}, []string{"state"}),
+		postFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gatekeeper", Name: "status_post_failures_total",
+			Help: "Commit status posts that failed, by state.",
+		}, []string{"state"}),
+		githubCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gatekeeper", Name: "github_api_calls_total",
+			Help: "GitHub REST API calls, by endpoint and HTTP status code.",
+		}, []string{"endpoint", "code"}),
+	}
+	m.reg.MustRegister(
+		m.webhooks, m.queueDepth, m.evalSeconds, m.evaluations, m.posts, m.postFails, m.githubCalls,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Webhook counts one delivery. event must come from an authenticated
+// request (or be a fixed word), so that callers cannot mint label values.
+func (m *Metrics) Webhook(source, event, result string) {
+	m.webhooks.WithLabelValues(source, event, result).Inc()
+}
+
+// GitHubCall counts one GitHub API call. endpoint should be a route
+// template ("GET /repos/{owner}/{repo}/pulls/{number}"), not a URL, to keep
+// the number of series bounded; code is the HTTP status, or "error" when
+// no response came back.
+func (m *Metrics) GitHubCall(endpoint, code string) {
+	m.githubCalls.WithLabelValues(endpoint, code).Inc()
+}
+
+// Evaluated implements gatekeeper.Observer.
+func (m *Metrics) Evaluated(d time.Duration, state gatekeeper.State) {
+	m.evalSeconds.Observe(d.Seconds())
+	m.evaluations.WithLabelValues(string(state)).Inc()
+}
+
+// Published implements gatekeeper.Observer.
+func (m *Metrics) Published(state gatekeeper.State, err error) {
+	m.posts.WithLabelValues(string(state)).Inc()
+	if err != nil {
+		m.postFails.WithLabelValues(string(state)).Inc()
+	}
+}
+
+// QueueDepth implements gatekeeper.Observer.
+func (m *Metrics) QueueDepth(n int) {
+	m.queueDepth.Set(float64(n))
+}

@@ -1,0 +1,199 @@
+package webhooks
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// parsePages parses the embedded page templates. html/template escapes
+// everything that comes from GitHub (titles, bodies, user names): a pull
+// request title is attacker-controlled text.
+func parsePages() (*template.Template, error) {
+	t, err := template.New("pages").Funcs(template.FuncMap{
+		"when":  when,
+		"short": short,
+	}).ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("parsing page templates: %w", err)
+	}
+	return t, nil
+}
+
+// when formats a time for the page, in UTC so that everyone reading a
+// link sees the same text.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// short abbreviates a commit sha the way GitHub shows it.
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// pullPage is the details page's data: the PullView arranged for reading.
+type pullPage struct {
+	Key gatekeeper.PullKey
+	PR  *gatekeeper.PullRequest
+	// State is the latest decision's state, "none" before the first one;
+	// StateWords says it in words.
+	State, StateWords string
+	Latest            *gatekeeper.DecisionRecord
+	Queued            bool
+	HeadSHA           string
+	HeadSince         time.Time
+	Sources           []sourceRow
+	Reviews           []gatekeeper.Review // latest per reviewer, on the head
+	StaleReviews      []gatekeeper.Review // latest per reviewer, on an older commit
+	Checks            []gatekeeper.Check  // on the head
+	StaleChecks       []gatekeeper.Check  // on older commits
+	Published         *gatekeeper.PublishedStatus
+	PublishedStale    bool // published for an older head
+	DryRun            bool
+	History           []gatekeeper.DecisionRecord
+	Log               []gatekeeper.LogEntry // newest first
+}
+
+type sourceRow struct {
+	Name string
+	gatekeeper.SourceStatus
+}
+
+// stateWords says a decision state the way a release manager would.
+func stateWords(s gatekeeper.State) string {
+	switch s {
+	case gatekeeper.Success:
+		return "Ready to merge"
+	case gatekeeper.Failure:
+		return "Blocked"
+	case gatekeeper.Pending:
+		return "Waiting"
+	case gatekeeper.Error:
+		return "Error: the gatekeeper could not decide"
+	}
+	return "Not evaluated yet"
+}
+
+// newPullPage arranges a PullView for the page. Only facts about the
+// current head count; the rest is shown apart, as stale.
+func newPullPage(v *gatekeeper.PullView) pullPage {
+	ev := v.Evidence
+	if ev == nil {
+		ev = &gatekeeper.Evidence{Key: v.Key}
+	}
+	head := ev.HeadSHA()
+	p := pullPage{
+		Key: v.Key, PR: ev.PR, Latest: v.Latest, Queued: v.Queued, HeadSHA: head,
+		State: "none", StateWords: stateWords(""),
+		Published: ev.Published, DryRun: v.DryRun, History: v.History,
+	}
+	if v.Latest != nil {
+		p.State = string(v.Latest.Decision.State)
+		p.StateWords = stateWords(v.Latest.Decision.State)
+	}
+	for i := len(ev.Heads) - 1; i >= 0; i-- {
+		if ev.Heads[i].SHA == head {
+			p.HeadSince = ev.Heads[i].At
+			break
+		}
+	}
+	for name, st := range ev.Sources {
+		p.Sources = append(p.Sources, sourceRow{Name: name, SourceStatus: st})
+	}
+	slices.SortFunc(p.Sources, func(a, b sourceRow) int { return strings.Compare(a.Name, b.Name) })
+	for _, r := range ev.LatestReviews() {
+		if head != "" && r.CommitID == head {
+			p.Reviews = append(p.Reviews, r)
+		} else {
+			p.StaleReviews = append(p.StaleReviews, r)
+		}
+	}
+	for _, c := range ev.Checks {
+		if head != "" && c.SHA == head {
+			p.Checks = append(p.Checks, c)
+		} else {
+			p.StaleChecks = append(p.StaleChecks, c)
+		}
+	}
+	if ev.Published != nil {
+		p.PublishedStale = ev.Published.SHA != head
+		p.DryRun = p.DryRun || ev.Published.DryRun
+	}
+	for i := len(ev.Log) - 1; i >= 0; i-- {
+		p.Log = append(p.Log, ev.Log[i])
+	}
+	return p
+}
+
+// pullPage answers GET /pulls/:owner/:repo/:number, the status target_url.
+func (s *server) pullPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	key, err := pullKey(c)
+	if err != nil {
+		s.renderError(c, err, key)
+		return
+	}
+	v, err := s.svc.Pull(ctx, key, s.history)
+	if err != nil {
+		s.renderError(c, err, key)
+		return
+	}
+	s.render(c, http.StatusOK, "pull.html", newPullPage(v))
+}
+
+// errorPage is the data of the page shown instead of the details.
+type errorPage struct {
+	Code    int
+	Title   string
+	Message string
+	Key     gatekeeper.PullKey
+}
+
+func (s *server) renderError(c *gin.Context, err error, key gatekeeper.PullKey) {
+	code := httpStatus(err)
+	p := errorPage{Code: code, Key: key}
+	switch code {
+	case http.StatusNotFound:
+		p.Title = "Pull request not seen"
+		p.Message = fmt.Sprintf("The release gatekeeper has not seen %s: no webhook about it has arrived, so there is no evidence and no decision yet.", key)
+	case http.StatusBadRequest:
+		p.Title = "Not a pull request"
+		p.Message = publicError(err)
+	default:
+		p.Title = "Unavailable"
+		p.Message = "The release gatekeeper cannot read its store right now; try again shortly."
+		s.log.ErrorContext(c.Request.Context(), "loading pull request page", "pr", key.String(), "err", err.Error())
+	}
+	s.render(c, code, "error.html", p)
+}
+
+// render executes a template into a buffer first, so that a template error
+// gives a clean 500 instead of half a page.
+func (s *server) render(c *gin.Context, code int, name string, data any) {
+	var buf bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&buf, name, data); err != nil {
+		s.log.ErrorContext(c.Request.Context(), "rendering page", "page", name, "err", err.Error())
+		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error rendering the page\n"))
+		return
+	}
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	c.Data(code, "text/html; charset=utf-8", buf.Bytes())
+}

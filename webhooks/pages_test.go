@@ -1,0 +1,212 @@
+package webhooks_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/githubevents"
+)
+
+// evaluated delivers the opened fixture with its title replaced by markup,
+// runs the Service until it has published a status, and returns the
+// harness: the pull request then has evidence, a decision and a status.
+func evaluated(t *testing.T, decision gatekeeper.Decision, dryRun bool) *harness {
+	t.Helper()
+	h := buildHarness(t, dryRun)
+	h.eval.Decide(decision, nil)
+	e, err := githubevents.Parse("pull_request", "delivery-1", readFixture(t, "pull_request.opened.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.PullRequest.Title = `<script>alert("x")</script> & release`
+	if out, err := h.svc.Accept(context.Background(), e); err != nil || out != gatekeeper.Accepted {
+		t.Fatalf("Accept = %v, %v", out, err)
+	}
+	h.runService(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := h.pub.Wait(ctx, 1); err != nil {
+		t.Fatalf("no status was published: %v", err)
+	}
+	return h
+}
+
+func TestPullPage(t *testing.T) {
+	t.Parallel()
+	decision := gatekeeper.Decision{
+		State:   gatekeeper.Failure,
+		Reasons: []string{"coverage 71.2% < 80% threshold", "vulnerability scan: 2 critical findings"},
+		Waiting: []string{"approval from QA", "pipeline stage deploy-preprod"},
+	}
+	tests := []struct {
+		name    string
+		dryRun  bool
+		want    []string
+		notWant []string
+	}{
+		{
+			name: "failing decision",
+			want: []string{
+				"Blocked", `class="banner state-failure"`,
+				"What fails", "coverage 71.2% &lt; 80% threshold", "vulnerability scan: 2 critical findings",
+				"What we are waiting for", "approval from QA", "pipeline stage deploy-preprod",
+				"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; release",
+				helloHead, "rev-1", "Decision history", "Evidence log", "pull_request.opened", "delivery-1",
+				"Failing: coverage 71.2% &lt; 80% threshold",
+			},
+			notWant: []string{`<script>alert`, "dry run: not posted"},
+		},
+		{
+			name:   "dry run",
+			dryRun: true,
+			want:   []string{"dry run: not posted"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := evaluated(t, decision, tt.dryRun)
+			w := h.get(t, "/pulls/Codertocat/Hello-World/2")
+			if w.Code != http.StatusOK {
+				t.Fatalf("status = %d, want 200; body %s", w.Code, w.Body)
+			}
+			if ct := w.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			page := w.Body.String()
+			for _, s := range tt.want {
+				if !strings.Contains(page, s) {
+					t.Errorf("page does not contain %q", s)
+				}
+			}
+			for _, s := range tt.notWant {
+				if strings.Contains(page, s) {
+					t.Errorf("page contains %q", s)
+				}
+			}
+			if t.Failed() {
+				t.Logf("page:\n%s", page)
+			}
+		})
+	}
+}
+
+func TestPullPageErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		path     string
+		wantCode int
+		want     string
+	}{
+		{name: "never seen", path: "/pulls/Codertocat/Hello-World/99", wantCode: http.StatusNotFound, want: "has not seen Codertocat/Hello-World#99"},
+		{name: "not a number", path: "/pulls/Codertocat/Hello-World/abc", wantCode: http.StatusBadRequest, want: "not a positive integer"},
+		{name: "zero", path: "/pulls/Codertocat/Hello-World/0", wantCode: http.StatusBadRequest, want: "not a positive integer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			w := h.get(t, tt.path)
+			if w.Code != tt.wantCode {
+				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.wantCode, w.Body)
+			}
+			if !strings.Contains(w.Body.String(), tt.want) {
+				t.Errorf("page does not say %q:\n%s", tt.want, w.Body)
+			}
+		})
+	}
+}
+
+func TestPullAPI(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if w := h.deliver(t, "pull_request", "delivery-1", readFixture(t, "pull_request.opened.json")); w.Code != http.StatusAccepted {
+		t.Fatalf("delivering: status %d; body %s", w.Code, w.Body)
+	}
+	tests := []struct {
+		name     string
+		path     string
+		wantCode int
+	}{
+		{name: "known", path: "/api/v1/pulls/Codertocat/Hello-World/2", wantCode: http.StatusOK},
+		{name: "unknown", path: "/api/v1/pulls/Codertocat/Hello-World/3", wantCode: http.StatusNotFound},
+		{name: "bad number", path: "/api/v1/pulls/Codertocat/Hello-World/two", wantCode: http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := h.get(t, tt.path)
+			if w.Code != tt.wantCode {
+				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.wantCode, w.Body)
+			}
+			if tt.wantCode != http.StatusOK {
+				if decode(t, w)["error"] == nil {
+					t.Errorf("error body names no error: %s", w.Body)
+				}
+				return
+			}
+			var got gatekeeper.PullView
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+				t.Fatalf("decoding PullView: %v", err)
+			}
+			want, err := h.svc.Pull(context.Background(), helloKey, 20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, &got); diff != "" {
+				t.Errorf("PullView mismatch (-want +got):\n%s", diff)
+			}
+			if got.Evidence == nil || got.Evidence.PR == nil || got.Evidence.PR.HeadSHA != helloHead || !got.Queued {
+				t.Errorf("PullView = %+v, want the opened pull request, queued", got)
+			}
+			if got.TargetURL != "https://gate.example/pulls/Codertocat/Hello-World/2" {
+				t.Errorf("TargetURL = %q", got.TargetURL)
+			}
+		})
+	}
+}
+
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		path      string
+		break_    func(*harness)
+		wantCode  int
+		wantError string
+	}{
+		{name: "live", path: "/healthz", wantCode: http.StatusOK},
+		{name: "live while the store is down", path: "/healthz", break_: func(h *harness) { h.store.Fail(errors.New("down")) }, wantCode: http.StatusOK},
+		{name: "ready", path: "/readyz", wantCode: http.StatusOK},
+		{name: "no policy loaded", path: "/readyz", break_: func(h *harness) { h.eval.SetReady(errors.New("no policy loaded yet")) }, wantCode: http.StatusServiceUnavailable, wantError: "no policy loaded yet"},
+		{name: "store down", path: "/readyz", break_: func(h *harness) { h.store.Fail(errors.New("connection refused")) }, wantCode: http.StatusServiceUnavailable, wantError: "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			if tt.break_ != nil {
+				tt.break_(h)
+			}
+			w := h.get(t, tt.path)
+			if w.Code != tt.wantCode {
+				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.wantCode, w.Body)
+			}
+			body := decode(t, w)
+			if tt.wantError != "" {
+				if msg, _ := body["error"].(string); !strings.Contains(msg, tt.wantError) {
+					t.Errorf("error = %q, want the reason %q", msg, tt.wantError)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,195 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+// Service is what the HTTP edge needs from the domain; *gatekeeper.Service
+// implements it.
+type Service interface {
+	// Accept stores an event durably and queues its pull request.
+	Accept(ctx context.Context, e gatekeeper.Event) (gatekeeper.Outcome, error)
+	// Pull returns what the API and the details page show, or an error
+	// wrapping gatekeeper.ErrNotFound.
+	Pull(ctx context.Context, key gatekeeper.PullKey, history int) (*gatekeeper.PullView, error)
+	// Ready reports why the service cannot do its job, or nil.
+	Ready(ctx context.Context) error
+}
+
+var _ Service = (*gatekeeper.Service)(nil)
+
+// GitHubParser turns one GitHub delivery into a domain event. eventType and
+// delivery are the X-GitHub-Event and X-GitHub-Delivery headers; payload is
+// the JSON document (already taken out of a form-encoded body).
+//
+// It returns used == false with a nil error for deliveries the gatekeeper
+// does not use, and an error wrapping gatekeeper.ErrInvalid for a malformed
+// payload. githubevents.ParseDelivery is the implementation.
+type GitHubParser func(eventType, delivery string, payload []byte) (e gatekeeper.Event, used bool, err error)
+
+// MaxBody is the largest webhook body read: GitHub caps payloads at 25 MB
+// and does not deliver larger ones, so anything bigger is not from GitHub.
+const MaxBody = 25 << 20
+
+// Options configure New. Service, ParseGitHub and WebhookSecret are
+// required.
+type Options struct {
+	Service     Service
+	ParseGitHub GitHubParser
+	// WebhookSecret is GATEKEEPER_WEBHOOK_SECRET, the key of the
+	// X-Hub-Signature-256 HMAC. It must not be empty: an empty key would
+	// make every signature trivially forgeable.
+	WebhookSecret []byte
+	// StatusContext is the gatekeeper's own commit status context (default
+	// "release-gate"). GitHub sends a status event for every status posted,
+	// ours included; those are ignored rather than stored, so that posting
+	// a status does not queue another evaluation.
+	StatusContext string
+	// History is how many decision records the API and the details page
+	// show (default 20).
+	History int
+	Logger  *slog.Logger
+	// Metrics receives the edge's measurements and serves /metrics. The
+	// same value should be the Service's Observer. Default: a new one.
+	Metrics *Metrics
+}
+
+// server holds what the handlers share. It is read-only after New.
+type server struct {
+	svc           Service
+	parse         GitHubParser
+	secret        []byte
+	statusContext string
+	history       int
+	log           *slog.Logger
+	metrics       *Metrics
+	pages         *template.Template
+}
+
+// New checks the options and returns the gin engine serving every
+// endpoint. It does not change gin's global mode: cmd sets it (release
+// mode keeps gin from printing its routes).
+func New(o Options) (*gin.Engine, error) {
+	var missing []string
+	if o.Service == nil {
+		missing = append(missing, "service")
+	}
+	if o.ParseGitHub == nil {
+		missing = append(missing, "GitHub parser")
+	}
+	if len(o.WebhookSecret) == 0 {
+		missing = append(missing, "webhook secret")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("creating HTTP server: missing %v: %w", missing, gatekeeper.ErrInvalid)
+	}
+	if o.StatusContext == "" {
+		o.StatusContext = "release-gate"
+	}
+	if o.History <= 0 {
+		o.History = 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{
+		svc:           o.Service,
+		parse:         o.ParseGitHub,
+		secret:        append([]byte(nil), o.WebhookSecret...),
+		statusContext: o.StatusContext,
+		history:       o.History,
+		log:           o.Logger,
+		metrics:       o.Metrics,
+		pages:         pages,
+	}
+	r := gin.New()
+	// Requests come straight from GitHub or through a proxy we do not
+	// know; never believe X-Forwarded-For.
+	if err := r.SetTrustedProxies(nil); err != nil {
+		return nil, fmt.Errorf("creating HTTP server: %w", err)
+	}
+	r.Use(s.recover)
+	s.routes(r)
+	return r, nil
+}
+
+// routes registers every endpoint, in one place.
+func (s *server) routes(r *gin.Engine) {
+	r.POST("/webhooks/github", s.github)
+	// POST /webhooks/jenkins is registered here when the Jenkins receiver
+	// lands: same shape as github (authenticate, parse, Accept, 202).
+
+	r.GET("/api/v1/pulls/:owner/:repo/:number", s.apiPull)
+	r.GET("/pulls/:owner/:repo/:number", s.pullPage)
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+}
+
+// errTooLarge marks a body over MaxBody, whether Content-Length said so or
+// reading found out.
+var errTooLarge = errors.New("request body too large")
+
+// httpStatus is the one place that maps errors onto HTTP statuses. Errors
+// that are none of the request's fault (the store is down, the request was
+// cancelled) are 503: the caller may try again, and GitHub shows the
+// delivery as failed so that it can be redelivered.
+func httpStatus(err error) int {
+	var maxBytes *http.MaxBytesError
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, errTooLarge), errors.As(err, &maxBytes):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, gatekeeper.ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, gatekeeper.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, gatekeeper.ErrNotFound):
+		return http.StatusNotFound
+	default:
+		return http.StatusServiceUnavailable
+	}
+}
+
+// publicError is the error text a client sees. Client errors are explained;
+// server-side ones are not, since they may name internals (paths, hosts).
+func publicError(err error) string {
+	switch code := httpStatus(err); code {
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge:
+		return err.Error()
+	case http.StatusUnauthorized:
+		return "bad or missing signature"
+	default:
+		return http.StatusText(code)
+	}
+}
+
+// recover answers 500 for a panicking handler and logs it once, so that one
+// bad request cannot take the server down.
+func (s *server) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.ErrorContext(c.Request.Context(), "handler panicked", "path", c.FullPath(), "panic", fmt.Sprint(v))
+			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": http.StatusText(http.StatusInternalServerError)})
+		}
+	}()
+	c.Next()
+}
