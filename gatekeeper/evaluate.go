@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -149,7 +150,7 @@ func (s *Service) guard(ev *Evidence, dec Decision, perr error) Decision {
 		if dec.State == Success {
 			dec.State = Pending
 		}
-		dec.Waiting = prepend(dec.Waiting, "pull request details from GitHub")
+		dec.Waiting = prependOnce(dec.Waiting, "pull request details from GitHub", "pull request details from GitHub")
 	}
 	for _, name := range sortedKeys(ev.Sources) {
 		st := ev.Sources[name]
@@ -163,7 +164,7 @@ func (s *Service) guard(ev *Evidence, dec Decision, perr error) Decision {
 		if dec.State == Success {
 			dec.State = Pending
 		}
-		dec.Waiting = prepend(dec.Waiting, msg)
+		dec.Waiting = prependOnce(dec.Waiting, msg, name+" evidence unavailable")
 	}
 	if dec.State != Success {
 		dec.Channel = ""
@@ -197,7 +198,14 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 	return nil
 }
 
-func prepend(list []string, s string) []string {
+// prependOnce puts s first unless the policy already said it (an item
+// starting with prefix), so that the description does not repeat itself.
+func prependOnce(list []string, s, prefix string) []string {
+	for _, item := range list {
+		if strings.HasPrefix(item, prefix) {
+			return list
+		}
+	}
 	return append([]string{s}, list...)
 }
 
