@@ -1,0 +1,293 @@
+# Tests of the decision and the pull request rules. The input fixtures are
+# shaped exactly as gatekeeper.BuildInput builds them (input version 1),
+# plus the sections later evidence sources will supply (README.md).
+package gatekeeper_test
+
+import data.gatekeeper
+
+head_sha := "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+
+pull_request := {
+	"owner": "acme",
+	"repo": "payments",
+	"number": 412,
+	"title": "Release 2024-06-14",
+	"body": "Daily release",
+	"author": "dev-alice",
+	"state": "open",
+	"draft": false,
+	"merged": false,
+	"head_ref": "staging",
+	"head_sha": head_sha,
+	"base_ref": "master",
+	"base_sha": "9049f1265b7d61be4a8904a9a27120d2064dab3b",
+	"labels": ["release"],
+	"url": "https://github.com/acme/payments/pull/412",
+	"gated": true,
+}
+
+stage(name, key) := {"name": name, "key": key, "status": "SUCCESS"}
+
+build := {
+	"job": "job/acme/job/payments/job/PR-412",
+	"number": 57,
+	"url": "https://jenkins.example.com/job/acme/job/payments/job/PR-412/57/",
+	"strategy": "",
+	"head_sha": head_sha,
+	"base_sha": "9049f1265b7d61be4a8904a9a27120d2064dab3b",
+	"merge_sha": "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d",
+	"phase": "FINALIZED",
+	"result": "SUCCESS",
+	"building": false,
+	"stages": [
+		stage("Checkout", "clone"),
+		stage("Build", "build"),
+		stage("Unit Tests", "unit_tests"),
+		stage("Trivy Scan", "scan"),
+		stage("Push Image", "push"),
+		stage("Helm Publish", "chart"),
+		stage("Deploy", "deploy"),
+		stage("Integration Tests", "deploy"),
+	],
+	"tests": {"total": 812, "passed": 809, "failed": 0, "skipped": 3, "added": 4},
+	"coverage": {"line": 84.2, "branch": null, "source": "coverage"},
+	"vulnerabilities": {"critical": 0, "high": 0, "medium": 4, "low": 11, "unknown": 0, "report": "trivy.json"},
+	"image_digest": "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+	"chart": {
+		"version": "payments-2-14-3-1a2b3c4",
+		"module": "payments",
+		"major": "2",
+		"minor": "14",
+		"release": "3",
+		"sha": "1a2b3c4",
+		"valid": true,
+		"pinned": true,
+	},
+	"missing": [],
+}
+
+baseline := {
+	"job": "job/acme/job/payments/job/master",
+	"number": 80,
+	"head_sha": "9049f1265b7d61be4a8904a9a27120d2064dab3b",
+	"coverage": {"line": 84.9, "branch": null, "source": "coverage"},
+	"tests": {"total": 808},
+}
+
+review(user) := {"user": user, "state": "APPROVED", "commit_id": head_sha, "current": true, "submitted_at": "2024-06-14T09:30:00Z"}
+
+vote(user, choice) := {"user": user, "vote": choice, "reason": "", "refused": "", "comment_id": 9001, "head_sha": head_sha, "current": true}
+
+teams := {
+	"releasegate/module-leads": {"lead-bob": true},
+	"releasegate/sre": {"sre-dan": true},
+	"releasegate/qa": {"qa-carol": true},
+	"releasegate/management": {"vp-erin": true},
+}
+
+issue(ref, found) := {"ref": ref, "owner": "acme", "repo": "payments", "number": 77, "from": "body", "zenhub": {"found": found, "pipeline": "Done"}}
+
+# today is what BuildInput supplies before the Jenkins, team, vote, ZenHub
+# and checklist evidence arrives.
+today := {
+	"version": 1,
+	"now": "2024-06-14T10:00:00Z",
+	"now_ns": 1718359200000000000,
+	"pull_request": pull_request,
+	"reviews": [review("lead-bob")],
+	"checks": [{"name": "sonarqube", "kind": "check_run", "state": "success", "description": "Quality gate passed", "url": "https://sonar.example.com/dashboard?id=payments"}],
+	"sources": {"github": {"ok": true, "error": "", "attempts": 0, "checked_at": "2024-06-14T09:59:58Z"}},
+	"build": null,
+	"baseline": null,
+	"stale_builds": 0,
+	"votes": [],
+	"teams": {},
+	"checklist": {},
+	"links": {"issues": [], "merged_pulls": [], "merged_pulls_known": false},
+}
+
+# passing is today's input with every piece of evidence present and good.
+passing := object.union(today, {
+	"reviews": [review("lead-bob"), review("sre-dan"), review("qa-carol"), review("vp-erin")],
+	"build": build,
+	"baseline": baseline,
+	"stale_builds": 1,
+	"votes": [vote("lead-bob", "go"), vote("qa-carol", "go"), vote("sre-dan", "go")],
+	"teams": teams,
+	"checklist": {"Release notes": true, "Rollback plan": true, "Database migrations reviewed": true, "Tell support": false},
+	"links": {
+		"issues": [issue("acme/payments#70", true)],
+		"merged_pulls": [
+			{"number": 398, "title": "Retry card captures", "author": "dev-alice", "head_ref": "77-retry", "links": [issue("acme/payments#77", true)]},
+			{"number": 405, "title": "Bump chart", "author": "sre-dan", "head_ref": "bump", "links": [issue("acme/payments#81", true), issue("acme/ops#12", true)]},
+		],
+		"merged_pulls_known": true,
+	},
+})
+
+# with_pull returns the passing input with pull request fields replaced.
+with_pull(patch) := object.union(passing, {"pull_request": object.union(pull_request, patch)})
+
+# with_section returns the passing input with one top-level section replaced.
+# (object.union merges objects deeply, so the section is removed first.)
+with_section(key, value) := object.union(object.remove(passing, [key]), {key: value})
+
+# release_with returns the policy data with one section replaced. Tests
+# replace data.release whole: `with` on a path inside it is not seen by a
+# rule that reads data.release itself.
+release_with(key, value) := object.union(object.remove(data.release, [key]), {key: value})
+
+later_evidence := [
+	"Jenkins PR-merge build of ec26c3e",
+	"unit tests and coverage",
+	"vulnerability scan",
+	"Helm chart version",
+	"approvals: module lead, SRE, QA, management",
+	"GO/NOGO votes",
+	"ZenHub issue links",
+	"release checklist",
+]
+
+test_success_when_every_section_passes if {
+	d := gatekeeper.decision with input as passing
+	d == {"state": "success", "reasons": [], "waiting": [], "channel": "stable"}
+}
+
+test_channel_comes_from_data if {
+	d := gatekeeper.decision with input as passing with data.release as release_with("channel", {"default": "beta"})
+	d.channel == "beta"
+}
+
+test_empty_input_is_pending if {
+	d := gatekeeper.decision with input as {}
+	d.state == "pending"
+	d.reasons == []
+	d.waiting == array.concat(["pull request details from GitHub", "Jenkins PR-merge build"], array.slice(later_evidence, 1, 8))
+	d.channel == null
+}
+
+test_today_waits_for_every_later_section if {
+	d := gatekeeper.decision with input as today
+	d == {"state": "pending", "reasons": [], "waiting": later_evidence, "channel": null}
+}
+
+test_missing_pull_request_waits if {
+	d := gatekeeper.decision with input as object.union(passing, {"pull_request": null})
+	d.state == "pending"
+	d.reasons == []
+	d.waiting[0] == "pull request details from GitHub"
+	"Jenkins PR-merge build" in d.waiting
+}
+
+test_closed_fails if {
+	d := gatekeeper.decision with input as with_pull({"state": "closed"})
+	d == {"state": "failure", "reasons": ["pull request is closed"], "waiting": [], "channel": null}
+}
+
+test_merged_fails if {
+	d := gatekeeper.decision with input as with_pull({"state": "closed", "merged": true})
+	d.state == "failure"
+	d.reasons == ["pull request already merged"]
+}
+
+test_unknown_pull_request_state_fails if {
+	d := gatekeeper.decision with input as with_section("pull_request", object.remove(pull_request, ["state"]))
+	d.reasons == ["pull request is in no known state"]
+}
+
+test_draft_fails if {
+	d := gatekeeper.decision with input as with_pull({"draft": true})
+	d.state == "failure"
+	d.reasons == ["pull request is a draft"]
+}
+
+test_ungated_pair_fails if {
+	d := gatekeeper.decision with input as with_pull({"head_ref": "feature/x", "gated": false})
+	d.state == "failure"
+	d.reasons == ["feature/x into master is not a gated branch pair"]
+}
+
+test_missing_gated_flag_fails if {
+	d := gatekeeper.decision with input as with_section("pull_request", object.remove(pull_request, ["gated"]))
+	d.reasons == ["staging into master is not a gated branch pair"]
+}
+
+test_reasons_are_ordered_by_priority if {
+	d := gatekeeper.decision with input as with_pull({"state": "closed", "draft": true, "gated": false})
+	d.reasons == ["pull request is closed", "pull request is a draft", "staging into master is not a gated branch pair"]
+}
+
+test_failure_wins_over_waiting if {
+	d := gatekeeper.decision with input as object.union(today, {"pull_request": object.union(pull_request, {"draft": true})})
+	d.state == "failure"
+	d.reasons == ["pull request is a draft"]
+	d.waiting == later_evidence
+	d.channel == null
+}
+
+check(name, state) := {"name": name, "kind": "status", "state": state, "description": "", "url": ""}
+
+test_failing_check_is_named if {
+	d := gatekeeper.decision with input as with_section("checks", [check("sonarqube", "success"), check("ci/lint", "failure")])
+	d == {"state": "failure", "reasons": ["check ci/lint failed"], "waiting": [], "channel": null}
+}
+
+test_errored_check_is_named if {
+	d := gatekeeper.decision with input as with_section("checks", [check("ci/lint", "error")])
+	d.reasons == ["check ci/lint errored"]
+}
+
+test_pending_check_waits if {
+	d := gatekeeper.decision with input as with_section("checks", [check("ci/lint", "pending")])
+	d == {"state": "pending", "reasons": [], "waiting": ["check ci/lint"], "channel": null}
+}
+
+test_unknown_check_state_waits if {
+	d := gatekeeper.decision with input as with_section("checks", [check("ci/lint", "neutral")])
+	d.state == "pending"
+	d.waiting == ["check ci/lint (state neutral)"]
+}
+
+source(ok, err) := {"ok": ok, "error": err, "attempts": 2, "checked_at": "2024-06-14T09:59:58Z"}
+
+test_source_error_waits_and_names_it if {
+	d := gatekeeper.decision with input as with_section("sources", {"github": source(true, ""), "jenkins": source(false, "connection refused")})
+	d == {"state": "pending", "reasons": [], "waiting": ["jenkins evidence unavailable: connection refused"], "channel": null}
+}
+
+test_source_error_is_brief if {
+	long := "GET https://jenkins.example.com/job/acme/job/payments/job/PR-412/api/json: 503 Service Unavailable"
+	d := gatekeeper.decision with input as with_section("sources", {"jenkins": source(false, long)})
+	d.waiting == ["jenkins evidence unavailable: GET https://jenkins.example.com/job/acme/job/pa…"]
+}
+
+test_source_without_error_text_waits if {
+	d := gatekeeper.decision with input as with_section("sources", {"zenhub": {"ok": false}})
+	d.waiting == ["zenhub evidence unavailable"]
+}
+
+test_missing_policy_data_fails if {
+	d := gatekeeper.decision with input as passing with data.release as {}
+	d.state == "failure"
+	"policy data release.coverage.min is not a number" in d.reasons
+	"policy data release.build.stages is empty" in d.reasons
+	"policy data release.approvals.roles is empty" in d.reasons
+}
+
+test_bad_channel_is_passed_through if {
+	# The Go side rejects a channel other than alpha, beta or stable.
+	d := gatekeeper.decision with input as passing with data.release as release_with("channel", {"default": "gold"})
+	d.channel == "gold"
+}
+
+test_role_without_team_fails if {
+	roles := [{"id": "qa", "display": "QA"}]
+	d := gatekeeper.decision with input as passing with data.release as release_with("approvals", {"roles": roles})
+	d.state == "failure"
+	d.reasons == ["policy data: role qa has no team"]
+}
+
+test_missing_threshold_fails if {
+	d := gatekeeper.decision with input as passing with data.release as release_with("vulnerabilities", {"max_high": 0})
+	d.reasons == ["policy data release.vulnerabilities.max_critical is not a number"]
+}
