@@ -1,0 +1,251 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+// Config is every setting of `gatekeeper serve`. Each comes from a flag, else
+// from the environment, else from its default; secrets come only from the
+// environment or from a file named by <NAME>_FILE.
+type Config struct {
+	Addr          string
+	PublicURL     string
+	Policies      string
+	Store         string
+	WebhookSecret string
+	JenkinsToken  string
+	StatusContext string
+	GatedBranches string
+
+	GitHubAPIURL string
+	GitHubToken  string
+
+	JenkinsURL      string
+	JenkinsUser     string
+	JenkinsAPIToken string
+	JenkinsJobs     string
+
+	ZenHubAPIURL   string
+	ZenHubAPIToken string
+
+	SlackWebhookURL string
+
+	Workers      int
+	PolicyReload time.Duration
+	Reconcile    time.Duration
+	LogLevel     string
+
+	gated gatekeeper.BranchPairs
+}
+
+// setting describes one setting: its flag, its environment variable and
+// its default. Secrets have no flag.
+type setting struct {
+	flag, env, def, usage string
+	dst                   *string
+	secret                bool
+}
+
+func (c *Config) settings() []setting {
+	return []setting{
+		{"addr", "GATEKEEPER_ADDR", ":8080", "listen address", &c.Addr, false},
+		{"public-url", "GATEKEEPER_PUBLIC_URL", "http://localhost:8080", "base of the status target_url", &c.PublicURL, false},
+		{"policies", "GATEKEEPER_POLICIES", "./policies", "policy folder (Rego + data)", &c.Policies, false},
+		{"store", "GATEKEEPER_STORE", "bolt://./data/gatekeeper.db", "store: bolt://path or redis://host:port/db", &c.Store, false},
+		{"", "GATEKEEPER_WEBHOOK_SECRET", "", "GitHub webhook secret (HMAC-SHA256)", &c.WebhookSecret, true},
+		{"", "GATEKEEPER_JENKINS_TOKEN", "", "token Jenkins sends as Bearer or ?token=", &c.JenkinsToken, true},
+		{"status-context", "GATEKEEPER_STATUS_CONTEXT", "release-gate", "commit status context", &c.StatusContext, false},
+		{"gated-branches", "GATEKEEPER_GATED_BRANCHES", "staging:master", "gated head:base pairs, comma-separated", &c.GatedBranches, false},
+		{"github-api-url", "GITHUB_API_URL", "https://api.github.com/", "GitHub REST base", &c.GitHubAPIURL, false},
+		{"", "GITHUB_TOKEN", "", "GitHub token; none means dry run", &c.GitHubToken, true},
+		{"jenkins-url", "JENKINS_URL", "", "Jenkins base URL for enrichment", &c.JenkinsURL, false},
+		{"jenkins-user", "JENKINS_USER", "", "Jenkins user", &c.JenkinsUser, false},
+		{"", "JENKINS_API_TOKEN", "", "Jenkins API token", &c.JenkinsAPIToken, true},
+		{"jenkins-jobs", "GATEKEEPER_JENKINS_JOBS", "", "folder/path=owner/repo pairs, comma-separated", &c.JenkinsJobs, false},
+		{"zenhub-api-url", "ZENHUB_API_URL", "", "ZenHub API base URL", &c.ZenHubAPIURL, false},
+		{"", "ZENHUB_API_TOKEN", "", "ZenHub API token", &c.ZenHubAPIToken, true},
+		{"", "SLACK_WEBHOOK_URL", "", "Slack incoming webhook for #production", &c.SlackWebhookURL, true},
+		{"log-level", "GATEKEEPER_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel, false},
+	}
+}
+
+// LoadConfig reads flags from args, then the environment (through getenv)
+// and secret files, and validates the result. The error lists every
+// problem at once.
+func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	set := c.settings()
+	for _, s := range set {
+		if s.flag != "" {
+			fs.StringVar(s.dst, s.flag, "", s.usage+" (env "+s.env+", default "+quoteDefault(s.def)+")")
+		}
+	}
+	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
+	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
+	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 10m)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+
+	var problems []error
+	for _, s := range set {
+		if *s.dst != "" {
+			continue // a flag beats the environment
+		}
+		v := getenv(s.env)
+		if s.secret {
+			if file := getenv(s.env + "_FILE"); file != "" && v == "" {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					problems = append(problems, fmt.Errorf("%s_FILE: %w", s.env, err))
+				}
+				v = strings.TrimSpace(string(b))
+			}
+		}
+		if v == "" {
+			v = s.def
+		}
+		*s.dst = v
+	}
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD", &c.PolicyReload, 5*time.Second)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, 10*time.Minute)...)
+	if c.Workers == 0 {
+		if v := getenv("GATEKEEPER_WORKERS"); v != "" {
+			if _, err := fmt.Sscan(v, &c.Workers); err != nil {
+				problems = append(problems, fmt.Errorf("GATEKEEPER_WORKERS: %q is not a number", v))
+			}
+		} else {
+			c.Workers = 4
+		}
+	}
+	if err := c.Validate(); err != nil {
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	return c, nil
+}
+
+// Validate reports every invalid or missing setting.
+func (c *Config) Validate() error {
+	var p []error
+	if c.WebhookSecret == "" {
+		p = append(p, errors.New("GATEKEEPER_WEBHOOK_SECRET is required (the GitHub webhook secret)"))
+	} else if len(c.WebhookSecret) < 16 {
+		p = append(p, errors.New("GATEKEEPER_WEBHOOK_SECRET is shorter than 16 characters"))
+	}
+	if c.Addr == "" {
+		p = append(p, errors.New("GATEKEEPER_ADDR is empty"))
+	}
+	p = append(p, checkURL("GATEKEEPER_PUBLIC_URL", c.PublicURL, true)...)
+	p = append(p, checkURL("GITHUB_API_URL", c.GitHubAPIURL, true)...)
+	p = append(p, checkURL("JENKINS_URL", c.JenkinsURL, false)...)
+	p = append(p, checkURL("ZENHUB_API_URL", c.ZenHubAPIURL, false)...)
+	p = append(p, checkURL("SLACK_WEBHOOK_URL", c.SlackWebhookURL, false)...)
+	if c.JenkinsURL != "" && (c.JenkinsUser == "") != (c.JenkinsAPIToken == "") {
+		p = append(p, errors.New("JENKINS_USER and JENKINS_API_TOKEN must be set together"))
+	}
+	if c.ZenHubAPIURL != "" && c.ZenHubAPIToken == "" {
+		p = append(p, errors.New("ZENHUB_API_TOKEN is required when ZENHUB_API_URL is set"))
+	}
+	if c.Policies == "" {
+		p = append(p, errors.New("GATEKEEPER_POLICIES is empty"))
+	} else if fi, err := os.Stat(c.Policies); err != nil || !fi.IsDir() {
+		p = append(p, fmt.Errorf("GATEKEEPER_POLICIES: %q is not a folder", c.Policies))
+	}
+	if _, _, err := parseStore(c.Store); err != nil {
+		p = append(p, err)
+	}
+	if c.StatusContext == "" {
+		p = append(p, errors.New("GATEKEEPER_STATUS_CONTEXT is empty"))
+	}
+	gated, err := gatekeeper.ParseBranchPairs(c.GatedBranches)
+	if err != nil {
+		p = append(p, fmt.Errorf("GATEKEEPER_GATED_BRANCHES: %w", err))
+	}
+	c.gated = gated
+	if c.Workers < 1 || c.Workers > 64 {
+		p = append(p, fmt.Errorf("GATEKEEPER_WORKERS: %d is not between 1 and 64", c.Workers))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p = append(p, fmt.Errorf("GATEKEEPER_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(p...)
+}
+
+// parseStore splits GATEKEEPER_STORE into its scheme and the rest.
+func parseStore(s string) (scheme, rest string, err error) {
+	scheme, rest, ok := strings.Cut(s, "://")
+	switch {
+	case !ok || rest == "":
+		return "", "", fmt.Errorf("GATEKEEPER_STORE: %q is not bolt://path or redis://host:port/db", s)
+	case scheme == "bolt":
+		return scheme, rest, nil
+	case scheme == "redis":
+		return "", "", fmt.Errorf("GATEKEEPER_STORE: the Redis store is not built yet; use bolt://path")
+	default:
+		return "", "", fmt.Errorf("GATEKEEPER_STORE: unknown scheme %q (want bolt or redis)", scheme)
+	}
+}
+
+func checkURL(name, v string, required bool) []error {
+	if v == "" {
+		if required {
+			return []error{fmt.Errorf("%s is required", name)}
+		}
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return []error{fmt.Errorf("%s: %q is not an http(s) URL", name, redactURL(v))}
+	}
+	return nil
+}
+
+// redactURL hides everything after the host, since some URLs (Slack's)
+// are themselves secrets.
+func redactURL(v string) string {
+	if u, err := url.Parse(v); err == nil && u.Host != "" {
+		return u.Scheme + "://" + u.Host + "/…"
+	}
+	return "…"
+}
+
+func envDuration(getenv func(string) string, name string, dst *time.Duration, def time.Duration) []error {
+	if *dst != 0 {
+		return nil
+	}
+	v := getenv(name)
+	if v == "" {
+		*dst = def
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return []error{fmt.Errorf("%s: %q is not a positive duration", name, v)}
+	}
+	*dst = d
+	return nil
+}
+
+func quoteDefault(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

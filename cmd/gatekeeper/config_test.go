@@ -1,0 +1,123 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c, err := LoadConfig(nil, env(map[string]string{
+		"GATEKEEPER_WEBHOOK_SECRET": "0123456789abcdef",
+		"GATEKEEPER_POLICIES":       dir,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{
+		"addr": c.Addr, "url": c.PublicURL, "store": c.Store, "context": c.StatusContext,
+		"gated": c.GatedBranches, "github": c.GitHubAPIURL, "level": c.LogLevel,
+	}
+	want := map[string]string{
+		"addr": ":8080", "url": "http://localhost:8080", "store": "bolt://./data/gatekeeper.db",
+		"context": "release-gate", "gated": "staging:master", "github": "https://api.github.com/", "level": "info",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+	if c.Workers != 4 || c.PolicyReload != 5*time.Second || c.Reconcile != 10*time.Minute {
+		t.Errorf("workers %d, reload %s, reconcile %s", c.Workers, c.PolicyReload, c.Reconcile)
+	}
+}
+
+func TestLoadConfigFlagBeatsEnv(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c, err := LoadConfig([]string{"-addr", "127.0.0.1:9999", "-gated-branches", "release:main"}, env(map[string]string{
+		"GATEKEEPER_WEBHOOK_SECRET": "0123456789abcdef",
+		"GATEKEEPER_POLICIES":       dir,
+		"GATEKEEPER_ADDR":           ":7000",
+		"GATEKEEPER_GATED_BRANCHES": "staging:master",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9999" || c.GatedBranches != "release:main" {
+		t.Errorf("flags did not win: addr %q gated %q", c.Addr, c.GatedBranches)
+	}
+	if !c.gated.Gated("release", "main") || c.gated.Gated("staging", "master") {
+		t.Errorf("gated pairs %v", c.gated)
+	}
+}
+
+func TestLoadConfigSecretFromFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := dir + "/secret"
+	if err := writeFile(file, "from-a-file-0123456789\n"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(nil, env(map[string]string{
+		"GATEKEEPER_WEBHOOK_SECRET_FILE": file,
+		"GATEKEEPER_POLICIES":            dir,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WebhookSecret != "from-a-file-0123456789" {
+		t.Errorf("secret %q", c.WebhookSecret)
+	}
+}
+
+func TestLoadConfigReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	_, err := LoadConfig(nil, env(map[string]string{
+		"GATEKEEPER_POLICIES":       "/does/not/exist",
+		"GATEKEEPER_STORE":          "mongo://x",
+		"GATEKEEPER_GATED_BRANCHES": "staging",
+		"GATEKEEPER_PUBLIC_URL":     "not a url",
+		"JENKINS_URL":               "https://jenkins.example",
+		"JENKINS_USER":              "bot",
+		"ZENHUB_API_URL":            "https://api.zenhub.com",
+		"GATEKEEPER_RECONCILE":      "soon",
+		"GATEKEEPER_LOG_LEVEL":      "loud",
+	}))
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{
+		"GATEKEEPER_WEBHOOK_SECRET is required",
+		"GATEKEEPER_POLICIES",
+		"GATEKEEPER_STORE",
+		"GATEKEEPER_GATED_BRANCHES",
+		"GATEKEEPER_PUBLIC_URL",
+		"JENKINS_USER and JENKINS_API_TOKEN",
+		"ZENHUB_API_TOKEN",
+		"GATEKEEPER_RECONCILE",
+		"GATEKEEPER_LOG_LEVEL",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestLoadConfigRedactsSecretURLs(t *testing.T) {
+	t.Parallel()
+	_, err := LoadConfig(nil, env(map[string]string{
+		"GATEKEEPER_WEBHOOK_SECRET": "0123456789abcdef",
+		"GATEKEEPER_POLICIES":       t.TempDir(),
+		"SLACK_WEBHOOK_URL":         "ftp://hooks.slack.example/services/T000/B000/SECRETPART",
+	}))
+	if err == nil || strings.Contains(err.Error(), "SECRETPART") {
+		t.Errorf("want an error that hides the URL path, got %v", err)
+	}
+}

@@ -1,0 +1,344 @@
+package test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// delivery is one recorded webhook to send.
+type delivery struct {
+	event string // X-GitHub-Event
+	file  string // under testdata/fixtures/github
+}
+
+// TestGoldenStatuses sends recorded payloads and compares the statuses the
+// fake GitHub received with the golden files.
+func TestGoldenStatuses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		deliveries []delivery
+	}{
+		{"opened", []delivery{{"pull_request", "pull_request.opened.json"}}},
+		{"opened-then-closed", []delivery{
+			{"pull_request", "pull_request.opened.json"},
+			{"pull_request", "pull_request.closed.json"},
+		}},
+		{"opened-then-failing-check", []delivery{
+			{"pull_request", "pull_request.opened.json"},
+			{"check_run", "check_run.completed.failure.json"},
+		}},
+		{"review-and-comment-on-open-pull", []delivery{
+			{"pull_request", "pull_request.opened.json"},
+			{"pull_request_review", "pull_request_review.submitted.commented.json"},
+			{"issue_comment", "issue_comment.created.json"},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			gh := newFakeGitHub(t)
+			s := startServer(t, serverOptions{github: gh})
+			for i, d := range tc.deliveries {
+				code, body := s.deliver(d.event, fmt.Sprintf("%s-%d", tc.name, i), fixture(t, "github/"+d.file))
+				if code != http.StatusAccepted {
+					t.Fatalf("%s: %d %s", d.file, code, body)
+				}
+				// Wait for each evaluation, so that the statuses come
+				// in the order a person would see them.
+				s.settled("Codertocat", "Hello-World", 2)
+			}
+			golden(t, tc.name, normalizeHost(gh.Posts(), s.addr))
+		})
+	}
+}
+
+// TestSamplePullInDryRun is the README's first run: no GitHub token, the
+// recorded pull request, a pending decision shown but not posted.
+func TestSamplePullInDryRun(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOptions{})
+	code, body := s.deliver("pull_request", "sample-1", fixture(t, "github/pull_request.opened.json"))
+	if code != http.StatusAccepted || !strings.Contains(body, "accepted") {
+		t.Fatalf("delivery: %d %s", code, body)
+	}
+	p := s.settled("Codertocat", "Hello-World", 2)
+	if p.Latest.Decision.State != "pending" {
+		t.Errorf("state %q, want pending: %+v", p.Latest.Decision.State, p.Latest)
+	}
+	if p.Evidence.Published == nil || !p.Evidence.Published.DryRun || p.Evidence.Published.State != "pending" {
+		t.Errorf("published %+v, want a dry-run pending status", p.Evidence.Published)
+	}
+	resp, err := http.Get(s.url("/pulls/Codertocat/Hello-World/2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page bytes.Buffer
+	page.ReadFrom(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page.String(), p.Latest.Decision.Waiting[0]) {
+		t.Errorf("details page %d does not say what is awaited (%q)", resp.StatusCode, p.Latest.Decision.Waiting[0])
+	}
+}
+
+// TestWebhookRejections checks every way a bad delivery is refused, and
+// that a refused delivery leaves no trace.
+func TestWebhookRejections(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t)
+	s := startServer(t, serverOptions{github: gh})
+	opened := fixture(t, "github/pull_request.opened.json")
+	post := func(headers map[string]string, body []byte) int {
+		req, _ := http.NewRequest(http.MethodPost, s.url("/webhooks/github"), bytes.NewReader(body))
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	base := func(body []byte) map[string]string {
+		return map[string]string{
+			"Content-Type": "application/json", "X-GitHub-Event": "pull_request",
+			"X-GitHub-Delivery": "reject-1", "X-Hub-Signature-256": sign(body),
+		}
+	}
+	tests := []struct {
+		name    string
+		headers func() map[string]string
+		body    []byte
+		want    int
+	}{
+		{"forged signature", func() map[string]string {
+			h := base(opened)
+			h["X-Hub-Signature-256"] = sign([]byte("something else"))
+			return h
+		}, opened, http.StatusUnauthorized},
+		{"no signature", func() map[string]string {
+			h := base(opened)
+			delete(h, "X-Hub-Signature-256")
+			return h
+		}, opened, http.StatusUnauthorized},
+		{"sha1 signature only", func() map[string]string {
+			h := base(opened)
+			delete(h, "X-Hub-Signature-256")
+			h["X-Hub-Signature"] = "sha1=0000000000000000000000000000000000000000"
+			return h
+		}, opened, http.StatusUnauthorized},
+		{"malformed json", func() map[string]string { return base([]byte(`{"action":`)) }, []byte(`{"action":`), http.StatusBadRequest},
+		{"over 25 MiB", func() map[string]string {
+			return base(nil) // the size is refused before the signature is checked
+		}, bytes.Repeat([]byte(" "), 25<<20+1), http.StatusRequestEntityTooLarge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := post(tc.headers(), tc.body); got != tc.want {
+				t.Errorf("status %d, want %d", got, tc.want)
+			}
+		})
+	}
+	if _, ok := s.getPull("Codertocat", "Hello-World", 2); ok {
+		t.Error("a refused delivery created evidence")
+	}
+
+	if code, _ := s.deliver("ping", "ping-1", fixture(t, "github/ping.json")); code != http.StatusOK {
+		t.Errorf("ping: %d, want 200", code)
+	}
+	if code, body := s.deliver("issue_comment", "plain-issue", fixture(t, "github/issue_comment.created.on-issue.json")); code != http.StatusAccepted || !strings.Contains(body, "ignored") {
+		t.Errorf("comment on a plain issue: %d %s, want 202 ignored", code, body)
+	}
+	if code, body := s.deliver("pull_request", "other-branch", fixture(t, "github/pull_request.closed.merged.json")); code != http.StatusAccepted || !strings.Contains(body, "ignored") {
+		t.Errorf("ungated pull request: %d %s, want 202 ignored", code, body)
+	}
+
+	// The same delivery twice is applied once.
+	if code, body := s.deliver("pull_request", "dup-1", opened); code != http.StatusAccepted || !strings.Contains(body, "accepted") {
+		t.Fatalf("first delivery: %d %s", code, body)
+	}
+	if code, body := s.deliver("pull_request", "dup-1", opened); code != http.StatusAccepted || !strings.Contains(body, "duplicate") {
+		t.Fatalf("redelivery: %d %s", code, body)
+	}
+	p := s.settled("Codertocat", "Hello-World", 2)
+	n := 0
+	for _, e := range p.Evidence.Log {
+		if e.Delivery == "dup-1" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("delivery dup-1 applied %d times, want 1", n)
+	}
+}
+
+// TestFormEncodedDelivery: a hook configured with content type
+// application/x-www-form-urlencoded signs the whole form body.
+func TestFormEncodedDelivery(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOptions{})
+	form := []byte("payload=" + url.QueryEscape(string(fixture(t, "github/pull_request.opened.json"))))
+	req, _ := http.NewRequest(http.MethodPost, s.url("/webhooks/github"), bytes.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-GitHub-Event", "pull_request")
+	req.Header.Set("X-GitHub-Delivery", "form-1")
+	req.Header.Set("X-Hub-Signature-256", sign(form))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("form-encoded delivery: %d", resp.StatusCode)
+	}
+	if p := s.settled("Codertocat", "Hello-World", 2); p.Latest.Decision.State != "pending" {
+		t.Errorf("state %q, want pending", p.Latest.Decision.State)
+	}
+}
+
+// TestCrashAfterAcknowledge kills the server hard right after it answered
+// 202 to a burst of deliveries, while their statuses are still on the way
+// to GitHub, restarts it on the same store, and checks that every
+// acknowledged delivery is evaluated and its status posted.
+func TestCrashAfterAcknowledge(t *testing.T) {
+	t.Parallel()
+	const pulls = 20
+	gh := newFakeGitHub(t)
+	gh.block = make(chan struct{}) // statuses hang until the restart
+	store := filepath.Join(t.TempDir(), "crash.db")
+	addr := freeAddr(t)
+	s := startServer(t, serverOptions{github: gh, store: store, addr: addr})
+
+	var opened map[string]any
+	if err := json.Unmarshal(fixture(t, "github/pull_request.opened.json"), &opened); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= pulls; i++ {
+		// The recorded payload, renumbered: twenty pull requests.
+		opened["number"] = 100 + i
+		opened["pull_request"].(map[string]any)["number"] = 100 + i
+		body, _ := json.Marshal(opened)
+		if code, resp := s.deliver("pull_request", fmt.Sprintf("crash-%d", i), body); code != http.StatusAccepted {
+			t.Fatalf("delivery %d: %d %s", i, code, resp)
+		}
+	}
+	s.stop(syscall.SIGKILL)
+
+	gh.mu.Lock()
+	close(gh.block)
+	gh.block = nil
+	gh.mu.Unlock()
+	s.start()
+	eventually(t, "a status for every acknowledged pull request", func() bool {
+		seen := map[string]bool{}
+		for _, p := range gh.Posts() {
+			seen[p.Body["target_url"].(string)] = true
+		}
+		return len(seen) == pulls
+	})
+	for i := 1; i <= pulls; i++ {
+		p := s.settled("Codertocat", "Hello-World", 100+i)
+		n := 0
+		for _, e := range p.Evidence.Log {
+			if e.Delivery == fmt.Sprintf("crash-%d", i) {
+				n++
+			}
+		}
+		if n != 1 || p.Latest.Decision.State != "pending" {
+			t.Errorf("#%d: delivery applied %d times (want 1), state %q (want pending)", 100+i, n, p.Latest.Decision.State)
+		}
+	}
+}
+
+// TestStatusRetriedAfterGitHubErrors: GitHub answers 502 a few times; the
+// status is posted in the end, never dropped.
+func TestStatusRetriedAfterGitHubErrors(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t)
+	gh.failures = 3
+	s := startServer(t, serverOptions{github: gh})
+	if code, body := s.deliver("pull_request", "retry-1", fixture(t, "github/pull_request.opened.json")); code != http.StatusAccepted {
+		t.Fatalf("%d %s", code, body)
+	}
+	eventually(t, "the status after GitHub recovers", func() bool { return len(gh.Posts()) == 1 })
+	if st := gh.Posts()[0].Body["state"]; st != "pending" {
+		t.Errorf("state %v, want pending", st)
+	}
+}
+
+// TestBrokenPolicyGivesError: a policy edit that does not compile turns the
+// status to error (never success), and fixing it recovers.
+func TestBrokenPolicyGivesError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	copyDir(t, "../policies", dir)
+	gh := newFakeGitHub(t)
+	s := startServer(t, serverOptions{github: gh, policies: dir})
+	s.deliver("pull_request", "policy-1", fixture(t, "github/pull_request.opened.json"))
+	if p := s.settled("Codertocat", "Hello-World", 2); p.Latest.Decision.State != "pending" {
+		t.Fatalf("state %q before the edit", p.Latest.Decision.State)
+	}
+
+	broken := filepath.Join(dir, "zz_broken.rego")
+	if err := os.WriteFile(broken, []byte("package gatekeeper\n\ndecision := {\"state\": \"success\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// No new webhook: the policy change alone re-evaluates the pull request.
+	eventually(t, "an error status", func() bool {
+		posts := gh.Posts()
+		return len(posts) > 0 && posts[len(posts)-1].Body["state"] == "error"
+	})
+	// Still ready: webhooks must keep being recorded while the policy is
+	// broken, since GitHub does not redeliver what a pod out of service lost.
+	resp, err := http.Get(s.url("/readyz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("readyz %d while the last good policy runs, want 200", resp.StatusCode)
+	}
+
+	if err := os.Remove(broken); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pending again once the policy is fixed", func() bool {
+		posts := gh.Posts()
+		return posts[len(posts)-1].Body["state"] == "pending"
+	})
+	for _, p := range gh.Posts() {
+		if p.Body["state"] == "success" {
+			t.Errorf("a success status was posted: %v", p.Body)
+		}
+	}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
