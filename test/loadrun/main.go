@@ -1,0 +1,221 @@
+// Command loadrun measures webhook acknowledgement on loopback: the full
+// durable path (signature, parse, bbolt group commit, queue, 202, with the
+// workers evaluating the real policy meanwhile) against a bare gin handler
+// that only checks the HMAC and decodes the JSON. It sends a bounded number
+// of signed recorded payloads to 127.0.0.1 only, prints requests/s and
+// latency percentiles for each and their ratio, and stops by itself.
+//
+//	go run ./test/loadrun -n 20000 -c 32
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/boltstore"
+	"github.com/releasegate/gatekeeper/gatekeeper/githubapi"
+	"github.com/releasegate/gatekeeper/gatekeeper/githubevents"
+	"github.com/releasegate/gatekeeper/gatekeeper/opa"
+	"github.com/releasegate/gatekeeper/webhooks"
+)
+
+const secret = "loadrun-secret-0123456789"
+
+func main() {
+	n := flag.Int("n", 20000, "requests per target (bounded)")
+	c := flag.Int("c", 32, "concurrent connections")
+	maxTime := flag.Duration("max", 60*time.Second, "stop each target after this long, whatever n")
+	payload := flag.String("payload", "test/testdata/fixtures/github/pull_request.opened.json", "recorded webhook body")
+	policies := flag.String("policies", "policies", "policy folder")
+	flag.Parse()
+	if err := run(*n, *c, *maxTime, *payload, *policies); err != nil {
+		fmt.Fprintln(os.Stderr, "loadrun:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n, c int, maxTime time.Duration, payloadPath, policies string) error {
+	body, err := os.ReadFile(payloadPath)
+	if err != nil {
+		return err
+	}
+	gin.SetMode(gin.ReleaseMode)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	bare := bareHandler()
+	durable, cleanup, err := durableHandler(ctx, policies)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	fmt.Printf("loopback load run: %d requests per target, %d connections, payload %s (%d bytes)\n\n", n, c, filepath.Base(payloadPath), len(body))
+	fmt.Printf("%-34s %10s %10s %10s %10s\n", "target", "req/s", "p50", "p99", "errors")
+	var results []result
+	for _, t := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare gin (HMAC + JSON decode)", bare}, {"durable acknowledgement (bbolt)", durable}} {
+		r, err := load(t.h, body, n, c, maxTime)
+		if err != nil {
+			return err
+		}
+		r.name = t.name
+		results = append(results, r)
+		fmt.Printf("%-34s %10.0f %10s %10s %10d\n", r.name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors)
+	}
+	fmt.Printf("\nratio durable/bare requests/s: %.2f (target ≥ 0.50)\n", results[1].rps/results[0].rps)
+	return nil
+}
+
+// bareHandler is the floor: what any receiver must do, and nothing more.
+func bareHandler() http.Handler {
+	r := gin.New()
+	r.POST("/webhooks/github", func(c *gin.Context) {
+		b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 25<<20))
+		if err != nil {
+			c.Status(http.StatusRequestEntityTooLarge)
+			return
+		}
+		if !hmac.Equal([]byte(c.GetHeader("X-Hub-Signature-256")), []byte(sign(b))) {
+			c.Status(http.StatusUnauthorized)
+			return
+		}
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			c.Status(http.StatusBadRequest)
+			return
+		}
+		c.JSON(http.StatusAccepted, gin.H{"result": "accepted"})
+	})
+	return r
+}
+
+// durableHandler is the gatekeeper's own receiver on a real bbolt store,
+// with the workers evaluating the real policy in dry run meanwhile.
+func durableHandler(ctx context.Context, policies string) (http.Handler, func(), error) {
+	dir, err := os.MkdirTemp("", "loadrun")
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := boltstore.Open(filepath.Join(dir, "load.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	engine, err := opa.Load(ctx, policies)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := slog.New(slog.DiscardHandler)
+	svc, err := gatekeeper.New(gatekeeper.Options{
+		Store: store, Evaluator: engine, Publisher: githubapi.NewDryRun(log), Logger: log,
+		Gated: gatekeeper.BranchPairs{{Head: "changes", Base: "master"}}, PublicURL: "http://127.0.0.1",
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := webhooks.New(webhooks.Options{
+		Service: svc, ParseGitHub: githubevents.ParseDelivery, WebhookSecret: []byte(secret),
+		StatusContext: "release-gate", Logger: log, Metrics: webhooks.NewMetrics(),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	workCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { svc.Run(workCtx); close(done) }()
+	return h, func() { stop(); <-done; store.Close(); os.RemoveAll(dir) }, nil
+}
+
+type result struct {
+	name          string
+	rps           float64
+	p50, p99      time.Duration
+	errors, count int
+}
+
+// load serves h on 127.0.0.1 and sends it n signed deliveries from c
+// connections, each with its own delivery id.
+func load(h http.Handler, body []byte, n, c int, maxTime time.Duration) (result, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return result{}, err
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String() + "/webhooks/github"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c}, Timeout: 30 * time.Second}
+	sig := sign(body)
+
+	var next, errs atomic.Int64
+	lat := make([][]time.Duration, c)
+	deadline := time.Now().Add(maxTime)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) || time.Now().After(deadline) {
+					return
+				}
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-GitHub-Event", "pull_request")
+				req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("load-%d", i))
+				req.Header.Set("X-Hub-Signature-256", sig)
+				t := time.Now()
+				resp, err := client.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				lat[w] = append(lat[w], time.Since(t))
+				if err != nil || resp.StatusCode != http.StatusAccepted {
+					errs.Add(1)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	if len(all) == 0 {
+		return result{}, fmt.Errorf("no request completed")
+	}
+	pct := func(p float64) time.Duration { return all[int(float64(len(all)-1)*p)] }
+	return result{rps: float64(len(all)) / elapsed.Seconds(), p50: pct(0.50), p99: pct(0.99), errors: int(errs.Load()), count: len(all)}, nil
+}
+
+func sign(b []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(b)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}

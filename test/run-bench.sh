@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `make bench`: the Go benchmarks that the README quotes, then the loopback
+# load run. Everything targets 127.0.0.1 only, is bounded, and stops by
+# itself. BENCHTIME and LOAD_N scale the run (defaults: 1s, 20000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BENCHTIME="${BENCHTIME:-1s}"
+LOAD_N="${LOAD_N:-20000}"
+
+echo "== one evaluation vs the raw prepared OPA query (gatekeeper/opa)"
+go test -run '^$' -bench 'Evaluate|RawPreparedQuery|PreparePerEvaluation' -benchmem -benchtime "$BENCHTIME" ./gatekeeper/opa/
+
+echo "== the durable write path (gatekeeper/boltstore)"
+go test -run '^$' -bench 'Record|Evidence' -benchmem -benchtime "$BENCHTIME" ./gatekeeper/boltstore/
+
+echo "== receiver in process (webhooks): full path on the fake store vs bare handler"
+go test -run '^$' -bench 'Acknowledge|BareHandler' -benchmem -benchtime "$BENCHTIME" ./webhooks/
+
+echo "== enrichment from a fake Jenkins and GitHub on loopback"
+go test -run '^$' -bench 'Enrich|Gather|Publish' -benchmem -benchtime "$BENCHTIME" ./gatekeeper/jenkinsapi/ ./gatekeeper/githubapi/
+
+echo "== loopback load run: durable acknowledgement vs bare gin handler"
+go run ./test/loadrun -n "$LOAD_N" -c 32
