@@ -61,6 +61,10 @@ type Options struct {
 	// Metrics receives the edge's measurements and serves /metrics. The
 	// same value should be the Service's Observer. Default: a new one.
 	Metrics *Metrics
+	// JenkinsToken (GATEKEEPER_JENKINS_TOKEN) and ParseJenkins enable
+	// POST /webhooks/jenkins; without them it answers 401 to everyone.
+	JenkinsToken []byte
+	ParseJenkins JenkinsParser
 }
 
 // server holds what the handlers share. It is read-only after New.
@@ -68,6 +72,8 @@ type server struct {
 	svc           Service
 	parse         GitHubParser
 	secret        []byte
+	parseJenkins  JenkinsParser
+	jenkinsToken  []byte
 	statusContext string
 	history       int
 	log           *slog.Logger
@@ -112,6 +118,8 @@ func New(o Options) (*gin.Engine, error) {
 		svc:           o.Service,
 		parse:         o.ParseGitHub,
 		secret:        append([]byte(nil), o.WebhookSecret...),
+		parseJenkins:  o.ParseJenkins,
+		jenkinsToken:  append([]byte(nil), o.JenkinsToken...),
 		statusContext: o.StatusContext,
 		history:       o.History,
 		log:           o.Logger,
@@ -132,8 +140,7 @@ func New(o Options) (*gin.Engine, error) {
 // routes registers every endpoint, in one place.
 func (s *server) routes(r *gin.Engine) {
 	r.POST("/webhooks/github", s.github)
-	// POST /webhooks/jenkins is registered here when the Jenkins receiver
-	// lands: same shape as github (authenticate, parse, Accept, 202).
+	r.POST("/webhooks/jenkins", s.jenkins)
 
 	r.GET("/api/v1/pulls/:owner/:repo/:number", s.apiPull)
 	r.GET("/pulls/:owner/:repo/:number", s.pullPage)
