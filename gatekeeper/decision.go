@@ -39,6 +39,17 @@ type Decision struct {
 	Channel string `json:"channel,omitempty"`
 	// PolicyRevision is the content hash of the policy that decided.
 	PolicyRevision string `json:"policy_revision"`
+	// Votes says, for each vote on the current head, whether the policy
+	// counted or refused it, so that the voter can be told once.
+	Votes []VoteVerdict `json:"votes,omitempty"`
+}
+
+// VoteVerdict is the policy's verdict on one vote comment.
+type VoteVerdict struct {
+	CommentID int64  `json:"comment_id"`
+	User      string `json:"user"`
+	Verdict   string `json:"verdict"` // "counted" or "refused"
+	Why       string `json:"why,omitempty"`
 }
 
 // DecisionRecord is one evaluation, kept for the audit trail.

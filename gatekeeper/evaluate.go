@@ -61,6 +61,9 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	if err := s.publish(ctx, key, ev, rec); err != nil {
 		return err
 	}
+	if err := s.answerVotes(ctx, key, ev, dec.Votes); err != nil {
+		return err
+	}
 	if incomplete {
 		return errRetry
 	}
@@ -229,4 +232,31 @@ func (s *Service) backoff(n int) time.Duration {
 		d = s.o.RetryMax
 	}
 	return d
+}
+
+// answerVotes tells each voter the policy's verdict on their vote, once per
+// verdict: a vote edited from refused to counted is answered again.
+func (s *Service) answerVotes(ctx context.Context, key PullKey, ev *Evidence, verdicts []VoteVerdict) error {
+	if s.o.Responder == nil {
+		return nil
+	}
+	for _, v := range verdicts {
+		if v.Verdict != "counted" && v.Verdict != "refused" {
+			continue
+		}
+		if ev.Answered[v.CommentID] == v.Verdict {
+			continue
+		}
+		if err := s.o.Responder.Answer(ctx, key, v.CommentID, v.Verdict, v.Why); err != nil {
+			return fmt.Errorf("answering vote %d on %s: %w", v.CommentID, key, err)
+		}
+		_, err := s.o.Store.Update(ctx, key, func(cur *Evidence) {
+			cur.Apply(Event{Name: "gatekeeper.vote_answered", Received: s.o.Clock.Now(),
+				Answered: &Answer{CommentID: v.CommentID, Verdict: v.Verdict}})
+		})
+		if err != nil {
+			return fmt.Errorf("recording the answer to vote %d on %s: %w", v.CommentID, key, err)
+		}
+	}
+	return nil
 }

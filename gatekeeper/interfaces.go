@@ -98,6 +98,12 @@ type Status struct {
 	TargetURL   string `json:"target_url"`
 }
 
+// Responder tells a voter that their vote was counted or refused, once per
+// verdict (a reaction, a reply comment).
+type Responder interface {
+	Answer(ctx context.Context, key PullKey, commentID int64, verdict, why string) error
+}
+
 // Source fills gaps in the evidence from an outside system (GitHub, Jenkins,
 // ZenHub). Sources run in the worker, never in a webhook request.
 type Source interface {

@@ -15,6 +15,8 @@ type Options struct {
 	Store     Store
 	Evaluator Evaluator
 	Publisher Publisher
+	// Responder answers vote comments; nil means votes are not answered.
+	Responder Responder
 	// Sources fill gaps in the evidence before each evaluation.
 	Sources  []Source
 	Clock    Clock

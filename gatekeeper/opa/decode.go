@@ -1,6 +1,7 @@
 package opa
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -56,6 +57,9 @@ func decode(rs rego.ResultSet) (gatekeeper.Decision, error) {
 	default:
 		return gatekeeper.Decision{}, fmt.Errorf("decision channel %v, want alpha, beta, stable or null", ch)
 	}
+	if d.Votes, err = voteVerdicts(obj); err != nil {
+		return gatekeeper.Decision{}, err
+	}
 	// A success that names something failing or missing contradicts
 	// itself; the policy is wrong, and fail closed means not trusting it.
 	if d.State == gatekeeper.Success && (len(d.Reasons) > 0 || len(d.Waiting) > 0) {
@@ -101,4 +105,37 @@ func typeName(v any) string {
 		return "an object"
 	}
 	return "a number"
+}
+
+// voteVerdicts decodes the optional "votes" array of the decision:
+// [{"comment_id", "user", "verdict": "counted"|"refused", "why"}].
+func voteVerdicts(obj map[string]any) ([]gatekeeper.VoteVerdict, error) {
+	v, ok := obj["votes"]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("decision votes is %s, want an array", typeName(v))
+	}
+	out := make([]gatekeeper.VoteVerdict, 0, len(arr))
+	for i, e := range arr {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("decision votes[%d] is %s, want an object", i, typeName(e))
+		}
+		id, ok := m["comment_id"].(json.Number)
+		n, err := id.Int64()
+		if !ok || err != nil {
+			return nil, fmt.Errorf("decision votes[%d].comment_id is not an integer", i)
+		}
+		verdict, _ := m["verdict"].(string)
+		if verdict != "counted" && verdict != "refused" {
+			return nil, fmt.Errorf("decision votes[%d].verdict %q, want counted or refused", i, verdict)
+		}
+		user, _ := m["user"].(string)
+		why, _ := m["why"].(string)
+		out = append(out, gatekeeper.VoteVerdict{CommentID: n, User: user, Verdict: verdict, Why: why})
+	}
+	return out, nil
 }
