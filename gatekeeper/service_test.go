@@ -3,6 +3,7 @@ package gatekeeper_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -319,4 +320,57 @@ type source struct {
 func (s *source) Name() string { return s.name }
 func (s *source) Gather(context.Context, *gatekeeper.Evidence) ([]gatekeeper.Event, error) {
 	return nil, s.err
+}
+
+// responder records the answers it was asked to give.
+type responder struct {
+	mu      sync.Mutex
+	answers []string
+}
+
+func (r *responder) Answer(_ context.Context, _ gatekeeper.PullKey, id int64, verdict, why string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.answers = append(r.answers, fmt.Sprintf("%d:%s:%s", id, verdict, why))
+	return nil
+}
+
+func (r *responder) got() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.answers...)
+}
+
+func TestVotesAnsweredOncePerVerdict(t *testing.T) {
+	t.Parallel()
+	refused := gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"GO vote by QA"},
+		Votes: []gatekeeper.VoteVerdict{{CommentID: 9, User: "qa", Verdict: "refused", Why: "a NOGO needs a reason"}}}
+	ev := gatekeepertest.NewEvaluator(refused, "rev1")
+	resp := &responder{}
+	store := gatekeepertest.NewStore(gatekeeper.SystemClock{})
+	svc, err := gatekeeper.New(gatekeeper.Options{
+		Store: store, Evaluator: ev, Publisher: gatekeepertest.NewPublisher(true), Responder: resp,
+		Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}, RetryMin: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	h := &harness{svc: svc, store: store}
+
+	h.accept(t, opened(head, t0))
+	h.settle(t)
+	h.accept(t, gatekeeper.Event{Name: "pull_request.labeled", Key: key, PullRequest: opened(head, t0.Add(time.Minute)).PullRequest})
+	h.settle(t)
+	ev.Decide(gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"x"},
+		Votes: []gatekeeper.VoteVerdict{{CommentID: 9, User: "qa", Verdict: "counted"}}}, nil)
+	h.accept(t, gatekeeper.Event{Name: "issue_comment.edited", Key: key, Comment: &gatekeeper.Comment{ID: 9, User: "qa", Body: "/nogo broken checkout"}})
+	h.settle(t)
+	want := []string{"9:refused:a NOGO needs a reason", "9:counted:"}
+	if diff := cmp.Diff(want, resp.got()); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
+	}
 }
