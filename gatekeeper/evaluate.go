@@ -84,14 +84,24 @@ func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool) {
 		err    error
 	}
 	results := make([]result, len(s.o.Sources))
+	// Each source sees what the sources before it found (the merged pull
+	// requests GitHub lists are what ZenHub then verifies), so one
+	// evaluation gathers everything it can.
+	work := ev.Clone()
+	now := s.o.Clock.Now()
 	for i, src := range s.o.Sources {
-		events, err := src.Gather(ctx, ev)
+		events, err := src.Gather(ctx, work)
 		results[i] = result{events, err}
 		if err != nil {
 			s.log.WarnContext(ctx, "gathering evidence", "source", src.Name(), "pr", ev.Key.String(), "err", err)
 		}
+		for _, e := range events {
+			if e.Received.IsZero() {
+				e.Received = now
+			}
+			work.Apply(e)
+		}
 	}
-	now := s.o.Clock.Now()
 	incomplete := false
 	updated, err := s.o.Store.Update(ctx, ev.Key, func(cur *Evidence) {
 		if cur.Sources == nil {

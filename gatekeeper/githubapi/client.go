@@ -27,9 +27,16 @@ const DefaultBaseURL = "https://api.github.com/"
 // Endpoint names passed to Options.Observe, one per GitHub REST call this
 // package makes. They are stable: dashboards and alerts key on them.
 const (
-	EndpointCreateStatus = "create_status"
-	EndpointGetPull      = "get_pull"
-	EndpointListReviews  = "list_reviews"
+	EndpointCreateStatus      = "create_status"
+	EndpointGetPull           = "get_pull"
+	EndpointListReviews       = "list_reviews"
+	EndpointGetTeamMembership = "get_team_membership"
+	EndpointCompareCommits    = "compare_commits"
+	EndpointListPulls         = "list_pulls"
+	EndpointGetComment        = "get_comment"
+	EndpointCreateReaction    = "create_reaction"
+	EndpointCreateComment     = "create_comment"
+	EndpointGetRepo           = "get_repo"
 )
 
 // Result codes passed to Options.Observe besides the HTTP status code.
@@ -141,6 +148,10 @@ type Client struct {
 	// secondaryHits counts consecutive secondary limits without a
 	// Retry-After, for the doubling of SecondaryWait.
 	secondaryHits int
+
+	// repoIDs caches RepoID answers; see repoid.go.
+	idsMu   sync.Mutex
+	repoIDs map[string]int64
 }
 
 // New returns a Client for opts. It returns an error wrapping
@@ -477,4 +488,12 @@ func statusCode(er *github.ErrorResponse) int {
 		return 0
 	}
 	return er.Response.StatusCode
+}
+
+// notFound reports whether err is GitHub's 404: for a team membership "not
+// a member", for a repository or comment "gone or not visible to the token"
+// (GitHub does not tell the two apart).
+func notFound(err error) bool {
+	var er *github.ErrorResponse
+	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound
 }

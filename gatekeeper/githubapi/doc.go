@@ -2,7 +2,18 @@
 // release gatekeeper's domain: a Publisher that sets the gatekeeper's commit
 // status, a Source that recovers pull request facts and reviews that lost
 // webhooks did not deliver, and the conversions from go-github types to
-// gatekeeper types that the webhooks package shares.
+// gatekeeper types that the webhooks package shares. For the people side of
+// a release it adds a TeamSource (team memberships of reviewers, voters and
+// the author, for the policy's roles), a MergedSource (the pull requests
+// merged into the release's head branch, with their issue links), a
+// Responder that answers vote comments with a reaction (and a reply when a
+// vote is refused), and Client.RepoID, the numeric repository id ZenHub
+// names repositories by.
+//
+// Each source has its own name in Evidence.Sources ("github",
+// "github-teams", "github-merged"), its own rule for when it calls GitHub,
+// and its own failure: a token without read:org makes the team memberships
+// unavailable without making the pull request facts look unavailable.
 //
 // go-github types stop here: callers see gatekeeper.PullRequest,
 // gatekeeper.Review and gatekeeper.Event only.
@@ -26,7 +37,8 @@
 // only waits are the ones this package decides and logs.
 //
 // The Publisher waits for a rate limit (up to Retry.MaxRateLimitWait per
-// wait, within Retry.MaxElapsed); the Source never waits for one: it runs in
-// a worker, and an unavailable source is already treated as "not a pass" by
-// the domain, so it fails fast with an error wrapping ErrRateLimited.
+// wait, within Retry.MaxElapsed); the sources, the Responder and RepoID
+// never wait for one: they run in a worker, and an unavailable source is
+// already treated as "not a pass" by the domain, so they fail fast with an
+// error wrapping ErrRateLimited.
 package githubapi

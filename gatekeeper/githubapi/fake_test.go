@@ -301,3 +301,45 @@ func newTestClient(t testing.TB, baseURL string, tm *fakeTime, obs *observed, re
 	}
 	return c
 }
+
+// paths returns "METHOD /path?query" of every request served so far, the
+// query left out when empty.
+func (f *fakeGitHub) paths() []string {
+	var out []string
+	for _, r := range f.served() {
+		p := r.Method + " " + strings.TrimPrefix(r.Path, f.prefix)
+		if r.Query != "" {
+			p += "?" + r.Query
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// patchJSON returns the JSON object raw with the fields of set replaced,
+// e.g. a recorded pull request renumbered for a list response. A key
+// "head.ref" names field ref of object head.
+func patchJSON(t testing.TB, raw []byte, set map[string]any) []byte {
+	t.Helper()
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		t.Fatalf("decoding object to patch: %v", err)
+	}
+	for k, v := range set {
+		parts := strings.Split(k, ".")
+		m := obj
+		for _, p := range parts[:len(parts)-1] {
+			next, ok := m[p].(map[string]any)
+			if !ok {
+				t.Fatalf("patching %s: %s is not an object", k, p)
+			}
+			m = next
+		}
+		m[parts[len(parts)-1]] = v
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatalf("encoding patched object: %v", err)
+	}
+	return b
+}

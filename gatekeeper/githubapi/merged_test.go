@@ -1,0 +1,389 @@
+package githubapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+// The release pull request of these tests lives in the repository of the
+// recorded merged pull request (pull_request.closed.merged.json, #17 into
+// main), renamed: staging → main is the release, and #17 merged into staging.
+const (
+	releaseHead  = "5d1e0a1b2c3d4e5f60718293a4b5c6d7e8f90123"
+	mergedSHA17  = "18936fb4b760b985e35fae9aa953a349703a4c53" // the recording's merge_commit_sha
+	compareRoute = "GET /repos/sish8075/statistics-source/compare/main..." + releaseHead
+	pullsRoute   = "GET /repos/sish8075/statistics-source/pulls"
+)
+
+var releaseKey = gatekeeper.PullKey{Owner: "sish8075", Repo: "statistics-source", Number: 20}
+
+func releaseEvidence() *gatekeeper.Evidence {
+	return &gatekeeper.Evidence{
+		Key: releaseKey,
+		PR: &gatekeeper.PullRequest{
+			Key: releaseKey, RepoID: 436929436, Title: "Release", Author: "sish8075", State: "open",
+			HeadRef: "staging", HeadSHA: releaseHead, BaseRef: "main", BaseSHA: "0ba5e",
+		},
+	}
+}
+
+// recordedPull returns the recorded merged pull request with fields set,
+// in the REST list schema (the webhook's object is the same object).
+func recordedPull(t *testing.T, set map[string]any) string {
+	t.Helper()
+	return string(patchJSON(t, fixtureField(t, "pull_request.closed.merged.json", "pull_request"), set))
+}
+
+// commitsJSON is a compare response in GitHub's documented shape.
+func commitsJSON(total int, shas ...string) string {
+	var cs []string
+	for _, s := range shas {
+		cs = append(cs, fmt.Sprintf(`{"sha":%q}`, s))
+	}
+	return fmt.Sprintf(`{"status":"ahead","ahead_by":%d,"behind_by":0,"total_commits":%d,"commits":[%s],"files":[]}`, total, total, strings.Join(cs, ","))
+}
+
+// linkNext is a Link header naming page n of the route's path as next.
+func linkNext(gh *fakeGitHub, route string, n int) string {
+	path := strings.TrimPrefix(strings.SplitN(route, " ", 2)[1], "/")
+	u := fmt.Sprintf("%s%s?page=%d&per_page=100", gh.URL, path, n)
+	return fmt.Sprintf(`<%s>; rel="next", <%s>; rel="last"`, u, u)
+}
+
+// The pull requests into staging the tests list: #17 as recorded, #18 with
+// issue links, #19 closed without merging (GitHub still fills a test merge
+// sha), #16 merged before the release branched.
+func pull18(t *testing.T) string {
+	return recordedPull(t, map[string]any{
+		"number": 18, "title": "Fix totals", "merge_commit_sha": "3333333333333333333333333333333333333333",
+		"body":     "Resolves #41, see https://app.zenhub.com/workspaces/stats-5d0a7a9741fd098f6b7f58ac/issues/gh/acme/roadmap/7",
+		"head.ref": "52-fix-totals", "user.login": "dev-alice",
+	})
+}
+
+func pull19(t *testing.T) string {
+	return recordedPull(t, map[string]any{"number": 19, "merged_at": nil, "merged": false, "merge_commit_sha": "1111111111111111111111111111111111111111"})
+}
+
+func pull16(t *testing.T) string {
+	return recordedPull(t, map[string]any{"number": 16, "merge_commit_sha": "9999999999999999999999999999999999999999"})
+}
+
+// wantMerged is what #17 and #18 convert to.
+var wantMerged = []gatekeeper.MergedPull{
+	{Number: 17, Title: "feature/catalog-info", Author: "sish8075", HeadRef: "feature/catalog-info"},
+	{Number: 18, Title: "Fix totals", Author: "dev-alice", HeadRef: "52-fix-totals", Links: []gatekeeper.IssueRef{
+		{Owner: "acme", Repo: "roadmap", Number: 7, From: "body"},
+		{Owner: "sish8075", Repo: "statistics-source", Number: 41, From: "body"},
+		{Owner: "sish8075", Repo: "statistics-source", Number: 52, From: "branch"},
+	}},
+}
+
+func serveRelease(t *testing.T, gh *fakeGitHub) {
+	t.Helper()
+	gh.on(compareRoute, jsonReply(http.StatusOK, commitsJSON(3, "1111111111111111111111111111111111111111", mergedSHA17, "3333333333333333333333333333333333333333")))
+	gh.on(pullsRoute, jsonReply(http.StatusOK, "["+strings.Join([]string{pull19(t), pull18(t), recordedPull(t, nil), pull16(t)}, ",")+"]"))
+}
+
+func mergedOf(t *testing.T, events []gatekeeper.Event) []gatekeeper.MergedPull {
+	t.Helper()
+	if len(events) != 1 {
+		t.Fatalf("Gather returned %d events, want 1", len(events))
+	}
+	e := events[0]
+	if e.Name != EventMergedPulls || e.Key != releaseKey || e.SHA != releaseHead || !e.Received.Equal(testEpoch) || e.MergedPulls == nil {
+		t.Fatalf("event %+v: want %s for %s at %s, received now, with a list", e, EventMergedPulls, releaseKey, releaseHead)
+	}
+	return *e.MergedPulls
+}
+
+func TestMergedSourceListsMergedPulls(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	serveRelease(t, gh)
+	obs := &observed{}
+	s := NewMergedSource(newTestClient(t, gh.URL, newFakeTime(), obs, testRetry()), MergedSourceOptions{
+		Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "main"}},
+	})
+	if s.Name() != "github-merged" {
+		t.Errorf("Name() = %q, want github-merged", s.Name())
+	}
+	ev := releaseEvidence()
+
+	got, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	if diff := cmp.Diff(wantMerged, mergedOf(t, got)); diff != "" {
+		t.Errorf("merged pulls (-want +got):\n%s", diff)
+	}
+
+	served := gh.served()
+	if len(served) != 2 {
+		t.Fatalf("server got %d requests, want compare and list: %v", len(served), gh.paths())
+	}
+	wantQueries := []url.Values{
+		{"per_page": {"100"}},
+		{"state": {"closed"}, "base": {"staging"}, "sort": {"updated"}, "direction": {"desc"}, "per_page": {"100"}},
+	}
+	for i, r := range served {
+		q, _ := url.ParseQuery(r.Query)
+		if diff := cmp.Diff(wantQueries[i], q); diff != "" {
+			t.Errorf("request %d %s query (-want +got):\n%s", i, r.Path, diff)
+		}
+	}
+	if diff := cmp.Diff([]string{"compare_commits 200", "list_pulls 200"}, obs.list()); diff != "" {
+		t.Errorf("observed calls (-want +got):\n%s", diff)
+	}
+
+	// Folded, the list is what the policy sees, and is not read again.
+	for _, e := range got {
+		ev.Apply(e)
+	}
+	links := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: testEpoch})["links"].(map[string]any)
+	if links["merged_pulls_known"] != true || len(links["merged_pulls"].([]any)) != 2 {
+		t.Errorf("input.links = %v, want two merged pulls, known", links)
+	}
+	again, err := s.Gather(context.Background(), ev)
+	if err != nil || again != nil || len(gh.served()) != 2 {
+		t.Errorf("second Gather: %d events, error %v, %d requests in all; want nothing new", len(again), err, len(gh.served()))
+	}
+}
+
+func TestMergedSourceWhenDue(t *testing.T) {
+	t.Parallel()
+	read := func(ago time.Duration, sha string) func(*gatekeeper.Evidence) {
+		return func(ev *gatekeeper.Evidence) {
+			ev.MergedPullsAt = testEpoch.Add(-ago)
+			ev.Log = []gatekeeper.LogEntry{
+				{Event: EventMergedPulls, SHA: sha, At: testEpoch.Add(-ago)},
+				{Delivery: "d1", Event: "issue_comment.created", At: testEpoch.Add(-ago / 2)},
+			}
+		}
+	}
+	tests := []struct {
+		name   string
+		change func(*gatekeeper.Evidence)
+		gated  gatekeeper.BranchPairs
+		want   bool
+	}{
+		{name: "never read", change: func(*gatekeeper.Evidence) {}, want: true},
+		{name: "read a minute ago for this head", change: read(time.Minute, releaseHead)},
+		{name: "read a minute ago for an older head", change: read(time.Minute, "0ld"), want: true},
+		{name: "read MaxAge ago", change: read(5*time.Minute, releaseHead), want: true},
+		{
+			name: "read a minute ago, entry gone from the log",
+			change: func(ev *gatekeeper.Evidence) {
+				read(time.Minute, releaseHead)(ev)
+				ev.Log = ev.Log[1:]
+			},
+			want: true,
+		},
+		{name: "gated pair", change: func(*gatekeeper.Evidence) {}, gated: gatekeeper.BranchPairs{{Head: "staging", Base: "main"}}, want: true},
+		{name: "not a gated pair", change: func(*gatekeeper.Evidence) {}, gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}},
+		{name: "closed", change: func(ev *gatekeeper.Evidence) { ev.PR.State = "closed" }},
+		{name: "no snapshot", change: func(ev *gatekeeper.Evidence) { ev.PR = nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			gh := newFakeGitHub(t, "")
+			serveRelease(t, gh)
+			s := NewMergedSource(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()), MergedSourceOptions{Gated: tt.gated})
+			ev := releaseEvidence()
+			tt.change(ev)
+
+			got, err := s.Gather(context.Background(), ev)
+			if err != nil {
+				t.Fatalf("Gather: %v", err)
+			}
+			wantEvents, wantRequests := 0, 0
+			if tt.want {
+				wantEvents, wantRequests = 1, 2
+			}
+			if len(got) != wantEvents || len(gh.served()) != wantRequests {
+				t.Errorf("Gather: %d events, %d requests; want %d, %d", len(got), len(gh.served()), wantEvents, wantRequests)
+			}
+		})
+	}
+}
+
+func TestMergedSourcePages(t *testing.T) {
+	t.Parallel()
+	dated := func(sha, date string) string {
+		return fmt.Sprintf(`{"sha":%q,"commit":{"committer":{"name":"GitHub","email":"noreply@github.com","date":%q}}}`, sha, date)
+	}
+	// #15 was last updated eleven days before the recorded merge of #17.
+	pull15 := func(t *testing.T) string {
+		return recordedPull(t, map[string]any{"number": 15, "updated_at": "2022-10-01T08:00:00Z", "merged_at": "2022-10-01T08:00:00Z",
+			"merge_commit_sha": "1515151515151515151515151515151515151515"})
+	}
+	tests := []struct {
+		name      string
+		script    func(t *testing.T, gh *fakeGitHub)
+		want      []gatekeeper.MergedPull
+		wantPaths []string
+	}{
+		{
+			name: "both lists span two pages",
+			script: func(t *testing.T, gh *fakeGitHub) {
+				gh.on(compareRoute, jsonReply(http.StatusOK, commitsJSON(3, "1111111111111111111111111111111111111111", mergedSHA17),
+					"Link", linkNext(gh, compareRoute, 2)))
+				gh.on(compareRoute+"?page=2", jsonReply(http.StatusOK, commitsJSON(3, "3333333333333333333333333333333333333333")))
+				gh.on(pullsRoute, jsonReply(http.StatusOK, "["+pull19(t)+","+recordedPull(t, nil)+"]", "Link", linkNext(gh, pullsRoute, 2)))
+				gh.on(pullsRoute+"?page=2", jsonReply(http.StatusOK, "["+pull18(t)+","+pull16(t)+"]"))
+			},
+			want: wantMerged,
+			wantPaths: []string{
+				compareRoute + "?per_page=100", compareRoute + "?page=2&per_page=100",
+				pullsRoute + "?base=staging&direction=desc&per_page=100&sort=updated&state=closed",
+				pullsRoute + "?base=staging&direction=desc&page=2&per_page=100&sort=updated&state=closed",
+			},
+		},
+		{
+			name: "listing stops at pull requests updated before the oldest commit",
+			script: func(t *testing.T, gh *fakeGitHub) {
+				gh.on(compareRoute, jsonReply(http.StatusOK, `{"total_commits":1,"commits":[`+dated(mergedSHA17, "2022-10-12T08:33:55Z")+`]}`))
+				gh.on(pullsRoute, jsonReply(http.StatusOK, "["+recordedPull(t, nil)+","+pull15(t)+"]", "Link", linkNext(gh, pullsRoute, 2)))
+				gh.on(pullsRoute+"?page=2", jsonReply(http.StatusOK, "["+pull16(t)+"]"))
+			},
+			want: wantMerged[:1],
+			wantPaths: []string{
+				compareRoute + "?per_page=100",
+				pullsRoute + "?base=staging&direction=desc&per_page=100&sort=updated&state=closed",
+			},
+		},
+		{
+			name: "an undated commit reads on",
+			script: func(t *testing.T, gh *fakeGitHub) {
+				gh.on(compareRoute, jsonReply(http.StatusOK, `{"total_commits":2,"commits":[`+dated(mergedSHA17, "2022-10-12T08:33:55Z")+`,{"sha":"1515151515151515151515151515151515151515"}]}`))
+				gh.on(pullsRoute, jsonReply(http.StatusOK, "["+recordedPull(t, nil)+","+pull16(t)+"]", "Link", linkNext(gh, pullsRoute, 2)))
+				gh.on(pullsRoute+"?page=2", jsonReply(http.StatusOK, "["+pull15(t)+"]"))
+			},
+			want: []gatekeeper.MergedPull{
+				{Number: 15, Title: "feature/catalog-info", Author: "sish8075", HeadRef: "feature/catalog-info"},
+				wantMerged[0],
+			},
+			wantPaths: []string{
+				compareRoute + "?per_page=100",
+				pullsRoute + "?base=staging&direction=desc&per_page=100&sort=updated&state=closed",
+				pullsRoute + "?base=staging&direction=desc&page=2&per_page=100&sort=updated&state=closed",
+			},
+		},
+		{
+			name: "empty comparison is an empty list",
+			script: func(t *testing.T, gh *fakeGitHub) {
+				gh.on(compareRoute, jsonReply(http.StatusOK, `{"status":"identical","ahead_by":0,"behind_by":0,"total_commits":0,"commits":[]}`))
+			},
+			want:      []gatekeeper.MergedPull{},
+			wantPaths: []string{compareRoute + "?per_page=100"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			gh := newFakeGitHub(t, "")
+			tt.script(t, gh)
+			s := NewMergedSource(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()), MergedSourceOptions{})
+
+			got, err := s.Gather(context.Background(), releaseEvidence())
+			if err != nil {
+				t.Fatalf("Gather: %v", err)
+			}
+			list := mergedOf(t, got)
+			if list == nil {
+				t.Errorf("merged pulls are nil, want a list")
+			}
+			if diff := cmp.Diff(tt.want, list); diff != "" {
+				t.Errorf("merged pulls (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantPaths, gh.paths()); diff != "" {
+				t.Errorf("requests (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestMergedSourceErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		opts        MergedSourceOptions
+		script      func(t *testing.T, gh *fakeGitHub)
+		wantErr     error
+		wantInError string
+	}{
+		{
+			name: "more commits than GitHub returned",
+			script: func(t *testing.T, gh *fakeGitHub) {
+				gh.on(compareRoute, jsonReply(http.StatusOK, commitsJSON(300, mergedSHA17, "3333333333333333333333333333333333333333")))
+			},
+			wantInError: "300 commits, more than the 2 read",
+		},
+		{
+			name: "more commits than MaxCommits",
+			opts: MergedSourceOptions{MaxCommits: 2},
+			script: func(t *testing.T, gh *fakeGitHub) {
+				gh.on(compareRoute, jsonReply(http.StatusOK, commitsJSON(3, mergedSHA17, "3333333333333333333333333333333333333333"),
+					"Link", linkNext(gh, compareRoute, 2)))
+			},
+			wantInError: "3 commits, more than the 2 read",
+		},
+		{
+			name: "more closed pull requests than MaxPullPages",
+			opts: MergedSourceOptions{MaxPullPages: 1},
+			script: func(t *testing.T, gh *fakeGitHub) {
+				serveRelease(t, gh)
+				gh.on(pullsRoute, jsonReply(http.StatusOK, "["+recordedPull(t, nil)+"]", "Link", linkNext(gh, pullsRoute, 2)))
+			},
+			wantInError: "1 pages read and older ones remain",
+		},
+		{
+			name:        "head commit unknown to GitHub",
+			script:      func(*testing.T, *fakeGitHub) {},
+			wantInError: "comparing main...5d1e0a1b2c3d in sish8075/statistics-source",
+		},
+		{
+			name: "rate limit fails at once",
+			script: func(t *testing.T, gh *fakeGitHub) {
+				serveRelease(t, gh)
+				gh.on(pullsRoute, jsonReply(http.StatusForbidden, primaryLimitBody,
+					"X-RateLimit-Remaining", "0", "X-RateLimit-Reset", unix(10*time.Minute)))
+			},
+			wantErr:     ErrRateLimited,
+			wantInError: "listing pull requests merged into staging",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			gh := newFakeGitHub(t, "")
+			tt.script(t, gh)
+			s := NewMergedSource(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()), tt.opts)
+
+			got, err := s.Gather(context.Background(), releaseEvidence())
+			if err == nil {
+				t.Fatalf("Gather returned %+v and no error", got)
+			}
+			if got != nil {
+				t.Errorf("Gather returned events with its error: %+v", got)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("error %q does not wrap %v", err, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantInError) {
+				t.Errorf("error %q does not say %q", err, tt.wantInError)
+			}
+		})
+	}
+}
