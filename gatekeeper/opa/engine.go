@@ -45,6 +45,7 @@ type prepared struct {
 	query    rego.PreparedEvalQuery
 	files    []string
 	loadedAt time.Time
+	data     map[string]any // the data documents, read-only
 }
 
 // broken is a revision of the folder that did not load.
@@ -153,11 +154,11 @@ func (e *Engine) markBroken(old *state, revision string, cause error) (bool, err
 // decision, and that decision must not be success, because a policy that
 // passes a pull request it knows nothing about is open, not closed.
 func (e *Engine) prepare(ctx context.Context, snap *snapshot) (*prepared, error) {
-	q, err := snap.prepare(ctx)
+	q, data, err := snap.prepare(ctx)
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{revision: snap.revision, query: q, files: snap.names, loadedAt: e.clock.Now()}
+	p := &prepared{revision: snap.revision, query: q, files: snap.names, loadedAt: e.clock.Now(), data: data}
 	d, err := p.eval(ctx, map[string]any{})
 	if err != nil {
 		return nil, fmt.Errorf("smoke evaluation on an empty input: %w", err)
@@ -316,4 +317,24 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 			e.logger.Info("policy loaded", "dir", e.dir, "revision", e.Revision())
 		}
 	}
+}
+
+// Data returns the policy data document at path (for example "release",
+// "approvals", "roles") in the revision in force, or nil when there is none.
+// The value is shared: callers must not change it. It lets the gatekeeper
+// learn from the policy, never from code, which teams hold release roles.
+func (e *Engine) Data(path ...string) any {
+	st := e.cur.Load()
+	if st.good == nil {
+		return nil
+	}
+	var v any = st.good.data
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
 }

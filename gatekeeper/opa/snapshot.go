@@ -143,22 +143,22 @@ func (s *snapshot) load() (*loader.Result, error) {
 // the expensive step, done once per revision. The modules are compiled here
 // rather than by rego, whose errors would bury the file and line under
 // "bundle activation failed".
-func (s *snapshot) prepare(ctx context.Context) (rego.PreparedEvalQuery, error) {
+func (s *snapshot) prepare(ctx context.Context) (rego.PreparedEvalQuery, map[string]any, error) {
 	res, err := s.load()
 	if err != nil {
-		return rego.PreparedEvalQuery{}, err
+		return rego.PreparedEvalQuery{}, nil, err
 	}
 	store := inmem.NewFromObject(res.Documents)
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
-		return rego.PreparedEvalQuery{}, fmt.Errorf("opening policy data: %w", err)
+		return rego.PreparedEvalQuery{}, nil, fmt.Errorf("opening policy data: %w", err)
 	}
 	defer store.Abort(ctx, txn)
 	// The path-conflicts check rejects a rule whose path a data file also
 	// defines, which would otherwise make one of them silently win.
 	compiler := ast.NewCompiler().WithPathConflictsCheck(storage.NonEmpty(ctx, store, txn))
 	if compiler.Compile(res.ParsedModules()); compiler.Failed() {
-		return rego.PreparedEvalQuery{}, compiler.Errors
+		return rego.PreparedEvalQuery{}, nil, compiler.Errors
 	}
 	pq, err := rego.New(
 		rego.Query(Query),
@@ -167,9 +167,9 @@ func (s *snapshot) prepare(ctx context.Context) (rego.PreparedEvalQuery, error) 
 		rego.StrictBuiltinErrors(true),
 	).PrepareForEval(ctx)
 	if err != nil {
-		return rego.PreparedEvalQuery{}, fmt.Errorf("preparing %s: %w", Query, err)
+		return rego.PreparedEvalQuery{}, nil, fmt.Errorf("preparing %s: %w", Query, err)
 	}
-	return pq, nil
+	return pq, res.Documents, nil
 }
 
 // testStore loads the snapshot the way `opa test` does: data documents and
