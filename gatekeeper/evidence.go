@@ -254,6 +254,11 @@ func (ev *Evidence) upsertReview(r Review) {
 	r.State = NormalizeReviewState(r.State)
 	for i := range ev.Reviews {
 		if ev.Reviews[i].ID == r.ID {
+			// A dismissal is final: a late or redelivered "submitted"
+			// must not bring the approval back.
+			if ev.Reviews[i].State == "DISMISSED" {
+				r.State = "DISMISSED"
+			}
 			ev.Reviews[i] = r
 			return
 		}
@@ -264,7 +269,9 @@ func (ev *Evidence) upsertReview(r Review) {
 func (ev *Evidence) upsertComment(c Comment) {
 	for i := range ev.Comments {
 		if ev.Comments[i].ID == c.ID {
-			if c.UpdatedAt.Before(ev.Comments[i].UpdatedAt) {
+			// A deletion is final (its delivery may arrive before the
+			// creation's), and an older edit never replaces a newer one.
+			if ev.Comments[i].Deleted || c.UpdatedAt.Before(ev.Comments[i].UpdatedAt) {
 				return
 			}
 			ev.Comments[i] = c

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Vote is a GO or NOGO vote parsed from a pull request comment.
@@ -49,9 +50,12 @@ func ParseVote(body string) (vote, reason, refused string, ok bool) {
 // when the comment was written or last edited, by GitHub's clock, so a
 // vote cast before a push never counts for the pushed head.
 func (ev *Evidence) Votes() []Vote {
-	latest := map[string]Vote{}
-	order := map[string]int{}
-	for i, c := range ev.Comments {
+	type cast struct {
+		vote Vote
+		at   time.Time
+	}
+	latest := map[string]cast{}
+	for _, c := range ev.Comments {
 		if c.Deleted {
 			continue
 		}
@@ -59,18 +63,20 @@ func (ev *Evidence) Votes() []Vote {
 		if !ok {
 			continue
 		}
-		// Comments are kept in arrival order; a later comment of the
-		// same person replaces the earlier vote.
 		at := c.CreatedAt
 		if c.UpdatedAt.After(at) {
 			at = c.UpdatedAt // an edited vote is cast anew
 		}
-		latest[c.User] = Vote{User: c.User, Vote: vote, Reason: reason, Refused: refused, CommentID: c.ID, HeadSHA: ev.HeadAt(at)}
-		order[c.User] = i
+		// The latest by GitHub's clock, not by arrival: a redelivered
+		// older /go must not override a newer /nogo.
+		if cur, seen := latest[c.User]; seen && (at.Before(cur.at) || (at.Equal(cur.at) && c.ID < cur.vote.CommentID)) {
+			continue
+		}
+		latest[c.User] = cast{Vote{User: c.User, Vote: vote, Reason: reason, Refused: refused, CommentID: c.ID, HeadSHA: ev.HeadAt(at)}, at}
 	}
 	out := make([]Vote, 0, len(latest))
-	for _, v := range latest {
-		out = append(out, v)
+	for _, c := range latest {
+		out = append(out, c.vote)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].User < out[j].User })
 	return out

@@ -122,3 +122,30 @@ func FuzzParseComment(f *testing.F) {
 		}
 	})
 }
+
+func TestVotesSurviveOutOfOrderDelivery(t *testing.T) {
+	t.Parallel()
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	var ev Evidence
+	ev.Apply(Event{PullRequest: &PullRequest{HeadSHA: "aaa", UpdatedAt: at(0)}})
+	// The 12:00 NOGO arrives before the redelivered 11:00 GO.
+	ev.Apply(Event{Comment: &Comment{ID: 101, User: "qa", Body: "/nogo smoke red", CreatedAt: at(60), UpdatedAt: at(60)}})
+	ev.Apply(Event{Comment: &Comment{ID: 100, User: "qa", Body: "/go", CreatedAt: at(0), UpdatedAt: at(0)}})
+	// A deletion delivered before the creation stays deleted.
+	ev.Apply(Event{Comment: &Comment{ID: 200, User: "sre", Body: "/go", CreatedAt: at(5), UpdatedAt: at(5), Deleted: true}})
+	ev.Apply(Event{Comment: &Comment{ID: 200, User: "sre", Body: "/go", CreatedAt: at(5), UpdatedAt: at(5)}})
+	want := []Vote{{User: "qa", Vote: "nogo", Reason: "smoke red", CommentID: 101, HeadSHA: "aaa"}}
+	if diff := cmp.Diff(want, ev.Votes()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestDismissalIsFinal(t *testing.T) {
+	t.Parallel()
+	var ev Evidence
+	ev.Apply(Event{Review: &Review{ID: 1, User: "qa", State: "dismissed", CommitID: "aaa", SubmittedAt: t0}})
+	ev.Apply(Event{Review: &Review{ID: 1, User: "qa", State: "approved", CommitID: "aaa", SubmittedAt: t0}})
+	if got := ev.Reviews[0].State; got != "DISMISSED" {
+		t.Errorf("state %s after a late submitted delivery, want DISMISSED", got)
+	}
+}
