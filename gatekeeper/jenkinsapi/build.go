@@ -27,6 +27,15 @@ type wireBuild struct {
 	Duration  int64        `json:"duration"`
 	URL       string       `json:"url"`
 	Actions   []wireAction `json:"actions"`
+	// Artifacts are the files the build archived.
+	Artifacts []wireArtifact `json:"artifacts"`
+}
+
+// wireArtifact is one archived file; relativePath is its path under
+// <build>/artifact/.
+type wireArtifact struct {
+	FileName     string `json:"fileName"`
+	RelativePath string `json:"relativePath"`
 }
 
 // wireAction is any entry of actions[]; most are {} or of no interest, so
@@ -77,18 +86,24 @@ func (c *Client) Build(ctx context.Context, jobURL string, number int64) (gateke
 }
 
 func (c *Client) build(ctx context.Context, r ref) (gatekeeper.Build, error) {
+	b, _, err := c.fetchBuild(ctx, r)
+	return b, err
+}
+
+// fetchBuild is build, also returning the build's archived artifacts.
+func (c *Client) fetchBuild(ctx context.Context, r ref) (gatekeeper.Build, []wireArtifact, error) {
 	var raw rawJSON
 	// depth=1 as gojenkins' Build.Poll asks: it is what shows the
 	// BuildData revisions inside actions[].
 	if _, err := c.withContext(ctx).Requester.GetJSON(ctx, r.endpoint(), &raw, map[string]string{"depth": "1"}); err != nil {
-		return gatekeeper.Build{}, fmt.Errorf("fetching build %s: %w", r, err)
+		return gatekeeper.Build{}, nil, fmt.Errorf("fetching build %s: %w", r, err)
 	}
 	var w wireBuild
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return gatekeeper.Build{}, fmt.Errorf("decoding build %s: %w", r, err)
+		return gatekeeper.Build{}, nil, fmt.Errorf("decoding build %s: %w", r, err)
 	}
 	if w.Number != r.number {
-		return gatekeeper.Build{}, fmt.Errorf("decoding build %s: jenkins described build %d", r, w.Number)
+		return gatekeeper.Build{}, nil, fmt.Errorf("decoding build %s: jenkins described build %d", r, w.Number)
 	}
 	b := c.skeleton(r)
 	b.Building = w.Building
@@ -102,7 +117,7 @@ func (c *Client) build(ctx context.Context, r ref) (gatekeeper.Build, error) {
 	b.Duration = time.Duration(w.Duration) * time.Millisecond
 	b.HeadSHA, b.BaseSHA, b.MergeSHA = revisions(w.Actions, b.Key, b.Strategy)
 	b.UpdatedAt = c.clock.Now()
-	return b, nil
+	return b, w.Artifacts, nil
 }
 
 // revisions recovers the pull request head, the base and the built commit
@@ -191,6 +206,16 @@ func buildData(actions []wireAction, key gatekeeper.PullKey) *wireAction {
 // git@github.com:o/r.git, ssh://git@github.com/o/r.git. It returns "" for
 // anything else.
 func remoteRepo(remote string) string {
+	owner, repo := remoteOwnerRepo(remote)
+	if owner == "" {
+		return ""
+	}
+	return strings.ToLower(owner + "/" + repo)
+}
+
+// remoteOwnerRepo is remoteRepo keeping the names as the URL spells them,
+// for use as a pull request key.
+func remoteOwnerRepo(remote string) (owner, repo string) {
 	s := strings.TrimSpace(remote)
 	var path string
 	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.Host != "" {
@@ -199,12 +224,12 @@ func remoteRepo(remote string) string {
 		// scp-like syntax: user@host:owner/repo.git
 		_, path, _ = strings.Cut(s[at:], ":")
 	} else {
-		return ""
+		return "", ""
 	}
 	path = strings.TrimSuffix(strings.Trim(path, "/"), ".git")
 	parts := strings.Split(path, "/")
 	if len(parts) < 2 || parts[len(parts)-2] == "" || parts[len(parts)-1] == "" {
-		return ""
+		return "", ""
 	}
-	return strings.ToLower(parts[len(parts)-2] + "/" + parts[len(parts)-1])
+	return parts[len(parts)-2], parts[len(parts)-1]
 }

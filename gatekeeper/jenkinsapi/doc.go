@@ -18,9 +18,58 @@
 // commit GitHub does not know. The head is taken, in order, from the
 // build's SCMRevisionAction (PullRequestSCMRevision.pullHash), from the
 // "marked" revision of the git BuildData entry that built the merge, and,
-// only for head and branch builds, from the built commit itself. Only the
+// only for head and branch builds, from the built commit itself; failing
+// all of these, from the head_sha of the pipeline's own report. Only the
 // BuildData whose remoteUrls name the pull request's repository is used:
 // a Pipeline run carries one per checkout, shared libraries included.
 //
-// A Client is safe for concurrent use.
+// Source (Name "jenkins") is the gatekeeper.Source built on the Client: it
+// completes notified builds, finds builds whose notification was lost,
+// reads the image scan report the build archived (ParseTrivy, ParseSARIF)
+// and keeps the base branch's last successful build as the baseline.
+//
+// # Webhook payloads
+//
+// ParseNotification reads what Jenkins posts to /webhooks/jenkins. The
+// Notification plugin's JSON names the job by its URL; for a PR-merge job
+// its scm.commit is the local merge commit and is kept as MergeSHA only,
+// so that the head stays unknown until the API (or a pipeline report)
+// tells it. A Jenkinsfile can post a pipeline report instead, or as well,
+// from post { always { … } }, with the HTTP Request plugin:
+//
+//	{
+//	  "kind": "pipeline-report",
+//	  "job_url": "https://ci.example.com/job/acme/job/shop/job/PR-12-merge/",
+//	  "build_number": 7,
+//	  "head_sha": "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+//	  "base_sha": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+//	  "merge_sha": "d27afa0805201322d846d7defc29b82c88d9b5ce",
+//	  "result": "SUCCESS",
+//	  "stages": [
+//	    {"name": "Checkout", "status": "SUCCESS"},
+//	    {"name": "Image scan", "status": "SUCCESS"}
+//	  ],
+//	  "image_digest": "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b",
+//	  "chart_version": "shop-2-14-3-ec26c3e",
+//	  "tests": {"total": 42, "passed": 40, "failed": 0, "skipped": 2},
+//	  "vulnerabilities": {"critical": 0, "high": 0, "medium": 4, "low": 0, "unknown": 0}
+//	}
+//
+// job_url is env.JOB_URL and build_number env.BUILD_NUMBER as a number;
+// both are required. In a PR-merge build merge_sha is env.GIT_COMMIT,
+// head_sha the merge's second parent (`git rev-parse HEAD^2`; env.CHANGE_ID
+// is the pull request number) and base_sha its first (`git rev-parse
+// HEAD^1`); in a PR-head build head_sha is env.GIT_COMMIT. result is
+// currentBuild.currentResult. Every other field is optional; a field sent
+// is validated: shas are 40 lower-case hex digits, result a Jenkins result
+// (SUCCESS, UNSTABLE, FAILURE, ABORTED, NOT_BUILT), stage statuses the
+// Stage View's (SUCCESS, FAILED, UNSTABLE, ABORTED, NOT_EXECUTED,
+// IN_PROGRESS, PAUSED_PENDING_INPUT, SKIPPED), image_digest "sha256:" and
+// 64 hex digits, tests must add up to total; unknown fields are refused.
+// What the API later says of the same build (result, revisions, stages,
+// tests) prevails over the report; the report's stages and tests stand in
+// where Jenkins has none, and an archived scan report replaces the
+// report's vulnerability counts.
+//
+// A Client and a Source are safe for concurrent use.
 package jenkinsapi

@@ -23,17 +23,25 @@ import (
 // together with everything that could be fetched, so that the details page
 // can still show it; the caller must not treat such a build as complete.
 func (c *Client) Enrich(ctx context.Context, in gatekeeper.Build) (gatekeeper.Build, error) {
+	out, _, err := c.enrich(ctx, in)
+	return out, err
+}
+
+// enrich is Enrich, also returning the build's archived artifacts and,
+// when the build itself could be fetched, fetched true.
+func (c *Client) enrich(ctx context.Context, in gatekeeper.Build) (gatekeeper.Build, enriched, error) {
 	r, err := newRef(in.JobPath, in.Number)
 	if err != nil {
-		return in, fmt.Errorf("enriching build: %w", err)
+		return in, enriched{}, fmt.Errorf("enriching build: %w", err)
 	}
 	if r.number <= 0 {
-		return in, fmt.Errorf("enriching build of %s: no build number: %w", r, gatekeeper.ErrInvalid)
+		return in, enriched{}, fmt.Errorf("enriching build of %s: no build number: %w", r, gatekeeper.ErrInvalid)
 	}
-	got, err := c.build(ctx, r)
+	got, artifacts, err := c.fetchBuild(ctx, r)
 	if err != nil {
-		return in, fmt.Errorf("enriching build: %w", err)
+		return in, enriched{}, fmt.Errorf("enriching build: %w", err)
 	}
+	info := enriched{ref: r, fetched: true, artifacts: artifacts}
 	out := merge(in, got)
 
 	var (
@@ -63,9 +71,18 @@ func (c *Client) Enrich(ctx context.Context, in gatekeeper.Build) (gatekeeper.Bu
 	}
 	out.UpdatedAt = c.clock.Now()
 	if len(failed) > 0 {
-		return out, fmt.Errorf("enriching build %s: %w", r, errors.Join(failed...))
+		return out, info, fmt.Errorf("enriching build %s: %w", r, errors.Join(failed...))
 	}
-	return out, nil
+	return out, info, nil
+}
+
+// enriched is what enrich learnt besides the Build.
+type enriched struct {
+	ref ref
+	// fetched is true when the build's own JSON was read, so that the
+	// returned Build holds Jenkins' current view of it.
+	fetched   bool
+	artifacts []wireArtifact
 }
 
 // merge lays the API's view of a build over a notification's.

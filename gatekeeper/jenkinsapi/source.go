@@ -1,0 +1,458 @@
+package jenkinsapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+var _ gatekeeper.Source = (*Source)(nil)
+
+// SourceName is the Source's Name, the key of its entry in
+// Evidence.Sources and in the policy input.
+const SourceName = "jenkins"
+
+// ReportVulnerabilities names the image scan report in Build.Missing, next
+// to gatekeeper.ReportStages, ReportTests and ReportCoverage.
+const ReportVulnerabilities = "vulnerabilities"
+
+// Defaults of SourceOptions.
+const (
+	DefaultBaselineMaxAge = 30 * time.Minute
+	DefaultRetryEvery     = 5 * time.Minute
+	DefaultLookupLimit    = 5
+	// maxEnrich bounds the builds one Gather enriches (newest first), so
+	// that a pull request with many unfinished builds cannot keep a
+	// worker busy; the rest wait for the next Gather.
+	maxEnrich = 4
+	// maxScanReports bounds the scan reports read per build.
+	maxScanReports = 4
+)
+
+// SourceOptions configure a Source.
+type SourceOptions struct {
+	// BaselineMaxAge is how long a fetched baseline stands before the base
+	// branch's last successful build is asked again (default
+	// DefaultBaselineMaxAge).
+	BaselineMaxAge time.Duration
+	// RetryEvery is how often a finished build whose head sha Jenkins
+	// does not expose is asked again (default DefaultRetryEvery).
+	RetryEvery time.Duration
+	// LookupLimit is how many of the newest builds of the PR-merge job
+	// are looked at for a build of the head whose notification was lost
+	// (default DefaultLookupLimit).
+	LookupLimit int
+}
+
+// Source completes a pull request's Jenkins evidence from the REST API. It
+// is safe for concurrent use. Gather:
+//
+//   - enriches every build of the pull request that is on the current head
+//     or whose head is not known yet, while it is incomplete: still
+//     running, a report (stages, tests, coverage, vulnerabilities) neither
+//     fetched nor known to be missing, or its head sha unknown (then at
+//     most every RetryEvery once the rest is complete). At most maxEnrich
+//     builds per Gather, newest first. Builds of older heads are left as
+//     they are.
+//   - looks the build up (Client.BuildForHead) when no PR-merge build of
+//     the current head is known: its notification was lost. None found
+//     is not an error: the policy waits.
+//   - reads the image scan from the build's archived artifacts: every
+//     *trivy*.json (Trivy JSON), else every *.sarif or *.sarif.json
+//     (SARIF), counted together. An archived report replaces one the
+//     pipeline posted; a posted one stands when nothing is archived; with
+//     neither, a finished build lists ReportVulnerabilities in Missing.
+//   - fetches the base branch's last successful build with its tests and
+//     coverage as the baseline, at most every BaselineMaxAge, the last
+//     fetch being the newest EventBaseline in ev.Log (so the rule holds
+//     across replicas), or at once after a failed Gather or when the base
+//     branch changed.
+//
+// Every failure other than ErrMissing is returned, joined, together with
+// the events gathered before and after it.
+type Source struct {
+	c    *Client
+	opts SourceOptions
+}
+
+// NewSource returns a Source that reads through c.
+func NewSource(c *Client, opts SourceOptions) *Source {
+	if opts.BaselineMaxAge <= 0 {
+		opts.BaselineMaxAge = DefaultBaselineMaxAge
+	}
+	if opts.RetryEvery <= 0 {
+		opts.RetryEvery = DefaultRetryEvery
+	}
+	if opts.LookupLimit <= 0 {
+		opts.LookupLimit = DefaultLookupLimit
+	}
+	return &Source{c: c, opts: opts}
+}
+
+// Name returns SourceName.
+func (s *Source) Name() string { return SourceName }
+
+// Gather returns EventBuild events, each carrying a whole build as Jenkins
+// now describes it (the domain merges it into the build it has), and at
+// most one EventBaseline event. See Source for what it fetches and when.
+func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekeeper.Event, error) {
+	if ev == nil {
+		return nil, fmt.Errorf("gathering jenkins evidence: nil evidence: %w", gatekeeper.ErrInvalid)
+	}
+	key := ev.Key
+	if !key.Valid() && ev.PR != nil {
+		key = ev.PR.Key
+	}
+	if !key.Valid() {
+		return nil, fmt.Errorf("gathering jenkins evidence: pull request key %+v: %w", key, gatekeeper.ErrInvalid)
+	}
+	now := s.c.clock.Now()
+	head := ev.HeadSHA()
+	var (
+		events  []gatekeeper.Event
+		errs    []error
+		current bool // a PR-merge build of the current head is known
+	)
+	emit := func(b gatekeeper.Build) {
+		if head != "" && b.HeadSHA == head && b.Strategy != "head" {
+			current = true
+		}
+		events = append(events, gatekeeper.Event{Name: EventBuild, Received: now, Key: key, SHA: b.HeadSHA, Build: &b})
+	}
+
+	var todo []gatekeeper.Build
+	for _, b := range ev.Builds {
+		if !samePull(b.Key, key) {
+			continue
+		}
+		if head != "" && b.HeadSHA == head && b.Strategy != "head" {
+			current = true
+		}
+		if b.HeadSHA != "" && b.HeadSHA != head {
+			continue // an older head's: kept for the record only
+		}
+		if s.incomplete(b, now) {
+			todo = append(todo, b)
+		} else if st := s.c.stages.rekey(b.Stages); !slices.Equal(st, b.Stages) {
+			// Stages a pipeline report posted, keyed before the
+			// configured stage map was known.
+			b.Stages = st
+			emit(b)
+		}
+	}
+	sort.SliceStable(todo, func(i, j int) bool { return todo[i].Number > todo[j].Number })
+	if len(todo) > maxEnrich {
+		todo = todo[:maxEnrich]
+	}
+	for _, b := range todo {
+		out, ok, err := s.complete(ctx, b)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ok {
+			emit(out)
+		}
+	}
+
+	if head != "" && !current {
+		found, err := s.c.BuildForHead(ctx, key, head, s.opts.LookupLimit)
+		switch {
+		case isMissing(err):
+			// Not built yet, or its job is gone: the policy waits.
+		case err != nil:
+			errs = append(errs, fmt.Errorf("looking up the build of %s at %s: %w", key, head, err))
+		default:
+			out, ok, err := s.complete(ctx, found)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if ok {
+				emit(out)
+			} else {
+				emit(found)
+			}
+		}
+	}
+
+	if base, ok := s.baselineDue(ev, key, now); ok {
+		b, err := s.baseline(ctx, base)
+		if err != nil && !isMissing(err) {
+			errs = append(errs, err)
+		}
+		if b != nil {
+			events = append(events, gatekeeper.Event{Name: EventBaseline, Received: now, Key: key, SHA: b.HeadSHA, Baseline: b})
+		}
+	}
+
+	if len(errs) > 0 {
+		return events, fmt.Errorf("gathering jenkins evidence for %s: %w", key, errors.Join(errs...))
+	}
+	return events, nil
+}
+
+// samePull reports whether a build's key is the pull request's; a build
+// whose repository was not known is matched by number.
+func samePull(b, key gatekeeper.PullKey) bool {
+	return b.Number == key.Number &&
+		(b.Owner == "" || strings.EqualFold(b.Owner, key.Owner)) &&
+		(b.Repo == "" || strings.EqualFold(b.Repo, key.Repo))
+}
+
+// incomplete reports whether the API can still add to b.
+func (s *Source) incomplete(b gatekeeper.Build, now time.Time) bool {
+	if b.Building || b.Result == "" {
+		return true
+	}
+	for _, r := range []struct {
+		name  string
+		known bool
+	}{
+		{gatekeeper.ReportStages, b.Stages != nil},
+		{gatekeeper.ReportTests, b.Tests != nil},
+		{gatekeeper.ReportCoverage, b.Coverage != nil},
+		{ReportVulnerabilities, b.Vulnerabilities != nil},
+	} {
+		if !r.known && !slices.Contains(b.Missing, r.name) {
+			return true
+		}
+	}
+	// Everything else is known: a head Jenkins does not expose will not
+	// appear at the next evaluation, so ask again only now and then.
+	return b.HeadSHA == "" && now.Sub(b.UpdatedAt) >= s.opts.RetryEvery
+}
+
+// complete enriches b and reads its scan report. ok is false when the
+// build itself could not be fetched: there is then nothing to emit.
+func (s *Source) complete(ctx context.Context, in gatekeeper.Build) (gatekeeper.Build, bool, error) {
+	out, info, err := s.c.enrich(ctx, in)
+	if !info.fetched {
+		return in, false, err
+	}
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	// Only the API tells a head from a merge commit, but a head the
+	// evidence already has came from the API or the pipeline itself.
+	if out.HeadSHA == "" {
+		out.HeadSHA = in.HeadSHA
+	}
+	// What the pipeline reported stands in for what Jenkins lacks.
+	if out.Stages == nil && in.Stages != nil && drop(&out.Missing, gatekeeper.ReportStages) {
+		out.Stages = s.c.stages.rekey(in.Stages)
+	}
+	if out.Tests == nil && in.Tests != nil && drop(&out.Missing, gatekeeper.ReportTests) {
+		out.Tests = in.Tests
+	}
+	if !out.Building {
+		vulns, err := s.c.scan(ctx, info.ref, info.artifacts)
+		switch {
+		case vulns != nil:
+			out.Vulnerabilities = vulns
+		case isMissing(err) && out.Vulnerabilities == nil:
+			out.Missing = append(out.Missing, ReportVulnerabilities)
+		case isMissing(err):
+			// The pipeline's own report stands.
+		default:
+			errs = append(errs, err)
+		}
+	}
+	// An empty, not nil, list: the domain keeps an old list when the
+	// newcomer's is nil, and a report found since must not stay missing.
+	if out.Missing == nil {
+		out.Missing = []string{}
+	}
+	if len(errs) > 0 {
+		return out, true, errors.Join(errs...)
+	}
+	return out, true, nil
+}
+
+// drop removes name from *list and reports whether it was there.
+func drop(list *[]string, name string) bool {
+	i := slices.Index(*list, name)
+	if i < 0 {
+		return false
+	}
+	*list = slices.Delete(*list, i, i+1)
+	if len(*list) == 0 {
+		*list = nil
+	}
+	return true
+}
+
+// rekey sets each stage's release stage key from the configured map.
+func (idx stageIndex) rekey(in []gatekeeper.Stage) []gatekeeper.Stage {
+	if in == nil {
+		return nil
+	}
+	out := make([]gatekeeper.Stage, len(in))
+	for i, st := range in {
+		st.Key = idx[normStage(st.Name)]
+		out[i] = st
+	}
+	return out
+}
+
+// scanReports picks the scan reports among a build's artifacts: every
+// Trivy JSON report, else every SARIF log.
+func scanReports(artifacts []wireArtifact) (paths []string, sarif bool) {
+	var trivy, sarifs []string
+	for _, a := range artifacts {
+		name := strings.ToLower(path.Base(a.RelativePath))
+		switch {
+		case strings.HasSuffix(name, ".sarif") || strings.HasSuffix(name, ".sarif.json"):
+			sarifs = append(sarifs, a.RelativePath)
+		case strings.HasSuffix(name, ".json") && strings.Contains(name, "trivy"):
+			trivy = append(trivy, a.RelativePath)
+		}
+	}
+	if len(trivy) > 0 {
+		return trivy, false
+	}
+	return sarifs, true
+}
+
+// scan reads the build's archived scan reports and counts them together;
+// Report is the first one's relative path. No report archived, or one
+// listed but gone (404), is ErrMissing.
+func (c *Client) scan(ctx context.Context, r ref, artifacts []wireArtifact) (*gatekeeper.VulnCounts, error) {
+	paths, sarif := scanReports(artifacts)
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("reading the scan report of %s: no trivy or sarif report archived: %w", r, ErrMissing)
+	}
+	if len(paths) > maxScanReports {
+		return nil, fmt.Errorf("reading the scan report of %s: %d reports archived, at most %d are read: %w", r, len(paths), maxScanReports, gatekeeper.ErrInvalid)
+	}
+	total := gatekeeper.VulnCounts{Report: paths[0]}
+	found := map[trivyKey]string{}
+	for _, p := range paths {
+		body, err := c.artifact(ctx, r, p)
+		if err != nil {
+			return nil, fmt.Errorf("reading the scan report of %s: %w", r, err)
+		}
+		if sarif {
+			v, err := ParseSARIF(bytes.NewReader(body))
+			if err != nil {
+				return nil, fmt.Errorf("reading %s of %s: %w", p, r, err)
+			}
+			total.Critical += v.Critical
+			total.High += v.High
+			total.Medium += v.Medium
+			total.Low += v.Low
+			total.Unknown += v.Unknown
+			continue
+		}
+		f, err := trivyFindings(bytes.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("reading %s of %s: %w", p, r, err)
+		}
+		for k, sev := range f {
+			if old, ok := found[k]; !ok || severityRank[sev] > severityRank[old] {
+				found[k] = sev
+			}
+		}
+	}
+	if !sarif {
+		counts := countTrivy(found)
+		counts.Report = total.Report
+		total = counts
+	}
+	return &total, nil
+}
+
+// artifact fetches <build>/artifact/<relativePath>. It is not an /api/json
+// resource, which gojenkins' Requester would append, so the request goes
+// straight through the call's checking http.Client.
+func (c *Client) artifact(ctx context.Context, r ref, relativePath string) ([]byte, error) {
+	segs := strings.Split(relativePath, "/")
+	for i, s := range segs {
+		if s == "" || s == "." || s == ".." {
+			return nil, fmt.Errorf("artifact path %q: %w", relativePath, gatekeeper.ErrInvalid)
+		}
+		segs[i] = url.PathEscape(s)
+	}
+	j := c.withContext(ctx)
+	u := strings.TrimRight(j.Requester.Base, "/") + r.endpoint() + "/artifact/" + strings.Join(segs, "/")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetching artifact %s: %w", relativePath, err)
+	}
+	if a := j.Requester.BasicAuth; a != nil {
+		req.SetBasicAuth(a.Username, a.Password)
+	}
+	resp, err := j.Requester.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching artifact %s: %w", relativePath, err)
+	}
+	defer resp.Body.Close()
+	// checkTransport has read and bounded the body already.
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading artifact %s: %w", relativePath, err)
+	}
+	return body, nil
+}
+
+// baselineDue returns the base branch job whose last successful build
+// should be fetched now, if any (see Source).
+func (s *Source) baselineDue(ev *gatekeeper.Evidence, key gatekeeper.PullKey, now time.Time) (ref, bool) {
+	if ev.PR == nil || ev.PR.BaseRef == "" {
+		return ref{}, false
+	}
+	folders := s.c.repos.Folders(key.Owner, key.Repo)
+	// The pull request's own job, when one is known, shows where its
+	// multibranch project really is.
+	for _, b := range ev.Builds {
+		if names, _, ok := gatekeeper.SplitJobURL(b.JobPath); ok && len(names) > 1 && samePull(b.Key, key) && b.Key.Number > 0 {
+			folders = names[:len(names)-1]
+			break
+		}
+	}
+	base := ref{names: append(append([]string(nil), folders...), ev.PR.BaseRef)}
+	if last, ok := ev.Sources[SourceName]; ok && !last.OK {
+		return base, true
+	}
+	if ev.Baseline == nil || ev.Baseline.JobPath != base.jobPath() {
+		return base, true
+	}
+	for i := len(ev.Log) - 1; i >= 0; i-- {
+		if ev.Log[i].Event == EventBaseline {
+			return base, now.Sub(ev.Log[i].At) >= s.opts.BaselineMaxAge
+		}
+	}
+	return base, true
+}
+
+// baseline fetches the last successful build of job with its coverage and
+// test counts. A job that never succeeded is ErrMissing with a nil Build;
+// a failed test report fetch returns the build with the error.
+func (s *Source) baseline(ctx context.Context, job ref) (*gatekeeper.Build, error) {
+	b, err := s.c.LastSuccessful(ctx, job.jobPath())
+	if err != nil {
+		return nil, fmt.Errorf("fetching the baseline: %w", err)
+	}
+	r := job
+	r.number = b.Number
+	tests, err := s.c.testsOf(ctx, r)
+	switch {
+	case err == nil:
+		b.Tests = tests
+	case isMissing(err):
+		b.Missing = append(b.Missing, gatekeeper.ReportTests)
+	default:
+		return &b, fmt.Errorf("fetching the baseline: %w", err)
+	}
+	return &b, nil
+}

@@ -1,0 +1,709 @@
+package jenkinsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+const (
+	// buildPath is the PR-merge build the notifications name.
+	buildPath = "/" + prJob + "/10"
+	masterJob = "/job/Codertocat/job/Hello-World/job/master"
+	// trivyArtifact is where the seed Jenkinsfile archives its scan.
+	trivyArtifact = "reports/trivy-image.json"
+)
+
+// stepClock is a Clock a test moves forward.
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *stepClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// withArtifacts adds archived files to a build answer, after the recorded
+// build's own fish.txt.
+func withArtifacts(tb testing.TB, build []byte, paths ...string) []byte {
+	tb.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(build, &m); err != nil {
+		tb.Fatal(err)
+	}
+	arts := m["artifacts"].([]any)
+	for _, p := range paths {
+		arts = append(arts, map[string]any{"displayPath": p, "fileName": p[len(p)-len(lastSegment(p)):], "relativePath": p})
+	}
+	m["artifacts"] = arts
+	return mustJSON(tb, m)
+}
+
+func lastSegment(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			return p[i+1:]
+		}
+	}
+	return p
+}
+
+// masterBuild is build 6 of the master job (job.api.json's last
+// successful build), derived from build.api.json.
+func masterBuild(tb testing.TB) []byte {
+	tb.Helper()
+	m := fixtureMap(tb, "build.api.json")
+	m["number"] = 6
+	m["url"] = "http://localhost:32769" + masterJob + "/6/"
+	m["actions"] = append(m["actions"].([]any),
+		map[string]any{
+			"_class":             "hudson.plugins.git.util.BuildData",
+			"buildsByBranchName": map[string]any{"master": gitPair(baseSHA, baseSHA)},
+			"lastBuiltRevision":  map[string]any{"SHA1": baseSHA},
+			"remoteUrls":         []any{"https://github.com/Codertocat/Hello-World.git"},
+		},
+		map[string]any{
+			"_class":   "jenkins.scm.api.SCMRevisionAction",
+			"revision": map[string]any{"_class": "jenkins.plugins.git.AbstractGitSCMSource$SCMRevisionImpl", "hash": baseSHA},
+		})
+	return mustJSON(tb, m)
+}
+
+// prJobJSON is the PR-2-merge job listing builds 11 (a newer push's) and 10.
+func prJobJSON(tb testing.TB) []byte {
+	tb.Helper()
+	m := fixtureMap(tb, "job.api.json")
+	m["name"] = "PR-2-merge"
+	m["url"] = "http://localhost:32769/" + prJob + "/"
+	m["builds"] = []any{
+		map[string]any{"number": 11, "url": "http://localhost:32769/" + prJob + "/11/"},
+		map[string]any{"number": 10, "url": "http://localhost:32769/" + prJob + "/10/"},
+	}
+	return mustJSON(tb, m)
+}
+
+// sourceFake serves a finished, passing PR-merge build 10 of
+// Codertocat/Hello-World#2 that archived the recorded Trivy report, and the
+// master job whose last successful build is the baseline.
+func sourceFake(tb testing.TB, opt Options) (*fakeJenkins, *Source, *stepClock) {
+	tb.Helper()
+	f, url := newFake(tb, "")
+	f.serve(buildPath+"/api/json", withArtifacts(tb, workflowRun(tb, "SUCCESS"), trivyArtifact))
+	f.serve(buildPath+"/wfapi/describe/api/json", describe(tb, "SUCCESS", nil))
+	f.serve(buildPath+"/testReport/api/json", testReport(tb, 40, 0, 2))
+	f.serve(buildPath+"/coverage/api/json", readFixture(tb, "coverage.api.json"))
+	f.serve(buildPath+"/artifact/"+trivyArtifact, readTrivy(tb, "alpine-310.json.golden"))
+	f.serve(masterJob+"/api/json", readFixture(tb, "job.api.json"))
+	f.serve(masterJob+"/6/api/json", masterBuild(tb))
+	f.serve(masterJob+"/6/coverage/api/json", readFixture(tb, "coverage.api.json"))
+	f.serve(masterJob+"/6/testReport/api/json", testReport(tb, 36, 0, 2))
+	clk := &stepClock{t: testNow}
+	opt.URL, opt.Clock = url, clk
+	c, err := New(opt)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f, NewSource(c, SourceOptions{}), clk
+}
+
+// pullEvidence is the evidence of Codertocat/Hello-World#2 at headSHA
+// (staging into master) with the given webhook payloads applied.
+func pullEvidence(tb testing.TB, payloads ...[]byte) *gatekeeper.Evidence {
+	tb.Helper()
+	ev := &gatekeeper.Evidence{Key: prKey}
+	ev.Apply(gatekeeper.Event{Name: "pull_request.opened", Received: testNow.Add(-time.Hour), Key: prKey, PullRequest: &gatekeeper.PullRequest{
+		Key: prKey, State: "open", HeadRef: "staging", HeadSHA: headSHA, BaseRef: "master", BaseSHA: baseSHA,
+		UpdatedAt: testNow.Add(-time.Hour),
+	}})
+	for _, p := range payloads {
+		e, err := ParseNotification(p, nil, testNow.Add(-time.Minute))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ev.Apply(e)
+	}
+	return ev
+}
+
+// gathered splits Gather's events into builds (by number) and baselines.
+func gathered(tb testing.TB, events []gatekeeper.Event) (map[int64]gatekeeper.Build, []gatekeeper.Build) {
+	tb.Helper()
+	builds := map[int64]gatekeeper.Build{}
+	var baselines []gatekeeper.Build
+	for _, e := range events {
+		if e.Key != prKey || e.Received.IsZero() {
+			tb.Errorf("event %q has key %v, received %v", e.Name, e.Key, e.Received)
+		}
+		switch {
+		case e.Name == EventBuild && e.Build != nil:
+			if e.SHA != e.Build.HeadSHA {
+				tb.Errorf("build event sha %q, build head %q", e.SHA, e.Build.HeadSHA)
+			}
+			builds[e.Build.Number] = *e.Build
+		case e.Name == EventBaseline && e.Baseline != nil:
+			baselines = append(baselines, *e.Baseline)
+		default:
+			tb.Errorf("unexpected event %+v", e)
+		}
+	}
+	return builds, baselines
+}
+
+func TestSourceGatherNotifiedBuild(t *testing.T) {
+	t.Parallel()
+	f, s, clk := sourceFake(t, Options{})
+	ev := pullEvidence(t, notificationJSON(t, nil))
+	ctx := context.Background()
+
+	events, err := s.Gather(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	builds, baselines := gathered(t, events)
+	want := gatekeeper.Build{
+		JobPath: prJob, JobName: "PR-2-merge", Number: prNumber, Key: prKey, Strategy: "merge",
+		HeadSHA: headSHA, MergeSHA: mergeSHA, Phase: "COMPLETED", Result: "SUCCESS",
+		URL:       "http://localhost:32769/" + prJob + "/10/",
+		StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
+		Stages:          sevenStages(),
+		Tests:           &gatekeeper.TestSummary{Total: 42, Passed: 40, Skipped: 2},
+		Coverage:        &gatekeeper.Coverage{Line: 88.44, Branch: ptr(82.19), Source: "coverage"},
+		Vulnerabilities: &gatekeeper.VulnCounts{Medium: 4, Report: trivyArtifact},
+		Missing:         []string{},
+		UpdatedAt:       testNow,
+	}
+	if diff := cmp.Diff(map[int64]gatekeeper.Build{prNumber: want}, builds); diff != "" {
+		t.Errorf("gathered builds (-want +got):\n%s", diff)
+	}
+	if len(baselines) != 1 {
+		t.Fatalf("gathered %d baselines, want 1", len(baselines))
+	}
+	if b := baselines[0]; b.JobPath != masterJob[1:] || b.Number != 6 || b.HeadSHA != baseSHA ||
+		b.Coverage == nil || b.Coverage.Line != 88.44 || b.Tests == nil || b.Tests.Total != 38 {
+		t.Errorf("baseline = %+v", b)
+	}
+
+	for _, e := range events {
+		ev.Apply(e)
+	}
+	cur := ev.CurrentBuild()
+	if cur == nil || cur.Number != prNumber || cur.Coverage == nil || cur.Vulnerabilities == nil || len(cur.Stages) != 7 {
+		t.Fatalf("after Gather, CurrentBuild = %+v", cur)
+	}
+	in := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: testNow})
+	if b := in["build"].(map[string]any); b["tests"].(map[string]any)["added"] != 4 {
+		t.Errorf("policy input tests = %v, want 4 added over the baseline", b["tests"])
+	}
+
+	// Complete evidence and a fresh baseline: nothing to ask.
+	hits := f.count(buildPath+"/api/json") + f.count(masterJob+"/api/json")
+	events, err = s.Gather(ctx, ev)
+	if err != nil || len(events) != 0 {
+		t.Fatalf("second Gather = %d events, %v; want none", len(events), err)
+	}
+	if n := f.count(buildPath+"/api/json") + f.count(masterJob+"/api/json"); n != hits {
+		t.Errorf("second Gather made %d requests, want none", n-hits)
+	}
+
+	// Past the refresh window the baseline is asked again, the build not.
+	clk.add(DefaultBaselineMaxAge)
+	events, err = s.Gather(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if builds, baselines := gathered(t, events); len(builds) != 0 || len(baselines) != 1 {
+		t.Errorf("Gather after %v = %d builds, %d baselines; want 0, 1", DefaultBaselineMaxAge, len(builds), len(baselines))
+	}
+	if n := f.count(masterJob + "/api/json"); n != 2 {
+		t.Errorf("master job fetched %d times, want 2", n)
+	}
+}
+
+func TestSourceBaselineAfterFailure(t *testing.T) {
+	t.Parallel()
+	f, s, _ := sourceFake(t, Options{})
+	ev := pullEvidence(t, notificationJSON(t, nil))
+	events, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		ev.Apply(e)
+	}
+	// The last Gather failed: the baseline is not trusted to be fresh.
+	ev.Sources = map[string]gatekeeper.SourceStatus{SourceName: {OK: false, Error: "boom", Attempts: 1}}
+	if _, err := s.Gather(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(masterJob + "/api/json"); n != 2 {
+		t.Errorf("master job fetched %d times, want 2", n)
+	}
+	// A retargeted pull request needs the new base's baseline.
+	ev.Sources = nil
+	ev.PR.BaseRef = "release/1.x"
+	f.serve("/job/Codertocat/job/Hello-World/job/release%2F1.x/api/json", readFixture(t, "job.api.json"))
+	// Its job answers, its last successful build (6) does not exist:
+	// missing, not an error.
+	if _, err := s.Gather(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("/job/Codertocat/job/Hello-World/job/release%2F1.x/api/json"); n != 1 {
+		t.Errorf("release/1.x job fetched %d times, want 1", n)
+	}
+}
+
+func TestSourceLostNotification(t *testing.T) {
+	t.Parallel()
+	t.Run("found among the newest builds", func(t *testing.T) {
+		t.Parallel()
+		f, s, _ := sourceFake(t, Options{})
+		f.serve("/"+prJob+"/api/json", prJobJSON(t))
+		b11 := fixtureMap(t, "build.api.json") // a build of another head
+		b11["number"] = 11
+		f.serve("/"+prJob+"/11/api/json", mustJSON(t, b11))
+		events, err := s.Gather(context.Background(), pullEvidence(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		builds, _ := gathered(t, events)
+		b, ok := builds[prNumber]
+		if !ok || len(builds) != 1 {
+			t.Fatalf("gathered builds %v, want #10 only", builds)
+		}
+		if b.HeadSHA != headSHA || b.Result != "SUCCESS" || len(b.Stages) != 7 || b.Tests == nil || b.Coverage == nil || b.Vulnerabilities == nil {
+			t.Errorf("looked-up build not completed: %+v", b)
+		}
+	})
+	t.Run("not built yet", func(t *testing.T) {
+		t.Parallel()
+		f, s, _ := sourceFake(t, Options{})
+		events, err := s.Gather(context.Background(), pullEvidence(t))
+		if err != nil {
+			t.Fatalf("a build that does not exist yet is an error: %v", err)
+		}
+		if builds, baselines := gathered(t, events); len(builds) != 0 || len(baselines) != 1 {
+			t.Errorf("gathered %d builds, %d baselines; want 0, 1", len(builds), len(baselines))
+		}
+		if n := f.count("/" + prJob + "/api/json"); n != 1 {
+			t.Errorf("PR-2-merge job asked %d times, want 1", n)
+		}
+	})
+}
+
+func TestSourceOlderHeadNotEnriched(t *testing.T) {
+	t.Parallel()
+	f, s, _ := sourceFake(t, Options{})
+	f.serve("/"+prJob+"/api/json", prJobJSON(t))
+	// Build 9 ran for the previous head and is still running.
+	older := reportJSON(t, func(r map[string]any) {
+		r["build_number"] = 9
+		r["head_sha"] = libSHA
+		delete(r, "result")
+	})
+	ev := pullEvidence(t, older)
+	events, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	builds, _ := gathered(t, events)
+	if _, ok := builds[9]; ok {
+		t.Errorf("the older head's build was enriched: %+v", builds[9])
+	}
+	if n := f.count("/" + prJob + "/9/api/json"); n != 0 {
+		t.Errorf("the older head's build was fetched %d times", n)
+	}
+	if b, ok := builds[prNumber]; !ok || b.HeadSHA != headSHA {
+		t.Errorf("the current head's build was not looked up: %v", builds)
+	}
+}
+
+func TestSourceFailures(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mutate func(tb testing.TB, f *fakeJenkins)
+		// check inspects the gathered build (nil when none).
+		check      func(t *testing.T, b *gatekeeper.Build)
+		wantErr    func(error) bool
+		wantBase   bool
+		wantBuilds int
+	}{
+		{
+			name: "coverage answers 500: error and the rest",
+			mutate: func(tb testing.TB, f *fakeJenkins) {
+				f.status(buildPath+"/coverage/api/json", http.StatusInternalServerError)
+			},
+			check: func(t *testing.T, b *gatekeeper.Build) {
+				if b.Coverage != nil || b.Tests == nil || len(b.Stages) != 7 || b.Vulnerabilities == nil || len(b.Missing) != 0 {
+					t.Errorf("partial build = %+v", b)
+				}
+			},
+			wantErr:    statusErr(http.StatusInternalServerError),
+			wantBase:   true,
+			wantBuilds: 1,
+		},
+		{
+			name:   "no coverage report: missing, not an error",
+			mutate: func(tb testing.TB, f *fakeJenkins) { f.status(buildPath+"/coverage/api/json", http.StatusNotFound) },
+			check: func(t *testing.T, b *gatekeeper.Build) {
+				if b.Coverage != nil || !cmp.Equal(b.Missing, []string{gatekeeper.ReportCoverage}) {
+					t.Errorf("coverage %+v, missing %v; want none, [coverage]", b.Coverage, b.Missing)
+				}
+			},
+			wantBase:   true,
+			wantBuilds: 1,
+		},
+		{
+			name:       "build answers 500: no build event, the baseline still",
+			mutate:     func(tb testing.TB, f *fakeJenkins) { f.status(buildPath+"/api/json", http.StatusInternalServerError) },
+			wantErr:    statusErr(http.StatusInternalServerError),
+			wantBase:   true,
+			wantBuilds: 0,
+		},
+		{
+			name:       "baseline answers 500: the build still",
+			mutate:     func(tb testing.TB, f *fakeJenkins) { f.status(masterJob+"/6/api/json", http.StatusInternalServerError) },
+			check:      func(t *testing.T, b *gatekeeper.Build) {},
+			wantErr:    statusErr(http.StatusInternalServerError),
+			wantBuilds: 1,
+		},
+		{
+			name:       "no successful master build: no baseline, no error",
+			mutate:     func(tb testing.TB, f *fakeJenkins) { f.status(masterJob+"/api/json", http.StatusNotFound) },
+			check:      func(t *testing.T, b *gatekeeper.Build) {},
+			wantBuilds: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, s, _ := sourceFake(t, Options{})
+			tt.mutate(t, f)
+			events, err := s.Gather(context.Background(), pullEvidence(t, notificationJSON(t, nil)))
+			switch {
+			case tt.wantErr == nil && err != nil:
+				t.Fatalf("Gather: %v", err)
+			case tt.wantErr != nil && (err == nil || !tt.wantErr(err)):
+				t.Fatalf("Gather error = %v, not the one wanted", err)
+			}
+			builds, baselines := gathered(t, events)
+			if len(builds) != tt.wantBuilds || (len(baselines) == 1) != tt.wantBase {
+				t.Fatalf("gathered %d builds, %d baselines; want %d, baseline %v", len(builds), len(baselines), tt.wantBuilds, tt.wantBase)
+			}
+			if b, ok := builds[prNumber]; ok {
+				tt.check(t, &b)
+			}
+		})
+	}
+}
+
+func TestSourceVulnerabilities(t *testing.T) {
+	t.Parallel()
+	posted := func(tb testing.TB) []byte {
+		return reportJSON(tb, func(r map[string]any) {
+			r["vulnerabilities"] = map[string]any{"critical": 1, "high": 0, "medium": 0, "low": 0, "unknown": 0, "report": "console"}
+		})
+	}
+	highSARIF := func(tb testing.TB) []byte {
+		return sarifVariant(tb, func(_ map[string]any, rules, _ []any) {
+			obj(obj(rules[1])["properties"])["security-severity"] = "7.5"
+		})
+	}
+	tests := []struct {
+		name        string
+		artifacts   []string
+		routes      map[string][]byte
+		status      map[string]int
+		report      bool // the pipeline posted counts first
+		want        *gatekeeper.VulnCounts
+		wantMissing bool
+		wantErr     error
+	}{
+		{
+			name:      "archived trivy report",
+			artifacts: []string{trivyArtifact},
+			want:      &gatekeeper.VulnCounts{Medium: 4, Report: trivyArtifact},
+		},
+		{
+			name:      "archived sarif log",
+			artifacts: []string{"scan/image.sarif"},
+			routes:    map[string][]byte{"scan/image.sarif": highSARIF(t)},
+			want:      &gatekeeper.VulnCounts{High: 2, Medium: 2, Report: "scan/image.sarif"},
+		},
+		{
+			name:      "trivy json preferred to the same scan's sarif",
+			artifacts: []string{"scan/image.sarif.json", trivyArtifact},
+			routes:    map[string][]byte{"scan/image.sarif.json": highSARIF(t)},
+			want:      &gatekeeper.VulnCounts{Medium: 4, Report: trivyArtifact},
+		},
+		{
+			name:      "two trivy reports share findings",
+			artifacts: []string{trivyArtifact, "reports/trivy-sidecar.json"},
+			routes: map[string][]byte{"reports/trivy-sidecar.json": trivyVariant(t, func(m map[string]any, v []any) {
+				obj(v[0])["VulnerabilityID"] = "CVE-2024-0001"
+				obj(v[0])["Severity"] = "CRITICAL"
+			})},
+			want: &gatekeeper.VulnCounts{Critical: 1, Medium: 4, Report: trivyArtifact},
+		},
+		{
+			name:      "archived report replaces the posted counts",
+			artifacts: []string{trivyArtifact},
+			report:    true,
+			want:      &gatekeeper.VulnCounts{Medium: 4, Report: trivyArtifact},
+		},
+		{
+			name:   "posted counts stand when nothing is archived",
+			report: true,
+			want:   &gatekeeper.VulnCounts{Critical: 1, Report: "console"},
+		},
+		{
+			name:        "nothing archived, nothing posted",
+			wantMissing: true,
+		},
+		{
+			name:        "archived report gone",
+			artifacts:   []string{trivyArtifact},
+			status:      map[string]int{trivyArtifact: http.StatusNotFound},
+			wantMissing: true,
+		},
+		{
+			name:      "archived report unreadable",
+			artifacts: []string{trivyArtifact},
+			routes:    map[string][]byte{trivyArtifact: readTrivy(t, "alpine-310.json.golden")[:100]},
+			wantErr:   gatekeeper.ErrInvalid,
+		},
+		{
+			name:      "archived report forbidden",
+			artifacts: []string{trivyArtifact},
+			status:    map[string]int{trivyArtifact: http.StatusForbidden},
+			report:    true,
+			want:      &gatekeeper.VulnCounts{Critical: 1, Report: "console"},
+			wantErr:   errStatus403,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, s, _ := sourceFake(t, Options{})
+			f.serve(buildPath+"/api/json", withArtifacts(t, workflowRun(t, "SUCCESS"), tt.artifacts...))
+			for p, body := range tt.routes {
+				f.serve(buildPath+"/artifact/"+p, body)
+			}
+			for p, code := range tt.status {
+				f.status(buildPath+"/artifact/"+p, code)
+			}
+			payloads := [][]byte{notificationJSON(t, nil)}
+			if tt.report {
+				payloads = append(payloads, posted(t))
+			}
+			events, err := s.Gather(context.Background(), pullEvidence(t, payloads...))
+			switch {
+			case tt.wantErr == nil && err != nil:
+				t.Fatalf("Gather: %v", err)
+			case tt.wantErr == errStatus403:
+				if !statusErr(http.StatusForbidden)(err) {
+					t.Fatalf("Gather error = %v, want 403", err)
+				}
+			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
+				t.Fatalf("Gather error = %v, want %v", err, tt.wantErr)
+			}
+			builds, _ := gathered(t, events)
+			b := builds[prNumber]
+			if tt.wantErr == nil || tt.want != nil {
+				if diff := cmp.Diff(tt.want, b.Vulnerabilities); diff != "" {
+					t.Errorf("Vulnerabilities (-want +got):\n%s", diff)
+				}
+			}
+			var wantMissing []string
+			if tt.wantMissing {
+				wantMissing = []string{ReportVulnerabilities}
+			}
+			if diff := cmp.Diff(wantMissing, b.Missing, cmpEmpty); diff != "" {
+				t.Errorf("Missing (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// errStatus403 marks a case whose error is a 403 ResponseError.
+var errStatus403 = errors.New("403")
+
+// cmpEmpty treats nil and empty slices as equal.
+var cmpEmpty = cmp.Comparer(func(a, b []string) bool {
+	return len(a) == 0 && len(b) == 0 || cmp.Equal(a, b)
+})
+
+func TestSourceHeadRecovery(t *testing.T) {
+	t.Parallel()
+	// A WorkflowRun without SCMRevisionAction whose BuildData has no
+	// marked revision: the API cannot tell the head.
+	noHead := func(tb testing.TB) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(withArtifacts(tb, workflowRun(tb, "SUCCESS"), trivyArtifact), &m); err != nil {
+			tb.Fatal(err)
+		}
+		var kept []any
+		for _, a := range m["actions"].([]any) {
+			am := obj(a)
+			if am["_class"] == "jenkins.scm.api.SCMRevisionAction" {
+				continue
+			}
+			if bb, ok := am["buildsByBranchName"].(map[string]any); ok && bb["PR-2"] != nil {
+				am["buildsByBranchName"] = map[string]any{}
+			}
+			kept = append(kept, a)
+		}
+		m["actions"] = kept
+		return mustJSON(tb, m)
+	}
+	tests := []struct {
+		name     string
+		payloads func(tb testing.TB) [][]byte
+		wantHead string
+	}{
+		{"from the pipeline report", func(tb testing.TB) [][]byte { return [][]byte{notificationJSON(tb, nil), reportJSON(tb, nil)} }, headSHA},
+		{"never from the merge commit", func(tb testing.TB) [][]byte { return [][]byte{notificationJSON(tb, nil)} }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, s, clk := sourceFake(t, Options{})
+			f.serve(buildPath+"/api/json", noHead(t))
+			ev := pullEvidence(t, tt.payloads(t)...)
+			events, err := s.Gather(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			builds, _ := gathered(t, events)
+			b := builds[prNumber]
+			if b.HeadSHA != tt.wantHead || b.MergeSHA != mergeSHA {
+				t.Errorf("head %q, merge %q; want %q, %q", b.HeadSHA, b.MergeSHA, tt.wantHead, mergeSHA)
+			}
+			for _, e := range events {
+				ev.Apply(e)
+			}
+			if cur := ev.CurrentBuild(); (cur != nil) != (tt.wantHead != "") {
+				t.Errorf("CurrentBuild = %+v", cur)
+			}
+			// A finished build whose head stays unknown is asked again
+			// only every RetryEvery.
+			fetched := f.count(buildPath + "/api/json")
+			if _, err := s.Gather(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+			if n := f.count(buildPath + "/api/json"); n != fetched {
+				t.Errorf("complete build fetched again at once (%d times)", n-fetched)
+			}
+			clk.add(DefaultRetryEvery)
+			if _, err := s.Gather(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+			want := fetched
+			if tt.wantHead == "" {
+				want++
+			}
+			if n := f.count(buildPath + "/api/json"); n != want {
+				t.Errorf("after %v the build was fetched %d more times, want %d", DefaultRetryEvery, n-fetched, want-fetched)
+			}
+		})
+	}
+}
+
+func TestSourceReportStagesStandIn(t *testing.T) {
+	t.Parallel()
+	// Jenkins without the Stage View plugin, and a team whose stage names
+	// the default map does not know.
+	stages := StageMap{gatekeeper.StageClone: {"Fetch sources"}, gatekeeper.StageScan: {"Trivy"}}
+	f, s, _ := sourceFake(t, Options{Stages: stages})
+	f.status(buildPath+"/wfapi/describe/api/json", http.StatusNotFound)
+	report := reportJSON(t, func(r map[string]any) {
+		r["stages"] = []any{
+			map[string]any{"name": "Fetch sources", "status": "SUCCESS"},
+			map[string]any{"name": "Trivy", "status": "FAILED"},
+		}
+	})
+	events, err := s.Gather(context.Background(), pullEvidence(t, notificationJSON(t, nil), report))
+	if err != nil {
+		t.Fatal(err)
+	}
+	builds, _ := gathered(t, events)
+	b := builds[prNumber]
+	want := []gatekeeper.Stage{
+		{Name: "Fetch sources", Key: gatekeeper.StageClone, Status: "SUCCESS"},
+		{Name: "Trivy", Key: gatekeeper.StageScan, Status: "FAILED"},
+	}
+	if diff := cmp.Diff(want, b.Stages); diff != "" {
+		t.Errorf("Stages (-want +got):\n%s", diff)
+	}
+	if len(b.Missing) != 0 {
+		t.Errorf("Missing = %v: the reported stages stand in", b.Missing)
+	}
+}
+
+func TestSourceRejects(t *testing.T) {
+	t.Parallel()
+	_, s, _ := sourceFake(t, Options{})
+	if s.Name() != SourceName {
+		t.Errorf("Name = %q", s.Name())
+	}
+	for _, ev := range []*gatekeeper.Evidence{nil, {}} {
+		if _, err := s.Gather(context.Background(), ev); !errors.Is(err, gatekeeper.ErrInvalid) {
+			t.Errorf("Gather(%+v) error = %v, want ErrInvalid", ev, err)
+		}
+	}
+}
+
+func TestSourceRekeysReportedStages(t *testing.T) {
+	t.Parallel()
+	f, s, _ := sourceFake(t, Options{})
+	f.status(buildPath+"/wfapi/describe/api/json", http.StatusNotFound)
+	report := reportJSON(t, func(r map[string]any) {
+		r["stages"] = []any{map[string]any{"name": "Fetch sources", "status": "SUCCESS"}}
+	})
+	ev := pullEvidence(t, notificationJSON(t, nil), report)
+	events, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		ev.Apply(e)
+	}
+	if st := ev.CurrentBuild().Stages; len(st) != 1 || st[0].Key != "" {
+		t.Fatalf("default map keyed %+v", st)
+	}
+	// The same evidence seen by a Source configured with the team's
+	// stage names: keyed again without asking Jenkins.
+	c, err := New(Options{URL: s.c.jenkins.Requester.Base + "/", Clock: fixedClock{}, Stages: StageMap{gatekeeper.StageClone: {"Fetch sources"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetched := f.count(buildPath + "/api/json")
+	events, err = NewSource(c, SourceOptions{}).Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	builds, baselines := gathered(t, events)
+	if st := builds[prNumber].Stages; len(st) != 1 || st[0].Key != gatekeeper.StageClone || len(baselines) != 0 {
+		t.Errorf("rekeyed stages %+v, %d baselines", st, len(baselines))
+	}
+	if n := f.count(buildPath + "/api/json"); n != fetched {
+		t.Errorf("rekeying fetched the build %d times", n-fetched)
+	}
+}

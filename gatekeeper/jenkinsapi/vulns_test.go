@@ -1,0 +1,282 @@
+package jenkinsapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+// trivyDir holds byte-for-byte copies of Trivy's own integration goldens
+// (see its README.md).
+const trivyDir = "../../test/testdata/fixtures/trivy"
+
+func readTrivy(tb testing.TB, name string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(trivyDir, name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// trivyVariant derives a report from the recorded alpine-310 report; mutate
+// receives its decoded vulnerabilities, in order: CVE-2019-1549 and
+// CVE-2019-1551 in libcrypto1.1, then the same two in libssl1.1.
+func trivyVariant(tb testing.TB, mutate func(m map[string]any, vulns []any)) []byte {
+	tb.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(readTrivy(tb, "alpine-310.json.golden"), &m); err != nil {
+		tb.Fatal(err)
+	}
+	res := m["Results"].([]any)[0].(map[string]any)
+	mutate(m, res["Vulnerabilities"].([]any))
+	return mustJSON(tb, m)
+}
+
+// sarifVariant derives a log from the recorded alpine-310 SARIF log;
+// mutate receives the run's two rules and four results.
+func sarifVariant(tb testing.TB, mutate func(m map[string]any, rules, results []any)) []byte {
+	tb.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(readTrivy(tb, "alpine-310.sarif.golden"), &m); err != nil {
+		tb.Fatal(err)
+	}
+	run := m["runs"].([]any)[0].(map[string]any)
+	rules := run["tool"].(map[string]any)["driver"].(map[string]any)["rules"].([]any)
+	mutate(m, rules, run["results"].([]any))
+	return mustJSON(tb, m)
+}
+
+func obj(v any) map[string]any { return v.(map[string]any) }
+
+func TestParseTrivy(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		body    []byte
+		want    gatekeeper.VulnCounts
+		wantErr bool
+	}{
+		{
+			name: "recorded report: two CVEs in two packages",
+			body: readTrivy(t, "alpine-310.json.golden"),
+			want: gatekeeper.VulnCounts{Medium: 4},
+		},
+		{
+			name: "every severity",
+			body: trivyVariant(t, func(_ map[string]any, v []any) {
+				obj(v[0])["Severity"] = "CRITICAL"
+				obj(v[1])["Severity"] = "HIGH"
+				obj(v[2])["Severity"] = "low"
+				obj(v[3])["Severity"] = "UNKNOWN"
+			}),
+			want: gatekeeper.VulnCounts{Critical: 1, High: 1, Low: 1, Unknown: 1},
+		},
+		{
+			name: "a severity trivy does not name is unknown",
+			body: trivyVariant(t, func(_ map[string]any, v []any) { delete(obj(v[0]), "Severity") }),
+			want: gatekeeper.VulnCounts{Medium: 3, Unknown: 1},
+		},
+		{
+			name: "the same finding in a second target counts once",
+			body: trivyVariant(t, func(m map[string]any, v []any) {
+				dup := map[string]any{"Target": "usr/lib/libssl (layer 2)", "Vulnerabilities": []any{v[0], v[3]}}
+				m["Results"] = append(m["Results"].([]any), dup)
+			}),
+			want: gatekeeper.VulnCounts{Medium: 4},
+		},
+		{
+			name: "a duplicate with a worse severity counts as the worse",
+			body: trivyVariant(t, func(m map[string]any, v []any) {
+				worse := map[string]any{}
+				for k, x := range obj(v[0]) {
+					worse[k] = x
+				}
+				worse["Severity"] = "HIGH"
+				m["Results"] = append(m["Results"].([]any), map[string]any{"Target": "again", "Vulnerabilities": []any{worse}})
+			}),
+			want: gatekeeper.VulnCounts{High: 1, Medium: 3},
+		},
+		{
+			name: "no findings",
+			body: trivyVariant(t, func(m map[string]any, _ []any) {
+				delete(obj(m["Results"].([]any)[0]), "Vulnerabilities")
+			}),
+			want: gatekeeper.VulnCounts{},
+		},
+		{name: "schema 1", body: trivyVariant(t, func(m map[string]any, _ []any) { m["SchemaVersion"] = 1 }), wantErr: true},
+		{name: "no schema version", body: trivyVariant(t, func(m map[string]any, _ []any) { delete(m, "SchemaVersion") }), wantErr: true},
+		{name: "vulnerability without id", body: trivyVariant(t, func(_ map[string]any, v []any) { delete(obj(v[1]), "VulnerabilityID") }), wantErr: true},
+		{name: "a sarif log", body: readTrivy(t, "alpine-310.sarif.golden"), wantErr: true},
+		{name: "two documents", body: append(readTrivy(t, "alpine-310.json.golden"), readTrivy(t, "alpine-310.json.golden")...), wantErr: true},
+		{name: "truncated", body: readTrivy(t, "alpine-310.json.golden")[:5000], wantErr: true},
+		{name: "empty", body: nil, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseTrivy(bytes.NewReader(tt.body))
+			if tt.wantErr {
+				if !errors.Is(err, gatekeeper.ErrInvalid) {
+					t.Fatalf("ParseTrivy error = %v, want ErrInvalid", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseTrivy (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseSARIF(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		body    []byte
+		want    gatekeeper.VulnCounts
+		wantErr bool
+	}{
+		{
+			name: "recorded log: security-severity 5.3",
+			body: readTrivy(t, "alpine-310.sarif.golden"),
+			want: gatekeeper.VulnCounts{Medium: 4},
+		},
+		{
+			name: "cvss bands from the rule",
+			body: sarifVariant(t, func(_ map[string]any, rules, _ []any) {
+				obj(obj(rules[0])["properties"])["security-severity"] = "9.8"
+				obj(obj(rules[1])["properties"])["security-severity"] = 7.0 // a number, as some tools write it
+			}),
+			want: gatekeeper.VulnCounts{Critical: 2, High: 2},
+		},
+		{
+			name: "result's own security-severity wins",
+			body: sarifVariant(t, func(_ map[string]any, _, results []any) {
+				obj(results[0])["properties"] = map[string]any{"security-severity": "0.1"}
+			}),
+			want: gatekeeper.VulnCounts{Medium: 3, Low: 1},
+		},
+		{
+			name: "severity tag without a score",
+			body: sarifVariant(t, func(_ map[string]any, rules, _ []any) {
+				p := obj(obj(rules[0])["properties"])
+				delete(p, "security-severity")
+				p["tags"] = []any{"vulnerability", "security", "CRITICAL"}
+			}),
+			want: gatekeeper.VulnCounts{Critical: 2, Medium: 2},
+		},
+		{
+			name: "level without score or tag",
+			body: sarifVariant(t, func(_ map[string]any, rules, results []any) {
+				for _, r := range rules {
+					delete(obj(r), "properties")
+				}
+				obj(results[0])["level"] = "error"
+				obj(results[1])["level"] = "note"
+				obj(results[2])["level"] = "none"
+				delete(obj(results[3]), "level") // the rule's default: warning
+			}),
+			want: gatekeeper.VulnCounts{High: 1, Medium: 1, Low: 1, Unknown: 1},
+		},
+		{
+			name: "rule found by id when the index is absent",
+			body: sarifVariant(t, func(_ map[string]any, rules, results []any) {
+				obj(obj(rules[1])["properties"])["security-severity"] = "9.1"
+				for _, r := range results {
+					delete(obj(r), "ruleIndex")
+				}
+			}),
+			want: gatekeeper.VulnCounts{Critical: 2, Medium: 2},
+		},
+		{
+			name: "identical results count once",
+			body: sarifVariant(t, func(m map[string]any, _, results []any) {
+				run := obj(m["runs"].([]any)[0])
+				run["results"] = append(results, results[0], results[1])
+			}),
+			want: gatekeeper.VulnCounts{Medium: 4},
+		},
+		{
+			name: "no results",
+			body: sarifVariant(t, func(m map[string]any, _, _ []any) { obj(m["runs"].([]any)[0])["results"] = []any{} }),
+			want: gatekeeper.VulnCounts{},
+		},
+		{name: "version 2.0.0", body: sarifVariant(t, func(m map[string]any, _, _ []any) { m["version"] = "2.0.0" }), wantErr: true},
+		{name: "score out of range", body: sarifVariant(t, func(_ map[string]any, rules, _ []any) {
+			obj(obj(rules[0])["properties"])["security-severity"] = "11"
+		}), wantErr: true},
+		{name: "score not a number", body: sarifVariant(t, func(_ map[string]any, rules, _ []any) {
+			obj(obj(rules[0])["properties"])["security-severity"] = "high"
+		}), wantErr: true},
+		{name: "unknown level", body: sarifVariant(t, func(_ map[string]any, rules, results []any) {
+			for _, r := range rules {
+				delete(obj(r), "properties")
+			}
+			obj(results[0])["level"] = "fatal"
+		}), wantErr: true},
+		{name: "a trivy json report", body: readTrivy(t, "alpine-310.json.golden"), wantErr: true},
+		{name: "truncated", body: readTrivy(t, "alpine-310.sarif.golden")[:3000], wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseSARIF(bytes.NewReader(tt.body))
+			if tt.wantErr {
+				if !errors.Is(err, gatekeeper.ErrInvalid) {
+					t.Fatalf("ParseSARIF error = %v, want ErrInvalid", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseSARIF (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// checkCounts is the fuzz invariant of both parsers: an error gives zero
+// counts and wraps ErrInvalid; counts are never negative.
+func checkCounts(t *testing.T, c gatekeeper.VulnCounts, err error) {
+	t.Helper()
+	if err != nil {
+		if c != (gatekeeper.VulnCounts{}) || !errors.Is(err, gatekeeper.ErrInvalid) {
+			t.Fatalf("counts %+v with error %v", c, err)
+		}
+		return
+	}
+	if c.Critical < 0 || c.High < 0 || c.Medium < 0 || c.Low < 0 || c.Unknown < 0 {
+		t.Fatalf("negative counts %+v", c)
+	}
+}
+
+func FuzzParseTrivy(f *testing.F) {
+	f.Add(readTrivy(f, "alpine-310.json.golden"))
+	f.Add([]byte(`{"SchemaVersion":2,"Results":[{"Target":"x","Vulnerabilities":[{"VulnerabilityID":"CVE-1","Severity":"CRITICAL"}]}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		c, err := ParseTrivy(bytes.NewReader(body))
+		checkCounts(t, c, err)
+	})
+}
+
+func FuzzParseSARIF(f *testing.F) {
+	f.Add(readTrivy(f, "alpine-310.sarif.golden"))
+	f.Add([]byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{"rules":[{"id":"r","properties":{"security-severity":"9.8"}}]}},"results":[{"ruleId":"r","ruleIndex":0}]}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		c, err := ParseSARIF(bytes.NewReader(body))
+		checkCounts(t, c, err)
+	})
+}
