@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -52,8 +53,8 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 		EvaluatedAt: now, EvidenceVersion: ev.Version, Input: input,
 		Duration: s.o.Clock.Now().Sub(start),
 	}
-	if err := s.o.Store.AddDecision(ctx, rec); err != nil {
-		return fmt.Errorf("recording decision for %s: %w", key, err)
+	if err := s.record(ctx, rec); err != nil {
+		return err
 	}
 	s.o.Observer.Evaluated(rec.Duration, dec.State)
 	log.InfoContext(ctx, "evaluated", "state", dec.State, "description", rec.Description, "policy", dec.PolicyRevision)
@@ -73,10 +74,28 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	return nil
 }
 
+// record keeps the decision for the audit trail when it differs from the
+// last one kept: reconciling every minute must not push the history of
+// changes out of the store.
+func (s *Service) record(ctx context.Context, rec DecisionRecord) error {
+	last, err := s.o.Store.Decisions(ctx, rec.Key, 1)
+	if err != nil {
+		return fmt.Errorf("loading the last decision for %s: %w", rec.Key, err)
+	}
+	if len(last) == 1 && last[0].HeadSHA == rec.HeadSHA && last[0].Description == rec.Description &&
+		reflect.DeepEqual(last[0].Decision, rec.Decision) {
+		return nil
+	}
+	if err := s.o.Store.AddDecision(ctx, rec); err != nil {
+		return fmt.Errorf("recording decision for %s: %w", rec.Key, err)
+	}
+	return nil
+}
+
 // gather runs every source, stores what they found and their outcome, and
 // reports whether any of them failed.
 func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool) {
-	if len(s.o.Sources) == 0 {
+	if len(s.o.Sources) == 0 && len(ev.Sources) == 0 {
 		return ev, false
 	}
 	type result struct {
@@ -106,6 +125,13 @@ func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool) {
 	updated, err := s.o.Store.Update(ctx, ev.Key, func(cur *Evidence) {
 		if cur.Sources == nil {
 			cur.Sources = map[string]SourceStatus{}
+		}
+		// A source no longer configured says nothing any more; its last
+		// failure must not hold the pull request pending for ever.
+		for name := range cur.Sources {
+			if !s.configured(name) {
+				delete(cur.Sources, name)
+			}
 		}
 		for i, src := range s.o.Sources {
 			r := results[i]
@@ -137,6 +163,15 @@ func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool) {
 		return ev, true
 	}
 	return updated, incomplete
+}
+
+func (s *Service) configured(name string) bool {
+	for _, src := range s.o.Sources {
+		if src.Name() == name {
+			return true
+		}
+	}
+	return false
 }
 
 // guard makes the decision fail closed whatever the policy said: a policy
@@ -193,7 +228,8 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 		return nil // nothing to attach a status to yet
 	}
 	st := Status{Context: s.o.StatusContext, State: rec.Decision.State, Description: rec.Description, TargetURL: s.TargetURL(key)}
-	if p := ev.Published; p != nil && p.SHA == sha && p.State == st.State && p.Description == st.Description && p.TargetURL == st.TargetURL {
+	if p := ev.Published; p != nil && p.SHA == sha && p.State == st.State && p.Description == st.Description &&
+		p.TargetURL == st.TargetURL && p.DryRun == s.o.Publisher.DryRun() && !s.overwritten(ev, sha, st) {
 		return nil
 	}
 	err := s.o.Publisher.Publish(ctx, key, sha, st)
@@ -209,6 +245,19 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 		return fmt.Errorf("recording published status for %s: %w", key, err)
 	}
 	return nil
+}
+
+// overwritten reports whether GitHub's newest status in our context on sha
+// says something else than st: someone with write access set it by hand, or
+// an older post of ours landed last. Either way it is posted again, so that
+// a hand-set "success" cannot unlock the merge.
+func (s *Service) overwritten(ev *Evidence, sha string, st Status) bool {
+	for _, c := range ev.Checks {
+		if c.Kind == "status" && c.Name == s.o.StatusContext && c.SHA == sha {
+			return c.State != string(st.State) || c.Description != st.Description
+		}
+	}
+	return false
 }
 
 // prependOnce puts s first unless the policy already said it (an item

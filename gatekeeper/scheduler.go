@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -21,9 +20,8 @@ import (
 //     read back from the Store at start and every Rescan, so nothing queued is
 //     forgotten.
 type scheduler struct {
-	s        *Service
-	marks    chan PullKey
-	overflow atomic.Bool
+	s     *Service
+	marks chan PullKey
 }
 
 func newScheduler(s *Service) *scheduler {
@@ -35,8 +33,7 @@ func newScheduler(s *Service) *scheduler {
 func (sc *scheduler) notify(key PullKey) {
 	select {
 	case sc.marks <- key:
-	default:
-		sc.overflow.Store(true)
+	default: // the next rescan finds it in the Store
 	}
 }
 
@@ -151,7 +148,6 @@ func (sc *scheduler) run(ctx context.Context) error {
 			delete(notBefore, k)
 			add(k)
 		case <-rescanTick.C:
-			sc.overflow.Store(false)
 			rescan()
 		case <-reconcileTick.C:
 			go sc.reconcile(ctx)

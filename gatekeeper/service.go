@@ -35,7 +35,8 @@ type Options struct {
 	// the state from pending into error. Default 5.
 	SourceErrorLimit int
 	// Reconcile is how often every open gated pull request is evaluated
-	// again, so that time-based rules and lost webhooks are caught.
+	// again, so that time-based rules (the release window opening and
+	// closing) and lost webhooks are caught. Default one minute.
 	Reconcile time.Duration
 	// Rescan is how often the durable queue is read back, so that work
 	// whose in-memory notification was dropped is still done.
@@ -113,7 +114,7 @@ func New(o Options) (*Service, error) {
 		o.SourceErrorLimit = 5
 	}
 	if o.Reconcile <= 0 {
-		o.Reconcile = 10 * time.Minute
+		o.Reconcile = time.Minute
 	}
 	if o.Rescan <= 0 {
 		o.Rescan = 30 * time.Second
@@ -177,6 +178,18 @@ func (s *Service) route(ctx context.Context, e Event) ([]PullKey, string, error)
 			return nil, "no known pull request has head " + e.SHA, nil
 		}
 		return keys, "", nil
+	}
+	if e.PullRequest == nil && len(s.o.Sources) == 0 {
+		// A comment or review about a pull request the gatekeeper has
+		// never seen, and no source to learn its branches from: it cannot
+		// be told apart from any other pull request in the organisation.
+		_, err := s.o.Store.Evidence(ctx, e.Key)
+		if errors.Is(err, ErrNotFound) {
+			return nil, "unknown pull request and no GitHub source to look it up", nil
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("loading evidence for %s: %w", e.Key, err)
+		}
 	}
 	if pr := e.PullRequest; pr != nil && !s.o.Gated.Gated(pr.HeadRef, pr.BaseRef) {
 		// A pull request that was gated and is retargeted stays tracked,

@@ -161,7 +161,9 @@ func TestSourceErrorIsPendingFirst(t *testing.T) {
 func TestNoPullSnapshotNeverPasses(t *testing.T) {
 	t.Parallel()
 	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Success}, "rev1")
-	h := start(t, ev)
+	// The GitHub source answers but, like a pull request GitHub no
+	// longer has, brings no snapshot.
+	h := start(t, ev, &source{name: "github"})
 	// A comment arrives for a pull request the gatekeeper has not seen.
 	h.accept(t, gatekeeper.Event{Name: "issue_comment.created", Key: key, Comment: &gatekeeper.Comment{ID: 1, User: "qa", Body: "/go"}})
 	h.settle(t)
@@ -224,6 +226,11 @@ func TestAcceptRouting(t *testing.T) {
 	h := start(t, gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending}, "rev1"))
 	ctx := context.Background()
 
+	comment := gatekeeper.Event{Name: "issue_comment.created", Key: key, Comment: &gatekeeper.Comment{ID: 1, Body: "/go"}}
+	if got := h.accept(t, comment); got != gatekeeper.Ignored {
+		t.Errorf("comment on an unknown pull request with no source to look it up: %s, want ignored", got)
+	}
+
 	other := opened(head, t0)
 	other.PullRequest.HeadRef = "feature/x"
 	if got := h.accept(t, other); got != gatekeeper.Ignored {
@@ -247,6 +254,9 @@ func TestAcceptRouting(t *testing.T) {
 	}
 	if got := h.accept(t, status); got != gatekeeper.Accepted {
 		t.Errorf("status for the known head: %s, want accepted", got)
+	}
+	if got := h.accept(t, comment); got != gatekeeper.Accepted {
+		t.Errorf("comment on a known pull request: %s, want accepted", got)
 	}
 	// Retargeted away from master: still tracked, so its status is not abandoned.
 	if got := h.accept(t, other); got != gatekeeper.Accepted {
@@ -372,5 +382,58 @@ func TestVotesAnsweredOncePerVerdict(t *testing.T) {
 	want := []string{"9:refused:a NOGO needs a reason", "9:counted:"}
 	if diff := cmp.Diff(want, resp.got()); diff != "" {
 		t.Errorf("answers (-want +got):\n%s", diff)
+	}
+}
+
+func TestForgedStatusIsPostedAgain(t *testing.T) {
+	t.Parallel()
+	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Failure, Reasons: []string{"coverage 71% below 80%"}}, "rev1")
+	h := start(t, ev)
+	h.accept(t, opened(head, t0))
+	first := h.wait(t, 1)[0].Status
+	h.settle(t)
+	// Our own status comes back from GitHub: nothing to do.
+	h.accept(t, gatekeeper.Event{Name: "status", SHA: head, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: head,
+		State: string(first.State), Description: first.Description, UpdatedAt: t0.Add(time.Minute)}})
+	h.settle(t)
+	if n := len(h.pub.Published()); n != 1 {
+		t.Fatalf("%d posts after our own status echoed back, want 1", n)
+	}
+	// Someone sets release-gate to success by hand: it is corrected.
+	h.accept(t, gatekeeper.Event{Name: "status", SHA: head, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: head,
+		State: "success", Description: "LGTM", UpdatedAt: t0.Add(2 * time.Minute)}})
+	got := h.wait(t, 2)
+	if got[1].Status != first {
+		t.Errorf("after a forged success, posted %+v, want %+v again", got[1].Status, first)
+	}
+}
+
+func TestDryRunRecordDoesNotSuppressARealPost(t *testing.T) {
+	t.Parallel()
+	store := gatekeepertest.NewStore(gatekeeper.SystemClock{})
+	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"QA approval"}}, "rev1")
+	run := func(pub *gatekeepertest.Publisher, events ...gatekeeper.Event) {
+		svc, err := gatekeeper.New(gatekeeper.Options{Store: store, Evaluator: ev, Publisher: pub,
+			Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { svc.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		h := &harness{svc: svc, store: store, pub: pub}
+		for _, e := range events {
+			h.accept(t, e)
+		}
+		h.wait(t, 1)
+		h.settle(t)
+	}
+	run(gatekeepertest.NewPublisher(true), opened(head, t0))
+	real := gatekeepertest.NewPublisher(false)
+	// Restarted with a token; the decision has not changed.
+	run(real, gatekeeper.Event{Name: "pull_request.labeled", Key: key, PullRequest: opened(head, t0.Add(time.Minute)).PullRequest})
+	if n := len(real.Published()); n != 1 {
+		t.Errorf("%d real posts after a dry run, want 1", n)
 	}
 }

@@ -94,7 +94,7 @@ func (s *server) receiveGitHub(ctx context.Context, w http.ResponseWriter, r *ht
 		return 0, nil, err
 	}
 	d.parsed = e
-	if !used || s.ownStatus(e) {
+	if !used {
 		d.result = string(gatekeeper.Ignored)
 		return http.StatusAccepted, gin.H{"result": d.result}, nil
 	}
@@ -104,12 +104,6 @@ func (s *server) receiveGitHub(ctx context.Context, w http.ResponseWriter, r *ht
 	}
 	d.result = string(out)
 	return http.StatusAccepted, gin.H{"result": d.result}, nil
-}
-
-// ownStatus reports whether e is GitHub telling us about a status we
-// posted ourselves.
-func (s *server) ownStatus(e gatekeeper.Event) bool {
-	return e.Check != nil && e.Check.Kind == "status" && e.Check.Name == s.statusContext
 }
 
 // readBody reads the whole body, at most MaxBody bytes. A Content-Length

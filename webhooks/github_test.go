@@ -277,35 +277,36 @@ func TestGitHubReceiverAtLimit(t *testing.T) {
 
 // TestGitHubReceiverOwnStatus checks that GitHub echoing the gatekeeper's
 // own status does not queue another evaluation.
-func TestGitHubReceiverOwnStatus(t *testing.T) {
+// TestGitHubReceiverStatusOfKnownHead: a status event names only a commit;
+// it is stored for the pull request whose head that commit is, whatever its
+// context (the Service compares our own context with what it posted).
+func TestGitHubReceiverStatusOfKnownHead(t *testing.T) {
 	t.Parallel()
 	body := readFixture(t, "status.json") // context "default", sha 6113728f…
 	const sha = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
-	tests := []struct {
-		name       string
-		context    string
-		wantResult string
-	}{
-		{name: "another system's status", context: "release-gate", wantResult: "accepted"},
-		{name: "our own status", context: "default", wantResult: "ignored"},
+	h := newHarness(t)
+	w := h.deliver(t, "status", "delivery-0", body)
+	if got := decode(t, w)["result"]; got != "ignored" {
+		t.Errorf("status for an unknown commit: result = %v, want ignored", got)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			h := newHarness(t, func(o *webhooks.Options) { o.StatusContext = tt.context })
-			// A known pull request whose head is the status's commit.
-			pr := gatekeeper.PullRequest{Key: helloKey, HeadRef: "changes", BaseRef: "master", HeadSHA: sha, State: "open"}
-			if _, err := h.svc.Accept(context.Background(), gatekeeper.Event{Delivery: "seed", Name: "pull_request.opened", Key: helloKey, SHA: sha, PullRequest: &pr}); err != nil {
-				t.Fatal(err)
-			}
-			w := h.deliver(t, "status", "delivery-1", body)
-			if w.Code != http.StatusAccepted {
-				t.Fatalf("status = %d, want 202; body %s", w.Code, w.Body)
-			}
-			if got := decode(t, w)["result"]; got != tt.wantResult {
-				t.Errorf("result = %v, want %s", got, tt.wantResult)
-			}
-		})
+	// A known pull request whose head is the status's commit.
+	pr := gatekeeper.PullRequest{Key: helloKey, HeadRef: "changes", BaseRef: "master", HeadSHA: sha, State: "open"}
+	if _, err := h.svc.Accept(context.Background(), gatekeeper.Event{Delivery: "seed", Name: "pull_request.opened", Key: helloKey, SHA: sha, PullRequest: &pr}); err != nil {
+		t.Fatal(err)
+	}
+	w = h.deliver(t, "status", "delivery-1", body)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("status = %d, want 202; body %s", w.Code, w.Body)
+	}
+	if got := decode(t, w)["result"]; got != "accepted" {
+		t.Errorf("result = %v, want accepted", got)
+	}
+	ev, err := h.store.Evidence(context.Background(), helloKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Checks) != 1 || ev.Checks[0].Name != "default" || ev.Checks[0].SHA != sha {
+		t.Errorf("checks %+v, want the default-context status on %s", ev.Checks, sha)
 	}
 }
 

@@ -49,11 +49,6 @@ type Options struct {
 	// X-Hub-Signature-256 HMAC. It must not be empty: an empty key would
 	// make every signature trivially forgeable.
 	WebhookSecret []byte
-	// StatusContext is the gatekeeper's own commit status context (default
-	// "release-gate"). GitHub sends a status event for every status posted,
-	// ours included; those are ignored rather than stored, so that posting
-	// a status does not queue another evaluation.
-	StatusContext string
 	// History is how many decision records the API and the details page
 	// show (default 20).
 	History int
@@ -69,16 +64,15 @@ type Options struct {
 
 // server holds what the handlers share. It is read-only after New.
 type server struct {
-	svc           Service
-	parse         GitHubParser
-	secret        []byte
-	parseJenkins  JenkinsParser
-	jenkinsToken  []byte
-	statusContext string
-	history       int
-	log           *slog.Logger
-	metrics       *Metrics
-	pages         *template.Template
+	svc          Service
+	parse        GitHubParser
+	secret       []byte
+	parseJenkins JenkinsParser
+	jenkinsToken []byte
+	history      int
+	log          *slog.Logger
+	metrics      *Metrics
+	pages        *template.Template
 }
 
 // New checks the options and returns the gin engine serving every
@@ -98,9 +92,6 @@ func New(o Options) (*gin.Engine, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("creating HTTP server: missing %v: %w", missing, gatekeeper.ErrInvalid)
 	}
-	if o.StatusContext == "" {
-		o.StatusContext = "release-gate"
-	}
 	if o.History <= 0 {
 		o.History = 20
 	}
@@ -115,16 +106,15 @@ func New(o Options) (*gin.Engine, error) {
 		return nil, err
 	}
 	s := &server{
-		svc:           o.Service,
-		parse:         o.ParseGitHub,
-		secret:        append([]byte(nil), o.WebhookSecret...),
-		parseJenkins:  o.ParseJenkins,
-		jenkinsToken:  append([]byte(nil), o.JenkinsToken...),
-		statusContext: o.StatusContext,
-		history:       o.History,
-		log:           o.Logger,
-		metrics:       o.Metrics,
-		pages:         pages,
+		svc:          o.Service,
+		parse:        o.ParseGitHub,
+		secret:       append([]byte(nil), o.WebhookSecret...),
+		parseJenkins: o.ParseJenkins,
+		jenkinsToken: append([]byte(nil), o.JenkinsToken...),
+		history:      o.History,
+		log:          o.Logger,
+		metrics:      o.Metrics,
+		pages:        pages,
 	}
 	r := gin.New()
 	// Requests come straight from GitHub or through a proxy we do not
