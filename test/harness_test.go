@@ -122,6 +122,8 @@ func newFakeGitHub(t *testing.T) *fakeGitHub {
 	statuses := regexp.MustCompile(`^/repos/[^/]+/[^/]+/statuses/[0-9a-f]{40}$`)
 	pullPath := regexp.MustCompile(`^/repos/Codertocat/Hello-World/pulls/([0-9]+)$`)
 	reviewsPath := regexp.MustCompile(`^/repos/Codertocat/Hello-World/pulls/[0-9]+/reviews$`)
+	combinedPath := regexp.MustCompile(`^/repos/Codertocat/Hello-World/commits/([0-9a-f]{40})/status$`)
+	checkRunsPath := regexp.MustCompile(`^/repos/Codertocat/Hello-World/commits/[0-9a-f]{40}/check-runs$`)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -165,6 +167,24 @@ func newFakeGitHub(t *testing.T) *fakeGitHub {
 		case r.Method == http.MethodGet && reviewsPath.MatchString(r.URL.Path):
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.Write([]byte("[]"))
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/repos/Codertocat/Hello-World/compare/"):
+			// GitHub's documented compare shape: nothing merged into
+			// the head branch since the base.
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Write([]byte(`{"status":"identical","ahead_by":0,"behind_by":0,"total_commits":0,"commits":[],"files":[]}`))
+		case r.Method == http.MethodGet && r.URL.Path == "/repos/Codertocat/Hello-World/pulls":
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Write([]byte("[]"))
+		case r.Method == http.MethodGet && combinedPath.MatchString(r.URL.Path):
+			// No other system has posted a status on the head. (The
+			// recorded combined status is for another commit; the
+			// adapter's own tests use it.)
+			sha := combinedPath.FindStringSubmatch(r.URL.Path)[1]
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			fmt.Fprintf(w, `{"state":"pending","sha":%q,"total_count":0,"statuses":[]}`, sha)
+		case r.Method == http.MethodGet && checkRunsPath.MatchString(r.URL.Path):
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Write([]byte(`{"total_count":0,"check_runs":[]}`))
 		default:
 			http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
 		}

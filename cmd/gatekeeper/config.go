@@ -43,7 +43,8 @@ type Config struct {
 	Reconcile    time.Duration
 	LogLevel     string
 
-	gated gatekeeper.BranchPairs
+	gated    gatekeeper.BranchPairs
+	jobRepos gatekeeper.JobRepos
 }
 
 // setting describes one setting: its flag, its environment variable and
@@ -91,7 +92,7 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
 	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
-	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 10m)")
+	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 		*s.dst = v
 	}
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD", &c.PolicyReload, 5*time.Second)...)
-	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, 10*time.Minute)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, time.Minute)...)
 	if c.Workers == 0 {
 		if v := getenv("GATEKEEPER_WORKERS"); v != "" {
 			if _, err := fmt.Sscan(v, &c.Workers); err != nil {
@@ -158,6 +159,19 @@ func (c *Config) Validate() error {
 	if c.JenkinsURL != "" && (c.JenkinsUser == "") != (c.JenkinsAPIToken == "") {
 		p = append(p, errors.New("JENKINS_USER and JENKINS_API_TOKEN must be set together"))
 	}
+	if c.JenkinsURL != "" && c.JenkinsToken == "" {
+		p = append(p, errors.New("GATEKEEPER_JENKINS_TOKEN is required when JENKINS_URL is set: Jenkins must authenticate its notifications"))
+	}
+	if c.JenkinsJobs != "" {
+		repos, err := gatekeeper.ParseJobRepos(c.JenkinsJobs)
+		if err != nil {
+			p = append(p, fmt.Errorf("GATEKEEPER_JENKINS_JOBS: %w", err))
+		}
+		c.jobRepos = repos
+	}
+	if c.JenkinsToken != "" && len(c.JenkinsToken) < 16 {
+		p = append(p, errors.New("GATEKEEPER_JENKINS_TOKEN is shorter than 16 characters"))
+	}
 	if c.ZenHubAPIURL != "" && c.ZenHubAPIToken == "" {
 		p = append(p, errors.New("ZENHUB_API_TOKEN is required when ZENHUB_API_URL is set"))
 	}
@@ -177,6 +191,12 @@ func (c *Config) Validate() error {
 		p = append(p, fmt.Errorf("GATEKEEPER_GATED_BRANCHES: %w", err))
 	}
 	c.gated = gated
+	if c.PolicyReload <= 0 {
+		p = append(p, fmt.Errorf("GATEKEEPER_POLICY_RELOAD: %s is not a positive duration", c.PolicyReload))
+	}
+	if c.Reconcile <= 0 {
+		p = append(p, fmt.Errorf("GATEKEEPER_RECONCILE: %s is not a positive duration", c.Reconcile))
+	}
 	if c.Workers < 1 || c.Workers > 64 {
 		p = append(p, fmt.Errorf("GATEKEEPER_WORKERS: %d is not between 1 and 64", c.Workers))
 	}

@@ -33,7 +33,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
-	if c.Workers != 4 || c.PolicyReload != 5*time.Second || c.Reconcile != 10*time.Minute {
+	if c.Workers != 4 || c.PolicyReload != 5*time.Second || c.Reconcile != time.Minute {
 		t.Errorf("workers %d, reload %s, reconcile %s", c.Workers, c.PolicyReload, c.Reconcile)
 	}
 }

@@ -17,7 +17,9 @@ import (
 	"github.com/releasegate/gatekeeper/gatekeeper/boltstore"
 	"github.com/releasegate/gatekeeper/gatekeeper/githubapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/githubevents"
+	"github.com/releasegate/gatekeeper/gatekeeper/jenkinsapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/opa"
+	"github.com/releasegate/gatekeeper/gatekeeper/zenhubapi"
 	"github.com/releasegate/gatekeeper/webhooks"
 )
 
@@ -43,24 +45,12 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	}
 
 	metrics := webhooks.NewMetrics()
-	gh, err := githubapi.New(githubapi.Options{
-		BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Logger: log, Observe: metrics.GitHubCall,
-	})
+	deps, err := buildSources(cfg, engine, metrics, log)
 	if err != nil {
 		return err
 	}
-	var publisher gatekeeper.Publisher
-	var sources []gatekeeper.Source
-	if cfg.GitHubToken == "" {
-		log.Warn("no GITHUB_TOKEN: dry run, statuses are logged and shown on the details page, not posted")
-		publisher = githubapi.NewDryRun(log)
-	} else {
-		publisher = githubapi.NewPublisher(gh)
-		sources = append(sources, githubapi.NewSource(gh, githubapi.SourceOptions{}))
-	}
-
 	svc, err := gatekeeper.New(gatekeeper.Options{
-		Store: store, Evaluator: engine, Publisher: publisher, Sources: sources,
+		Store: store, Evaluator: engine, Publisher: deps.publisher, Responder: deps.responder, Sources: deps.sources,
 		Logger: log, Observer: metrics, Gated: cfg.gated, StatusContext: cfg.StatusContext,
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
 	})
@@ -70,7 +60,8 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	gin.SetMode(gin.ReleaseMode)
 	handler, err := webhooks.New(webhooks.Options{
 		Service: svc, ParseGitHub: githubevents.ParseDelivery, WebhookSecret: []byte(cfg.WebhookSecret),
-		StatusContext: cfg.StatusContext, Logger: log, Metrics: metrics,
+		JenkinsToken: []byte(cfg.JenkinsToken), ParseJenkins: jenkinsParser(cfg.jobRepos),
+		Logger: log, Metrics: metrics,
 	})
 	if err != nil {
 		return err
@@ -89,7 +80,8 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", version, "commit", commit,
-		"policy", engine.Revision(), "store", cfg.Store, "dry_run", publisher.DryRun(), "gated", cfg.gated.String())
+		"policy", engine.Revision(), "store", cfg.Store, "dry_run", deps.publisher.DryRun(),
+		"gated", cfg.gated.String(), "sources", deps.names())
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -148,5 +140,125 @@ func watchPolicy(ctx context.Context, engine *opa.Engine, svc *gatekeeper.Servic
 		if err := svc.Reconcile(ctx); err != nil {
 			log.Error("re-evaluating after a policy change", "err", err)
 		}
+	}
+}
+
+// dependencies are the adapters built from the settings.
+type dependencies struct {
+	publisher gatekeeper.Publisher
+	responder gatekeeper.Responder
+	sources   []gatekeeper.Source
+}
+
+func (d dependencies) names() []string {
+	out := make([]string, len(d.sources))
+	for i, s := range d.sources {
+		out[i] = s.Name()
+	}
+	return out
+}
+
+// buildSources wires the evidence sources that are configured, in the order
+// they gather: the pull request and its reviews first, then what depends on
+// them (merged pull requests, builds, team memberships, ZenHub issues).
+func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, log *slog.Logger) (dependencies, error) {
+	var d dependencies
+	gh, err := githubapi.New(githubapi.Options{
+		BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Logger: log, Observe: metrics.GitHubCall,
+	})
+	if err != nil {
+		return d, err
+	}
+	if cfg.GitHubToken == "" {
+		log.Warn("no GITHUB_TOKEN: dry run, statuses and vote answers are logged and shown on the details page, not posted; GitHub is not read")
+		d.publisher = githubapi.NewDryRun(log)
+		d.responder = githubapi.NewDryRunResponder(log)
+	} else {
+		d.publisher = githubapi.NewPublisher(gh)
+		d.responder = githubapi.NewResponder(gh)
+		d.sources = append(d.sources,
+			githubapi.NewSource(gh, githubapi.SourceOptions{}),
+			githubapi.NewMergedSource(gh, githubapi.MergedSourceOptions{Gated: cfg.gated}),
+		)
+	}
+	if cfg.JenkinsURL != "" {
+		jc, err := jenkinsapi.New(jenkinsapi.Options{
+			URL: cfg.JenkinsURL, User: cfg.JenkinsUser, Token: cfg.JenkinsAPIToken,
+			Stages: stageMap(engine, log), Repos: cfg.jobRepos,
+		})
+		if err != nil {
+			return d, err
+		}
+		d.sources = append(d.sources, jenkinsapi.NewSource(jc, jenkinsapi.SourceOptions{}))
+	} else if cfg.JenkinsToken == "" {
+		log.Warn("Jenkins is not configured (GATEKEEPER_JENKINS_TOKEN, JENKINS_URL): release pull requests will wait for their build")
+	}
+	if cfg.GitHubToken != "" {
+		d.sources = append(d.sources, githubapi.NewTeamSource(gh, githubapi.TeamSourceOptions{Teams: policyTeams(engine)}))
+	}
+	if cfg.ZenHubAPIURL != "" {
+		zs, err := zenhubapi.New(zenhubapi.Options{
+			BaseURL: cfg.ZenHubAPIURL, Token: cfg.ZenHubAPIToken, RepoID: gh.RepoID, Logger: log,
+		})
+		if err != nil {
+			return d, err
+		}
+		d.sources = append(d.sources, zs)
+	}
+	return d, nil
+}
+
+// policyTeams returns the GitHub teams the release roles name in the policy
+// data in force (release.approvals.roles[].team), read at every call so that
+// a release manager's edit applies without a restart.
+func policyTeams(engine *opa.Engine) githubapi.TeamsFunc {
+	return func() []string {
+		roles, _ := engine.Data("release", "approvals", "roles").([]any)
+		var teams []string
+		for _, r := range roles {
+			if m, ok := r.(map[string]any); ok {
+				if t, ok := m["team"].(string); ok && t != "" {
+					teams = append(teams, t)
+				}
+			}
+		}
+		return teams
+	}
+}
+
+// stageMap reads which Jenkins stage names make up each release stage from
+// the policy data (release.build.stages[].jenkins), falling back to the
+// adapter's defaults for a stage that names none. It is read at start-up.
+func stageMap(engine *opa.Engine, log *slog.Logger) jenkinsapi.StageMap {
+	m := jenkinsapi.DefaultStageMap()
+	stages, _ := engine.Data("release", "build", "stages").([]any)
+	for _, st := range stages {
+		obj, _ := st.(map[string]any)
+		key, _ := obj["key"].(string)
+		names, _ := obj["jenkins"].([]any)
+		if key == "" || len(names) == 0 {
+			continue
+		}
+		var list []string
+		for _, n := range names {
+			if s, ok := n.(string); ok && s != "" {
+				list = append(list, s)
+			}
+		}
+		m[key] = list
+	}
+	log.Info("Jenkins stage names", "map", m.String())
+	return m
+}
+
+// jenkinsParser adapts jenkinsapi.ParseNotification to the receiver: a build
+// of a job that is not a pull request job is answered 202 and ignored.
+func jenkinsParser(repos gatekeeper.JobRepos) webhooks.JenkinsParser {
+	return func(body []byte) (gatekeeper.Event, bool, error) {
+		e, err := jenkinsapi.ParseNotification(body, repos, time.Now())
+		if errors.Is(err, jenkinsapi.ErrNotPullRequest) {
+			return e, false, nil
+		}
+		return e, err == nil, err
 	}
 }

@@ -136,7 +136,7 @@ func durableHandler(ctx context.Context, policies string) (http.Handler, func(),
 	}
 	h, err := webhooks.New(webhooks.Options{
 		Service: svc, ParseGitHub: githubevents.ParseDelivery, WebhookSecret: []byte(secret),
-		StatusContext: "release-gate", Logger: log, Metrics: webhooks.NewMetrics(),
+		Logger: log, Metrics: webhooks.NewMetrics(),
 	})
 	if err != nil {
 		return nil, nil, err
