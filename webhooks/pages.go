@@ -25,6 +25,12 @@ func parsePages() (*template.Template, error) {
 	t, err := template.New("pages").Funcs(template.FuncMap{
 		"when":  when,
 		"short": short,
+		"issue": func(checks map[string]gatekeeper.IssueCheck, r gatekeeper.IssueRef) *gatekeeper.IssueCheck {
+			if c, ok := checks[r.String()]; ok {
+				return &c
+			}
+			return nil
+		},
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parsing page templates: %w", err)
@@ -65,11 +71,38 @@ type pullPage struct {
 	StaleReviews      []gatekeeper.Review // latest per reviewer, on an older commit
 	Checks            []gatekeeper.Check  // on the head
 	StaleChecks       []gatekeeper.Check  // on older commits
+	Build             *gatekeeper.Build   // the PR-merge build of the head
+	Baseline          *gatekeeper.Build   // the base branch's latest good build
+	Chart             *chartRow           // the build's Helm chart version, checked
+	StaleBuilds       int                 // builds of older heads, not counted
+	Votes             []voteRow           // latest vote per person
+	Links             []gatekeeper.IssueRef
+	IssueChecks       map[string]gatekeeper.IssueCheck
+	MergedPulls       []gatekeeper.MergedPull
+	Checklist         []checkRow
 	Published         *gatekeeper.PublishedStatus
 	PublishedStale    bool // published for an older head
 	DryRun            bool
 	History           []gatekeeper.DecisionRecord
 	Log               []gatekeeper.LogEntry // newest first
+}
+
+// chartRow is the Helm chart version with what was checked of it.
+type chartRow struct {
+	gatekeeper.Chart
+	Valid, Pinned bool
+}
+
+// voteRow is one person's latest vote and whether it is on the head.
+type voteRow struct {
+	User, Vote, Reason, Refused string
+	Current                     bool
+}
+
+// checkRow is one task-list item of the description.
+type checkRow struct {
+	Item   string
+	Ticked bool
 }
 
 type sourceRow struct {
@@ -133,6 +166,30 @@ func newPullPage(v *gatekeeper.PullView) pullPage {
 			p.StaleChecks = append(p.StaleChecks, c)
 		}
 	}
+	if b := ev.CurrentBuild(); b != nil {
+		p.Build = b
+		if b.ChartVersion != "" {
+			c, ok := gatekeeper.ParseChartVersion(b.ChartVersion)
+			p.Chart = &chartRow{Chart: c, Valid: ok, Pinned: ok && c.PinnedTo(b.MergeSHA, b.HeadSHA)}
+		}
+	}
+	p.Baseline = ev.Baseline
+	for _, b := range ev.Builds {
+		if b.HeadSHA != head {
+			p.StaleBuilds++
+		}
+	}
+	for _, v := range ev.Votes() {
+		p.Votes = append(p.Votes, voteRow{User: v.User, Vote: v.Vote, Reason: v.Reason, Refused: v.Refused, Current: head != "" && v.HeadSHA == head})
+	}
+	if ev.PR != nil {
+		p.Links = gatekeeper.ParseIssueLinks(ev.PR.Body, ev.PR.HeadRef, ev.Key.Owner, ev.Key.Repo)
+		for item, ticked := range gatekeeper.ParseChecklist(ev.PR.Body) {
+			p.Checklist = append(p.Checklist, checkRow{Item: item, Ticked: ticked})
+		}
+		slices.SortFunc(p.Checklist, func(a, b checkRow) int { return strings.Compare(a.Item, b.Item) })
+	}
+	p.IssueChecks, p.MergedPulls = ev.IssueChecks, ev.MergedPulls
 	if ev.Published != nil {
 		p.PublishedStale = ev.Published.SHA != head
 		p.DryRun = p.DryRun || ev.Published.DryRun

@@ -210,3 +210,57 @@ func TestHealth(t *testing.T) {
 		})
 	}
 }
+
+// TestPullPageShowsReleaseEvidence: the build, votes, links and checklist of
+// the head are on the page, and evidence of older heads is marked stale.
+func TestPullPageShowsReleaseEvidence(t *testing.T) {
+	t.Parallel()
+	h := buildHarness(t, true)
+	h.eval.Decide(gatekeeper.Decision{State: gatekeeper.Failure, Reasons: []string{"build stage deploy + integration tests failed"}}, nil)
+	e, err := githubevents.Parse("pull_request", "delivery-1", readFixture(t, "pull_request.opened.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.PullRequest.Body = "Release of acme/shop#12\n- [x] Release notes\n- [ ] DR plan"
+	ctx := context.Background()
+	cov := 84.25
+	events := []gatekeeper.Event{e,
+		{Delivery: "jenkins-1", Name: "jenkins.completed", Key: helloKey, Build: &gatekeeper.Build{
+			JobPath: "job/Codertocat/job/Hello-World/job/PR-2-merge", JobName: "PR-2-merge", Number: 7, Key: helloKey,
+			Strategy: "merge", HeadSHA: helloHead, MergeSHA: "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d", Result: "FAILURE",
+			Stages:          []gatekeeper.Stage{{Name: "Checkout", Key: "clone", Status: "SUCCESS"}, {Name: "Deploy", Key: "deploy", Status: "FAILED"}},
+			Tests:           &gatekeeper.TestSummary{Total: 42, Passed: 40, Skipped: 2},
+			Coverage:        &gatekeeper.Coverage{Line: cov, Source: "coverage"},
+			Vulnerabilities: &gatekeeper.VulnCounts{Medium: 4, Report: "trivy.json"},
+			ChartVersion:    "hello-world-1-2-3-1a2b3c4",
+		}},
+		{Delivery: "jenkins-0", Name: "jenkins.completed", Key: helloKey, Build: &gatekeeper.Build{JobPath: "job/x/job/PR-2", Number: 3, Key: helloKey, HeadSHA: "0000000000000000000000000000000000000001"}},
+		{Delivery: "comment-1", Name: "issue_comment.created", Key: helloKey, Comment: &gatekeeper.Comment{ID: 5, User: "qa-lead", Body: "/nogo smoke tests red", CreatedAt: time.Now(), UpdatedAt: time.Now()}},
+	}
+	for _, ev := range events {
+		if _, err := h.svc.Accept(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.runService(t)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := h.pub.Wait(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	resp := h.get(t, "/pulls/Codertocat/Hello-World/2")
+	body := resp.Body.String()
+	if resp.Code != http.StatusOK {
+		t.Fatalf("page %d: %s", resp.Code, body)
+	}
+	for _, want := range []string{
+		"PR-2-merge #7", "FAILURE", "Deploy", "FAILED", "40 passed, 0 failed, 2 skipped of 42", "84.25% lines",
+		"0 critical, 0 high, 4 medium, 0 low", "hello-world-1-2-3-1a2b3c4", "pinned",
+		"1 build(s) of older heads", "qa-lead", "nogo", "smoke tests red",
+		"acme/shop#12", "not checked in ZenHub yet", "☑ Release notes", "☐ DR plan",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page does not show %q", want)
+		}
+	}
+}
