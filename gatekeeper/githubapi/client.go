@@ -37,6 +37,8 @@ const (
 	EndpointCreateReaction    = "create_reaction"
 	EndpointCreateComment     = "create_comment"
 	EndpointGetRepo           = "get_repo"
+	EndpointGetCombinedStatus = "get_combined_status"
+	EndpointListCheckRuns     = "list_check_runs"
 )
 
 // Result codes passed to Options.Observe besides the HTTP status code.

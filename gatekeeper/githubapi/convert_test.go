@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/githubevents"
 )
 
 // The domain values of the fixtures, written out field by field from the
@@ -54,21 +55,24 @@ var (
 	}
 )
 
-func TestPullRequestFromGitHub(t *testing.T) {
+// The conversions are githubevents'; its tests check them on webhook
+// payloads. These check what only the Source relies on: a REST answer, with
+// no repository of the event's to key it (the key and the repository id
+// come from base.repo), the REST review spelling, and a review whose commit
+// was garbage-collected.
+
+func TestPullRequestConversionOfRESTAnswers(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		raw  []byte // JSON of a github.PullRequest; nil for a nil pointer
+		raw  []byte // JSON of a github.PullRequest
 		want gatekeeper.PullRequest
 	}{
 		{
-			name: "webhook pull_request object",
+			// GET pulls/{n} answers with the webhook's pull_request schema.
+			name: "keyed by the base repository",
 			raw:  fixtureField(t, "pull_request.opened.json", "pull_request"),
 			want: fixturePR,
-		},
-		{
-			name: "nil",
-			want: gatekeeper.PullRequest{},
 		},
 		{
 			name: "without base repository, labels or times",
@@ -79,21 +83,18 @@ func TestPullRequestFromGitHub(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var pr *github.PullRequest
-			if tt.raw != nil {
-				pr = new(github.PullRequest)
-				if err := json.Unmarshal(tt.raw, pr); err != nil {
-					t.Fatalf("decoding: %v", err)
-				}
+			pr := new(github.PullRequest)
+			if err := json.Unmarshal(tt.raw, pr); err != nil {
+				t.Fatalf("decoding: %v", err)
 			}
-			if diff := cmp.Diff(tt.want, PullRequestFromGitHub(pr)); diff != "" {
-				t.Errorf("PullRequestFromGitHub (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tt.want, githubevents.PullRequest(pr, nil)); diff != "" {
+				t.Errorf("githubevents.PullRequest(pr, nil) (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
-func TestReviewFromGitHub(t *testing.T) {
+func TestReviewConversionOfRESTAnswers(t *testing.T) {
 	t.Parallel()
 	rest := readFixture(t, "rest/pulls.reviews.list.approved.json")
 	var list []json.RawMessage
@@ -106,33 +107,18 @@ func TestReviewFromGitHub(t *testing.T) {
 		want gatekeeper.Review
 	}{
 		{name: "REST list entry keeps APPROVED", raw: list[0], want: fixtureRESTReview},
-		{name: "webhook review is upper-cased", raw: fixtureField(t, "pull_request_review.submitted.approved.json", "review"), want: fixtureWebhookReview},
 		{name: "garbage-collected commit", raw: []byte(`{"id":1,"user":{"login":"qa"},"state":"APPROVED","commit_id":null}`), want: gatekeeper.Review{ID: 1, User: "qa", State: "APPROVED"}},
-		{name: "nil"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var r *github.PullRequestReview
-			if tt.raw != nil {
-				r = new(github.PullRequestReview)
-				if err := json.Unmarshal(tt.raw, r); err != nil {
-					t.Fatalf("decoding: %v", err)
-				}
+			r := new(github.PullRequestReview)
+			if err := json.Unmarshal(tt.raw, r); err != nil {
+				t.Fatalf("decoding: %v", err)
 			}
-			if diff := cmp.Diff(tt.want, ReviewFromGitHub(r)); diff != "" {
-				t.Errorf("ReviewFromGitHub (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tt.want, githubevents.Review(r)); diff != "" {
+				t.Errorf("githubevents.Review (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-func BenchmarkPullRequestFromGitHub(b *testing.B) {
-	var pr github.PullRequest
-	if err := json.Unmarshal(fixtureField(b, "pull_request.opened.json", "pull_request"), &pr); err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		PullRequestFromGitHub(&pr)
 	}
 }

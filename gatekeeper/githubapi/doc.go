@@ -1,8 +1,10 @@
 // Package githubapi adapts the GitHub REST API (through go-github v60) to the
 // release gatekeeper's domain: a Publisher that sets the gatekeeper's commit
-// status, a Source that recovers pull request facts and reviews that lost
-// webhooks did not deliver, and the conversions from go-github types to
-// gatekeeper types that the webhooks package shares. For the people side of
+// status, and a Source that recovers pull request facts, reviews and the
+// head's commit statuses and check runs that lost or early webhooks did not
+// deliver. The conversions of go-github pull requests, reviews and check
+// runs are githubevents', so that a webhook and a REST answer about the
+// same thing give the same domain value. For the people side of
 // a release it adds a TeamSource (team memberships of reviewers, voters and
 // the author, for the policy's roles), a MergedSource (the pull requests
 // merged into the release's head branch, with their issue links), a

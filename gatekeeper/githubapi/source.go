@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/githubevents"
 )
 
 var _ gatekeeper.Source = (*Source)(nil)
@@ -20,6 +21,14 @@ const SourceName = "github"
 const (
 	EventPullRequest = "github.pull_request"
 	EventReview      = "github.review"
+	// EventStatus carries one commit status of the head (Check.Kind
+	// "status"), EventCheckRun one check run (Check.Kind "check_run").
+	EventStatus   = "github.status"
+	EventCheckRun = "github.check_run"
+	// EventChecks carries nothing but its SHA: it records that the
+	// statuses and check runs of that head were fetched, even when there
+	// were none, so that the next Gather knows whether to fetch again.
+	EventChecks = "github.checks"
 )
 
 // reviewsPerPage is the REST maximum; fewer pages mean fewer calls.
@@ -37,8 +46,8 @@ type SourceOptions struct {
 	// MaxAge is how long a fetch stands before GitHub is asked again
 	// (default DefaultMaxAge). Webhooks carry the
 	// live changes; the Source only recovers the ones lost on the way, so
-	// a burst of evaluations of one pull request costs two calls, not two
-	// per evaluation.
+	// a burst of evaluations of one pull request costs four calls, not
+	// four per evaluation.
 	MaxAge time.Duration
 }
 
@@ -48,15 +57,29 @@ type SourceOptions struct {
 // because only an issue_comment or status event arrived, or an approval
 // whose webhook was lost, is recovered. It is safe for concurrent use.
 //
-// When it fetches: when the evidence has no pull request snapshot, when the
-// last fetch is older than MaxAge (measured on the Client's Clock), or when
-// the last Gather recorded in ev.Sources["github"] failed. Otherwise Gather
-// returns no events and makes no call. The last fetch is the newest
-// EventPullRequest entry in ev.Log, so the rule needs no state of its own,
-// holds across replicas, and is not fooled by the Service stamping
-// Sources["github"].CheckedAt after a Gather that skipped; should 200 newer
-// events push the entry out of the bounded log, Gather fetches again, which
-// is the safe direction.
+// It also fetches the commit statuses (GET …/commits/{sha}/status) and
+// check runs (GET …/commits/{sha}/check-runs, both 100 per page) of the
+// current head. status and check_run webhooks name only a sha, and one that
+// arrives before the gatekeeper knows that sha as the head (a CI system
+// posting within a second of the push, before pull_request.synchronize is
+// processed) is routed to no pull request; without this fetch a failure it
+// reported could go unseen. Every status is returned, the gatekeeper's own
+// context included: the Service compares it with what it published.
+//
+// When it fetches the pull request: when the evidence has no pull request
+// snapshot, when the last fetch is older than MaxAge (measured on the
+// Client's Clock), or when the last Gather recorded in ev.Sources["github"]
+// failed. The last fetch is the newest EventPullRequest entry in ev.Log, so
+// the rule needs no state of its own, holds across replicas, and is not
+// fooled by the Service stamping Sources["github"].CheckedAt after a Gather
+// that skipped; should 200 newer events push the entry out of the bounded
+// log, Gather fetches again, which is the safe direction.
+//
+// When it fetches the statuses and check runs: by the same rules, with the
+// newest EventChecks entry as the last fetch, and also whenever that entry
+// names another sha than the current head, the head being the one the
+// evidence has once this Gather's pull request snapshot (if any) is folded
+// in. Otherwise Gather returns no events and makes no call.
 //
 // Rate limits are not waited for: Gather fails at once with ErrRateLimited,
 // and the domain treats the missing source as "not a pass" until it
@@ -77,11 +100,18 @@ func NewSource(c *Client, opts SourceOptions) *Source {
 // Name returns SourceName.
 func (s *Source) Name() string { return SourceName }
 
-// Gather returns, when a fetch is due (see Source), one EventPullRequest
-// event carrying the current snapshot followed by one EventReview event per
-// review in GitHub's (chronological) order. Review states keep the REST
-// spelling (APPROVED). It fails when either call fails; a 404 means the
-// pull request is gone or the token cannot see it.
+// Gather returns, when a fetch of the pull request is due (see Source), one
+// EventPullRequest event carrying the current snapshot followed by one
+// EventReview event per review in GitHub's (chronological) order; review
+// states keep the REST spelling (APPROVED). When a fetch of the head's
+// checks is due it then returns one EventStatus per status, one
+// EventCheckRun per check run (its state mapped by
+// githubevents.CheckRunState) and EventChecks.
+//
+// It fails when any call fails. A failure of the pull request or its
+// reviews returns no events (a 404 means the pull request is gone or the
+// token cannot see it); a failure of the statuses or check runs returns the
+// events gathered before and besides it, without EventChecks.
 func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekeeper.Event, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("gathering github evidence: %w: nil evidence", gatekeeper.ErrInvalid)
@@ -94,10 +124,31 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 		return nil, fmt.Errorf("gathering github evidence: %w pull request key %+v", gatekeeper.ErrInvalid, key)
 	}
 	now := s.c.clock.Now()
-	if !s.due(ev, now) {
-		return nil, nil
+	var events []gatekeeper.Event
+	head := ev.HeadSHA()
+	if s.due(ev, now) {
+		var err error
+		if events, err = s.pull(ctx, key, now); err != nil {
+			return nil, err
+		}
+		// The head the evidence will have once the snapshot is folded
+		// in: Apply keeps the newer of two snapshots, and a lagging
+		// GitHub replica can answer with an older one than a webhook
+		// brought.
+		folded := gatekeeper.Evidence{PR: ev.PR}
+		folded.Apply(events[0])
+		head = folded.HeadSHA()
 	}
+	if head == "" || !s.checksDue(ev, head, now) {
+		return events, nil
+	}
+	checks, err := s.checks(ctx, key, head, now)
+	return append(events, checks...), err
+}
 
+// pull fetches the pull request and its reviews: one EventPullRequest
+// followed by one EventReview per review.
+func (s *Source) pull(ctx context.Context, key gatekeeper.PullKey, now time.Time) ([]gatekeeper.Event, error) {
 	var pr *github.PullRequest
 	err := s.c.do(ctx, EndpointGetPull, failOnLimits, func(gh *github.Client) (*github.Response, error) {
 		var resp *github.Response
@@ -108,7 +159,9 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 	if err != nil {
 		return nil, fmt.Errorf("fetching pull request %s: %w", key, err)
 	}
-	snap := PullRequestFromGitHub(pr)
+	// Without a repository of the request's, the conversion keys the
+	// snapshot by base.repo, and the repository's id comes from there.
+	snap := githubevents.PullRequest(pr, nil)
 	// The request named the pull request; a payload that does not (or a
 	// renamed repository) must not move the evidence to another key.
 	snap.Key = key
@@ -126,7 +179,10 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 		PullRequest: &snap,
 	})
 	for _, r := range reviews {
-		rv := ReviewFromGitHub(r)
+		if r == nil {
+			continue
+		}
+		rv := githubevents.Review(r)
 		events = append(events, gatekeeper.Event{
 			Name:     EventReview,
 			Received: now,
@@ -138,7 +194,7 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 	return events, nil
 }
 
-// due reports whether Gather should ask GitHub (see Source).
+// due reports whether Gather should fetch the pull request (see Source).
 func (s *Source) due(ev *gatekeeper.Evidence, now time.Time) bool {
 	if ev.PR == nil {
 		return true

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
 )
@@ -23,11 +24,13 @@ const (
 var helloKey = gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}
 
 // serveHelloWorld scripts the fake to answer GET pulls/2 with the fixture
-// pull request and its reviews with the recorded REST review list.
+// pull request, its reviews with the recorded REST review list, and its
+// head's statuses and check runs with the recorded ones (see serveChecks).
 func serveHelloWorld(t *testing.T, gh *fakeGitHub) {
 	t.Helper()
 	gh.on("GET "+helloPath, jsonReply(http.StatusOK, string(fixtureField(t, "pull_request.opened.json", "pull_request"))))
 	gh.on(reviewsRoute, jsonReply(http.StatusOK, string(readFixture(t, "rest/pulls.reviews.list.approved.json"))))
+	serveChecks(t, gh, fixturePR.HeadSHA)
 }
 
 func newTestSource(t *testing.T, gh *fakeGitHub, tm *fakeTime, retry Retry) *Source {
@@ -55,6 +58,8 @@ func TestGatherFetchesMissingSnapshot(t *testing.T) {
 		{Name: EventPullRequest, Received: testEpoch, Key: helloKey, SHA: pr.HeadSHA, PullRequest: &pr},
 		{Name: EventReview, Received: testEpoch, Key: helloKey, SHA: review.CommitID, Review: &review},
 	}
+	// Then the checks of the head the snapshot names.
+	want = append(want, checkEvents(pr.HeadSHA, recordedStatusChecks(pr.HeadSHA), []gatekeeper.Check{recordedCheckRun(pr.HeadSHA)}, true)...)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Gather events (-want +got):\n%s", diff)
 	}
@@ -66,11 +71,14 @@ func TestGatherFetchesMissingSnapshot(t *testing.T) {
 			t.Errorf("%s %s: Authorization = %q", r.Method, r.Path, auth)
 		}
 	}
-	wantPaths := []string{"GET " + helloPath + "?", "GET " + helloPath + "/reviews?per_page=100"}
+	wantPaths := []string{
+		"GET " + helloPath + "?", "GET " + helloPath + "/reviews?per_page=100",
+		statusRequest(pr.HeadSHA), checkRunsRequest(pr.HeadSHA),
+	}
 	if diff := cmp.Diff(wantPaths, paths); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"get_pull 200", "list_reviews 200"}, obs.list()); diff != "" {
+	if diff := cmp.Diff([]string{"get_pull 200", "list_reviews 200", "get_combined_status 200", "list_check_runs 200"}, obs.list()); diff != "" {
 		t.Errorf("observed calls (-want +got):\n%s", diff)
 	}
 
@@ -81,6 +89,10 @@ func TestGatherFetchesMissingSnapshot(t *testing.T) {
 	}
 	if ev.HeadSHA() != pr.HeadSHA || len(ev.Reviews) != 1 || ev.Reviews[0].State != "APPROVED" {
 		t.Errorf("evidence after Gather: head %q, reviews %+v", ev.HeadSHA(), ev.Reviews)
+	}
+	wantChecks := append(recordedStatusChecks(pr.HeadSHA), recordedCheckRun(pr.HeadSHA))
+	if diff := cmp.Diff(wantChecks, ev.Checks); diff != "" {
+		t.Errorf("evidence checks after Gather (-want +got):\n%s", diff)
 	}
 }
 
@@ -128,52 +140,101 @@ func TestGatherPaginatesReviews(t *testing.T) {
 func TestGatherSkipsFreshEvidence(t *testing.T) {
 	t.Parallel()
 	snapshot := fixturePR
-	fetched := func(ago time.Duration) []gatekeeper.LogEntry {
-		return []gatekeeper.LogEntry{
-			{Event: EventPullRequest, SHA: snapshot.HeadSHA, At: testEpoch.Add(-ago)},
-			{Delivery: "d1", Event: "pull_request_review.submitted", At: testEpoch.Add(-ago / 2)},
+	// movedAway is the snapshot a webhook brought after the head moved on
+	// from the one GitHub's (lagging) answer names.
+	movedAway := fixturePR
+	movedAway.HeadSHA, movedAway.UpdatedAt = pushedHead, fixturePR.UpdatedAt.Add(time.Minute)
+	// fetched is a log whose pull request was fetched pullAgo and whose
+	// checks (of checksSHA) checksAgo; a zero age leaves the entry out.
+	fetched := func(pullAgo, checksAgo time.Duration, checksSHA string) []gatekeeper.LogEntry {
+		var log []gatekeeper.LogEntry
+		if pullAgo != 0 {
+			log = append(log, gatekeeper.LogEntry{Event: EventPullRequest, SHA: snapshot.HeadSHA, At: testEpoch.Add(-pullAgo)})
 		}
+		if checksAgo != 0 {
+			log = append(log, gatekeeper.LogEntry{Event: EventChecks, SHA: checksSHA, At: testEpoch.Add(-checksAgo)})
+		}
+		return append(log, gatekeeper.LogEntry{Delivery: "d1", Event: "pull_request_review.submitted", At: testEpoch.Add(-time.Second)})
 	}
 	ok := map[string]gatekeeper.SourceStatus{"github": {OK: true, CheckedAt: testEpoch.Add(-30 * time.Second)}}
+	pull := []string{"GET " + helloPath, "GET " + helloPath + "/reviews?per_page=100"}
+	checks := func(sha string) []string { return []string{statusRequest(sha), checkRunsRequest(sha)} }
+	both := append(append([]string(nil), pull...), checks(helloHead)...)
 	tests := []struct {
-		name      string
-		pr        *gatekeeper.PullRequest
-		log       []gatekeeper.LogEntry
-		sources   map[string]gatekeeper.SourceStatus
-		wantFetch bool
+		name     string
+		pr       *gatekeeper.PullRequest
+		log      []gatekeeper.LogEntry
+		sources  map[string]gatekeeper.SourceStatus
+		wantReqs []string
 	}{
 		{
-			name:    "snapshot fetched within MaxAge",
+			name:    "snapshot and checks fetched within MaxAge",
 			pr:      &snapshot,
-			log:     fetched(time.Minute),
+			log:     fetched(time.Minute, time.Minute, helloHead),
 			sources: ok,
 		},
 		{
-			name:      "no snapshot",
-			log:       fetched(time.Minute),
-			sources:   ok,
-			wantFetch: true,
+			name:     "no snapshot",
+			log:      fetched(time.Minute, 0, ""),
+			sources:  ok,
+			wantReqs: both,
 		},
 		{
-			name:      "last fetch older than MaxAge",
-			pr:        &snapshot,
-			log:       fetched(5 * time.Minute),
-			sources:   ok,
-			wantFetch: true,
+			name:     "last pull request fetch older than MaxAge",
+			pr:       &snapshot,
+			log:      fetched(5*time.Minute, time.Minute, helloHead),
+			sources:  ok,
+			wantReqs: pull,
 		},
 		{
-			name:      "snapshot only from webhooks, gathers that skipped",
-			pr:        &snapshot,
-			log:       []gatekeeper.LogEntry{{Delivery: "d0", Event: "pull_request.opened", At: testEpoch.Add(-time.Minute)}},
-			sources:   ok,
-			wantFetch: true,
+			name:     "checks of the head never fetched",
+			pr:       &snapshot,
+			log:      fetched(time.Minute, 0, ""),
+			sources:  ok,
+			wantReqs: checks(helloHead),
 		},
 		{
-			name:      "last gather failed",
-			pr:        &snapshot,
-			log:       fetched(time.Minute),
-			sources:   map[string]gatekeeper.SourceStatus{"github": {OK: false, Error: "503", Attempts: 1, CheckedAt: testEpoch.Add(-30 * time.Second)}},
-			wantFetch: true,
+			name:     "checks last fetched for another head",
+			pr:       &snapshot,
+			log:      fetched(time.Minute, time.Second, pushedHead),
+			sources:  ok,
+			wantReqs: checks(helloHead),
+		},
+		{
+			name:     "checks fetched longer than MaxAge ago",
+			pr:       &snapshot,
+			log:      fetched(time.Minute, 5*time.Minute, helloHead),
+			sources:  ok,
+			wantReqs: checks(helloHead),
+		},
+		{
+			name:     "snapshot fetched for an older head",
+			pr:       &gatekeeper.PullRequest{Key: helloKey, HeadSHA: pushedHead, UpdatedAt: fixturePR.UpdatedAt.Add(-time.Hour)},
+			log:      fetched(5*time.Minute, time.Minute, pushedHead),
+			sources:  ok,
+			wantReqs: both,
+		},
+		{
+			name:    "GitHub answers with an older snapshot than the evidence has",
+			pr:      &movedAway,
+			log:     fetched(5*time.Minute, time.Minute, pushedHead),
+			sources: ok,
+			// The evidence keeps its head, whose checks are fresh.
+			wantReqs: pull,
+		},
+		{
+			name:     "snapshot only from webhooks, gathers that skipped",
+			pr:       &snapshot,
+			log:      []gatekeeper.LogEntry{{Delivery: "d0", Event: "pull_request.opened", At: testEpoch.Add(-time.Minute)}},
+			sources:  ok,
+			wantReqs: both,
+		},
+		{
+			name:     "last gather failed",
+			pr:       &snapshot,
+			log:      fetched(time.Minute, time.Minute, helloHead),
+			sources:  map[string]gatekeeper.SourceStatus{"github": {OK: false, Error: "503", Attempts: 1, CheckedAt: testEpoch.Add(-30 * time.Second)}},
+			wantReqs: both,
 		},
 	}
 	for _, tt := range tests {
@@ -187,15 +248,29 @@ func TestGatherSkipsFreshEvidence(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Gather: %v", err)
 			}
-			wantEvents, wantRequests := 0, 0
-			if tt.wantFetch {
-				wantEvents, wantRequests = 2, 2
+			if diff := cmp.Diff(tt.wantReqs, gh.paths(), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("requests (-want +got):\n%s", diff)
 			}
-			if len(got) != wantEvents {
-				t.Errorf("Gather returned %d events, want %d", len(got), wantEvents)
+			// Each request adds its events: the snapshot and one
+			// review, or two statuses, one check run and EventChecks.
+			var wantNames, gotNames []string
+			for _, r := range tt.wantReqs {
+				switch r {
+				case "GET " + helloPath:
+					wantNames = append(wantNames, EventPullRequest)
+				case "GET " + helloPath + "/reviews?per_page=100":
+					wantNames = append(wantNames, EventReview)
+				case statusRequest(helloHead):
+					wantNames = append(wantNames, EventStatus, EventStatus)
+				case checkRunsRequest(helloHead):
+					wantNames = append(wantNames, EventCheckRun, EventChecks)
+				}
 			}
-			if n := len(gh.served()); n != wantRequests {
-				t.Errorf("server got %d requests, want %d", n, wantRequests)
+			for _, e := range got {
+				gotNames = append(gotNames, e.Name)
+			}
+			if diff := cmp.Diff(wantNames, gotNames); diff != "" {
+				t.Errorf("event names (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -227,11 +302,11 @@ func TestGatherFetchesOncePerMaxAge(t *testing.T) {
 		after        time.Duration
 		wantRequests int
 	}{
-		{after: 0, wantRequests: 2},
-		{after: time.Minute, wantRequests: 2},
-		{after: 3 * time.Minute, wantRequests: 2},
-		{after: time.Minute, wantRequests: 4}, // 5 minutes after the first fetch
+		{after: 0, wantRequests: 4},
 		{after: time.Minute, wantRequests: 4},
+		{after: 3 * time.Minute, wantRequests: 4},
+		{after: time.Minute, wantRequests: 8}, // 5 minutes after the first fetch
+		{after: time.Minute, wantRequests: 8},
 	} {
 		tm.Sleep(context.Background(), step.after)
 		gather()

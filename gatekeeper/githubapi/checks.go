@@ -1,0 +1,166 @@
+package githubapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/githubevents"
+)
+
+// checksPerPage is the REST maximum of both listings.
+const checksPerPage = 100
+
+// maxCheckPages bounds the pagination of each listing (2,000 statuses or
+// check runs on one commit), for the reason maxReviewPages does.
+const maxCheckPages = 20
+
+// checksDue reports whether Gather should fetch the statuses and check runs
+// of head: when none were fetched yet, when the last fetch was for another
+// head (the pull request moved since), when it is older than MaxAge, or
+// when the last Gather failed. The last fetch is the newest EventChecks
+// entry in ev.Log, for the reasons Source gives for EventPullRequest.
+func (s *Source) checksDue(ev *gatekeeper.Evidence, head string, now time.Time) bool {
+	if last, ok := ev.Sources[SourceName]; ok && !last.OK {
+		return true
+	}
+	for i := len(ev.Log) - 1; i >= 0; i-- {
+		if ev.Log[i].Event == EventChecks {
+			return ev.Log[i].SHA != head || now.Sub(ev.Log[i].At) >= s.maxAge
+		}
+	}
+	return true
+}
+
+// checks fetches the combined status and the check runs of sha and returns
+// one EventStatus per status, one EventCheckRun per run and, when both calls
+// succeeded, the EventChecks that records the fetch. A failure of one call
+// does not stop the other: the events gathered are returned with the error,
+// which keeps the source failed (and the gate from passing) all the same.
+func (s *Source) checks(ctx context.Context, key gatekeeper.PullKey, sha string, now time.Time) ([]gatekeeper.Event, error) {
+	event := func(name string, c gatekeeper.Check) gatekeeper.Event {
+		return gatekeeper.Event{Name: name, Received: now, Key: key, SHA: sha, Check: &c}
+	}
+	var events []gatekeeper.Event
+	statuses, errStatus := s.statuses(ctx, key, sha)
+	for _, st := range statuses {
+		events = append(events, event(EventStatus, statusCheck(st, sha)))
+	}
+	runs, errRuns := s.checkRuns(ctx, key, sha)
+	for _, cr := range runs {
+		c := githubevents.CheckRun(cr)
+		// GitHub lists the runs of the commit asked for; pinning them to
+		// that sha files them on the head the policy looks at.
+		c.SHA = sha
+		events = append(events, event(EventCheckRun, c))
+	}
+	if err := errors.Join(errStatus, errRuns); err != nil {
+		return events, err
+	}
+	// Last, so that it is the newest of the log entries the fetch adds.
+	return append(events, gatekeeper.Event{Name: EventChecks, Received: now, Key: key, SHA: sha}), nil
+}
+
+// statuses lists the latest status of every context on sha through the
+// combined status, whose "statuses" the Link header pages through.
+func (s *Source) statuses(ctx context.Context, key gatekeeper.PullKey, sha string) ([]*github.RepoStatus, error) {
+	var all []*github.RepoStatus
+	opts := &github.ListOptions{PerPage: checksPerPage}
+	for pages := 1; ; pages++ {
+		var combined *github.CombinedStatus
+		var next int
+		err := s.c.do(ctx, EndpointGetCombinedStatus, failOnLimits, func(gh *github.Client) (*github.Response, error) {
+			var resp *github.Response
+			var err error
+			combined, resp, err = gh.Repositories.GetCombinedStatus(ctx, key.Owner, key.Repo, sha, opts)
+			if resp != nil {
+				next = resp.NextPage
+			}
+			return resp, err
+		})
+		if err != nil {
+			return all, fmt.Errorf("fetching commit statuses of %s for %s (page %d): %w", sha, key, max(opts.Page, 1), err)
+		}
+		for _, st := range combined.Statuses {
+			if st != nil {
+				all = append(all, st)
+			}
+		}
+		if next == 0 {
+			return all, nil
+		}
+		if next <= opts.Page || pages >= maxCheckPages {
+			return all, fmt.Errorf("fetching commit statuses of %s for %s: pagination did not end after page %d", sha, key, max(opts.Page, 1))
+		}
+		opts.Page = next
+	}
+}
+
+// checkRuns lists the latest run of every check on sha.
+func (s *Source) checkRuns(ctx context.Context, key gatekeeper.PullKey, sha string) ([]*github.CheckRun, error) {
+	var all []*github.CheckRun
+	// "latest" (GitHub's default, named to make it explicit): a re-run
+	// replaces the run it repeats, as it does in the pull request's UI.
+	opts := &github.ListCheckRunsOptions{Filter: github.String("latest"), ListOptions: github.ListOptions{PerPage: checksPerPage}}
+	for pages := 1; ; pages++ {
+		var list *github.ListCheckRunsResults
+		var next int
+		err := s.c.do(ctx, EndpointListCheckRuns, failOnLimits, func(gh *github.Client) (*github.Response, error) {
+			var resp *github.Response
+			var err error
+			list, resp, err = gh.Checks.ListCheckRunsForRef(ctx, key.Owner, key.Repo, sha, opts)
+			if resp != nil {
+				next = resp.NextPage
+			}
+			return resp, err
+		})
+		if err != nil {
+			return all, fmt.Errorf("listing check runs of %s for %s (page %d): %w", sha, key, max(opts.Page, 1), err)
+		}
+		for _, cr := range list.CheckRuns {
+			if cr != nil {
+				all = append(all, cr)
+			}
+		}
+		if next == 0 {
+			return all, nil
+		}
+		if next <= opts.Page || pages >= maxCheckPages {
+			return all, fmt.Errorf("listing check runs of %s for %s: pagination did not end after page %d", sha, key, max(opts.Page, 1))
+		}
+		opts.Page = next
+	}
+}
+
+// statusCheck converts one entry of a combined status into a domain Check
+// on sha, the commit asked for. A state GitHub has not documented becomes
+// "error", never a success: a status the gatekeeper cannot read must not
+// vanish from the evidence either.
+func statusCheck(st *github.RepoStatus, sha string) gatekeeper.Check {
+	state := strings.ToLower(st.GetState())
+	if !gatekeeper.State(state).Valid() {
+		state = string(gatekeeper.Error)
+	}
+	updated := st.GetUpdatedAt()
+	if updated.IsZero() {
+		updated = st.GetCreatedAt()
+	}
+	var at time.Time
+	if !updated.IsZero() {
+		at = updated.UTC()
+	}
+	return gatekeeper.Check{
+		Name:        st.GetContext(),
+		SHA:         sha,
+		Kind:        "status",
+		State:       state,
+		Description: st.GetDescription(),
+		URL:         st.GetTargetURL(),
+		UpdatedAt:   at,
+	}
+}
