@@ -12,6 +12,7 @@ decision := {
 	"reasons": reasons,
 	"waiting": waiting,
 	"channel": channel,
+	"votes": vote_verdicts,
 }
 
 # reason_items and waiting_items hold [priority, message] pairs, so that the
@@ -27,9 +28,17 @@ state := "failure" if {
 	count(waiting) > 0
 } else := "success"
 
-channel := object.get(cfg, ["channel", "default"], "stable") if {
+# channel is the channel a passing release is tagged with, from the same
+# metrics: stable when the coverage and the medium vulnerabilities are
+# within channel.stable in data.yaml, beta otherwise; null unless success.
+channel := metrics_channel if {
 	state == "success"
 } else := null
+
+metrics_channel := "stable" if {
+	build.coverage.line >= cfg.channel.stable.min_coverage
+	build.vulnerabilities.medium <= cfg.channel.stable.max_medium
+} else := "beta"
 
 # cfg is data.release, the settings in data.yaml. It is {} when the data file
 # is missing, so that the checks below fail the release instead of every rule
@@ -61,7 +70,8 @@ required_numbers := [
 	["coverage", "max_drop"],
 	["vulnerabilities", "max_critical"],
 	["vulnerabilities", "max_high"],
-	["votes", "quorum"],
+	["channel", "stable", "min_coverage"],
+	["channel", "stable", "max_medium"],
 ]
 
 reason_items contains [1, sprintf("policy data release.%s is not a number", [concat(".", path)])] if {
@@ -73,6 +83,7 @@ reason_items contains [1, sprintf("policy data release.%s is not a number", [con
 required_lists := [
 	["build", "stages"],
 	["approvals", "roles"],
+	["votes", "quorum_roles"],
 ]
 
 reason_items contains [1, sprintf("policy data release.%s is empty", [concat(".", path)])] if {
@@ -80,7 +91,75 @@ reason_items contains [1, sprintf("policy data release.%s is empty", [concat("."
 	count(object.get(cfg, path, [])) == 0
 }
 
-reason_items contains [1, sprintf("policy data: role %v has no team", [object.get(role, "id", "?")])] if {
-	some role in object.get(cfg, ["approvals", "roles"], [])
+# Lists that may be empty but must be lists: a misspelt key would
+# otherwise switch its rule off.
+optional_lists := [
+	["votes", "veto_roles"],
+	["checklist", "required"],
+	["emergency", "extra_approval_roles"],
+]
+
+reason_items contains [1, sprintf("policy data release.%s is not a list", [concat(".", path)])] if {
+	some path in optional_lists
+	not is_array(object.get(cfg, path, null))
+}
+
+# Settings that must be true or false when present (absent: true).
+optional_booleans := [
+	["approvals", "one_person_one_role"],
+	["links", "verify_in_zenhub"],
+]
+
+reason_items contains [1, sprintf("policy data release.%s is not true or false", [concat(".", path)])] if {
+	some path in optional_booleans
+	not is_boolean(object.get(cfg, path, true))
+}
+
+reason_items contains [1, "policy data release.emergency.label is not a string"] if {
+	not is_string(object.get(cfg, ["emergency", "label"], null))
+}
+
+# Lists of role ids must name roles.
+role_lists := [
+	["votes", "quorum_roles"],
+	["votes", "veto_roles"],
+	["emergency", "extra_approval_roles"],
+]
+
+reason_items contains [1, sprintf("policy data release.%s: %v is not a role", [concat(".", path), id])] if {
+	some path in role_lists
+	some id in object.get(cfg, path, [])
+	not id in role_ids
+}
+
+# A role is held by the members of its team ("org/team-slug"), by the
+# people listed in its users, or both; it needs at least one of them.
+reason_items contains [1, sprintf("policy data: role %v has no team or users", [object.get(role, "id", "?")])] if {
+	some role in roles
 	not is_string(object.get(role, "team", null))
+	count(object.get(role, "users", [])) == 0
+}
+
+reason_items contains [1, sprintf("policy data: role %v team %v is not org/team-slug", [object.get(role, "id", "?"), role.team])] if {
+	some role in roles
+	not regex.match(`^[^/\s]+/[^/\s]+$`, sprintf("%v", [role.team]))
+}
+
+reason_items contains [1, sprintf("policy data: role %v users is not a list", [object.get(role, "id", "?")])] if {
+	some role in roles
+	not is_array(object.get(role, "users", []))
+}
+
+reason_items contains [1, sprintf("policy data: role %v needs an id and a display", [object.get(role, "id", "?")])] if {
+	some role in roles
+	role_incomplete(role)
+}
+
+role_incomplete(role) if not is_string(object.get(role, "id", null))
+
+role_incomplete(role) if not is_string(object.get(role, "display", null))
+
+# One person, one role enumerates every subset of the roles: keep them few.
+reason_items contains [1, sprintf("policy data release.approvals.roles has %d roles (max 8)", [count(roles)])] if {
+	count(roles) > 8
 }

@@ -12,7 +12,7 @@ pull_request := {
 	"repo": "payments",
 	"number": 412,
 	"title": "Release 2024-06-14",
-	"body": "Daily release",
+	"body": "Daily release for #70",
 	"author": "dev-alice",
 	"state": "open",
 	"draft": false,
@@ -76,19 +76,35 @@ baseline := {
 
 review(user) := {"user": user, "state": "APPROVED", "commit_id": head_sha, "current": true, "submitted_at": "2024-06-14T09:30:00Z"}
 
-vote(user, choice) := {"user": user, "vote": choice, "reason": "", "refused": "", "comment_id": 9001, "head_sha": head_sha, "current": true}
+# comment_ids gives each voter's vote comment its own id.
+comment_ids := {"lead-bob": 901, "sre-dan": 902, "qa-carol": 903, "vp-erin": 904, "dev-zoe": 905, "dev-alice": 906, "alice": 907, "ops-frank": 908}
 
-teams := {
-	"releasegate/module-leads": {"lead-bob": true},
-	"releasegate/sre": {"sre-dan": true},
-	"releasegate/qa": {"qa-carol": true},
-	"releasegate/management": {"vp-erin": true},
+vote(user, choice) := {"user": user, "vote": choice, "reason": "", "refused": "", "comment_id": comment_ids[user], "head_sha": head_sha, "current": true}
+
+# members holds each role team's one member in these tests.
+members := {
+	"releasegate/module-leads": "lead-bob",
+	"releasegate/sre": "sre-dan",
+	"releasegate/qa": "qa-carol",
+	"releasegate/management": "vp-erin",
 }
+
+# teams is every membership checked, as the gatekeeper's team source leaves
+# them: each reviewer, voter and the author, in every role team.
+teams := {team: {user: same(user, member) | some user in ["lead-bob", "sre-dan", "qa-carol", "vp-erin", "dev-alice"]} |
+	some team, member in members
+}
+
+same(a, b) := a == b
 
 issue(ref, found) := {"ref": ref, "owner": "acme", "repo": "payments", "number": 77, "from": "body", "zenhub": {"found": found, "pipeline": "Done"}}
 
+# unchecked_issue is a link ZenHub has not been asked about yet.
+unchecked_issue(ref) := {"ref": ref, "owner": "acme", "repo": "payments", "number": 70, "from": "body", "zenhub": null}
+
 # today is what BuildInput supplies before the Jenkins, team, vote, ZenHub
-# and checklist evidence arrives.
+# and checklist evidence arrives, at 15:30 IST on a Friday: before the
+# release window.
 today := {
 	"version": 1,
 	"now": "2024-06-14T10:00:00Z",
@@ -103,18 +119,21 @@ today := {
 	"votes": [],
 	"teams": {},
 	"checklist": {},
-	"links": {"issues": [], "merged_pulls": [], "merged_pulls_known": false},
+	"links": {"issues": [unchecked_issue("acme/payments#70")], "merged_pulls": [], "merged_pulls_known": false},
 }
 
-# passing is today's input with every piece of evidence present and good.
+# passing is today's input with every piece of evidence present and good,
+# at 17:30 IST on that Friday: inside the release window.
 passing := object.union(today, {
+	"now": "2024-06-14T12:00:00Z",
+	"now_ns": 1718366400000000000,
 	"reviews": [review("lead-bob"), review("sre-dan"), review("qa-carol"), review("vp-erin")],
 	"build": build,
 	"baseline": baseline,
 	"stale_builds": 1,
 	"votes": [vote("lead-bob", "go"), vote("qa-carol", "go"), vote("sre-dan", "go")],
 	"teams": teams,
-	"checklist": {"Release notes": true, "Rollback plan": true, "Database migrations reviewed": true, "Tell support": false},
+	"checklist": {"Release notes": true, "DR plan": true, "Unit tests listed": true, "Tell support": false},
 	"links": {
 		"issues": [issue("acme/payments#70", true)],
 		"merged_pulls": [
@@ -137,38 +156,81 @@ with_section(key, value) := object.union(object.remove(passing, [key]), {key: va
 # rule that reads data.release itself.
 release_with(key, value) := object.union(object.remove(data.release, [key]), {key: value})
 
+# later_evidence is what today's input waits for.
 later_evidence := [
 	"Jenkins PR-merge build of ec26c3e",
 	"unit tests and coverage",
 	"vulnerability scan",
 	"Helm chart version",
-	"approvals: module lead, SRE, QA, management",
-	"GO/NOGO votes",
-	"ZenHub issue links",
-	"release checklist",
+	"approvals: module lead, SRE, QA, management (checking lead-bob's team membership)",
+	"GO votes: module lead, SRE, QA",
+	"ZenHub verification (ZenHub not configured)",
+	"merged pull requests of the release",
+	"release checklist in the description",
+	"release window opens 17:00 IST",
+]
+
+# without_votes is a decision without its vote verdicts, for tests about the
+# rest.
+without_votes(d) := object.remove(d, ["votes"])
+
+passing_verdicts := [
+	{"comment_id": 901, "user": "lead-bob", "verdict": "counted", "why": ""},
+	{"comment_id": 902, "user": "sre-dan", "verdict": "counted", "why": ""},
+	{"comment_id": 903, "user": "qa-carol", "verdict": "counted", "why": ""},
 ]
 
 test_success_when_every_section_passes if {
 	d := gatekeeper.decision with input as passing
-	d == {"state": "success", "reasons": [], "waiting": [], "channel": "stable"}
+	d == {"state": "success", "reasons": [], "waiting": [], "channel": "beta", "votes": passing_verdicts}
 }
 
-test_channel_comes_from_data if {
-	d := gatekeeper.decision with input as passing with data.release as release_with("channel", {"default": "beta"})
+test_stable_channel_needs_stable_coverage if {
+	d := gatekeeper.decision with input as with_build({"coverage": {"line": 90}})
+	d.state == "success"
+	d.channel == "stable"
+}
+
+test_stable_channel_needs_few_medium_vulnerabilities if {
+	d := gatekeeper.decision with input as with_build({"coverage": {"line": 90}, "vulnerabilities": {"medium": 6}})
+	d.state == "success"
 	d.channel == "beta"
+}
+
+test_stable_channel_at_the_limits if {
+	d := gatekeeper.decision with input as with_build({"coverage": {"line": 85}, "vulnerabilities": {"medium": 5}})
+	d.channel == "stable"
+}
+
+test_channel_thresholds_come_from_data if {
+	d := gatekeeper.decision with input as passing
+		with data.release as release_with("channel", {"stable": {"min_coverage": 84, "max_medium": 4}})
+	d.channel == "stable"
 }
 
 test_empty_input_is_pending if {
 	d := gatekeeper.decision with input as {}
 	d.state == "pending"
 	d.reasons == []
-	d.waiting == array.concat(["pull request details from GitHub", "Jenkins PR-merge build"], array.slice(later_evidence, 1, 8))
+	d.waiting == [
+		"pull request details from GitHub",
+		"Jenkins PR-merge build",
+		"unit tests and coverage",
+		"vulnerability scan",
+		"Helm chart version",
+		"approvals: module lead, SRE, QA, management",
+		"GO votes: module lead, SRE, QA",
+		"merged pull requests of the release",
+		"release checklist in the description",
+		"release window (time of evaluation unknown)",
+	]
 	d.channel == null
+	d.votes == []
 }
 
 test_today_waits_for_every_later_section if {
 	d := gatekeeper.decision with input as today
-	d == {"state": "pending", "reasons": [], "waiting": later_evidence, "channel": null}
+	d == {"state": "pending", "reasons": [], "waiting": later_evidence, "channel": null, "votes": []}
 }
 
 test_missing_pull_request_waits if {
@@ -181,7 +243,7 @@ test_missing_pull_request_waits if {
 
 test_closed_fails if {
 	d := gatekeeper.decision with input as with_pull({"state": "closed"})
-	d == {"state": "failure", "reasons": ["pull request is closed"], "waiting": [], "channel": null}
+	without_votes(d) == {"state": "failure", "reasons": ["pull request is closed"], "waiting": [], "channel": null}
 }
 
 test_merged_fails if {
@@ -229,7 +291,7 @@ check(name, state) := {"name": name, "kind": "status", "state": state, "descript
 
 test_failing_check_is_named if {
 	d := gatekeeper.decision with input as with_section("checks", [check("sonarqube", "success"), check("ci/lint", "failure")])
-	d == {"state": "failure", "reasons": ["check ci/lint failed"], "waiting": [], "channel": null}
+	without_votes(d) == {"state": "failure", "reasons": ["check ci/lint failed"], "waiting": [], "channel": null}
 }
 
 test_errored_check_is_named if {
@@ -239,7 +301,7 @@ test_errored_check_is_named if {
 
 test_pending_check_waits if {
 	d := gatekeeper.decision with input as with_section("checks", [check("ci/lint", "pending")])
-	d == {"state": "pending", "reasons": [], "waiting": ["check ci/lint"], "channel": null}
+	without_votes(d) == {"state": "pending", "reasons": [], "waiting": ["check ci/lint"], "channel": null}
 }
 
 test_unknown_check_state_waits if {
@@ -252,7 +314,7 @@ source(ok, err) := {"ok": ok, "error": err, "attempts": 2, "checked_at": "2024-0
 
 test_source_error_waits_and_names_it if {
 	d := gatekeeper.decision with input as with_section("sources", {"github": source(true, ""), "jenkins": source(false, "connection refused")})
-	d == {"state": "pending", "reasons": [], "waiting": ["jenkins evidence unavailable: connection refused"], "channel": null}
+	without_votes(d) == {"state": "pending", "reasons": [], "waiting": ["jenkins evidence unavailable: connection refused"], "channel": null}
 }
 
 test_source_error_is_brief if {
@@ -274,17 +336,65 @@ test_missing_policy_data_fails if {
 	"policy data release.approvals.roles is empty" in d.reasons
 }
 
-test_bad_channel_is_passed_through if {
-	# The Go side rejects a channel other than alpha, beta or stable.
-	d := gatekeeper.decision with input as passing with data.release as release_with("channel", {"default": "gold"})
-	d.channel == "gold"
+# roles_with returns the policy data with the approval roles replaced.
+roles_with(roles) := release_with("approvals", object.union(data.release.approvals, {"roles": roles}))
+
+test_role_without_team_or_users_fails if {
+	roles := array.concat([r | some r in data.release.approvals.roles; r.id != "qa"], [{"id": "qa", "display": "QA"}])
+	d := gatekeeper.decision with input as passing with data.release as roles_with(roles)
+	d.state == "failure"
+	d.reasons == ["policy data: role qa has no team or users"]
 }
 
-test_role_without_team_fails if {
-	roles := [{"id": "qa", "display": "QA"}]
-	d := gatekeeper.decision with input as passing with data.release as release_with("approvals", {"roles": roles})
-	d.state == "failure"
-	d.reasons == ["policy data: role qa has no team"]
+test_role_with_users_only_is_valid if {
+	roles := array.concat([r | some r in data.release.approvals.roles; r.id != "qa"], [{"id": "qa", "display": "QA", "users": ["qa-carol"]}])
+	d := gatekeeper.decision with input as passing with data.release as roles_with(roles)
+	d.state == "success"
+}
+
+test_role_with_a_malformed_team_fails if {
+	roles := array.concat([r | some r in data.release.approvals.roles; r.id != "qa"], [{"id": "qa", "display": "QA", "team": "qa"}])
+	d := gatekeeper.decision with input as passing with data.release as roles_with(roles)
+	d.reasons == ["policy data: role qa team qa is not org/team-slug"]
+}
+
+test_role_without_display_fails if {
+	roles := array.concat([r | some r in data.release.approvals.roles; r.id != "qa"], [{"id": "qa", "team": "releasegate/qa"}])
+	d := gatekeeper.decision with input as passing with data.release as roles_with(roles)
+	d.reasons == ["policy data: role qa needs an id and a display"]
+}
+
+test_too_many_roles_fail if {
+	extra := [{"id": sprintf("r%d", [i]), "display": sprintf("R%d", [i]), "users": ["vp-erin"], "required": false} | some i in numbers.range(1, 5)]
+	d := gatekeeper.decision with input as passing with data.release as roles_with(array.concat(data.release.approvals.roles, extra))
+	d.reasons == ["policy data release.approvals.roles has 9 roles (max 8)"]
+}
+
+test_unknown_role_id_in_a_list_fails if {
+	d := gatekeeper.decision with input as passing
+		with data.release as release_with("votes", {"quorum_roles": ["qa", "release_manager"], "veto_roles": ["qa"]})
+	d.reasons == ["policy data release.votes.quorum_roles: release_manager is not a role"]
+}
+
+test_empty_quorum_fails if {
+	d := gatekeeper.decision with input as passing with data.release as release_with("votes", {"quorum_roles": [], "veto_roles": ["qa"]})
+	d.reasons == ["policy data release.votes.quorum_roles is empty"]
+}
+
+test_missing_optional_list_fails if {
+	d := gatekeeper.decision with input as passing with data.release as release_with("checklist", {"items": ["Release notes"]})
+	d.reasons == ["policy data release.checklist.required is not a list"]
+}
+
+test_non_boolean_setting_fails if {
+	d := gatekeeper.decision with input as passing with data.release as release_with("links", {"verify_in_zenhub": "yes"})
+	d.reasons == ["policy data release.links.verify_in_zenhub is not true or false"]
+}
+
+test_old_numeric_quorum_is_not_read if {
+	d := gatekeeper.decision with input as passing
+		with data.release as release_with("votes", {"quorum": 1, "quorum_roles": ["qa"], "veto_roles": ["qa"]})
+	d.state == "success"
 }
 
 test_missing_threshold_fails if {

@@ -1,8 +1,9 @@
-# The release evidence: the Jenkins PR-merge build of the head (stages, unit
-# tests, coverage, vulnerability scan, Helm chart), approvals by role,
-# GO/NOGO votes, ZenHub issue links and the release checklist. Evidence not
-# there yet is waited for; a report Jenkins says it does not have, or
-# evidence that misses a threshold in data.release, fails the release.
+# The build evidence: the Jenkins PR-merge build of the head (stages, unit
+# tests, coverage, vulnerability scan, Helm chart). Evidence not there yet is
+# waited for; a report Jenkins says it does not have, or evidence that misses
+# a threshold in data.release, fails the release. The people part
+# (approvals, votes, links, checklist) is in people.rego, the release window
+# in window.rego.
 package gatekeeper
 
 # build is the newest PR-merge build of the current head. BuildInput passes
@@ -182,110 +183,4 @@ reason_items contains [60, sprintf("Helm chart version %s malformed", [chart.ver
 reason_items contains [60, sprintf("Helm chart %s is not for commit %s", [chart.version, head])] if {
 	chart.valid == true
 	not chart.pinned == true
-}
-
-# Approvals by role: a current APPROVED review by an active member of the
-# role's GitHub team who is not the author. A reviewer whose membership has
-# not been checked yet does not count yet.
-approved(role) if {
-	some review in input.reviews
-	review.state == "APPROVED"
-	review.current == true
-	review.user != pr.author
-	input.teams[role.team][review.user] == true
-}
-
-missing_roles := [role.display | some role in cfg.approvals.roles; not approved(role)]
-
-waiting_items contains [70, sprintf("approval by %s", [missing_roles[0]])] if count(missing_roles) == 1
-
-waiting_items contains [70, sprintf("approvals: %s", [concat(", ", missing_roles)])] if count(missing_roles) > 1
-
-# GO/NOGO votes on the current head; a refused vote (a NOGO without a
-# reason) never counts. Any NOGO fails the release.
-counted_votes contains vote if {
-	some vote in input.votes
-	vote.current == true
-	object.get(vote, "refused", "") == ""
-}
-
-reason_items contains [75, sprintf("NOGO by %s: %s", [vote.user, vote.reason])] if {
-	some vote in counted_votes
-	lower(vote.vote) == "nogo"
-}
-
-# role_member holds when user is an active member of some release role.
-role_member(user) if {
-	some role in cfg.approvals.roles
-	input.teams[role.team][user] == true
-}
-
-# GO votes count from members of the release roles only.
-go_voters contains vote.user if {
-	some vote in counted_votes
-	lower(vote.vote) == "go"
-	role_member(vote.user)
-}
-
-waiting_items contains [80, "GO/NOGO votes"] if count(go_voters) == 0
-
-waiting_items contains [80, sprintf("GO votes %v of %v", [count(go_voters), cfg.votes.quorum])] if {
-	count(go_voters) > 0
-	count(go_voters) < cfg.votes.quorum
-}
-
-waiting_items contains [81, sprintf("GO vote by %s", [role.display])] if {
-	count(go_voters) > 0
-	some role in cfg.approvals.roles
-	role.id in cfg.votes.veto_roles
-	not role_voted_go(role)
-}
-
-role_voted_go(role) if {
-	some user in go_voters
-	input.teams[role.team][user] == true
-}
-
-# Every pull request merged into the release is linked to an issue that
-# ZenHub knows.
-links := input.links if is_object(input.links)
-
-waiting_items contains [90, "ZenHub issue links"] if not links.merged_pulls_known == true
-
-waiting_items contains [90, "ZenHub issue links"] if {
-	some merged in links.merged_pulls
-	some link in object.get(merged, "links", [])
-	link.zenhub == null
-}
-
-reason_items contains [80, sprintf("#%v not linked to an issue", [merged.number])] if {
-	links.merged_pulls_known == true
-	some merged in links.merged_pulls
-	count(object.get(merged, "links", [])) == 0
-}
-
-reason_items contains [80, sprintf("%s (#%v) not found in ZenHub", [link.ref, merged.number])] if {
-	some merged in links.merged_pulls
-	some link in object.get(merged, "links", [])
-	link.zenhub.found == false
-}
-
-# The release checklist: the task list of the pull request body, item text
-# to ticked. Required items match whatever their case.
-checklist := input.checklist if is_object(input.checklist)
-
-ticked contains lower(trim_space(item)) if {
-	some item, done in checklist
-	done == true
-}
-
-waiting_items contains [100, "release checklist"] if {
-	count(object.get(cfg, ["checklist", "required"], [])) > 0
-	count(object.get(input, "checklist", {})) == 0
-}
-
-waiting_items contains [101, sprintf("checklist: %s", [item])] if {
-	count(checklist) > 0
-	some item in cfg.checklist.required
-	not lower(item) in ticked
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -17,6 +18,9 @@ func TestEvalExitCode(t *testing.T) {
 	broken := writePolicy(t, map[string]string{"decision.rego": "package gatekeeper\n\ndecision := {\n"})
 	draft := input(complete(t, evidence(t)))
 	draft["pull_request"].(map[string]any)["draft"] = true
+	// Complete evidence on a Saturday waits for the release window.
+	weekend := input(complete(t, evidence(t)))
+	weekend["now"] = now.Add(24 * time.Hour).Format(time.RFC3339)
 	tests := []struct {
 		name     string
 		dir      string
@@ -26,7 +30,7 @@ func TestEvalExitCode(t *testing.T) {
 	}{
 		{"success allows", policiesDir, input(complete(t, evidence(t))), gatekeeper.Success, ExitAllow},
 		{"failure denies", policiesDir, draft, gatekeeper.Failure, ExitDeny},
-		{"pending denies", policiesDir, input(evidence(t)), gatekeeper.Pending, ExitDeny},
+		{"pending denies", policiesDir, weekend, gatekeeper.Pending, ExitDeny},
 		{"broken policy errors", broken, input(evidence(t)), "", ExitError},
 		{"missing folder errors", t.TempDir() + "/nope", input(evidence(t)), "", ExitError},
 	}

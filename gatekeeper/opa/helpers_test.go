@@ -16,8 +16,9 @@ const policiesDir = "../../policies"
 // fixturesDir holds the recorded payloads (copied from shared/fixtures).
 const fixturesDir = "../../test/testdata/fixtures"
 
-// now is the evaluation time of every test input.
-var now = time.Date(2024, 6, 14, 10, 0, 0, 0, time.UTC)
+// now is the evaluation time of every test input: Friday 2024-06-14,
+// 17:30 IST, inside the default policy's release window.
+var now = time.Date(2024, 6, 14, 12, 0, 0, 0, time.UTC)
 
 // gated gates the recorded pull request's branches (changes → master).
 var gated = gatekeeper.BranchPairs{{Head: "changes", Base: "master"}}
@@ -138,8 +139,9 @@ func input(ev *gatekeeper.Evidence) map[string]any {
 
 // complete adds to ev every piece of evidence the release needs, all good:
 // the PR-merge build of the head and the base branch's baseline, approvals
-// and GO votes by members of the four role teams (data.yaml), the merged
-// pull requests with their ZenHub-checked issues, and a ticked checklist.
+// and GO votes by members of the four role teams (data.yaml), an issue link
+// in the description, the merged pull requests with their ZenHub-checked
+// issues, and a ticked checklist.
 func complete(t testing.TB, ev *gatekeeper.Evidence) *gatekeeper.Evidence {
 	t.Helper()
 	head, key := ev.HeadSHA(), ev.Key
@@ -148,7 +150,7 @@ func complete(t testing.TB, ev *gatekeeper.Evidence) *gatekeeper.Evidence {
 		e.Received, e.Key = at, key
 		ev.Apply(e)
 	}
-	body := ev.PR.Body + "\n\n- [x] Release notes\n- [x] Rollback plan\n- [X] Database migrations reviewed\n"
+	body := ev.PR.Body + "\n\nRelease of #1.\n\n- [x] Release notes\n- [x] DR plan\n- [X] Unit tests listed\n"
 	pr := *ev.PR
 	pr.Body, pr.UpdatedAt = body, pr.UpdatedAt.Add(time.Minute)
 	apply(gatekeeper.Event{Name: "pull_request.edited", PullRequest: &pr})
@@ -171,11 +173,16 @@ func complete(t testing.TB, ev *gatekeeper.Evidence) *gatekeeper.Evidence {
 		JobPath: "job/Codertocat/job/Hello-World/job/master", Number: 80, HeadSHA: ev.PR.BaseSHA, Result: gatekeeper.ResultSuccess,
 		Tests: &gatekeeper.TestSummary{Total: 808}, Coverage: &gatekeeper.Coverage{Line: 84.9, Source: "coverage"}, UpdatedAt: at,
 	}})
-	for i, m := range []struct{ team, user string }{
+	roles := []struct{ team, user string }{
 		{"releasegate/module-leads", "lead-bob"}, {"releasegate/sre", "sre-dan"},
 		{"releasegate/qa", "qa-carol"}, {"releasegate/management", "vp-erin"},
-	} {
-		apply(gatekeeper.Event{Name: "github.membership", Membership: &gatekeeper.Membership{Team: m.team, User: m.user, Active: true, CheckedAt: at}})
+	}
+	for i, m := range roles {
+		// The team source checks each reviewer and voter in every role
+		// team: each person is a member of their own team only.
+		for _, other := range roles {
+			apply(gatekeeper.Event{Name: "github.membership", Membership: &gatekeeper.Membership{Team: other.team, User: m.user, Active: other.team == m.team, CheckedAt: at}})
+		}
 		apply(gatekeeper.Event{Name: "pull_request_review.submitted", Review: &gatekeeper.Review{
 			ID: int64(400 + i), User: m.user, State: "APPROVED", CommitID: head, SubmittedAt: at,
 		}})
