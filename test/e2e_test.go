@@ -279,8 +279,7 @@ func TestStatusRetriedAfterGitHubErrors(t *testing.T) {
 // status to error (never success), and fixing it recovers.
 func TestBrokenPolicyGivesError(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	copyDir(t, "../policies", dir)
+	dir := policyCopy(t)
 	gh := newFakeGitHub(t)
 	s := startServer(t, serverOptions{github: gh, policies: dir})
 	s.deliver("pull_request", "policy-1", fixture(t, "github/pull_request.opened.json"))
