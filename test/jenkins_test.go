@@ -1,0 +1,204 @@
+package test
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestJenkinsEvidence delivers the release pull request, then what Jenkins
+// posts about its PR-merge build, and checks the statuses GitHub receives
+// (golden files): the gatekeeper completes the build from the Jenkins API
+// (stages, tests, coverage, archived scan, master's baseline) or takes a
+// pipeline report alone, and judges it on the current head only.
+func TestJenkinsEvidence(t *testing.T) {
+	t.Parallel()
+	// build9 is a build of the head before the recorded push (the
+	// synchronize payload's "before"), finished after the push.
+	build9 := jenkinsBuild{job: prJob(2), number: 9, head: baseSHA, merge: "c3f1a2b4d5e6f708192a3b4c5d6e7f8091a2b3c4", result: "SUCCESS"}
+	tests := []struct {
+		name string
+		// jenkinsAPI sets JENKINS_URL.
+		jenkinsAPI bool
+		// deliver sends what follows the release pull request.
+		deliver func(t *testing.T, r *rig)
+		state   string
+		says    string // the last status's description contains it
+		never   string // the last status's description does not contain it
+		// builds are the builds the gatekeeper keeps in the end.
+		builds []apiBuild
+	}{
+		{
+			name: "passing build", jenkinsAPI: true,
+			deliver: func(t *testing.T, r *rig) {
+				r.jk.addBuild(build10)
+				r.jenkinsOK(notification(t, build10))
+			},
+			// Everything Jenkins can tell passes: what is left is the
+			// chart the pipeline reports, and the people.
+			state: "pending", says: "Waiting for: Helm chart version; approvals",
+			never: "Jenkins PR-merge build",
+			// Completed from the API: the head from the SCMRevisionAction,
+			// the tests, the coverage, the archived Trivy report.
+			builds: []apiBuild{{Number: 10, HeadSHA: headA, MergeSHA: mergeA, Result: "SUCCESS",
+				Tests: &apiTests{42}, Coverage: &apiCov{88.44}, Vulnerabilities: &apiVulns{4, trivyArtifact}}},
+		},
+		{
+			name: "failed stage", jenkinsAPI: true,
+			deliver: func(t *testing.T, r *rig) {
+				b := build10
+				b.result, b.stages = "FAILURE", map[string]string{"Image scan": "FAILED"}
+				r.jk.addBuild(b)
+				r.jenkinsOK(notification(t, b))
+			},
+			state: "failure", says: "Failing: build stage vulnerability scan failed",
+		},
+		{
+			name: "coverage below threshold", jenkinsAPI: true,
+			deliver: func(t *testing.T, r *rig) {
+				b := build10
+				b.lineCoverage = "78.50%" // the recorded report, one figure changed
+				r.jk.addBuild(b)
+				r.jenkinsOK(notification(t, b))
+			},
+			state: "failure", says: "coverage 78.5% below 80%",
+		},
+		{
+			name: "build of an older head", jenkinsAPI: true,
+			deliver: func(t *testing.T, r *rig) {
+				// The push lands first, then the build of the head
+				// before it; the job lists no build of the new head.
+				payload, pr := synchronize(t, 2, baseSHA, headA, releaseBody, "2019-05-15T15:20:33Z")
+				r.gh.setPull(pr)
+				r.github("pull_request", payload)
+				r.settle(2)
+				r.jk.addBuild(build9)
+				r.jk.listJob(prJob(2), 9)
+				r.jenkinsOK(notification(t, build9))
+			},
+			state: "pending", says: "Waiting for: Jenkins PR-merge build of ec26c3e",
+			// Kept for the record, with the head the API told.
+			builds: []apiBuild{{Number: 9, HeadSHA: baseSHA, MergeSHA: build9.merge, Result: "SUCCESS",
+				Tests: &apiTests{42}, Coverage: &apiCov{88.44}, Vulnerabilities: &apiVulns{4, trivyArtifact}}},
+		},
+		{
+			name: "pipeline report only",
+			deliver: func(t *testing.T, r *rig) {
+				r.jenkinsOK(pipelineReport(t, build10, chartOf(build10)))
+			},
+			// A report carries no coverage; without JENKINS_URL nothing
+			// can fetch it.
+			state: "pending", says: "Waiting for: unit tests and coverage",
+			never: "Jenkins PR-merge build",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, rigOptions{jenkinsAPI: tc.jenkinsAPI})
+			payload, pr := opened(t, 2, headA, releaseBody)
+			r.gh.setPull(pr)
+			r.github("pull_request", payload)
+			r.settle(2)
+			tc.deliver(t, r)
+			p := r.settle(2)
+
+			last := r.last(headA)
+			if last == nil || last["state"] != tc.state || !strings.Contains(last["description"].(string), tc.says) {
+				t.Errorf("last status %v, want %s saying %q\ndecision: %+v", last, tc.state, tc.says, p.Latest.Decision)
+			}
+			if tc.never != "" && last != nil && strings.Contains(last["description"].(string), tc.never) {
+				t.Errorf("last status %v still waits for %q", last, tc.never)
+			}
+			if tc.builds != nil {
+				got, baseline := r.builds(2)
+				if diff := cmp.Diff(tc.builds, got); diff != "" {
+					t.Errorf("builds kept (-want +got):\n%s", diff)
+				}
+				if baseline != 6 {
+					t.Errorf("baseline build %d, want master's last successful build 6", baseline)
+				}
+			}
+			golden(t, "jenkins-"+strings.ReplaceAll(tc.name, " ", "-"), r.statuses())
+		})
+	}
+}
+
+// TestJenkinsDown: while Jenkins answers 500 the gate is pending and names
+// Jenkins, never success; once Jenkins answers, its build counts.
+func TestJenkinsDown(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{jenkinsAPI: true})
+	payload, pr := opened(t, 2, headA, releaseBody)
+	r.gh.setPull(pr)
+	r.github("pull_request", payload)
+	r.settle(2)
+
+	r.jk.addBuild(build10)
+	r.jk.setDown(true)
+	r.jenkinsOK(notification(t, build10))
+	eventually(t, "a status naming jenkins", func() bool {
+		last := r.last(headA)
+		return strings.Contains(last["description"].(string), "jenkins")
+	})
+	if last := r.last(headA); last["state"] != "pending" {
+		t.Errorf("while Jenkins is down the status is %v, want pending", last)
+	}
+
+	r.jk.setDown(false)
+	eventually(t, "the build counted once Jenkins answers", func() bool {
+		return strings.HasPrefix(r.last(headA)["description"].(string), "Waiting for: Helm chart version")
+	})
+	for _, s := range r.gh.Statuses() {
+		if s.Body["state"] == "success" {
+			t.Errorf("a success was posted: %v", s.Body)
+		}
+	}
+}
+
+// TestJenkinsWebhookToken: a Jenkins delivery without the shared token is
+// refused with 401 and leaves no trace.
+func TestJenkinsWebhookToken(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{})
+	body := notification(t, build10)
+	post := func(query, auth string) int {
+		req, _ := http.NewRequest(http.MethodPost, r.s.url("/webhooks/jenkins"+query), bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json;charset=UTF-8")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	tests := []struct {
+		name, query, auth string
+		want              int
+	}{
+		{"no token", "", "", http.StatusUnauthorized},
+		{"wrong token in the query", "?token=" + jenkinsToken + "x", "", http.StatusUnauthorized},
+		{"wrong bearer", "", "Bearer not-the-token-at-all", http.StatusUnauthorized},
+		{"basic auth instead of the token", "", "Basic ZTJlOmUyZQ==", http.StatusUnauthorized},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := post(tc.query, tc.auth); got != tc.want {
+				t.Errorf("status %d, want %d", got, tc.want)
+			}
+		})
+	}
+	if _, ok := r.s.getPull("Codertocat", "Hello-World", 2); ok {
+		t.Error("a refused Jenkins delivery created evidence")
+	}
+	// The same body with the token is taken: the refusals were the token's.
+	if got := post("", "Bearer "+jenkinsToken); got != http.StatusAccepted {
+		t.Errorf("with the bearer token: %d, want 202", got)
+	}
+}
