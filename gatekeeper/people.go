@@ -40,7 +40,7 @@ func ParseVote(body string) (vote, reason, refused string, ok bool) {
 	}
 	reason = strings.TrimSpace(last[2])
 	if vote == "nogo" && reason == "" {
-		refused = "a NOGO needs a reason: /nogo <reason>"
+		refused = "a NOGO needs a reason: /nogo <reason> (until then you have no vote)"
 	}
 	return vote, reason, refused, true
 }

@@ -20,7 +20,7 @@ func TestParseVote(t *testing.T) {
 		{"nogo with reason", "/nogo payment flow broken on staging", &vote{Vote: "nogo", Reason: "payment flow broken on staging"}},
 		{"vote form", "/vote nogo DR plan missing", &vote{Vote: "nogo", Reason: "DR plan missing"}},
 		{"vote go upper case", "/VOTE GO", &vote{Vote: "go"}},
-		{"nogo without reason is refused", "/nogo", &vote{Vote: "nogo", Refused: "a NOGO needs a reason: /nogo <reason>"}},
+		{"nogo without reason is refused", "/nogo", &vote{Vote: "nogo", Refused: "a NOGO needs a reason: /nogo <reason> (until then you have no vote)"}},
 		{"last line wins", "/nogo flaky tests\nfixed now\n/go", &vote{Vote: "go"}},
 		{"command in a later line", "Checked the dashboards.\n  /go", &vote{Vote: "go"}},
 		{"not at line start", "please /go ahead", nil},

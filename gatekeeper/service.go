@@ -32,7 +32,7 @@ type Options struct {
 	// evaluate a pull request whose evaluation or publication failed.
 	RetryMin, RetryMax time.Duration
 	// SourceErrorLimit is how many consecutive failures of one source turn
-	// the state from pending into error. Default 5.
+	// the state from pending into error. Default 8 (about two minutes).
 	SourceErrorLimit int
 	// Reconcile is how often every open gated pull request is evaluated
 	// again, so that time-based rules (the release window opening and
@@ -111,7 +111,10 @@ func New(o Options) (*Service, error) {
 		o.RetryMax = 5 * time.Minute
 	}
 	if o.SourceErrorLimit <= 0 {
-		o.SourceErrorLimit = 5
+		// With the default backoff (1s doubling) eight failures span about
+		// two minutes: a restarting Jenkins shows as pending, an outage as
+		// error.
+		o.SourceErrorLimit = 8
 	}
 	if o.Reconcile <= 0 {
 		o.Reconcile = time.Minute

@@ -210,7 +210,7 @@ test_nogo_by_an_unchecked_voter_waits if {
 }
 
 test_refused_nogo_does_not_count if {
-	refused := object.union(vote("qa-carol", "nogo"), {"refused": "a NOGO needs a reason: /nogo <reason>"})
+	refused := object.union(vote("qa-carol", "nogo"), {"refused": "a NOGO needs a reason: /nogo <reason> (until then you have no vote)"})
 	d := gatekeeper.decision with input as with_section("votes", array.concat(votes_without("qa-carol"), [refused]))
 	d.reasons == []
 	d.waiting == ["GO vote by QA"]
@@ -264,14 +264,14 @@ test_vote_verdicts_are_sorted_and_explained if {
 	votes := [
 		vote("lead-bob", "go"),
 		object.union(vote("sre-dan", "go"), {"current": false}),
-		object.union(vote("qa-carol", "nogo"), {"refused": "a NOGO needs a reason: /nogo <reason>"}),
+		object.union(vote("qa-carol", "nogo"), {"refused": "a NOGO needs a reason: /nogo <reason> (until then you have no vote)"}),
 		vote("dev-zoe", "go"),
 		vote("ops-frank", "go"), # not checked yet: no verdict
 	]
 	d := gatekeeper.decision with input as with_section("votes", votes) with input.teams as object.union(teams, not_anywhere("dev-zoe"))
 	d.votes == [
 		{"comment_id": 901, "user": "lead-bob", "verdict": "counted", "why": ""},
-		{"comment_id": 903, "user": "qa-carol", "verdict": "refused", "why": "a NOGO needs a reason: /nogo <reason>"},
+		{"comment_id": 903, "user": "qa-carol", "verdict": "refused", "why": "a NOGO needs a reason: /nogo <reason> (until then you have no vote)"},
 		{"comment_id": 905, "user": "dev-zoe", "verdict": "refused", "why": "only module lead, SRE, QA and management vote"},
 	]
 }

@@ -149,7 +149,7 @@ func answerError(key gatekeeper.PullKey, commentID int64, step string, err error
 var markdownEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // refusalText is the reply to a refused vote, e.g. "@alice your NOGO was
-// not counted: a NOGO needs a reason: /nogo <reason>".
+// not counted: a NOGO needs a reason: /nogo <reason> (until then you have no vote)".
 func refusalText(c *github.IssueComment, why string) string {
 	what := "vote"
 	if vote, _, _, ok := gatekeeper.ParseVote(c.GetBody()); ok {

@@ -23,7 +23,7 @@ const (
 	voteRoute     = "GET /repos/abc/def-ci-webhook-test/issues/comments/751955664"
 	reactionRoute = "POST /repos/abc/def-ci-webhook-test/issues/comments/751955664/reactions"
 	replyRoute    = "POST /repos/abc/def-ci-webhook-test/issues/2/comments"
-	needsReason   = "a NOGO needs a reason: /nogo <reason>"
+	needsReason   = "a NOGO needs a reason: /nogo <reason> (until then you have no vote)"
 )
 
 var voteKey = gatekeeper.PullKey{Owner: "abc", Repo: "def-ci-webhook-test", Number: 2}
@@ -79,7 +79,7 @@ func TestResponderAnswers(t *testing.T) {
 			want: []sent{
 				{Route: voteRoute},
 				{Route: reactionRoute, Body: map[string]any{"content": "confused"}},
-				{Route: replyRoute, Body: map[string]any{"body": "@lts-def your NOGO was not counted: a NOGO needs a reason: /nogo &lt;reason&gt;"}},
+				{Route: replyRoute, Body: map[string]any{"body": "@lts-def your NOGO was not counted: a NOGO needs a reason: /nogo &lt;reason&gt; (until then you have no vote)"}},
 			},
 		},
 		{

@@ -98,7 +98,16 @@ type PipelineReport struct {
 	ImageDigest     string        `json:"image_digest,omitempty"`
 	ChartVersion    string        `json:"chart_version,omitempty"`
 	Tests           *ReportTests  `json:"tests,omitempty"`
+	Coverage        *ReportCover  `json:"coverage,omitempty"`
 	Vulnerabilities *ReportVulns  `json:"vulnerabilities,omitempty"`
+}
+
+// ReportCover is a pipeline report's unit-test coverage, in percent (0 to
+// 100); Branch is optional. It lets a pipeline without the Coverage plugin,
+// or a gatekeeper without JENKINS_URL, still bring the coverage figure.
+type ReportCover struct {
+	Line   float64  `json:"line"`
+	Branch *float64 `json:"branch,omitempty"`
 }
 
 // ReportStage is one stage of a pipeline report.
@@ -328,6 +337,9 @@ func parseReport(body []byte, repos gatekeeper.JobRepos, now time.Time) (gatekee
 	if t := p.Tests; t != nil {
 		b.Tests = &gatekeeper.TestSummary{Total: t.Total, Passed: t.Passed, Failed: t.Failed, Skipped: t.Skipped}
 	}
+	if c := p.Coverage; c != nil {
+		b.Coverage = &gatekeeper.Coverage{Line: c.Line, Branch: c.Branch, Source: "pipeline-report"}
+	}
 	if v := p.Vulnerabilities; v != nil {
 		b.Vulnerabilities = &gatekeeper.VulnCounts{Critical: v.Critical, High: v.High, Medium: v.Medium, Low: v.Low, Unknown: v.Unknown, Report: v.Report}
 	}
@@ -378,6 +390,11 @@ func (p *PipelineReport) validate() error {
 			return invalid("tests %+v: counts must be non-negative and add up to total", *t)
 		}
 	}
+	if c := p.Coverage; c != nil {
+		if !percent(c.Line) || (c.Branch != nil && !percent(*c.Branch)) {
+			return invalid("coverage %v: percentages are 0 to 100", *c)
+		}
+	}
 	if v := p.Vulnerabilities; v != nil {
 		if !countsAddUp(v.Critical+v.High+v.Medium+v.Low+v.Unknown, v.Critical, v.High, v.Medium, v.Low, v.Unknown) {
 			return invalid("vulnerabilities %+v: counts out of range", *v)
@@ -418,3 +435,7 @@ func printable(s string, max int) bool {
 	}
 	return true
 }
+
+// percent reports whether f is a percentage: a number from 0 to 100 (NaN is
+// not).
+func percent(f float64) bool { return f >= 0 && f <= 100 }

@@ -301,6 +301,17 @@ func TestParseReport(t *testing.T) {
 		t.Errorf("report build (-want +got):\n%s", diff)
 	}
 
+	covered, err := ParseNotification(reportJSON(t, func(r map[string]any) {
+		r["coverage"] = map[string]any{"line": 88.44, "branch": 61.5}
+	}), nil, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	branch := 61.5
+	if diff := cmp.Diff(&gatekeeper.Coverage{Line: 88.44, Branch: &branch, Source: "pipeline-report"}, covered.Build.Coverage); diff != "" {
+		t.Errorf("report coverage (-want +got):\n%s", diff)
+	}
+
 	head, err := ParseNotification(reportJSON(t, func(r map[string]any) {
 		r["job_url"] = "job/Codertocat/job/Hello-World/job/PR-2-head"
 		r["merge_sha"] = headSHA
@@ -347,6 +358,9 @@ func TestParseReportRejects(t *testing.T) {
 		{"negative vulnerability count", func(r map[string]any) {
 			r["vulnerabilities"] = map[string]any{"critical": -1}
 		}, gatekeeper.ErrInvalid},
+		{"coverage over 100", func(r map[string]any) { r["coverage"] = map[string]any{"line": 100.5} }, gatekeeper.ErrInvalid},
+		{"negative branch coverage", func(r map[string]any) { r["coverage"] = map[string]any{"line": 80, "branch": -1} }, gatekeeper.ErrInvalid},
+		{"coverage as a string", func(r map[string]any) { r["coverage"] = map[string]any{"line": "88.44%"} }, gatekeeper.ErrInvalid},
 		{"unknown field", func(r map[string]any) { r["coverage"] = 88.4 }, gatekeeper.ErrInvalid},
 		{"chart version with a newline", func(r map[string]any) { r["chart_version"] = "hello-1-4-0-ec26c3e\n" }, gatekeeper.ErrInvalid},
 		{"head build whose merge is not its head", func(r map[string]any) {

@@ -41,7 +41,6 @@ var laterEvidence = []string{
 	"release checklist in the description",
 }
 
-
 func TestEvaluateDefaultPolicy(t *testing.T) {
 	t.Parallel()
 	e := load(t, policiesDir)

@@ -56,7 +56,7 @@ func TestVoteVerdicts(t *testing.T) {
 				ev.Apply(comment(950, "vp-erin", "/nogo"))
 			},
 			wantVotes: append(append([]gatekeeper.VoteVerdict{}, goes...),
-				gatekeeper.VoteVerdict{CommentID: 950, User: "vp-erin", Verdict: "refused", Why: "a NOGO needs a reason: /nogo <reason>"}),
+				gatekeeper.VoteVerdict{CommentID: 950, User: "vp-erin", Verdict: "refused", Why: "a NOGO needs a reason: /nogo <reason> (until then you have no vote)"}),
 			wantState: gatekeeper.Success,
 		},
 		{
