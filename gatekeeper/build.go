@@ -353,3 +353,26 @@ func (m JobRepos) PullKey(jobURL string) (key PullKey, strategy string, ok bool)
 	}
 	return PullKey{Owner: owner, Repo: repo, Number: n}, strategy, true
 }
+
+// clone returns a deep copy of b.
+func (b Build) clone() Build {
+	b.Stages = append([]Stage(nil), b.Stages...)
+	b.Missing = append([]string(nil), b.Missing...)
+	if b.Tests != nil {
+		t := *b.Tests
+		b.Tests = &t
+	}
+	if b.Coverage != nil {
+		c := *b.Coverage
+		if c.Branch != nil {
+			br := *c.Branch
+			c.Branch = &br
+		}
+		b.Coverage = &c
+	}
+	if b.Vulnerabilities != nil {
+		v := *b.Vulnerabilities
+		b.Vulnerabilities = &v
+	}
+	return b
+}

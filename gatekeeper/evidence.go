@@ -439,7 +439,7 @@ func NormalizeReviewState(s string) string {
 }
 
 // Clone returns a deep copy, so that a Store can hand out evidence that the
-// caller may change freely.
+// caller may change freely (and keep a decoded copy of what it wrote).
 func (ev *Evidence) Clone() *Evidence {
 	cp := *ev
 	if ev.PR != nil {
@@ -451,10 +451,23 @@ func (ev *Evidence) Clone() *Evidence {
 	cp.Reviews = append([]Review(nil), ev.Reviews...)
 	cp.Comments = append([]Comment(nil), ev.Comments...)
 	cp.Checks = append([]Check(nil), ev.Checks...)
-	cp.Builds = append([]Build(nil), ev.Builds...)
-	cp.MergedPulls = append([]MergedPull(nil), ev.MergedPulls...)
+	cp.Builds = make([]Build, len(ev.Builds))
+	for i := range ev.Builds {
+		cp.Builds[i] = ev.Builds[i].clone()
+	}
+	if ev.Builds == nil {
+		cp.Builds = nil
+	}
+	cp.MergedPulls = make([]MergedPull, len(ev.MergedPulls))
+	for i, p := range ev.MergedPulls {
+		p.Links = append([]IssueRef(nil), p.Links...)
+		cp.MergedPulls[i] = p
+	}
+	if ev.MergedPulls == nil {
+		cp.MergedPulls = nil
+	}
 	if ev.Baseline != nil {
-		b := *ev.Baseline
+		b := ev.Baseline.clone()
 		cp.Baseline = &b
 	}
 	cp.Memberships = cloneMap(ev.Memberships)

@@ -110,3 +110,29 @@ func TestBuildInputReleaseSections(t *testing.T) {
 		t.Errorf("chart %v: want valid but not pinned", c)
 	}
 }
+
+func TestCloneIsDeep(t *testing.T) {
+	t.Parallel()
+	branch := 60.0
+	ev := Evidence{
+		PR:          &PullRequest{Labels: []string{"release"}},
+		Builds:      []Build{{Stages: []Stage{{Name: "Deploy", Status: "SUCCESS"}}, Tests: &TestSummary{Total: 1}, Coverage: &Coverage{Line: 80, Branch: &branch}, Missing: []string{"tests"}}},
+		Baseline:    &Build{Coverage: &Coverage{Line: 81}},
+		MergedPulls: []MergedPull{{Number: 1, Links: []IssueRef{{"o", "r", 1, "body"}}}},
+		Sources:     map[string]SourceStatus{"github": {OK: true}},
+	}
+	cp := ev.Clone()
+	cp.PR.Labels[0] = "x"
+	cp.Builds[0].Stages[0].Status = "FAILED"
+	cp.Builds[0].Tests.Total = 9
+	*cp.Builds[0].Coverage.Branch = 1
+	cp.Builds[0].Missing[0] = "x"
+	cp.Baseline.Coverage.Line = 1
+	cp.MergedPulls[0].Links[0].Number = 9
+	cp.Sources["github"] = SourceStatus{}
+	if ev.PR.Labels[0] != "release" || ev.Builds[0].Stages[0].Status != "SUCCESS" || ev.Builds[0].Tests.Total != 1 ||
+		*ev.Builds[0].Coverage.Branch != 60 || ev.Builds[0].Missing[0] != "tests" || ev.Baseline.Coverage.Line != 81 ||
+		ev.MergedPulls[0].Links[0].Number != 1 || !ev.Sources["github"].OK {
+		t.Errorf("changing the clone changed the original: %+v", ev)
+	}
+}

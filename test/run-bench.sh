@@ -10,6 +10,9 @@ LOAD_N="${LOAD_N:-20000}"
 echo "== one evaluation vs the raw prepared OPA query (gatekeeper/opa)"
 go test -run '^$' -bench 'Evaluate|RawPreparedQuery|PreparePerEvaluation' -benchmem -benchtime "$BENCHTIME" ./gatekeeper/opa/
 
+echo "== one whole evaluation (bbolt load + input + prepared eval) vs the raw query, busy release evidence (test/)"
+go test -run '^$' -bench 'Evaluation|RawPreparedQuery' -benchmem -benchtime "$BENCHTIME" ./test/
+
 echo "== the durable write path (gatekeeper/boltstore)"
 go test -run '^$' -bench 'Record|Evidence' -benchmem -benchtime "$BENCHTIME" ./gatekeeper/boltstore/
 

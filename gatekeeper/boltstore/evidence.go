@@ -3,8 +3,10 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -24,7 +26,7 @@ func (s *Store) Update(ctx context.Context, key gatekeeper.PullKey, fn func(*gat
 	var ev *gatekeeper.Evidence
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		ev, err = writeEvidence(tx, key, fn)
+		ev, err = s.writeEvidence(tx, key, fn)
 		return err
 	})
 	if err != nil {
@@ -35,8 +37,8 @@ func (s *Store) Update(ctx context.Context, key gatekeeper.PullKey, fn func(*gat
 
 // writeEvidence applies fn to the evidence of key, which must exist, and
 // writes it back.
-func writeEvidence(tx *bolt.Tx, key gatekeeper.PullKey, fn func(*gatekeeper.Evidence)) (*gatekeeper.Evidence, error) {
-	ev, err := loadEvidence(tx, key)
+func (s *Store) writeEvidence(tx *bolt.Tx, key gatekeeper.PullKey, fn func(*gatekeeper.Evidence)) (*gatekeeper.Evidence, error) {
+	ev, err := s.loadEvidence(tx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -46,14 +48,22 @@ func writeEvidence(tx *bolt.Tx, key gatekeeper.PullKey, fn func(*gatekeeper.Evid
 	if err := applyTo(ev, key, fn); err != nil {
 		return nil, err
 	}
-	if err := storeEvidence(tx, key, ev); err != nil {
+	if err := s.storeEvidence(tx, key, ev); err != nil {
 		return nil, err
 	}
 	return ev, nil
 }
 
-// loadEvidence decodes the evidence of key, or returns nil when there is none.
-func loadEvidence(tx *bolt.Tx, key gatekeeper.PullKey) (*gatekeeper.Evidence, error) {
+// loadEvidence returns the evidence of key as tx sees it, or nil when there
+// is none. The cache spares the JSON decode when it holds the version tx
+// sees; the caller gets its own copy either way.
+func (s *Store) loadEvidence(tx *bolt.Tx, key gatekeeper.PullKey) (*gatekeeper.Evidence, error) {
+	version, known := storedVersion(tx, key)
+	if known {
+		if ev := s.cache.get(key, version); ev != nil {
+			return ev, nil
+		}
+	}
 	data := tx.Bucket(bucketEvidence).Get([]byte(key.String()))
 	if data == nil {
 		return nil, nil
@@ -62,7 +72,20 @@ func loadEvidence(tx *bolt.Tx, key gatekeeper.PullKey) (*gatekeeper.Evidence, er
 	if err := json.Unmarshal(data, ev); err != nil {
 		return nil, fmt.Errorf("decoding evidence of %s: %w", key, err)
 	}
+	if known && ev.Version == version {
+		s.cache.put(key, ev)
+	}
 	return ev, nil
+}
+
+// storedVersion reads the Version written with the evidence of key; known
+// is false for a file written before versions were kept apart.
+func storedVersion(tx *bolt.Tx, key gatekeeper.PullKey) (uint64, bool) {
+	b := tx.Bucket(bucketVersions).Get([]byte(key.String()))
+	if len(b) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b), true
 }
 
 // applyTo runs fn on ev as one write: the store owns Key and Version, so
@@ -82,8 +105,11 @@ func applyTo(ev *gatekeeper.Evidence, key gatekeeper.PullKey, fn func(*gatekeepe
 	return nil
 }
 
-// storeEvidence encodes and writes ev, and indexes its head shas.
-func storeEvidence(tx *bolt.Tx, key gatekeeper.PullKey, ev *gatekeeper.Evidence) error {
+// storeEvidence encodes and writes ev with its version, indexes its head
+// shas, and caches it. Caching inside the transaction is safe even if the
+// transaction then fails: an entry is only ever used for the version the
+// file holds, and the next write of that version replaces the entry.
+func (s *Store) storeEvidence(tx *bolt.Tx, key gatekeeper.PullKey, ev *gatekeeper.Evidence) error {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encoding evidence of %s: %w", key, err)
@@ -91,6 +117,12 @@ func storeEvidence(tx *bolt.Tx, key gatekeeper.PullKey, ev *gatekeeper.Evidence)
 	if err := tx.Bucket(bucketEvidence).Put([]byte(key.String()), data); err != nil {
 		return fmt.Errorf("writing evidence of %s: %w", key, err)
 	}
+	var version [8]byte
+	binary.BigEndian.PutUint64(version[:], ev.Version)
+	if err := tx.Bucket(bucketVersions).Put([]byte(key.String()), version[:]); err != nil {
+		return fmt.Errorf("writing the version of the evidence of %s: %w", key, err)
+	}
+	s.cache.replace(key, ev)
 	heads := tx.Bucket(bucketHeads)
 	for _, h := range ev.Heads {
 		if h.SHA == "" {
@@ -115,12 +147,11 @@ func (s *Store) Evidence(ctx context.Context, key gatekeeper.PullKey) (*gatekeep
 	}
 	var ev *gatekeeper.Evidence
 	err := s.db.View(func(tx *bolt.Tx) error {
-		data := tx.Bucket(bucketEvidence).Get([]byte(key.String()))
-		if data == nil {
-			return gatekeeper.ErrNotFound
+		var err error
+		if ev, err = s.loadEvidence(tx, key); err == nil && ev == nil {
+			err = gatekeeper.ErrNotFound
 		}
-		ev = &gatekeeper.Evidence{}
-		return json.Unmarshal(data, ev)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loading evidence of %s: %w", key, err)
@@ -202,4 +233,57 @@ func distinct(keys []gatekeeper.PullKey) ([]gatekeeper.PullKey, error) {
 		}
 	}
 	return out, nil
+}
+
+// maxCached bounds the cache; gated release pull requests are few.
+const maxCached = 256
+
+// evidenceCache holds decoded evidence by pull request. It is never the
+// source of truth: loadEvidence uses an entry only when its Version is the
+// one stored in the transaction at hand. It only saves decoding a busy
+// pull request's evidence (tens of kilobytes of JSON) on every webhook and
+// every evaluation.
+type evidenceCache struct {
+	mu sync.Mutex
+	m  map[gatekeeper.PullKey]*gatekeeper.Evidence
+}
+
+// get returns a copy of the entry for key if it holds version.
+func (c *evidenceCache) get(key gatekeeper.PullKey, version uint64) *gatekeeper.Evidence {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ev := c.m[key]; ev != nil && ev.Version == version {
+		return ev.Clone()
+	}
+	return nil
+}
+
+// put caches what was read, unless a newer version is cached already.
+func (c *evidenceCache) put(key gatekeeper.PullKey, ev *gatekeeper.Evidence) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur := c.m[key]; cur != nil && cur.Version > ev.Version {
+		return
+	}
+	c.set(key, ev)
+}
+
+// replace caches what is being written, whatever was cached.
+func (c *evidenceCache) replace(key gatekeeper.PullKey, ev *gatekeeper.Evidence) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.set(key, ev)
+}
+
+func (c *evidenceCache) set(key gatekeeper.PullKey, ev *gatekeeper.Evidence) {
+	if c.m == nil {
+		c.m = map[gatekeeper.PullKey]*gatekeeper.Evidence{}
+	}
+	if _, ok := c.m[key]; !ok && len(c.m) >= maxCached {
+		for k := range c.m { // drop any one: a miss only costs a decode
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[key] = ev.Clone()
 }

@@ -65,7 +65,7 @@ func (s *Store) Record(ctx context.Context, delivery string, keys []gatekeeper.P
 
 	err = <-req.res
 	if errors.Is(err, errSolo) {
-		err = s.db.Update(func(tx *bolt.Tx) error { return recordGroup(tx, []*recordReq{req}) })
+		err = s.db.Update(func(tx *bolt.Tx) error { return s.recordGroup(tx, []*recordReq{req}) })
 		if err == nil && req.dup {
 			err = gatekeeper.ErrDuplicate
 		}
@@ -94,7 +94,7 @@ func (s *Store) commitLoop() {
 				break gather
 			}
 		}
-		err := s.db.Update(func(tx *bolt.Tx) error { return recordGroup(tx, group) })
+		err := s.db.Update(func(tx *bolt.Tx) error { return s.recordGroup(tx, group) })
 		for _, req := range group {
 			switch {
 			case err != nil:
@@ -111,7 +111,7 @@ func (s *Store) commitLoop() {
 // recordGroup runs the Records of a group, in order, in tx. It may run
 // more than once on the same requests (see Record), so it sets every
 // request's dup afresh and keeps no other state between runs.
-func recordGroup(tx *bolt.Tx, group []*recordReq) error {
+func (s *Store) recordGroup(tx *bolt.Tx, group []*recordReq) error {
 	deliveries := tx.Bucket(bucketDeliveries)
 	delivered := tx.Bucket(bucketDelivered)
 	evidence := map[gatekeeper.PullKey]*gatekeeper.Evidence{}
@@ -136,7 +136,7 @@ func recordGroup(tx *bolt.Tx, group []*recordReq) error {
 			ev, ok := evidence[key]
 			if !ok {
 				var err error
-				if ev, err = loadEvidence(tx, key); err != nil {
+				if ev, err = s.loadEvidence(tx, key); err != nil {
 					return err
 				}
 				if ev == nil {
@@ -153,7 +153,7 @@ func recordGroup(tx *bolt.Tx, group []*recordReq) error {
 	// One write and one new generation per pull request, after every
 	// change of the group is in.
 	for _, key := range touched {
-		if err := storeEvidence(tx, key, evidence[key]); err != nil {
+		if err := s.storeEvidence(tx, key, evidence[key]); err != nil {
 			return err
 		}
 		if _, err := enqueue(tx, key); err != nil {

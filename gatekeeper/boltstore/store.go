@@ -27,6 +27,9 @@ var (
 	bucketDecisions  = []byte("decisions")
 	bucketDeliveries = []byte("deliveries")
 	bucketDelivered  = []byte("delivered")
+	// bucketVersions holds each pull request's evidence Version, so that
+	// the cache can be checked without decoding the evidence.
+	bucketVersions = []byte("versions")
 )
 
 // Defaults for the options.
@@ -54,6 +57,8 @@ type Store struct {
 	stopped  chan struct{}
 	mu       sync.RWMutex
 	closed   bool
+
+	cache evidenceCache
 }
 
 var _ gatekeeper.Store = (*Store)(nil)
@@ -119,7 +124,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("opening bolt store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEvidence, bucketHeads, bucketQueue, bucketDecisions, bucketDeliveries, bucketDelivered} {
+		for _, b := range [][]byte{bucketEvidence, bucketHeads, bucketQueue, bucketDecisions, bucketDeliveries, bucketDelivered, bucketVersions} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("creating bucket %s: %w", b, err)
 			}

@@ -523,14 +523,14 @@ func TestRecordGroupRerun(t *testing.T) {
 	bad := &recordReq{keys: []gatekeeper.PullKey{keyA}, seen: seen, apply: func(ev *gatekeeper.Evidence) {
 		ev.PR = &gatekeeper.PullRequest{UpdatedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
 	}}
-	err := s.db.Update(func(tx *bolt.Tx) error { return recordGroup(tx, []*recordReq{first, second, bad}) })
+	err := s.db.Update(func(tx *bolt.Tx) error { return s.recordGroup(tx, []*recordReq{first, second, bad}) })
 	if err == nil {
 		t.Fatal("group with an unencodable change committed")
 	}
 	if !second.dup {
 		t.Fatal("second copy of d-x not found a duplicate within its group")
 	}
-	if err := s.db.Update(func(tx *bolt.Tx) error { return recordGroup(tx, []*recordReq{second}) }); err != nil {
+	if err := s.db.Update(func(tx *bolt.Tx) error { return s.recordGroup(tx, []*recordReq{second}) }); err != nil {
 		t.Fatalf("second copy alone: %v", err)
 	}
 	if second.dup {
@@ -623,5 +623,53 @@ func TestForgetManyInOneNanosecond(t *testing.T) {
 	n, err := s.ForgetDeliveries(ctx, clock.Now().Add(time.Nanosecond))
 	if err != nil || n != 10 {
 		t.Errorf("ForgetDeliveries = %d, %v; want 10, nil", n, err)
+	}
+}
+
+// TestCacheNeverServesUncommittedEvidence: a write that is rolled back
+// leaves its evidence in the cache; it must never be read, neither before
+// nor after the next committed write of the same version.
+func TestCacheNeverServesUncommittedEvidence(t *testing.T) {
+	t.Parallel()
+	s, err := Open(filepath.Join(t.TempDir(), "cache.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	key := gatekeeper.PullKey{Owner: "acme", Repo: "shop", Number: 7}
+	title := func(t string) func(*gatekeeper.Evidence) {
+		return func(ev *gatekeeper.Evidence) { ev.PR = &gatekeeper.PullRequest{Key: key, Title: t} }
+	}
+	if err := s.Record(ctx, "d1", []gatekeeper.PullKey{key}, title("committed")); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if _, err := s.writeEvidence(tx, key, title("rolled back")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("update = %v, want the forced failure", err)
+	}
+	for i := 0; i < 2; i++ { // a miss, then what the miss cached
+		ev, err := s.Evidence(ctx, key)
+		if err != nil || ev.PR.Title != "committed" || ev.Version != 1 {
+			t.Fatalf("read %d after a rolled-back write: %+v, %v; want the committed version 1", i, ev.PR, err)
+		}
+	}
+	if err := s.Record(ctx, "d2", []gatekeeper.PullKey{key}, title("second")); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := s.Evidence(ctx, key)
+	if err != nil || ev.PR.Title != "second" || ev.Version != 2 {
+		t.Fatalf("after the next write: %+v, %v; want version 2 titled second", ev.PR, err)
+	}
+	// What a reader changes stays with the reader.
+	ev.PR.Title = "changed by a caller"
+	if again, _ := s.Evidence(ctx, key); again.PR.Title != "second" {
+		t.Errorf("a caller's change reached the store: %q", again.PR.Title)
 	}
 }
