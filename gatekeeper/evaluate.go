@@ -233,7 +233,9 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 		return nil
 	}
 	err := s.o.Publisher.Publish(ctx, key, sha, st)
-	s.o.Observer.Published(st.State, err)
+	if !s.o.Publisher.DryRun() { // a dry run posts nothing to count
+		s.o.Observer.Published(st.State, err)
+	}
 	if err != nil {
 		return fmt.Errorf("publishing status for %s@%s: %w", key, sha, err)
 	}

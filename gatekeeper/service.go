@@ -278,6 +278,8 @@ type PullView struct {
 	History   []DecisionRecord `json:"history"`
 	// DryRun is true when statuses are logged, not posted.
 	DryRun bool `json:"dry_run"`
+	// Sources names the evidence sources configured, in gathering order.
+	Sources []string `json:"sources"`
 }
 
 // Pull returns the view of one pull request, with up to history decision
@@ -285,7 +287,7 @@ type PullView struct {
 func (s *Service) Pull(ctx context.Context, key PullKey, history int) (*PullView, error) {
 	ev, err := s.o.Store.Evidence(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("loading evidence for %s: %w", key, err)
+		return nil, err // the Store's error names the pull request
 	}
 	recs, err := s.o.Store.Decisions(ctx, key, history)
 	if err != nil {
@@ -296,6 +298,9 @@ func (s *Service) Pull(ctx context.Context, key PullKey, history int) (*PullView
 		return nil, fmt.Errorf("reading queue for %s: %w", key, err)
 	}
 	v := &PullView{Key: key, TargetURL: s.TargetURL(key), Queued: queued, Evidence: ev, History: recs, DryRun: s.o.Publisher.DryRun()}
+	for _, src := range s.o.Sources {
+		v.Sources = append(v.Sources, src.Name())
+	}
 	if len(recs) > 0 {
 		v.Latest = &recs[0]
 	}

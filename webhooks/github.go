@@ -110,7 +110,7 @@ func (s *server) receiveGitHub(ctx context.Context, w http.ResponseWriter, r *ht
 // over the limit is refused before reading anything.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxBody {
-		return nil, fmt.Errorf("reading body: %d bytes: %w", r.ContentLength, errTooLarge)
+		return nil, fmt.Errorf("reading body: %d bytes, over the %d MiB limit: %w", r.ContentLength, MaxBody>>20, errTooLarge)
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
@@ -120,7 +120,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return nil, fmt.Errorf("reading body: over %d bytes: %w", MaxBody, errTooLarge)
+		return nil, fmt.Errorf("reading body: over the %d MiB limit: %w", MaxBody>>20, errTooLarge)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading body: %w: %w", gatekeeper.ErrInvalid, err)

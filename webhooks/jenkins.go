@@ -28,6 +28,9 @@ func (s *server) jenkins(c *gin.Context) {
 	code, body, err := s.receiveJenkins(c.Request.Context(), c.Writer, c.Request, d)
 	if err != nil {
 		code, body = httpStatus(err), gin.H{"error": publicError(err)}
+		if code == http.StatusUnauthorized {
+			body = gin.H{"error": "bad or missing token"}
+		}
 		d.result = resultOf(code)
 	}
 	s.logDelivery(c.Request.Context(), d, code, err)

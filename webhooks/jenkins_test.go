@@ -88,6 +88,11 @@ func TestJenkinsReceiver(t *testing.T) {
 			if w.Code != tc.want {
 				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
 			}
+			if tc.want == http.StatusUnauthorized {
+				if got := decode(t, w)["error"]; got != "bad or missing token" {
+					t.Errorf("401 says %v, want it to name the token", got)
+				}
+			}
 			if tc.result != "" {
 				if got := decode(t, w)["result"]; got != tc.result {
 					t.Errorf("result %v, want %s", got, tc.result)

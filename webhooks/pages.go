@@ -67,6 +67,7 @@ type pullPage struct {
 	HeadSHA           string
 	HeadSince         time.Time
 	Sources           []sourceRow
+	Configured        []string            // sources configured, in gathering order
 	Reviews           []gatekeeper.Review // latest per reviewer, on the head
 	StaleReviews      []gatekeeper.Review // latest per reviewer, on an older commit
 	Checks            []gatekeeper.Check  // on the head
@@ -136,7 +137,7 @@ func newPullPage(v *gatekeeper.PullView) pullPage {
 	p := pullPage{
 		Key: v.Key, PR: ev.PR, Latest: v.Latest, Queued: v.Queued, HeadSHA: head,
 		State: "none", StateWords: stateWords(""),
-		Published: ev.Published, DryRun: v.DryRun, History: v.History,
+		Published: ev.Published, DryRun: v.DryRun, History: v.History, Configured: v.Sources,
 	}
 	if v.Latest != nil {
 		p.State = string(v.Latest.Decision.State)

@@ -151,11 +151,11 @@ func (c *Config) Validate() error {
 	if c.Addr == "" {
 		p = append(p, errors.New("GATEKEEPER_ADDR is empty"))
 	}
-	p = append(p, checkURL("GATEKEEPER_PUBLIC_URL", c.PublicURL, true)...)
-	p = append(p, checkURL("GITHUB_API_URL", c.GitHubAPIURL, true)...)
-	p = append(p, checkURL("JENKINS_URL", c.JenkinsURL, false)...)
-	p = append(p, checkURL("ZENHUB_API_URL", c.ZenHubAPIURL, false)...)
-	p = append(p, checkURL("SLACK_WEBHOOK_URL", c.SlackWebhookURL, false)...)
+	p = append(p, checkURL("GATEKEEPER_PUBLIC_URL", c.PublicURL, true, false)...)
+	p = append(p, checkURL("GITHUB_API_URL", c.GitHubAPIURL, true, false)...)
+	p = append(p, checkURL("JENKINS_URL", c.JenkinsURL, false, false)...)
+	p = append(p, checkURL("ZENHUB_API_URL", c.ZenHubAPIURL, false, false)...)
+	p = append(p, checkURL("SLACK_WEBHOOK_URL", c.SlackWebhookURL, false, true)...)
 	if c.JenkinsURL != "" && (c.JenkinsUser == "") != (c.JenkinsAPIToken == "") {
 		p = append(p, errors.New("JENKINS_USER and JENKINS_API_TOKEN must be set together"))
 	}
@@ -223,7 +223,9 @@ func parseStore(s string) (scheme, rest string, err error) {
 	}
 }
 
-func checkURL(name, v string, required bool) []error {
+// checkURL checks an http(s) URL setting; a secret URL (Slack's carries
+// its token) is shown redacted.
+func checkURL(name, v string, required, secret bool) []error {
 	if v == "" {
 		if required {
 			return []error{fmt.Errorf("%s is required", name)}
@@ -232,7 +234,11 @@ func checkURL(name, v string, required bool) []error {
 	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return []error{fmt.Errorf("%s: %q is not an http(s) URL", name, redactURL(v))}
+		shown := v
+		if secret {
+			shown = redactURL(v)
+		}
+		return []error{fmt.Errorf("%s: %q is not an http(s) URL", name, shown)}
 	}
 	return nil
 }
@@ -257,6 +263,7 @@ func envDuration(getenv func(string) string, name string, dst *time.Duration, de
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
+		*dst = def // reported here; Validate need not report it again
 		return []error{fmt.Errorf("%s: %q is not a positive duration", name, v)}
 	}
 	*dst = d

@@ -93,6 +93,9 @@ func TestLoadConfigReportsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("want an error")
 	}
+	if n := strings.Count(err.Error(), "GATEKEEPER_RECONCILE"); n != 1 {
+		t.Errorf("GATEKEEPER_RECONCILE reported %d times, want once:\n%v", n, err)
+	}
 	for _, want := range []string{
 		"GATEKEEPER_WEBHOOK_SECRET is required",
 		"GATEKEEPER_POLICIES",

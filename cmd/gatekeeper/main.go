@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/releasegate/gatekeeper/gatekeeper"
 	"github.com/releasegate/gatekeeper/gatekeeper/opa"
 )
 
@@ -119,14 +120,18 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	dec, err := opa.Eval(ctx, *dir, input)
 	out := struct {
-		State          string   `json:"state"`
-		Reasons        []string `json:"reasons"`
-		Waiting        []string `json:"waiting"`
-		Channel        *string  `json:"channel"`
-		Description    string   `json:"description"`
-		PolicyRevision string   `json:"policy_revision"`
-		Error          string   `json:"error,omitempty"`
-	}{State: string(dec.State), Reasons: nonNil(dec.Reasons), Waiting: nonNil(dec.Waiting), PolicyRevision: dec.PolicyRevision}
+		State          string                   `json:"state"`
+		Reasons        []string                 `json:"reasons"`
+		Waiting        []string                 `json:"waiting"`
+		Channel        *string                  `json:"channel"`
+		Description    string                   `json:"description"`
+		PolicyRevision string                   `json:"policy_revision"`
+		Votes          []gatekeeper.VoteVerdict `json:"votes"`
+		Error          string                   `json:"error,omitempty"`
+	}{State: string(dec.State), Reasons: nonNil(dec.Reasons), Waiting: nonNil(dec.Waiting), PolicyRevision: dec.PolicyRevision, Votes: dec.Votes}
+	if out.Votes == nil {
+		out.Votes = []gatekeeper.VoteVerdict{}
+	}
 	if dec.Channel != "" {
 		out.Channel = &dec.Channel
 	}
