@@ -246,7 +246,32 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 	if err != nil {
 		return fmt.Errorf("recording published status for %s: %w", key, err)
 	}
+	s.notify(ctx, ev, rec, st)
 	return nil
+}
+
+// notify tells the Notifier when the gate turned ready, blocked or errored,
+// or stopped being ready. Pending alone is not news: every push passes
+// through it. A failed notification is logged; the status was posted.
+func (s *Service) notify(ctx context.Context, ev *Evidence, rec DecisionRecord, st Status) {
+	if s.o.Notifier == nil {
+		return
+	}
+	var from State
+	if ev.Published != nil {
+		from = ev.Published.State
+	}
+	if from == st.State || (st.State == Pending && from != Success) {
+		return
+	}
+	n := Notification{Key: ev.Key, SHA: rec.HeadSHA, From: from, To: st.State, Description: st.Description,
+		Reasons: rec.Decision.Reasons, Channel: rec.Decision.Channel, TargetURL: st.TargetURL, DryRun: s.o.Publisher.DryRun()}
+	if ev.PR != nil {
+		n.Title = ev.PR.Title
+	}
+	if err := s.o.Notifier.Notify(ctx, n); err != nil {
+		s.log.WarnContext(ctx, "notifying #production", "pr", ev.Key.String(), "state", st.State, "err", err)
+	}
 }
 
 // overwritten reports whether GitHub's newest status in our context on sha

@@ -104,6 +104,27 @@ type Responder interface {
 	Answer(ctx context.Context, key PullKey, commentID int64, verdict, why string) error
 }
 
+// Notifier tells people (Slack #production) that a release pull request's
+// gate changed state. A notification that fails is logged, never retried
+// at the gate's expense: the commit status is the record.
+type Notifier interface {
+	Notify(ctx context.Context, n Notification) error
+}
+
+// Notification is one change of a gate's state.
+type Notification struct {
+	Key         PullKey  `json:"key"`
+	Title       string   `json:"title"`
+	SHA         string   `json:"sha"`
+	From        State    `json:"from"` // "" for the first status
+	To          State    `json:"to"`
+	Description string   `json:"description"`
+	Reasons     []string `json:"reasons"`
+	Channel     string   `json:"channel,omitempty"`
+	TargetURL   string   `json:"target_url"`
+	DryRun      bool     `json:"dry_run"`
+}
+
 // Source fills gaps in the evidence from an outside system (GitHub, Jenkins,
 // ZenHub). Sources run in the worker, never in a webhook request.
 type Source interface {

@@ -17,6 +17,9 @@ type Options struct {
 	Publisher Publisher
 	// Responder answers vote comments; nil means votes are not answered.
 	Responder Responder
+	// Notifier tells #production when a gate turns ready, blocked or
+	// errored, or stops being ready; nil means no notifications.
+	Notifier Notifier
 	// Sources fill gaps in the evidence before each evaluation.
 	Sources  []Source
 	Clock    Clock

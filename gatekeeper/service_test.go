@@ -437,3 +437,59 @@ func TestDryRunRecordDoesNotSuppressARealPost(t *testing.T) {
 		t.Errorf("%d real posts after a dry run, want 1", n)
 	}
 }
+
+// notifier records the notifications it was asked to send.
+type notifier struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (n *notifier) Notify(_ context.Context, note gatekeeper.Notification) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.sent = append(n.sent, fmt.Sprintf("%s->%s", note.From, note.To))
+	return nil
+}
+
+func (n *notifier) got() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.sent...)
+}
+
+// TestNotifiesStateChangesThatMatter: #production hears when the gate turns
+// ready, blocked or errored, or stops being ready, not about every pending.
+func TestNotifiesStateChangesThatMatter(t *testing.T) {
+	t.Parallel()
+	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"QA approval"}}, "rev1")
+	nt := &notifier{}
+	store := gatekeepertest.NewStore(gatekeeper.SystemClock{})
+	pub := gatekeepertest.NewPublisher(false)
+	svc, err := gatekeeper.New(gatekeeper.Options{Store: store, Evaluator: ev, Publisher: pub, Notifier: nt,
+		Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	h := &harness{svc: svc, store: store, pub: pub}
+	step := func(n int, d gatekeeper.Decision) {
+		ev.Decide(d, nil)
+		h.accept(t, gatekeeper.Event{Name: "pull_request.edited", Key: key, PullRequest: opened(head, t0.Add(time.Duration(n)*time.Minute)).PullRequest})
+		h.wait(t, n)
+		h.settle(t)
+	}
+	h.accept(t, opened(head, t0))
+	h.wait(t, 1)
+	h.settle(t)
+	step(2, gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"SRE approval"}})
+	step(3, gatekeeper.Decision{State: gatekeeper.Success, Channel: "stable"})
+	step(4, gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"Jenkins build of 1111111"}})
+	step(5, gatekeeper.Decision{State: gatekeeper.Failure, Reasons: []string{"QA veto by qa-carol: smoke red"}})
+	want := []string{"pending->success", "success->pending", "pending->failure"}
+	if diff := cmp.Diff(want, nt.got()); diff != "" {
+		t.Errorf("notifications (-want +got):\n%s", diff)
+	}
+}
