@@ -32,24 +32,39 @@ type harness struct {
 	svc   *gatekeeper.Service
 	store *gatekeepertest.Store
 	pub   *gatekeepertest.Publisher
+	stop  func() // stops the workers; also run when the test ends
 }
 
 func start(t *testing.T, ev gatekeeper.Evaluator, sources ...gatekeeper.Source) *harness {
 	t.Helper()
-	h := &harness{store: gatekeepertest.NewStore(gatekeeper.SystemClock{}), pub: gatekeepertest.NewPublisher(false)}
-	svc, err := gatekeeper.New(gatekeeper.Options{
-		Store: h.store, Evaluator: ev, Publisher: h.pub, Sources: sources,
-		Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}, PublicURL: "https://gate.example/",
-		Workers: 4, RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, SourceErrorLimit: 3,
-	})
+	return startWith(t, gatekeeper.Options{Evaluator: ev, Sources: sources})
+}
+
+// startWith runs a Service on o, filling in the fake Store and Publisher
+// and the test's settings where o leaves them unset; the workers stop when
+// the test ends (or when the returned stop is called).
+func startWith(t *testing.T, o gatekeeper.Options) *harness {
+	t.Helper()
+	if o.Store == nil {
+		o.Store = gatekeepertest.NewStore(gatekeeper.SystemClock{})
+	}
+	if o.Publisher == nil {
+		o.Publisher = gatekeepertest.NewPublisher(false)
+	}
+	o.Gated = gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}
+	o.PublicURL = "https://gate.example/"
+	o.Workers, o.RetryMin, o.RetryMax, o.SourceErrorLimit = 4, 5*time.Millisecond, 20*time.Millisecond, 3
+	svc, err := gatekeeper.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.svc = svc
+	h := &harness{svc: svc, store: o.Store.(*gatekeepertest.Store), pub: o.Publisher.(*gatekeepertest.Publisher)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	h.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(h.stop)
 	return h
 }
 
@@ -357,19 +372,7 @@ func TestVotesAnsweredOncePerVerdict(t *testing.T) {
 		Votes: []gatekeeper.VoteVerdict{{CommentID: 9, User: "qa", Verdict: "refused", Why: "a NOGO needs a reason"}}}
 	ev := gatekeepertest.NewEvaluator(refused, "rev1")
 	resp := &responder{}
-	store := gatekeepertest.NewStore(gatekeeper.SystemClock{})
-	svc, err := gatekeeper.New(gatekeeper.Options{
-		Store: store, Evaluator: ev, Publisher: gatekeepertest.NewPublisher(true), Responder: resp,
-		Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}, RetryMin: time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	h := &harness{svc: svc, store: store}
+	h := startWith(t, gatekeeper.Options{Evaluator: ev, Publisher: gatekeepertest.NewPublisher(true), Responder: resp})
 
 	h.accept(t, opened(head, t0))
 	h.settle(t)
@@ -413,16 +416,8 @@ func TestDryRunRecordDoesNotSuppressARealPost(t *testing.T) {
 	store := gatekeepertest.NewStore(gatekeeper.SystemClock{})
 	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"QA approval"}}, "rev1")
 	run := func(pub *gatekeepertest.Publisher, events ...gatekeeper.Event) {
-		svc, err := gatekeeper.New(gatekeeper.Options{Store: store, Evaluator: ev, Publisher: pub,
-			Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { svc.Run(ctx); close(done) }()
-		defer func() { cancel(); <-done }()
-		h := &harness{svc: svc, store: store, pub: pub}
+		h := startWith(t, gatekeeper.Options{Store: store, Evaluator: ev, Publisher: pub})
+		defer h.stop()
 		for _, e := range events {
 			h.accept(t, e)
 		}
@@ -463,18 +458,7 @@ func TestNotifiesStateChangesThatMatter(t *testing.T) {
 	t.Parallel()
 	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"QA approval"}}, "rev1")
 	nt := &notifier{}
-	store := gatekeepertest.NewStore(gatekeeper.SystemClock{})
-	pub := gatekeepertest.NewPublisher(false)
-	svc, err := gatekeeper.New(gatekeeper.Options{Store: store, Evaluator: ev, Publisher: pub, Notifier: nt,
-		Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	h := &harness{svc: svc, store: store, pub: pub}
+	h := startWith(t, gatekeeper.Options{Evaluator: ev, Notifier: nt})
 	step := func(n int, d gatekeeper.Decision) {
 		ev.Decide(d, nil)
 		h.accept(t, gatekeeper.Event{Name: "pull_request.edited", Key: key, PullRequest: opened(head, t0.Add(time.Duration(n)*time.Minute)).PullRequest})
