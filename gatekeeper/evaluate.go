@@ -269,6 +269,10 @@ func (s *Service) notify(ctx context.Context, ev *Evidence, rec DecisionRecord, 
 	if ev.PR != nil {
 		n.Title = ev.PR.Title
 	}
+	// Bounded: a slow Slack must not hold a worker that other pull
+	// requests wait for.
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
 	if err := s.o.Notifier.Notify(ctx, n); err != nil {
 		s.log.WarnContext(ctx, "notifying #production", "pr", ev.Key.String(), "state", st.State, "err", err)
 	}

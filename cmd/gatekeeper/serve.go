@@ -19,6 +19,7 @@ import (
 	"github.com/releasegate/gatekeeper/gatekeeper/githubevents"
 	"github.com/releasegate/gatekeeper/gatekeeper/jenkinsapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/opa"
+	"github.com/releasegate/gatekeeper/gatekeeper/slackapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/zenhubapi"
 	"github.com/releasegate/gatekeeper/webhooks"
 )
@@ -50,7 +51,8 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		return err
 	}
 	svc, err := gatekeeper.New(gatekeeper.Options{
-		Store: store, Evaluator: engine, Publisher: deps.publisher, Responder: deps.responder, Sources: deps.sources,
+		Store: store, Evaluator: engine, Publisher: deps.publisher, Responder: deps.responder,
+		Notifier: deps.notifier, Sources: deps.sources,
 		Logger: log, Observer: metrics, Gated: cfg.gated, StatusContext: cfg.StatusContext,
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
 	})
@@ -147,6 +149,7 @@ func watchPolicy(ctx context.Context, engine *opa.Engine, svc *gatekeeper.Servic
 type dependencies struct {
 	publisher gatekeeper.Publisher
 	responder gatekeeper.Responder
+	notifier  gatekeeper.Notifier // nil: no Slack notifications
 	sources   []gatekeeper.Source
 }
 
@@ -160,7 +163,8 @@ func (d dependencies) names() []string {
 
 // buildSources wires the evidence sources that are configured, in the order
 // they gather: the pull request and its reviews first, then what depends on
-// them (merged pull requests, builds, team memberships, ZenHub issues).
+// them (merged pull requests, builds, team memberships, ZenHub issues),
+// and the Slack notifier when SLACK_WEBHOOK_URL is set.
 func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, log *slog.Logger) (dependencies, error) {
 	var d dependencies
 	gh, err := githubapi.New(githubapi.Options{
@@ -204,6 +208,14 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 			return d, err
 		}
 		d.sources = append(d.sources, zs)
+	}
+	if cfg.SlackWebhookURL != "" {
+		sn, err := slackapi.New(slackapi.Options{WebhookURL: cfg.SlackWebhookURL, Logger: log})
+		if err != nil {
+			return d, fmt.Errorf("SLACK_WEBHOOK_URL: %w", err)
+		}
+		log.Info("gate changes go to Slack", "host", sn.Host()) // the URL is a secret
+		d.notifier = sn
 	}
 	return d, nil
 }
