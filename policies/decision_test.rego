@@ -1,6 +1,8 @@
 # Tests of the decision and the pull request rules. The input fixtures are
 # shaped exactly as gatekeeper.BuildInput builds them (input version 1),
-# plus the sections later evidence sources will supply (README.md).
+# plus the sections later evidence sources will supply (README.md). Every
+# rule test runs `with data.release as fixed_release` (settings_test.rego),
+# never with the live data.yaml, which data_test.rego checks.
 package gatekeeper_test
 
 import data.gatekeeper
@@ -151,10 +153,10 @@ with_pull(patch) := object.union(passing, {"pull_request": object.union(pull_req
 # (object.union merges objects deeply, so the section is removed first.)
 with_section(key, value) := object.union(object.remove(passing, [key]), {key: value})
 
-# release_with returns the policy data with one section replaced. Tests
-# replace data.release whole: `with` on a path inside it is not seen by a
-# rule that reads data.release itself.
-release_with(key, value) := object.union(object.remove(data.release, [key]), {key: value})
+# release_with returns the fixed settings (settings_test.rego) with one
+# section replaced. Tests replace data.release whole: `with` on a path inside
+# it is not seen by a rule that reads data.release itself.
+release_with(key, value) := object.union(object.remove(fixed_release, [key]), {key: value})
 
 # later_evidence is what today's input waits for.
 later_evidence := [
@@ -181,24 +183,24 @@ passing_verdicts := [
 ]
 
 test_success_when_every_section_passes if {
-	d := gatekeeper.decision with input as passing
+	d := gatekeeper.decision with input as passing with data.release as fixed_release
 	d == {"state": "success", "reasons": [], "waiting": [], "channel": "beta", "votes": passing_verdicts}
 }
 
 test_stable_channel_needs_stable_coverage if {
-	d := gatekeeper.decision with input as with_build({"coverage": {"line": 90}})
+	d := gatekeeper.decision with input as with_build({"coverage": {"line": 90}}) with data.release as fixed_release
 	d.state == "success"
 	d.channel == "stable"
 }
 
 test_stable_channel_needs_few_medium_vulnerabilities if {
-	d := gatekeeper.decision with input as with_build({"coverage": {"line": 90}, "vulnerabilities": {"medium": 6}})
+	d := gatekeeper.decision with input as with_build({"coverage": {"line": 90}, "vulnerabilities": {"medium": 6}}) with data.release as fixed_release
 	d.state == "success"
 	d.channel == "beta"
 }
 
 test_stable_channel_at_the_limits if {
-	d := gatekeeper.decision with input as with_build({"coverage": {"line": 85}, "vulnerabilities": {"medium": 5}})
+	d := gatekeeper.decision with input as with_build({"coverage": {"line": 85}, "vulnerabilities": {"medium": 5}}) with data.release as fixed_release
 	d.channel == "stable"
 }
 
@@ -209,7 +211,7 @@ test_channel_thresholds_come_from_data if {
 }
 
 test_empty_input_is_pending if {
-	d := gatekeeper.decision with input as {}
+	d := gatekeeper.decision with input as {} with data.release as fixed_release
 	d.state == "pending"
 	d.reasons == []
 	d.waiting == [
@@ -229,12 +231,12 @@ test_empty_input_is_pending if {
 }
 
 test_today_waits_for_every_later_section if {
-	d := gatekeeper.decision with input as today
+	d := gatekeeper.decision with input as today with data.release as fixed_release
 	d == {"state": "pending", "reasons": [], "waiting": later_evidence, "channel": null, "votes": []}
 }
 
 test_missing_pull_request_waits if {
-	d := gatekeeper.decision with input as object.union(passing, {"pull_request": null})
+	d := gatekeeper.decision with input as object.union(passing, {"pull_request": null}) with data.release as fixed_release
 	d.state == "pending"
 	d.reasons == []
 	d.waiting[0] == "pull request details from GitHub"
@@ -242,45 +244,45 @@ test_missing_pull_request_waits if {
 }
 
 test_closed_fails if {
-	d := gatekeeper.decision with input as with_pull({"state": "closed"})
+	d := gatekeeper.decision with input as with_pull({"state": "closed"}) with data.release as fixed_release
 	without_votes(d) == {"state": "failure", "reasons": ["pull request is closed"], "waiting": [], "channel": null}
 }
 
 test_merged_fails if {
-	d := gatekeeper.decision with input as with_pull({"state": "closed", "merged": true})
+	d := gatekeeper.decision with input as with_pull({"state": "closed", "merged": true}) with data.release as fixed_release
 	d.state == "failure"
 	d.reasons == ["pull request already merged"]
 }
 
 test_unknown_pull_request_state_fails if {
-	d := gatekeeper.decision with input as with_section("pull_request", object.remove(pull_request, ["state"]))
+	d := gatekeeper.decision with input as with_section("pull_request", object.remove(pull_request, ["state"])) with data.release as fixed_release
 	d.reasons == ["pull request is in no known state"]
 }
 
 test_draft_fails if {
-	d := gatekeeper.decision with input as with_pull({"draft": true})
+	d := gatekeeper.decision with input as with_pull({"draft": true}) with data.release as fixed_release
 	d.state == "failure"
 	d.reasons == ["pull request is a draft"]
 }
 
 test_ungated_pair_fails if {
-	d := gatekeeper.decision with input as with_pull({"head_ref": "feature/x", "gated": false})
+	d := gatekeeper.decision with input as with_pull({"head_ref": "feature/x", "gated": false}) with data.release as fixed_release
 	d.state == "failure"
 	d.reasons == ["feature/x into master is not a gated branch pair"]
 }
 
 test_missing_gated_flag_fails if {
-	d := gatekeeper.decision with input as with_section("pull_request", object.remove(pull_request, ["gated"]))
+	d := gatekeeper.decision with input as with_section("pull_request", object.remove(pull_request, ["gated"])) with data.release as fixed_release
 	d.reasons == ["staging into master is not a gated branch pair"]
 }
 
 test_reasons_are_ordered_by_priority if {
-	d := gatekeeper.decision with input as with_pull({"state": "closed", "draft": true, "gated": false})
+	d := gatekeeper.decision with input as with_pull({"state": "closed", "draft": true, "gated": false}) with data.release as fixed_release
 	d.reasons == ["pull request is closed", "pull request is a draft", "staging into master is not a gated branch pair"]
 }
 
 test_failure_wins_over_waiting if {
-	d := gatekeeper.decision with input as object.union(today, {"pull_request": object.union(pull_request, {"draft": true})})
+	d := gatekeeper.decision with input as object.union(today, {"pull_request": object.union(pull_request, {"draft": true})}) with data.release as fixed_release
 	d.state == "failure"
 	d.reasons == ["pull request is a draft"]
 	d.waiting == later_evidence
@@ -290,22 +292,22 @@ test_failure_wins_over_waiting if {
 check(name, state) := {"name": name, "kind": "status", "state": state, "description": "", "url": ""}
 
 test_failing_check_is_named if {
-	d := gatekeeper.decision with input as with_section("checks", [check("sonarqube", "success"), check("ci/lint", "failure")])
+	d := gatekeeper.decision with input as with_section("checks", [check("sonarqube", "success"), check("ci/lint", "failure")]) with data.release as fixed_release
 	without_votes(d) == {"state": "failure", "reasons": ["check ci/lint failed"], "waiting": [], "channel": null}
 }
 
 test_errored_check_is_named if {
-	d := gatekeeper.decision with input as with_section("checks", [check("ci/lint", "error")])
+	d := gatekeeper.decision with input as with_section("checks", [check("ci/lint", "error")]) with data.release as fixed_release
 	d.reasons == ["check ci/lint errored"]
 }
 
 test_pending_check_waits if {
-	d := gatekeeper.decision with input as with_section("checks", [check("ci/lint", "pending")])
+	d := gatekeeper.decision with input as with_section("checks", [check("ci/lint", "pending")]) with data.release as fixed_release
 	without_votes(d) == {"state": "pending", "reasons": [], "waiting": ["check ci/lint"], "channel": null}
 }
 
 test_unknown_check_state_waits if {
-	d := gatekeeper.decision with input as with_section("checks", [check("ci/lint", "neutral")])
+	d := gatekeeper.decision with input as with_section("checks", [check("ci/lint", "neutral")]) with data.release as fixed_release
 	d.state == "pending"
 	d.waiting == ["check ci/lint (state neutral)"]
 }
@@ -313,18 +315,18 @@ test_unknown_check_state_waits if {
 source(ok, err) := {"ok": ok, "error": err, "attempts": 2, "checked_at": "2024-06-14T09:59:58Z"}
 
 test_source_error_waits_and_names_it if {
-	d := gatekeeper.decision with input as with_section("sources", {"github": source(true, ""), "jenkins": source(false, "connection refused")})
+	d := gatekeeper.decision with input as with_section("sources", {"github": source(true, ""), "jenkins": source(false, "connection refused")}) with data.release as fixed_release
 	without_votes(d) == {"state": "pending", "reasons": [], "waiting": ["jenkins evidence unavailable: connection refused"], "channel": null}
 }
 
 test_source_error_is_brief if {
 	long := "GET https://jenkins.example.com/job/acme/job/payments/job/PR-412/api/json: 503 Service Unavailable"
-	d := gatekeeper.decision with input as with_section("sources", {"jenkins": source(false, long)})
+	d := gatekeeper.decision with input as with_section("sources", {"jenkins": source(false, long)}) with data.release as fixed_release
 	d.waiting == ["jenkins evidence unavailable: GET https://jenkins.example.com/job/acme/job/pa…"]
 }
 
 test_source_without_error_text_waits if {
-	d := gatekeeper.decision with input as with_section("sources", {"zenhub": {"ok": false}})
+	d := gatekeeper.decision with input as with_section("sources", {"zenhub": {"ok": false}}) with data.release as fixed_release
 	d.waiting == ["zenhub evidence unavailable"]
 }
 
@@ -336,37 +338,37 @@ test_missing_policy_data_fails if {
 	"policy data release.approvals.roles is empty" in d.reasons
 }
 
-# roles_with returns the policy data with the approval roles replaced.
-roles_with(roles) := release_with("approvals", object.union(data.release.approvals, {"roles": roles}))
+# roles_with returns the fixed settings with the approval roles replaced.
+roles_with(roles) := release_with("approvals", object.union(fixed_release.approvals, {"roles": roles}))
 
 test_role_without_team_or_users_fails if {
-	roles := array.concat([r | some r in data.release.approvals.roles; r.id != "qa"], [{"id": "qa", "display": "QA"}])
+	roles := array.concat([r | some r in fixed_release.approvals.roles; r.id != "qa"], [{"id": "qa", "display": "QA"}])
 	d := gatekeeper.decision with input as passing with data.release as roles_with(roles)
 	d.state == "failure"
 	d.reasons == ["policy data: role qa has no team or users"]
 }
 
 test_role_with_users_only_is_valid if {
-	roles := array.concat([r | some r in data.release.approvals.roles; r.id != "qa"], [{"id": "qa", "display": "QA", "users": ["qa-carol"]}])
+	roles := array.concat([r | some r in fixed_release.approvals.roles; r.id != "qa"], [{"id": "qa", "display": "QA", "users": ["qa-carol"]}])
 	d := gatekeeper.decision with input as passing with data.release as roles_with(roles)
 	d.state == "success"
 }
 
 test_role_with_a_malformed_team_fails if {
-	roles := array.concat([r | some r in data.release.approvals.roles; r.id != "qa"], [{"id": "qa", "display": "QA", "team": "qa"}])
+	roles := array.concat([r | some r in fixed_release.approvals.roles; r.id != "qa"], [{"id": "qa", "display": "QA", "team": "qa"}])
 	d := gatekeeper.decision with input as passing with data.release as roles_with(roles)
 	d.reasons == ["policy data: role qa team qa is not org/team-slug"]
 }
 
 test_role_without_display_fails if {
-	roles := array.concat([r | some r in data.release.approvals.roles; r.id != "qa"], [{"id": "qa", "team": "releasegate/qa"}])
+	roles := array.concat([r | some r in fixed_release.approvals.roles; r.id != "qa"], [{"id": "qa", "team": "releasegate/qa"}])
 	d := gatekeeper.decision with input as passing with data.release as roles_with(roles)
 	d.reasons == ["policy data: role qa needs an id and a display"]
 }
 
 test_too_many_roles_fail if {
 	extra := [{"id": sprintf("r%d", [i]), "display": sprintf("R%d", [i]), "users": ["vp-erin"], "required": false} | some i in numbers.range(1, 5)]
-	d := gatekeeper.decision with input as passing with data.release as roles_with(array.concat(data.release.approvals.roles, extra))
+	d := gatekeeper.decision with input as passing with data.release as roles_with(array.concat(fixed_release.approvals.roles, extra))
 	d.reasons == ["policy data release.approvals.roles has 9 roles (max 8)"]
 }
 

@@ -2,7 +2,11 @@ package opa
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -142,5 +146,35 @@ func BenchmarkReloadUnchanged(b *testing.B) {
 		if changed, err := e.Reload(ctx); changed || err != nil {
 			b.Fatal(changed, err)
 		}
+	}
+}
+
+// BenchmarkReloadChanged is one Watch tick after a release manager's edit
+// of data.yaml: read and hash the folder, compile, prepare and
+// smoke-evaluate the new revision, then run the folder's own Rego tests
+// before serving it. The edit (a comment naming the iteration) happens
+// inside the loop; it costs a file write.
+func BenchmarkReloadChanged(b *testing.B) {
+	ctx := context.Background()
+	dir := copyPolicies(b)
+	e := load(b, dir)
+	path := filepath.Join(dir, "data.yaml")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := os.WriteFile(path, fmt.Appendf(slices.Clip(orig), "# edit %d\n", i), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if changed, err := e.Reload(ctx); !changed || err != nil {
+			b.Fatal(changed, err)
+		}
+	}
+	if e.Status().Tests == 0 {
+		b.Fatal("no tests ran")
 	}
 }

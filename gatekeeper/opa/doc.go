@@ -8,8 +8,14 @@
 // Invariants:
 //
 //   - The query is compiled and prepared once per revision, never per
-//     evaluation. A revision is the sha256 of the policy files' relative
-//     paths and contents, so an unchanged folder is never recompiled.
+//     evaluation. A revision is the sha256 of the served policy files'
+//     relative paths and contents (never *_test.rego), so an unchanged
+//     folder is never recompiled.
+//   - A revision is served only after the folder's own Rego tests pass
+//     against it (a folder without tests is served untested). A revision
+//     whose tests fail is refused like one that does not compile. What is
+//     re-checked follows a second hash that includes the test files, so an
+//     edit to a test alone re-runs the tests without changing the revision.
 //   - Fail closed. A decision is decoded strictly: anything but a
 //     well-formed success, failure or pending decision is an error wrapping
 //     gatekeeper.ErrPolicy, never a success. While the folder holds a broken
@@ -23,5 +29,6 @@
 //
 // Concurrency: Evaluate, Revision, Ready and Status read one atomic pointer
 // and may run at any time, also during Reload; Reload swaps the pointer only
-// after the new revision compiled, prepared and passed a smoke evaluation.
+// after the new revision compiled, prepared, passed a smoke evaluation and
+// passed its tests. Evaluations never wait for a reload's tests.
 package opa

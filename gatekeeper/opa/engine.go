@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,16 +42,20 @@ type state struct {
 // prepared is one loaded revision. Its query is immutable and safe for
 // concurrent evaluation.
 type prepared struct {
-	revision string // full hex sha256
+	revision string // full hex sha256 of the served files
+	checksum string // full hex sha256 of the folder's files, tests included
+	tests    int    // how many of the folder's Rego tests it passed
 	query    rego.PreparedEvalQuery
 	files    []string
 	loadedAt time.Time
 	data     map[string]any // the data documents, read-only
 }
 
-// broken is a revision of the folder that did not load.
+// broken is a content of the folder that is not served: it does not load,
+// or its tests fail.
 type broken struct {
 	revision string // full hex sha256; "" when the folder could not be read
+	checksum string // as prepared.checksum; "" when the folder could not be read
 	err      error  // wraps gatekeeper.ErrPolicy
 	at       time.Time
 }
@@ -83,70 +88,149 @@ func New(dir string, opts ...Option) *Engine {
 	return e
 }
 
-// Load returns an Engine with the policy folder dir loaded. It always
-// returns a usable Engine: when the folder does not load, the error says
-// why (wrapping gatekeeper.ErrPolicy), the Engine is not Ready and its
-// Evaluate fails, and a later Reload or Watch picks up the fix. The caller
-// decides whether a broken policy at start-up is fatal.
+// Load returns an Engine with the policy folder dir loaded and its own
+// tests passed (see Reload). It always returns a usable Engine: when the
+// folder does not load or its tests fail, the error says why (wrapping
+// gatekeeper.ErrPolicy), the Engine is not Ready and its Evaluate fails,
+// and a later Reload or Watch picks up the fix. The caller decides whether
+// a broken policy at start-up is fatal.
 func Load(ctx context.Context, dir string, opts ...Option) (*Engine, error) {
 	e := New(dir, opts...)
 	_, err := e.Reload(ctx)
 	return e, err
 }
 
-// Reload re-reads the policy folder. When its content hash differs from
-// the revision in force, the new revision is compiled, prepared and
-// smoke-evaluated on an empty input, and swapped in only if all three
-// succeed. changed reports whether what the Engine serves changed (a new
-// revision in force, or the folder became broken or was fixed). err is
-// non-nil, wrapping gatekeeper.ErrPolicy, whenever the folder's current
-// content does not load, also when that was already known.
+// Reload re-reads the policy folder. When its content differs from what
+// was last checked, the new revision is compiled, prepared and
+// smoke-evaluated on an empty input, then the folder's own Rego tests
+// (*_test.rego, run as Test runs them) are run against it, and it is
+// swapped in only if all of that succeeds. A revision whose tests fail or
+// error is treated exactly like one that does not compile: it is not
+// served, the last good revision stays in force for the record, and err
+// (and every Evaluate) names the revision and its first failing tests
+// until the folder is fixed. A folder without test files is served
+// untested, as `opa test` passes it.
+//
+// What is re-checked follows the checksum of every file, tests included;
+// the revision that decisions name covers the served files only. So an
+// edit to a *_test.rego alone re-runs the tests against the prepared
+// revision in force (no recompilation): if they fail, that same revision
+// is reported broken (Status().BrokenRevision equals Revision()) and not
+// served until the tests pass again.
+//
+// changed reports whether what the Engine serves changed (a new revision
+// in force, or the folder became broken or was fixed); a test-only edit
+// whose tests pass changes nothing served. err is non-nil, wrapping
+// gatekeeper.ErrPolicy, whenever the folder's current content is not
+// served, also when that was already known. A reload interrupted by ctx
+// changes nothing and is tried again on the next call.
 func (e *Engine) Reload(ctx context.Context) (changed bool, err error) {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
 	old := e.cur.Load()
 
-	snap, err := readSnapshot(e.dir, false)
+	snap, err := readSnapshot(e.dir, true)
 	if err != nil {
-		return e.markBroken(old, "", err)
+		return e.markBroken(old, nil, policyErr(fmt.Errorf("policy folder unreadable: %w", err)))
 	}
 	switch {
-	case old.broken != nil && old.broken.revision == snap.revision:
+	case old.broken != nil && old.broken.checksum == snap.checksum:
 		return false, old.broken.err
-	case old.good != nil && old.good.revision == snap.revision:
+	case old.good != nil && old.good.checksum == snap.checksum:
 		if old.broken == nil {
 			return false, nil
 		}
-		// The folder went back to the revision in force.
+		// The folder went back to the content in force.
 		e.cur.Store(&state{good: old.good})
 		return true, nil
 	}
 
-	p, err := e.prepare(ctx, snap)
-	if err != nil {
+	var p *prepared
+	if old.good != nil && old.good.revision == snap.revision {
+		// Only tests changed: the prepared query stands, the tests rerun.
+		again := *old.good
+		p = &again
+	} else if p, err = e.prepare(ctx, snap.served()); err != nil {
+		if ctx.Err() != nil {
+			return false, fmt.Errorf("reloading policy folder %s: %w", e.dir, ctx.Err())
+		}
+		return e.markBroken(old, snap, policyErr(fmt.Errorf("policy revision %s does not load: %w", short(snap.revision), err)))
+	}
+	if p.tests, err = test(ctx, snap); err != nil {
 		if ctx.Err() != nil {
 			// Interrupted, not broken: try again next time.
 			return false, fmt.Errorf("reloading policy folder %s: %w", e.dir, ctx.Err())
 		}
-		return e.markBroken(old, snap.revision, err)
+		return e.markBroken(old, snap, policyErr(err))
 	}
+	p.checksum = snap.checksum
 	e.cur.Store(&state{good: p})
-	return true, nil
+	return old.good == nil || old.good.revision != p.revision || old.broken != nil, nil
 }
 
-// markBroken records that revision (or an unreadable folder, revision "")
-// does not load, keeping the last good revision in force.
-func (e *Engine) markBroken(old *state, revision string, cause error) (bool, error) {
-	what := "policy revision " + short(revision) + " does not load"
-	if revision == "" {
-		what = "policy folder unreadable"
+// markBroken records that snap (nil: the folder could not be read) is not
+// served because of err, which wraps gatekeeper.ErrPolicy and says why,
+// keeping the last good revision in force.
+func (e *Engine) markBroken(old *state, snap *snapshot, err error) (bool, error) {
+	b := &broken{err: err, at: e.clock.Now()}
+	if snap != nil {
+		b.revision, b.checksum = snap.revision, snap.checksum
 	}
-	err := policyErr(fmt.Errorf("%s: %w", what, cause))
-	if b := old.broken; b != nil && b.revision == revision && b.err.Error() == err.Error() {
-		return false, b.err
+	if ob := old.broken; ob != nil && ob.checksum == b.checksum && ob.err.Error() == err.Error() {
+		return false, ob.err
 	}
-	e.cur.Store(&state{good: old.good, broken: &broken{revision: revision, err: err, at: e.clock.Now()}})
+	e.cur.Store(&state{good: old.good, broken: b})
 	return true, err
+}
+
+// test runs the Rego tests of snap, the folder as read with its test
+// files, through the same runner as Test, and returns how many passed. A
+// folder without test files passes with none. Tests that fail, error or
+// are skipped give a *testsFailed; tests that do not parse or compile an
+// error saying so.
+func test(ctx context.Context, snap *snapshot) (int, error) {
+	if !snap.hasTests() {
+		return 0, nil
+	}
+	results, err := snap.runTests(ctx, testFilter{})
+	if err != nil {
+		return 0, fmt.Errorf("policy revision %s: its tests do not load: %w", short(snap.revision), err)
+	}
+	run := summarize(results)
+	if run.failed > 0 {
+		return 0, &testsFailed{revision: snap.revision, run: run}
+	}
+	return run.passed, nil
+}
+
+// testsFailedLen is the length up to which testsFailed lists test names:
+// its text becomes a 140-character status description.
+const testsFailedLen = 120
+
+// testsFailed is a revision whose own tests do not all pass.
+type testsFailed struct {
+	revision string
+	run      testRun
+}
+
+// Error names the revision, the count and the first failing tests that
+// fit, e.g. "policy revision 3fa2c1e9abcd fails 2 of its 166 tests:
+// test_coverage_below_minimum_fails, …"; `gatekeeper policy test` shows
+// the rest, with the values involved.
+func (e *testsFailed) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "policy revision %s fails %d of its %d tests: ", short(e.revision), e.run.failed, e.run.passed+e.run.failed)
+	for i, name := range e.run.failing {
+		if i > 0 && b.Len()+len(", ")+len(name) > testsFailedLen {
+			b.WriteString(", …")
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(name)
+	}
+	return b.String()
 }
 
 // prepare compiles and prepares snap once, then proves the result usable
@@ -170,9 +254,10 @@ func (e *Engine) prepare(ctx context.Context, snap *snapshot) (*prepared, error)
 }
 
 // Evaluate returns the decision of the policy in force for input. While
-// the folder holds a broken revision, it still evaluates the last good
-// one, returns that decision for the record, and an error wrapping
-// gatekeeper.ErrPolicy naming the broken revision and why it does not load.
+// the folder holds a broken revision (one that does not load, or whose
+// tests fail), it still evaluates the last good one, returns that decision
+// for the record, and an error wrapping gatekeeper.ErrPolicy naming the
+// broken revision and why it is not served.
 // Before any revision loaded, it returns a zero Decision and such an error.
 func (e *Engine) Evaluate(ctx context.Context, input map[string]any) (gatekeeper.Decision, error) {
 	st := e.cur.Load()
@@ -264,8 +349,14 @@ type Status struct {
 	Revision string    `json:"revision"`
 	Files    []string  `json:"files,omitempty"`
 	LoadedAt time.Time `json:"loaded_at,omitzero"`
+	// Tests is how many of the folder's Rego tests the revision in force
+	// passed; 0 when the folder has none.
+	Tests int `json:"tests"`
 	// BrokenRevision, LastError and ErrorAt describe the folder's current
-	// content when it does not load; they are empty when it does.
+	// content when it is not served (it does not load, or its tests fail);
+	// they are empty when it is. After an edit to test files alone,
+	// BrokenRevision equals Revision: the same policy, refused because
+	// its tests now fail.
 	BrokenRevision string    `json:"broken_revision,omitempty"`
 	LastError      string    `json:"last_error,omitempty"`
 	ErrorAt        time.Time `json:"error_at,omitzero"`
@@ -282,6 +373,7 @@ func (e *Engine) Status() Status {
 		s.Revision = short(g.revision)
 		s.Files = append([]string(nil), g.files...)
 		s.LoadedAt = g.loadedAt
+		s.Tests = g.tests
 	}
 	if b := st.broken; b != nil {
 		s.BrokenRevision = short(b.revision)
@@ -311,10 +403,10 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 		}
 		switch {
 		case err != nil && changed:
-			e.logger.Error("policy does not load; last good revision stays in force, statuses say error",
+			e.logger.Error("policy not served (does not load or fails its tests); last good revision stays in force, statuses say error",
 				"dir", e.dir, "revision", e.Revision(), "err", err)
 		case changed:
-			e.logger.Info("policy loaded", "dir", e.dir, "revision", e.Revision())
+			e.logger.Info("policy loaded", "dir", e.dir, "revision", e.Revision(), "tests", e.Status().Tests)
 		}
 	}
 }

@@ -208,6 +208,11 @@ func TestBrokenAtStart(t *testing.T) {
 			wantErr: "data.yaml",
 		},
 		{
+			name:    "its tests fail",
+			files:   map[string]string{"decision.rego": pendingPolicy, "decision_test.rego": passingTests + "\ntest_never if false\n"},
+			wantErr: "fails 1 of its 2 tests: test_never",
+		},
+		{
 			name:    "rule path conflicts with data",
 			files:   map[string]string{"decision.rego": pendingPolicy, "data.json": `{"gatekeeper": {"decision": {}}}`},
 			wantErr: "conflict",
@@ -351,7 +356,9 @@ func TestRevisionIgnoresTestsAndOtherFiles(t *testing.T) {
 	dir := writePolicy(t, map[string]string{"decision.rego": pendingPolicy})
 	e := load(t, dir)
 	rev := e.Revision()
-	writeFile(t, filepath.Join(dir, "decision_test.rego"), "package gatekeeper_test\n\ntest_x if false\n")
+	// A passing test file is checked, but serves the same revision
+	// (reload_test.go: a failing one stops it being served).
+	writeFile(t, filepath.Join(dir, "decision_test.rego"), passingTests)
 	writeFile(t, filepath.Join(dir, "README.md"), "notes")
 	writeFile(t, filepath.Join(dir, ".decision.rego.swp"), "garbage")
 	if changed, err := e.Reload(ctx); changed || err != nil || e.Revision() != rev {

@@ -21,7 +21,7 @@ const (
 // Eval loads the policy folder dir, evaluates input once and returns the
 // decision; it backs `gatekeeper eval --input FILE [--policies DIR]`. It is
 // exactly what the server would decide for the same input, smoke
-// evaluation and strict decoding included. Map its outcome to an exit
+// evaluation, the folder's own tests and strict decoding included. Map its outcome to an exit
 // status with ExitCode.
 func Eval(ctx context.Context, dir string, input map[string]any) (gatekeeper.Decision, error) {
 	e, err := Load(ctx, dir)

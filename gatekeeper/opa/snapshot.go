@@ -30,9 +30,16 @@ const revisionLen = 12
 // hash of exactly these bytes, and the loader parses exactly these bytes, so
 // a file edited between hashing and parsing cannot give a revision that
 // names other content than was compiled.
+//
+// Two hashes are kept. The revision covers the served files only: a test
+// file never changes what is served, so it never changes the revision that
+// decisions name. The checksum covers every file read, tests included: it
+// decides what must be checked again, so that an edit to a *_test.rego
+// alone still re-runs the tests (see Engine.Reload).
 type snapshot struct {
 	dir      string
-	revision string // full hex sha256
+	revision string // full hex sha256 of the served files
+	checksum string // full hex sha256 of every file read, tests included
 	files    fstest.MapFS
 	names    []string // sorted slash-separated relative paths
 }
@@ -103,15 +110,47 @@ func readSnapshot(dir string, tests bool) (*snapshot, error) {
 		return nil, fmt.Errorf("reading policy folder %s: %w", dir, err)
 	}
 	slices.Sort(s.names)
+	s.revision = s.hash("", func(n string) bool { return !testFile(n) })
+	s.checksum = s.revision
+	if s.hasTests() {
+		// The revision stands for the served files: hash them once.
+		s.checksum = s.hash(s.revision, testFile)
+	}
+	return s, nil
+}
+
+// hash returns the hex sha256 of prefix and the files whose names keep
+// accepts.
+func (s *snapshot) hash(prefix string, keep func(name string) bool) string {
 	h := sha256.New()
+	h.Write([]byte(prefix))
 	for _, n := range s.names {
+		if !keep(n) {
+			continue
+		}
 		// Length-prefixed, so that moving bytes between a name and its
 		// content can never give the same hash.
 		fmt.Fprintf(h, "%d:%s\n%d:", len(n), n, len(s.files[n].Data))
 		h.Write(s.files[n].Data)
 	}
-	s.revision = hex.EncodeToString(h.Sum(nil))
-	return s, nil
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// served returns the snapshot without its *_test.rego files: what the
+// Engine compiles and serves. It shares the file contents.
+func (s *snapshot) served() *snapshot {
+	if !s.hasTests() {
+		return s
+	}
+	v := &snapshot{dir: s.dir, revision: s.revision, files: fstest.MapFS{}}
+	for _, n := range s.names {
+		if !testFile(n) {
+			v.files[n] = s.files[n]
+			v.names = append(v.names, n)
+		}
+	}
+	v.checksum = v.revision
+	return v
 }
 
 // short returns the revision as shown to people.

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
@@ -77,8 +79,78 @@ test_wrongly_expects_success if gatekeeper.decision.state == "success"
 	if !strings.Contains(report, "test_wrongly_expects_success: FAIL") || strings.Contains(report, "test_success_with_ok") {
 		t.Errorf("report should name the failing test and only it:\n%s", report)
 	}
+	// Under FAILURES: where it failed, the expression that failed, and the
+	// value the policy really gave (pending), not only "FAIL".
+	_, failures, ok := strings.Cut(report, "FAILURES")
+	if !ok {
+		t.Fatalf("report has no FAILURES section:\n%s", report)
+	}
+	for _, want := range []string{"decision_test.rego:9:", `gatekeeper.decision.state == "success"`, `"pending"`} {
+		if !strings.Contains(failures, want) {
+			t.Errorf("FAILURES section lacks %q:\n%s", want, report)
+		}
+	}
 	if !strings.HasSuffix(report, "\n2 passed, 1 failed\n") {
 		t.Errorf("report does not end in the closing line:\n%s", report)
+	}
+}
+
+func TestTestReportsLocalValues(t *testing.T) {
+	t.Parallel()
+	dir := writePolicy(t, map[string]string{
+		"decision.rego": pendingPolicy,
+		"decision_test.rego": `package gatekeeper_test
+
+import data.gatekeeper
+
+test_waits_for_two_things if {
+	d := gatekeeper.decision
+	count(d.waiting) == 2
+}
+`,
+	})
+	var out bytes.Buffer
+	if _, failed, err := Test(context.Background(), dir, &out, false); err != nil || failed != 1 {
+		t.Fatalf("Test = %d failed, %v; want 1 failed", failed, err)
+	}
+	for _, want := range []string{"decision_test.rego:7:", "count(d.waiting) == 2", `d.waiting: ["ok"]`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestTestReportsInFileOrder(t *testing.T) {
+	t.Parallel()
+	var a, b strings.Builder
+	a.WriteString("package gatekeeper_test\n")
+	b.WriteString("package gatekeeper_test\n")
+	var want []string
+	for i := range 6 {
+		fmt.Fprintf(&a, "\ntest_a%d if false\n", i)
+		fmt.Fprintf(&b, "\ntest_b%d if false\n", i)
+	}
+	for i := range 6 {
+		want = append(want, fmt.Sprintf("test_a%d", i))
+	}
+	for i := range 6 {
+		want = append(want, fmt.Sprintf("test_b%d", i))
+	}
+	dir := writePolicy(t, map[string]string{"decision.rego": pendingPolicy, "b_test.rego": b.String(), "a_test.rego": a.String()})
+	var out bytes.Buffer
+	if _, _, err := Test(context.Background(), dir, &out, false); err != nil {
+		t.Fatal(err)
+	}
+	// The first listing (before FAILURES) names each test once.
+	listing, _, _ := strings.Cut(out.String(), "FAILURES")
+	var got []string
+	for _, line := range strings.Split(listing, "\n") {
+		if name, ok := strings.CutPrefix(line, "data.gatekeeper_test."); ok {
+			got = append(got, strings.SplitN(name, ":", 2)[0])
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("order of failing tests (-want +got):\n%s\n%s", diff, out.String())
 	}
 }
 
