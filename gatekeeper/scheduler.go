@@ -83,6 +83,31 @@ func (sc *scheduler) run(ctx context.Context) error {
 			inQueue[k] = true
 		}
 	}
+	// later queues k after d; until then notifications for k add nothing.
+	later := func(k PullKey, d time.Duration) {
+		notBefore[k] = s.o.Clock.Now().Add(d)
+		time.AfterFunc(d, func() {
+			select {
+			case retry <- k:
+			case <-stop:
+			}
+		})
+	}
+	// notified handles new evidence for k: a burst of webhooks (a push
+	// brings the synchronize, then statuses and check runs) is taken in
+	// one evaluation after Debounce, rather than one evaluation each.
+	notified := func(k PullKey) {
+		_, armed := notBefore[k] // a debounce or a retry is on its way
+		switch {
+		case running[k]:
+			again[k] = true
+		case inQueue[k], armed:
+		case s.o.Debounce <= 0:
+			add(k)
+		default:
+			later(k, s.o.Debounce)
+		}
+	}
 	rescan := func() {
 		items, err := s.o.Store.Queued(ctx)
 		if err != nil {
@@ -90,7 +115,7 @@ func (sc *scheduler) run(ctx context.Context) error {
 			return
 		}
 		for _, it := range items {
-			add(it.Key)
+			notified(it.Key)
 		}
 	}
 	rescan()
@@ -115,7 +140,7 @@ func (sc *scheduler) run(ctx context.Context) error {
 			wg.Wait()
 			return nil
 		case k := <-sc.marks:
-			add(k)
+			notified(k)
 		case out <- next:
 			queue = queue[1:]
 			delete(inQueue, next)
@@ -125,24 +150,16 @@ func (sc *scheduler) run(ctx context.Context) error {
 			if o.err != nil {
 				attempts[o.key]++
 				d := s.backoff(attempts[o.key])
-				notBefore[o.key] = s.o.Clock.Now().Add(d)
 				if !errors.Is(o.err, errRetry) {
 					s.log.ErrorContext(ctx, "evaluating", "pr", o.key.String(), "attempt", attempts[o.key], "retry_in", d.String(), "err", o.err)
 				}
-				k := o.key
-				time.AfterFunc(d, func() {
-					select {
-					case retry <- k:
-					case <-stop:
-					}
-				})
+				later(o.key, d)
 			} else {
 				delete(attempts, o.key)
-				delete(notBefore, o.key)
 			}
 			if again[o.key] {
 				delete(again, o.key)
-				add(o.key)
+				notified(o.key)
 			}
 		case k := <-retry:
 			delete(notBefore, k)

@@ -49,6 +49,10 @@ type Options struct {
 	DeliveryTTL time.Duration
 	// DrainTimeout bounds how long shutdown waits for evaluations in flight.
 	DrainTimeout time.Duration
+	// Debounce is how long new evidence waits before its evaluation, so
+	// that a burst of webhooks is one evaluation. Default 200ms; negative
+	// means none.
+	Debounce time.Duration
 }
 
 // Observer receives the Service's measurements; webhooks exports them as
@@ -130,6 +134,9 @@ func New(o Options) (*Service, error) {
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 30 * time.Second
+	}
+	if o.Debounce == 0 {
+		o.Debounce = 200 * time.Millisecond
 	}
 	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
 	s := &Service{o: o, log: o.Logger}

@@ -54,6 +54,9 @@ func startWith(t *testing.T, o gatekeeper.Options) *harness {
 	o.Gated = gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}
 	o.PublicURL = "https://gate.example/"
 	o.Workers, o.RetryMin, o.RetryMax, o.SourceErrorLimit = 4, 5*time.Millisecond, 20*time.Millisecond, 3
+	if o.Debounce == 0 {
+		o.Debounce = time.Millisecond
+	}
 	svc, err := gatekeeper.New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -475,5 +478,41 @@ func TestNotifiesStateChangesThatMatter(t *testing.T) {
 	want := []string{"pending->success", "success->pending", "pending->failure"}
 	if diff := cmp.Diff(want, nt.got()); diff != "" {
 		t.Errorf("notifications (-want +got):\n%s", diff)
+	}
+}
+
+// countingEvaluator counts evaluations.
+type countingEvaluator struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *countingEvaluator) Evaluate(context.Context, map[string]any) (gatekeeper.Decision, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	return gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"QA approval"}}, nil
+}
+func (c *countingEvaluator) Revision() string { return "count" }
+func (c *countingEvaluator) Ready() error     { return nil }
+
+// TestBurstIsOneEvaluation: a push brings a burst of webhooks; they are
+// taken in one evaluation after the debounce, not one each.
+func TestBurstIsOneEvaluation(t *testing.T) {
+	t.Parallel()
+	ev := &countingEvaluator{}
+	h := startWith(t, gatekeeper.Options{Evaluator: ev, Debounce: time.Hour})
+	for i := 0; i < 10; i++ {
+		h.accept(t, opened(head, t0.Add(time.Duration(i)*time.Second)))
+	}
+	time.Sleep(50 * time.Millisecond) // give a wrongly eager scheduler the chance to run
+	ev.mu.Lock()
+	calls := ev.calls
+	ev.mu.Unlock()
+	if calls != 0 {
+		t.Errorf("%d evaluations before the debounce ended, want 0", calls)
+	}
+	if _, queued, _ := h.store.Generation(context.Background(), key); !queued {
+		t.Error("the burst is not queued in the store while it waits")
 	}
 }
