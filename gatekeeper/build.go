@@ -42,8 +42,12 @@ type Build struct {
 	Phase string `json:"phase,omitempty"`
 	// Result is SUCCESS, UNSTABLE, FAILURE, ABORTED or NOT_BUILT, and ""
 	// while the build runs.
-	Result    string        `json:"result,omitempty"`
-	Building  bool          `json:"building"`
+	Result   string `json:"result,omitempty"`
+	Building bool   `json:"building"`
+	// Verified is true once Jenkins itself gave the result: a COMPLETED or
+	// FINALIZED notification, or the REST API. A pipeline report is the
+	// pipeline speaking of itself, sent before the build has finished.
+	Verified  bool          `json:"verified,omitempty"`
 	URL       string        `json:"url,omitempty"`
 	StartedAt time.Time     `json:"started_at"`
 	Duration  time.Duration `json:"duration_ns"`

@@ -74,6 +74,15 @@ type Comment struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Deleted   bool      `json:"deleted,omitempty"`
+	// EditedBy is who edited or deleted the comment, when a webhook says
+	// so. An edit or deletion by anyone but the author is kept out of the
+	// vote: people with write access can edit others' comments, and must
+	// not be able to turn a NOGO into a GO.
+	EditedBy string `json:"edited_by,omitempty"`
+	// Fetched marks a comment read from the comments list rather than from
+	// a webhook. The list recovers comments whose webhook was lost; it does
+	// not say who edited a comment, so it never overrides a webhook's view.
+	Fetched bool `json:"fetched,omitempty"`
 }
 
 // Check is a commit status or check run posted by another system.
@@ -268,15 +277,37 @@ func (ev *Evidence) upsertReview(r Review) {
 
 func (ev *Evidence) upsertComment(c Comment) {
 	for i := range ev.Comments {
-		if ev.Comments[i].ID == c.ID {
-			// A deletion is final (its delivery may arrive before the
-			// creation's), and an older edit never replaces a newer one.
-			if ev.Comments[i].Deleted || c.UpdatedAt.Before(ev.Comments[i].UpdatedAt) {
-				return
-			}
-			ev.Comments[i] = c
-			return
+		cur := &ev.Comments[i]
+		if cur.ID != c.ID {
+			continue
 		}
+		switch {
+		// A deletion is final (its delivery may arrive before the
+		// creation's), and an older edit never replaces a newer one.
+		case cur.Deleted, c.UpdatedAt.Before(cur.UpdatedAt):
+		// Someone else's edit or deletion does not change the author's
+		// vote; it stays in the log for the record.
+		case c.EditedBy != "" && c.EditedBy != cur.User:
+		// The list only recovers what webhooks missed. When a known
+		// comment has vanished from it, a GO goes (fail closed) but a
+		// NOGO stays: the list cannot say who deleted it.
+		case c.Fetched && c.Deleted:
+			if vote, _, _, ok := ParseVote(cur.Body); ok && vote == "go" {
+				cur.Deleted = true
+			}
+		case c.Fetched && !cur.Fetched:
+		default:
+			*cur = c
+		}
+		return
+	}
+	if c.EditedBy != "" && c.EditedBy != c.User {
+		// First seen through someone else's edit or deletion: what the
+		// author wrote is unknown, so it is no vote at all.
+		c.Deleted = true
+	}
+	if c.Fetched && c.Deleted {
+		return // never seen, and gone
 	}
 	ev.Comments = append(ev.Comments, c)
 }
@@ -335,6 +366,7 @@ func mergeBuild(old, b Build) Build {
 	str(&out.ImageDigest, b.ImageDigest)
 	str(&out.ChartVersion, b.ChartVersion)
 	out.Result, out.Building = b.Result, b.Building
+	out.Verified = old.Verified || b.Verified
 	if b.Key.Valid() {
 		out.Key = b.Key
 	}

@@ -72,6 +72,7 @@ func buildInput(b, base *Build) any {
 		"phase":           b.Phase,
 		"result":          b.Result,
 		"building":        b.Building,
+		"verified":        b.Verified,
 		"stages":          stages,
 		"tests":           nil,
 		"coverage":        coverageInput(b.Coverage),

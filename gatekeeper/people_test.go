@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestParseVote(t *testing.T) {
@@ -147,5 +148,54 @@ func TestDismissalIsFinal(t *testing.T) {
 	ev.Apply(Event{Review: &Review{ID: 1, User: "qa", State: "approved", CommitID: "aaa", SubmittedAt: t0}})
 	if got := ev.Reviews[0].State; got != "DISMISSED" {
 		t.Errorf("state %s after a late submitted delivery, want DISMISSED", got)
+	}
+}
+
+func TestOthersCannotChangeAVote(t *testing.T) {
+	t.Parallel()
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	nogo := Comment{ID: 1, User: "qa-carol", Body: "/nogo smoke test flaky", CreatedAt: at(1), UpdatedAt: at(1)}
+	tests := []struct {
+		name   string
+		events []Comment
+		want   []Vote
+	}{
+		{"another person's edit is ignored", []Comment{nogo,
+			{ID: 1, User: "qa-carol", Body: "/go", CreatedAt: at(1), UpdatedAt: at(2), EditedBy: "dev-dave"}},
+			[]Vote{{User: "qa-carol", Vote: "nogo", Reason: "smoke test flaky", CommentID: 1, HeadSHA: "aaa"}}},
+		{"another person's deletion is ignored", []Comment{nogo,
+			{ID: 1, User: "qa-carol", Body: nogo.Body, CreatedAt: at(1), UpdatedAt: at(1), Deleted: true, EditedBy: "dev-dave"}},
+			[]Vote{{User: "qa-carol", Vote: "nogo", Reason: "smoke test flaky", CommentID: 1, HeadSHA: "aaa"}}},
+		{"the author's own edit counts", []Comment{nogo,
+			{ID: 1, User: "qa-carol", Body: "/go", CreatedAt: at(1), UpdatedAt: at(2), EditedBy: "qa-carol"}},
+			[]Vote{{User: "qa-carol", Vote: "go", CommentID: 1, HeadSHA: "aaa"}}},
+		{"first seen through another person's edit: no vote", []Comment{
+			{ID: 1, User: "qa-carol", Body: "/go", CreatedAt: at(1), UpdatedAt: at(2), EditedBy: "dev-dave"}},
+			[]Vote{}},
+		{"a fetched list never overrides a webhook", []Comment{nogo,
+			{ID: 1, User: "qa-carol", Body: "/go", CreatedAt: at(1), UpdatedAt: at(3), Fetched: true}},
+			[]Vote{{User: "qa-carol", Vote: "nogo", Reason: "smoke test flaky", CommentID: 1, HeadSHA: "aaa"}}},
+		{"a fetched list recovers a lost comment", []Comment{
+			{ID: 2, User: "sre-dan", Body: "/go", CreatedAt: at(1), UpdatedAt: at(1), Fetched: true}},
+			[]Vote{{User: "sre-dan", Vote: "go", CommentID: 2, HeadSHA: "aaa"}}},
+		{"vanished from the list: a NOGO stays", []Comment{nogo,
+			{ID: 1, User: "qa-carol", Deleted: true, Fetched: true, UpdatedAt: at(5)}},
+			[]Vote{{User: "qa-carol", Vote: "nogo", Reason: "smoke test flaky", CommentID: 1, HeadSHA: "aaa"}}},
+		{"vanished from the list: a GO goes", []Comment{
+			{ID: 2, User: "sre-dan", Body: "/go", CreatedAt: at(1), UpdatedAt: at(1)},
+			{ID: 2, User: "sre-dan", Deleted: true, Fetched: true, UpdatedAt: at(5)}},
+			[]Vote{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ev := Evidence{Heads: []HeadChange{{SHA: "aaa", At: t0}}}
+			for _, c := range tc.events {
+				ev.Apply(Event{Comment: &c})
+			}
+			if diff := cmp.Diff(tc.want, ev.Votes(), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -172,8 +172,13 @@ func comment(ev *github.IssueCommentEvent) (gatekeeper.Event, error) {
 		return gatekeeper.Event{}, fmt.Errorf("%s: comment without id: %w", name, gatekeeper.ErrInvalid)
 	}
 	c.Deleted = action == "deleted"
+	if action == "edited" || action == "deleted" {
+		// Whoever edited or deleted it: not always the author, and only
+		// the author may change their vote.
+		c.EditedBy = ev.GetSender().GetLogin()
+	}
 	// The payload names no commit: which head the comment was made on is
-	// left to the Service, which knows the current one.
+	// left to the Service, by the comment's time.
 	return gatekeeper.Event{Name: name, Key: key, Comment: &c}, nil
 }
 
