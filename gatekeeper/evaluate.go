@@ -62,9 +62,7 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	if err := s.publish(ctx, key, ev, rec); err != nil {
 		return err
 	}
-	if err := s.answerVotes(ctx, key, ev, dec.Votes); err != nil {
-		return err
-	}
+	s.answerVotes(ctx, key, ev, dec.Votes)
 	if incomplete {
 		return errRetry
 	}
@@ -325,10 +323,13 @@ func (s *Service) backoff(n int) time.Duration {
 }
 
 // answerVotes tells each voter the policy's verdict on their vote, once per
-// verdict: a vote edited from refused to counted is answered again.
-func (s *Service) answerVotes(ctx context.Context, key PullKey, ev *Evidence, verdicts []VoteVerdict) error {
+// verdict: a vote edited from refused to counted is answered again. An
+// answer is a courtesy, never part of the gate: one that fails (a deleted
+// comment, a token without write access) is logged and tried again at the
+// next evaluation, and never holds the pull request back.
+func (s *Service) answerVotes(ctx context.Context, key PullKey, ev *Evidence, verdicts []VoteVerdict) {
 	if s.o.Responder == nil {
-		return nil
+		return
 	}
 	for _, v := range verdicts {
 		if v.Verdict != "counted" && v.Verdict != "refused" {
@@ -338,15 +339,15 @@ func (s *Service) answerVotes(ctx context.Context, key PullKey, ev *Evidence, ve
 			continue
 		}
 		if err := s.o.Responder.Answer(ctx, key, v.CommentID, v.Verdict, v.Why); err != nil {
-			return fmt.Errorf("answering vote %d on %s: %w", v.CommentID, key, err)
+			s.log.WarnContext(ctx, "answering a vote", "pr", key.String(), "comment", v.CommentID, "verdict", v.Verdict, "err", err)
+			continue
 		}
 		_, err := s.o.Store.Update(ctx, key, func(cur *Evidence) {
 			cur.Apply(Event{Name: "gatekeeper.vote_answered", Received: s.o.Clock.Now(),
 				Answered: &Answer{CommentID: v.CommentID, Verdict: v.Verdict}})
 		})
 		if err != nil {
-			return fmt.Errorf("recording the answer to vote %d on %s: %w", v.CommentID, key, err)
+			s.log.WarnContext(ctx, "recording the answer to a vote", "pr", key.String(), "comment", v.CommentID, "err", err)
 		}
 	}
-	return nil
 }

@@ -292,7 +292,9 @@ func TestOneEvaluationPerPullAtATime(t *testing.T) {
 	h.accept(t, opened(head, t0))
 	<-ev.entered // the first evaluation is running and held
 	for i := 1; i <= 20; i++ {
-		h.accept(t, opened(head, t0.Add(time.Duration(i)*time.Second)))
+		e := opened(head, t0.Add(time.Duration(i)*time.Second))
+		e.PullRequest.Labels = []string{fmt.Sprint("label-", i)}
+		h.accept(t, e)
 	}
 	close(ev.release)
 	h.settle(t)
@@ -304,8 +306,9 @@ func TestOneEvaluationPerPullAtATime(t *testing.T) {
 	if ev.calls != 2 {
 		t.Errorf("%d evaluations for a burst, want 2 (the held one and one coalesced)", ev.calls)
 	}
-	if last := ev.lastInput["pull_request"].(map[string]any); last == nil {
-		t.Error("no input")
+	// The coalesced evaluation saw the end of the burst.
+	if got := ev.lastInput["pull_request"].(map[string]any)["labels"]; !cmp.Equal(got, []any{"label-20"}) {
+		t.Errorf("the last evaluation saw labels %v, want the burst's last, [label-20]", got)
 	}
 }
 
@@ -501,18 +504,44 @@ func (c *countingEvaluator) Ready() error     { return nil }
 func TestBurstIsOneEvaluation(t *testing.T) {
 	t.Parallel()
 	ev := &countingEvaluator{}
-	h := startWith(t, gatekeeper.Options{Evaluator: ev, Debounce: time.Hour})
+	h := startWith(t, gatekeeper.Options{Evaluator: ev, Debounce: 300 * time.Millisecond})
 	for i := 0; i < 10; i++ {
 		h.accept(t, opened(head, t0.Add(time.Duration(i)*time.Second)))
 	}
-	time.Sleep(50 * time.Millisecond) // give a wrongly eager scheduler the chance to run
-	ev.mu.Lock()
-	calls := ev.calls
-	ev.mu.Unlock()
-	if calls != 0 {
-		t.Errorf("%d evaluations before the debounce ended, want 0", calls)
+	calls := func() int {
+		ev.mu.Lock()
+		defer ev.mu.Unlock()
+		return ev.calls
 	}
-	if _, queued, _ := h.store.Generation(context.Background(), key); !queued {
-		t.Error("the burst is not queued in the store while it waits")
+	if n := calls(); n != 0 {
+		t.Errorf("%d evaluations during the debounce, want 0", n)
 	}
+	h.settle(t)
+	if n := calls(); n != 1 {
+		t.Errorf("%d evaluations for a burst of 10 events, want 1", n)
+	}
+	// The one evaluation saw the whole burst: ten events, versions 1 to 10.
+	recs, _ := h.store.Decisions(context.Background(), key, 1)
+	if len(recs) != 1 || recs[0].EvidenceVersion < 10 {
+		t.Errorf("decisions %+v, want one made on evidence version 10 or later", recs)
+	}
+}
+
+// failingResponder cannot answer (a token without write access).
+type failingResponder struct{}
+
+func (failingResponder) Answer(context.Context, gatekeeper.PullKey, int64, string, string) error {
+	return errors.New("403 Resource not accessible by integration")
+}
+
+// TestFailingVoteAnswerDoesNotHoldTheGate: the status is posted and the pull
+// request leaves the queue although the answer could not be given.
+func TestFailingVoteAnswerDoesNotHoldTheGate(t *testing.T) {
+	t.Parallel()
+	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Failure, Reasons: []string{"QA veto by qa-carol: smoke red"},
+		Votes: []gatekeeper.VoteVerdict{{CommentID: 9, User: "qa-carol", Verdict: "counted"}}}, "rev1")
+	h := startWith(t, gatekeeper.Options{Evaluator: ev, Responder: failingResponder{}})
+	h.accept(t, opened(head, t0))
+	h.wait(t, 1)
+	h.settle(t)
 }

@@ -140,6 +140,9 @@ func newFakeGitHub(t *testing.T) *fakeGitHub {
 				case <-r.Context().Done():
 					return
 				}
+				if r.Context().Err() != nil {
+					return // its process was killed while it waited
+				}
 			}
 			if fail {
 				http.Error(w, `{"message":"Server Error"}`, http.StatusBadGateway)
