@@ -124,8 +124,10 @@ var (
 	issueURL = regexp.MustCompile(`https?://[^\s/]+/([\w.-]+)/([\w.-]+)/issues/(\d+)`)
 	// owner/repo#123 or #123, not inside a word or a URL fragment.
 	issueShort = regexp.MustCompile(`(?:^|[\s(\[,;:])(?:([\w.-]+)/([\w.-]+))?#(\d+)\b`)
-	// Branch names such as 123-fix, feature/123_fix, issue-123, gh-123.
-	branchIssue = regexp.MustCompile(`(?i)(?:^|/)(?:(?:issue|gh)[-_]?)?(\d+)(?:[-_/]|$)`)
+	// Branch names such as 123-fix, feature/123_fix-checkout, issue-123,
+	// gh-123: a number that starts a name and is followed by words, or
+	// that follows issue/gh. Not dates or versions (release/2024-06).
+	branchIssue = regexp.MustCompile(`(?i)(?:(?:^|/)(\d+)[-_][a-z]|(?:^|/|[-_])(?:issue|gh)[-_]?(\d+)(?:[-_/]|$))`)
 )
 
 // ParseIssueLinks finds the issues a pull request body and head branch
@@ -160,7 +162,7 @@ func ParseIssueLinks(body, branch, owner, repo string) []IssueRef {
 		add(m[1], m[2], m[3], "body")
 	}
 	for _, m := range branchIssue.FindAllStringSubmatch(branch, -1) {
-		add("", "", m[1], "branch")
+		add("", "", m[1]+m[2], "branch") // one of the two groups matched
 	}
 	return out
 }

@@ -92,6 +92,10 @@ func TestParseIssueLinks(t *testing.T) {
 		{"github issue url", "see https://github.com/acme/shop/issues/99#issuecomment-1", "", []IssueRef{{"acme", "shop", 99, "body"}}},
 		{"branch", "", "feature/123-checkout", []IssueRef{{"acme", "shop", 123, "branch"}}},
 		{"issue branch", "", "issue-45", []IssueRef{{"acme", "shop", 45, "branch"}}},
+		{"gh branch in a folder", "", "fix/gh_46", []IssueRef{{"acme", "shop", 46, "branch"}}},
+		{"a date is not an issue", "", "release/2024-06", nil},
+		{"a version is not an issue", "", "hotfix/2-14-3", nil},
+		{"staging is not an issue", "", "staging", nil},
 		{"no links", "colour #fff is not an issue, nor is a#1", "staging", nil},
 		{"url fragment is not an issue", "https://example.com/page#3", "", nil},
 	}

@@ -128,10 +128,11 @@ reason_items contains [70, sprintf("changes requested by %s (%s)", [review.user,
 	count(names) > 0
 }
 
+# Whichever commit they reviewed: a request for changes blocks until the
+# reviewer approves again, so an unchecked one must be checked first.
 waiting_items contains [70, sprintf("checking %s's team membership (changes requested)", [review.user])] if {
 	some review in input.reviews
 	review.state == "CHANGES_REQUESTED"
-	review.current == true
 	not holds_a_role(review.user)
 	unchecked_somewhere(review.user)
 }

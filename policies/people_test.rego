@@ -108,6 +108,12 @@ test_changes_requested_by_an_unchecked_reviewer_waits if {
 	d.waiting == ["checking dev-zoe's team membership (changes requested)"]
 }
 
+test_changes_requested_on_an_older_commit_by_an_unchecked_reviewer_waits if {
+	d := gatekeeper.decision with input as with_section("reviews", array.concat(passing.reviews, [stale(changes_requested("dev-zoe"))])) with data.release as fixed_release
+	d.state == "pending"
+	d.waiting == ["checking dev-zoe's team membership (changes requested)"]
+}
+
 # One person, one role -------------------------------------------------------
 
 # alice holds SRE and QA besides sre-dan and qa-carol.

@@ -1,7 +1,7 @@
 # The release window: the release merges on a release weekday between the
 # release time and the close time, in the window's time zone. Outside it the
 # status stays pending (the same evidence passes once the window opens; the
-# gatekeeper evaluates again every 10 minutes), and says when it opens. An
+# gatekeeper evaluates again every minute), and says when it opens. An
 # emergency minor release (a label on the pull request) may merge outside
 # the window; people.rego asks it for the extra approvals.
 package gatekeeper
