@@ -7,7 +7,7 @@ import (
 
 // Store keeps evidence, the work queue, decision records and the delivery ids
 // already seen. Every method is safe for concurrent use. Implementations:
-// boltstore (embedded default) and redisstore; both pass storetest.
+// boltstore (the embedded default); a Redis store must pass storetest too.
 //
 // The work queue is a set of "dirty" pull requests, each with a generation
 // that grows every time new evidence arrives. A worker reads the generation,
