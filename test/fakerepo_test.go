@@ -204,6 +204,16 @@ func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			"id": len(f.reactions), "node_id": "MDg6UmVhY3Rpb24x", "content": body.Content,
 			"user": map[string]any{"login": "release-gatekeeper[bot]", "type": "Bot"}, "created_at": "2020-12-29T06:00:00Z",
 		}))
+	case get && replyRoute.MatchString(p): // the GitHub source's list of comments
+		n := replyRoute.FindStringSubmatch(p)[1]
+		list := []map[string]any{}
+		for _, c := range f.comments {
+			if strings.HasSuffix(fmt.Sprint(c["issue_url"]), "/issues/"+n) {
+				list = append(list, c)
+			}
+		}
+		sort.Slice(list, func(i, j int) bool { return fmt.Sprint(list[i]["id"]) < fmt.Sprint(list[j]["id"]) })
+		writeJSONStatus(w, http.StatusOK, mustJSON(f.t, list))
 	case post && replyRoute.MatchString(p):
 		n, _ := strconv.Atoi(replyRoute.FindStringSubmatch(p)[1])
 		var body struct {

@@ -175,6 +175,10 @@ func newFakeGitHub(t *testing.T) *fakeGitHub {
 			// the head branch since the base.
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.Write([]byte(`{"status":"identical","ahead_by":0,"behind_by":0,"total_commits":0,"commits":[],"files":[]}`))
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/repos/Codertocat/Hello-World/issues/") && strings.HasSuffix(r.URL.Path, "/comments"):
+			// No conversation on the recorded pull request.
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Write([]byte("[]"))
 		case r.Method == http.MethodGet && r.URL.Path == "/repos/Codertocat/Hello-World/pulls":
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.Write([]byte("[]"))

@@ -314,7 +314,7 @@ func TestGatherFollowsTheHead(t *testing.T) {
 		apply(events...)
 		ev.Sources = map[string]gatekeeper.SourceStatus{"github": {OK: true, CheckedAt: tm.Now()}}
 	}
-	pullRequests := []string{"GET " + helloPath, "GET " + helloPath + "/reviews?per_page=100"}
+	pullRequests := []string{"GET " + helloPath, "GET " + helloPath + "/reviews?per_page=100", commentsRequest}
 
 	for _, step := range []struct {
 		name     string

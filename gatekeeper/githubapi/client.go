@@ -30,6 +30,7 @@ const (
 	EndpointCreateStatus      = "create_status"
 	EndpointGetPull           = "get_pull"
 	EndpointListReviews       = "list_reviews"
+	EndpointListComments      = "list_comments"
 	EndpointGetTeamMembership = "get_team_membership"
 	EndpointCompareCommits    = "compare_commits"
 	EndpointListPulls         = "list_pulls"

@@ -1,9 +1,10 @@
 // Package githubapi adapts the GitHub REST API (through go-github v60) to the
 // release gatekeeper's domain: a Publisher that sets the gatekeeper's commit
-// status, and a Source that recovers pull request facts, reviews and the
-// head's commit statuses and check runs that lost or early webhooks did not
-// deliver. The conversions of go-github pull requests, reviews and check
-// runs are githubevents', so that a webhook and a REST answer about the
+// status, and a Source that recovers pull request facts, reviews,
+// conversation comments (votes) and the head's commit statuses and check
+// runs that lost or early webhooks did not deliver. The conversions of
+// go-github pull requests, reviews, comments and check runs are
+// githubevents', so that a webhook and a REST answer about the
 // same thing give the same domain value. For the people side of
 // a release it adds a TeamSource (team memberships of reviewers, voters and
 // the author, for the policy's roles), a MergedSource (the pull requests
@@ -37,6 +38,40 @@
 // Publisher and the Source, and builds a fresh *github.Client for every
 // attempt (a few allocations, nothing next to an HTTP round trip), so the
 // only waits are the ones this package decides and logs.
+//
+// # Token permissions
+//
+// The token (GITHUB_TOKEN) needs, per call, on a fine-grained token or a
+// GitHub App (a classic token needs repo, or public_repo for public
+// repositories only, and read:org):
+//
+//   - commit statuses, set by the Publisher
+//     (POST /repos/{o}/{r}/statuses/{sha}): Commit statuses: write.
+//   - pull requests and reviews, read by Source and MergedSource
+//     (GET …/pulls/{n}, GET …/pulls/{n}/reviews, GET …/pulls): Pull
+//     requests: read.
+//   - issue comments, read by Source and the Responder
+//     (GET …/issues/{n}/comments, GET …/issues/comments/{id}): Issues: read
+//     or Pull requests: read; reactions and replies, written by the
+//     Responder (POST …/issues/comments/{id}/reactions,
+//     POST …/issues/{n}/comments): Issues: write or Pull requests: write.
+//   - compare, read by MergedSource (GET …/compare/{base}...{head}):
+//     Contents: read.
+//   - check runs, read by Source (GET …/commits/{sha}/check-runs): Checks:
+//     read; the head's combined status (GET …/commits/{sha}/status) is
+//     covered by Commit statuses.
+//   - team membership, read by TeamSource
+//     (GET /orgs/{org}/teams/{team}/memberships/{user}): Members: read
+//     (organization permission; read:org on a classic token).
+//   - the repository, read by RepoID (GET /repos/{o}/{r}): Metadata: read,
+//     which every fine-grained token has.
+//
+// A missing permission shows as a 403 or a 404 on the calls that need it
+// only: the source that makes them is unavailable (the gate waits) while
+// the others are not, and a vote goes unanswered. Team memberships are the
+// exception: GitHub answers 404 for "not a member" and for "not visible to
+// the token" alike, so without Members: read nobody holds a role and the
+// roles wait.
 //
 // The Publisher waits for a rate limit (up to Retry.MaxRateLimitWait per
 // wait, within Retry.MaxElapsed); the sources, the Responder and RepoID

@@ -28,9 +28,11 @@ const (
 // one gets a confused reaction and one reply that says why. In a dry run it
 // only logs. It is safe for concurrent use.
 //
-// Answers are not worth holding a worker for: like the sources, Answer
-// does not wait for a rate limit but fails with ErrRateLimited, and the
-// caller answers again at a later evaluation. Reactions are idempotent
+// Answers are not worth holding a worker, let alone the gate, for: like the
+// sources, Answer does not wait for a rate limit but fails with
+// ErrRateLimited, and the caller logs the failure and may answer again
+// later. An error wrapping gatekeeper.ErrNotFound means the vote comment
+// (or the pull request) is gone: there is nothing left to answer. Reactions are idempotent
 // (GitHub returns the existing one), so answering twice adds nothing; the
 // reply is not, and is posted last, after the reaction, so that a retried
 // answer repeats it only when the reply itself failed in a way that hid

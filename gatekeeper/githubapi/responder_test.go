@@ -162,6 +162,17 @@ func TestResponderFailures(t *testing.T) {
 			wantRoutes:  []string{reactionRoute},
 		},
 		{
+			// Deleted between the read and the reaction: no reply to
+			// a vote nobody can see any more.
+			name: "vote deleted before the reaction", verdict: "refused", key: voteKey, commentID: voteID,
+			script: func(gh *fakeGitHub) {
+				gh.on(voteRoute, jsonReply(http.StatusOK, string(nogo)))
+			},
+			wantErr:     gatekeeper.ErrNotFound,
+			wantInError: "reacting confused to vote 751955664",
+			wantRoutes:  []string{voteRoute, reactionRoute},
+		},
+		{
 			name: "reply keeps failing", verdict: "refused", key: voteKey, commentID: voteID,
 			script: func(gh *fakeGitHub) {
 				gh.on(voteRoute, jsonReply(http.StatusOK, string(nogo)))

@@ -2,6 +2,7 @@ package githubapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,6 +22,12 @@ const SourceName = "github"
 const (
 	EventPullRequest = "github.pull_request"
 	EventReview      = "github.review"
+	// EventComment carries one conversation comment as the comments list
+	// shows it (Comment.Fetched set); EventCommentDeleted one comment the
+	// evidence knows that the list no longer shows (Deleted and Fetched
+	// set, with the body the evidence knew).
+	EventComment        = "github.comment"
+	EventCommentDeleted = "github.comment.deleted"
 	// EventStatus carries one commit status of the head (Check.Kind
 	// "status"), EventCheckRun one check run (Check.Kind "check_run").
 	EventStatus   = "github.status"
@@ -46,8 +53,8 @@ type SourceOptions struct {
 	// MaxAge is how long a fetch stands before GitHub is asked again
 	// (default DefaultMaxAge). Webhooks carry the
 	// live changes; the Source only recovers the ones lost on the way, so
-	// a burst of evaluations of one pull request costs four calls, not
-	// four per evaluation.
+	// a burst of evaluations of one pull request costs five calls, not
+	// five per evaluation.
 	MaxAge time.Duration
 }
 
@@ -56,6 +63,18 @@ type SourceOptions struct {
 // (GET …/pulls/{n}/reviews, 100 per page), so that a snapshot missing
 // because only an issue_comment or status event arrived, or an approval
 // whose webhook was lost, is recovered. It is safe for concurrent use.
+//
+// With the reviews it lists the pull request's conversation comments
+// (GET /repos/{o}/{r}/issues/{n}/comments, oldest first, 100 per page):
+// GitHub never redelivers a lost issue_comment webhook, and a GO or NOGO
+// whose webhook was lost would otherwise never count. Every comment is
+// returned, votes or not (the domain ignores the rest), marked
+// Comment.Fetched: the list does not say who edited a comment, so the domain
+// never lets it override what a webhook said. A comment the evidence knows
+// that the whole list no longer shows is returned as deleted, unless it was
+// written less than a minute ago (a lagging GitHub replica may not list it
+// yet); the domain then drops a GO and keeps a NOGO, since the list cannot
+// say who deleted it.
 //
 // It also fetches the commit statuses (GET …/commits/{sha}/status) and
 // check runs (GET …/commits/{sha}/check-runs, both 100 per page) of the
@@ -66,10 +85,10 @@ type SourceOptions struct {
 // reported could go unseen. Every status is returned, the gatekeeper's own
 // context included: the Service compares it with what it published.
 //
-// When it fetches the pull request: when the evidence has no pull request
-// snapshot, when the last fetch is older than MaxAge (measured on the
-// Client's Clock), or when the last Gather recorded in ev.Sources["github"]
-// failed. The last fetch is the newest EventPullRequest entry in ev.Log, so
+// When it fetches the pull request, its reviews and its comments: when the
+// evidence has no pull request snapshot, when the last fetch is older than
+// MaxAge (measured on the Client's Clock), or when the last Gather recorded
+// in ev.Sources["github"] failed. The last fetch is the newest EventPullRequest entry in ev.Log, so
 // the rule needs no state of its own, holds across replicas, and is not
 // fooled by the Service stamping Sources["github"].CheckedAt after a Gather
 // that skipped; should 200 newer events push the entry out of the bounded
@@ -102,16 +121,19 @@ func (s *Source) Name() string { return SourceName }
 
 // Gather returns, when a fetch of the pull request is due (see Source), one
 // EventPullRequest event carrying the current snapshot followed by one
-// EventReview event per review in GitHub's (chronological) order; review
-// states keep the REST spelling (APPROVED). When a fetch of the head's
-// checks is due it then returns one EventStatus per status, one
-// EventCheckRun per check run (its state mapped by
-// githubevents.CheckRunState) and EventChecks.
+// EventReview event per review in GitHub's (chronological) order (review
+// states keep the REST spelling, APPROVED), one EventComment per comment
+// in the order of creation and one EventCommentDeleted per known comment
+// gone from the list. When a fetch of the head's checks is due it then
+// returns one EventStatus per status, one EventCheckRun per check run (its
+// state mapped by githubevents.CheckRunState) and EventChecks.
 //
 // It fails when any call fails. A failure of the pull request or its
 // reviews returns no events (a 404 means the pull request is gone or the
-// token cannot see it); a failure of the statuses or check runs returns the
-// events gathered before and besides it, without EventChecks.
+// token cannot see it); a failure of the comments returns the events
+// gathered before and besides it (the checks are still fetched when due),
+// with no EventCommentDeleted; a failure of the statuses or check runs
+// returns the events gathered before and besides it, without EventChecks.
 func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekeeper.Event, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("gathering github evidence: %w: nil evidence", gatekeeper.ErrInvalid)
@@ -125,6 +147,7 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 	}
 	now := s.c.clock.Now()
 	var events []gatekeeper.Event
+	var errComments error
 	head := ev.HeadSHA()
 	if s.due(ev, now) {
 		var err error
@@ -138,12 +161,16 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 		folded := gatekeeper.Evidence{PR: ev.PR}
 		folded.Apply(events[0])
 		head = folded.HeadSHA()
+
+		comments, err := s.comments(ctx, key, ev, now)
+		events = append(events, comments...)
+		errComments = err
 	}
 	if head == "" || !s.checksDue(ev, head, now) {
-		return events, nil
+		return events, errComments
 	}
 	checks, err := s.checks(ctx, key, head, now)
-	return append(events, checks...), err
+	return append(events, checks...), errors.Join(errComments, err)
 }
 
 // pull fetches the pull request and its reviews: one EventPullRequest

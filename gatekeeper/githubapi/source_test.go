@@ -17,19 +17,25 @@ import (
 )
 
 const (
-	helloPath    = "/repos/Codertocat/Hello-World/pulls/2"
-	reviewsRoute = "GET " + helloPath + "/reviews"
+	helloPath     = "/repos/Codertocat/Hello-World/pulls/2"
+	reviewsRoute  = "GET " + helloPath + "/reviews"
+	commentsRoute = "GET /repos/Codertocat/Hello-World/issues/2/comments"
+	// commentsRequest is the first page of the comments list as the
+	// Source asks for it: oldest first, 100 per page.
+	commentsRequest = commentsRoute + "?direction=asc&per_page=100&sort=created"
 )
 
 var helloKey = gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}
 
 // serveHelloWorld scripts the fake to answer GET pulls/2 with the fixture
-// pull request, its reviews with the recorded REST review list, and its
-// head's statuses and check runs with the recorded ones (see serveChecks).
+// pull request, its reviews with the recorded REST review list, its
+// comments with the recorded comment (see recordedComments), and its head's
+// statuses and check runs with the recorded ones (see serveChecks).
 func serveHelloWorld(t *testing.T, gh *fakeGitHub) {
 	t.Helper()
 	gh.on("GET "+helloPath, jsonReply(http.StatusOK, string(fixtureField(t, "pull_request.opened.json", "pull_request"))))
 	gh.on(reviewsRoute, jsonReply(http.StatusOK, string(readFixture(t, "rest/pulls.reviews.list.approved.json"))))
+	gh.on(commentsRoute, jsonReply(http.StatusOK, recordedComments(t)))
 	serveChecks(t, gh, fixturePR.HeadSHA)
 }
 
@@ -53,10 +59,11 @@ func TestGatherFetchesMissingSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Gather: %v", err)
 	}
-	pr, review := fixturePR, fixtureRESTReview
+	pr, review, comment := fixturePR, fixtureRESTReview, fixtureComment
 	want := []gatekeeper.Event{
 		{Name: EventPullRequest, Received: testEpoch, Key: helloKey, SHA: pr.HeadSHA, PullRequest: &pr},
 		{Name: EventReview, Received: testEpoch, Key: helloKey, SHA: review.CommitID, Review: &review},
+		{Name: EventComment, Received: testEpoch, Key: helloKey, Comment: &comment},
 	}
 	// Then the checks of the head the snapshot names.
 	want = append(want, checkEvents(pr.HeadSHA, recordedStatusChecks(pr.HeadSHA), []gatekeeper.Check{recordedCheckRun(pr.HeadSHA)}, true)...)
@@ -73,12 +80,13 @@ func TestGatherFetchesMissingSnapshot(t *testing.T) {
 	}
 	wantPaths := []string{
 		"GET " + helloPath + "?", "GET " + helloPath + "/reviews?per_page=100",
+		commentsRequest,
 		statusRequest(pr.HeadSHA), checkRunsRequest(pr.HeadSHA),
 	}
 	if diff := cmp.Diff(wantPaths, paths); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"get_pull 200", "list_reviews 200", "get_combined_status 200", "list_check_runs 200"}, obs.list()); diff != "" {
+	if diff := cmp.Diff([]string{"get_pull 200", "list_reviews 200", "list_comments 200", "get_combined_status 200", "list_check_runs 200"}, obs.list()); diff != "" {
 		t.Errorf("observed calls (-want +got):\n%s", diff)
 	}
 
@@ -157,7 +165,7 @@ func TestGatherSkipsFreshEvidence(t *testing.T) {
 		return append(log, gatekeeper.LogEntry{Delivery: "d1", Event: "pull_request_review.submitted", At: testEpoch.Add(-time.Second)})
 	}
 	ok := map[string]gatekeeper.SourceStatus{"github": {OK: true, CheckedAt: testEpoch.Add(-30 * time.Second)}}
-	pull := []string{"GET " + helloPath, "GET " + helloPath + "/reviews?per_page=100"}
+	pull := []string{"GET " + helloPath, "GET " + helloPath + "/reviews?per_page=100", commentsRequest}
 	checks := func(sha string) []string { return []string{statusRequest(sha), checkRunsRequest(sha)} }
 	both := append(append([]string(nil), pull...), checks(helloHead)...)
 	tests := []struct {
@@ -260,6 +268,8 @@ func TestGatherSkipsFreshEvidence(t *testing.T) {
 					wantNames = append(wantNames, EventPullRequest)
 				case "GET " + helloPath + "/reviews?per_page=100":
 					wantNames = append(wantNames, EventReview)
+				case commentsRequest:
+					wantNames = append(wantNames, EventComment)
 				case statusRequest(helloHead):
 					wantNames = append(wantNames, EventStatus, EventStatus)
 				case checkRunsRequest(helloHead):
@@ -302,11 +312,11 @@ func TestGatherFetchesOncePerMaxAge(t *testing.T) {
 		after        time.Duration
 		wantRequests int
 	}{
-		{after: 0, wantRequests: 4},
-		{after: time.Minute, wantRequests: 4},
-		{after: 3 * time.Minute, wantRequests: 4},
-		{after: time.Minute, wantRequests: 8}, // 5 minutes after the first fetch
-		{after: time.Minute, wantRequests: 8},
+		{after: 0, wantRequests: 5},
+		{after: time.Minute, wantRequests: 5},
+		{after: 3 * time.Minute, wantRequests: 5},
+		{after: time.Minute, wantRequests: 10}, // 5 minutes after the first fetch
+		{after: time.Minute, wantRequests: 10},
 	} {
 		tm.Sleep(context.Background(), step.after)
 		gather()

@@ -55,7 +55,9 @@ type TeamSourceOptions struct {
 //
 // Whom it checks: every team TeamsFunc names, for every person whose role
 // matters to the current head: reviewers whose latest review is on the
-// head, people whose vote was cast on the head, and the author. Bots
+// head, reviewers whose latest review requests changes on any commit (it
+// blocks until they approve again, and only a role holder's request may
+// block), people whose vote was cast on the head, and the author. Bots
 // ("name[bot]") cannot be team members and are never checked. A
 // membership in ev.Memberships checked less than TTL ago is not checked
 // again. Only state "active" is membership: a pending invitation is not,
@@ -170,7 +172,10 @@ func (s *TeamSource) due(ctx context.Context, ev *gatekeeper.Evidence, now time.
 		}
 	}
 	for _, r := range ev.LatestReviews() {
-		if r.CommitID == head {
+		// A change request holds whatever commit it was made on, until
+		// its author approves again or it is dismissed, so its author's
+		// role matters as much as a head reviewer's.
+		if r.CommitID == head || r.State == "CHANGES_REQUESTED" {
 			add(r.User, rankReviewer)
 		}
 	}

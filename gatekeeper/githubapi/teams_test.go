@@ -54,6 +54,19 @@ func peopleEvidence() *gatekeeper.Evidence {
 	}
 }
 
+// olderHeadReviews are reviews on peopleEvidence's older head "0ld": gus
+// requested changes and has not approved since; hal requested changes,
+// then approved; ivy's change request was dismissed.
+func olderHeadReviews() []gatekeeper.Review {
+	at := testEpoch.Add(-3 * time.Hour)
+	return []gatekeeper.Review{
+		{ID: 20, User: "gus", State: "CHANGES_REQUESTED", CommitID: "0ld", SubmittedAt: at},
+		{ID: 21, User: "hal", State: "CHANGES_REQUESTED", CommitID: "0ld", SubmittedAt: at},
+		{ID: 22, User: "hal", State: "APPROVED", CommitID: "0ld", SubmittedAt: at.Add(time.Minute)},
+		{ID: 23, User: "ivy", State: "DISMISSED", CommitID: "0ld", SubmittedAt: at},
+	}
+}
+
 func TestTeamSourceGather(t *testing.T) {
 	t.Parallel()
 	const sre, qa = "octo-org/sre", "octo-org/qa"
@@ -126,6 +139,35 @@ func TestTeamSourceGather(t *testing.T) {
 			wantM: []gatekeeper.Membership{m(qa, "alice", false), m(qa, "bob", false), m(sre, "bob", false)},
 		},
 		{
+			// gus's change request on the older head still blocks, so
+			// his role is checked like a head reviewer's; hal approved
+			// since his request and ivy's request was dismissed, so
+			// neither matters.
+			name:  "changes requested on an older commit",
+			teams: func() []string { return []string{sre} },
+			change: func(ev *gatekeeper.Evidence) {
+				ev.Reviews = append(ev.Reviews, olderHeadReviews()...)
+			},
+			want: []string{
+				membershipRoute(sre, "alice"), membershipRoute(sre, "gus"),
+				membershipRoute(sre, "bob"), membershipRoute(sre, "Codertocat"),
+			},
+			wantM: []gatekeeper.Membership{m(sre, "alice", true), m(sre, "gus", true), m(sre, "bob", false), m(sre, "Codertocat", false)},
+			wantTeams: map[string]any{
+				sre: map[string]any{"alice": true, "bob": false, "Codertocat": false, "gus": true},
+			},
+		},
+		{
+			name:     "changes requested on an older commit rank with head reviewers",
+			teams:    func() []string { return []string{sre} },
+			maxCalls: 2,
+			change: func(ev *gatekeeper.Evidence) {
+				ev.Reviews = append(ev.Reviews, olderHeadReviews()...)
+			},
+			want:  []string{membershipRoute(sre, "alice"), membershipRoute(sre, "gus")},
+			wantM: []gatekeeper.Membership{m(sre, "alice", true), m(sre, "gus", true)},
+		},
+		{
 			name:  "no teams in the policy",
 			teams: func() []string { return nil },
 		},
@@ -145,6 +187,7 @@ func TestTeamSourceGather(t *testing.T) {
 			gh.on(membershipRoute(sre, "alice"), jsonReply(http.StatusOK, activeMember))
 			gh.on(membershipRoute(sre, "bob"), jsonReply(http.StatusOK, pendingMember))
 			gh.on(membershipRoute(qa, "Codertocat"), jsonReply(http.StatusOK, activeMaintainer))
+			gh.on(membershipRoute(sre, "gus"), jsonReply(http.StatusOK, activeMember))
 			obs := &observed{}
 			s := NewTeamSource(newTestClient(t, gh.URL, newFakeTime(), obs, testRetry()),
 				TeamSourceOptions{Teams: tt.teams, MaxCalls: tt.maxCalls})
