@@ -339,7 +339,13 @@ func (ev *Evidence) upsertBuild(b Build) {
 		if old.JobPath != b.JobPath || old.Number != b.Number {
 			continue
 		}
-		if phaseRank[b.Phase] < phaseRank[old.Phase] || (b.Phase == "" && !old.Building && old.Result != "") {
+		switch {
+		case b.Verified && !old.Verified:
+			// Jenkins' own result replaces the pipeline's word about
+			// itself, whatever the phases (an API answer has none).
+		case old.Verified && !b.Verified,
+			phaseRank[b.Phase] < phaseRank[old.Phase],
+			b.Phase == "" && !old.Building && old.Result != "":
 			b.Phase, b.Result, b.Building = old.Phase, old.Result, old.Building
 		}
 		ev.Builds[i] = mergeBuild(*old, b)

@@ -136,3 +136,16 @@ func TestCloneIsDeep(t *testing.T) {
 		t.Errorf("changing the clone changed the original: %+v", ev)
 	}
 }
+
+func TestUpsertBuildJenkinsResultReplacesReport(t *testing.T) {
+	t.Parallel()
+	const job = "job/acme/job/shop/job/PR-7-merge"
+	key := PullKey{"acme", "shop", 7}
+	var ev Evidence
+	ev.Apply(Event{Build: &Build{JobPath: job, Number: 3, Key: key, Result: ResultSuccess, HeadSHA: "aaa", UpdatedAt: t0}})                  // the pipeline's report
+	ev.Apply(Event{Build: &Build{JobPath: job, Number: 3, Key: key, Result: ResultUnstable, Verified: true, HeadSHA: "aaa", UpdatedAt: t0}}) // Jenkins' API
+	ev.Apply(Event{Build: &Build{JobPath: job, Number: 3, Key: key, Result: ResultSuccess, HeadSHA: "aaa", UpdatedAt: t0}})                  // a late report
+	if b := ev.Builds[0]; b.Result != ResultUnstable || !b.Verified || b.Building {
+		t.Errorf("merged build result %q verified %v building %v, want UNSTABLE verified", b.Result, b.Verified, b.Building)
+	}
+}

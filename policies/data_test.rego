@@ -169,6 +169,9 @@ test_data_yaml_switches_are_true_or_false if {
 	is_boolean(live.window.enforce)
 }
 
+# Only true trusts a pipeline report; a "yes" would fail every release.
+test_data_yaml_trust_pipeline_report_is_true_or_false if is_boolean(live.build.trust_pipeline_report)
+
 test_data_yaml_checklist_items_are_names if {
 	is_array(live.checklist.required)
 	every item in live.checklist.required {

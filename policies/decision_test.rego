@@ -41,6 +41,7 @@ build := {
 	"phase": "FINALIZED",
 	"result": "SUCCESS",
 	"building": false,
+	"verified": true,
 	"stages": [
 		stage("Checkout", "clone"),
 		stage("Build", "build"),

@@ -94,6 +94,25 @@ waiting_items contains [30, sprintf("%s to finish", [build_label])] if {
 	count(stage_waits) == 0
 }
 
+# A result only the pipeline reported (from post { always }, perhaps before
+# post-build steps made the build UNSTABLE) is the pipeline's own word:
+# the build counts once Jenkins itself gave the result (a COMPLETED or
+# FINALIZED notification, or its REST API). Only a Jenkins the gatekeeper
+# cannot reach justifies build.trust_pipeline_report: true.
+waiting_items contains [30, sprintf("Jenkins to confirm build #%v", [build.number])] if {
+	not build_running
+	not build.verified == true
+	not trust_pipeline_report
+}
+
+trust_pipeline_report if object.get(cfg, ["build", "trust_pipeline_report"], false) == true
+
+# Anything but true or false (absent: false) is a typo that must not pass
+# unnoticed; trust_pipeline_report holds only for true.
+reason_items contains [1, "policy data release.build.trust_pipeline_report is not true or false"] if {
+	not is_boolean(object.get(cfg, ["build", "trust_pipeline_report"], false))
+}
+
 # A finished build whose stages Jenkins has not been asked about yet.
 waiting_items contains [31, sprintf("stage report of Jenkins build #%v", [build.number])] if {
 	not build_running

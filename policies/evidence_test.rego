@@ -77,6 +77,59 @@ test_build_finishing_waits if {
 	without_votes(d) == {"state": "pending", "reasons": [], "waiting": ["Jenkins PR-merge build of ec26c3e to finish"], "channel": null}
 }
 
+# Jenkins' confirmation of the result: a pipeline report alone is the
+# pipeline's own word.
+
+# trusting returns the fixed settings with build.trust_pipeline_report set.
+trusting(value) := release_with("build", object.union(fixed_release.build, {"trust_pipeline_report": value}))
+
+test_unverified_build_waits_for_jenkins if {
+	d := gatekeeper.decision with input as with_build({"verified": false}) with data.release as fixed_release
+	without_votes(d) == {"state": "pending", "reasons": [], "waiting": ["Jenkins to confirm build #57"], "channel": null}
+}
+
+test_build_without_verified_waits_for_jenkins if {
+	d := gatekeeper.decision with input as with_section("build", object.remove(build, ["verified"])) with data.release as fixed_release
+	d.state == "pending"
+	d.waiting == ["Jenkins to confirm build #57"]
+}
+
+test_verified_build_passes if {
+	d := gatekeeper.decision with input as with_build({"verified": true}) with data.release as fixed_release
+	d.state == "success"
+	d.waiting == []
+}
+
+test_trusted_pipeline_report_passes if {
+	d := gatekeeper.decision with input as with_build({"verified": false}) with data.release as trusting(true)
+	d.state == "success"
+	d.waiting == []
+}
+
+test_trust_switched_off_waits if {
+	d := gatekeeper.decision with input as with_build({"verified": false}) with data.release as trusting(false)
+	d.waiting == ["Jenkins to confirm build #57"]
+}
+
+test_trust_switch_not_a_boolean_fails_and_trusts_nothing if {
+	d := gatekeeper.decision with input as with_build({"verified": false}) with data.release as trusting("true")
+	d.state == "failure"
+	d.reasons == ["policy data release.build.trust_pipeline_report is not true or false"]
+	d.waiting == ["Jenkins to confirm build #57"]
+}
+
+test_unverified_failure_fails_at_once if {
+	d := gatekeeper.decision with input as with_build({"verified": false, "result": "FAILURE"}) with data.release as fixed_release
+	d.state == "failure"
+	d.reasons == ["Jenkins PR-merge build of ec26c3e failed"]
+	d.waiting == ["Jenkins to confirm build #57"]
+}
+
+test_running_build_waits_to_finish_not_for_confirmation if {
+	d := gatekeeper.decision with input as with_build({"result": "", "building": true, "verified": false}) with data.release as fixed_release
+	d.waiting == ["Jenkins PR-merge build of ec26c3e to finish"]
+}
+
 test_failing_unit_tests_fail if {
 	d := gatekeeper.decision with input as with_build({"tests": {"total": 812, "passed": 809, "failed": 3, "skipped": 0}}) with data.release as fixed_release
 	d.reasons == ["3 unit tests failing"]

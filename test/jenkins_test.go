@@ -89,9 +89,10 @@ func TestJenkinsEvidence(t *testing.T) {
 			deliver: func(t *testing.T, r *rig) {
 				r.jenkinsOK(pipelineReport(t, build10, chartOf(build10)))
 			},
-			// A report carries no coverage; without JENKINS_URL nothing
-			// can fetch it.
-			state: "pending", says: "Waiting for: unit tests and coverage",
+			// This report carries no coverage; without JENKINS_URL
+			// nothing can fetch it, nor confirm the result the pipeline
+			// reported of itself.
+			state: "pending", says: "Waiting for: Jenkins to confirm build #10; unit tests and coverage",
 			never: "Jenkins PR-merge build",
 		},
 	}

@@ -46,7 +46,7 @@ func TestEnrichPRMergeBuild(t *testing.T) {
 		JobPath: prJob, JobName: "PR-2-merge", Number: prNumber,
 		Key:      gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2},
 		Strategy: "merge", HeadSHA: headSHA, MergeSHA: mergeSHA,
-		Phase: "COMPLETED", Result: "SUCCESS",
+		Phase: "COMPLETED", Result: "SUCCESS", Verified: true,
 		URL:       "http://localhost:32769/" + prJob + "/10/",
 		StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
 		Stages:       sevenStages(),
@@ -197,6 +197,10 @@ func TestEnrichVariants(t *testing.T) {
 			if got.Result != tt.wantResult || got.Building != tt.wantBuilding {
 				t.Errorf("Result, Building = %q, %v; want %q, %v", got.Result, got.Building, tt.wantResult, tt.wantBuilding)
 			}
+			// The API's result is Jenkins' own; a running build has none.
+			if got.Verified != !tt.wantBuilding {
+				t.Errorf("Verified = %v, want %v", got.Verified, !tt.wantBuilding)
+			}
 			if got.HeadSHA != headSHA {
 				t.Errorf("HeadSHA = %q, want %q", got.HeadSHA, headSHA)
 			}
@@ -333,7 +337,7 @@ func TestBuildRecordedFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := gatekeeper.Build{
-		JobPath: "job/fish", JobName: "fish", Number: 10, Result: "SUCCESS",
+		JobPath: "job/fish", JobName: "fish", Number: 10, Result: "SUCCESS", Verified: true,
 		URL:       "http://localhost:32769/job/fish/10/",
 		StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
 		UpdatedAt: testNow,
@@ -414,7 +418,7 @@ func TestLastSuccessful(t *testing.T) {
 			want: gatekeeper.Build{
 				JobPath: "job/Codertocat/job/Hello-World/job/master", JobName: "master", Number: 6,
 				Key:     gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World"},
-				HeadSHA: baseSHA, MergeSHA: baseSHA, Result: "SUCCESS",
+				HeadSHA: baseSHA, MergeSHA: baseSHA, Result: "SUCCESS", Verified: true,
 				URL:       "http://localhost:32769" + master + "/6/",
 				StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
 				Coverage:  &gatekeeper.Coverage{Line: 88.44, Branch: ptr(82.19), Source: "coverage"},
@@ -430,7 +434,7 @@ func TestLastSuccessful(t *testing.T) {
 			want: gatekeeper.Build{
 				JobPath: "job/Codertocat/job/Hello-World/job/master", JobName: "master", Number: 6,
 				Key:     gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World"},
-				HeadSHA: baseSHA, MergeSHA: baseSHA, Result: "SUCCESS",
+				HeadSHA: baseSHA, MergeSHA: baseSHA, Result: "SUCCESS", Verified: true,
 				URL:       "http://localhost:32769" + master + "/6/",
 				StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
 				Missing:   []string{gatekeeper.ReportCoverage},
@@ -658,9 +662,23 @@ func TestMergeNotification(t *testing.T) {
 	prKey := gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}
 	tests := []struct {
 		name string
-		api  gatekeeper.Build
-		want gatekeeper.Build
+		// noteVerified: the notification was a COMPLETED or FINALIZED
+		// one with a status.
+		noteVerified bool
+		api          gatekeeper.Build
+		want         gatekeeper.Build
 	}{
+		{
+			name: "api result verifies",
+			api:  gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, Result: "UNSTABLE", Verified: true},
+			want: gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, BaseSHA: baseSHA, Result: "UNSTABLE", Verified: true, URL: note.URL},
+		},
+		{
+			name:         "a verified notification stays verified while the api says running",
+			noteVerified: true,
+			api:          gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, Building: true},
+			want:         gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, BaseSHA: baseSHA, Building: true, Verified: true, URL: note.URL},
+		},
 		{
 			name: "api head wins",
 			api:  gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, MergeSHA: mergeSHA, Result: "SUCCESS"},
@@ -697,7 +715,9 @@ func TestMergeNotification(t *testing.T) {
 			t.Parallel()
 			want := tt.want
 			want.Phase, want.Vulnerabilities, want.ImageDigest, want.ChartVersion = note.Phase, vulns, note.ImageDigest, note.ChartVersion
-			if diff := cmp.Diff(want, merge(note, tt.api)); diff != "" {
+			in := note
+			in.Verified = tt.noteVerified
+			if diff := cmp.Diff(want, merge(in, tt.api)); diff != "" {
 				t.Errorf("merge (-want +got):\n%s", diff)
 			}
 		})

@@ -74,5 +74,15 @@
 // where Jenkins has none, and an archived scan report replaces the
 // report's vulnerability counts.
 //
+// A report is the pipeline describing itself, sent from post { always },
+// possibly before post-build steps turn the build UNSTABLE; anyone holding
+// the webhook token can send one. Its build is therefore never
+// gatekeeper.Build.Verified: only a COMPLETED or FINALIZED notification
+// with a status, or the REST API's result of a finished build, verifies a
+// build, and the Source asks Jenkins about any build of the current head
+// that is not verified, however complete the report. Without JENKINS_URL
+// and without the Notification plugin the policy waits for the
+// confirmation unless release.build.trust_pipeline_report is true.
+//
 // A Client and a Source are safe for concurrent use.
 package jenkinsapi

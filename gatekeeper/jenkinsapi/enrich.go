@@ -12,7 +12,8 @@ import (
 
 // Enrich completes a build known from a notification (at least JobPath and
 // Number set) with what the REST API says: result, timing and revisions,
-// stages, test counts and coverage. Phase, Vulnerabilities, ImageDigest
+// stages, test counts and coverage. A finished build the API gave a result
+// for comes back Verified. Phase, Vulnerabilities, ImageDigest
 // and ChartVersion are the notification's and are kept. The revisions the
 // API recovers replace the notification's, which for a PR-merge build name
 // the local merge commit rather than the head.
@@ -88,6 +89,9 @@ type enriched struct {
 // merge lays the API's view of a build over a notification's.
 func merge(in, api gatekeeper.Build) gatekeeper.Build {
 	out := api
+	// Jenkins gave the result if either the API or a COMPLETED or
+	// FINALIZED notification did; the domain's merge keeps it too.
+	out.Verified = api.Verified || in.Verified
 	out.Phase = in.Phase
 	out.Vulnerabilities = in.Vulnerabilities
 	out.ImageDigest = in.ImageDigest

@@ -70,7 +70,7 @@ func TestParseNotification(t *testing.T) {
 	completedAt := int64(1461091953236)
 	base := gatekeeper.Build{
 		JobPath: prJob, JobName: "PR-2-merge", Number: prNumber, Key: prKey, Strategy: "merge",
-		MergeSHA: mergeSHA, Phase: "COMPLETED", Result: "SUCCESS",
+		MergeSHA: mergeSHA, Phase: "COMPLETED", Result: "SUCCESS", Verified: true,
 		URL: "http://localhost:8080/" + prJob + "/10/", UpdatedAt: testNow,
 	}
 	tests := []struct {
@@ -149,8 +149,35 @@ func TestParseNotification(t *testing.T) {
 				Delivery: "jenkins:" + prJob + "#10:STARTED", Name: EventStarted, Received: testNow, Key: prKey,
 				Build: func() *gatekeeper.Build {
 					b := base
-					b.Phase, b.Result, b.Building, b.MergeSHA = "STARTED", "", true, ""
+					b.Phase, b.Result, b.Building, b.Verified, b.MergeSHA = "STARTED", "", true, false, ""
 					b.StartedAt = time.UnixMilli(1461091892486).UTC()
+					return &b
+				}(),
+			},
+		},
+		{
+			name: "finalized: Jenkins gave the result",
+			body: notificationJSON(t, func(_, b map[string]any) {
+				b["phase"] = "FINALIZED"
+				b["status"] = "UNSTABLE"
+			}),
+			want: gatekeeper.Event{
+				Delivery: "jenkins:" + prJob + "#10:FINALIZED", Name: EventFinalized, Received: testNow, Key: prKey,
+				Build: func() *gatekeeper.Build {
+					b := base
+					b.Phase, b.Result = "FINALIZED", "UNSTABLE"
+					return &b
+				}(),
+			},
+		},
+		{
+			name: "completed without a status confirms nothing",
+			body: notificationJSON(t, func(_, b map[string]any) { delete(b, "status") }),
+			want: gatekeeper.Event{
+				Delivery: "jenkins:" + prJob + "#10:COMPLETED", Name: EventCompleted, Received: testNow, Key: prKey,
+				Build: func() *gatekeeper.Build {
+					b := base
+					b.Result, b.Verified = "", false
 					return &b
 				}(),
 			},
@@ -167,7 +194,7 @@ func TestParseNotification(t *testing.T) {
 				Delivery: "jenkins:" + prJob + "#10:QUEUED", Name: EventQueued, Received: testNow, Key: prKey,
 				Build: func() *gatekeeper.Build {
 					b := base
-					b.Phase, b.Result, b.Building, b.URL = "QUEUED", "", true, ""
+					b.Phase, b.Result, b.Building, b.Verified, b.URL = "QUEUED", "", true, false, ""
 					return &b
 				}(),
 			},
@@ -283,7 +310,8 @@ func TestParseReport(t *testing.T) {
 	want := gatekeeper.Build{
 		JobPath: prJob, JobName: "PR-2-merge", Number: prNumber, Key: prKey, Strategy: "merge",
 		HeadSHA: headSHA, BaseSHA: baseSHA, MergeSHA: mergeSHA, Result: "SUCCESS",
-		URL: "http://localhost:8080/" + prJob + "/10/",
+		Verified: false, // the pipeline's own word, never Jenkins'
+		URL:      "http://localhost:8080/" + prJob + "/10/",
 		Stages: []gatekeeper.Stage{
 			{Name: "Checkout", Key: gatekeeper.StageClone, Status: "SUCCESS"},
 			{Name: "Image scan", Key: gatekeeper.StageScan, Status: "SUCCESS"},

@@ -60,9 +60,11 @@ type SourceOptions struct {
 //
 //   - enriches every build of the pull request that is on the current head
 //     or whose head is not known yet, while it is incomplete: still
-//     running, a report (stages, tests, coverage, vulnerabilities) neither
-//     fetched nor known to be missing, or its head sha unknown (then at
-//     most every RetryEvery once the rest is complete). At most maxEnrich
+//     running, its result not confirmed by Jenkins (only a pipeline report
+//     gave it, however complete), a report (stages, tests, coverage,
+//     vulnerabilities) neither fetched nor known to be missing, or its head
+//     sha unknown (then at most every RetryEvery once the rest is
+//     complete). At most maxEnrich
 //     builds per Gather, newest first. Builds of older heads are left as
 //     they are.
 //   - looks the build up (Client.BuildForHead) when no PR-merge build of
@@ -209,9 +211,13 @@ func samePull(b, key gatekeeper.PullKey) bool {
 		(b.Repo == "" || strings.EqualFold(b.Repo, key.Repo))
 }
 
-// incomplete reports whether the API can still add to b.
+// incomplete reports whether the API can still add to b. Gather asks it
+// only of builds of the current head or of a head not known yet.
 func (s *Source) incomplete(b gatekeeper.Build, now time.Time) bool {
-	if b.Building || b.Result == "" {
+	// A result only the pipeline reported is its own word, maybe given
+	// before post-build steps made the build UNSTABLE: Jenkins is asked,
+	// however complete the report looks.
+	if b.Building || b.Result == "" || !b.Verified {
 		return true
 	}
 	for _, r := range []struct {

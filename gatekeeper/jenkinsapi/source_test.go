@@ -179,7 +179,7 @@ func TestSourceGatherNotifiedBuild(t *testing.T) {
 	builds, baselines := gathered(t, events)
 	want := gatekeeper.Build{
 		JobPath: prJob, JobName: "PR-2-merge", Number: prNumber, Key: prKey, Strategy: "merge",
-		HeadSHA: headSHA, MergeSHA: mergeSHA, Phase: "COMPLETED", Result: "SUCCESS",
+		HeadSHA: headSHA, MergeSHA: mergeSHA, Phase: "COMPLETED", Result: "SUCCESS", Verified: true,
 		URL:       "http://localhost:32769/" + prJob + "/10/",
 		StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
 		Stages:          sevenStages(),
@@ -705,5 +705,73 @@ func TestSourceRekeysReportedStages(t *testing.T) {
 	}
 	if n := f.count(buildPath + "/api/json"); n != fetched {
 		t.Errorf("rekeying fetched the build %d times", n-fetched)
+	}
+}
+
+// TestSourceConfirmsPipelineReport: a pipeline report, however complete,
+// is the pipeline's own word, sent from post { always } before post-build
+// steps may turn the build UNSTABLE. The Source asks Jenkins, whose result
+// prevails and verifies the build.
+func TestSourceConfirmsPipelineReport(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// apiResult is the build's result in the API; nil: still running.
+		apiResult    any
+		wantResult   string
+		wantVerified bool
+	}{
+		{name: "post-build steps made it unstable", apiResult: "UNSTABLE", wantResult: "UNSTABLE", wantVerified: true},
+		{name: "confirmed as reported", apiResult: "SUCCESS", wantResult: "SUCCESS", wantVerified: true},
+		{name: "post-build steps still running", apiResult: nil, wantResult: "", wantVerified: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, s, _ := sourceFake(t, Options{})
+			f.serve(buildPath+"/api/json", withArtifacts(t, workflowRun(t, tt.apiResult), trivyArtifact))
+			report := reportJSON(t, func(r map[string]any) {
+				r["coverage"] = map[string]any{"line": 88.44}
+			})
+			ev := pullEvidence(t, report)
+			// Result, stages, tests, coverage and scan: nothing the
+			// Source would ask for but the result's confirmation.
+			if b := ev.CurrentBuild(); b == nil || b.Verified || b.Result != "SUCCESS" || b.Stages == nil ||
+				b.Tests == nil || b.Coverage == nil || b.Vulnerabilities == nil {
+				t.Fatalf("the report alone gave %+v, want a complete, unverified build", b)
+			}
+
+			events, err := s.Gather(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			builds, _ := gathered(t, events)
+			b, ok := builds[prNumber]
+			if !ok {
+				t.Fatalf("the reported build was not asked of Jenkins: gathered %v", builds)
+			}
+			if b.Result != tt.wantResult || b.Verified != tt.wantVerified {
+				t.Errorf("gathered result %q, verified %v; want %q, %v", b.Result, b.Verified, tt.wantResult, tt.wantVerified)
+			}
+			for _, e := range events {
+				ev.Apply(e)
+			}
+			if cur := ev.CurrentBuild(); cur == nil || cur.Verified != tt.wantVerified || (tt.wantVerified && cur.Result != tt.wantResult) {
+				t.Fatalf("after Gather, CurrentBuild = %+v; want verified %v", cur, tt.wantVerified)
+			}
+
+			// Confirmed, the build is not asked again; unconfirmed, it is.
+			fetched := f.count(buildPath + "/api/json")
+			if _, err := s.Gather(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+			want := fetched
+			if !tt.wantVerified {
+				want++
+			}
+			if n := f.count(buildPath + "/api/json"); n != want {
+				t.Errorf("the next Gather fetched the build %d times, want %d", n-fetched, want-fetched)
+			}
+		})
 	}
 }

@@ -163,7 +163,7 @@ func complete(t testing.TB, ev *gatekeeper.Evidence) *gatekeeper.Evidence {
 	apply(gatekeeper.Event{Name: "jenkins.build", Build: &gatekeeper.Build{
 		JobPath: "job/Codertocat/job/Hello-World/job/PR-2", JobName: "PR-2", Number: 57, Key: key,
 		HeadSHA: head, MergeSHA: "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d", Phase: "FINALIZED", Result: gatekeeper.ResultSuccess,
-		URL: "https://jenkins.example.com/job/Codertocat/job/Hello-World/job/PR-2/57/", Stages: stages,
+		Verified: true, URL: "https://jenkins.example.com/job/Codertocat/job/Hello-World/job/PR-2/57/", Stages: stages,
 		Tests:           &gatekeeper.TestSummary{Total: 812, Passed: 809, Skipped: 3},
 		Coverage:        &gatekeeper.Coverage{Line: 84.2, Source: "coverage"},
 		Vulnerabilities: &gatekeeper.VulnCounts{Medium: 4, Low: 11, Report: "trivy.json"},
