@@ -1,10 +1,11 @@
 package gatekeeper
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -81,13 +82,21 @@ func (s *Service) record(ctx context.Context, rec DecisionRecord) error {
 		return fmt.Errorf("loading the last decision for %s: %w", rec.Key, err)
 	}
 	if len(last) == 1 && last[0].HeadSHA == rec.HeadSHA && last[0].Description == rec.Description &&
-		reflect.DeepEqual(last[0].Decision, rec.Decision) {
+		sameDecision(last[0].Decision, rec.Decision) {
 		return nil
 	}
 	if err := s.o.Store.AddDecision(ctx, rec); err != nil {
 		return fmt.Errorf("recording decision for %s: %w", rec.Key, err)
 	}
 	return nil
+}
+
+// sameDecision compares two decisions as the store keeps them: an empty
+// list the policy returned and the absent one read back are the same.
+func sameDecision(a, b Decision) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // gather runs every source, stores what they found and their outcome, and

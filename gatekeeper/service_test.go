@@ -545,3 +545,24 @@ func TestFailingVoteAnswerDoesNotHoldTheGate(t *testing.T) {
 	h.wait(t, 1)
 	h.settle(t)
 }
+
+// TestUnchangedDecisionIsRecordedOnce: the history keeps changes, not every
+// evaluation. The policy returns empty lists (votes: [], reasons: []), which
+// come back from the store as absent; they are still the same decision.
+func TestUnchangedDecisionIsRecordedOnce(t *testing.T) {
+	t.Parallel()
+	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending, Reasons: []string{},
+		Waiting: []string{"QA approval"}, Votes: []gatekeeper.VoteVerdict{}}, "rev1")
+	h := startWith(t, gatekeeper.Options{Evaluator: ev})
+	for i := 0; i < 3; i++ {
+		h.accept(t, gatekeeper.Event{Name: "pull_request.edited", Key: key, PullRequest: opened(head, t0.Add(time.Duration(i)*time.Minute)).PullRequest})
+		h.settle(t)
+	}
+	recs, err := h.store.Decisions(context.Background(), key, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 {
+		t.Errorf("%d decision records for one unchanged decision, want 1", len(recs))
+	}
+}
