@@ -414,7 +414,10 @@ func (ev *Evidence) CurrentBuild() *Build {
 	var best *Build
 	for i := range ev.Builds {
 		b := &ev.Builds[i]
-		if b.HeadSHA != head || b.Strategy == "head" || b.Key.Number != ev.PR.Key.Number {
+		// A build counts only for its own repository's pull request: a
+		// job of another repository (or a mapping gone wrong) with the
+		// same number and head is never this pull request's build.
+		if b.HeadSHA != head || b.Strategy == "head" || !b.Key.SamePull(ev.PR.Key) {
 			continue
 		}
 		if best == nil || b.Number > best.Number || (b.Number == best.Number && b.Strategy == "merge") {
@@ -422,6 +425,13 @@ func (ev *Evidence) CurrentBuild() *Build {
 		}
 	}
 	return best
+}
+
+// SamePull reports whether k and o name the same pull request. GitHub's
+// owner and repository names are case-insensitive; Jenkins job paths and
+// webhooks do not always agree on the case.
+func (k PullKey) SamePull(o PullKey) bool {
+	return k.Number == o.Number && strings.EqualFold(k.Owner, o.Owner) && strings.EqualFold(k.Repo, o.Repo)
 }
 
 // HeadAt returns the head the pull request had at t, or "" before the

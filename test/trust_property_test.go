@@ -1,0 +1,223 @@
+package test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/gatekeepertest"
+	"github.com/releasegate/gatekeeper/gatekeeper/opa"
+)
+
+// flakySource is a configured evidence source that answers or fails as the
+// case says, so that an errored source is a real Gather error.
+type flakySource struct {
+	name string
+	err  error
+}
+
+func (s flakySource) Name() string { return s.name }
+func (s flakySource) Gather(context.Context, *gatekeeper.Evidence) ([]gatekeeper.Event, error) {
+	return nil, s.err
+}
+
+// spoil is one way evidence can be missing, stale, foreign, forged or
+// errored. Each changes the passing release evidence in place.
+type spoil struct {
+	kind, name string
+	apply      func(ev *gatekeeper.Evidence)
+	// source, when set, is the error the jenkins source gives.
+	source error
+}
+
+const olderHead = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c"
+
+func spoils() []spoil {
+	headBuild := func(ev *gatekeeper.Evidence) *gatekeeper.Build {
+		if len(ev.Builds) == 0 { // an earlier spoil took it away
+			return &gatekeeper.Build{Stages: make([]gatekeeper.Stage, 7)}
+		}
+		return &ev.Builds[len(ev.Builds)-1]
+	}
+	return []spoil{
+		{kind: "missing", name: "no PR-merge build", apply: func(ev *gatekeeper.Evidence) { ev.Builds = nil }},
+		{kind: "missing", name: "no QA approval", apply: func(ev *gatekeeper.Evidence) { dropReview(ev, "qa-carol") }},
+		{kind: "missing", name: "no test report", apply: func(ev *gatekeeper.Evidence) { headBuild(ev).Tests = nil }},
+		{kind: "missing", name: "no coverage", apply: func(ev *gatekeeper.Evidence) { headBuild(ev).Coverage = nil }},
+		{kind: "missing", name: "no vulnerability scan", apply: func(ev *gatekeeper.Evidence) { headBuild(ev).Vulnerabilities = nil }},
+		{kind: "missing", name: "a stage absent", apply: func(ev *gatekeeper.Evidence) { b := headBuild(ev); b.Stages = b.Stages[1:] }},
+		{kind: "missing", name: "no chart version", apply: func(ev *gatekeeper.Evidence) { headBuild(ev).ChartVersion = "" }},
+		{kind: "missing", name: "linked issue unknown to ZenHub", apply: func(ev *gatekeeper.Evidence) {
+			for k, c := range ev.IssueChecks {
+				c.Found = false
+				ev.IssueChecks[k] = c
+				break
+			}
+		}},
+		{kind: "stale", name: "build of an older head", apply: func(ev *gatekeeper.Evidence) { headBuild(ev).HeadSHA = olderHead }},
+		{kind: "stale", name: "approval on an older head", apply: func(ev *gatekeeper.Evidence) { reviewOn(ev, "sre-dan", olderHead) }},
+		{kind: "stale", name: "build still running", apply: func(ev *gatekeeper.Evidence) {
+			b := headBuild(ev)
+			b.Result, b.Phase, b.Building = "", "STARTED", true
+		}},
+		{kind: "foreign", name: "build of another repository's job", apply: func(ev *gatekeeper.Evidence) {
+			b := headBuild(ev)
+			b.Key = gatekeeper.PullKey{Owner: "mallory", Repo: "Hello-World", Number: 2}
+			b.JobPath = "job/mallory/job/Hello-World/job/PR-2-merge"
+		}},
+		{kind: "foreign", name: "approver not in the role's team", apply: func(ev *gatekeeper.Evidence) {
+			m := ev.Memberships
+			for k, v := range m {
+				if v.User == "qa-carol" {
+					v.Active = false
+					m[k] = v
+				}
+			}
+		}},
+		{kind: "forged", name: "build only the pipeline reported (token-only)", apply: func(ev *gatekeeper.Evidence) {
+			headBuild(ev).Verified = false
+		}},
+		{kind: "forged", name: "author approves their own PR", apply: func(ev *gatekeeper.Evidence) { ev.PR.Author = "vp-erin" }},
+		{kind: "forged", name: "stage failed, result says success", apply: func(ev *gatekeeper.Evidence) {
+			headBuild(ev).Stages[3].Status = "FAILED"
+		}},
+		{kind: "forged", name: "chart pinned to another commit", apply: func(ev *gatekeeper.Evidence) {
+			headBuild(ev).ChartVersion = "hello-world-2-14-3-deadbee"
+		}},
+		{kind: "errored", name: "Jenkins unreachable", source: errors.New("dial tcp 127.0.0.1:1: connection refused")},
+		{kind: "errored", name: "build failed", apply: func(ev *gatekeeper.Evidence) { headBuild(ev).Result = "FAILURE" }},
+		{kind: "errored", name: "QA vetoes", apply: func(ev *gatekeeper.Evidence) {
+			for i := range ev.Comments {
+				if ev.Comments[i].User == "qa-carol" {
+					ev.Comments[i].Body = "/nogo integration tests flaky on payments"
+				}
+			}
+		}},
+	}
+}
+
+// verifiedRelease is the release evidence with its build as Jenkins' REST
+// API states it.
+func verifiedRelease() *gatekeeper.Evidence {
+	ev := releaseEvidence()
+	ev.Builds[len(ev.Builds)-1].Verified = true
+	return ev
+}
+
+func dropReview(ev *gatekeeper.Evidence, user string) {
+	kept := ev.Reviews[:0]
+	for _, r := range ev.Reviews {
+		if r.User != user {
+			kept = append(kept, r)
+		}
+	}
+	ev.Reviews = kept
+}
+
+func reviewOn(ev *gatekeeper.Evidence, user, sha string) {
+	for i := range ev.Reviews {
+		if ev.Reviews[i].User == user {
+			ev.Reviews[i].CommitID = sha
+		}
+	}
+}
+
+// TestNoSuccessWithoutTheEvidence is the gate's first promise as a
+// property: the complete release evidence passes, and every random
+// combination of missing, stale, foreign, forged and errored evidence
+// laid over it never gives success, through the real policy, the
+// Service's fail-closed guard and its publisher.
+func TestNoSuccessWithoutTheEvidence(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	engine, err := opa.Load(ctx, policyCopy(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 27, 11, 30, 0, 0, time.UTC)
+
+	// decide runs one Service on a fresh store seeded with ev and returns
+	// the status it posts.
+	decide := func(t *testing.T, ev *gatekeeper.Evidence, sourceErr error) gatekeepertest.Published {
+		t.Helper()
+		store := gatekeepertest.NewStore(gatekeepertest.NewClock(at))
+		pub := gatekeepertest.NewPublisher(false)
+		svc, err := gatekeeper.New(gatekeeper.Options{
+			Store: store, Evaluator: engine, Publisher: pub, Clock: gatekeepertest.NewClock(at),
+			Sources:          []gatekeeper.Source{flakySource{name: "jenkins", err: sourceErr}, flakySource{name: "github"}},
+			Gated:            gatekeeper.BranchPairs{{Head: "staging", Base: "master"}},
+			Workers:          1,
+			RetryMin:         time.Hour, // one evaluation: the first status is the answer
+			RetryMax:         time.Hour,
+			Debounce:         -1,
+			SourceErrorLimit: 3,
+			Reconcile:        time.Hour,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Record(ctx, "seed", []gatekeeper.PullKey{ev.Key}, func(cur *gatekeeper.Evidence) { *cur = *ev.Clone() }); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Enqueue(ctx, ev.Key); err != nil {
+			t.Fatal(err)
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { svc.Run(runCtx); close(done) }()
+		defer func() { cancel(); <-done }()
+		waitCtx, stop := context.WithTimeout(ctx, 20*time.Second)
+		defer stop()
+		got, err := pub.Wait(waitCtx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got[0]
+	}
+
+	base := verifiedRelease()
+	if got := decide(t, base, nil); got.Status.State != gatekeeper.Success {
+		t.Fatalf("the complete release evidence must pass, so that the spoiled cases mean something: %s %q", got.Status.State, got.Status.Description)
+	}
+
+	all := spoils()
+	// Every spoil alone, then random combinations of two to four.
+	var cases [][]int
+	for i := range all {
+		cases = append(cases, []int{i})
+	}
+	rng := rand.New(rand.NewPCG(7, 2026))
+	for range 40 {
+		n := 2 + rng.IntN(3)
+		cases = append(cases, rng.Perm(len(all))[:n])
+	}
+	for _, picks := range cases {
+		ev := verifiedRelease()
+		var names []string
+		var sourceErr error
+		for _, i := range picks {
+			s := all[i]
+			names = append(names, s.kind+": "+s.name)
+			if s.apply != nil {
+				s.apply(ev)
+			}
+			if s.source != nil {
+				sourceErr = s.source
+			}
+		}
+		t.Run(strings.Join(names, " + "), func(t *testing.T) {
+			got := decide(t, ev, sourceErr)
+			if got.Status.State == gatekeeper.Success {
+				t.Fatalf("success with %v", names)
+			}
+			if got.Status.Description == "" {
+				t.Errorf("a %s status must say why", got.Status.State)
+			}
+		})
+	}
+	t.Logf("%d cases", len(cases))
+}
