@@ -30,6 +30,9 @@ func (s *server) apiPull(c *gin.Context) {
 	ctx := c.Request.Context()
 	key, err := pullKey(c)
 	if err == nil {
+		if _, ok := s.authorize(c, key, true); !ok {
+			return
+		}
 		var view *gatekeeper.PullView
 		view, err = s.svc.Pull(ctx, key, s.history)
 		if err == nil {

@@ -86,6 +86,9 @@ type pullPage struct {
 	DryRun            bool
 	History           []gatekeeper.DecisionRecord
 	Log               []gatekeeper.LogEntry // newest first
+	// Viewer is who reads the page: signed in, or served without sign-in
+	// on loopback (the page says so).
+	Viewer viewer
 }
 
 // chartRow is the Helm chart version with what was checked of it.
@@ -209,12 +212,18 @@ func (s *server) pullPage(c *gin.Context) {
 		s.renderError(c, err, key)
 		return
 	}
+	who, ok := s.authorize(c, key, false)
+	if !ok {
+		return
+	}
 	v, err := s.svc.Pull(ctx, key, s.history)
 	if err != nil {
 		s.renderError(c, err, key)
 		return
 	}
-	s.render(c, http.StatusOK, "pull.html", newPullPage(v))
+	p := newPullPage(v)
+	p.Viewer = who
+	s.render(c, http.StatusOK, "pull.html", p)
 }
 
 // errorPage is the data of the page shown instead of the details.
