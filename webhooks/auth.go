@@ -261,15 +261,30 @@ func loopbackConn(r *http.Request) bool {
 	return err == nil && ap.Addr().Unmap().IsLoopback()
 }
 
-// viewer is who reads a page, as the page shows it.
+// viewer is who reads a page or the API. The page shows Login and
+// LocalOnly; the token never leaves the server (templates cannot reach an
+// unexported field).
 type viewer struct {
 	Login     string // signed in with GitHub; empty for a Bearer token
 	LocalOnly bool   // served without sign-in on loopback
+	token     string // the GitHub token that speaks for them (AuthGitHub)
+	// fromCookie says the token came from the session cookie, which is
+	// cleared when GitHub no longer accepts it.
+	fromCookie bool
 }
+
+// viewerKey is where signedIn leaves the viewer in the gin context.
+const viewerKey = "gatekeeper.viewer"
 
 // errNoSignIn is the 401 of pages and API when sign-in is not configured
 // and the address is not loopback.
 var errNoSignIn = errors.New("sign-in is not configured: set GITHUB_OAUTH_CLIENT_ID, GITHUB_OAUTH_CLIENT_SECRET and GATEKEEPER_SESSION_KEY, or listen on a loopback address")
+
+// errNotLocalHost is the 401 of pages and API without sign-in, on a
+// loopback address, for a request that names another host: a web page
+// that re-points its own name at 127.0.0.1 (DNS rebinding) must not read
+// what the gatekeeper serves to the person at this machine.
+var errNotLocalHost = errors.New("sign-in is not configured: without it, pages and API answer only requests for localhost or a loopback address")
 
 // bearer returns the token of an "Authorization: Bearer" (or GitHub's own
 // "token") header; ok is false for a header of another scheme.
@@ -280,27 +295,58 @@ func bearer(r *http.Request) (token string, ok bool) {
 	}
 	scheme, tok, found := strings.Cut(h, " ")
 	tok = strings.TrimSpace(tok)
-	if !found || tok == "" || (!strings.EqualFold(scheme, "bearer") && !strings.EqualFold(scheme, "token")) {
+	if !found || tok == "" || strings.ContainsAny(tok, " \t") || (!strings.EqualFold(scheme, "bearer") && !strings.EqualFold(scheme, "token")) {
 		return "", false
 	}
 	return tok, true
 }
 
-// authorize decides whether the request may read key's repository. It
-// answers the request itself (401, a redirect to sign-in, 404, 503) and
-// returns ok == false when it may not. A repository GitHub does not show
-// the person is 404, the same answer as a pull request never seen, so
-// that a stranger learns nothing of what exists.
-func (s *server) authorize(c *gin.Context, key gatekeeper.PullKey, api bool) (viewer, bool) {
-	a := s.auth
+// loopbackHost reports whether the Host a request names is localhost or a
+// loopback address.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// isAPI says whether the request is for the JSON API, which answers JSON
+// and 401 where a page redirects to sign-in.
+func isAPI(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, "/api/") }
+
+// signedIn guards every page and API route: it lets the request through
+// with its viewer, or answers it (401, or a redirect to sign-in) and
+// stops. Which repositories the viewer may read is mayRead's question.
+func (s *server) signedIn(c *gin.Context) {
+	v, ok := s.authenticate(c)
+	if !ok {
+		c.Abort()
+		return
+	}
+	c.Set(viewerKey, v)
+	c.Next()
+}
+
+// authenticate finds who asks; see signedIn.
+func (s *server) authenticate(c *gin.Context) (viewer, bool) {
+	a, api := s.auth, isAPI(c)
 	switch a.mode {
 	case AuthNone:
 		return viewer{}, true
 	case AuthLoopback:
-		if a.loopback && loopbackConn(c.Request) {
+		switch {
+		case !a.loopback || !loopbackConn(c.Request):
+			s.denied(c, api, http.StatusUnauthorized, errNoSignIn)
+		case !loopbackHost(c.Request.Host):
+			s.denied(c, api, http.StatusUnauthorized, errNotLocalHost)
+		default:
 			return viewer{LocalOnly: true}, true
 		}
-		s.denied(c, api, http.StatusUnauthorized, errNoSignIn)
 		return viewer{}, false
 	}
 	// Private content: no cache on the way may keep it, and the answer
@@ -309,55 +355,82 @@ func (s *server) authorize(c *gin.Context, key gatekeeper.PullKey, api bool) (vi
 	c.Header("Vary", "Cookie, Authorization")
 	token, ok := bearer(c.Request)
 	if !ok {
+		c.Header("WWW-Authenticate", `Bearer realm="release gatekeeper"`)
 		s.denied(c, api, http.StatusUnauthorized, errors.New("the Authorization header must be Bearer <GitHub token>"))
 		return viewer{}, false
 	}
-	var v viewer
-	fromCookie := false
-	if token == "" {
-		if raw := a.cookie(c, sessionCookie); raw != "" {
-			sess, err := a.openSession(raw)
-			if err != nil {
-				a.setCookie(c, sessionCookie, "", -1)
-			} else {
-				token, v.Login, fromCookie = sess.Token, sess.Login, true
-			}
-		}
+	if token != "" {
+		return viewer{token: token}, true
 	}
-	if token == "" {
-		if api {
-			c.Header("WWW-Authenticate", `Bearer realm="release gatekeeper"`)
-			s.denied(c, true, http.StatusUnauthorized, errors.New("sign in with GitHub, or send a GitHub token as Authorization: Bearer"))
-		} else {
-			c.Redirect(http.StatusFound, "/auth/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+	if raw := a.cookie(c, sessionCookie); raw != "" {
+		sess, err := a.openSession(raw)
+		if err == nil {
+			return viewer{Login: sess.Login, token: sess.Token, fromCookie: true}, true
 		}
-		return viewer{}, false
+		a.setCookie(c, sessionCookie, "", -1)
 	}
-	readable, err := a.gh.CanRead(c.Request.Context(), token, key.Owner, key.Repo)
+	s.signInFirst(c, api)
+	return viewer{}, false
+}
+
+// signInFirst answers a request without a valid sign-in: 401 for the API,
+// a redirect to sign-in (and back here) for a page.
+func (s *server) signInFirst(c *gin.Context, api bool) {
+	if api {
+		c.Header("WWW-Authenticate", `Bearer realm="release gatekeeper"`)
+		s.denied(c, true, http.StatusUnauthorized, errors.New("sign in with GitHub, or send a GitHub token as Authorization: Bearer"))
+		return
+	}
+	c.Redirect(http.StatusFound, "/auth/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+}
+
+// viewerOf returns the viewer signedIn found.
+func viewerOf(c *gin.Context) viewer {
+	v, _ := c.Get(viewerKey)
+	w, _ := v.(viewer)
+	return w
+}
+
+// mayRead decides whether the viewer may read key's repository, asking
+// GitHub with the viewer's own token (cached briefly). When they may not,
+// it answers the request itself and returns false: a repository GitHub
+// does not show them is 404, the very answer of a pull request never
+// seen, so that a stranger learns nothing of what exists; a token GitHub
+// refuses is 401 (a page: sign in again); no answer from GitHub is 503.
+func (s *server) mayRead(c *gin.Context, key gatekeeper.PullKey) bool {
+	a, api := s.auth, isAPI(c)
+	if a.mode != AuthGitHub {
+		return true // signedIn let the request through
+	}
+	v := viewerOf(c)
+	if v.token == "" {
+		s.signInFirst(c, api) // a route outside the signedIn group
+		return false
+	}
+	readable, err := a.gh.CanRead(c.Request.Context(), v.token, key.Owner, key.Repo)
 	switch {
 	case errors.Is(err, gatekeeper.ErrUnauthorized):
-		if fromCookie {
+		if v.fromCookie {
 			a.setCookie(c, sessionCookie, "", -1)
-		}
-		if api || !fromCookie {
-			s.denied(c, api, http.StatusUnauthorized, errors.New("GitHub does not accept the token"))
+			s.signInFirst(c, api)
 		} else {
-			c.Redirect(http.StatusFound, "/auth/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+			c.Header("WWW-Authenticate", `Bearer realm="release gatekeeper", error="invalid_token"`)
+			s.denied(c, api, http.StatusUnauthorized, errors.New("GitHub does not accept the token"))
 		}
-		return viewer{}, false
+		return false
 	case err != nil:
 		s.log.ErrorContext(c.Request.Context(), "checking repository access", "repo", key.Owner+"/"+key.Repo, "err", err.Error())
 		s.denied(c, api, http.StatusServiceUnavailable, errors.New("GitHub cannot say who may read this right now; try again shortly"))
-		return viewer{}, false
+		return false
 	case !readable:
 		if api {
 			c.JSON(http.StatusNotFound, gin.H{"error": publicError(gatekeeper.ErrNotFound)})
 		} else {
 			s.renderError(c, gatekeeper.ErrNotFound, key)
 		}
-		return viewer{}, false
+		return false
 	}
-	return v, true
+	return true
 }
 
 // denied answers a request that may not read: JSON for the API, a page

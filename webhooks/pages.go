@@ -212,8 +212,7 @@ func (s *server) pullPage(c *gin.Context) {
 		s.renderError(c, err, key)
 		return
 	}
-	who, ok := s.authorize(c, key, false)
-	if !ok {
+	if !s.mayRead(c, key) {
 		return
 	}
 	v, err := s.svc.Pull(ctx, key, s.history)
@@ -222,7 +221,7 @@ func (s *server) pullPage(c *gin.Context) {
 		return
 	}
 	p := newPullPage(v)
-	p.Viewer = who
+	p.Viewer = viewerOf(c)
 	s.render(c, http.StatusOK, "pull.html", p)
 }
 

@@ -141,8 +141,12 @@ func (s *server) routes(r *gin.Engine) {
 	r.POST("/webhooks/github", s.github)
 	r.POST("/webhooks/jenkins", s.jenkins)
 
-	r.GET("/api/v1/pulls/:owner/:repo/:number", s.apiPull)
-	r.GET("/pulls/:owner/:repo/:number", s.pullPage)
+	// Pages and API show private repositories' content: every route in
+	// this group needs a signed-in viewer (see signedIn), and a handler
+	// showing a repository asks mayRead first.
+	view := r.Group("", s.signedIn)
+	view.GET("/api/v1/pulls/:owner/:repo/:number", s.apiPull)
+	view.GET("/pulls/:owner/:repo/:number", s.pullPage)
 
 	r.GET("/auth/login", s.login)
 	r.GET("/auth/callback", s.callback)

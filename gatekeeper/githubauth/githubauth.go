@@ -1,12 +1,3 @@
-// Package githubauth signs people in with GitHub (the OAuth web flow) and
-// asks GitHub, with each person's own token, whether they can read a
-// repository. The details page and the API show a repository only to
-// those GitHub says can read it; the answer is cached briefly so that a
-// page load does not cost a GitHub call.
-//
-// It works the same with an OAuth App's or a GitHub App's client id and
-// secret; a GitHub App's user tokens have no scopes and see only what the
-// App is installed on and the person can read.
 package githubauth
 
 import (
@@ -40,6 +31,8 @@ const maxCache = 10000
 
 // Options configure New. ClientID and ClientSecret are required.
 type Options struct {
+	// ClientID and ClientSecret are GITHUB_OAUTH_CLIENT_ID and
+	// GITHUB_OAUTH_CLIENT_SECRET, of an OAuth App or a GitHub App.
 	ClientID, ClientSecret string
 	// APIURL is the REST base (GITHUB_API_URL), default
 	// https://api.github.com/.
@@ -50,13 +43,18 @@ type Options struct {
 	// Scopes requested from an OAuth App; default "repo", the only OAuth
 	// scope that lets GitHub answer for private repositories. A GitHub
 	// App ignores it.
-	Scopes     []string
+	Scopes []string
+	// HTTPClient makes every call (default: a client with a 15 s timeout).
 	HTTPClient *http.Client
-	TTL        time.Duration // default DefaultTTL
-	Now        func() time.Time
+	// TTL is how long a "can read" answer is reused (default DefaultTTL);
+	// a "cannot read" one is reused for at most a minute.
+	TTL time.Duration
+	// Now is the clock of the cache (default time.Now).
+	Now func() time.Time
 }
 
-// Client is safe for concurrent use.
+// Client signs people in and answers CanRead. It is safe for concurrent
+// use.
 type Client struct {
 	id, secret string
 	api, web   *url.URL
@@ -228,6 +226,12 @@ func (c *Client) CanRead(ctx context.Context, token, owner, repo string) (bool, 
 	if token == "" {
 		return false, fmt.Errorf("checking access to %s/%s: no token: %w", owner, repo, gatekeeper.ErrUnauthorized)
 	}
+	if !validName(owner) || !validName(repo) {
+		// go-github puts the names into the path unescaped: "x?y" or
+		// ".." would ask GitHub about another repository than the one
+		// the caller then shows. No such repository exists on GitHub.
+		return false, nil
+	}
 	key := cacheKey{token: sha256.Sum256([]byte(token)), owner: strings.ToLower(owner), rep: strings.ToLower(repo)}
 	now := c.now()
 	c.mu.Lock()
@@ -247,8 +251,9 @@ func (c *Client) CanRead(ctx context.Context, token, owner, repo string) (bool, 
 		return false, fmt.Errorf("checking access to %s/%s: GitHub rate limit", owner, repo)
 	case err == nil:
 		// The permissions object is present for an authenticated caller;
-		// a public repository says pull: true to everyone.
-		ok = r.GetPermissions()["pull"] || (r.Permissions == nil && !r.GetPrivate())
+		// a public repository says pull: true to everyone. Without it,
+		// only a repository GitHub says is public counts.
+		ok = r.GetPermissions()["pull"] || (r.Permissions == nil && r.Private != nil && !*r.Private)
 	case resp != nil && (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusForbidden):
 		ok = false
 	case resp != nil && resp.StatusCode == http.StatusUnauthorized:
@@ -267,4 +272,20 @@ func (c *Client) CanRead(ctx context.Context, token, owner, repo string) (bool, 
 	c.cache[key] = cacheEntry{ok: ok, expires: now.Add(ttl)}
 	c.mu.Unlock()
 	return ok, nil
+}
+
+// validName reports whether s can be a GitHub owner or repository name:
+// letters, digits, '-', '_' and '.', and not "." or "..".
+func validName(s string) bool {
+	if s == "" || s == "." || s == ".." || len(s) > 100 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
