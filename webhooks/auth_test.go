@@ -56,7 +56,7 @@ type authRig struct {
 	cookie    string // the session cookie's name
 }
 
-func newAuthRig(t *testing.T, publicURL string, key []byte) *authRig {
+func newAuthRig(t testing.TB, publicURL string, key []byte) *authRig {
 	t.Helper()
 	fake := githubauthtest.NewServer(t)
 	var repo struct {
@@ -90,7 +90,7 @@ func newAuthRig(t *testing.T, publicURL string, key []byte) *authRig {
 var testKey = []byte("0123456789abcdef0123456789abcdef-session")
 
 // request serves one GET with the given cookies and headers ("Name: value").
-func (r *authRig) request(t *testing.T, path string, cookies []*http.Cookie, headers ...string) *httptest.ResponseRecorder {
+func (r *authRig) request(t testing.TB, path string, cookies []*http.Cookie, headers ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	for _, c := range cookies {
@@ -120,7 +120,7 @@ var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request
 
 // startSignIn asks /auth/login for next and returns the state cookie and
 // where GitHub sends the browser back to after login signs in there.
-func (r *authRig) startSignIn(t *testing.T, next, login string) (state *http.Cookie, callback *url.URL) {
+func (r *authRig) startSignIn(t testing.TB, next, login string) (state *http.Cookie, callback *url.URL) {
 	t.Helper()
 	w := r.request(t, "/auth/login?next="+url.QueryEscape(next), nil)
 	if w.Code != http.StatusFound {
@@ -147,7 +147,7 @@ func (r *authRig) startSignIn(t *testing.T, next, login string) (state *http.Coo
 }
 
 // signIn walks the whole web flow as login and returns the session cookie.
-func (r *authRig) signIn(t *testing.T, login string) *http.Cookie {
+func (r *authRig) signIn(t testing.TB, login string) *http.Cookie {
 	t.Helper()
 	state, callback := r.startSignIn(t, pagePath, login)
 	w := r.request(t, callback.RequestURI(), []*http.Cookie{state})
