@@ -29,9 +29,10 @@ type AuthMode int
 
 const (
 	// AuthLoopback, the default, is what serves when sign-in is not
-	// configured: pages and API answer only on a loopback listen address
-	// over a loopback connection, with a banner saying so, and 401
-	// elsewhere. Webhooks work either way.
+	// configured: pages and API answer only on a loopback listen address,
+	// over a loopback connection, to a request naming localhost or a
+	// loopback address, with a banner saying so; 401 otherwise. Webhooks
+	// work either way.
 	AuthLoopback AuthMode = iota
 	// AuthGitHub requires sign-in with GitHub (a session cookie from the
 	// OAuth web flow, or a GitHub token sent as Bearer) and shows a
@@ -58,6 +59,7 @@ type GitHubAuth interface {
 
 // AuthOptions configure who reads pages and API; see AuthMode.
 type AuthOptions struct {
+	// Mode is who reads; the zero value is AuthLoopback.
 	Mode AuthMode
 	// GitHub, SessionKey and PublicURL are required for AuthGitHub.
 	GitHub GitHubAuth
@@ -68,9 +70,9 @@ type AuthOptions struct {
 	// PublicURL is GATEKEEPER_PUBLIC_URL: the callback is PublicURL +
 	// /auth/callback, and cookies are Secure when it is https.
 	PublicURL string
-	// LoopbackListen says the configured listen address is a loopback one;
-	// AuthLoopback serves pages only when it is true and the request's
-	// connection arrived on a loopback address.
+	// LoopbackListen says the address actually listened on is a loopback
+	// one (cmd decides from the bound listener, not the setting's text);
+	// AuthLoopback serves pages only when it is true.
 	LoopbackListen bool
 	// SessionTTL is how long a sign-in lasts (default 8h).
 	SessionTTL time.Duration
@@ -321,7 +323,9 @@ func isAPI(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, "
 
 // signedIn guards every page and API route: it lets the request through
 // with its viewer, or answers it (401, or a redirect to sign-in) and
-// stops. Which repositories the viewer may read is mayRead's question.
+// stops. It proves only that someone presented a sealed session or a
+// Bearer token, not that GitHub accepts it: a handler that shows anything
+// of a repository must ask mayRead (a list, for each repository in it).
 func (s *server) signedIn(c *gin.Context) {
 	v, ok := s.authenticate(c)
 	if !ok {
@@ -529,10 +533,12 @@ func (s *server) callback(c *gin.Context) {
 	c.Redirect(http.StatusFound, st.Next)
 }
 
-// logout answers /auth/logout: the session cookie is cleared. The token
+// logout answers /auth/logout: the session (and any half-done sign-in)
+// cookie is cleared. The token
 // stays valid at GitHub until the person revokes it there.
 func (s *server) logout(c *gin.Context) {
 	s.auth.setCookie(c, sessionCookie, "", -1)
+	s.auth.setCookie(c, stateCookie, "", -1)
 	c.Header("Cache-Control", "no-store")
 	s.render(c, http.StatusOK, "error.html", errorPage{Code: http.StatusOK, Title: "Signed out",
 		Message: "You are signed out of the release gatekeeper."})

@@ -187,6 +187,10 @@ func TestSignInFlow(t *testing.T) {
 	if cc := w.Header().Get("Cache-Control"); cc != "private, no-store" {
 		t.Errorf("Cache-Control = %q, want private, no-store", cc)
 	}
+	// No other site may frame the page (its sign-out link, its content).
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("Content-Security-Policy = %q, want frame-ancestors 'none'", csp)
+	}
 	if strings.Contains(w.Body.String(), "Sign-in is not configured") {
 		t.Error("a signed-in page shows the no-sign-in banner")
 	}

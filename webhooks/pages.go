@@ -260,6 +260,6 @@ func (s *server) render(c *gin.Context, code int, name string, data any) {
 		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error rendering the page\n"))
 		return
 	}
-	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	c.Data(code, "text/html; charset=utf-8", buf.Bytes())
 }
