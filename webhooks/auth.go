@@ -86,6 +86,9 @@ const (
 	stateTTL      = 10 * time.Minute
 	// maxCookie bounds what is decoded from a cookie before any check.
 	maxCookie = 4096
+	// maxToken bounds a Bearer token before it is sent to GitHub; GitHub's
+	// tokens are a few dozen to a few hundred characters.
+	maxToken = 1024
 )
 
 // auth is the sign-in state the handlers share; read-only after New.
@@ -297,7 +300,7 @@ func bearer(r *http.Request) (token string, ok bool) {
 	}
 	scheme, tok, found := strings.Cut(h, " ")
 	tok = strings.TrimSpace(tok)
-	if !found || tok == "" || strings.ContainsAny(tok, " \t") || (!strings.EqualFold(scheme, "bearer") && !strings.EqualFold(scheme, "token")) {
+	if !found || tok == "" || len(tok) > maxToken || strings.ContainsAny(tok, " \t") || (!strings.EqualFold(scheme, "bearer") && !strings.EqualFold(scheme, "token")) {
 		return "", false
 	}
 	return tok, true

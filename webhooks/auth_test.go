@@ -239,6 +239,7 @@ func TestBearerToken(t *testing.T) {
 		{name: "a token GitHub does not know", path: apiPath, header: "Bearer gho_forged0000", wantCode: http.StatusUnauthorized},
 		{name: "basic auth", path: apiPath, header: "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:"+alice)), wantCode: http.StatusUnauthorized},
 		{name: "an empty bearer", path: apiPath, header: "Bearer ", wantCode: http.StatusUnauthorized},
+		{name: "a token too long to be GitHub's is not sent there", path: apiPath, header: "Bearer " + strings.Repeat("g", 5000), wantCode: http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -256,7 +257,7 @@ func TestBearerToken(t *testing.T) {
 	}
 	// The answer is cached: alice's three calls and bob's one asked
 	// GitHub once each; the unknown token was asked about (401 is not
-	// cached) and the others never reached GitHub.
+	// cached) and the others, malformed, never reached GitHub.
 	if n := r.fake.Calls("GET /repos/Codertocat/Hello-World"); n != 3 {
 		t.Errorf("GitHub was asked %d times, want 3 (alice, bob, the unknown token)", n)
 	}
