@@ -291,6 +291,22 @@ var errNoSignIn = errors.New("sign-in is not configured: set GITHUB_OAUTH_CLIENT
 // what the gatekeeper serves to the person at this machine.
 var errNotLocalHost = errors.New("sign-in is not configured: without it, pages and API answer only requests for localhost or a loopback address")
 
+// errProxied is the 401 of pages and API without sign-in, on a loopback
+// address, for a request that came through a proxy: a proxy in front of a
+// loopback gatekeeper would serve its pages to whoever reaches the proxy.
+var errProxied = errors.New("sign-in is not configured: without it, pages and API do not answer requests that came through a proxy; set up sign-in, or GATEKEEPER_UI_AUTH=none behind an authenticating proxy")
+
+// proxied reports whether the request carries the headers a proxy adds; a
+// browser on this machine sends none of them.
+func proxied(r *http.Request) bool {
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip"} {
+		if _, ok := r.Header[h]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // bearer returns the token of an "Authorization: Bearer" (or GitHub's own
 // "token") header; ok is false for a header of another scheme.
 func bearer(r *http.Request) (token string, ok bool) {
@@ -351,6 +367,8 @@ func (s *server) authenticate(c *gin.Context) (viewer, bool) {
 			s.denied(c, api, http.StatusUnauthorized, errNoSignIn)
 		case !loopbackHost(c.Request.Host):
 			s.denied(c, api, http.StatusUnauthorized, errNotLocalHost)
+		case proxied(c.Request):
+			s.denied(c, api, http.StatusUnauthorized, errProxied)
 		default:
 			return viewer{LocalOnly: true}, true
 		}

@@ -428,6 +428,7 @@ func TestWithoutSignIn(t *testing.T) {
 		name     string
 		loopback bool   // the listen address is loopback
 		host     string // Host header; empty: the server's address
+		header   string // one more request header, "Name: value"
 		wantCode int
 		wantText string
 	}{
@@ -435,6 +436,8 @@ func TestWithoutSignIn(t *testing.T) {
 		{name: "loopback, asked as localhost", loopback: true, host: "localhost:8080", wantCode: http.StatusOK},
 		{name: "loopback, asked for another name (DNS rebinding)", loopback: true, host: "evil.example:8080", wantCode: http.StatusUnauthorized, wantText: "only requests for localhost"},
 		{name: "any other listen address", wantCode: http.StatusUnauthorized, wantText: "sign-in is not configured"},
+		{name: "loopback, through a proxy (X-Forwarded-For)", loopback: true, header: "X-Forwarded-For: 203.0.113.9", wantCode: http.StatusUnauthorized, wantText: "through a proxy"},
+		{name: "loopback, through a proxy (Forwarded)", loopback: true, header: "Forwarded: for=203.0.113.9", wantCode: http.StatusUnauthorized, wantText: "through a proxy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -460,6 +463,9 @@ func TestWithoutSignIn(t *testing.T) {
 				req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 				if tt.host != "" {
 					req.Host = tt.host
+				}
+				if k, v, ok := strings.Cut(tt.header, ": "); ok {
+					req.Header.Set(k, v)
 				}
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
