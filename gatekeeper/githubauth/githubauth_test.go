@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"sync"
@@ -295,6 +297,39 @@ func TestNewRefusesBadOptions(t *testing.T) {
 			t.Parallel()
 			if _, err := githubauth.New(tt.o); !errors.Is(err, gatekeeper.ErrInvalid) {
 				t.Errorf("err = %v, want ErrInvalid", err)
+			}
+		})
+	}
+}
+
+// TestCanReadNeedsGitHubToSaySo: a 200 that names neither the caller's
+// permissions nor the repository's visibility is not a yes.
+func TestCanReadNeedsGitHubToSaySo(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body string
+		want       bool
+	}{
+		{name: "no permissions, no visibility", body: `{"full_name":"acme/x"}`, want: false},
+		{name: "no permissions, private", body: `{"full_name":"acme/x","private":true}`, want: false},
+		{name: "no permissions, public", body: `{"full_name":"acme/x","private":false}`, want: true},
+		{name: "pull false", body: `{"full_name":"acme/x","private":true,"permissions":{"pull":false}}`, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json; charset=utf-8")
+				io.WriteString(w, tt.body)
+			}))
+			t.Cleanup(srv.Close)
+			gh, err := githubauth.New(githubauth.Options{ClientID: "i", ClientSecret: "s", APIURL: srv.URL + "/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := gh.CanRead(context.Background(), "gho_x", "acme", "x")
+			if err != nil || got != tt.want {
+				t.Errorf("CanRead = %v, %v; want %v", got, err, tt.want)
 			}
 		})
 	}
