@@ -12,7 +12,8 @@ DEV_SECRET ?= dev-secret-do-not-use-in-production
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-run: ## run the gatekeeper on its embedded defaults (bbolt store, dry run, development secret)
+run: ## run the gatekeeper on its embedded defaults (127.0.0.1:8080, bbolt store, dry run, development secret)
+	GATEKEEPER_ADDR=$${GATEKEEPER_ADDR:-127.0.0.1:8080} \
 	GATEKEEPER_WEBHOOK_SECRET=$${GATEKEEPER_WEBHOOK_SECRET:-$(DEV_SECRET)} \
 	GATEKEEPER_GATED_BRANCHES=$${GATEKEEPER_GATED_BRANCHES:-staging:master,changes:master} \
 	go run -ldflags '$(LDFLAGS)' ./cmd/gatekeeper serve

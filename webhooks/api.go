@@ -30,6 +30,9 @@ func (s *server) apiPull(c *gin.Context) {
 	ctx := c.Request.Context()
 	key, err := pullKey(c)
 	if err == nil {
+		if !s.mayRead(c, key) {
+			return
+		}
 		var view *gatekeeper.PullView
 		view, err = s.svc.Pull(ctx, key, s.history)
 		if err == nil {
@@ -38,6 +41,10 @@ func (s *server) apiPull(c *gin.Context) {
 		}
 	}
 	code := httpStatus(err)
+	if code == http.StatusNotFound {
+		// The same words as for a repository the viewer may not read.
+		err = gatekeeper.ErrNotFound
+	}
 	if code >= http.StatusInternalServerError {
 		s.log.ErrorContext(ctx, "loading pull request", "pr", c.Param("owner")+"/"+c.Param("repo")+"#"+c.Param("number"), "err", err.Error())
 	}

@@ -15,4 +15,12 @@
 // never answers 2xx for a delivery it did not store, because GitHub does
 // not redeliver on its own. Every error is turned into an HTTP status by
 // one function, httpStatus.
+//
+// Pages and API show private repositories' content, so they sit behind
+// sign-in (auth.go): with GitHub's OAuth web flow or a GitHub token sent as
+// Bearer, a repository is shown only to whom GitHub, asked with their own
+// token, says can read it. Without OAuth settings they are served only on
+// a loopback listen address; GATEKEEPER_UI_AUTH=none opens them for a
+// deployment behind an authenticating proxy. Webhooks, /healthz, /readyz
+// and /metrics need no sign-in and carry no pull request content.
 package webhooks

@@ -86,6 +86,9 @@ type pullPage struct {
 	DryRun            bool
 	History           []gatekeeper.DecisionRecord
 	Log               []gatekeeper.LogEntry // newest first
+	// Viewer is who reads the page: signed in, or served without sign-in
+	// on loopback (the page says so).
+	Viewer viewer
 }
 
 // chartRow is the Helm chart version with what was checked of it.
@@ -209,12 +212,17 @@ func (s *server) pullPage(c *gin.Context) {
 		s.renderError(c, err, key)
 		return
 	}
+	if !s.mayRead(c, key) {
+		return
+	}
 	v, err := s.svc.Pull(ctx, key, s.history)
 	if err != nil {
 		s.renderError(c, err, key)
 		return
 	}
-	s.render(c, http.StatusOK, "pull.html", newPullPage(v))
+	p := newPullPage(v)
+	p.Viewer = viewerOf(c)
+	s.render(c, http.StatusOK, "pull.html", p)
 }
 
 // errorPage is the data of the page shown instead of the details.
@@ -252,6 +260,6 @@ func (s *server) render(c *gin.Context, code int, name string, data any) {
 		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error rendering the page\n"))
 		return
 	}
-	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	c.Data(code, "text/html; charset=utf-8", buf.Bytes())
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
 	"github.com/releasegate/gatekeeper/gatekeeper/githubevents"
+	"github.com/releasegate/gatekeeper/webhooks"
 )
 
 // evaluated delivers the opened fixture with its title replaced by markup,
@@ -20,7 +21,7 @@ import (
 // harness: the pull request then has evidence, a decision and a status.
 func evaluated(t *testing.T, decision gatekeeper.Decision, dryRun bool) *harness {
 	t.Helper()
-	h := buildHarness(t, dryRun)
+	h := buildHarness(t, dryRun, openPages)
 	h.eval.Decide(decision, nil)
 	e, err := githubevents.Parse("pull_request", "delivery-1", readFixture(t, "pull_request.opened.json"))
 	if err != nil {
@@ -114,7 +115,7 @@ func TestPullPageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
+			h := newHarness(t, openPages)
 			w := h.get(t, tt.path)
 			if w.Code != tt.wantCode {
 				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.wantCode, w.Body)
@@ -128,7 +129,7 @@ func TestPullPageErrors(t *testing.T) {
 
 func TestPullAPI(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarness(t, openPages)
 	if w := h.deliver(t, "pull_request", "delivery-1", readFixture(t, "pull_request.opened.json")); w.Code != http.StatusAccepted {
 		t.Fatalf("delivering: status %d; body %s", w.Code, w.Body)
 	}
@@ -193,7 +194,7 @@ func TestHealth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
+			h := newHarness(t, openPages)
 			if tt.break_ != nil {
 				tt.break_(h)
 			}
@@ -215,7 +216,7 @@ func TestHealth(t *testing.T) {
 // the head are on the page, and evidence of older heads is marked stale.
 func TestPullPageShowsReleaseEvidence(t *testing.T) {
 	t.Parallel()
-	h := buildHarness(t, true)
+	h := buildHarness(t, true, openPages)
 	h.eval.Decide(gatekeeper.Decision{State: gatekeeper.Failure, Reasons: []string{"build stage deploy + integration tests failed"}}, nil)
 	e, err := githubevents.Parse("pull_request", "delivery-1", readFixture(t, "pull_request.opened.json"))
 	if err != nil {
@@ -264,3 +265,7 @@ func TestPullPageShowsReleaseEvidence(t *testing.T) {
 		}
 	}
 }
+
+// openPages serves pages and API without sign-in (GATEKEEPER_UI_AUTH=none),
+// for the tests of what they show; auth_test.go tests who may see it.
+func openPages(o *webhooks.Options) { o.Auth.Mode = webhooks.AuthNone }

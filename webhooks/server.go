@@ -60,6 +60,9 @@ type Options struct {
 	// POST /webhooks/jenkins; without them it answers 401 to everyone.
 	JenkinsToken []byte
 	ParseJenkins JenkinsParser
+	// Auth says who reads the details page and the API; the zero value
+	// serves them only over loopback (see AuthLoopback).
+	Auth AuthOptions
 }
 
 // server holds what the handlers share. It is read-only after New.
@@ -73,6 +76,7 @@ type server struct {
 	log          *slog.Logger
 	metrics      *Metrics
 	pages        *template.Template
+	auth         *auth
 }
 
 // New checks the options and returns the gin engine serving every
@@ -105,6 +109,10 @@ func New(o Options) (*gin.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	au, err := newAuth(o.Auth)
+	if err != nil {
+		return nil, err
+	}
 	s := &server{
 		svc:          o.Service,
 		parse:        o.ParseGitHub,
@@ -115,6 +123,7 @@ func New(o Options) (*gin.Engine, error) {
 		log:          o.Logger,
 		metrics:      o.Metrics,
 		pages:        pages,
+		auth:         au,
 	}
 	r := gin.New()
 	// Requests come straight from GitHub or through a proxy we do not
@@ -132,8 +141,17 @@ func (s *server) routes(r *gin.Engine) {
 	r.POST("/webhooks/github", s.github)
 	r.POST("/webhooks/jenkins", s.jenkins)
 
-	r.GET("/api/v1/pulls/:owner/:repo/:number", s.apiPull)
-	r.GET("/pulls/:owner/:repo/:number", s.pullPage)
+	// Pages and API show private repositories' content: every route in
+	// this group needs a signed-in viewer (see signedIn), and a handler
+	// showing a repository asks mayRead first.
+	view := r.Group("", s.signedIn)
+	view.GET("/api/v1/pulls/:owner/:repo/:number", s.apiPull)
+	view.GET("/pulls/:owner/:repo/:number", s.pullPage)
+
+	r.GET("/auth/login", s.login)
+	r.GET("/auth/callback", s.callback)
+	r.GET("/auth/logout", s.logout)
+	r.POST("/auth/logout", s.logout)
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)

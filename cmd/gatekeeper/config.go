@@ -28,6 +28,12 @@ type Config struct {
 	GitHubAPIURL string
 	GitHubToken  string
 
+	// Sign-in with GitHub for pages and API (see signin.go).
+	OAuthClientID     string
+	OAuthClientSecret string
+	SessionKey        string
+	UIAuth            string
+
 	JenkinsURL      string
 	JenkinsUser     string
 	JenkinsAPIToken string
@@ -67,6 +73,10 @@ func (c *Config) settings() []setting {
 		{"gated-branches", "GATEKEEPER_GATED_BRANCHES", "staging:master", "gated head:base pairs, comma-separated", &c.GatedBranches, false},
 		{"github-api-url", "GITHUB_API_URL", "https://api.github.com/", "GitHub REST base", &c.GitHubAPIURL, false},
 		{"", "GITHUB_TOKEN", "", "GitHub token; none means dry run", &c.GitHubToken, true},
+		{"github-oauth-client-id", "GITHUB_OAUTH_CLIENT_ID", "", "GitHub OAuth client id: sign-in for pages and API", &c.OAuthClientID, false},
+		{"", "GITHUB_OAUTH_CLIENT_SECRET", "", "GitHub OAuth client secret", &c.OAuthClientSecret, true},
+		{"", "GATEKEEPER_SESSION_KEY", "", "key sealing the sign-in cookies (at least 32 characters)", &c.SessionKey, true},
+		{"ui-auth", "GATEKEEPER_UI_AUTH", "github", "who reads pages and API: github, or none behind an authenticating proxy", &c.UIAuth, false},
 		{"jenkins-url", "JENKINS_URL", "", "Jenkins base URL for enrichment", &c.JenkinsURL, false},
 		{"jenkins-user", "JENKINS_USER", "", "Jenkins user", &c.JenkinsUser, false},
 		{"", "JENKINS_API_TOKEN", "", "Jenkins API token", &c.JenkinsAPIToken, true},
@@ -200,6 +210,7 @@ func (c *Config) Validate() error {
 	if c.Workers < 1 || c.Workers > 64 {
 		p = append(p, fmt.Errorf("GATEKEEPER_WORKERS: %d is not between 1 and 64", c.Workers))
 	}
+	p = append(p, c.validateSignIn()...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
