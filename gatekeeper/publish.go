@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -172,18 +173,29 @@ type member struct {
 	key   PullKey
 	state State
 	desc  string
+	gated bool
+}
+
+// gated reports whether the pull request is on a gated branch pair (or not
+// described by GitHub yet, which may well be).
+func (s *Service) gated(ev *Evidence) bool {
+	return ev.PR == nil || s.o.Gated.Gated(ev.PR.HeadRef, ev.PR.BaseRef)
 }
 
 // shared returns the status of sha: rec's own when no other open gated
 // pull request of the repository has sha as head, else the worst of their
-// latest decisions naming each.
-func (s *Service) shared(ctx context.Context, key PullKey, sha string, rec DecisionRecord, peers []*Evidence) (Status, error) {
-	members := []member{{key, rec.Decision.State, rec.Description}}
+// latest decisions naming each. When gated pull requests have the head,
+// only they decide: a pull request that is not a release (retargeted, or
+// opened from elsewhere at the same commit) must not be able to hold the
+// release's commit; merging it would merge the same commit anyway.
+func (s *Service) shared(ctx context.Context, key PullKey, ev *Evidence, rec DecisionRecord, peers []*Evidence) (Status, error) {
+	sha := ev.HeadSHA()
+	all := []member{{key, rec.Decision.State, rec.Description, s.gated(ev)}}
 	for _, p := range peers {
 		if !s.posts(p) || p.HeadSHA() != sha {
 			continue
 		}
-		m := member{key: p.Key, state: Pending, desc: "Evaluating"}
+		m := member{key: p.Key, state: Pending, desc: "Evaluating", gated: s.gated(p)}
 		recs, err := s.o.Store.Decisions(ctx, p.Key, 1)
 		if err != nil {
 			return Status{}, fmt.Errorf("loading the last decision for %s: %w", p.Key, err)
@@ -191,7 +203,11 @@ func (s *Service) shared(ctx context.Context, key PullKey, sha string, rec Decis
 		if len(recs) == 1 && recs[0].HeadSHA == sha {
 			m.state, m.desc = recs[0].Decision.State, recs[0].Description
 		}
-		members = append(members, m)
+		all = append(all, m)
+	}
+	members := all
+	if slices.ContainsFunc(all, func(m member) bool { return m.gated }) {
+		members = slices.DeleteFunc(slices.Clone(all), func(m member) bool { return !m.gated })
 	}
 	sort.Slice(members, func(i, j int) bool {
 		a, b := members[i], members[j]
@@ -305,7 +321,7 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 	if err != nil {
 		return err
 	}
-	st, err := s.shared(ctx, key, sha, rec, peers)
+	st, err := s.shared(ctx, key, ev, rec, peers)
 	if err != nil {
 		return err
 	}

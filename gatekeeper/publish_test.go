@@ -424,3 +424,38 @@ func (r *rivalBot) Publish(ctx context.Context, key gatekeeper.PullKey, sha stri
 		Check: &gatekeeper.Check{Kind: "status", Name: st.Context, SHA: sha, State: "success", Description: "all good", UpdatedAt: at, Creator: "other-gate[bot]"}})
 	return err
 }
+
+// TestSharedHeadGatedPullsDecide: a pull request that is not a release
+// (here one retargeted away from master after its first status) shares the
+// release's head. The release's decision alone is the commit's status:
+// anyone able to open a pull request at the same commit must not be able
+// to hold the release.
+func TestSharedHeadGatedPullsDecide(t *testing.T) {
+	t.Parallel()
+	ev := &byNumber{decisions: map[int]gatekeeper.Decision{
+		2: {State: gatekeeper.Pending, Waiting: []string{"QA approval"}},
+		3: {State: gatekeeper.Failure, Reasons: []string{"staging into develop is not a gated branch pair"}},
+	}}
+	h, gh := startEcho(t, ev)
+	h.accept(t, pullAt(3, "2222222222222222222222222222222222222222", t0))
+	quiet(t, h, gh)
+	retargeted := pullAt(3, head, t0.Add(time.Minute))
+	retargeted.Name, retargeted.PullRequest.BaseRef = "pull_request.edited", "develop"
+	h.accept(t, retargeted)
+	h.accept(t, pullAt(2, head, t0.Add(time.Minute)))
+	quiet(t, h, gh)
+	var last *echoPost
+	for _, p := range gh.list() {
+		if p.SHA == head {
+			last = &p
+		}
+	}
+	want := gatekeeper.Status{Context: "release-gate", State: gatekeeper.Pending,
+		Description: "Waiting for: QA approval", TargetURL: "https://gate.example/pulls/acme/shop/2"}
+	if last == nil {
+		t.Fatal("nothing posted on the release's head")
+	}
+	if diff := cmp.Diff(want, last.St); diff != "" {
+		t.Errorf("status on the shared head (-want +got):\n%s", diff)
+	}
+}
