@@ -116,10 +116,12 @@ func (s *Service) ours(login string, evs ...*Evidence) bool {
 func (s *Service) foreign(ev *Evidence, sha string, peers []*Evidence) []Check {
 	var out []Check
 	for _, c := range ev.Checks {
-		if c.SHA != sha || c.Name != s.o.StatusContext {
+		// Whatever GitHub's matching of required checks, a name that
+		// differs only in case is treated as a claim on the gate.
+		if c.SHA != sha || !strings.EqualFold(c.Name, s.o.StatusContext) {
 			continue
 		}
-		if c.Kind == "check_run" || (c.Creator != "" && !s.ours(c.Creator, append([]*Evidence{ev}, peers...)...)) {
+		if c.Kind == "check_run" || c.Name != s.o.StatusContext || (c.Creator != "" && !s.ours(c.Creator, append([]*Evidence{ev}, peers...)...)) {
 			out = append(out, c)
 		}
 	}

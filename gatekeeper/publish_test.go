@@ -459,3 +459,25 @@ func TestSharedHeadGatedPullsDecide(t *testing.T) {
 		t.Errorf("status on the shared head (-want +got):\n%s", diff)
 	}
 }
+
+// TestForeignGateByCase: a status whose context differs from the
+// gatekeeper's only in case, by someone else, is a claim on the gate too.
+func TestForeignGateByCase(t *testing.T) {
+	t.Parallel()
+	ev := &byNumber{decisions: map[int]gatekeeper.Decision{7: {State: gatekeeper.Success}}}
+	h, gh := startEcho(t, ev)
+	h.accept(t, pullAt(7, head, t0))
+	quiet(t, h, gh)
+	_, err := h.svc.Accept(context.Background(), gatekeeper.Event{Name: "status", SHA: head,
+		Check: &gatekeeper.Check{Kind: "status", Name: "Release-Gate", SHA: head, State: "success", UpdatedAt: t0.Add(time.Hour), Creator: "mallory"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet(t, h, gh)
+	posts := gh.list()
+	last := posts[len(posts)-1].St
+	want := "Failing: a Release-Gate status from someone else (mallory) is on this commit"
+	if last.State != gatekeeper.Failure || last.Description != want {
+		t.Errorf("status %s %q, want failure %q", last.State, last.Description, want)
+	}
+}
