@@ -41,13 +41,15 @@ import (
 var severity = map[State]int{Success: 0, Pending: 1, Failure: 2, Error: 3}
 
 // maxCorrectionPause bounds the pause between two corrections in a row of
-// someone else's statuses on one commit.
-const maxCorrectionPause = 10 * time.Minute
+// someone else's statuses on one commit. It is short because while it
+// runs a hand-set status may stand; at one post a minute, a war with
+// another system costs the token's hourly budget (5,000) nothing much.
+const maxCorrectionPause = time.Minute
 
 // correctionPause is how long after the n-th correction in a row (n ≥ 1)
 // the next one waits: 2s, 4s, 8s, … up to maxCorrectionPause.
 func correctionPause(n int) time.Duration {
-	if n >= 10 {
+	if n >= 6 {
 		return maxCorrectionPause
 	}
 	return min(time.Second<<n, maxCorrectionPause)
