@@ -49,6 +49,7 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	input := BuildInput(ev, InputOptions{Now: now, Gated: s.o.Gated, StatusContext: s.o.StatusContext})
 	dec, perr := s.o.Evaluator.Evaluate(ctx, input)
 	dec = s.guard(ev, dec, perr)
+	dec = s.foreignGate(ctx, ev, dec)
 	rec := DecisionRecord{
 		Key: key, HeadSHA: ev.HeadSHA(), Decision: dec, Description: dec.Description(),
 		EvaluatedAt: now, EvidenceVersion: ev.Version, Input: input,
@@ -227,36 +228,6 @@ func (s *Service) guard(ev *Evidence, dec Decision, perr error) Decision {
 	return dec
 }
 
-// publish sends the decision's status when it differs from the last one
-// sent for the current head.
-func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec DecisionRecord) error {
-	sha := ev.HeadSHA()
-	if sha == "" {
-		return nil // nothing to attach a status to yet
-	}
-	st := Status{Context: s.o.StatusContext, State: rec.Decision.State, Description: rec.Description, TargetURL: s.TargetURL(key)}
-	if p := ev.Published; p != nil && p.SHA == sha && p.State == st.State && p.Description == st.Description &&
-		p.TargetURL == st.TargetURL && p.DryRun == s.o.Publisher.DryRun() && !s.overwritten(ev, sha, st) {
-		return nil
-	}
-	err := s.o.Publisher.Publish(ctx, key, sha, st)
-	if !s.o.Publisher.DryRun() { // a dry run posts nothing to count
-		s.o.Observer.Published(st.State, err)
-	}
-	if err != nil {
-		return fmt.Errorf("publishing status for %s@%s: %w", key, sha, err)
-	}
-	_, err = s.o.Store.Update(ctx, key, func(cur *Evidence) {
-		cur.Published = &PublishedStatus{SHA: sha, State: st.State, Description: st.Description,
-			TargetURL: st.TargetURL, DryRun: s.o.Publisher.DryRun(), At: s.o.Clock.Now()}
-	})
-	if err != nil {
-		return fmt.Errorf("recording published status for %s: %w", key, err)
-	}
-	s.notify(ctx, ev, rec, st)
-	return nil
-}
-
 // notify tells the Notifier when the gate turned ready, blocked or errored,
 // or stopped being ready. Pending alone is not news: every push passes
 // through it. A failed notification is logged; the status was posted.
@@ -283,19 +254,6 @@ func (s *Service) notify(ctx context.Context, ev *Evidence, rec DecisionRecord, 
 	if err := s.o.Notifier.Notify(ctx, n); err != nil {
 		s.log.WarnContext(ctx, "notifying #production", "pr", ev.Key.String(), "state", st.State, "err", err)
 	}
-}
-
-// overwritten reports whether GitHub's newest status in our context on sha
-// says something else than st: someone with write access set it by hand, or
-// an older post of ours landed last. Either way it is posted again, so that
-// a hand-set "success" cannot unlock the merge.
-func (s *Service) overwritten(ev *Evidence, sha string, st Status) bool {
-	for _, c := range ev.Checks {
-		if c.Kind == "status" && c.Name == s.o.StatusContext && c.SHA == sha {
-			return c.State != string(st.State) || c.Description != st.Description
-		}
-	}
-	return false
 }
 
 // prependOnce puts s first unless the policy already said it (an item

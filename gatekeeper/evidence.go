@@ -94,6 +94,11 @@ type Check struct {
 	Description string    `json:"description,omitempty"`
 	URL         string    `json:"url,omitempty"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Creator is who GitHub says posted it: the login that created a
+	// status (the status webhook's sender, a listed status' creator), the
+	// app that created a check run. "" when GitHub did not say. It tells
+	// the gatekeeper's own statuses from anybody else's in its context.
+	Creator string `json:"creator,omitempty"`
 }
 
 // SourceStatus is the outcome of one evidence source's last Gather.
@@ -112,6 +117,23 @@ type PublishedStatus struct {
 	TargetURL   string    `json:"target_url"`
 	DryRun      bool      `json:"dry_run,omitempty"`
 	At          time.Time `json:"at"`
+	// Creator is the login GitHub named as the status' creator (the
+	// gatekeeper's token), "" in a dry run or when GitHub did not say.
+	Creator string `json:"creator,omitempty"`
+	// Replaced identifies the status by someone else in the gatekeeper's
+	// context that was the newest on the commit when this was sent
+	// (ForeignStatusID), so that each one is corrected once.
+	Replaced string `json:"replaced,omitempty"`
+	// Corrections counts the posts in a row on this commit that corrected
+	// someone else's status; it spaces them out, so that another system
+	// posting in the same context cannot start a war of posts.
+	Corrections int `json:"corrections,omitempty"`
+}
+
+// ForeignStatusID identifies one status posted in the gatekeeper's context
+// by someone else: who, when, and what it said.
+func ForeignStatusID(c Check) string {
+	return c.Creator + "@" + c.UpdatedAt.UTC().Format(time.RFC3339Nano) + " " + c.State + " " + c.Description
 }
 
 // LogEntry is one line of the evidence trail.
@@ -314,7 +336,9 @@ func (ev *Evidence) upsertComment(c Comment) {
 
 func (ev *Evidence) upsertCheck(c Check) {
 	for i := range ev.Checks {
-		if ev.Checks[i].Name == c.Name && ev.Checks[i].SHA == c.SHA {
+		// A check run and a status of the same name are two checks:
+		// GitHub requires both to pass, so one must not hide the other.
+		if ev.Checks[i].Name == c.Name && ev.Checks[i].SHA == c.SHA && ev.Checks[i].Kind == c.Kind {
 			if c.UpdatedAt.Before(ev.Checks[i].UpdatedAt) {
 				return
 			}

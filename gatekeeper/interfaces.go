@@ -88,6 +88,11 @@ type Publisher interface {
 	Publish(ctx context.Context, key PullKey, sha string, st Status) error
 	// DryRun reports whether statuses are only logged, not posted.
 	DryRun() bool
+	// Login is the login GitHub names as the creator of the statuses
+	// Publish posts (the token's user or app bot), "" while unknown and in
+	// a dry run. It tells the gatekeeper's own statuses from anyone
+	// else's in its context.
+	Login() string
 }
 
 // Status is one commit status.

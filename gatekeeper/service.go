@@ -79,6 +79,8 @@ type Service struct {
 	o     Options
 	log   *slog.Logger
 	sched *scheduler
+	// locks serialise the posts on one commit (see publish.go).
+	locks keyedLocks
 }
 
 // New checks the options, fills in defaults and returns a Service.

@@ -61,7 +61,8 @@ func startWith(t *testing.T, o gatekeeper.Options) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{svc: svc, store: o.Store.(*gatekeepertest.Store), pub: o.Publisher.(*gatekeepertest.Publisher)}
+	h := &harness{svc: svc, store: o.Store.(*gatekeepertest.Store)}
+	h.pub, _ = o.Publisher.(*gatekeepertest.Publisher) // nil for a test's own Publisher
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()

@@ -223,9 +223,15 @@ func TestCrashAfterAcknowledge(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= pulls; i++ {
-		// The recorded payload, renumbered: twenty pull requests.
+		// The recorded payload, renumbered: twenty pull requests, each
+		// on a head of its own (pull requests sharing a head share one
+		// status), described later than GitHub's lagging copy that the
+		// fake answers with.
 		opened["number"] = 100 + i
-		opened["pull_request"].(map[string]any)["number"] = 100 + i
+		pr := opened["pull_request"].(map[string]any)
+		pr["number"] = 100 + i
+		pr["head"].(map[string]any)["sha"] = fmt.Sprintf("%040x", 0xc0ffee00+i)
+		pr["updated_at"] = "2030-01-01T00:00:00Z"
 		body, _ := json.Marshal(opened)
 		if code, resp := s.deliver("pull_request", fmt.Sprintf("crash-%d", i), body); code != http.StatusAccepted {
 			t.Fatalf("delivery %d: %d %s", i, code, resp)

@@ -269,3 +269,45 @@ func TestPullPageShowsReleaseEvidence(t *testing.T) {
 // openPages serves pages and API without sign-in (GATEKEEPER_UI_AUTH=none),
 // for the tests of what they show; auth_test.go tests who may see it.
 func openPages(o *webhooks.Options) { o.Auth.Mode = webhooks.AuthNone }
+
+// TestPullPageNamesAForeignReleaseGate: a release-gate check run from
+// another app and a release-gate status set by someone else's login are
+// named on the page, and never shown as the gatekeeper's own.
+func TestPullPageNamesAForeignReleaseGate(t *testing.T) {
+	t.Parallel()
+	h := evaluated(t, gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"approval from QA"}}, false)
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, e := range []gatekeeper.Event{
+		{Name: "check_run.completed", SHA: helloHead, Check: &gatekeeper.Check{Kind: "check_run", Name: "release-gate", SHA: helloHead,
+			State: "success", UpdatedAt: at, Creator: "github-actions"}},
+		{Name: "status", SHA: helloHead, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: helloHead,
+			State: "success", Description: "LGTM", UpdatedAt: at, Creator: "hurried-manager"}},
+	} {
+		if _, err := h.svc.Accept(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := h.pub.Wait(ctx, 2); err != nil {
+		t.Fatalf("no correction was published: %v", err)
+	}
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		body = h.get(t, "/pulls/Codertocat/Hello-World/2").Body.String()
+		if strings.Contains(body, "hurried-manager") && strings.Contains(body, "from someone else (github-actions)") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, want := range []string{
+		"a release-gate check run from someone else (github-actions) is on this commit",
+		"a release-gate status from someone else (hurried-manager) is on this commit",
+		"<td>github-actions</td>", "<td>hurried-manager</td>",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}

@@ -188,7 +188,7 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 		d.publisher = githubapi.NewPublisher(gh)
 		d.responder = githubapi.NewResponder(gh)
 		d.sources = append(d.sources,
-			githubapi.NewSource(gh, githubapi.SourceOptions{}),
+			githubapi.NewSource(gh, githubapi.SourceOptions{StatusContext: cfg.StatusContext}),
 			githubapi.NewMergedSource(gh, githubapi.MergedSourceOptions{Gated: cfg.gated}),
 		)
 	}

@@ -127,6 +127,18 @@ func (p *Publisher) Publish(_ context.Context, key gatekeeper.PullKey, sha strin
 // DryRun implements gatekeeper.Publisher.
 func (p *Publisher) DryRun() bool { return p.dryRun }
 
+// PublisherLogin is the creator login a Publisher that is not a dry run
+// reports, as GitHub would for the token's user.
+const PublisherLogin = "gatekeeper-bot"
+
+// Login implements gatekeeper.Publisher: PublisherLogin, "" in a dry run.
+func (p *Publisher) Login() string {
+	if p.dryRun {
+		return ""
+	}
+	return PublisherLogin
+}
+
 // Published returns the statuses sent so far, oldest first.
 func (p *Publisher) Published() []Published {
 	p.mu.Lock()

@@ -92,10 +92,58 @@ func (s *Source) statuses(ctx context.Context, key gatekeeper.PullKey, sha strin
 			}
 		}
 		if next == 0 {
-			return all, nil
+			return all, s.creator(ctx, key, sha, all)
 		}
 		if next <= opts.Page || pages >= maxCheckPages {
 			return all, fmt.Errorf("fetching commit statuses of %s for %s: pagination did not end after page %d", sha, key, max(opts.Page, 1))
+		}
+		opts.Page = next
+	}
+}
+
+// creator fills in who posted the status in the gatekeeper's own context
+// among statuses, which the combined status does not say: the newest
+// status of that context in the list of sha's statuses (newest first) is
+// the one the combined status shows.
+func (s *Source) creator(ctx context.Context, key gatekeeper.PullKey, sha string, statuses []*github.RepoStatus) error {
+	var own *github.RepoStatus
+	for _, st := range statuses {
+		if st.GetContext() == s.context {
+			own = st
+		}
+	}
+	if own == nil {
+		return nil
+	}
+	opts := &github.ListOptions{PerPage: checksPerPage}
+	for pages := 1; ; pages++ {
+		var list []*github.RepoStatus
+		var next int
+		err := s.c.do(ctx, EndpointListStatuses, failOnLimits, func(gh *github.Client) (*github.Response, error) {
+			var resp *github.Response
+			var err error
+			list, resp, err = gh.Repositories.ListStatuses(ctx, key.Owner, key.Repo, sha, opts)
+			if resp != nil {
+				next = resp.NextPage
+			}
+			return resp, err
+		})
+		if err != nil {
+			return fmt.Errorf("listing commit statuses of %s for %s (page %d): %w", sha, key, max(opts.Page, 1), err)
+		}
+		for _, st := range list {
+			if st != nil && st.GetContext() == s.context {
+				// Newer than the combined status, should a status
+				// have landed in between: taken whole.
+				*own = *st
+				return nil
+			}
+		}
+		if next == 0 {
+			return nil // gone meanwhile: who posted it stays unknown
+		}
+		if next <= opts.Page || pages >= maxCheckPages {
+			return fmt.Errorf("listing commit statuses of %s for %s: pagination did not end after page %d", sha, key, max(opts.Page, 1))
 		}
 		opts.Page = next
 	}
@@ -162,5 +210,6 @@ func statusCheck(st *github.RepoStatus, sha string) gatekeeper.Check {
 		Description: st.GetDescription(),
 		URL:         st.GetTargetURL(),
 		UpdatedAt:   at,
+		Creator:     st.GetCreator().GetLogin(),
 	}
 }

@@ -83,6 +83,7 @@ func recordedCheckRun(sha string) gatekeeper.Check {
 		Name: "ampproject/owners-check", SHA: sha, Kind: "check_run", State: "failure",
 		Description: "Probot check!", URL: "https://github.com/erwinmombay/github-owners-bot-test-repo/runs/53472313",
 		UpdatedAt: time.Date(2019, 1, 23, 3, 33, 52, 0, time.UTC), // completed_at
+		Creator:   "amp-owners-bot",                               // app.slug
 	}
 }
 
@@ -91,6 +92,7 @@ func webhookCheckRun(sha string) gatekeeper.Check {
 	return gatekeeper.Check{
 		Name: "Octocoders-linter", SHA: sha, Kind: "check_run", State: "success",
 		URL: "https://github.com/Codertocat/Hello-World/runs/128620228", UpdatedAt: time.Date(2019, 5, 15, 15, 21, 12, 0, time.UTC),
+		Creator: "octocoders-linter", // app.name: the payload has no slug
 	}
 }
 

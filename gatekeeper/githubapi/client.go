@@ -39,6 +39,7 @@ const (
 	EndpointCreateComment     = "create_comment"
 	EndpointGetRepo           = "get_repo"
 	EndpointGetCombinedStatus = "get_combined_status"
+	EndpointListStatuses      = "list_statuses"
 	EndpointListCheckRuns     = "list_check_runs"
 )
 

@@ -58,8 +58,10 @@
 //   - compare, read by MergedSource (GET …/compare/{base}...{head}):
 //     Contents: read.
 //   - check runs, read by Source (GET …/commits/{sha}/check-runs): Checks:
-//     read; the head's combined status (GET …/commits/{sha}/status) is
-//     covered by Commit statuses.
+//     read; the head's combined status (GET …/commits/{sha}/status) and,
+//     for the creator of the gatekeeper's own context, the list of its
+//     statuses (GET …/commits/{sha}/statuses) are covered by Commit
+//     statuses.
 //   - team membership, read by TeamSource
 //     (GET /orgs/{org}/teams/{team}/memberships/{user}): Members: read
 //     (organization permission; read:org on a classic token).

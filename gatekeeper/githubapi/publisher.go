@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/google/go-github/v60/github"
@@ -19,6 +20,9 @@ var _ gatekeeper.Publisher = (*Publisher)(nil)
 type Publisher struct {
 	c   *Client // nil in a dry run
 	log *slog.Logger
+
+	mu    sync.Mutex
+	login string // the creator GitHub named in the last 201 answer
 }
 
 // NewPublisher returns a Publisher that posts statuses through c.
@@ -38,6 +42,15 @@ func NewDryRun(logger *slog.Logger) *Publisher {
 
 // DryRun reports whether statuses are only logged.
 func (p *Publisher) DryRun() bool { return p.c == nil }
+
+// Login returns the login GitHub named as the creator of the last status
+// posted (the creator.login of POST …/statuses/{sha}'s answer: the token's
+// user, or an app's bot user), "" before the first post and in a dry run.
+func (p *Publisher) Login() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.login
+}
 
 // Publish sets the commit status st on sha of key's repository. It refuses,
 // with an error wrapping gatekeeper.ErrInvalid and without calling GitHub,
@@ -73,12 +86,20 @@ func (p *Publisher) Publish(ctx context.Context, key gatekeeper.PullKey, sha str
 	if st.TargetURL != "" {
 		status.TargetURL = github.String(st.TargetURL)
 	}
+	var created *github.RepoStatus
 	err := p.c.do(ctx, EndpointCreateStatus, waitForLimits, func(gh *github.Client) (*github.Response, error) {
-		_, resp, err := gh.Repositories.CreateStatus(ctx, key.Owner, key.Repo, sha, status)
+		var resp *github.Response
+		var err error
+		created, resp, err = gh.Repositories.CreateStatus(ctx, key.Owner, key.Repo, sha, status)
 		return resp, err
 	})
 	if err != nil {
 		return fmt.Errorf("setting status %q on %s at %s: %w", st.Context, key, shortSHA(sha), err)
+	}
+	if login := created.GetCreator().GetLogin(); login != "" {
+		p.mu.Lock()
+		p.login = login
+		p.mu.Unlock()
 	}
 	p.log.LogAttrs(ctx, slog.LevelInfo, "commit status posted", attrs...)
 	return nil

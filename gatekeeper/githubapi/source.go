@@ -56,6 +56,11 @@ type SourceOptions struct {
 	// a burst of evaluations of one pull request costs five calls, not
 	// five per evaluation.
 	MaxAge time.Duration
+	// StatusContext is the gatekeeper's own status context (default
+	// "release-gate"). The combined status does not say who posted a
+	// status; for this context the Source reads it from the list of
+	// statuses, so that the Service can tell its own from anybody else's.
+	StatusContext string
 }
 
 // Source fills gaps in a pull request's evidence from the REST API: the pull
@@ -78,7 +83,10 @@ type SourceOptions struct {
 //
 // It also fetches the commit statuses (GET …/commits/{sha}/status) and
 // check runs (GET …/commits/{sha}/check-runs, both 100 per page) of the
-// current head. status and check_run webhooks name only a sha, and one that
+// current head (and, when the gatekeeper's own context is among the
+// statuses, GET …/commits/{sha}/statuses, newest first, until its newest
+// status there, for the creator the combined status leaves out). status
+// and check_run webhooks name only a sha, and one that
 // arrives before the gatekeeper knows that sha as the head (a CI system
 // posting within a second of the push, before pull_request.synchronize is
 // processed) is routed to no pull request; without this fetch a failure it
@@ -104,8 +112,9 @@ type SourceOptions struct {
 // and the domain treats the missing source as "not a pass" until it
 // answers again.
 type Source struct {
-	c      *Client
-	maxAge time.Duration
+	c       *Client
+	maxAge  time.Duration
+	context string
 }
 
 // NewSource returns a Source that reads through c.
@@ -113,7 +122,10 @@ func NewSource(c *Client, opts SourceOptions) *Source {
 	if opts.MaxAge <= 0 {
 		opts.MaxAge = DefaultMaxAge
 	}
-	return &Source{c: c, maxAge: opts.MaxAge}
+	if opts.StatusContext == "" {
+		opts.StatusContext = "release-gate"
+	}
+	return &Source{c: c, maxAge: opts.MaxAge, context: opts.StatusContext}
 }
 
 // Name returns SourceName.

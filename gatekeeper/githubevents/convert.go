@@ -71,11 +71,17 @@ func Comment(c *github.IssueComment) gatekeeper.Comment {
 	}
 }
 
-// CheckRun converts a check run into a domain Check on its head sha.
+// CheckRun converts a check run into a domain Check on its head sha. Its
+// Creator is the app that created it: the app's slug, or its name when the
+// payload has no slug.
 func CheckRun(cr *github.CheckRun) gatekeeper.Check {
 	updated := cr.GetCompletedAt()
 	if updated.IsZero() {
 		updated = cr.GetStartedAt()
+	}
+	app := cr.GetApp().GetSlug()
+	if app == "" {
+		app = cr.GetApp().GetName()
 	}
 	return gatekeeper.Check{
 		Name:        cr.GetName(),
@@ -85,6 +91,7 @@ func CheckRun(cr *github.CheckRun) gatekeeper.Check {
 		Description: cr.GetOutput().GetTitle(),
 		URL:         cr.GetHTMLURL(),
 		UpdatedAt:   utc(updated),
+		Creator:     app,
 	}
 }
 

@@ -204,6 +204,8 @@ func status(ev *github.StatusEvent) (gatekeeper.Event, error) {
 		Description: ev.GetDescription(),
 		URL:         ev.GetTargetURL(),
 		UpdatedAt:   utc(updated),
+		// The payload has no creator; the sender is who posted it.
+		Creator: ev.GetSender().GetLogin(),
 	}
 	return gatekeeper.Event{Name: name, SHA: sha, Check: &c}, nil
 }

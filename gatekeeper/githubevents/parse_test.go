@@ -67,10 +67,11 @@ func TestParse(t *testing.T) {
 	// The octokit dismissed example carries an html_url from another repo;
 	// the converter keeps what GitHub sent.
 	dismissedPR.HTMLURL = "https://github.com/hellomouse/GNS/pull/902"
-	checkRun := func(state string) *gatekeeper.Check {
+	checkRun := func(state, app string) *gatekeeper.Check {
 		return &gatekeeper.Check{
 			Name: "Octocoders-linter", SHA: helloHead, Kind: "check_run", State: state,
 			URL: "https://github.com/Codertocat/Hello-World/runs/128620228", UpdatedAt: ts("2019-05-15T15:21:12Z"),
+			Creator: app,
 		}
 	}
 
@@ -156,19 +157,19 @@ func TestParse(t *testing.T) {
 				Delivery: "d-1", Name: "status", SHA: "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
 				Check: &gatekeeper.Check{
 					Name: "default", SHA: "6113728f27ae82c7b1a177c8d03f9e96e0adf246", Kind: "status", State: "success",
-					UpdatedAt: ts("2019-05-15T15:20:55Z"),
+					UpdatedAt: ts("2019-05-15T15:20:55Z"), Creator: "Codertocat",
 				},
 			},
 		},
 		{
 			name: "check run success",
 			file: "check_run.completed.json",
-			want: gatekeeper.Event{Delivery: "d-1", Name: "check_run.completed", SHA: helloHead, Check: checkRun("success")},
+			want: gatekeeper.Event{Delivery: "d-1", Name: "check_run.completed", SHA: helloHead, Check: checkRun("success", "octocoders-linter")},
 		},
 		{
 			name: "check run failure",
 			file: "check_run.completed.failure.json",
-			want: gatekeeper.Event{Delivery: "d-1", Name: "check_run.completed", SHA: helloHead, Check: checkRun("failure")},
+			want: gatekeeper.Event{Delivery: "d-1", Name: "check_run.completed", SHA: helloHead, Check: checkRun("failure", "github-actions")},
 		},
 	}
 	for _, tt := range tests {
