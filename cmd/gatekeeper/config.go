@@ -210,7 +210,7 @@ func (c *Config) Validate() error {
 	p = append(p, checkURL("GITHUB_API_URL", c.GitHubAPIURL, true, false)...)
 	p = append(p, checkURL("JENKINS_URL", c.JenkinsURL, false, false)...)
 	p = append(p, checkURL("ZENHUB_API_URL", c.ZenHubAPIURL, false, false)...)
-	p = append(p, checkURL("SLACK_WEBHOOK_URL", c.SlackWebhookURL, false, true)...)
+	p = append(p, checkSlackURL(c.SlackWebhookURL)...)
 	if c.JenkinsURL != "" && (c.JenkinsUser == "") != (c.JenkinsAPIToken == "") {
 		p = append(p, errors.New("JENKINS_USER and JENKINS_API_TOKEN must be set together"))
 	}
@@ -295,6 +295,23 @@ func checkURL(name, v string, required, secret bool) []error {
 			shown = redactURL(v)
 		}
 		return []error{fmt.Errorf("%s: %q is not an http(s) URL", name, shown)}
+	}
+	return nil
+}
+
+// checkSlackURL checks SLACK_WEBHOOK_URL by the notifier's own rule
+// (slackapi.New): https, or http to 127.0.0.1 for a test server, and no
+// user information. The URL holds Slack's token: errors show its host only.
+func checkSlackURL(v string) []error {
+	if p := checkURL("SLACK_WEBHOOK_URL", v, false, true); p != nil || v == "" {
+		return p
+	}
+	u, _ := url.Parse(v) // parsed by checkURL
+	switch {
+	case u.User != nil:
+		return []error{fmt.Errorf("SLACK_WEBHOOK_URL: %q carries a user name or password; Slack's webhook URLs have none", redactURL(v))}
+	case u.Scheme == "http" && u.Hostname() != "127.0.0.1":
+		return []error{fmt.Errorf("SLACK_WEBHOOK_URL: %q is plain http; Slack's webhook URLs are https (http is only for a test server on 127.0.0.1)", redactURL(v))}
 	}
 	return nil
 }
