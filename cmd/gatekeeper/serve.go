@@ -45,6 +45,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	}
 
 	metrics := webhooks.NewMetrics()
+	metrics.KnownGitHubEndpoints(githubapi.Endpoints()...)
 	deps, err := buildSources(cfg, engine, metrics, log)
 	if err != nil {
 		return err
