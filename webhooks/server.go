@@ -167,10 +167,10 @@ func (s *server) routes(r *gin.Engine) {
 }
 
 // methodNotAllowed answers a known path asked with the wrong method; gin
-// has set the Allow header already.
+// has set the Allow header already. The answer repeats neither the path
+// nor the method: both are the caller's text.
 func (s *server) methodNotAllowed(c *gin.Context) {
-	c.JSON(http.StatusMethodNotAllowed, gin.H{"error": fmt.Sprintf("The path %s takes %s, not %s.",
-		c.Request.URL.Path, c.Writer.Header().Get("Allow"), c.Request.Method)})
+	c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "This path takes " + c.Writer.Header().Get("Allow") + " only."})
 }
 
 // errTooLarge marks a body over MaxBody, whether Content-Length said so or
