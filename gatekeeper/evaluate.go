@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
@@ -55,11 +56,18 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 		EvaluatedAt: now, EvidenceVersion: ev.Version, Input: input,
 		Duration: s.o.Clock.Now().Sub(start),
 	}
-	if err := s.record(ctx, rec); err != nil {
+	changed, err := s.record(ctx, rec)
+	if err != nil {
 		return err
 	}
 	s.o.Observer.Evaluated(rec.Duration, dec.State)
-	log.InfoContext(ctx, "evaluated", "state", dec.State, "description", rec.Description, "policy", dec.PolicyRevision)
+	// Reconciling evaluates every open pull request every minute: only a
+	// decision that changed is news at INFO.
+	level := slog.LevelDebug
+	if changed {
+		level = slog.LevelInfo
+	}
+	log.Log(ctx, level, "evaluated", "state", dec.State, "description", rec.Description, "policy", dec.PolicyRevision, "changed", changed)
 
 	if err := s.publish(ctx, key, ev, rec); err != nil {
 		return err
@@ -75,21 +83,21 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 }
 
 // record keeps the decision for the audit trail when it differs from the
-// last one kept: reconciling every minute must not push the history of
-// changes out of the store.
-func (s *Service) record(ctx context.Context, rec DecisionRecord) error {
+// last one kept, and reports whether it did: reconciling every minute must
+// not push the history of changes out of the store.
+func (s *Service) record(ctx context.Context, rec DecisionRecord) (changed bool, err error) {
 	last, err := s.o.Store.Decisions(ctx, rec.Key, 1)
 	if err != nil {
-		return fmt.Errorf("loading the last decision for %s: %w", rec.Key, err)
+		return false, fmt.Errorf("loading the last decision for %s: %w", rec.Key, err)
 	}
 	if len(last) == 1 && last[0].HeadSHA == rec.HeadSHA && last[0].Description == rec.Description &&
 		sameDecision(last[0].Decision, rec.Decision) {
-		return nil
+		return false, nil
 	}
 	if err := s.o.Store.AddDecision(ctx, rec); err != nil {
-		return fmt.Errorf("recording decision for %s: %w", rec.Key, err)
+		return false, fmt.Errorf("recording decision for %s: %w", rec.Key, err)
 	}
-	return nil
+	return true, nil
 }
 
 // sameDecision compares two decisions as the store keeps them: an empty

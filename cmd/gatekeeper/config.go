@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -66,8 +67,8 @@ func (c *Config) settings() []setting {
 		{"addr", "GATEKEEPER_ADDR", ":8080", "listen address", &c.Addr, false},
 		{"public-url", "GATEKEEPER_PUBLIC_URL", "http://localhost:8080", "base of the status target_url", &c.PublicURL, false},
 		{"policies", "GATEKEEPER_POLICIES", "./policies", "policy folder (Rego + data)", &c.Policies, false},
-		{"store", "GATEKEEPER_STORE", "bolt://./data/gatekeeper.db", "store: bolt://path or redis://host:port/db", &c.Store, false},
-		{"", "GATEKEEPER_WEBHOOK_SECRET", "", "GitHub webhook secret (HMAC-SHA256)", &c.WebhookSecret, true},
+		{"store", "GATEKEEPER_STORE", "bolt://./data/gatekeeper.db", "store: " + storeForms(), &c.Store, false},
+		{"", "GATEKEEPER_WEBHOOK_SECRET", "", "GitHub webhook secret (HMAC-SHA256), at least 16 characters; required", &c.WebhookSecret, true},
 		{"", "GATEKEEPER_JENKINS_TOKEN", "", "token Jenkins sends as Bearer or ?token=", &c.JenkinsToken, true},
 		{"status-context", "GATEKEEPER_STATUS_CONTEXT", "release-gate", "commit status context", &c.StatusContext, false},
 		{"gated-branches", "GATEKEEPER_GATED_BRANCHES", "staging:master", "gated head:base pairs, comma-separated", &c.GatedBranches, false},
@@ -91,20 +92,17 @@ func (c *Config) settings() []setting {
 // LoadConfig reads flags from args, then the environment (through getenv)
 // and secret files, and validates the result. The error lists every
 // problem at once.
+//
+// Help (-h, --help, or a lone "help") is flag.ErrHelp; serveUsage prints it.
 func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	c := &Config{}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := c.flagSet()
 	set := c.settings()
-	for _, s := range set {
-		if s.flag != "" {
-			fs.StringVar(s.dst, s.flag, "", s.usage+" (env "+s.env+", default "+quoteDefault(s.def)+")")
-		}
-	}
-	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
-	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
-	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, err // the error says what was wrong; the caller prints it
+	}
+	if fs.NArg() == 1 && fs.Arg(0) == "help" {
+		return nil, flag.ErrHelp
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
@@ -150,6 +148,53 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
+// flagSet binds the flags of serve to c. It prints nothing: parse errors
+// are returned, and help is printed by serveUsage.
+func (c *Config) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	for _, s := range c.settings() {
+		if s.flag != "" {
+			fs.StringVar(s.dst, s.flag, "", s.usage+" (env "+s.env+", default "+quoteDefault(s.def)+")")
+		}
+	}
+	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
+	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
+	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
+	return fs
+}
+
+// serveUsage prints the help of serve: the flags, then the settings that
+// have no flag (the secrets), then the stores this build can open. All of
+// it is generated from settings() and storeKinds(), so that a setting or a
+// store added there shows here.
+func serveUsage(w io.Writer) {
+	c := &Config{}
+	fmt.Fprint(w, `usage: gatekeeper serve [flags]
+
+Runs the webhook server. Every flag can instead be set by the environment
+variable named beside it; a flag beats the environment.
+
+flags:
+`)
+	fs := c.flagSet()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprint(w, `
+secrets (environment only, never a flag: NAME holds the value, or NAME_FILE
+names a file holding it, as Docker and Kubernetes secrets are mounted):
+`)
+	for _, s := range c.settings() {
+		if s.secret {
+			fmt.Fprintf(w, "  %s, %s_FILE\n    \t%s\n", s.env, s.env, s.usage)
+		}
+	}
+	fmt.Fprint(w, "\nstores (GATEKEEPER_STORE):\n")
+	for _, k := range storeKinds() {
+		fmt.Fprintf(w, "  %s\n    \t%s\n", k.form, k.about)
+	}
+}
+
 // Validate reports every invalid or missing setting.
 func (c *Config) Validate() error {
 	var p []error
@@ -165,7 +210,7 @@ func (c *Config) Validate() error {
 	p = append(p, checkURL("GITHUB_API_URL", c.GitHubAPIURL, true, false)...)
 	p = append(p, checkURL("JENKINS_URL", c.JenkinsURL, false, false)...)
 	p = append(p, checkURL("ZENHUB_API_URL", c.ZenHubAPIURL, false, false)...)
-	p = append(p, checkURL("SLACK_WEBHOOK_URL", c.SlackWebhookURL, false, true)...)
+	p = append(p, checkSlackURL(c.SlackWebhookURL)...)
 	if c.JenkinsURL != "" && (c.JenkinsUser == "") != (c.JenkinsAPIToken == "") {
 		p = append(p, errors.New("JENKINS_USER and JENKINS_API_TOKEN must be set together"))
 	}
@@ -219,19 +264,19 @@ func (c *Config) Validate() error {
 	return errors.Join(p...)
 }
 
-// parseStore splits GATEKEEPER_STORE into its scheme and the rest.
-func parseStore(s string) (scheme, rest string, err error) {
+// parseStore finds the store kind GATEKEEPER_STORE names, and the rest of
+// the setting after its scheme.
+func parseStore(s string) (kind storeKind, rest string, err error) {
 	scheme, rest, ok := strings.Cut(s, "://")
-	switch {
-	case !ok || rest == "":
-		return "", "", fmt.Errorf("GATEKEEPER_STORE: %q is not bolt://path or redis://host:port/db", s)
-	case scheme == "bolt":
-		return scheme, rest, nil
-	case scheme == "redis":
-		return "", "", fmt.Errorf("GATEKEEPER_STORE: the Redis store is not built yet; use bolt://path")
-	default:
-		return "", "", fmt.Errorf("GATEKEEPER_STORE: unknown scheme %q (want bolt or redis)", scheme)
+	if !ok || rest == "" {
+		return storeKind{}, "", fmt.Errorf("GATEKEEPER_STORE: %q is not %s", s, storeForms())
 	}
+	for _, k := range storeKinds() {
+		if k.scheme == scheme {
+			return k, rest, nil
+		}
+	}
+	return storeKind{}, "", fmt.Errorf("GATEKEEPER_STORE: this build has no %q store; it has %s", scheme, storeForms())
 }
 
 // checkURL checks an http(s) URL setting; a secret URL (Slack's carries
@@ -250,6 +295,23 @@ func checkURL(name, v string, required, secret bool) []error {
 			shown = redactURL(v)
 		}
 		return []error{fmt.Errorf("%s: %q is not an http(s) URL", name, shown)}
+	}
+	return nil
+}
+
+// checkSlackURL checks SLACK_WEBHOOK_URL by the notifier's own rule
+// (slackapi.New): https, or http to 127.0.0.1 for a test server, and no
+// user information. The URL holds Slack's token: errors show its host only.
+func checkSlackURL(v string) []error {
+	if p := checkURL("SLACK_WEBHOOK_URL", v, false, true); p != nil || v == "" {
+		return p
+	}
+	u, _ := url.Parse(v) // parsed by checkURL
+	switch {
+	case u.User != nil:
+		return []error{fmt.Errorf("SLACK_WEBHOOK_URL: %q carries a user name or password; Slack's webhook URLs have none", redactURL(v))}
+	case u.Scheme == "http" && u.Hostname() != "127.0.0.1":
+		return []error{fmt.Errorf("SLACK_WEBHOOK_URL: %q is plain http; Slack's webhook URLs are https (http is only for a test server on 127.0.0.1)", redactURL(v))}
 	}
 	return nil
 }

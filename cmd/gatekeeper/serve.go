@@ -14,7 +14,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
-	"github.com/releasegate/gatekeeper/gatekeeper/boltstore"
 	"github.com/releasegate/gatekeeper/gatekeeper/githubapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/githubevents"
 	"github.com/releasegate/gatekeeper/gatekeeper/jenkinsapi"
@@ -30,8 +29,8 @@ import (
 func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	log := newLogger(cfg.LogLevel, logOut)
 
-	_, storePath, _ := parseStore(cfg.Store) // validated already
-	store, err := boltstore.Open(storePath)
+	kind, rest, _ := parseStore(cfg.Store) // validated already
+	store, err := kind.open(rest)
 	if err != nil {
 		return err
 	}
@@ -46,6 +45,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	}
 
 	metrics := webhooks.NewMetrics()
+	metrics.KnownGitHubEndpoints(githubapi.Endpoints()...)
 	deps, err := buildSources(cfg, engine, metrics, log)
 	if err != nil {
 		return err
