@@ -243,7 +243,7 @@ func (e *Engine) load(ctx context.Context, old *state, snap *snapshot) (*prepare
 			return nil, terr
 		}
 		return nil, policyErrSummary(fmt.Errorf("policy revision %s does not load: %w", short(snap.revision), err),
-			located(err, "revision "+short(snap.revision)+" does not load"))
+			located(err, e.summary(err)))
 	}
 	if p.tests, err = test(tctx, snap); err != nil {
 		if terr := timedOut(); terr != nil {
@@ -457,6 +457,19 @@ func (e *policyError) PolicySummary() string {
 		return e.summary
 	}
 	return gatekeeper.PolicySummary(e.err)
+}
+
+// summary is the public text of an error OPA did not locate: its own
+// summary, else its first line without the folder's path.
+func (e *Engine) summary(err error) string {
+	if s := gatekeeper.PolicySummary(err); s != "" {
+		if strings.Contains(err.Error(), "smoke evaluation") {
+			return "smoke evaluation: " + s
+		}
+		return s
+	}
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return strings.ReplaceAll(line, e.dir, "the policy folder")
 }
 
 // located returns "file:line: code: message" of the first error in err
