@@ -53,7 +53,7 @@ type Config struct {
 	// policy revision, its tests included.
 	EvalTimeout   time.Duration
 	ReloadTimeout time.Duration
-	LogLevel     string
+	LogLevel      string
 
 	gated    gatekeeper.BranchPairs
 	jobRepos gatekeeper.JobRepos
