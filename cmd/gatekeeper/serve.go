@@ -75,7 +75,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	handler, err := webhooks.New(webhooks.Options{
 		Service: svc, ParseGitHub: githubevents.ParseDelivery, WebhookSecret: []byte(cfg.WebhookSecret),
 		JenkinsToken: []byte(cfg.JenkinsToken), ParseJenkins: jenkinsParser(cfg.jobRepos),
-		Logger: log, Metrics: metrics, Auth: auth,
+		Logger: log, Metrics: metrics, Auth: auth, Policy: engine.Health,
 	})
 	if err != nil {
 		return err

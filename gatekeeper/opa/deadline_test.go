@@ -248,12 +248,12 @@ func TestPolicyErrorSummaries(t *testing.T) {
 		{
 			name:       "parse error",
 			files:      map[string]string{"decision.rego": pendingPolicy, "zz_broken.rego": "package gatekeeper\n\ndecision := {\"state\": \"success\"\n"},
-			wantPrefix: "zz_broken.rego:4: rego_parse_error: unexpected eof token: non-terminated object (+1 more)",
+			wantPrefix: "zz_broken.rego:4: unexpected eof token: non-terminated object (+1 more)",
 		},
 		{
 			name:       "compile error",
 			files:      map[string]string{"decision.rego": pendingPolicy, "x.rego": "package gatekeeper\n\nx if {\n  undefined_function(1)\n}\n"},
-			wantPrefix: "x.rego:4: rego_type_error: undefined function undefined_function",
+			wantPrefix: "x.rego:4: undefined function undefined_function",
 		},
 		{
 			name:       "failing test",

@@ -472,7 +472,7 @@ func (e *Engine) summary(err error) string {
 	return strings.ReplaceAll(line, e.dir, "the policy folder")
 }
 
-// located returns "file:line: code: message" of the first error in err
+// located returns "file:line: message" of the first error in err
 // that OPA located (a parse, compile or evaluation error), saying how many
 // more there are, or fallback when none is located. Only the first line
 // of the message is kept: type errors add indented detail lines.
@@ -501,7 +501,9 @@ func located(err error, fallback string) string {
 	}
 	first := all[0]
 	msg, _, _ := strings.Cut(first.Message, "\n")
-	s := fmt.Sprintf("%s:%d: %s: %s", strings.TrimPrefix(first.Location.File, "/"), first.Location.Row, first.Code, msg)
+	// The code (rego_parse_error) is left out: the status already says
+	// "policy error", and the message says what kind.
+	s := fmt.Sprintf("%s:%d: %s", strings.TrimPrefix(first.Location.File, "/"), first.Location.Row, msg)
 	if len(all) > 1 {
 		s += fmt.Sprintf(" (+%d more)", len(all)-1)
 	}
@@ -566,6 +568,26 @@ func (e *Engine) Status() Status {
 		s.ErrorAt = b.at
 	}
 	return s
+}
+
+// Health says which revision is in force and which, if any, is refused,
+// for /readyz and the gatekeeper_policy_ok gauge. Its Error is the public
+// one-line summary ("decision.rego:12: …"), not the full error.
+func (e *Engine) Health() gatekeeper.PolicyHealth {
+	st := e.cur.Load()
+	var h gatekeeper.PolicyHealth
+	if st.good != nil {
+		h.Revision = short(st.good.revision)
+	}
+	if b := st.broken; b != nil {
+		h.BrokenRevision, h.ErrorAt = short(b.revision), b.at
+		if h.Error = gatekeeper.PolicySummary(b.err); h.Error == "" {
+			h.Error = "refused"
+		}
+	} else if st.good == nil {
+		h.Error = "not loaded yet"
+	}
+	return h
 }
 
 // Reloaded is one change of what the Engine serves, as Watch reports it.
