@@ -153,6 +153,11 @@ func Load(ctx context.Context, dir string, opts ...Option) (*Engine, error) {
 // gatekeeper.ErrPolicy, whenever the folder's current content is not
 // served, also when that was already known. A reload interrupted by ctx
 // changes nothing and is tried again on the next call.
+//
+// Loading has a deadline (WithReloadTimeout): a revision whose compile,
+// smoke evaluation and tests take longer is refused like a broken one.
+// Reloads do not queue behind each other: the compile and tests run
+// without a lock, and when two overlap, the one started later decides.
 func (e *Engine) Reload(ctx context.Context) (changed bool, err error) {
 	snap, err := readSnapshot(e.dir, true)
 	if err != nil {
