@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
@@ -82,5 +83,28 @@ func TestPolicyErrorDescription(t *testing.T) {
 				t.Errorf("description %q carries outside error text", got)
 			}
 		})
+	}
+}
+
+// TestForeignGateNamedWithPolicyError: while the policy is broken the
+// status says so first, and still names someone else's release-gate.
+func TestForeignGateNamedWithPolicyError(t *testing.T) {
+	t.Parallel()
+	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{}, "rev1")
+	ev.Decide(gatekeeper.Decision{}, summarized{"x", "decision.rego:3: unexpected eof token"})
+	h, gh := startEcho(t, ev)
+	h.accept(t, pullAt(7, head, t0))
+	quiet(t, h, gh)
+	_, err := h.svc.Accept(context.Background(), gatekeeper.Event{Name: "check_run.completed", SHA: head,
+		Check: &gatekeeper.Check{Kind: "check_run", Name: "release-gate", SHA: head, State: "success", UpdatedAt: t0.Add(time.Hour), Creator: "github-actions"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet(t, h, gh)
+	posts := gh.list()
+	last := posts[len(posts)-1].St
+	want := "policy error: decision.rego:3: unexpected eof token; a release-gate check run from someone else (github-actions) is on this commit"
+	if last.State != gatekeeper.Error || last.Description != want {
+		t.Errorf("status %s %q, want error %q", last.State, last.Description, want)
 	}
 }
