@@ -701,8 +701,9 @@ func (e *Engine) known(snap *snapshot) bool {
 
 // Data returns the policy data document at path (for example "release",
 // "approvals", "roles") in the revision in force, or nil when there is none.
-// The value is shared: callers must not change it. It lets the gatekeeper
-// learn from the policy, never from code, which teams hold release roles.
+// The value is shared: callers must not change it. Go code that needs a
+// release setting reads Settings instead, decoded once per revision; Data
+// is for what Settings does not cover.
 func (e *Engine) Data(path ...string) any {
 	st := e.cur.Load()
 	if st.good == nil {
