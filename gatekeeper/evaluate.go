@@ -199,7 +199,15 @@ func (s *Service) guard(ev *Evidence, dec Decision, perr error) Decision {
 		dec.PolicyRevision = rev
 	}
 	if perr != nil {
-		return Decision{State: Error, Reasons: []string{"release policy: " + perr.Error()}, PolicyRevision: dec.PolicyRevision}
+		out := Decision{State: Error, Reasons: []string{"release policy: " + perr.Error()},
+			PolicyRevision: dec.PolicyRevision, Summary: policyErrorStatus(perr)}
+		if dec.State.Valid() && dec.State != Error {
+			// What the last good revision said, for the page only.
+			last := dec
+			last.Votes, last.Summary, last.LastGood = nil, "", nil
+			out.LastGood = &last
+		}
+		return out
 	}
 	if !dec.State.Valid() || dec.State == Error {
 		return Decision{State: Error, Reasons: []string{fmt.Sprintf("release policy returned state %q", dec.State)}, PolicyRevision: dec.PolicyRevision}
@@ -221,19 +229,33 @@ func (s *Service) guard(ev *Evidence, dec Decision, perr error) Decision {
 		if st.OK {
 			continue
 		}
-		msg := fmt.Sprintf("%s evidence unavailable (%d tries): %s", name, st.Attempts, st.Error)
+		// The source's own error text (host names, URLs) is for the
+		// signed-in page (the evidence sources table), never the status.
+		public := fmt.Sprintf("%s evidence unavailable (%d tries)", name, st.Attempts)
 		if st.Attempts >= s.o.SourceErrorLimit {
-			return Decision{State: Error, Reasons: []string{msg}, Waiting: dec.Waiting, PolicyRevision: dec.PolicyRevision}
+			return Decision{State: Error, Reasons: []string{public + ": " + st.Error}, Waiting: dec.Waiting,
+				PolicyRevision: dec.PolicyRevision, Summary: "Error: " + public}
 		}
 		if dec.State == Success {
 			dec.State = Pending
 		}
-		dec.Waiting = prependOnce(dec.Waiting, msg, name+" evidence unavailable")
+		dec.Waiting = prependOnce(dec.Waiting, public, name+" evidence unavailable")
 	}
 	if dec.State != Success {
 		dec.Channel = ""
 	}
 	return dec
+}
+
+// policyErrorStatus is the public status description of a policy error:
+// "policy error: " and where the policy is wrong (file:line first), as the
+// evaluator summarises it; never the error's full text, which may name
+// paths and hosts and is shown on the signed-in page.
+func policyErrorStatus(err error) string {
+	if s := PolicySummary(err); s != "" {
+		return "policy error: " + s
+	}
+	return "policy error: see the details page"
 }
 
 // notify tells the Notifier when the gate turned ready, blocked or errored,

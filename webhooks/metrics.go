@@ -110,6 +110,33 @@ func (m *Metrics) KnownGitHubEndpoints(endpoints ...string) {
 	}
 }
 
+// watchPolicy exports health as the gatekeeper_policy_ok gauge, read at
+// every scrape. Registering it again (a second server on the same
+// Metrics) keeps the first.
+func (m *Metrics) watchPolicy(health func() gatekeeper.PolicyHealth) {
+	_ = m.reg.Register(policyCollector{health: health, desc: prometheus.NewDesc(
+		"gatekeeper_policy_ok",
+		"1 when the policy folder's revision is in force; 0 when it is refused (does not load, fails its tests, is too slow) or none is loaded. revision is the revision in force, broken_revision the refused one.",
+		[]string{"revision", "broken_revision"}, nil)})
+}
+
+// policyCollector reads the policy's health at each scrape.
+type policyCollector struct {
+	desc   *prometheus.Desc
+	health func() gatekeeper.PolicyHealth
+}
+
+func (c policyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c policyCollector) Collect(ch chan<- prometheus.Metric) {
+	h := c.health()
+	v := 0.0
+	if h.OK() {
+		v = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, h.Revision, h.BrokenRevision)
+}
+
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

@@ -66,6 +66,10 @@ type Options struct {
 	// Auth says who reads the details page and the API; the zero value
 	// serves them only over loopback (see AuthLoopback).
 	Auth AuthOptions
+	// Policy, when set, says which policy revision is in force and which
+	// is refused: /readyz shows it, and Metrics exports it as the
+	// gatekeeper_policy_ok gauge.
+	Policy func() gatekeeper.PolicyHealth
 }
 
 // server holds what the handlers share. It is read-only after New.
@@ -80,6 +84,7 @@ type server struct {
 	metrics      *Metrics
 	pages        *template.Template
 	auth         *auth
+	policy       func() gatekeeper.PolicyHealth // nil: not shown
 }
 
 // New checks the options and returns the gin engine serving every
@@ -127,6 +132,10 @@ func New(o Options) (*gin.Engine, error) {
 		metrics:      o.Metrics,
 		pages:        pages,
 		auth:         au,
+		policy:       o.Policy,
+	}
+	if o.Policy != nil {
+		o.Metrics.watchPolicy(o.Policy)
 	}
 	r := gin.New()
 	// Requests come straight from GitHub or through a proxy we do not

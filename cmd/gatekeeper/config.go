@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/opa"
 )
 
 // Config is every setting of `gatekeeper serve`. Each comes from a flag, else
@@ -48,7 +49,12 @@ type Config struct {
 	Workers      int
 	PolicyReload time.Duration
 	Reconcile    time.Duration
-	LogLevel     string
+	// EvalTimeout bounds one evaluation unless the policy data says
+	// (release.evaluation.timeout); ReloadTimeout bounds loading one
+	// policy revision, its tests included.
+	EvalTimeout   time.Duration
+	ReloadTimeout time.Duration
+	LogLevel      string
 
 	gated    gatekeeper.BranchPairs
 	jobRepos gatekeeper.JobRepos
@@ -130,6 +136,8 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD", &c.PolicyReload, 5*time.Second)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, time.Minute)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_EVAL_TIMEOUT", &c.EvalTimeout, opa.DefaultEvalTimeout)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD_TIMEOUT", &c.ReloadTimeout, opa.DefaultReloadTimeout)...)
 	if c.Workers == 0 {
 		if v := getenv("GATEKEEPER_WORKERS"); v != "" {
 			if _, err := fmt.Sscan(v, &c.Workers); err != nil {
@@ -161,6 +169,8 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
 	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
 	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
+	fs.DurationVar(&c.EvalTimeout, "eval-timeout", 0, "longest one policy evaluation may take, unless release.evaluation.timeout says (env GATEKEEPER_EVAL_TIMEOUT, default 1s)")
+	fs.DurationVar(&c.ReloadTimeout, "policy-reload-timeout", 0, "longest loading and testing one policy revision may take (env GATEKEEPER_POLICY_RELOAD_TIMEOUT, default 2m)")
 	return fs
 }
 
@@ -251,6 +261,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Reconcile <= 0 {
 		p = append(p, fmt.Errorf("GATEKEEPER_RECONCILE: %s is not a positive duration", c.Reconcile))
+	}
+	if c.EvalTimeout <= 0 || c.EvalTimeout > time.Minute {
+		p = append(p, fmt.Errorf("GATEKEEPER_EVAL_TIMEOUT: %s is not a positive duration of at most 1m", c.EvalTimeout))
+	}
+	if c.ReloadTimeout <= 0 {
+		p = append(p, fmt.Errorf("GATEKEEPER_POLICY_RELOAD_TIMEOUT: %s is not a positive duration", c.ReloadTimeout))
 	}
 	if c.Workers < 1 || c.Workers > 64 {
 		p = append(p, fmt.Errorf("GATEKEEPER_WORKERS: %d is not between 1 and 64", c.Workers))
