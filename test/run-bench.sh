@@ -13,6 +13,16 @@ go test -run '^$' -bench 'Evaluate|RawPreparedQuery|PreparePerEvaluation' -bench
 echo "== one whole evaluation (bbolt load + input + prepared eval) vs the raw query, busy release evidence (test/)"
 go test -run '^$' -bench 'Evaluation|RawPreparedQuery' -benchmem -benchtime "$BENCHTIME" ./test/
 
+echo "== one comment webhook and one evaluation on a pull request with 10 comments vs 5,000 (test/; target: at most 2x)"
+out="$(go test -run '^$' -bench 'Comment(Webhook|Evaluation)' -benchmem -benchtime "$BENCHTIME" ./test/)"
+echo "$out"
+for bench in CommentWebhook CommentEvaluation; do
+	echo "$out" | awk -v b="$bench" '
+		$1 ~ "^Benchmark" b "/comments=10-" { small = $3 }
+		$1 ~ "^Benchmark" b "/comments=5000-" { big = $3 }
+		END { if (small > 0) printf "%s: 5,000 comments cost %.2fx of 10 (target at most 2x)\n", b, big / small }'
+done
+
 echo "== the durable write path (gatekeeper/boltstore)"
 go test -run '^$' -bench 'Record|Evidence' -benchmem -benchtime "$BENCHTIME" ./gatekeeper/boltstore/
 
