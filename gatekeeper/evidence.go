@@ -66,11 +66,18 @@ type Review struct {
 	AuthorAssociation string    `json:"author_association,omitempty"`
 }
 
-// Comment is one pull request conversation comment.
+// Comment is one pull request conversation comment. Events carry its Body;
+// the evidence keeps only the Command the body held (Apply parses it and
+// drops the body), and only comments that held one: the votes, the lifts
+// and their history are what counts, not the conversation.
 type Comment struct {
-	ID        int64     `json:"id"`
-	User      string    `json:"user"`
-	Body      string    `json:"body"`
+	ID   int64  `json:"id"`
+	User string `json:"user"`
+	// Body is the comment's text as an event brings it; "" in the
+	// evidence (evidence written before commands were kept may hold one).
+	Body string `json:"body,omitempty"`
+	// Command is the command the body held, nil when it held none.
+	Command   *Command  `json:"command,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Deleted   bool      `json:"deleted,omitempty"`
@@ -215,6 +222,9 @@ func (ev *Evidence) Apply(e Event) {
 	if ev.Key == (PullKey{}) {
 		ev.Key = e.Key
 	}
+	if len(ev.Comments) > 0 && ev.Comments[0].Body != "" {
+		ev.compactComments() // written before commands were kept
+	}
 	if pr := e.PullRequest; pr != nil {
 		ev.applyPull(*pr, e.Received)
 	}
@@ -298,6 +308,7 @@ func (ev *Evidence) upsertReview(r Review) {
 }
 
 func (ev *Evidence) upsertComment(c Comment) {
+	c.compact()
 	for i := range ev.Comments {
 		cur := &ev.Comments[i]
 		if cur.ID != c.ID {
@@ -314,7 +325,7 @@ func (ev *Evidence) upsertComment(c Comment) {
 		// comment has vanished from it, a GO goes (fail closed) but a
 		// NOGO stays: the list cannot say who deleted it.
 		case c.Fetched && c.Deleted:
-			if vote, _, _, ok := ParseVote(cur.Body); ok && vote == "go" {
+			if cmd, ok := cur.command(); ok && cmd.Kind == "go" {
 				cur.Deleted = true
 			}
 		case c.Fetched && !cur.Fetched:
@@ -331,7 +342,15 @@ func (ev *Evidence) upsertComment(c Comment) {
 	if c.Fetched && c.Deleted {
 		return // never seen, and gone
 	}
+	if c.Command == nil {
+		// Holds no command: nothing in it counts, and a later edit
+		// that adds one arrives with its body. (A deletion or someone
+		// else's edit of a command is kept: it must stay final when
+		// the creation arrives after it.)
+		return
+	}
 	ev.Comments = append(ev.Comments, c)
+	ev.trimComments(c.User)
 }
 
 func (ev *Evidence) upsertCheck(c Check) {
