@@ -288,3 +288,35 @@ func (ev *Evidence) compactComments() {
 	}
 	ev.Comments = out
 }
+
+// Decisive returns the comments whose disappearance, unseen, would turn the
+// gate towards passing: each person's latest /go or /withdraw, and every
+// lift of a standing NOGO. Deleting a NOGO leaves it standing, so NOGOs are
+// not among them. A source that cannot see deletions asks about these.
+func (ev *Evidence) Decisive() []Comment {
+	latest := map[string]*Comment{}
+	for _, k := range ev.casts() {
+		switch k.cmd.Kind {
+		case "go", "withdraw":
+			latest[k.c.User] = k.c
+		case "nogo":
+			delete(latest, k.c.User)
+		}
+	}
+	ids := map[int64]bool{}
+	for _, c := range latest {
+		ids[c.ID] = true
+	}
+	for _, n := range ev.Nogos() {
+		for _, l := range n.Lifts {
+			ids[l.CommentID] = true
+		}
+	}
+	var out []Comment
+	for _, c := range ev.Comments {
+		if ids[c.ID] {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -64,6 +64,8 @@ func TestGatherFetchesMissingSnapshot(t *testing.T) {
 		{Name: EventPullRequest, Received: testEpoch, Key: helloKey, SHA: pr.HeadSHA, PullRequest: &pr},
 		{Name: EventReview, Received: testEpoch, Key: helloKey, SHA: review.CommitID, Review: &review},
 		{Name: EventComment, Received: testEpoch, Key: helloKey, Comment: &comment},
+		// The next read asks only for what changed since this one.
+		{Name: EventCommentsCursor, Received: testEpoch, Key: helloKey, CommentsCursor: &gatekeeper.CommentsCursor{Since: testEpoch.Add(-sinceMargin)}},
 	}
 	// Then the checks of the head the snapshot names.
 	want = append(want, checkEvents(pr.HeadSHA, recordedStatusChecks(pr.HeadSHA), []gatekeeper.Check{recordedCheckRun(pr.HeadSHA)}, true)...)
@@ -269,7 +271,7 @@ func TestGatherSkipsFreshEvidence(t *testing.T) {
 				case "GET " + helloPath + "/reviews?per_page=100":
 					wantNames = append(wantNames, EventReview)
 				case commentsRequest:
-					wantNames = append(wantNames, EventComment)
+					wantNames = append(wantNames, EventComment, EventCommentsCursor)
 				case statusRequest(helloHead):
 					wantNames = append(wantNames, EventStatus, EventStatus)
 				case checkRunsRequest(helloHead):
