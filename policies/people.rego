@@ -365,8 +365,13 @@ verdict_items contains [vote.comment_id, verdict(vote, "refused", sprintf("only 
 	not unchecked_somewhere(vote.user)
 }
 
-# Each lift on the current head gets a verdict too: counted when it lifts a
-# standing NOGO, refused with why otherwise.
+# Each lift on the current head, and each lift of a standing NOGO whatever
+# its head, gets a verdict too: counted when it lifts a standing NOGO,
+# refused with why otherwise.
+judged(lift) if lift.current == true
+
+judged(lift) if lift.comment_id in attached_lifts
+
 verdict_items contains [lift.comment_id, verdict(lift, "refused", lift.refused)] if {
 	some lift in lifts_in
 	lift.current == true
@@ -375,7 +380,7 @@ verdict_items contains [lift.comment_id, verdict(lift, "refused", lift.refused)]
 
 verdict_items contains [lift.comment_id, verdict(lift, "refused", lift_refusal)] if {
 	some lift in lifts_in
-	lift.current == true
+	judged(lift)
 	object.get(lift, "refused", "") == ""
 	not may_lift(lift.user)
 	not lift_unchecked(lift.user)
@@ -383,7 +388,6 @@ verdict_items contains [lift.comment_id, verdict(lift, "refused", lift_refusal)]
 
 verdict_items contains [lift.comment_id, verdict(lift, "counted", sprintf("lifted %s's NOGO", [nogo.user]))] if {
 	some lift in lifts_in
-	lift.current == true
 	object.get(lift, "refused", "") == ""
 	may_lift(lift.user)
 	some nogo in nogos_in
