@@ -290,22 +290,38 @@ func (ev *Evidence) compactComments() {
 }
 
 // Decisive returns the comments whose disappearance, unseen, would turn the
-// gate towards passing: each person's latest /go or /withdraw, and every
-// lift of a standing NOGO. Deleting a NOGO leaves it standing, so NOGOs are
-// not among them. A source that cannot see deletions asks about these.
+// gate towards passing, oldest first: each person's latest /go when it is
+// on the current head (a GO on an older head counts for nothing), each
+// person's latest /go or /withdraw when it took back a NOGO, and every lift
+// of a standing NOGO. Deleting a NOGO leaves it standing, so NOGOs are not
+// among them. A source that cannot see deletions asks about these.
 func (ev *Evidence) Decisive() []Comment {
-	latest := map[string]*Comment{}
+	head := ev.HeadSHA()
+	type last struct {
+		c       *Comment
+		at      time.Time
+		kind    string
+		cleared bool // took back a NOGO
+	}
+	latest := map[string]*last{}
+	nogo := map[string]bool{}
 	for _, k := range ev.casts() {
 		switch k.cmd.Kind {
 		case "go", "withdraw":
-			latest[k.c.User] = k.c
+			latest[k.c.User] = &last{c: k.c, at: k.at, kind: k.cmd.Kind, cleared: nogo[k.c.User]}
+			nogo[k.c.User] = false
 		case "nogo":
 			delete(latest, k.c.User)
+			if k.cmd.Refused == "" {
+				nogo[k.c.User] = true
+			}
 		}
 	}
 	ids := map[int64]bool{}
-	for _, c := range latest {
-		ids[c.ID] = true
+	for _, l := range latest {
+		if l.cleared || (l.kind == "go" && head != "" && ev.HeadAt(l.at) == head) {
+			ids[l.c.ID] = true
+		}
 	}
 	for _, n := range ev.Nogos() {
 		for _, l := range n.Lifts {

@@ -3,6 +3,7 @@ package githubapi
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -27,7 +28,10 @@ const commentPagesPerGather = 20
 const sinceMargin = 5 * time.Minute
 
 // maxCommentChecks bounds the comments one Gather asks about one by one
-// (see decisive).
+// (see vanished): the people known to hold a team role first, then the
+// newest. Past it the rest wait for the next read, and the Gather does not
+// fail: anybody can write /go, and a crowd of /go comments must not hold
+// the gate in error.
 const maxCommentChecks = 20
 
 // deletionGrace is how old (by GitHub's clock) a comment the evidence knows
@@ -90,7 +94,7 @@ func (s *Source) vanished(ctx context.Context, key gatekeeper.PullKey, ev *gatek
 	}
 	var out []gatekeeper.Event
 	asked := map[int64]bool{}
-	for {
+	for len(asked) < maxCommentChecks {
 		var todo []gatekeeper.Comment
 		for _, c := range work.Decisive() {
 			if !asked[c.ID] && now.Sub(c.CreatedAt) >= deletionGrace {
@@ -100,10 +104,14 @@ func (s *Source) vanished(ctx context.Context, key gatekeeper.PullKey, ev *gatek
 		if len(todo) == 0 {
 			return out, nil
 		}
-		for _, c := range todo {
-			if len(asked) >= maxCommentChecks {
-				return out, fmt.Errorf("checking the vote comments of %s: more than %d to ask about", key, maxCommentChecks)
+		member := activeMembers(ev)
+		sort.SliceStable(todo, func(i, j int) bool {
+			if member[todo[i].User] != member[todo[j].User] {
+				return member[todo[i].User]
 			}
+			return todo[i].CreatedAt.After(todo[j].CreatedAt)
+		})
+		for _, c := range todo[:min(len(todo), maxCommentChecks-len(asked))] {
 			asked[c.ID] = true
 			exists, err := s.commentExists(ctx, key, c.ID)
 			if err != nil {
@@ -132,6 +140,19 @@ func (s *Source) vanished(ctx context.Context, key gatekeeper.PullKey, ev *gatek
 			out = append(out, e)
 		}
 	}
+	return out, nil
+}
+
+// activeMembers lists the people the evidence knows to be active members of
+// some team.
+func activeMembers(ev *gatekeeper.Evidence) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range ev.Memberships {
+		if m.Active {
+			out[m.User] = true
+		}
+	}
+	return out
 }
 
 // commentExists asks GitHub for one comment: false on 404.

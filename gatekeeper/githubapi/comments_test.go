@@ -439,3 +439,39 @@ func TestGatherCommentErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestGatherBoundsCommentChecks: a crowd of /go comments costs at most
+// maxCommentChecks lookups and never fails the Gather (anybody can write
+// /go); the people known to hold a team role are asked about first.
+func TestGatherBoundsCommentChecks(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	serveHelloWorld(t, gh)
+	gh.on(commentsRoute, commentList(t))
+	var crowd []listedComment
+	for i := range 3 * maxCommentChecks {
+		crowd = append(crowd, listedComment{id: int64(3000 + i), user: fmt.Sprintf("fan-%d", i), body: "/go", at: votedAt.Add(time.Duration(i) * time.Second)})
+	}
+	// The lead voted first, before the crowd.
+	lead := listedComment{id: 2999, user: "lead-bob", body: "/go", at: votedAt.Add(-time.Minute)}
+	ev := commentEvidence(nil, append([]listedComment{lead}, crowd...)...)
+	ev.Memberships = map[string]gatekeeper.Membership{"org/leads/lead-bob": {Team: "org/leads", User: "lead-bob", Active: true}}
+	s := newTestSource(t, gh, newFakeTime(), testRetry())
+
+	got, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	var asked []string
+	for _, r := range gh.served() {
+		if strings.Contains(r.Path, "/issues/comments/") {
+			asked = append(asked, r.Path)
+		}
+	}
+	if len(asked) != maxCommentChecks || !strings.HasSuffix(asked[0], "/2999") {
+		t.Errorf("asked about %d comments, first %v; want %d, lead-bob's first", len(asked), asked[:min(1, len(asked))], maxCommentChecks)
+	}
+	if n := len(commentEvents(got)); n != 1+maxCommentChecks {
+		t.Errorf("%d comment events, want the cursor and %d deletions (the fake has none of them)", n, maxCommentChecks)
+	}
+}
