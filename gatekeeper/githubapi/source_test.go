@@ -31,7 +31,7 @@ var helloKey = gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Numb
 // pull request, its reviews with the recorded REST review list, its
 // comments with the recorded comment (see recordedComments), and its head's
 // statuses and check runs with the recorded ones (see serveChecks).
-func serveHelloWorld(t *testing.T, gh *fakeGitHub) {
+func serveHelloWorld(t testing.TB, gh *fakeGitHub) {
 	t.Helper()
 	gh.on("GET "+helloPath, jsonReply(http.StatusOK, string(fixtureField(t, "pull_request.opened.json", "pull_request"))))
 	gh.on(reviewsRoute, jsonReply(http.StatusOK, string(readFixture(t, "rest/pulls.reviews.list.approved.json"))))
