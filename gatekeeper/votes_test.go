@@ -170,3 +170,38 @@ func TestWithdrawTakesTheVoteBack(t *testing.T) {
 		t.Errorf("votes after /withdraw: %+v, want none", v)
 	}
 }
+
+// FuzzParseCommand: whatever a comment says, a command is well formed: a
+// known kind, a bounded reason, a NOGO or a lift that counts carries a
+// reason, and a lift that counts names someone.
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{"/go", "/nogo broken", "/nogo", "/withdraw", "/lift @qa-carol fixed", "/lift @x", "/lift", "/vote no-go x\n/go", "/lift @-bad reason", "/nogo " + strings.Repeat("é", 400)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		cmd, ok := ParseCommand(body)
+		if !ok {
+			if cmd != (Command{}) {
+				t.Fatalf("no command, yet %+v", cmd)
+			}
+			return
+		}
+		switch cmd.Kind {
+		case "go", "nogo", "withdraw", "lift":
+		default:
+			t.Fatalf("kind %q", cmd.Kind)
+		}
+		if n := len([]rune(cmd.Reason)); n > maxReason {
+			t.Fatalf("reason of %d characters", n)
+		}
+		if cmd.Refused == "" && (cmd.Kind == "nogo" || cmd.Kind == "lift") && strings.TrimSpace(cmd.Reason) == "" {
+			t.Fatalf("%s without a reason counts: %+v", cmd.Kind, cmd)
+		}
+		if cmd.Kind == "lift" && cmd.Refused == "" && cmd.Target == "" {
+			t.Fatalf("lift of nobody counts: %+v", cmd)
+		}
+		if cmd.Kind != "lift" && cmd.Target != "" {
+			t.Fatalf("target on a %s", cmd.Kind)
+		}
+	})
+}
