@@ -87,26 +87,32 @@ func TestReplicasShareOneServer(t *testing.T) {
 		defer s.Close()
 	}
 	ctx := context.Background()
-	const n = 40
+	// Each replica runs a few writers, each writing one at a time, so that
+	// the two replicas' groups interleave many times.
+	const writers, n = 3, 25 // 151 writes: the evidence log keeps 200
 	var wg sync.WaitGroup
-	errs := make(chan error, 2*n)
+	errs := make(chan error, 2*writers*n+2)
 	want := map[string]int{}
-	for i := range n {
-		for r, s := range stores {
-			d := fmt.Sprintf("r%d-d%d", r, i)
-			want[d] = 1
+	for r, s := range stores {
+		for w := range writers {
+			for i := range n {
+				want[fmt.Sprintf("r%d-w%d-%d", r, w, i)] = 1
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if i%4 == 3 { // some Updates too: they race the Records
-					_, err := s.Update(ctx, keyA, logged(d))
-					if errors.Is(err, gatekeeper.ErrNotFound) {
-						err = s.Record(ctx, d, []gatekeeper.PullKey{keyA}, logged(d))
+				for i := range n {
+					d := fmt.Sprintf("r%d-w%d-%d", r, w, i)
+					if i%4 == 3 { // some Updates too: they race the Records
+						_, err := s.Update(ctx, keyA, logged(d))
+						if errors.Is(err, gatekeeper.ErrNotFound) {
+							err = s.Record(ctx, d, []gatekeeper.PullKey{keyA}, logged(d))
+						}
+						errs <- err
+						continue
 					}
-					errs <- err
-					return
+					errs <- s.Record(ctx, d, []gatekeeper.PullKey{keyA}, logged(d))
 				}
-				errs <- s.Record(ctx, d, []gatekeeper.PullKey{keyA}, logged(d))
 			}()
 		}
 	}
