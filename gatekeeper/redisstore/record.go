@@ -22,10 +22,10 @@ type writeReq struct {
 	update   bool // an Update: the evidence must exist, the key is not queued
 
 	// Set by each attempt afresh.
-	dup  bool
-	err  error                // this request alone failed (ErrNotFound, a panic)
-	out  *gatekeeper.Evidence // Update: the evidence as fn left it
-	res  chan error           // buffered
+	dup bool
+	err error                // this request alone failed (ErrNotFound, a panic)
+	out *gatekeeper.Evidence // Update: the evidence as fn left it
+	res chan error           // buffered
 }
 
 // Record marks delivery as seen, applies apply to the evidence of every key
