@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/redisstore"
 )
 
 // Config is every setting of `gatekeeper serve`. Each comes from a flag, else
@@ -21,9 +22,14 @@ type Config struct {
 	Policies      string
 	Store         string
 	WebhookSecret string
-	JenkinsToken  string
-	StatusContext string
-	GatedBranches string
+	// RedisPassword is sent with AUTH to a redis:// or rediss:// store.
+	RedisPassword string
+	// RedisWaitReplicas is how many replicas every write to Redis waits
+	// for (WAIT); 0 waits for none.
+	RedisWaitReplicas int
+	JenkinsToken      string
+	StatusContext     string
+	GatedBranches     string
 
 	GitHubAPIURL string
 	GitHubToken  string
@@ -66,7 +72,8 @@ func (c *Config) settings() []setting {
 		{"addr", "GATEKEEPER_ADDR", ":8080", "listen address", &c.Addr, false},
 		{"public-url", "GATEKEEPER_PUBLIC_URL", "http://localhost:8080", "base of the status target_url", &c.PublicURL, false},
 		{"policies", "GATEKEEPER_POLICIES", "./policies", "policy folder (Rego + data)", &c.Policies, false},
-		{"store", "GATEKEEPER_STORE", "bolt://./data/gatekeeper.db", "store: bolt://path or redis://host:port/db", &c.Store, false},
+		{"store", "GATEKEEPER_STORE", "bolt://./data/gatekeeper.db", "store: bolt://path, redis://host:port/db or rediss://host:port/db (TLS)", &c.Store, false},
+		{"", "REDIS_PASSWORD", "", "Redis AUTH password for a redis:// or rediss:// store", &c.RedisPassword, true},
 		{"", "GATEKEEPER_WEBHOOK_SECRET", "", "GitHub webhook secret (HMAC-SHA256)", &c.WebhookSecret, true},
 		{"", "GATEKEEPER_JENKINS_TOKEN", "", "token Jenkins sends as Bearer or ?token=", &c.JenkinsToken, true},
 		{"status-context", "GATEKEEPER_STATUS_CONTEXT", "release-gate", "commit status context", &c.StatusContext, false},
@@ -102,6 +109,7 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
 	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
+	fs.IntVar(&c.RedisWaitReplicas, "redis-wait-replicas", -1, "Redis replicas every write waits for, WAIT n (env GATEKEEPER_REDIS_WAIT_REPLICAS, default 0)")
 	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -132,6 +140,14 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD", &c.PolicyReload, 5*time.Second)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, time.Minute)...)
+	if c.RedisWaitReplicas == -1 {
+		c.RedisWaitReplicas = 0
+		if v := getenv("GATEKEEPER_REDIS_WAIT_REPLICAS"); v != "" {
+			if _, err := fmt.Sscan(v, &c.RedisWaitReplicas); err != nil {
+				problems = append(problems, fmt.Errorf("GATEKEEPER_REDIS_WAIT_REPLICAS: %q is not a number", v))
+			}
+		}
+	}
 	if c.Workers == 0 {
 		if v := getenv("GATEKEEPER_WORKERS"); v != "" {
 			if _, err := fmt.Sscan(v, &c.Workers); err != nil {
@@ -190,8 +206,13 @@ func (c *Config) Validate() error {
 	} else if fi, err := os.Stat(c.Policies); err != nil || !fi.IsDir() {
 		p = append(p, fmt.Errorf("GATEKEEPER_POLICIES: %q is not a folder", c.Policies))
 	}
-	if _, _, err := parseStore(c.Store); err != nil {
+	if scheme, _, err := parseStore(c.Store); err != nil {
 		p = append(p, err)
+	} else if scheme == "bolt" && (c.RedisPassword != "" || c.RedisWaitReplicas != 0) {
+		p = append(p, errors.New("REDIS_PASSWORD and GATEKEEPER_REDIS_WAIT_REPLICAS need a redis:// or rediss:// GATEKEEPER_STORE"))
+	}
+	if c.RedisWaitReplicas < 0 || c.RedisWaitReplicas > 16 {
+		p = append(p, fmt.Errorf("GATEKEEPER_REDIS_WAIT_REPLICAS: %d is not between 0 and 16", c.RedisWaitReplicas))
 	}
 	if c.StatusContext == "" {
 		p = append(p, errors.New("GATEKEEPER_STATUS_CONTEXT is empty"))
@@ -219,18 +240,23 @@ func (c *Config) Validate() error {
 	return errors.Join(p...)
 }
 
-// parseStore splits GATEKEEPER_STORE into its scheme and the rest.
+// parseStore splits GATEKEEPER_STORE into its scheme and the rest, and
+// checks a Redis URL without connecting.
 func parseStore(s string) (scheme, rest string, err error) {
 	scheme, rest, ok := strings.Cut(s, "://")
 	switch {
 	case !ok || rest == "":
-		return "", "", fmt.Errorf("GATEKEEPER_STORE: %q is not bolt://path or redis://host:port/db", s)
+		return "", "", fmt.Errorf("GATEKEEPER_STORE: %q is not bolt://path or redis://host:port/db", redactURL(s))
 	case scheme == "bolt":
 		return scheme, rest, nil
-	case scheme == "redis":
-		return "", "", fmt.Errorf("GATEKEEPER_STORE: the Redis store is not built yet; use bolt://path")
+	case scheme == "redis" || scheme == "rediss":
+		if err := redisstore.CheckURL(s); err != nil {
+			// Never echo the URL: it may carry a password.
+			return "", "", fmt.Errorf("GATEKEEPER_STORE: %w", err)
+		}
+		return scheme, rest, nil
 	default:
-		return "", "", fmt.Errorf("GATEKEEPER_STORE: unknown scheme %q (want bolt or redis)", scheme)
+		return "", "", fmt.Errorf("GATEKEEPER_STORE: unknown scheme %q (want bolt, redis or rediss)", scheme)
 	}
 }
 

@@ -19,10 +19,38 @@ import (
 	"github.com/releasegate/gatekeeper/gatekeeper/githubevents"
 	"github.com/releasegate/gatekeeper/gatekeeper/jenkinsapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/opa"
+	"github.com/releasegate/gatekeeper/gatekeeper/redisstore"
 	"github.com/releasegate/gatekeeper/gatekeeper/slackapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/zenhubapi"
 	"github.com/releasegate/gatekeeper/webhooks"
 )
+
+// openStore opens the store GATEKEEPER_STORE names, by its scheme: the
+// embedded bbolt file, or a Redis server shared by several replicas.
+func openStore(ctx context.Context, cfg *Config) (gatekeeper.Store, error) {
+	scheme, rest, err := parseStore(cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	switch scheme {
+	case "redis", "rediss":
+		openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s, err := redisstore.Open(openCtx, cfg.Store,
+			redisstore.WithPassword(cfg.RedisPassword),
+			redisstore.WithWaitReplicas(cfg.RedisWaitReplicas, 0))
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	default:
+		s, err := boltstore.Open(rest)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+}
 
 // serve builds the dependencies from cfg, runs the server and the workers
 // until ctx ends, then shuts down cleanly: stop accepting requests, drain
@@ -30,8 +58,7 @@ import (
 func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	log := newLogger(cfg.LogLevel, logOut)
 
-	_, storePath, _ := parseStore(cfg.Store) // validated already
-	store, err := boltstore.Open(storePath)
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -117,7 +117,8 @@ func CheckURL(raw string) error {
 func parseURL(raw string) (*redis.Options, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("redis URL: %w", err)
+		// url.Error repeats the URL, password and all: say less.
+		return nil, fmt.Errorf("redis URL: not a URL: %w", gatekeeper.ErrInvalid)
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		return nil, fmt.Errorf("redis URL: scheme %q is not redis or rediss: %w", u.Scheme, gatekeeper.ErrInvalid)
