@@ -22,14 +22,9 @@ type Config struct {
 	Policies      string
 	Store         string
 	WebhookSecret string
-	// RedisPassword is sent with AUTH to a redis:// or rediss:// store.
-	RedisPassword string
-	// RedisWaitReplicas is how many replicas every write to Redis waits
-	// for (WAIT); 0 waits for none.
-	RedisWaitReplicas int
-	JenkinsToken      string
-	StatusContext     string
-	GatedBranches     string
+	JenkinsToken  string
+	StatusContext string
+	GatedBranches string
 
 	GitHubAPIURL string
 	GitHubToken  string
@@ -54,6 +49,12 @@ type Config struct {
 	PolicyReload time.Duration
 	Reconcile    time.Duration
 	LogLevel     string
+
+	// RedisPassword is sent with AUTH to a redis:// or rediss:// store.
+	RedisPassword string
+	// RedisWaitReplicas is how many replicas every write to Redis waits
+	// for (WAIT); 0 waits for none.
+	RedisWaitReplicas int
 
 	gated    gatekeeper.BranchPairs
 	jobRepos gatekeeper.JobRepos
