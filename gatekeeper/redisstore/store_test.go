@@ -201,7 +201,9 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 // primary, is a duplicate when the sender tries again.
 func TestWaitReplicas(t *testing.T) {
 	t.Parallel()
-	primary := redistest.Start(t)
+	// No delay before the replica's first sync (the default waits 5 s for
+	// more replicas to share it).
+	primary := redistest.Start(t, "--repl-diskless-sync-delay", "0")
 	ctx := context.Background()
 
 	alone := open(t, primary, WithPrefix(newPrefix()), WithWaitReplicas(1, 50*time.Millisecond))
@@ -215,7 +217,7 @@ func TestWaitReplicas(t *testing.T) {
 	}
 
 	redistest.Start(t, "--replicaof", "127.0.0.1", portOf(primary.Addr))
-	s := open(t, primary, WithPrefix(newPrefix()), WithWaitReplicas(1, 5*time.Second))
+	s := open(t, primary, WithPrefix(newPrefix()), WithWaitReplicas(1, time.Second))
 	defer s.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

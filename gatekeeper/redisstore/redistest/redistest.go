@@ -86,6 +86,9 @@ func Start(t testing.TB, extra ...string) *Server {
 			"--appendonly", "yes",
 			"--appendfsync", "always",
 			"--daemonize", "no",
+			// A primary stopped with SIGTERM would wait up to 10 s for
+			// its replicas to catch up.
+			"--shutdown-timeout", "0",
 		}, extra...)
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Stop)
@@ -131,7 +134,8 @@ func (s *Server) start() error {
 // flushed beyond what its fsync policy already wrote.
 func (s *Server) Kill() { s.kill(syscall.SIGKILL) }
 
-// Stop ends the server with SIGTERM (waiting up to 10 s, then SIGKILL).
+// Stop ends the server with SIGTERM (waiting up to 2 s, then SIGKILL: a
+// replica that has just synced can let a SIGTERM wait for long).
 // Stopping a stopped server is harmless.
 func (s *Server) Stop() { s.kill(syscall.SIGTERM) }
 
@@ -147,7 +151,7 @@ func (s *Server) kill(sig syscall.Signal) {
 	_ = s.cmd.Process.Signal(sig)
 	select {
 	case <-s.done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(2 * time.Second):
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
