@@ -61,20 +61,33 @@ func Required() bool {
 // over the defaults.
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	bin := Binary()
-	if bin == "" {
+	if Binary() == "" {
 		msg := "redis-server is not installed: `bash test/redis.sh` or `make test` installs it (Debian package redis-server)"
 		if Required() {
 			t.Fatal(msg + "; it is required here (GATEKEEPER_REQUIRE_REDIS or CI is set)")
 		}
 		t.Skip(msg)
 	}
-	dir := t.TempDir()
+	s, err := Launch(t.TempDir(), extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Launch starts a redis-server in dir on a free loopback port, for a
+// program that is not a test (the load run). The caller stops it.
+func Launch(dir string, extra ...string) (*Server, error) {
+	bin := Binary()
+	if bin == "" {
+		return nil, fmt.Errorf("redis-server is not installed")
+	}
 	var lastErr error
 	for range 5 { // another process may take the free port first
 		port, err := freePort()
 		if err != nil {
-			t.Fatalf("finding a free port: %v", err)
+			return nil, fmt.Errorf("finding a free port: %w", err)
 		}
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, bin: bin}
 		s.args = append([]string{
@@ -91,12 +104,10 @@ func Start(t testing.TB, extra ...string) *Server {
 			"--shutdown-timeout", "0",
 		}, extra...)
 		if lastErr = s.start(); lastErr == nil {
-			t.Cleanup(s.Stop)
-			return s
+			return s, nil
 		}
 	}
-	t.Fatalf("starting redis-server: %v", lastErr)
-	return nil
+	return nil, fmt.Errorf("starting redis-server: %w", lastErr)
 }
 
 // URL is the redis:// URL of database db on the server.
