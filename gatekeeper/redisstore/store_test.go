@@ -352,3 +352,40 @@ func TestClosed(t *testing.T) {
 		t.Error("Record after Close succeeded")
 	}
 }
+
+// TestRedisRestart: after redis-server is killed and started again, the
+// store's pooled connections are dead; the next writes find that out
+// before they send anything (go-redis checks an idle connection), so no
+// write fails for it, and nothing acknowledged before is lost.
+func TestRedisRestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := open(t, srv, WithPrefix(newPrefix()))
+	defer s.Close()
+	ctx := context.Background()
+	burst := func(round string) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for i := range 16 { // several pooled connections
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := fmt.Sprintf("%s-%d", round, i)
+				if err := s.Record(ctx, d, []gatekeeper.PullKey{keyA}, logged(d)); err != nil {
+					t.Errorf("Record(%s): %v", d, err)
+				}
+				if _, err := s.Evidence(ctx, keyB); !errors.Is(err, gatekeeper.ErrNotFound) {
+					t.Errorf("Evidence(%s): %v", keyB, err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	burst("before")
+	srv.Kill()
+	srv.Restart(t)
+	burst("after")
+	if got := len(logCounts(t, s, keyA)); got != 32 {
+		t.Errorf("%d deliveries applied, want 32", got)
+	}
+}
