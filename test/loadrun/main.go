@@ -110,6 +110,8 @@ func run(n, c int, maxTime time.Duration, payloadPath, policies string, withRedi
 			name string
 			h    http.Handler
 		}{"durable acknowledgement (Redis)", h})
+	} else if withRedis {
+		fmt.Println("(no redis-server installed: the Redis target is left out; bash test/redis.sh installs it)")
 	}
 
 	fmt.Printf("loopback load run: %d requests per target, %d connections, payload %s (%d bytes)\n\n", n, c, filepath.Base(payloadPath), len(body))
