@@ -15,6 +15,7 @@
 //	                 to MaxDecisions
 //	P:delivered      sorted set: delivery id, scored by the microsecond it
 //	                 was recorded
+//	P:commit:<id>    a group commit's receipt, kept ten minutes
 //
 // A 202 keeps its promise through one Lua script (commitScript): the
 // delivery id, the evidence and the queue entry are written together or not
@@ -29,8 +30,9 @@
 // encoded and written once per group.
 //
 // The client does not retry writes by itself: a write whose reply was lost
-// may have been made. The store then reads back the version tokens it
-// wrote (unique to this process) to tell whether it was.
+// may have been made, and must not be made twice (an Update has no delivery
+// id to deduplicate it). The store looks for the commit's receipt instead,
+// and sends the commit again only when it was not made.
 //
 // How durable a nil from Record is depends on the server: with
 // appendonly yes and appendfsync always, Redis answers a write only after

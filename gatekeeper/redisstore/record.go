@@ -143,7 +143,7 @@ func (s *Store) commitGroup(group []*writeReq) error {
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		pulls, args, err := s.prepare(ctx, group)
+		cid, pulls, args, err := s.prepare(ctx, group)
 		if errors.Is(err, errAgain) {
 			continue
 		}
@@ -156,12 +156,20 @@ func (s *Store) commitGroup(group []*writeReq) error {
 		reply, err := s.run(ctx, commitScript, args...)
 		var rerr redis.Error
 		if err != nil && !errors.As(err, &rerr) && !errors.Is(err, ErrReplicas) {
-			// The reply was lost: the write may have been made.
-			if made, verr := s.made(ctx, pulls); verr == nil && made {
+			// The reply was lost: the write may have been made. Its
+			// receipt tells; sending it again could make it twice.
+			made, verr := s.rdb.Exists(ctx, s.key("commit", cid)).Result()
+			switch {
+			case verr != nil:
+				return fmt.Errorf("writing to redis, and checking whether the write was made: %w", errors.Join(err, verr))
+			case made == 1:
 				s.cacheGroup(pulls)
 				return nil
+			case attempt >= maxAttempts:
+				return fmt.Errorf("writing to redis: %w", err)
+			default:
+				continue // not made: try again
 			}
-			return fmt.Errorf("writing to redis (the write was not found made, or could not be checked): %w", err)
 		}
 		if err != nil && !errors.Is(err, ErrReplicas) {
 			return fmt.Errorf("writing to redis: %w", err)
@@ -183,7 +191,7 @@ func (s *Store) commitGroup(group []*writeReq) error {
 // (nil when nothing is to be written). It resets and sets every request's
 // dup and out; a request that fails alone gets its err and makes prepare
 // return errAgain, so that the attempt starts again without it.
-func (s *Store) prepare(ctx context.Context, group []*writeReq) ([]*pending, []any, error) {
+func (s *Store) prepare(ctx context.Context, group []*writeReq) (string, []*pending, []any, error) {
 	// The distinct delivery ids and pull requests, in first-seen order.
 	var ids []string
 	var keys []gatekeeper.PullKey
@@ -207,7 +215,7 @@ func (s *Store) prepare(ctx context.Context, group []*writeReq) ([]*pending, []a
 	}
 	dups, tokens, evs, err := s.read(ctx, ids, keys)
 	if err != nil {
-		return nil, nil, err
+		return "", nil, nil, err
 	}
 	byKey := map[gatekeeper.PullKey]*pending{}
 	var order []*pending
@@ -236,7 +244,7 @@ func (s *Store) prepare(ctx context.Context, group []*writeReq) ([]*pending, []a
 			}
 			if err := applyTo(p.ev, k, req.apply); err != nil {
 				req.err = err
-				return nil, nil, errAgain
+				return "", nil, nil, errAgain
 			}
 			p.queue = p.queue || !req.update
 		}
@@ -249,9 +257,10 @@ func (s *Store) prepare(ctx context.Context, group []*writeReq) ([]*pending, []a
 		}
 	}
 	if len(order) == 0 && len(newIDs) == 0 {
-		return nil, nil, nil
+		return "", nil, nil, nil
 	}
-	args := []any{s.prefix, micros(s.clock.Now()), len(newIDs)}
+	cid := s.nonce + strconv.FormatUint(s.tokens.Add(1), 36)
+	args := []any{s.prefix, cid, micros(s.clock.Now()), len(newIDs)}
 	for _, id := range newIDs {
 		args = append(args, id)
 	}
@@ -259,7 +268,7 @@ func (s *Store) prepare(ctx context.Context, group []*writeReq) ([]*pending, []a
 	for _, p := range order {
 		data, err := json.Marshal(p.ev)
 		if err != nil {
-			return nil, nil, fmt.Errorf("encoding evidence of %s: %w", p.key, err)
+			return "", nil, nil, fmt.Errorf("encoding evidence of %s: %w", p.key, err)
 		}
 		heads := headSHAs(p.ev)
 		queue := "0"
@@ -272,30 +281,7 @@ func (s *Store) prepare(ctx context.Context, group []*writeReq) ([]*pending, []a
 			args = append(args, h)
 		}
 	}
-	return order, args, nil
-}
-
-// made reports whether a commit whose reply was lost was made: every pull
-// request it wrote holds the token it wrote. Tokens are unique, so no
-// other write can look like it.
-func (s *Store) made(ctx context.Context, pulls []*pending) (bool, error) {
-	if len(pulls) == 0 {
-		return false, nil
-	}
-	keys := make([]gatekeeper.PullKey, len(pulls))
-	for i, p := range pulls {
-		keys[i] = p.key
-	}
-	_, tokens, _, err := s.read(ctx, nil, keys)
-	if err != nil {
-		return false, err
-	}
-	for _, p := range pulls {
-		if tokens[p.key] != p.written {
-			return false, nil
-		}
-	}
-	return true, nil
+	return cid, order, args, nil
 }
 
 // cacheGroup caches what a group wrote, under the tokens it wrote.

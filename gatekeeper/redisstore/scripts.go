@@ -50,15 +50,18 @@ return out
 // applied again. When the checks pass it marks the deliveries seen (score:
 // microseconds since 1970), writes each evidence with its new token,
 // indexes its head shas, and gives each pull request to queue a new
-// generation from the one counter.
+// generation from the one counter. It also leaves a receipt under the
+// commit's unique id for ten minutes, by which a writer whose reply was lost
+// tells whether its commit was made.
 //
-// ARGV: prefix, now (µs), n, n delivery ids, m,
+// ARGV: prefix, commit id, now (µs), n, n delivery ids, m,
 // m × (field, expected token or "", new token, json, queue 0/1, h, h head shas).
 // Reply: {"ok"}, {"dup", id} or {"stale", field}.
 var commitScript = redis.NewScript(`
 local p = ARGV[1]
-local now = ARGV[2]
-local i = 3
+local cid = ARGV[2]
+local now = ARGV[3]
+local i = 4
 local n = tonumber(ARGV[i]); i = i + 1
 local ids = {}
 for d = 1, n do
@@ -89,6 +92,7 @@ for _, pl in ipairs(pulls) do
     redis.call('HSET', p .. ':queue', pl[1], redis.call('INCR', p .. ':gen'))
   end
 end
+redis.call('SET', p .. ':commit:' .. cid, 1, 'EX', 600)
 return {'ok'}
 `)
 

@@ -162,7 +162,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		ropt.Password = o.password
 	}
 	// No automatic retries: a write whose reply was lost may have been
-	// made, and must not be made twice. commit finds out instead.
+	// made, and must not be made twice. commitGroup finds out instead.
 	ropt.MaxRetries = -1
 	ropt.ContextTimeoutEnabled = true
 	var nonce [6]byte
