@@ -116,3 +116,26 @@ func TestOpenStoreByScheme(t *testing.T) {
 		t.Errorf("a refused password reported as a bad setting: %v", err)
 	}
 }
+
+// TestRedisSettingsInHelpAndFlags: serve's help offers the Redis stores and
+// REDIS_PASSWORD, and the flag beats GATEKEEPER_REDIS_WAIT_REPLICAS.
+func TestRedisSettingsInHelpAndFlags(t *testing.T) {
+	t.Parallel()
+	var help strings.Builder
+	serveUsage(&help)
+	for _, want := range []string{"redis://host:port/db", "rediss://host:port/db", "REDIS_PASSWORD, REDIS_PASSWORD_FILE", "-redis-wait-replicas"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("serve help does not mention %q:\n%s", want, help.String())
+		}
+	}
+	c, err := LoadConfig([]string{"-redis-wait-replicas", "2"}, env(map[string]string{
+		"GATEKEEPER_WEBHOOK_SECRET": "0123456789abcdef", "GATEKEEPER_POLICIES": t.TempDir(),
+		"GATEKEEPER_STORE": "redis://127.0.0.1:6379/0", "GATEKEEPER_REDIS_WAIT_REPLICAS": "1",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RedisWaitReplicas != 2 {
+		t.Errorf("replicas %d, want the flag's 2", c.RedisWaitReplicas)
+	}
+}
