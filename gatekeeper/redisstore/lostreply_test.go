@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -123,5 +124,39 @@ func TestLostReplyNotAppliedTwice(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]int{"d-1": 1, "d-2": 1, "u-1": 1}, logCounts(t, s, keyA)); diff != "" {
 		t.Errorf("applied (-want +got):\n%s", diff)
+	}
+}
+
+// TestLostReplyWithReplicas: with WAIT asked for, a commit whose reply was
+// lost is made (its receipt says so) but not known to be on the replicas:
+// it is no promise, so the Record fails with ErrReplicas, and the sender's
+// retry is a duplicate.
+func TestLostReplyWithReplicas(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	proxy := newCutProxy(t, srv.Addr)
+	s, err := Open(context.Background(), "redis://"+proxy.ln.Addr().String()+"/0",
+		WithPrefix(newPrefix()), WithWaitReplicas(1, 20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	// Warm up: the scripts are loaded (no replica: ErrReplicas).
+	if err := s.Record(ctx, "d-1", []gatekeeper.PullKey{keyA}, logged("d-1")); !errors.Is(err, ErrReplicas) {
+		t.Fatalf("Record(d-1): %v, want ErrReplicas", err)
+	}
+	// The read (reply 0), then the commit (reply 1) and WAIT: cut the
+	// commit's reply.
+	proxy.cutAt.Store(1)
+	err = s.Record(ctx, "d-2", []gatekeeper.PullKey{keyA}, logged("d-2"))
+	if proxy.cutAt.Load() != -1 {
+		t.Fatal("the proxy cut nothing: the test did not test")
+	}
+	if !errors.Is(err, ErrReplicas) {
+		t.Errorf("Record(d-2) whose reply was lost: err = %v, want ErrReplicas", err)
+	}
+	if err := s.Record(ctx, "d-2", []gatekeeper.PullKey{keyA}, logged("d-2")); !errors.Is(err, gatekeeper.ErrDuplicate) {
+		t.Errorf("Record(d-2) again: err = %v, want ErrDuplicate", err)
 	}
 }

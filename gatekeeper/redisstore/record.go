@@ -162,6 +162,10 @@ func (s *Store) commitGroup(group []*writeReq) error {
 			switch {
 			case verr != nil:
 				return fmt.Errorf("writing to redis, and checking whether the write was made: %w", errors.Join(err, verr))
+			case made == 1 && s.replicas > 0:
+				// Made, but whether the replicas have it is not known.
+				s.cacheGroup(pulls)
+				return fmt.Errorf("%w: the write was made, its reply lost before the replicas' count", ErrReplicas)
 			case made == 1:
 				s.cacheGroup(pulls)
 				return nil

@@ -165,6 +165,11 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	// made, and must not be made twice. commitGroup finds out instead.
 	ropt.MaxRetries = -1
 	ropt.ContextTimeoutEnabled = true
+	if o.replicas > 0 && ropt.ReadTimeout >= 0 && ropt.ReadTimeout < o.waitFor+time.Second {
+		// A WAIT must be able to take its whole timeout without the read
+		// of its reply timing out first.
+		ropt.ReadTimeout = o.waitFor + time.Second
+	}
 	var nonce [6]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return nil, fmt.Errorf("opening redis store: %w", err)
