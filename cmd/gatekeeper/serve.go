@@ -29,8 +29,7 @@ import (
 func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	log := newLogger(cfg.LogLevel, logOut)
 
-	kind, rest, _ := parseStore(cfg.Store) // validated already
-	store, err := kind.open(rest)
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
