@@ -94,12 +94,22 @@ digest() {
   done) | sha256sum | cut -d' ' -f1
 }
 
-# cm_file DOC NAME: the content of the ConfigMap's literal block NAME.
+# cm_file DOC NAME: the content of the ConfigMap's literal block NAME ("|2",
+# "|2-" or "|2+"), its final line breaks as the chomping indicator says.
 cm_file() {
   awk -v key="$2" '
     /^data:/ { data = 1; next }
-    data && /^  [^ ]/ { on = index($0, "  " key ": |2") == 1; next }
-    data && on { sub(/^    /, ""); print }' <<<"$1"
+    data && /^  [^ ]/ {
+      on = index($0, "  " key ": |2") == 1
+      if (on) { found = 1; chomp = substr($0, length("  " key ": |2") + 1) }
+      next
+    }
+    data && on { sub(/^    /, ""); lines[++n] = $0 }
+    END {
+      if (!found) exit 1
+      if (chomp != "+") while (n > 0 && lines[n] == "") n--
+      for (i = 1; i <= n; i++) printf "%s%s", lines[i], (i < n || chomp != "-") ? "\n" : ""
+    }' <<<"$1"
 }
 
 render() { # render OUT ARGS...: helm template into $tmp/OUT.yaml
@@ -205,13 +215,17 @@ hasnt "$all" '^kind: StatefulSet$' "a bundled Redis with redis.enabled=false"
 [ -z "$(doc "$all" Service "$RELEASE-redis")" ] || fail "a bundled Redis Service with redis.enabled=false"
 
 echo "helm template: a release manager's policy change as a chart value"
-printf 'release:\n  coverage:\n    min: 90\n' >"$tmp/data.yaml"
-render override --set-file "policies.files.data\.yaml=$tmp/data.yaml"
+# The override's bytes must come through as they are: one without a final
+# newline, one with two, one that starts with spaces.
+printf 'release:\n  coverage:\n    min: 90' >"$tmp/data.yaml"
+printf '  {"extra": true}\n\n' >"$tmp/extra.json"
+render override --set-file "policies.files.data\.yaml=$tmp/data.yaml" --set-file "policies.files.extra\.json=$tmp/extra.json"
 cm=$(doc "$(cat "$tmp/override.yaml")" ConfigMap "$cmname")
 cm_file "$cm" data.yaml | cmp -s - "$tmp/data.yaml" || fail "policies.files.data.yaml did not replace data.yaml"
+cm_file "$cm" extra.json | cmp -s - "$tmp/extra.json" || fail "policies.files.extra.json is not as given"
 cm_file "$cm" decision.rego | cmp -s - policies/decision.rego || fail "policies.files.data.yaml changed decision.rego"
 hasnt "$cm" "policy-files-sha256: $want\$" "the override left the digest unchanged"
-mkdir -p "$tmp/expected" && cp "$copy"/* "$tmp/expected/" && cp "$tmp/data.yaml" "$tmp/expected/data.yaml"
+mkdir -p "$tmp/expected" && cp "$copy"/* "$tmp/expected/" && cp "$tmp/data.yaml" "$tmp/extra.json" "$tmp/expected/"
 has "$cm" "policy-files-sha256: $(digest "$tmp/expected")\$" "the chart's copy with data.yaml replaced"
 render existing --set policies.existingConfigMap=team-policies
 hasnt "$(cat "$tmp/existing.yaml")" '^kind: ConfigMap$' "the chart's ConfigMap beside an existing one"
