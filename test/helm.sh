@@ -191,12 +191,43 @@ redis=$(doc "$all" StatefulSet "$RELEASE-redis")
 [ -n "$redis" ] || fail "no bundled Redis StatefulSet $RELEASE-redis"
 has "$redis" 'appendonly yes' "Redis append-only file"
 has "$redis" 'appendfsync always' "Redis fsync on every write"
-hasnt "$redis" 'requirepass [^"]*REDIS_PASSWORD' "password on Redis' command line"
+hasnt "$redis" 'requirepass +\$|--requirepass' "password on Redis' command line"
 secret_ref "$redis" REDIS_PASSWORD release-gatekeeper redis-password
 has "$redis" '^ +readOnlyRootFilesystem: true$' "Redis read-only root"
 has "$redis" '^ +runAsNonRoot: true$' "Redis non-root"
 has "$(block "$redis" volumeClaimTemplates 6)" 'name: data$' "Redis volume claim"
 has "$(doc "$all" Service "$RELEASE-redis")" 'port: 6379$' "Redis Service"
+
+# The bundled Redis' start command, run for real when redis-server is here
+# (make test installs it for the Redis store's tests): it must start with a
+# password full of quotes and backslashes, ask every client for it, fsync
+# every write, and keep the password off its command line.
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+  echo "running the bundled Redis' start command with redis-server"
+  # The literal (|) argument after "sh -c", its indentation removed.
+  start=$(awk '/^ +- \|$/ { on = 1; next } on && /^ +[a-zA-Z]+:/ { exit } on { sub(/^              /, ""); print }' <<<"$redis")
+  has "$start" "--dir /data " "Redis data folder"
+  mkdir -p "$tmp/redis"
+  sock=$tmp/redis/redis.sock
+  # A Unix socket instead of TCP: no port to find free or collide on.
+  start=${start//--dir \/data/--dir $tmp/redis}
+  start=${start//--port 6379/--port 0 --unixsocket $sock}
+  password=$'p "w\\x\'$\n'
+  REDIS_PASSWORD=$password sh -c "$start" >"$tmp/redis.log" 2>&1 &
+  redis_pid=$!
+  trap 'kill "$redis_pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+  for _ in $(seq 50); do REDISCLI_AUTH=$password redis-cli -s "$sock" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+  REDISCLI_AUTH=$password redis-cli -s "$sock" ping 2>/dev/null | grep -q PONG || { cat "$tmp/redis.log" >&2; fail "bundled Redis did not start, or refuses its password"; }
+  if REDISCLI_AUTH=wrong redis-cli -s "$sock" ping 2>/dev/null | grep -q PONG; then fail "bundled Redis takes a wrong password"; fi
+  [ "$(REDISCLI_AUTH=$password redis-cli -s "$sock" config get appendfsync | tail -1)" = always ] || fail "bundled Redis does not fsync every write"
+  # exec: the shell became redis-server, which holds no password in its arguments.
+  args=$(ps -o args= -p "$redis_pid")
+  has "$args" '^redis-server' "redis-server as the container's first process (exec)"
+  hasnt "$args" 'requirepass|p "w' "the password on Redis' command line"
+  kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true
+else
+  echo "redis-server not installed: the bundled Redis' start command was not run"
+fi
 
 echo "helm template: external Redis, every secret by reference"
 render external -f "$CHART/ci/external-redis-values.yaml"
