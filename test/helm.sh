@@ -177,6 +177,7 @@ dep=$(doc "$all" Deployment "$RELEASE-release-gatekeeper")
 [ "$(env_value "$dep" GATEKEEPER_STORE)" = "redis://$RELEASE-redis:6379/0" ] || fail "GATEKEEPER_STORE is not the bundled Redis: $(env_value "$dep" GATEKEEPER_STORE)"
 secret_ref "$dep" REDIS_PASSWORD release-gatekeeper redis-password
 hasnt "$dep" 'name: GITHUB_TOKEN$' "GITHUB_TOKEN with no key given"
+hasnt "$all" '^kind: Ingress$' "an Ingress by default"
 cm=$(doc "$all" ConfigMap "$cmname")
 [ -n "$cm" ] || fail "no ConfigMap $cmname, which the policies volume names"
 # Each file of policies/ renders as a literal block holding its exact bytes.
@@ -242,6 +243,10 @@ secret_ref "$dep" JENKINS_API_TOKEN gatekeeper-jenkins api-token
 secret_ref "$dep" GITHUB_OAUTH_CLIENT_SECRET gatekeeper-oauth client-secret
 secret_ref "$dep" GATEKEEPER_SESSION_KEY gatekeeper-oauth session-key
 [ "$(env_value "$dep" GATEKEEPER_PUBLIC_URL)" = "https://gatekeeper.example.com" ] || fail "GATEKEEPER_PUBLIC_URL not set from env"
+ing=$(doc "$all" Ingress "$RELEASE-release-gatekeeper")
+has "$ing" 'host: "gatekeeper.example.com"$' "Ingress host"
+has "$ing" 'secretName: gatekeeper-tls$' "Ingress TLS"
+has "$(block "$ing" service 3)" "name: $RELEASE-release-gatekeeper\$" "Ingress to the Service"
 hasnt "$all" '^kind: StatefulSet$' "a bundled Redis with redis.enabled=false"
 [ -z "$(doc "$all" Service "$RELEASE-redis")" ] || fail "a bundled Redis Service with redis.enabled=false"
 
