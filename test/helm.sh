@@ -273,6 +273,9 @@ refused 'both set' --set externalRedis.url=redis://r:6379/0
 refused 'not redis://' --set redis.enabled=false --set 'externalRedis.url=redis://:hunter2@r:6379/0'
 refused 'webhook secret' --set secrets.GATEKEEPER_WEBHOOK_SECRET.key=
 refused 'set by the chart' --set env.GATEKEEPER_STORE=bolt:///tmp/x.db
+refused 'replicaCount' --set replicaCount=two
+refused 'nmae' --set secrets.GITHUB_TOKEN.nmae=gh
+refused "properties 'ur' not allowed" --set externalRedis.ur=redis://r:6379/0
 refused 'not a plain file name' --set-file "policies.files.a/b\.rego=$tmp/data.yaml"
 
 echo "helm chart: ok"
