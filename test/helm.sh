@@ -151,6 +151,7 @@ common() {
   has "$(block "$dep" requests 2)" 'cpu: ' "resource requests"
   has "$(block "$dep" limits 1)" 'memory: ' "memory limit"
   has "$dep" '^ +automountServiceAccountToken: false$' "no service account token"
+  has "$dep" '^ +enableServiceLinks: false$' "no service link variables"
   # /tmp, the one writable place, is an emptyDir.
   has "$(grep -B1 -A0 'mountPath: /tmp$' <<<"$dep")" 'name: tmp$' "the /tmp mount"
   has "$(grep -A1 -E '^ +- name: tmp$' <<<"$dep")" 'emptyDir:' "the tmp volume"
@@ -263,6 +264,10 @@ cm_file "$cm" decision.rego | cmp -s - policies/decision.rego || fail "policies.
 hasnt "$cm" "policy-files-sha256: $want\$" "the override left the digest unchanged"
 mkdir -p "$tmp/expected" && cp "$copy"/* "$tmp/expected/" && cp "$tmp/data.yaml" "$tmp/extra.json" "$tmp/expected/"
 has "$cm" "policy-files-sha256: $(digest "$tmp/expected")\$" "the chart's copy with data.yaml replaced"
+echo "helm template: an Ingress host is the public URL unless env names one"
+render ingress --set ingress.enabled=true --set ingress.host=gk.example.com
+[ "$(env_value "$(doc "$(cat "$tmp/ingress.yaml")" Deployment "$RELEASE-release-gatekeeper")" GATEKEEPER_PUBLIC_URL)" = https://gk.example.com ] ||
+  fail "GATEKEEPER_PUBLIC_URL is not https://<ingress.host> when only the Ingress names it"
 render existing --set policies.existingConfigMap=team-policies
 hasnt "$(cat "$tmp/existing.yaml")" '^kind: ConfigMap$' "the chart's ConfigMap beside an existing one"
 has "$(grep -A2 -E '^ +- name: policies$' "$tmp/existing.yaml")" 'name: team-policies$' "existing ConfigMap mounted"
