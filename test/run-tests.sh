@@ -24,5 +24,7 @@ go run ./cmd/gatekeeper policy test policies
 step "unit, adapter and end-to-end tests, with the race detector"
 go test -race -count=1 ./...
 
+step "Helm chart: lint and render (test/helm.sh)"; bash test/helm.sh
+
 step "short fuzzing of every parser (FUZZTIME=${FUZZTIME:-3s} each)"
 FUZZTIME="${FUZZTIME:-3s}" bash test/run-fuzz.sh
