@@ -42,6 +42,11 @@ type Evidence struct {
 	Sources map[string]SourceStatus `json:"sources,omitempty"`
 	// Published is the last commit status sent (or, in a dry run, logged).
 	Published *PublishedStatus `json:"published,omitempty"`
+	// BaseTip is the newest known tip of a base branch of the pull
+	// request's repository (a push webhook, or GitHub read while
+	// reconciling). It counts only while its Ref is the pull request's
+	// base: a PR-merge build counts only when it merged that tip.
+	BaseTip *BaseTip `json:"base_tip,omitempty"`
 	// Log is a bounded trail of the events folded into this evidence.
 	Log []LogEntry `json:"log,omitempty"`
 	// Version increases with every change the Store writes.
@@ -99,6 +104,26 @@ type Check struct {
 	// app that created a check run. "" when GitHub did not say. It tells
 	// the gatekeeper's own statuses from anybody else's in its context.
 	Creator string `json:"creator,omitempty"`
+}
+
+// BaseTip is the commit a base branch pointed at, as of At.
+type BaseTip struct {
+	Ref string `json:"ref"` // the branch name, "master"
+	SHA string `json:"sha"`
+	// At is when the branch moved there (GitHub's push time) or, when
+	// read from GitHub, when it was read; the newer of two tips wins.
+	At time.Time `json:"at"`
+	// Source says where it was learnt: "push" (a webhook) or "github"
+	// (read from the REST API).
+	Source string `json:"source"`
+}
+
+// Repo names the repository an event is about. ID is GitHub's numeric
+// id, which survives renames; Owner and Name are its current names.
+type Repo struct {
+	ID    int64  `json:"id,omitempty"`
+	Owner string `json:"owner"`
+	Name  string `json:"name"`
 }
 
 // SourceStatus is the outcome of one evidence source's last Gather.
@@ -170,6 +195,13 @@ type Event struct {
 	// Answered records that the vote in comment Answered.CommentID was
 	// answered with Answered.Verdict.
 	Answered *Answer `json:"answered,omitempty"`
+	// Repo is the repository an event that names only a commit or a
+	// branch (status, check_run, push) is about: it applies only to that
+	// repository's pull requests. Such an event without it applies to
+	// none.
+	Repo *Repo `json:"repo,omitempty"`
+	// BaseTip is a base branch's new tip (push, or GitHub read).
+	BaseTip *BaseTip `json:"base_tip,omitempty"`
 }
 
 // Membership is one checked GitHub team membership. Only an "active"
@@ -249,6 +281,18 @@ func (ev *Evidence) Apply(e Event) {
 			ev.IssueChecks = map[string]IssueCheck{}
 		}
 		ev.IssueChecks[c.Ref.String()] = *c
+	}
+	if t := e.BaseTip; t != nil && t.SHA != "" {
+		cp := *t
+		if cp.At.IsZero() {
+			cp.At = e.Received
+		}
+		// Deliveries come in any order: an older push must not move
+		// the tip back. A tip of another branch (the pull request was
+		// retargeted) replaces it whatever its time.
+		if ev.BaseTip == nil || ev.BaseTip.Ref != cp.Ref || !cp.At.Before(ev.BaseTip.At) {
+			ev.BaseTip = &cp
+		}
 	}
 	if a := e.Answered; a != nil {
 		if ev.Answered == nil {
@@ -550,6 +594,10 @@ func (ev *Evidence) Clone() *Evidence {
 	if ev.Published != nil {
 		p := *ev.Published
 		cp.Published = &p
+	}
+	if ev.BaseTip != nil {
+		t := *ev.BaseTip
+		cp.BaseTip = &t
 	}
 	return &cp
 }
