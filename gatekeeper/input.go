@@ -236,7 +236,8 @@ func pullInput(pr *PullRequest, gated BranchPairs) map[string]any {
 		"base_sha": pr.BaseSHA,
 		"labels":   labels,
 		"url":      pr.HTMLURL,
-		"gated":    gated.Gated(pr.HeadRef, pr.BaseRef),
+		"gated":    gated.Release(pr),
+		"fork":     pr.FromFork(),
 	}
 }
 
