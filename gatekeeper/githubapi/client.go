@@ -41,6 +41,7 @@ const (
 	EndpointGetCombinedStatus = "get_combined_status"
 	EndpointListStatuses      = "list_statuses"
 	EndpointListCheckRuns     = "list_check_runs"
+	EndpointGetBranch         = "get_branch"
 )
 
 // Result codes passed to Options.Observe besides the HTTP status code.
