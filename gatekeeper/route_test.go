@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/releasegate/gatekeeper/gatekeeper"
 	"github.com/releasegate/gatekeeper/gatekeeper/gatekeepertest"
 )
@@ -182,5 +184,34 @@ func TestPushToBaseRequeuesReleases(t *testing.T) {
 	}
 	if _, err := h.store.Evidence(ctx, gatekeeper.PullKey{Owner: "mirror", Repo: "shop", Number: 7}); !errors.Is(err, gatekeeper.ErrNotFound) {
 		t.Errorf("a push created evidence for another repository: %v", err)
+	}
+}
+
+// TestBaseTipInput: the policy sees the tip of the pull request's own base
+// branch, and null while it is unknown or known only for another branch.
+func TestBaseTipInput(t *testing.T) {
+	t.Parallel()
+	tip := "bb" + head[2:]
+	tests := []struct {
+		name string
+		ref  string
+		want any
+	}{
+		{"tip of the base", "master", map[string]any{"ref": "master", "sha": tip, "at": "2026-11-25T10:00:00Z", "source": "push"}},
+		{"tip of another branch", "develop", nil},
+	}
+	for _, tt := range tests {
+		ev := &gatekeeper.Evidence{Key: key}
+		ev.Apply(release(7, head, t0))
+		ev.Apply(gatekeeper.Event{Name: "push", BaseTip: &gatekeeper.BaseTip{Ref: tt.ref, SHA: tip, At: t0, Source: "push"}})
+		in := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: t0, Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}})
+		if diff := cmp.Diff(tt.want, in["base_tip"]); diff != "" {
+			t.Errorf("%s: base_tip (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	ev := &gatekeeper.Evidence{Key: key}
+	ev.Apply(release(7, head, t0))
+	if in := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: t0}); in["base_tip"] != nil {
+		t.Errorf("base_tip %v before any push or read, want null", in["base_tip"])
 	}
 }
