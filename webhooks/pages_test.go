@@ -277,10 +277,11 @@ func TestPullPageNamesAForeignReleaseGate(t *testing.T) {
 	t.Parallel()
 	h := evaluated(t, gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"approval from QA"}}, false)
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	hello := &gatekeeper.Repo{ID: 186853002, Owner: "Codertocat", Name: "Hello-World"}
 	for _, e := range []gatekeeper.Event{
-		{Name: "check_run.completed", SHA: helloHead, Check: &gatekeeper.Check{Kind: "check_run", Name: "release-gate", SHA: helloHead,
+		{Name: "check_run.completed", SHA: helloHead, Repo: hello, Check: &gatekeeper.Check{Kind: "check_run", Name: "release-gate", SHA: helloHead,
 			State: "success", UpdatedAt: at, Creator: "github-actions"}},
-		{Name: "status", SHA: helloHead, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: helloHead,
+		{Name: "status", SHA: helloHead, Repo: hello, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: helloHead,
 			State: "success", Description: "LGTM", UpdatedAt: at, Creator: "hurried-manager"}},
 	} {
 		if _, err := h.svc.Accept(context.Background(), e); err != nil {
