@@ -233,6 +233,8 @@ func workflowRun(t testing.TB, b jenkinsBuild) []byte {
 			"revision": map[string]any{
 				"_class":   "org.jenkinsci.plugins.github_branch_source.PullRequestSCMRevision",
 				"pullHash": b.head,
+				// The base merged: master's tip when the build ran.
+				"baseHash": baseSHA,
 			},
 		},
 		map[string]any{"_class": "hudson.tasks.junit.TestResultAction", "failCount": 0, "skipCount": 2, "totalCount": 42, "urlName": "testReport"},
