@@ -116,6 +116,8 @@ type BaseTip struct {
 	// Source says where it was learnt: "push" (a webhook) or "github"
 	// (read from the REST API).
 	Source string `json:"source"`
+	// Before is, for a push, the commit the branch pointed at before it.
+	Before string `json:"before,omitempty"`
 }
 
 // Repo names the repository an event is about. ID is GitHub's numeric
@@ -288,9 +290,12 @@ func (ev *Evidence) Apply(e Event) {
 			cp.At = e.Received
 		}
 		// Deliveries come in any order: an older push must not move
-		// the tip back. A tip of another branch (the pull request was
+		// the tip back. A push from the known tip is newer whatever the
+		// clocks say (a read's time is the gatekeeper's, a push's
+		// GitHub's). A tip of another branch (the pull request was
 		// retargeted) replaces it whatever its time.
-		if ev.BaseTip == nil || ev.BaseTip.Ref != cp.Ref || !cp.At.Before(ev.BaseTip.At) {
+		old := ev.BaseTip
+		if old == nil || old.Ref != cp.Ref || !cp.At.Before(old.At) || (cp.Before != "" && cp.Before == old.SHA) {
 			ev.BaseTip = &cp
 		}
 	}

@@ -182,6 +182,14 @@ func TestPushToBaseRequeuesReleases(t *testing.T) {
 	if ev, _ := h.store.Evidence(ctx, key); ev.BaseTip.SHA != tip {
 		t.Errorf("an older push moved the tip back to %s", ev.BaseTip.SHA)
 	}
+	// A push from the known tip is the next one, whatever its time says
+	// (GitHub's clock against the gatekeeper's read).
+	next := push("master", own, t0)
+	next.BaseTip.SHA, next.BaseTip.Before, next.SHA = "dd"+head[2:], tip, "dd"+head[2:]
+	h.accept(t, next)
+	if ev, _ := h.store.Evidence(ctx, key); ev.BaseTip.SHA != "dd"+head[2:] {
+		t.Errorf("a push from the known tip left the tip at %s", ev.BaseTip.SHA)
+	}
 	if _, err := h.store.Evidence(ctx, gatekeeper.PullKey{Owner: "mirror", Repo: "shop", Number: 7}); !errors.Is(err, gatekeeper.ErrNotFound) {
 		t.Errorf("a push created evidence for another repository: %v", err)
 	}

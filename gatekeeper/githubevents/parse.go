@@ -299,6 +299,7 @@ func checkRun(payload []byte) (gatekeeper.Event, error) {
 // pushPayload is the part of a push delivery the gatekeeper reads.
 type pushPayload struct {
 	Ref        string `json:"ref"`
+	Before     string `json:"before"`
 	After      string `json:"after"`
 	Deleted    bool   `json:"deleted"`
 	Repository *struct {
@@ -345,6 +346,9 @@ func push(payload []byte) (gatekeeper.Event, error) {
 		return gatekeeper.Event{}, fmt.Errorf("%s: no repository: %w", name, gatekeeper.ErrInvalid)
 	}
 	tip := &gatekeeper.BaseTip{Ref: branch, SHA: strings.ToLower(p.After), At: unixOrRFC3339(p.Repository.PushedAt), Source: "push"}
+	if isSHA(p.Before) && strings.Trim(p.Before, "0") != "" {
+		tip.Before = strings.ToLower(p.Before)
+	}
 	return gatekeeper.Event{Name: name, SHA: tip.SHA, Repo: r, BaseTip: tip}, nil
 }
 

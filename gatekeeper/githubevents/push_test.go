@@ -36,7 +36,7 @@ func TestParsePush(t *testing.T) {
 			want: gatekeeper.Event{Delivery: "d-1", Name: "push", SHA: "199eddf46df50de8d02e99bf1c5fdb4101338224",
 				Repo: &gatekeeper.Repo{ID: 135493233, Owner: "Codertocat", Name: "Hello-World"},
 				BaseTip: &gatekeeper.BaseTip{Ref: "master", SHA: "199eddf46df50de8d02e99bf1c5fdb4101338224",
-					At: time.Unix(1527711528, 0).UTC(), Source: "push"}},
+					At: time.Unix(1527711528, 0).UTC(), Source: "push", Before: "a10867b14bb761a232cd80139fbd4c0d33264240"}},
 		},
 		{name: "tag deleted", file: "public/octokit-webhooks/push/payload.json", ignored: true},
 	}
