@@ -384,6 +384,17 @@ func FuzzParse(f *testing.F) {
 		eventType, payload := fixture(f, filepath.Base(path))
 		f.Add(eventType, payload)
 	}
+	// The public push and check_run examples, under their folder's event.
+	public, _ := filepath.Glob(filepath.Join(fixtures, "public", "*", "*", "*.json"))
+	for _, path := range public {
+		if event := filepath.Base(filepath.Dir(path)); event == "push" || event == "check_run" {
+			payload, err := os.ReadFile(path)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(event, payload)
+		}
+	}
 	f.Fuzz(func(t *testing.T, eventType string, payload []byte) {
 		e, err := githubevents.Parse(eventType, "d", payload)
 		if err != nil {
@@ -394,6 +405,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if !e.Key.Valid() && e.SHA == "" {
 			t.Errorf("Parse accepted %+v, which names neither a pull request nor a commit", e)
+		}
+		if !e.Key.Valid() && e.Repo == nil {
+			t.Errorf("Parse accepted %+v, which names a commit of no repository", e)
 		}
 		if e.Delivery != "d" {
 			t.Errorf("Delivery = %q, want d", e.Delivery)
