@@ -71,3 +71,31 @@ func TestBaseTipSource(t *testing.T) {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 }
+
+// TestGatherRereadsSnapshotWithoutHeadRepository: a snapshot that knows
+// its repository but not its head's (stored before the head's repository
+// was recorded) would read as a deleted fork's and fail the release; the
+// Source reads the pull request again at once, well within MaxAge.
+func TestGatherRereadsSnapshotWithoutHeadRepository(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	serveHelloWorld(t, gh)
+	tm := newFakeTime()
+	s := newTestSource(t, gh, tm, testRetry())
+	ev := &gatekeeper.Evidence{Key: helloKey}
+	got, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range got {
+		ev.Apply(e)
+	}
+	if ev.PR.HeadRepoID != 186853002 {
+		t.Fatalf("head repository id %d, want 186853002", ev.PR.HeadRepoID)
+	}
+	ev.PR.HeadRepoID = 0 // as stored by an older release
+	got, err = s.Gather(context.Background(), ev)
+	if err != nil || len(got) == 0 || got[0].PullRequest == nil || got[0].PullRequest.HeadRepoID != 186853002 {
+		t.Errorf("Gather = %d events, %v; want the pull request read again", len(got), err)
+	}
+}
