@@ -325,6 +325,11 @@ func (ev *Evidence) applyPull(pr PullRequest, at time.Time) {
 		}
 		ev.Heads = append(ev.Heads, HeadChange{SHA: pr.HeadSHA, At: at})
 	}
+	if ev.PR != nil && ev.PR.State != "open" && pr.State == "open" {
+		// Reopened: pushes to the base while it was closed were not
+		// routed to it, so the tip it knows may be stale.
+		ev.BaseTip = nil
+	}
 	cp := pr
 	cp.Labels = append([]string(nil), pr.Labels...)
 	ev.PR = &cp

@@ -223,3 +223,23 @@ func TestBaseTipInput(t *testing.T) {
 		t.Errorf("base_tip %v before any push or read, want null", in["base_tip"])
 	}
 }
+
+// TestReopenedForgetsTheBaseTip: pushes to the base are not routed to a
+// closed pull request, so a reopened one reads the tip again rather than
+// trust the one it knew.
+func TestReopenedForgetsTheBaseTip(t *testing.T) {
+	t.Parallel()
+	ev := &gatekeeper.Evidence{Key: key}
+	ev.Apply(release(7, head, t0))
+	ev.Apply(gatekeeper.Event{Name: "push", BaseTip: &gatekeeper.BaseTip{Ref: "master", SHA: "bb" + head[2:], At: t0, Source: "push"}})
+	closed := release(7, head, t0.Add(time.Hour))
+	closed.PullRequest.State = "closed"
+	ev.Apply(closed)
+	if ev.BaseTip == nil {
+		t.Fatal("closing forgot the tip")
+	}
+	ev.Apply(release(7, head, t0.Add(2*time.Hour)))
+	if ev.BaseTip != nil {
+		t.Errorf("reopened with the tip it knew while closed: %+v", ev.BaseTip)
+	}
+}
