@@ -248,6 +248,11 @@ func (s *Service) notify(ctx context.Context, ev *Evidence, rec DecisionRecord, 
 	if s.o.Notifier == nil {
 		return
 	}
+	if ev.PR != nil && !s.o.Gated.Release(ev.PR) {
+		// #production hears about releases; the failure of any other
+		// pull request into the base is its status alone.
+		return
+	}
 	var from State
 	if ev.Published != nil {
 		from = ev.Published.State

@@ -243,3 +243,22 @@ func TestReopenedForgetsTheBaseTip(t *testing.T) {
 		t.Errorf("reopened with the tip it knew while closed: %+v", ev.BaseTip)
 	}
 }
+
+// TestOnlyReleasesReachProduction: the failure of a pull request into
+// master that is not a release is its status alone; #production hears
+// about releases.
+func TestOnlyReleasesReachProduction(t *testing.T) {
+	t.Parallel()
+	nt := &notifier{}
+	h := startWith(t, gatekeeper.Options{Evaluator: gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Success}, "rev1"), Notifier: nt})
+	e := release(7, head, t0)
+	e.PullRequest.HeadRef = "hotfix/x"
+	h.accept(t, e)
+	if got := h.wait(t, 1)[0].Status.State; got != gatekeeper.Failure {
+		t.Fatalf("status %s, want failure", got)
+	}
+	h.settle(t)
+	if got := nt.got(); len(got) != 0 {
+		t.Errorf("notifications %v for a pull request that is not a release", got)
+	}
+}
