@@ -175,6 +175,7 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 		d.sources = append(d.sources,
 			githubapi.NewSource(gh, githubapi.SourceOptions{StatusContext: cfg.StatusContext}),
 			githubapi.NewMergedSource(gh, githubapi.MergedSourceOptions{Gated: cfg.gated}),
+			githubapi.NewBaseTipSource(gh, 0),
 		)
 	}
 	if cfg.JenkinsURL != "" {
