@@ -57,6 +57,9 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 		EvaluatedAt: now, EvidenceVersion: ev.Version, Input: input,
 		Duration: s.o.Clock.Now().Sub(start),
 	}
+	if err := s.fenced(ctx, "record"); err != nil {
+		return err
+	}
 	changed, err := s.record(ctx, rec)
 	if err != nil {
 		return err
