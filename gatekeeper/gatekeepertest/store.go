@@ -38,9 +38,15 @@ type Store struct {
 	decisions  map[gatekeeper.PullKey][][]byte // oldest first
 	deliveries map[string]time.Time
 	records    []Recorded
+
+	// LocalLeases makes the Store a gatekeeper.Leaser, as boltstore's.
+	*gatekeeper.LocalLeases
 }
 
-var _ gatekeeper.Store = (*Store)(nil)
+var (
+	_ gatekeeper.Store  = (*Store)(nil)
+	_ gatekeeper.Leaser = (*Store)(nil)
+)
 
 // Recorded is one call to Store.Record and its result.
 type Recorded struct {
@@ -57,12 +63,13 @@ func NewStore(clock gatekeeper.Clock) *Store {
 		clock = gatekeeper.SystemClock{}
 	}
 	return &Store{
-		clock:      clock,
-		evidence:   map[gatekeeper.PullKey][]byte{},
-		heads:      map[string]map[gatekeeper.PullKey]bool{},
-		queue:      map[gatekeeper.PullKey]uint64{},
-		decisions:  map[gatekeeper.PullKey][][]byte{},
-		deliveries: map[string]time.Time{},
+		clock:       clock,
+		LocalLeases: gatekeeper.NewLocalLeases(clock),
+		evidence:    map[gatekeeper.PullKey][]byte{},
+		heads:       map[string]map[gatekeeper.PullKey]bool{},
+		queue:       map[gatekeeper.PullKey]uint64{},
+		decisions:   map[gatekeeper.PullKey][][]byte{},
+		deliveries:  map[string]time.Time{},
 	}
 }
 
