@@ -55,6 +55,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		Notifier: deps.notifier, Sources: deps.sources,
 		Logger: log, Observer: metrics, Gated: cfg.gated, StatusContext: cfg.StatusContext,
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
+		LeaseTTL: cfg.LeaseTTL,
 	})
 	if err != nil {
 		return err
