@@ -166,6 +166,8 @@ func (sc *scheduler) finished(ctx context.Context, m *machine, o outcome) {
 		m.finish(o.key, succeeded, now)
 	case errors.Is(o.err, errBusy):
 		m.finish(o.key, busyElsewhere, now)
+		sc.s.log.DebugContext(ctx, "another replica holds the lease; trying again later", "pr", o.key.String(),
+			"retry_in", sc.s.busyPause().String())
 	case errors.Is(o.err, ErrLeaseLost):
 		// Taken over while it ran: the newer holder has it. Look again
 		// after the pause, in case that one died too.
