@@ -92,6 +92,10 @@ func buildInput(b, base *Build) any {
 		out["vulnerabilities"] = map[string]any{
 			"critical": v.Critical, "high": v.High, "medium": v.Medium, "low": v.Low,
 			"unknown": v.Unknown, "report": v.Report,
+			"suppressed": map[string]any{
+				"critical": v.Suppressed.Critical, "high": v.Suppressed.High, "medium": v.Suppressed.Medium,
+				"low": v.Suppressed.Low, "unknown": v.Suppressed.Unknown,
+			},
 		}
 	}
 	if b.ChartVersion != "" {

@@ -37,7 +37,7 @@ channel := metrics_channel if {
 
 metrics_channel := "stable" if {
 	build.coverage.line >= cfg.channel.stable.min_coverage
-	build.vulnerabilities.medium <= cfg.channel.stable.max_medium
+	scan_count("medium") <= cfg.channel.stable.max_medium
 } else := "beta"
 
 # cfg is data.release, the settings in data.yaml. It is {} when the data file
@@ -107,6 +107,7 @@ reason_items contains [1, sprintf("policy data release.%s is not a list", [conca
 # Settings that must be true or false when present (absent: true).
 optional_booleans := [
 	["approvals", "one_person_one_role"],
+	["vulnerabilities", "count_suppressed"],
 	["links", "verify_in_zenhub"],
 ]
 

@@ -30,7 +30,7 @@ fixed_release := {
 		],
 	},
 	"coverage": {"min": 80, "max_drop": 1.0},
-	"vulnerabilities": {"max_critical": 0, "max_high": 0},
+	"vulnerabilities": {"max_critical": 0, "max_high": 0, "count_suppressed": true},
 	"approvals": {
 		"roles": [
 			{"id": "module_lead", "display": "module lead", "team": "releasegate/module-leads", "users": []},
