@@ -61,6 +61,10 @@ type Build struct {
 	// ChartVersion is the published Helm chart version,
 	// <module>-<major>-<minor>-<release>-<commit_sha>.
 	ChartVersion string `json:"chart_version,omitempty"`
+	// BaseChartVersion is the Helm chart version of the base branch as
+	// merged (what master releases today), in the same form; the policy
+	// compares the two to tell a major, minor or release-only release.
+	BaseChartVersion string `json:"base_chart_version,omitempty"`
 	// Missing names the reports Jenkins said it does not have for this
 	// build (ReportStages, ReportTests, ReportCoverage).
 	Missing   []string  `json:"missing,omitempty"`

@@ -51,6 +51,7 @@
 //	  ],
 //	  "image_digest": "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b",
 //	  "chart_version": "shop-2-14-3-ec26c3e",
+//	  "base_chart_version": "shop-2-14-2-f95f852",
 //	  "tests": {"total": 42, "passed": 40, "failed": 0, "skipped": 2},
 //	  "coverage": {"line": 88.44, "branch": 61.5},
 //	  "vulnerabilities": {"critical": 0, "high": 0, "medium": 4, "low": 0, "unknown": 0}
