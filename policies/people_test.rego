@@ -278,7 +278,7 @@ test_vote_verdicts_are_sorted_and_explained if {
 	d.votes == [
 		{"comment_id": 901, "user": "lead-bob", "verdict": "counted", "why": ""},
 		{"comment_id": 903, "user": "qa-carol", "verdict": "refused", "why": "a NOGO needs a reason: /nogo <reason> (until then you have no vote)"},
-		{"comment_id": 905, "user": "dev-zoe", "verdict": "refused", "why": "only module lead, SRE, QA and management vote"},
+		{"comment_id": 905, "user": "dev-zoe", "verdict": "refused", "why": "only module lead, SRE, QA, management and release manager vote"},
 	]
 }
 

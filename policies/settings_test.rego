@@ -37,6 +37,7 @@ fixed_release := {
 			{"id": "sre", "display": "SRE", "team": "releasegate/sre", "users": []},
 			{"id": "qa", "display": "QA", "team": "releasegate/qa", "users": []},
 			{"id": "management", "display": "management", "team": "releasegate/management", "users": []},
+			{"id": "release_manager", "display": "release manager", "team": "releasegate/release-managers", "users": [], "required": false},
 		],
 		"one_person_one_role": true,
 	},
@@ -52,5 +53,5 @@ fixed_release := {
 		"release": "17:00",
 		"close": "19:00",
 	},
-	"emergency": {"label": "emergency-release", "extra_approval_roles": ["management", "sre"]},
+	"emergency": {"label": "emergency-release", "release_kinds": ["minor"], "extra_approval_roles": ["release_manager"]},
 }

@@ -60,7 +60,7 @@ func TestPolicyTestsFollowDataEdits(t *testing.T) {
 		},
 		{
 			name:        "an unknown role id in the emergency roles",
-			edits:       []releaseEdit{{"extra_approval_roles:\n      - management", "extra_approval_roles:\n      - managers"}},
+			edits:       []releaseEdit{{"extra_approval_roles:\n      - release_manager", "extra_approval_roles:\n      - release_managers"}},
 			wantFailing: []string{"test_data_yaml_emergency_roles_are_roles", "test_data_yaml_gives_no_policy_data_reasons"},
 		},
 		{
