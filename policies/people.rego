@@ -156,12 +156,14 @@ waiting_items contains [70, sprintf("checking %s's team membership (changes requ
 }
 
 # One person, one role: the approved roles need distinct approvers.
+# approval_gap is the group of roles short of people (see shortfall).
+approval_gap := shortfall([[role_name(role), approvers(role)] |
+	some role in approval_roles
+	count(approvers(role)) > 0
+]) if one_person_one_role
+
 waiting_items contains [71, shortfall_message(gap, "another approver", "more approvers")] if {
-	one_person_one_role
-	gap := shortfall([[role_name(role), approvers(role)] |
-		some role in approval_roles
-		count(approvers(role)) > 0
-	])
+	gap := approval_gap
 }
 
 # shortfall checks Hall's condition on sets, an array of [name, people]

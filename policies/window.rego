@@ -82,6 +82,7 @@ emergency if {
 		not approval_required_normally(role)
 		count(approvers(role)) > 0
 	}
+	not approval_gap # the extra approvals come from other people
 }
 
 # outside_window holds when the window is enforced and the evaluation time

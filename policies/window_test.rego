@@ -193,6 +193,23 @@ test_emergency_of_another_module_is_refused if {
 	d.state == "failure"
 }
 
+test_author_cannot_be_the_emergency_approver if {
+	authored := object.union(emergency_pull, {"author": "rm-gina"})
+	d := gatekeeper.decision with input as with_emergency("pull_request", authored) with data.release as fixed_release
+	d.state == "pending"
+	"release window opens Monday 17:00 IST" in d.waiting
+}
+
+test_one_person_cannot_be_sre_and_release_manager if {
+	# sre-dan also holds the release manager role and approves after the
+	# label: one approval counts for one role.
+	both := json.patch(emergency, [{"op": "add", "path": "/teams/releasegate~1release-managers/sre-dan", "value": true}])
+	reviews := [review("lead-bob"), review_at("sre-dan", "2024-06-15T11:30:00Z"), review("qa-carol"), review("vp-erin")]
+	d := gatekeeper.decision with input as object.union(object.remove(both, ["reviews"]), {"reviews": reviews}) with data.release as fixed_release
+	d.state == "pending"
+	d.waiting == ["another approver for SRE or release manager (sre-dan counts for one role)", "release window opens Monday 17:00 IST"]
+}
+
 test_emergency_needs_the_extra_role if {
 	# Every normal role approved again after the label: still not enough.
 	late := [review_at(user, "2024-06-15T11:30:00Z") | some user in ["lead-bob", "sre-dan", "qa-carol", "vp-erin"]]
