@@ -102,9 +102,11 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	served := false
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
+		served = true
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -118,6 +120,9 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	// janitor and the policy watcher (whose reload re-evaluates), so that
 	// nothing uses the store when the deferred Close runs.
 	requests.Close()
+	if !served {
+		<-serveErr // Serve returns once Shutdown or Close ran
+	}
 	stopWork()
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
