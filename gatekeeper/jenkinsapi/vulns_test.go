@@ -208,6 +208,39 @@ func TestParseSARIF(t *testing.T) {
 			want: gatekeeper.VulnCounts{Medium: 4},
 		},
 		{
+			name: "suppressions: accepted apart, under review or rejected open",
+			body: sarifVariant(t, func(_ map[string]any, _, results []any) {
+				obj(results[0])["suppressions"] = []any{map[string]any{"kind": "inSource"}}
+				obj(results[1])["suppressions"] = []any{map[string]any{"kind": "external", "status": "accepted"}}
+				obj(results[2])["suppressions"] = []any{map[string]any{"kind": "external", "status": "underReview"}}
+				obj(results[3])["suppressions"] = []any{map[string]any{"kind": "inSource"}, map[string]any{"kind": "external", "status": "rejected"}}
+			}),
+			want: gatekeeper.VulnCounts{Medium: 2, Suppressed: gatekeeper.Severities{Medium: 2}},
+		},
+		{
+			name: "same rule at another line of the same file is another finding",
+			body: sarifVariant(t, func(m map[string]any, _, results []any) {
+				var moved map[string]any
+				if err := json.Unmarshal(mustJSON(t, results[0]), &moved); err != nil {
+					t.Fatal(err)
+				}
+				loc := obj(obj(moved["locations"].([]any)[0])["physicalLocation"])
+				loc["region"] = map[string]any{"startLine": 99}
+				obj(m["runs"].([]any)[0])["results"] = append(results, moved)
+			}),
+			want: gatekeeper.VulnCounts{Medium: 5},
+		},
+		{
+			name: "kind other than fail and baselineState absent are not findings",
+			body: sarifVariant(t, func(_ map[string]any, _, results []any) {
+				obj(results[0])["kind"] = "pass"
+				obj(results[1])["kind"] = "informational"
+				obj(results[2])["baselineState"] = "absent"
+				obj(results[3])["baselineState"] = "unchanged"
+			}),
+			want: gatekeeper.VulnCounts{Medium: 1},
+		},
+		{
 			name: "no results",
 			body: sarifVariant(t, func(m map[string]any, _, _ []any) { obj(m["runs"].([]any)[0])["results"] = []any{} }),
 			want: gatekeeper.VulnCounts{},
@@ -275,6 +308,7 @@ func FuzzParseTrivy(f *testing.F) {
 func FuzzParseSARIF(f *testing.F) {
 	f.Add(readTrivy(f, "alpine-310.sarif.golden"))
 	f.Add([]byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{"rules":[{"id":"r","properties":{"security-severity":"9.8"}}]}},"results":[{"ruleId":"r","ruleIndex":0}]}]}`))
+	f.Add([]byte(`{"version":"2.1.0","runs":[{"results":[{"ruleId":"r","kind":"pass"},{"ruleId":"r","baselineState":"absent"},{"ruleId":"r","suppressions":[{"status":"accepted"}]},{"ruleId":"r","message":{"id":"m","arguments":["a"]},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"a"},"region":{"startLine":2}}}]}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c, err := ParseSARIF(bytes.NewReader(body))
 		checkCounts(t, c, err)
