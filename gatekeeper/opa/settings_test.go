@@ -64,6 +64,11 @@ func TestPolicyTestsFollowDataEdits(t *testing.T) {
 			wantFailing: []string{"test_data_yaml_emergency_roles_are_roles", "test_data_yaml_gives_no_policy_data_reasons"},
 		},
 		{
+			name:        "an emergency role every release needs",
+			edits:       []releaseEdit{{"extra_approval_roles:\n      - release_manager", "extra_approval_roles:\n      - sre"}},
+			wantFailing: []string{"test_data_yaml_emergency_roles_are_not_needed_by_every_release", "test_data_yaml_gives_no_policy_data_reasons"},
+		},
+		{
 			name:        "a stage removed",
 			edits:       []releaseEdit{{"      - key: push\n        display: image push\n", ""}, {`        jenkins: ["Push", "Image push", "Push image"]` + "\n", ""}},
 			wantFailing: []string{"test_data_yaml_has_the_seven_release_stages"},
