@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
@@ -38,8 +39,8 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	ev, incomplete := s.gather(ctx, ev)
 
 	log := s.log.With("repo", key.Owner+"/"+key.Repo, "pr", key.Number, "sha", ev.HeadSHA())
-	if ev.PR != nil && !s.o.Gated.Gated(ev.PR.HeadRef, ev.PR.BaseRef) && ev.Published == nil {
-		// Never gated and never given a status: nothing to say.
+	if ev.PR != nil && !s.o.Gated.GatedBase(ev.PR.BaseRef) && ev.Published == nil {
+		// Never into a gated base and never given a status: nothing to say.
 		log.InfoContext(ctx, "pull request not gated", "head", ev.PR.HeadRef, "base", ev.PR.BaseRef)
 		_, err = s.o.Store.Done(ctx, key, gen)
 		return err
@@ -49,17 +50,25 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	input := BuildInput(ev, InputOptions{Now: now, Gated: s.o.Gated, StatusContext: s.o.StatusContext})
 	dec, perr := s.o.Evaluator.Evaluate(ctx, input)
 	dec = s.guard(ev, dec, perr)
+	dec = s.notRelease(ev, dec)
 	dec = s.foreignGate(ctx, ev, dec)
 	rec := DecisionRecord{
 		Key: key, HeadSHA: ev.HeadSHA(), Decision: dec, Description: dec.Description(),
 		EvaluatedAt: now, EvidenceVersion: ev.Version, Input: input,
 		Duration: s.o.Clock.Now().Sub(start),
 	}
-	if err := s.record(ctx, rec); err != nil {
+	changed, err := s.record(ctx, rec)
+	if err != nil {
 		return err
 	}
 	s.o.Observer.Evaluated(rec.Duration, dec.State)
-	log.InfoContext(ctx, "evaluated", "state", dec.State, "description", rec.Description, "policy", dec.PolicyRevision)
+	// Reconciling evaluates every open pull request every minute: only a
+	// decision that changed is news at INFO.
+	level := slog.LevelDebug
+	if changed {
+		level = slog.LevelInfo
+	}
+	log.Log(ctx, level, "evaluated", "state", dec.State, "description", rec.Description, "policy", dec.PolicyRevision, "changed", changed)
 
 	if err := s.publish(ctx, key, ev, rec); err != nil {
 		return err
@@ -75,21 +84,21 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 }
 
 // record keeps the decision for the audit trail when it differs from the
-// last one kept: reconciling every minute must not push the history of
-// changes out of the store.
-func (s *Service) record(ctx context.Context, rec DecisionRecord) error {
+// last one kept, and reports whether it did: reconciling every minute must
+// not push the history of changes out of the store.
+func (s *Service) record(ctx context.Context, rec DecisionRecord) (changed bool, err error) {
 	last, err := s.o.Store.Decisions(ctx, rec.Key, 1)
 	if err != nil {
-		return fmt.Errorf("loading the last decision for %s: %w", rec.Key, err)
+		return false, fmt.Errorf("loading the last decision for %s: %w", rec.Key, err)
 	}
 	if len(last) == 1 && last[0].HeadSHA == rec.HeadSHA && last[0].Description == rec.Description &&
 		sameDecision(last[0].Decision, rec.Decision) {
-		return nil
+		return false, nil
 	}
 	if err := s.o.Store.AddDecision(ctx, rec); err != nil {
-		return fmt.Errorf("recording decision for %s: %w", rec.Key, err)
+		return false, fmt.Errorf("recording decision for %s: %w", rec.Key, err)
 	}
-	return nil
+	return true, nil
 }
 
 // sameDecision compares two decisions as the store keeps them: an empty
@@ -191,7 +200,15 @@ func (s *Service) guard(ev *Evidence, dec Decision, perr error) Decision {
 		dec.PolicyRevision = rev
 	}
 	if perr != nil {
-		return Decision{State: Error, Reasons: []string{"release policy: " + perr.Error()}, PolicyRevision: dec.PolicyRevision}
+		out := Decision{State: Error, Reasons: []string{"release policy: " + perr.Error()},
+			PolicyRevision: dec.PolicyRevision, Summary: policyErrorStatus(perr)}
+		if dec.State.Valid() && dec.State != Error {
+			// What the last good revision said, for the page only.
+			last := dec
+			last.Votes, last.Summary, last.LastGood = nil, "", nil
+			out.LastGood = &last
+		}
+		return out
 	}
 	if !dec.State.Valid() || dec.State == Error {
 		return Decision{State: Error, Reasons: []string{fmt.Sprintf("release policy returned state %q", dec.State)}, PolicyRevision: dec.PolicyRevision}
@@ -213,14 +230,17 @@ func (s *Service) guard(ev *Evidence, dec Decision, perr error) Decision {
 		if st.OK {
 			continue
 		}
-		msg := fmt.Sprintf("%s evidence unavailable (%d tries): %s", name, st.Attempts, st.Error)
+		// The source's own error text (host names, URLs) is for the
+		// signed-in page (the evidence sources table), never the status.
+		public := fmt.Sprintf("%s evidence unavailable (%d tries)", name, st.Attempts)
 		if st.Attempts >= s.o.SourceErrorLimit {
-			return Decision{State: Error, Reasons: []string{msg}, Waiting: dec.Waiting, PolicyRevision: dec.PolicyRevision}
+			return Decision{State: Error, Reasons: []string{public + ": " + st.Error}, Waiting: dec.Waiting,
+				PolicyRevision: dec.PolicyRevision, Summary: "Error: " + public}
 		}
 		if dec.State == Success {
 			dec.State = Pending
 		}
-		dec.Waiting = prependOnce(dec.Waiting, msg, name+" evidence unavailable")
+		dec.Waiting = prependOnce(dec.Waiting, public, name+" evidence unavailable")
 	}
 	if dec.State != Success {
 		dec.Channel = ""
@@ -228,11 +248,39 @@ func (s *Service) guard(ev *Evidence, dec Decision, perr error) Decision {
 	return dec
 }
 
+// notRelease fails every pull request into a gated base that is not a
+// release (another head branch, or a fork's), whatever the policy said: the
+// base is the gate, and without a status of the gatekeeper's a hand-set
+// success would let it merge. A policy error stays an error.
+func (s *Service) notRelease(ev *Evidence, dec Decision) Decision {
+	pr := ev.PR
+	if pr == nil || s.o.Gated.Release(pr) || !s.o.Gated.GatedBase(pr.BaseRef) || dec.State == Error {
+		return dec
+	}
+	return Decision{State: Failure, Reasons: []string{s.o.Gated.NotReleaseReason(pr)}, PolicyRevision: dec.PolicyRevision}
+}
+
+// policyErrorStatus is the public status description of a policy error:
+// "policy error: " and where the policy is wrong (file:line first), as the
+// evaluator summarises it; never the error's full text, which may name
+// paths and hosts and is shown on the signed-in page.
+func policyErrorStatus(err error) string {
+	if s := PolicySummary(err); s != "" {
+		return "policy error: " + s
+	}
+	return "policy error: see the details page"
+}
+
 // notify tells the Notifier when the gate turned ready, blocked or errored,
 // or stopped being ready. Pending alone is not news: every push passes
 // through it. A failed notification is logged; the status was posted.
 func (s *Service) notify(ctx context.Context, ev *Evidence, rec DecisionRecord, st Status) {
 	if s.o.Notifier == nil {
+		return
+	}
+	if ev.PR != nil && !s.o.Gated.Release(ev.PR) {
+		// #production hears about releases; the failure of any other
+		// pull request into the base is its status alone.
 		return
 	}
 	var from State

@@ -38,10 +38,18 @@ type Evidence struct {
 	// Answered records, per vote comment, the verdict the gatekeeper last
 	// answered with, so that each verdict is answered once.
 	Answered map[int64]string `json:"answered,omitempty"`
+	// CommentsCursor is how far the GitHub source has read the comments
+	// list, so that each read asks only for what changed since.
+	CommentsCursor *CommentsCursor `json:"comments_cursor,omitempty"`
 	// Sources records, per evidence source, the outcome of its last Gather.
 	Sources map[string]SourceStatus `json:"sources,omitempty"`
 	// Published is the last commit status sent (or, in a dry run, logged).
 	Published *PublishedStatus `json:"published,omitempty"`
+	// BaseTip is the newest known tip of a base branch of the pull
+	// request's repository (a push webhook, or GitHub read while
+	// reconciling). It counts only while its Ref is the pull request's
+	// base: a PR-merge build counts only when it merged that tip.
+	BaseTip *BaseTip `json:"base_tip,omitempty"`
 	// Log is a bounded trail of the events folded into this evidence.
 	Log []LogEntry `json:"log,omitempty"`
 	// Version increases with every change the Store writes.
@@ -66,11 +74,18 @@ type Review struct {
 	AuthorAssociation string    `json:"author_association,omitempty"`
 }
 
-// Comment is one pull request conversation comment.
+// Comment is one pull request conversation comment. Events carry its Body;
+// the evidence keeps only the Command the body held (Apply parses it and
+// drops the body), and only comments that held one: the votes, the lifts
+// and their history are what counts, not the conversation.
 type Comment struct {
-	ID        int64     `json:"id"`
-	User      string    `json:"user"`
-	Body      string    `json:"body"`
+	ID   int64  `json:"id"`
+	User string `json:"user"`
+	// Body is the comment's text as an event brings it; "" in the
+	// evidence (evidence written before commands were kept may hold one).
+	Body string `json:"body,omitempty"`
+	// Command is the command the body held, nil when it held none.
+	Command   *Command  `json:"command,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Deleted   bool      `json:"deleted,omitempty"`
@@ -83,6 +98,18 @@ type Comment struct {
 	// a webhook. The list recovers comments whose webhook was lost; it does
 	// not say who edited a comment, so it never overrides a webhook's view.
 	Fetched bool `json:"fetched,omitempty"`
+}
+
+// CommentsCursor is a position in the comments list: the list is read
+// with GitHub's since=Since (comments created or edited since), from page
+// Page (1 or 0: the first), in a pass that began at PassStart by the
+// gatekeeper's clock. A pass that ends sets Since to its start, less a
+// margin for clock skew and replica lag; one cut short keeps Since and
+// goes on from Page at the next read.
+type CommentsCursor struct {
+	Since     time.Time `json:"since"`
+	Page      int       `json:"page,omitempty"`
+	PassStart time.Time `json:"pass_start,omitempty"`
 }
 
 // Check is a commit status or check run posted by another system.
@@ -99,6 +126,28 @@ type Check struct {
 	// app that created a check run. "" when GitHub did not say. It tells
 	// the gatekeeper's own statuses from anybody else's in its context.
 	Creator string `json:"creator,omitempty"`
+}
+
+// BaseTip is the commit a base branch pointed at, as of At.
+type BaseTip struct {
+	Ref string `json:"ref"` // the branch name, "master"
+	SHA string `json:"sha"`
+	// At is when the branch moved there (GitHub's push time) or, when
+	// read from GitHub, when it was read; the newer of two tips wins.
+	At time.Time `json:"at"`
+	// Source says where it was learnt: "push" (a webhook) or "github"
+	// (read from the REST API).
+	Source string `json:"source"`
+	// Before is, for a push, the commit the branch pointed at before it.
+	Before string `json:"before,omitempty"`
+}
+
+// Repo names the repository an event is about. ID is GitHub's numeric
+// id, which survives renames; Owner and Name are its current names.
+type Repo struct {
+	ID    int64  `json:"id,omitempty"`
+	Owner string `json:"owner"`
+	Name  string `json:"name"`
 }
 
 // SourceStatus is the outcome of one evidence source's last Gather.
@@ -167,9 +216,18 @@ type Event struct {
 	// MergedPulls, when not nil, replaces the list of merged pull requests.
 	MergedPulls *[]MergedPull `json:"merged_pulls,omitempty"`
 	IssueCheck  *IssueCheck   `json:"issue_check,omitempty"`
+	// CommentsCursor, when not nil, replaces Evidence.CommentsCursor.
+	CommentsCursor *CommentsCursor `json:"comments_cursor,omitempty"`
 	// Answered records that the vote in comment Answered.CommentID was
 	// answered with Answered.Verdict.
 	Answered *Answer `json:"answered,omitempty"`
+	// Repo is the repository an event that names only a commit or a
+	// branch (status, check_run, push) is about: it applies only to that
+	// repository's pull requests. Such an event without it applies to
+	// none.
+	Repo *Repo `json:"repo,omitempty"`
+	// BaseTip is a base branch's new tip (push, or GitHub read).
+	BaseTip *BaseTip `json:"base_tip,omitempty"`
 }
 
 // Membership is one checked GitHub team membership. Only an "active"
@@ -215,6 +273,9 @@ func (ev *Evidence) Apply(e Event) {
 	if ev.Key == (PullKey{}) {
 		ev.Key = e.Key
 	}
+	if len(ev.Comments) > 0 && ev.Comments[0].Body != "" {
+		ev.compactComments() // written before commands were kept
+	}
 	if pr := e.PullRequest; pr != nil {
 		ev.applyPull(*pr, e.Received)
 	}
@@ -250,6 +311,25 @@ func (ev *Evidence) Apply(e Event) {
 		}
 		ev.IssueChecks[c.Ref.String()] = *c
 	}
+	if t := e.BaseTip; t != nil && t.SHA != "" {
+		cp := *t
+		if cp.At.IsZero() {
+			cp.At = e.Received
+		}
+		// Deliveries come in any order: an older push must not move
+		// the tip back. A push from the known tip is newer whatever the
+		// clocks say (a read's time is the gatekeeper's, a push's
+		// GitHub's). A tip of another branch (the pull request was
+		// retargeted) replaces it whatever its time.
+		old := ev.BaseTip
+		if old == nil || old.Ref != cp.Ref || !cp.At.Before(old.At) || (cp.Before != "" && cp.Before == old.SHA) {
+			ev.BaseTip = &cp
+		}
+	}
+	if c := e.CommentsCursor; c != nil {
+		cp := *c
+		ev.CommentsCursor = &cp
+	}
 	if a := e.Answered; a != nil {
 		if ev.Answered == nil {
 			ev.Answered = map[int64]string{}
@@ -275,6 +355,11 @@ func (ev *Evidence) applyPull(pr PullRequest, at time.Time) {
 			at = pr.UpdatedAt
 		}
 		ev.Heads = append(ev.Heads, HeadChange{SHA: pr.HeadSHA, At: at})
+	}
+	if ev.PR != nil && ev.PR.State != "open" && pr.State == "open" {
+		// Reopened: pushes to the base while it was closed were not
+		// routed to it, so the tip it knows may be stale.
+		ev.BaseTip = nil
 	}
 	cp := pr
 	cp.Labels = append([]string(nil), pr.Labels...)
@@ -323,6 +408,7 @@ func (ev *Evidence) upsertReview(r Review) {
 }
 
 func (ev *Evidence) upsertComment(c Comment) {
+	c.compact()
 	for i := range ev.Comments {
 		cur := &ev.Comments[i]
 		if cur.ID != c.ID {
@@ -336,10 +422,11 @@ func (ev *Evidence) upsertComment(c Comment) {
 		// vote; it stays in the log for the record.
 		case c.EditedBy != "" && c.EditedBy != cur.User:
 		// The list only recovers what webhooks missed. When a known
-		// comment has vanished from it, a GO goes (fail closed) but a
-		// NOGO stays: the list cannot say who deleted it.
+		// comment has vanished from GitHub, a GO, a /withdraw or a
+		// lift goes (fail closed) but a NOGO stays: GitHub cannot say
+		// who deleted it.
 		case c.Fetched && c.Deleted:
-			if vote, _, _, ok := ParseVote(cur.Body); ok && vote == "go" {
+			if cmd, ok := cur.command(); ok && cmd.Kind != "nogo" {
 				cur.Deleted = true
 			}
 		case c.Fetched && !cur.Fetched:
@@ -356,7 +443,15 @@ func (ev *Evidence) upsertComment(c Comment) {
 	if c.Fetched && c.Deleted {
 		return // never seen, and gone
 	}
+	if c.Command == nil {
+		// Holds no command: nothing in it counts, and a later edit
+		// that adds one arrives with its body. (A deletion or someone
+		// else's edit of a command is kept: it must stay final when
+		// the creation arrives after it.)
+		return
+	}
 	ev.Comments = append(ev.Comments, c)
+	ev.trimComments(c.User)
 }
 
 func (ev *Evidence) upsertCheck(c Check) {
@@ -582,6 +677,14 @@ func (ev *Evidence) Clone() *Evidence {
 	if ev.Published != nil {
 		p := *ev.Published
 		cp.Published = &p
+	}
+	if ev.BaseTip != nil {
+		t := *ev.BaseTip
+		cp.BaseTip = &t
+	}
+	if ev.CommentsCursor != nil {
+		c := *ev.CommentsCursor
+		cp.CommentsCursor = &c
 	}
 	return &cp
 }

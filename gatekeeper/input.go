@@ -36,9 +36,12 @@ func BuildInput(ev *Evidence, opt InputOptions) map[string]any {
 	in["reviews"] = reviewsInput(ev.LatestReviews(), head)
 	in["checks"] = checksInput(ev.Checks, head, opt.StatusContext)
 	in["build"] = buildInput(ev.CurrentBuild(), ev.Baseline)
+	in["base_tip"] = baseTipInput(ev)
 	in["baseline"] = baselineInput(ev.Baseline)
 	in["stale_builds"] = staleBuilds(ev)
 	in["votes"] = votesInput(ev.Votes(), head)
+	in["nogos"] = nogosInput(ev.Nogos(), head)
+	in["lifts"] = liftsInput(ev.Lifts(), head)
 	in["teams"] = teamsInput(ev.Memberships)
 	body, branch := "", ""
 	if ev.PR != nil {
@@ -119,6 +122,22 @@ func buildInput(b, base *Build) any {
 	return out
 }
 
+// baseTipInput is the tip of the pull request's base branch, null while it
+// is unknown (or known only for another branch, before a retarget): a
+// PR-merge build counts only when it merged this commit.
+func baseTipInput(ev *Evidence) any {
+	t := ev.BaseTip
+	if t == nil || ev.PR == nil || t.Ref != ev.PR.BaseRef || t.SHA == "" {
+		return nil
+	}
+	return map[string]any{
+		"ref":    t.Ref,
+		"sha":    t.SHA,
+		"at":     t.At.UTC().Format(time.RFC3339),
+		"source": t.Source,
+	}
+}
+
 func coverageInput(c *Coverage) any {
 	if c == nil {
 		return nil
@@ -165,6 +184,45 @@ func votesInput(votes []Vote, head string) []any {
 			"comment_id": v.CommentID,
 			"head_sha":   v.HeadSHA,
 			"current":    head != "" && v.HeadSHA == head,
+		})
+	}
+	return out
+}
+
+// nogosInput lists the NOGOs that stand, whichever head they were cast on:
+// a NOGO is about the release, not a commit. Each carries the lifts that
+// name its author after it; the policy decides which lifters may.
+func nogosInput(nogos []Nogo, head string) []any {
+	out := make([]any, 0, len(nogos))
+	for _, n := range nogos {
+		lifts := make([]any, 0, len(n.Lifts))
+		for _, l := range n.Lifts {
+			lifts = append(lifts, map[string]any{"user": l.User, "reason": l.Reason, "comment_id": l.CommentID})
+		}
+		out = append(out, map[string]any{
+			"user":       n.User,
+			"reason":     n.Reason,
+			"comment_id": n.CommentID,
+			"head_sha":   n.HeadSHA,
+			"current":    head != "" && n.HeadSHA == head,
+			"lifts":      lifts,
+		})
+	}
+	return out
+}
+
+// liftsInput lists every /lift comment, for the policy's verdicts.
+func liftsInput(lifts []Lift, head string) []any {
+	out := make([]any, 0, len(lifts))
+	for _, l := range lifts {
+		out = append(out, map[string]any{
+			"user":       l.User,
+			"target":     l.Target,
+			"reason":     l.Reason,
+			"refused":    l.Refused,
+			"comment_id": l.CommentID,
+			"head_sha":   l.HeadSHA,
+			"current":    head != "" && l.HeadSHA == head,
 		})
 	}
 	return out
@@ -253,7 +311,8 @@ func pullInput(pr *PullRequest, gated BranchPairs) map[string]any {
 		"labels":     labels,
 		"labeled_at": labeledAt,
 		"url":        pr.HTMLURL,
-		"gated":      gated.Gated(pr.HeadRef, pr.BaseRef),
+		"gated":      gated.Release(pr),
+		"fork":       pr.FromFork(),
 	}
 }
 

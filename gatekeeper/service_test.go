@@ -27,6 +27,9 @@ func opened(sha string, at time.Time) gatekeeper.Event {
 	}
 }
 
+// acmeShop is the repository of key, as status and check_run events name it.
+var acmeShop = &gatekeeper.Repo{Owner: "acme", Name: "shop"}
+
 // harness is a Service on the hand-written fakes, with its workers running.
 type harness struct {
 	svc   *gatekeeper.Service
@@ -127,6 +130,12 @@ func TestFailClosed(t *testing.T) {
 		{name: "success while waiting is pending", decision: gatekeeper.Decision{State: gatekeeper.Success, Waiting: []string{"SRE approval"}}, want: gatekeeper.Pending, wantDesc: "Waiting for: SRE approval"},
 		{name: "unknown state is error", decision: gatekeeper.Decision{State: "ok"}, want: gatekeeper.Error},
 		{name: "a failing source turns success into error after the limit", decision: success, source: errors.New("jenkins: 500"), want: gatekeeper.Error},
+		// GitHub shows a status description to everyone who sees the
+		// commit: another system's error text (host names, URLs) stays on
+		// the signed-in page.
+		{name: "a failing source's error text is not in the status", decision: success,
+			source: errors.New(`Get "https://jenkins.corp.internal:8443/job/x/api/json": dial tcp 10.1.2.3:8443: connect: connection refused`),
+			want:   gatekeeper.Error, wantDesc: "Error: jenkins evidence unavailable (3 tries)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,7 +181,7 @@ func TestSourceErrorIsPendingFirst(t *testing.T) {
 	h := start(t, ev, &source{name: "jenkins", err: errors.New("connection refused")})
 	h.accept(t, opened(head, t0))
 	first := h.wait(t, 1)[0].Status
-	if first.State != gatekeeper.Pending || first.Description != "Waiting for: jenkins evidence unavailable (1 tries): connection refused" {
+	if first.State != gatekeeper.Pending || first.Description != "Waiting for: jenkins evidence unavailable (1 tries)" {
 		t.Errorf("first status %+v, want pending naming the source", first)
 	}
 }
@@ -251,14 +260,14 @@ func TestAcceptRouting(t *testing.T) {
 	}
 
 	other := opened(head, t0)
-	other.PullRequest.HeadRef = "feature/x"
+	other.PullRequest.HeadRef, other.PullRequest.BaseRef = "feature/x", "develop"
 	if got := h.accept(t, other); got != gatekeeper.Ignored {
-		t.Errorf("ungated pull request: %s, want ignored", got)
+		t.Errorf("pull request into a base that is not gated: %s, want ignored", got)
 	}
 	if _, err := h.store.Evidence(ctx, key); !errors.Is(err, gatekeeper.ErrNotFound) {
 		t.Errorf("an ignored event was stored: %v", err)
 	}
-	status := gatekeeper.Event{Name: "status", SHA: head, Check: &gatekeeper.Check{Name: "ci", SHA: head, State: "success"}}
+	status := gatekeeper.Event{Name: "status", SHA: head, Check: &gatekeeper.Check{Name: "ci", SHA: head, State: "success"}, Repo: acmeShop}
 	if got := h.accept(t, status); got != gatekeeper.Ignored {
 		t.Errorf("status for an unknown sha: %s, want ignored", got)
 	}
@@ -403,14 +412,14 @@ func TestForgedStatusIsPostedAgain(t *testing.T) {
 	first := h.wait(t, 1)[0].Status
 	h.settle(t)
 	// Our own status comes back from GitHub: nothing to do.
-	h.accept(t, gatekeeper.Event{Name: "status", SHA: head, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: head,
+	h.accept(t, gatekeeper.Event{Name: "status", SHA: head, Repo: acmeShop, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: head,
 		State: string(first.State), Description: first.Description, UpdatedAt: t0.Add(time.Minute)}})
 	h.settle(t)
 	if n := len(h.pub.Published()); n != 1 {
 		t.Fatalf("%d posts after our own status echoed back, want 1", n)
 	}
 	// Someone sets release-gate to success by hand: it is corrected.
-	h.accept(t, gatekeeper.Event{Name: "status", SHA: head, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: head,
+	h.accept(t, gatekeeper.Event{Name: "status", SHA: head, Repo: acmeShop, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: head,
 		State: "success", Description: "LGTM", UpdatedAt: t0.Add(2 * time.Minute)}})
 	got := h.wait(t, 2)
 	if got[1].Status != first {

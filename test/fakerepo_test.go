@@ -35,6 +35,7 @@ type fakeRepo struct {
 	merged    []map[string]any           // closed pull requests into the release branch
 	members   map[string]map[string]bool // "org/slug" → login → active member
 	statuses  []statusPost
+	tips      map[string]string // branch → tip; master is baseSHA unless moved
 	reactions []reactionPost
 	replies   []replyPost
 }
@@ -98,6 +99,16 @@ var (
 	replyRoute      = regexp.MustCompile(`^` + repoPath + `/issues/([0-9]+)/comments$`)
 )
 
+// setTip moves branch to sha, as a push does.
+func (f *fakeRepo) setTip(branch, sha string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tips == nil {
+		f.tips = map[string]string{}
+	}
+	f.tips[branch] = sha
+}
+
 func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	get := r.Method == http.MethodGet
@@ -115,6 +126,17 @@ func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONStatus(w, http.StatusCreated, f.created)
 	case get && p == repoPath:
 		writeJSONStatus(w, http.StatusOK, f.repo)
+	case get && strings.HasPrefix(p, repoPath+"/branches/"):
+		name := strings.TrimPrefix(p, repoPath+"/branches/")
+		tip := f.tips[name]
+		if tip == "" && name == "master" {
+			tip = baseSHA
+		}
+		if tip == "" {
+			notFoundJSON(w)
+			return
+		}
+		writeJSONStatus(w, http.StatusOK, branchJSON(name, tip))
 	case get && pullRoute.MatchString(p):
 		n, _ := strconv.Atoi(pullRoute.FindStringSubmatch(p)[1])
 		pr, ok := f.pulls[n]
@@ -207,7 +229,12 @@ func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case get && replyRoute.MatchString(p): // the GitHub source's list of comments
 		n := replyRoute.FindStringSubmatch(p)[1]
 		list := []map[string]any{}
+		// since: only comments created or edited at or after it.
+		since := r.URL.Query().Get("since")
 		for _, c := range f.comments {
+			if since != "" && fmt.Sprint(c["updated_at"]) < since {
+				continue
+			}
 			if strings.HasSuffix(fmt.Sprint(c["issue_url"]), "/issues/"+n) {
 				list = append(list, c)
 			}

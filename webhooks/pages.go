@@ -77,6 +77,7 @@ type pullPage struct {
 	Chart             *chartRow           // the build's Helm chart version, checked
 	StaleBuilds       int                 // builds of older heads, not counted
 	Votes             []voteRow           // latest vote per person
+	Nogos             []nogoRow           // NOGOs that stand, any head
 	Links             []gatekeeper.IssueRef
 	IssueChecks       map[string]gatekeeper.IssueCheck
 	MergedPulls       []gatekeeper.MergedPull
@@ -89,6 +90,9 @@ type pullPage struct {
 	// Viewer is who reads the page: signed in, or served without sign-in
 	// on loopback (the page says so).
 	Viewer viewer
+	// BaseTip is the base branch's current tip, nil while unknown; the
+	// build counts only when it merged it.
+	BaseTip *gatekeeper.BaseTip
 }
 
 // chartRow is the Helm chart version with what was checked of it.
@@ -97,10 +101,26 @@ type chartRow struct {
 	Valid, Pinned bool
 }
 
-// voteRow is one person's latest vote and whether it is on the head.
+// voteRow is one person's latest vote and whether it is on the head;
+// Standing marks a NOGO that stands across pushes.
 type voteRow struct {
 	User, Vote, Reason, Refused string
-	Current                     bool
+	Current, Standing           bool
+}
+
+// nogoRow is a NOGO that stands across pushes, with the lifts that name
+// its author and the policy's verdict on each.
+type nogoRow struct {
+	gatekeeper.Nogo
+	Current bool
+	Lifts   []liftRow
+}
+
+// liftRow is one lift of a NOGO: Verdict is the policy's ("counted": the
+// NOGO is lifted; "refused", with Why), "" while it has none.
+type liftRow struct {
+	gatekeeper.Lift
+	Verdict, Why string
 }
 
 // checkRow is one task-list item of the description.
@@ -178,13 +198,36 @@ func newPullPage(v *gatekeeper.PullView) pullPage {
 		}
 	}
 	p.Baseline = ev.Baseline
+	if t := ev.BaseTip; t != nil && ev.PR != nil && t.Ref == ev.PR.BaseRef {
+		p.BaseTip = t
+	}
 	for _, b := range ev.Builds {
 		if b.HeadSHA != head {
 			p.StaleBuilds++
 		}
 	}
+	nogos := ev.Nogos()
+	standing := map[int64]bool{}
+	for _, n := range nogos {
+		standing[n.CommentID] = true
+	}
 	for _, v := range ev.Votes() {
-		p.Votes = append(p.Votes, voteRow{User: v.User, Vote: v.Vote, Reason: v.Reason, Refused: v.Refused, Current: head != "" && v.HeadSHA == head})
+		p.Votes = append(p.Votes, voteRow{User: v.User, Vote: v.Vote, Reason: v.Reason, Refused: v.Refused,
+			Current: head != "" && v.HeadSHA == head, Standing: standing[v.CommentID]})
+	}
+	verdicts := map[int64]gatekeeper.VoteVerdict{}
+	if p.Latest != nil {
+		for _, v := range p.Latest.Decision.Votes {
+			verdicts[v.CommentID] = v
+		}
+	}
+	for _, n := range nogos {
+		row := nogoRow{Nogo: n, Current: head != "" && n.HeadSHA == head}
+		for _, l := range n.Lifts {
+			v := verdicts[l.CommentID]
+			row.Lifts = append(row.Lifts, liftRow{Lift: l, Verdict: v.Verdict, Why: v.Why})
+		}
+		p.Nogos = append(p.Nogos, row)
 	}
 	if ev.PR != nil {
 		p.Links = gatekeeper.ParseIssueLinks(ev.PR.Body, ev.PR.HeadRef, ev.Key.Owner, ev.Key.Repo)

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/opa"
 )
 
 // Config is every setting of `gatekeeper serve`. Each comes from a flag, else
@@ -47,7 +49,18 @@ type Config struct {
 	Workers      int
 	PolicyReload time.Duration
 	Reconcile    time.Duration
-	LogLevel     string
+	// EvalTimeout bounds one evaluation unless the policy data says
+	// (release.evaluation.timeout); ReloadTimeout bounds loading one
+	// policy revision, its tests included.
+	EvalTimeout   time.Duration
+	ReloadTimeout time.Duration
+	LogLevel      string
+
+	// RedisPassword is sent with AUTH to a redis:// or rediss:// store.
+	RedisPassword string
+	// RedisWaitReplicas is how many replicas every write to Redis waits
+	// for (WAIT); 0 waits for none.
+	RedisWaitReplicas int
 
 	gated    gatekeeper.BranchPairs
 	jobRepos gatekeeper.JobRepos
@@ -66,8 +79,9 @@ func (c *Config) settings() []setting {
 		{"addr", "GATEKEEPER_ADDR", ":8080", "listen address", &c.Addr, false},
 		{"public-url", "GATEKEEPER_PUBLIC_URL", "http://localhost:8080", "base of the status target_url", &c.PublicURL, false},
 		{"policies", "GATEKEEPER_POLICIES", "./policies", "policy folder (Rego + data)", &c.Policies, false},
-		{"store", "GATEKEEPER_STORE", "bolt://./data/gatekeeper.db", "store: bolt://path or redis://host:port/db", &c.Store, false},
-		{"", "GATEKEEPER_WEBHOOK_SECRET", "", "GitHub webhook secret (HMAC-SHA256)", &c.WebhookSecret, true},
+		{"store", "GATEKEEPER_STORE", "bolt://./data/gatekeeper.db", "store: " + storeForms(), &c.Store, false},
+		{"", "REDIS_PASSWORD", "", "Redis AUTH password for a redis:// or rediss:// store", &c.RedisPassword, true},
+		{"", "GATEKEEPER_WEBHOOK_SECRET", "", "GitHub webhook secret (HMAC-SHA256), at least 16 characters; required", &c.WebhookSecret, true},
 		{"", "GATEKEEPER_JENKINS_TOKEN", "", "token Jenkins sends as Bearer or ?token=", &c.JenkinsToken, true},
 		{"status-context", "GATEKEEPER_STATUS_CONTEXT", "release-gate", "commit status context", &c.StatusContext, false},
 		{"gated-branches", "GATEKEEPER_GATED_BRANCHES", "staging:master", "gated head:base pairs, comma-separated", &c.GatedBranches, false},
@@ -91,20 +105,17 @@ func (c *Config) settings() []setting {
 // LoadConfig reads flags from args, then the environment (through getenv)
 // and secret files, and validates the result. The error lists every
 // problem at once.
+//
+// Help (-h, --help, or a lone "help") is flag.ErrHelp; serveUsage prints it.
 func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	c := &Config{}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := c.flagSet()
 	set := c.settings()
-	for _, s := range set {
-		if s.flag != "" {
-			fs.StringVar(s.dst, s.flag, "", s.usage+" (env "+s.env+", default "+quoteDefault(s.def)+")")
-		}
-	}
-	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
-	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
-	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, err // the error says what was wrong; the caller prints it
+	}
+	if fs.NArg() == 1 && fs.Arg(0) == "help" {
+		return nil, flag.ErrHelp
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
@@ -132,6 +143,17 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD", &c.PolicyReload, 5*time.Second)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, time.Minute)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_EVAL_TIMEOUT", &c.EvalTimeout, opa.DefaultEvalTimeout)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD_TIMEOUT", &c.ReloadTimeout, opa.DefaultReloadTimeout)...)
+	replicasFlag := false
+	fs.Visit(func(f *flag.Flag) { replicasFlag = replicasFlag || f.Name == "redis-wait-replicas" })
+	if !replicasFlag {
+		if v := getenv("GATEKEEPER_REDIS_WAIT_REPLICAS"); v != "" {
+			if _, err := fmt.Sscan(v, &c.RedisWaitReplicas); err != nil {
+				problems = append(problems, fmt.Errorf("GATEKEEPER_REDIS_WAIT_REPLICAS: %q is not a number", v))
+			}
+		}
+	}
 	if c.Workers == 0 {
 		if v := getenv("GATEKEEPER_WORKERS"); v != "" {
 			if _, err := fmt.Sscan(v, &c.Workers); err != nil {
@@ -150,6 +172,56 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
+// flagSet binds the flags of serve to c. It prints nothing: parse errors
+// are returned, and help is printed by serveUsage.
+func (c *Config) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	for _, s := range c.settings() {
+		if s.flag != "" {
+			fs.StringVar(s.dst, s.flag, "", s.usage+" (env "+s.env+", default "+quoteDefault(s.def)+")")
+		}
+	}
+	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
+	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
+	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
+	fs.DurationVar(&c.EvalTimeout, "eval-timeout", 0, "longest one policy evaluation may take, unless release.evaluation.timeout says (env GATEKEEPER_EVAL_TIMEOUT, default 1s)")
+	fs.IntVar(&c.RedisWaitReplicas, "redis-wait-replicas", 0, "Redis replicas every write waits for, WAIT n (env GATEKEEPER_REDIS_WAIT_REPLICAS, default 0)")
+	fs.DurationVar(&c.ReloadTimeout, "policy-reload-timeout", 0, "longest loading and testing one policy revision may take (env GATEKEEPER_POLICY_RELOAD_TIMEOUT, default 2m)")
+	return fs
+}
+
+// serveUsage prints the help of serve: the flags, then the settings that
+// have no flag (the secrets), then the stores this build can open. All of
+// it is generated from settings() and storeKinds(), so that a setting or a
+// store added there shows here.
+func serveUsage(w io.Writer) {
+	c := &Config{}
+	fmt.Fprint(w, `usage: gatekeeper serve [flags]
+
+Runs the webhook server. Every flag can instead be set by the environment
+variable named beside it; a flag beats the environment.
+
+flags:
+`)
+	fs := c.flagSet()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprint(w, `
+secrets (environment only, never a flag: NAME holds the value, or NAME_FILE
+names a file holding it, as Docker and Kubernetes secrets are mounted):
+`)
+	for _, s := range c.settings() {
+		if s.secret {
+			fmt.Fprintf(w, "  %s, %s_FILE\n    \t%s\n", s.env, s.env, s.usage)
+		}
+	}
+	fmt.Fprint(w, "\nstores (GATEKEEPER_STORE):\n")
+	for _, k := range storeKinds() {
+		fmt.Fprintf(w, "  %s\n    \t%s\n", k.form, k.about)
+	}
+}
+
 // Validate reports every invalid or missing setting.
 func (c *Config) Validate() error {
 	var p []error
@@ -165,7 +237,7 @@ func (c *Config) Validate() error {
 	p = append(p, checkURL("GITHUB_API_URL", c.GitHubAPIURL, true, false)...)
 	p = append(p, checkURL("JENKINS_URL", c.JenkinsURL, false, false)...)
 	p = append(p, checkURL("ZENHUB_API_URL", c.ZenHubAPIURL, false, false)...)
-	p = append(p, checkURL("SLACK_WEBHOOK_URL", c.SlackWebhookURL, false, true)...)
+	p = append(p, checkSlackURL(c.SlackWebhookURL)...)
 	if c.JenkinsURL != "" && (c.JenkinsUser == "") != (c.JenkinsAPIToken == "") {
 		p = append(p, errors.New("JENKINS_USER and JENKINS_API_TOKEN must be set together"))
 	}
@@ -190,8 +262,13 @@ func (c *Config) Validate() error {
 	} else if fi, err := os.Stat(c.Policies); err != nil || !fi.IsDir() {
 		p = append(p, fmt.Errorf("GATEKEEPER_POLICIES: %q is not a folder", c.Policies))
 	}
-	if _, _, err := parseStore(c.Store); err != nil {
+	if kind, _, err := parseStore(c.Store); err != nil {
 		p = append(p, err)
+	} else if kind.scheme == "bolt" && (c.RedisPassword != "" || c.RedisWaitReplicas != 0) {
+		p = append(p, errors.New("REDIS_PASSWORD and GATEKEEPER_REDIS_WAIT_REPLICAS need a redis:// or rediss:// GATEKEEPER_STORE"))
+	}
+	if c.RedisWaitReplicas < 0 || c.RedisWaitReplicas > 16 {
+		p = append(p, fmt.Errorf("GATEKEEPER_REDIS_WAIT_REPLICAS: %d is not between 0 and 16", c.RedisWaitReplicas))
 	}
 	if c.StatusContext == "" {
 		p = append(p, errors.New("GATEKEEPER_STATUS_CONTEXT is empty"))
@@ -207,6 +284,12 @@ func (c *Config) Validate() error {
 	if c.Reconcile <= 0 {
 		p = append(p, fmt.Errorf("GATEKEEPER_RECONCILE: %s is not a positive duration", c.Reconcile))
 	}
+	if c.EvalTimeout <= 0 || c.EvalTimeout > time.Minute {
+		p = append(p, fmt.Errorf("GATEKEEPER_EVAL_TIMEOUT: %s is not a positive duration of at most 1m", c.EvalTimeout))
+	}
+	if c.ReloadTimeout <= 0 {
+		p = append(p, fmt.Errorf("GATEKEEPER_POLICY_RELOAD_TIMEOUT: %s is not a positive duration", c.ReloadTimeout))
+	}
 	if c.Workers < 1 || c.Workers > 64 {
 		p = append(p, fmt.Errorf("GATEKEEPER_WORKERS: %d is not between 1 and 64", c.Workers))
 	}
@@ -219,19 +302,25 @@ func (c *Config) Validate() error {
 	return errors.Join(p...)
 }
 
-// parseStore splits GATEKEEPER_STORE into its scheme and the rest.
-func parseStore(s string) (scheme, rest string, err error) {
+// parseStore finds the store kind GATEKEEPER_STORE names, and the rest of
+// the setting after its scheme.
+func parseStore(s string) (kind storeKind, rest string, err error) {
 	scheme, rest, ok := strings.Cut(s, "://")
-	switch {
-	case !ok || rest == "":
-		return "", "", fmt.Errorf("GATEKEEPER_STORE: %q is not bolt://path or redis://host:port/db", s)
-	case scheme == "bolt":
-		return scheme, rest, nil
-	case scheme == "redis":
-		return "", "", fmt.Errorf("GATEKEEPER_STORE: the Redis store is not built yet; use bolt://path")
-	default:
-		return "", "", fmt.Errorf("GATEKEEPER_STORE: unknown scheme %q (want bolt or redis)", scheme)
+	if !ok || rest == "" {
+		return storeKind{}, "", fmt.Errorf("GATEKEEPER_STORE: %q is not %s", s, storeForms())
 	}
+	for _, k := range storeKinds() {
+		if k.scheme != scheme {
+			continue
+		}
+		if k.check != nil {
+			if err := k.check(s); err != nil {
+				return storeKind{}, "", fmt.Errorf("GATEKEEPER_STORE: %w", err)
+			}
+		}
+		return k, rest, nil
+	}
+	return storeKind{}, "", fmt.Errorf("GATEKEEPER_STORE: this build has no %q store; it has %s", scheme, storeForms())
 }
 
 // checkURL checks an http(s) URL setting; a secret URL (Slack's carries
@@ -250,6 +339,23 @@ func checkURL(name, v string, required, secret bool) []error {
 			shown = redactURL(v)
 		}
 		return []error{fmt.Errorf("%s: %q is not an http(s) URL", name, shown)}
+	}
+	return nil
+}
+
+// checkSlackURL checks SLACK_WEBHOOK_URL by the notifier's own rule
+// (slackapi.New): https, or http to 127.0.0.1 for a test server, and no
+// user information. The URL holds Slack's token: errors show its host only.
+func checkSlackURL(v string) []error {
+	if p := checkURL("SLACK_WEBHOOK_URL", v, false, true); p != nil || v == "" {
+		return p
+	}
+	u, _ := url.Parse(v) // parsed by checkURL
+	switch {
+	case u.User != nil:
+		return []error{fmt.Errorf("SLACK_WEBHOOK_URL: %q carries a user name or password; Slack's webhook URLs have none", redactURL(v))}
+	case u.Scheme == "http" && u.Hostname() != "127.0.0.1":
+		return []error{fmt.Errorf("SLACK_WEBHOOK_URL: %q is plain http; Slack's webhook URLs are https (http is only for a test server on 127.0.0.1)", redactURL(v))}
 	}
 	return nil
 }

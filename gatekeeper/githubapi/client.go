@@ -41,7 +41,19 @@ const (
 	EndpointGetCombinedStatus = "get_combined_status"
 	EndpointListStatuses      = "list_statuses"
 	EndpointListCheckRuns     = "list_check_runs"
+	EndpointGetBranch         = "get_branch"
 )
+
+// Endpoints lists every endpoint name above, so that metrics can show
+// each at zero before its first call.
+func Endpoints() []string {
+	return []string{
+		EndpointCreateStatus, EndpointGetPull, EndpointListReviews, EndpointListComments,
+		EndpointGetTeamMembership, EndpointCompareCommits, EndpointListPulls, EndpointGetComment,
+		EndpointCreateReaction, EndpointCreateComment, EndpointGetRepo, EndpointGetCombinedStatus,
+		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch,
+	}
+}
 
 // Result codes passed to Options.Observe besides the HTTP status code.
 const (
