@@ -61,6 +61,10 @@ type Build struct {
 	// ChartVersion is the published Helm chart version,
 	// <module>-<major>-<minor>-<release>-<commit_sha>.
 	ChartVersion string `json:"chart_version,omitempty"`
+	// BaseChartVersion is the Helm chart version of the base branch as
+	// merged (what master releases today), in the same form; the policy
+	// compares the two to tell a major, minor or release-only release.
+	BaseChartVersion string `json:"base_chart_version,omitempty"`
 	// Missing names the reports Jenkins said it does not have for this
 	// build (ReportStages, ReportTests, ReportCoverage).
 	Missing   []string  `json:"missing,omitempty"`
@@ -186,8 +190,31 @@ type VulnCounts struct {
 	Medium   int `json:"medium"`
 	Low      int `json:"low"`
 	Unknown  int `json:"unknown"`
+	// Suppressed counts, by severity, the findings the report itself marks
+	// suppressed (a SARIF result whose suppressions are all accepted). They
+	// are not in the counts above; whether they count against the limits is
+	// the policy's choice (release.vulnerabilities.count_suppressed).
+	Suppressed Severities `json:"suppressed"`
 	// Report links to the full scan report.
 	Report string `json:"report,omitempty"`
+}
+
+// Severities counts findings by severity.
+type Severities struct {
+	Critical int `json:"critical"`
+	High     int `json:"high"`
+	Medium   int `json:"medium"`
+	Low      int `json:"low"`
+	Unknown  int `json:"unknown"`
+}
+
+// Add adds o's counts to s.
+func (s *Severities) Add(o Severities) {
+	s.Critical += o.Critical
+	s.High += o.High
+	s.Medium += o.Medium
+	s.Low += o.Low
+	s.Unknown += o.Unknown
 }
 
 // SplitJobURL returns the decoded job names of a Jenkins job or build URL,

@@ -363,7 +363,32 @@ func (ev *Evidence) applyPull(pr PullRequest, at time.Time) {
 	}
 	cp := pr
 	cp.Labels = append([]string(nil), pr.Labels...)
+	cp.LabeledAt = labeledAt(ev.PR, pr)
 	ev.PR = &cp
+}
+
+// labeledAt gives, for each label the new snapshot has, the latest time it
+// was seen being added: the snapshot's own (a "labeled" webhook) or the
+// one kept from before (other snapshots carry no label times). A label the
+// snapshot no longer has loses its time, so that adding it again is a new
+// time.
+func labeledAt(old *PullRequest, pr PullRequest) map[string]time.Time {
+	var out map[string]time.Time
+	for _, l := range pr.Labels {
+		t, ok := pr.LabeledAt[l]
+		if old != nil {
+			if o, had := old.LabeledAt[l]; had && (!ok || o.After(t)) {
+				t, ok = o, true
+			}
+		}
+		if ok {
+			if out == nil {
+				out = map[string]time.Time{}
+			}
+			out[l] = t
+		}
+	}
+	return out
 }
 
 func (ev *Evidence) upsertReview(r Review) {
@@ -490,6 +515,7 @@ func mergeBuild(old, b Build) Build {
 	str(&out.URL, b.URL)
 	str(&out.ImageDigest, b.ImageDigest)
 	str(&out.ChartVersion, b.ChartVersion)
+	str(&out.BaseChartVersion, b.BaseChartVersion)
 	out.Result, out.Building = b.Result, b.Building
 	out.Verified = old.Verified || b.Verified
 	if b.Key.Valid() {
@@ -612,6 +638,12 @@ func (ev *Evidence) Clone() *Evidence {
 	if ev.PR != nil {
 		pr := *ev.PR
 		pr.Labels = append([]string(nil), ev.PR.Labels...)
+		if ev.PR.LabeledAt != nil {
+			pr.LabeledAt = make(map[string]time.Time, len(ev.PR.LabeledAt))
+			for l, t := range ev.PR.LabeledAt {
+				pr.LabeledAt[l] = t
+			}
+		}
 		cp.PR = &pr
 	}
 	cp.Heads = append([]HeadChange(nil), ev.Heads...)

@@ -96,6 +96,7 @@ func merge(in, api gatekeeper.Build) gatekeeper.Build {
 	out.Vulnerabilities = in.Vulnerabilities
 	out.ImageDigest = in.ImageDigest
 	out.ChartVersion = in.ChartVersion
+	out.BaseChartVersion = in.BaseChartVersion
 	if out.Key == (gatekeeper.PullKey{}) {
 		out.Key = in.Key
 	}
