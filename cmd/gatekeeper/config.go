@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/jenkinsapi"
 )
 
 // Config is every setting of `gatekeeper serve`. Each comes from a flag, else
@@ -50,7 +51,7 @@ type Config struct {
 	LogLevel     string
 
 	gated    gatekeeper.BranchPairs
-	jobRepos gatekeeper.JobRepos
+	jobRepos jenkinsapi.JobRepos
 }
 
 // setting describes one setting: its flag, its environment variable and
@@ -173,7 +174,7 @@ func (c *Config) Validate() error {
 		p = append(p, errors.New("GATEKEEPER_JENKINS_TOKEN is required when JENKINS_URL is set: Jenkins must authenticate its notifications"))
 	}
 	if c.JenkinsJobs != "" {
-		repos, err := gatekeeper.ParseJobRepos(c.JenkinsJobs)
+		repos, err := jenkinsapi.ParseJobRepos(c.JenkinsJobs)
 		if err != nil {
 			p = append(p, fmt.Errorf("GATEKEEPER_JENKINS_JOBS: %w", err))
 		}

@@ -272,7 +272,7 @@ func stageMap(engine *opa.Engine, log *slog.Logger) jenkinsapi.StageMap {
 
 // jenkinsParser adapts jenkinsapi.ParseNotification to the receiver: a build
 // of a job that is not a pull request job is answered 202 and ignored.
-func jenkinsParser(repos gatekeeper.JobRepos) webhooks.JenkinsParser {
+func jenkinsParser(repos jenkinsapi.JobRepos) webhooks.JenkinsParser {
 	return func(body []byte) (gatekeeper.Event, bool, error) {
 		e, err := jenkinsapi.ParseNotification(body, repos, time.Now())
 		if errors.Is(err, jenkinsapi.ErrNotPullRequest) {

@@ -72,7 +72,7 @@ type wireSCMRevision struct {
 }
 
 // Build fetches one build's result, timing and revisions; jobURL is any
-// form gatekeeper.SplitJobURL accepts. Stages and reports are left empty
+// form SplitJobURL accepts. Stages and reports are left empty
 // (see Enrich). A finished build is Verified: its result is Jenkins' own. A
 // build Jenkins does not have is ErrMissing.
 func (c *Client) Build(ctx context.Context, jobURL string, number int64) (gatekeeper.Build, error) {

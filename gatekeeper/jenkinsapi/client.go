@@ -38,7 +38,7 @@ type Options struct {
 	// its report; "" means "coverage", the plugin's default.
 	CoverageID string
 	// Repos maps job folders to repositories (GATEKEEPER_JENKINS_JOBS).
-	Repos gatekeeper.JobRepos
+	Repos JobRepos
 	// Clock stamps Build.UpdatedAt; nil means the system clock.
 	Clock gatekeeper.Clock
 }
@@ -54,7 +54,7 @@ type Client struct {
 	maxBody    int64
 	stages     stageIndex
 	coverageID string
-	repos      gatekeeper.JobRepos
+	repos      JobRepos
 	clock      gatekeeper.Clock
 }
 
@@ -147,7 +147,7 @@ type ref struct {
 // newRef parses a job URL in any form SplitJobURL accepts. A build number
 // in the URL must agree with number; number 0 takes the URL's.
 func newRef(jobURL string, number int64) (ref, error) {
-	names, n, ok := gatekeeper.SplitJobURL(jobURL)
+	names, n, ok := SplitJobURL(jobURL)
 	if !ok {
 		return ref{}, fmt.Errorf("job url %q names no job: %w", jobURL, gatekeeper.ErrInvalid)
 	}
@@ -206,7 +206,7 @@ func (r ref) job(j *gojenkins.Jenkins) *gojenkins.Job {
 // and strategy.
 func (c *Client) skeleton(r ref) gatekeeper.Build {
 	b := gatekeeper.Build{JobPath: r.jobPath(), JobName: r.names[len(r.names)-1], Number: r.number}
-	if folders, n, strategy, ok := gatekeeper.ParseJobPath(b.JobPath); ok {
+	if folders, n, strategy, ok := ParseJobPath(b.JobPath); ok {
 		// A pull request job, even when its repository is not known:
 		// its strategy decides whether the built commit can be the head.
 		b.Key.Number, b.Strategy = n, strategy

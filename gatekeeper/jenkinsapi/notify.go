@@ -180,7 +180,7 @@ var defaultStages, _ = DefaultStageMap().index()
 // Malformed JSON, a payload of neither form or an unrecognised job URL is
 // an error wrapping gatekeeper.ErrInvalid; a job that builds no pull
 // request is ErrNotPullRequest.
-func ParseNotification(body []byte, repos gatekeeper.JobRepos, now time.Time) (gatekeeper.Event, error) {
+func ParseNotification(body []byte, repos JobRepos, now time.Time) (gatekeeper.Event, error) {
 	var probe struct {
 		Kind  *string         `json:"kind"`
 		Build json.RawMessage `json:"build"`
@@ -199,7 +199,7 @@ func ParseNotification(body []byte, repos gatekeeper.JobRepos, now time.Time) (g
 	return gatekeeper.Event{}, fmt.Errorf("parsing jenkins notification: neither a build notification nor a pipeline report: %w", gatekeeper.ErrInvalid)
 }
 
-func parsePluginNotification(body []byte, repos gatekeeper.JobRepos, now time.Time) (gatekeeper.Event, error) {
+func parsePluginNotification(body []byte, repos JobRepos, now time.Time) (gatekeeper.Event, error) {
 	var n notification
 	if err := json.Unmarshal(body, &n); err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("parsing jenkins notification: %w: %w", gatekeeper.ErrInvalid, err)
@@ -276,9 +276,9 @@ func parsePluginNotification(body []byte, repos gatekeeper.JobRepos, now time.Ti
 // pullBuild is the Build a job URL tells, for a pull request job only:
 // path, name, number, key and strategy. scmURL is the repository's remote
 // when the payload has one.
-func pullBuild(r ref, repos gatekeeper.JobRepos, scmURL string) (gatekeeper.Build, error) {
+func pullBuild(r ref, repos JobRepos, scmURL string) (gatekeeper.Build, error) {
 	b := gatekeeper.Build{JobPath: r.jobPath(), JobName: r.names[len(r.names)-1], Number: r.number}
-	folders, n, strategy, ok := gatekeeper.ParseJobPath(b.JobPath)
+	folders, n, strategy, ok := ParseJobPath(b.JobPath)
 	if !ok {
 		return gatekeeper.Build{}, fmt.Errorf("job %s builds no pull request: %w", b.JobPath, ErrNotPullRequest)
 	}
@@ -298,7 +298,7 @@ func pullBuild(r ref, repos gatekeeper.JobRepos, scmURL string) (gatekeeper.Buil
 	return b, nil
 }
 
-func parseReport(body []byte, repos gatekeeper.JobRepos, now time.Time) (gatekeeper.Event, error) {
+func parseReport(body []byte, repos JobRepos, now time.Time) (gatekeeper.Event, error) {
 	var p PipelineReport
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -76,7 +76,7 @@ func TestParseNotification(t *testing.T) {
 	tests := []struct {
 		name  string
 		body  []byte
-		repos gatekeeper.JobRepos
+		repos JobRepos
 		// want is compared whole; wantErr instead when set.
 		want    gatekeeper.Event
 		wantErr error
@@ -217,7 +217,7 @@ func TestParseNotification(t *testing.T) {
 		},
 		{
 			name:  "configured folder wins over the scm url",
-			repos: gatekeeper.JobRepos{"ci/shop service": "acme/shop"},
+			repos: JobRepos{"ci/shop service": "acme/shop"},
 			body: notificationJSON(t, func(j, b map[string]any) {
 				j["url"] = "job/ci/job/shop%20service/job/PR-2-merge/"
 				b["url"] = "job/ci/job/shop%20service/job/PR-2-merge/10/"
@@ -465,7 +465,7 @@ func FuzzParseNotification(f *testing.F) {
 	f.Add(docReportExample(f))
 	f.Add([]byte(`{"kind":"pipeline-report","job_url":"job/a/job/b/job/PR-1","build_number":1}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, err := ParseNotification(body, gatekeeper.JobRepos{"ci": "acme/shop"}, testNow)
+		ev, err := ParseNotification(body, JobRepos{"ci": "acme/shop"}, testNow)
 		if err != nil {
 			if !errors.Is(err, gatekeeper.ErrInvalid) && !errors.Is(err, ErrNotPullRequest) {
 				t.Fatalf("error %v is neither ErrInvalid nor ErrNotPullRequest", err)

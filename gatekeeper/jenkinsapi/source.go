@@ -421,7 +421,7 @@ func (s *Source) baselineDue(ev *gatekeeper.Evidence, key gatekeeper.PullKey, no
 	// The pull request's own job, when one is known, shows where its
 	// multibranch project really is.
 	for _, b := range ev.Builds {
-		if names, _, ok := gatekeeper.SplitJobURL(b.JobPath); ok && len(names) > 1 && samePull(b.Key, key) && b.Key.Number > 0 {
+		if names, _, ok := SplitJobURL(b.JobPath); ok && len(names) > 1 && samePull(b.Key, key) && b.Key.Number > 0 {
 			folders = names[:len(names)-1]
 			break
 		}
