@@ -203,3 +203,43 @@ func TestJenkinsWebhookToken(t *testing.T) {
 		t.Errorf("with the bearer token: %d, want 202", got)
 	}
 }
+
+// replaceOnce replaces old in s, failing the test when s does not hold it.
+func replaceOnce(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if !strings.Contains(s, old) {
+		t.Fatalf("policies/data.yaml has no %q to replace", old)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+// TestReportStagesUseThePolicyNames: a pipeline report's stages are mapped
+// onto the release stages with the Jenkins stage names of data.yaml, not
+// the built-in ones. The team calls its scan stage "Container scan",
+// which no built-in name knows.
+func TestReportStagesUseThePolicyNames(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{data: func(t *testing.T, y string) string {
+		y = replaceOnce(t, y, `jenkins: ["Scan", "Image scan", "Vulnerability scan", "Security scan"]`, `jenkins: ["Container scan"]`)
+		// No JENKINS_URL: the report is all there is.
+		return replaceOnce(t, y, "trust_pipeline_report: false", "trust_pipeline_report: true")
+	}})
+	payload, pr := opened(t, 2, headA, releaseBody)
+	r.gh.setPull(pr)
+	r.github("pull_request", payload)
+	r.settle(2)
+	report := strings.Replace(string(pipelineReport(t, build10, chartOf(build10))), `"Image scan"`, `"Container scan"`, 1)
+	r.jenkinsOK([]byte(report))
+	p := r.settle(2)
+	last := r.last(headA)
+	if last == nil {
+		t.Fatal("no status posted")
+	}
+	desc := last["description"].(string)
+	if strings.Contains(desc, "vulnerability scan did not run") || strings.Contains(desc, "build stage") {
+		t.Errorf("the reported scan stage was not mapped with data.yaml's names: %q\ndecision: %+v", desc, p.Latest.Decision)
+	}
+	if !strings.Contains(desc, "unit tests and coverage") {
+		t.Errorf("status %q: the report carries no coverage, so the gate must still wait for it", desc)
+	}
+}

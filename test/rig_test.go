@@ -48,6 +48,8 @@ type rig struct {
 type rigOptions struct {
 	jenkinsAPI bool // JENKINS_URL: the Jenkins source enriches builds
 	zenhub     bool // ZENHUB_API_URL: linked issues are verified
+	// data, when set, rewrites the policy copy's data.yaml.
+	data func(t *testing.T, yaml string) string
 }
 
 // newRig starts the fakes and the gatekeeper, with GitHub configured and
@@ -73,7 +75,19 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		r.zh = newFakeZenHub(t)
 		extra = append(extra, "ZENHUB_API_URL="+r.zh.URL+"/", "ZENHUB_API_TOKEN="+zenhubToken)
 	}
-	r.s = startServer(t, serverOptions{extra: extra})
+	so := serverOptions{extra: extra}
+	if o.data != nil {
+		so.policies = policyCopy(t)
+		path := filepath.Join(so.policies, "data.yaml")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(o.data(t, string(b))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.s = startServer(t, so)
 	return r
 }
 

@@ -73,7 +73,9 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	gin.SetMode(gin.ReleaseMode)
 	handler, err := webhooks.New(webhooks.Options{
 		Service: svc, ParseGitHub: githubevents.ParseDelivery, WebhookSecret: []byte(cfg.WebhookSecret),
-		JenkinsToken: []byte(cfg.JenkinsToken), ParseJenkins: jenkinsParser(cfg.jobRepos),
+		JenkinsToken: []byte(cfg.JenkinsToken), ParseJenkins: jenkinsParser(jenkinsapi.ParseOptions{
+			Repos: cfg.jobRepos, Stages: func() jenkinsapi.StageMap { return stageMap(engine, log) },
+		}),
 		Logger: log, Metrics: metrics, Auth: auth,
 	})
 	if err != nil {
@@ -195,7 +197,7 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 	if cfg.JenkinsURL != "" {
 		jc, err := jenkinsapi.New(jenkinsapi.Options{
 			URL: cfg.JenkinsURL, User: cfg.JenkinsUser, Token: cfg.JenkinsAPIToken,
-			Stages: stageMap(engine, log), Repos: cfg.jobRepos,
+			Stages: func() jenkinsapi.StageMap { return stageMap(engine, log) }, Repos: cfg.jobRepos,
 		})
 		if err != nil {
 			return d, err
@@ -247,7 +249,8 @@ func policyTeams(engine *opa.Engine) githubapi.TeamsFunc {
 
 // stageMap reads which Jenkins stage names make up each release stage from
 // the policy data (release.build.stages[].jenkins), falling back to the
-// adapter's defaults for a stage that names none. It is read at start-up.
+// adapter's defaults for a stage that names none. The Jenkins client and the
+// report parser call it at each use, so that it follows policy reloads.
 func stageMap(engine *opa.Engine, log *slog.Logger) jenkinsapi.StageMap {
 	m := jenkinsapi.DefaultStageMap()
 	stages, _ := engine.Data("release", "build", "stages").([]any)
@@ -266,15 +269,15 @@ func stageMap(engine *opa.Engine, log *slog.Logger) jenkinsapi.StageMap {
 		}
 		m[key] = list
 	}
-	log.Info("Jenkins stage names", "map", m.String())
+	log.Debug("Jenkins stage names", "map", m.String())
 	return m
 }
 
 // jenkinsParser adapts jenkinsapi.ParseNotification to the receiver: a build
 // of a job that is not a pull request job is answered 202 and ignored.
-func jenkinsParser(repos jenkinsapi.JobRepos) webhooks.JenkinsParser {
+func jenkinsParser(opts jenkinsapi.ParseOptions) webhooks.JenkinsParser {
 	return func(body []byte) (gatekeeper.Event, bool, error) {
-		e, err := jenkinsapi.ParseNotification(body, repos, time.Now())
+		e, err := jenkinsapi.ParseNotification(body, opts, time.Now())
 		if errors.Is(err, jenkinsapi.ErrNotPullRequest) {
 			return e, false, nil
 		}

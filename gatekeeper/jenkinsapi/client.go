@@ -31,9 +31,10 @@ type Options struct {
 	// MaxBody bounds an answer's size; 0 means 64 MiB (test reports list
 	// every test case).
 	MaxBody int64
-	// Stages maps Jenkins stage names onto the release stages; nil means
-	// DefaultStageMap().
-	Stages StageMap
+	// Stages returns the map of Jenkins stage names onto the release
+	// stages in force; it is called at each use, so that a policy reload
+	// applies at once. nil, or a nil map, means DefaultStageMap().
+	Stages func() StageMap
 	// CoverageID is the Coverage plugin's recorder id, the URL segment of
 	// its report; "" means "coverage", the plugin's default.
 	CoverageID string
@@ -52,7 +53,7 @@ type Client struct {
 	transport  http.RoundTripper
 	timeout    time.Duration
 	maxBody    int64
-	stages     stageIndex
+	stages     func() StageMap
 	coverageID string
 	repos      JobRepos
 	clock      gatekeeper.Clock
@@ -68,17 +69,9 @@ func New(opt Options) (*Client, error) {
 	if (opt.User == "") != (opt.Token == "") {
 		return nil, fmt.Errorf("creating jenkins client: user and token go together: %w", gatekeeper.ErrInvalid)
 	}
-	stages := opt.Stages
-	if stages == nil {
-		stages = DefaultStageMap()
-	}
-	idx, err := stages.index()
-	if err != nil {
-		return nil, fmt.Errorf("creating jenkins client: %w", err)
-	}
 	c := &Client{
 		transport: opt.Transport, timeout: opt.Timeout, maxBody: opt.MaxBody,
-		stages: idx, coverageID: opt.CoverageID, repos: opt.Repos, clock: opt.Clock,
+		stages: opt.Stages, coverageID: opt.CoverageID, repos: opt.Repos, clock: opt.Clock,
 	}
 	if c.transport == nil {
 		c.transport = http.DefaultTransport
@@ -97,6 +90,11 @@ func New(opt Options) (*Client, error) {
 	}
 	if c.clock == nil {
 		c.clock = gatekeeper.SystemClock{}
+	}
+	// The map in force at start must be good; a later bad one is an
+	// error at its use.
+	if _, err := c.stageIndex(); err != nil {
+		return nil, fmt.Errorf("creating jenkins client: %w", err)
 	}
 	var auth []any
 	if opt.User != "" {
@@ -220,6 +218,24 @@ func (c *Client) skeleton(r ref) gatekeeper.Build {
 		}
 	}
 	return b
+}
+
+// stageIndex indexes the stage map in force (Options.Stages).
+func (c *Client) stageIndex() (stageIndex, error) {
+	return indexStages(c.stages)
+}
+
+// indexStages indexes the map provider returns, DefaultStageMap() for a
+// nil provider or map.
+func indexStages(provider func() StageMap) (stageIndex, error) {
+	var m StageMap
+	if provider != nil {
+		m = provider()
+	}
+	if m == nil {
+		m = DefaultStageMap()
+	}
+	return m.index()
 }
 
 // isMissing reports whether err means Jenkins does not have the thing.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -637,8 +638,8 @@ func TestNewRejects(t *testing.T) {
 		{"no url", Options{}},
 		{"not http", Options{URL: "ftp://ci.example.com/"}},
 		{"user without token", Options{URL: "https://ci.example.com/", User: "u"}},
-		{"unknown stage key", Options{URL: "https://ci.example.com/", Stages: StageMap{"lint": {"Lint"}}}},
-		{"name for two stages", Options{URL: "https://ci.example.com/", Stages: StageMap{gatekeeper.StageBuild: {"Build"}, gatekeeper.StagePush: {"build"}}}},
+		{"unknown stage key", Options{URL: "https://ci.example.com/", Stages: func() StageMap { return StageMap{"lint": {"Lint"}} }}},
+		{"name for two stages", Options{URL: "https://ci.example.com/", Stages: func() StageMap { return StageMap{gatekeeper.StageBuild: {"Build"}, gatekeeper.StagePush: {"build"}} }}},
 		{"coverage id with a slash", Options{URL: "https://ci.example.com/", CoverageID: "a/b"}},
 	}
 	for _, tt := range tests {
@@ -810,5 +811,37 @@ func TestBuildOfUnmappedPRJob(t *testing.T) {
 	// repository to choose by, no built commit is guessed.
 	if want := (gatekeeper.PullKey{Number: 2}); got.Key != want || got.Strategy != "merge" || got.HeadSHA != headSHA || got.MergeSHA != "" {
 		t.Errorf("Build = key %v, strategy %q, head %q, merge %q; want %v, merge, %s, none", got.Key, got.Strategy, got.HeadSHA, got.MergeSHA, want, headSHA)
+	}
+}
+
+// TestStagesReadTheMapAtEachUse: the Client asks Options.Stages at every
+// stage read, so that a policy reload renames stages without a restart.
+func TestStagesReadTheMapAtEachUse(t *testing.T) {
+	t.Parallel()
+	f, url := newFake(t, "")
+	f.serve("/"+prJob+"/10/wfapi/describe/api/json", describe(t, "SUCCESS", nil))
+	var calls atomic.Int32
+	c, err := New(Options{URL: url, Clock: fixedClock{}, Stages: func() StageMap {
+		if calls.Add(1) > 2 { // New checks the map, then the first read
+			return StageMap{gatekeeper.StageClone: {seedStageNames[1]}}
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.Stages(context.Background(), prJob, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.Stages(context.Background(), prJob, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first[0].Key != gatekeeper.StageClone || first[1].Key != gatekeeper.StageBuild {
+		t.Errorf("with the default map: %+v", first[:2])
+	}
+	if second[0].Key != "" || second[1].Key != gatekeeper.StageClone {
+		t.Errorf("after the map changed: %+v", second[:2])
 	}
 }

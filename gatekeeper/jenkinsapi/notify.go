@@ -156,15 +156,21 @@ var stageStatuses = map[string]bool{
 	gatekeeper.StagePausedInput: true, gatekeeper.StageSkipped: true,
 }
 
-// defaultStages keys a report's stages before the Source, which knows the
-// configured stage map, keys them again.
-var defaultStages, _ = DefaultStageMap().index()
+// ParseOptions configure ParseNotification.
+type ParseOptions struct {
+	// Repos maps job folders to repositories (GATEKEEPER_JENKINS_JOBS).
+	Repos JobRepos
+	// Stages returns the stage map in force, read at each report; nil, or
+	// a nil map, means DefaultStageMap(). It keys a report's stages as the
+	// Source keys the stages it reads from Jenkins.
+	Stages func() StageMap
+}
 
 // ParseNotification parses a POST to /webhooks/jenkins: either the
 // Notification plugin's JSON (told apart by its "build" object) or a
 // pipeline report ("kind": "pipeline-report"). The pull request is
 // recognised from the job URL, never from the bare job name; its
-// repository comes from repos' folder mapping, else the notification's
+// repository comes from opts.Repos' folder mapping, else the notification's
 // scm URL, else the organisation-folder convention.
 //
 // The returned Event has a valid Key, Name EventQueued … EventFinalized or
@@ -180,7 +186,7 @@ var defaultStages, _ = DefaultStageMap().index()
 // Malformed JSON, a payload of neither form or an unrecognised job URL is
 // an error wrapping gatekeeper.ErrInvalid; a job that builds no pull
 // request is ErrNotPullRequest.
-func ParseNotification(body []byte, repos JobRepos, now time.Time) (gatekeeper.Event, error) {
+func ParseNotification(body []byte, opts ParseOptions, now time.Time) (gatekeeper.Event, error) {
 	var probe struct {
 		Kind  *string         `json:"kind"`
 		Build json.RawMessage `json:"build"`
@@ -190,11 +196,11 @@ func ParseNotification(body []byte, repos JobRepos, now time.Time) (gatekeeper.E
 	}
 	switch {
 	case probe.Kind != nil && *probe.Kind == ReportKind:
-		return parseReport(body, repos, now)
+		return parseReport(body, opts, now)
 	case probe.Kind != nil:
 		return gatekeeper.Event{}, fmt.Errorf("parsing jenkins notification: kind %q, want %q: %w", *probe.Kind, ReportKind, gatekeeper.ErrInvalid)
 	case len(probe.Build) > 0 && !bytes.Equal(probe.Build, []byte("null")):
-		return parsePluginNotification(body, repos, now)
+		return parsePluginNotification(body, opts.Repos, now)
 	}
 	return gatekeeper.Event{}, fmt.Errorf("parsing jenkins notification: neither a build notification nor a pipeline report: %w", gatekeeper.ErrInvalid)
 }
@@ -298,7 +304,7 @@ func pullBuild(r ref, repos JobRepos, scmURL string) (gatekeeper.Build, error) {
 	return b, nil
 }
 
-func parseReport(body []byte, repos JobRepos, now time.Time) (gatekeeper.Event, error) {
+func parseReport(body []byte, opts ParseOptions, now time.Time) (gatekeeper.Event, error) {
 	var p PipelineReport
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -312,9 +318,13 @@ func parseReport(body []byte, repos JobRepos, now time.Time) (gatekeeper.Event, 
 	if err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("parsing pipeline report: %w", err)
 	}
-	b, err := pullBuild(r, repos, "")
+	b, err := pullBuild(r, opts.Repos, "")
 	if err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("parsing pipeline report of %s: %w", r, err)
+	}
+	idx, err := indexStages(opts.Stages)
+	if err != nil {
+		return gatekeeper.Event{}, fmt.Errorf("parsing pipeline report of %s: mapping stage names: %w", r, err)
 	}
 	b.HeadSHA, b.BaseSHA, b.MergeSHA = p.HeadSHA, p.BaseSHA, p.MergeSHA
 	if b.Strategy == "head" {
@@ -338,7 +348,7 @@ func parseReport(body []byte, repos JobRepos, now time.Time) (gatekeeper.Event, 
 	if len(p.Stages) > 0 {
 		b.Stages = make([]gatekeeper.Stage, len(p.Stages))
 		for i, s := range p.Stages {
-			b.Stages[i] = gatekeeper.Stage{Name: s.Name, Key: defaultStages[normStage(s.Name)], Status: s.Status}
+			b.Stages[i] = gatekeeper.Stage{Name: s.Name, Key: idx[normStage(s.Name)], Status: s.Status}
 		}
 	}
 	if t := p.Tests; t != nil {

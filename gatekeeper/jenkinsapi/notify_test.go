@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -254,7 +255,7 @@ func TestParseNotification(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := ParseNotification(tt.body, tt.repos, testNow)
+			got, err := ParseNotification(tt.body, ParseOptions{Repos: tt.repos}, testNow)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("ParseNotification error = %v, want %v", err, tt.wantErr)
@@ -275,7 +276,7 @@ func TestNotificationDelivery(t *testing.T) {
 	t.Parallel()
 	parse := func(body []byte) string {
 		t.Helper()
-		ev, err := ParseNotification(body, nil, testNow)
+		ev, err := ParseNotification(body, ParseOptions{}, testNow)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -303,7 +304,7 @@ func TestNotificationDelivery(t *testing.T) {
 
 func TestParseReport(t *testing.T) {
 	t.Parallel()
-	got, err := ParseNotification(reportJSON(t, nil), nil, testNow)
+	got, err := ParseNotification(reportJSON(t, nil), ParseOptions{}, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +332,7 @@ func TestParseReport(t *testing.T) {
 
 	covered, err := ParseNotification(reportJSON(t, func(r map[string]any) {
 		r["coverage"] = map[string]any{"line": 88.44, "branch": 61.5}
-	}), nil, testNow)
+	}), ParseOptions{}, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +347,7 @@ func TestParseReport(t *testing.T) {
 		delete(r, "head_sha")
 		delete(r, "base_sha")
 		delete(r, "result")
-	}), nil, testNow)
+	}), ParseOptions{}, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,13 +399,13 @@ func TestParseReportRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := ParseNotification(reportJSON(t, tt.mutate), nil, testNow)
+			_, err := ParseNotification(reportJSON(t, tt.mutate), ParseOptions{}, testNow)
 			if !errors.Is(err, tt.wantErr) {
 				t.Errorf("ParseNotification error = %v, want %v", err, tt.wantErr)
 			}
 		})
 	}
-	if _, err := ParseNotification(append(reportJSON(t, nil), `{}`...), nil, testNow); !errors.Is(err, gatekeeper.ErrInvalid) {
+	if _, err := ParseNotification(append(reportJSON(t, nil), `{}`...), ParseOptions{}, testNow); !errors.Is(err, gatekeeper.ErrInvalid) {
 		t.Errorf("report followed by more JSON: error %v, want ErrInvalid", err)
 	}
 }
@@ -439,7 +440,7 @@ func docReportExample(tb testing.TB) []byte {
 
 func TestDocReportExample(t *testing.T) {
 	t.Parallel()
-	got, err := ParseNotification(docReportExample(t), nil, testNow)
+	got, err := ParseNotification(docReportExample(t), ParseOptions{}, testNow)
 	if err != nil {
 		t.Fatalf("the documented pipeline report is refused: %v", err)
 	}
@@ -465,7 +466,7 @@ func FuzzParseNotification(f *testing.F) {
 	f.Add(docReportExample(f))
 	f.Add([]byte(`{"kind":"pipeline-report","job_url":"job/a/job/b/job/PR-1","build_number":1}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, err := ParseNotification(body, JobRepos{"ci": "acme/shop"}, testNow)
+		ev, err := ParseNotification(body, ParseOptions{Repos: JobRepos{"ci": "acme/shop"}}, testNow)
 		if err != nil {
 			if !errors.Is(err, gatekeeper.ErrInvalid) && !errors.Is(err, ErrNotPullRequest) {
 				t.Fatalf("error %v is neither ErrInvalid nor ErrNotPullRequest", err)
@@ -483,4 +484,53 @@ func FuzzParseNotification(f *testing.F) {
 			t.Fatalf("event sha %q, build head %q", ev.SHA, b.HeadSHA)
 		}
 	})
+}
+
+// TestParseReportStagesFromProvider: a report's stages are keyed with the
+// stage map in force when it arrives (policy data's names), read at each
+// report, not with the built-in names.
+func TestParseReportStagesFromProvider(t *testing.T) {
+	t.Parallel()
+	current := StageMap{gatekeeper.StageClone: {"Fetch sources"}, gatekeeper.StageScan: {"Trivy"}}
+	var mu sync.Mutex
+	opts := ParseOptions{Stages: func() StageMap {
+		mu.Lock()
+		defer mu.Unlock()
+		return current
+	}}
+	body := reportJSON(t, func(r map[string]any) {
+		r["stages"] = []any{
+			map[string]any{"name": "Fetch  sources", "status": "SUCCESS"},
+			map[string]any{"name": "Trivy", "status": "SUCCESS"},
+			map[string]any{"name": "Checkout", "status": "SUCCESS"},
+		}
+	})
+	keys := func() []string {
+		t.Helper()
+		e, err := ParseNotification(body, opts, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range e.Build.Stages {
+			out = append(out, s.Key)
+		}
+		return out
+	}
+	// "Checkout" is a built-in name; the map in force does not list it.
+	if diff := cmp.Diff([]string{gatekeeper.StageClone, gatekeeper.StageScan, ""}, keys()); diff != "" {
+		t.Errorf("keys with the policy's names (-want +got):\n%s", diff)
+	}
+	mu.Lock()
+	current = StageMap{gatekeeper.StageClone: {"Checkout"}}
+	mu.Unlock()
+	if diff := cmp.Diff([]string{"", "", gatekeeper.StageClone}, keys()); diff != "" {
+		t.Errorf("keys after the map changed (-want +got):\n%s", diff)
+	}
+	mu.Lock()
+	current = StageMap{gatekeeper.StageClone: {"Checkout"}, gatekeeper.StageBuild: {"checkout"}}
+	mu.Unlock()
+	if _, err := ParseNotification(body, opts, testNow); err == nil {
+		t.Error("a stage map naming one stage twice parsed the report")
+	}
 }

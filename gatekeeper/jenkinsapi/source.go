@@ -133,6 +133,12 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 		events = append(events, gatekeeper.Event{Name: EventBuild, Received: now, Key: key, SHA: b.HeadSHA, Build: &b})
 	}
 
+	// The stage names in force now, so that a policy reload re-keys the
+	// stages already recorded.
+	idx, idxErr := s.c.stageIndex()
+	if idxErr != nil {
+		errs = append(errs, fmt.Errorf("mapping stage names: %w", idxErr))
+	}
 	var todo []gatekeeper.Build
 	for _, b := range ev.Builds {
 		if !samePull(b.Key, key) {
@@ -146,9 +152,9 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 		}
 		if s.incomplete(b, now) {
 			todo = append(todo, b)
-		} else if st := s.c.stages.rekey(b.Stages); !slices.Equal(st, b.Stages) {
-			// Stages a pipeline report posted, keyed before the
-			// configured stage map was known.
+		} else if st := idx.rekey(b.Stages); idxErr == nil && !slices.Equal(st, b.Stages) {
+			// Stages keyed with another stage map than the one in
+			// force (a pipeline report's, or before a policy reload).
 			b.Stages = st
 			emit(b)
 		}
@@ -255,8 +261,8 @@ func (s *Source) complete(ctx context.Context, in gatekeeper.Build) (gatekeeper.
 		out.HeadSHA = in.HeadSHA
 	}
 	// What the pipeline reported stands in for what Jenkins lacks.
-	if out.Stages == nil && in.Stages != nil && drop(&out.Missing, gatekeeper.ReportStages) {
-		out.Stages = s.c.stages.rekey(in.Stages)
+	if idx, err := s.c.stageIndex(); err == nil && out.Stages == nil && in.Stages != nil && drop(&out.Missing, gatekeeper.ReportStages) {
+		out.Stages = idx.rekey(in.Stages)
 	}
 	if out.Tests == nil && in.Tests != nil && drop(&out.Missing, gatekeeper.ReportTests) {
 		out.Tests = in.Tests

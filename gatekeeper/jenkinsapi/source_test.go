@@ -133,7 +133,7 @@ func pullEvidence(tb testing.TB, payloads ...[]byte) *gatekeeper.Evidence {
 		UpdatedAt: testNow.Add(-time.Hour),
 	}})
 	for _, p := range payloads {
-		e, err := ParseNotification(p, nil, testNow.Add(-time.Minute))
+		e, err := ParseNotification(p, ParseOptions{}, testNow.Add(-time.Minute))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -631,7 +631,7 @@ func TestSourceReportStagesStandIn(t *testing.T) {
 	// Jenkins without the Stage View plugin, and a team whose stage names
 	// the default map does not know.
 	stages := StageMap{gatekeeper.StageClone: {"Fetch sources"}, gatekeeper.StageScan: {"Trivy"}}
-	f, s, _ := sourceFake(t, Options{Stages: stages})
+	f, s, _ := sourceFake(t, Options{Stages: func() StageMap { return stages }})
 	f.status(buildPath+"/wfapi/describe/api/json", http.StatusNotFound)
 	report := reportJSON(t, func(r map[string]any) {
 		r["stages"] = []any{
@@ -690,7 +690,7 @@ func TestSourceRekeysReportedStages(t *testing.T) {
 	}
 	// The same evidence seen by a Source configured with the team's
 	// stage names: keyed again without asking Jenkins.
-	c, err := New(Options{URL: s.c.jenkins.Requester.Base + "/", Clock: fixedClock{}, Stages: StageMap{gatekeeper.StageClone: {"Fetch sources"}}})
+	c, err := New(Options{URL: s.c.jenkins.Requester.Base + "/", Clock: fixedClock{}, Stages: func() StageMap { return StageMap{gatekeeper.StageClone: {"Fetch sources"}} }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,5 +156,9 @@ func (c *Client) stagesOf(ctx context.Context, r ref) ([]gatekeeper.Stage, error
 			return nil, fmt.Errorf("decoding stages of %s: stage %d has no name or status", r, i)
 		}
 	}
-	return c.stages.stages(run.Stages), nil
+	idx, err := c.stageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("mapping stages of %s: %w", r, err)
+	}
+	return idx.stages(run.Stages), nil
 }
