@@ -2,6 +2,7 @@ package test
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -241,5 +242,56 @@ func TestReportStagesUseThePolicyNames(t *testing.T) {
 	}
 	if !strings.Contains(desc, "unit tests and coverage") {
 		t.Errorf("status %q: the report carries no coverage, so the gate must still wait for it", desc)
+	}
+}
+
+// jenkinsPost posts to /webhooks/jenkins with the token and returns the
+// answer's status code and body.
+func (r *rig) jenkinsPost(payload []byte) (int, string) {
+	r.t.Helper()
+	resp, err := http.Post(r.s.url("/webhooks/jenkins?token="+jenkinsToken), "application/json;charset=UTF-8", bytes.NewReader(payload))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// TestJenkinsUnplacedJob: a well-formed notification for a job the
+// gatekeeper cannot place (no repository for its folder, a URL naming no
+// job) is acknowledged and ignored, never a 400 that Jenkins would log as
+// its own failure; a malformed one still is.
+func TestJenkinsUnplacedJob(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{})
+	unplaced := func(job string) []byte {
+		m := fixtureMap(t, "jenkins/notification.completed.wiki-example.json")
+		m["url"] = job
+		nb := m["build"].(map[string]any)
+		nb["url"], nb["full_url"] = job+"10/", "http://jenkins.test/"+job+"10/"
+		nb["number"] = 10
+		delete(nb, "scm")
+		return mustJSON(t, m)
+	}
+	tests := []struct {
+		name string
+		body []byte
+		want int
+	}{
+		{"PR job of a lone folder", unplaced("job/hello/job/PR-2-merge/"), http.StatusAccepted},
+		{"URL naming no job", unplaced("view/all/"), http.StatusAccepted},
+		{"not JSON", []byte("{"), http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := r.jenkinsPost(tc.body)
+			if code != tc.want {
+				t.Errorf("answer %d %s, want %d", code, body, tc.want)
+			}
+			if code == http.StatusAccepted && !strings.Contains(body, "ignored") {
+				t.Errorf("answer %s, want it ignored", body)
+			}
+		})
 	}
 }

@@ -274,11 +274,12 @@ func stageMap(engine *opa.Engine, log *slog.Logger) jenkinsapi.StageMap {
 }
 
 // jenkinsParser adapts jenkinsapi.ParseNotification to the receiver: a build
-// of a job that is not a pull request job is answered 202 and ignored.
+// of a job that is not a pull request job, or of a job the gatekeeper cannot
+// place, is answered 202 and ignored.
 func jenkinsParser(opts jenkinsapi.ParseOptions) webhooks.JenkinsParser {
 	return func(body []byte) (gatekeeper.Event, bool, error) {
 		e, err := jenkinsapi.ParseNotification(body, opts, time.Now())
-		if errors.Is(err, jenkinsapi.ErrNotPullRequest) {
+		if errors.Is(err, jenkinsapi.ErrNotPullRequest) || errors.Is(err, jenkinsapi.ErrUnplaced) {
 			return e, false, nil
 		}
 		return e, err == nil, err

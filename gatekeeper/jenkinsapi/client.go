@@ -147,7 +147,7 @@ type ref struct {
 func newRef(jobURL string, number int64) (ref, error) {
 	names, n, ok := SplitJobURL(jobURL)
 	if !ok {
-		return ref{}, fmt.Errorf("job url %q names no job: %w", jobURL, gatekeeper.ErrInvalid)
+		return ref{}, fmt.Errorf("job url %q names no job: %w", jobURL, ErrUnplaced)
 	}
 	if n != 0 && number != 0 && n != number {
 		return ref{}, fmt.Errorf("job url %q names build %d, not %d: %w", jobURL, n, number, gatekeeper.ErrInvalid)

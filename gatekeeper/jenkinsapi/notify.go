@@ -23,6 +23,13 @@ import (
 // ignores it.
 var ErrNotPullRequest = errors.New("not a pull request job")
 
+// ErrUnplaced reports a well-formed notification or report for a job the
+// gatekeeper cannot place: its URL names no job, or no repository is known
+// for the job's folders. Like ErrNotPullRequest, the webhook answers it 202
+// and ignores it: Jenkins did nothing wrong. It wraps gatekeeper.ErrInvalid
+// for the callers of the Client, to which such a URL is an invalid argument.
+var ErrUnplaced = fmt.Errorf("job the gatekeeper cannot place: %w", gatekeeper.ErrInvalid)
+
 // Event names of the events ParseNotification and Source.Gather return.
 const (
 	// EventQueued … EventFinalized are the Notification plugin's phases.
@@ -183,9 +190,10 @@ type ParseOptions struct {
 // duplicate, while the next phase, or a job that was deleted and
 // recreated with its numbers starting over, is not.
 //
-// Malformed JSON, a payload of neither form or an unrecognised job URL is
-// an error wrapping gatekeeper.ErrInvalid; a job that builds no pull
-// request is ErrNotPullRequest.
+// Malformed JSON or a payload of neither form is an error wrapping
+// gatekeeper.ErrInvalid; a job that builds no pull request is
+// ErrNotPullRequest, and a job URL that names no job, or a job of folders
+// no repository is known for, is ErrUnplaced.
 func ParseNotification(body []byte, opts ParseOptions, now time.Time) (gatekeeper.Event, error) {
 	var probe struct {
 		Kind  *string         `json:"kind"`
@@ -299,7 +307,7 @@ func pullBuild(r ref, repos JobRepos, scmURL string) (gatekeeper.Build, error) {
 	b.Key = gatekeeper.PullKey{Owner: owner, Repo: repo, Number: n}
 	b.Strategy = strategy
 	if !b.Key.Valid() {
-		return gatekeeper.Build{}, fmt.Errorf("job %s: no repository for folders %q: %w", b.JobPath, strings.Join(folders, "/"), gatekeeper.ErrInvalid)
+		return gatekeeper.Build{}, fmt.Errorf("job %s: no repository for folders %q: %w", b.JobPath, strings.Join(folders, "/"), ErrUnplaced)
 	}
 	return b, nil
 }

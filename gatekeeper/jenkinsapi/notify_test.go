@@ -235,12 +235,12 @@ func TestParseNotification(t *testing.T) {
 		},
 		{name: "recorded wiki example: a branch job", body: readFixture(t, "notification.completed.wiki-example.json"), wantErr: ErrNotPullRequest},
 		{name: "master branch job", body: notificationJSON(t, func(j, _ map[string]any) { j["url"] = "job/Codertocat/job/Hello-World/job/master/" }), wantErr: ErrNotPullRequest},
-		{name: "bare job name", body: notificationJSON(t, func(j, b map[string]any) { j["url"] = "PR-2"; delete(b, "url") }), wantErr: gatekeeper.ErrInvalid},
+		{name: "bare job name", body: notificationJSON(t, func(j, b map[string]any) { j["url"] = "PR-2"; delete(b, "url") }), wantErr: ErrUnplaced},
 		{name: "no repository", body: notificationJSON(t, func(j, b map[string]any) {
 			j["url"] = "job/hello/job/PR-2-merge/"
 			b["url"] = "job/hello/job/PR-2-merge/10/"
 			delete(b, "scm")
-		}), wantErr: gatekeeper.ErrInvalid},
+		}), wantErr: ErrUnplaced},
 		{name: "build url names another build", body: notificationJSON(t, func(j, b map[string]any) { delete(j, "url"); b["url"] = prJob + "/11/" }), wantErr: gatekeeper.ErrInvalid},
 		{name: "unknown phase", body: notificationJSON(t, func(_, b map[string]any) { b["phase"] = "NONE" }), wantErr: gatekeeper.ErrInvalid},
 		{name: "status not a result", body: notificationJSON(t, func(_, b map[string]any) { b["status"] = "PASSED" }), wantErr: gatekeeper.ErrInvalid},
@@ -364,7 +364,7 @@ func TestParseReportRejects(t *testing.T) {
 		wantErr error
 	}{
 		{"no job url", func(r map[string]any) { delete(r, "job_url") }, gatekeeper.ErrInvalid},
-		{"bare job name", func(r map[string]any) { r["job_url"] = "PR-2-merge" }, gatekeeper.ErrInvalid},
+		{"bare job name", func(r map[string]any) { r["job_url"] = "PR-2-merge" }, ErrUnplaced},
 		{"branch job", func(r map[string]any) { r["job_url"] = "job/Codertocat/job/Hello-World/job/master/" }, ErrNotPullRequest},
 		{"build number 0", func(r map[string]any) { r["build_number"] = 0 }, gatekeeper.ErrInvalid},
 		{"build number as a string", func(r map[string]any) { r["build_number"] = "10" }, gatekeeper.ErrInvalid},
