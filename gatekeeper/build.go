@@ -1,9 +1,23 @@
 package gatekeeper
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
-// Build is what the gatekeeper knows about one Jenkins build: the facts a
-// notification carried, completed by the Jenkins source from the REST API.
+// Build is what the gatekeeper knows about one Jenkins build.
+//
+// Jenkins is the authority for its builds. With the Jenkins REST API
+// configured (JENKINS_URL), the facts (result, phase, revisions, stages,
+// tests, coverage, scan) are what the API last stated (Verified); a
+// notification or a pipeline report, which anyone holding the webhook token
+// can send, is a Claim: it only says "look at build N of job J", is kept
+// for the record, and brings what no API has (image digest, chart
+// version), which counts only for a build Jenkins reports finished and
+// successful for the same head. Without the API the facts are the claims'
+// and Verified stays false.
+//
 // A nil report pointer (Tests, Coverage, Vulnerabilities) means "not known";
 // Missing says which of them Jenkins answered it does not have, so that a
 // report that does not exist is never mistaken for an empty pass.
@@ -32,16 +46,23 @@ type Build struct {
 	// PR-merge build it is a local merge commit unknown to GitHub.
 	MergeSHA string `json:"merge_sha,omitempty"`
 	// Phase is the notification phase: QUEUED, STARTED, COMPLETED or
-	// FINALIZED.
+	// FINALIZED (from the API: STARTED while it runs, else COMPLETED).
 	Phase string `json:"phase,omitempty"`
 	// Result is SUCCESS, UNSTABLE, FAILURE, ABORTED or NOT_BUILT, and ""
 	// while the build runs.
 	Result   string `json:"result,omitempty"`
 	Building bool   `json:"building"`
-	// Verified is true once Jenkins itself gave the result: a COMPLETED or
-	// FINALIZED notification, or the REST API. A pipeline report is the
-	// pipeline speaking of itself, sent before the build has finished.
-	Verified  bool          `json:"verified,omitempty"`
+	// Verified is true when the facts are what Jenkins' REST API stated
+	// when it was last read, at VerifiedAt. Only the Jenkins source sets
+	// it; a notification or a report never does.
+	Verified   bool      `json:"verified,omitempty"`
+	VerifiedAt time.Time `json:"verified_at"`
+	// Gone is true when Jenkins answered, at VerifiedAt, that it has no
+	// such build: its claims are all disputed and it never counts.
+	Gone bool `json:"gone,omitempty"`
+	// Recheck is true when a claim arrived after the build was read from
+	// the API: the Jenkins source reads it again.
+	Recheck   bool          `json:"recheck,omitempty"`
 	URL       string        `json:"url,omitempty"`
 	StartedAt time.Time     `json:"started_at"`
 	Duration  time.Duration `json:"duration_ns"`
@@ -50,15 +71,79 @@ type Build struct {
 	Tests           *TestSummary `json:"tests,omitempty"`
 	Coverage        *Coverage    `json:"coverage,omitempty"`
 	Vulnerabilities *VulnCounts  `json:"vulnerabilities,omitempty"`
-	// ImageDigest is the pushed container image digest (sha256:…).
+	// ImageDigest is the pushed container image digest (sha256:…), as
+	// claimed by the newest claim that names one and is not disputed.
 	ImageDigest string `json:"image_digest,omitempty"`
 	// ChartVersion is the published Helm chart version,
-	// <module>-<major>-<minor>-<release>-<commit_sha>.
+	// <module>-<major>-<minor>-<release>-<commit_sha>, chosen as
+	// ImageDigest is.
 	ChartVersion string `json:"chart_version,omitempty"`
 	// Missing names the reports Jenkins said it does not have for this
 	// build (ReportStages, ReportTests, ReportCoverage).
-	Missing   []string  `json:"missing,omitempty"`
+	Missing []string `json:"missing,omitempty"`
+	// Claims are the notifications and reports received about the build,
+	// oldest first, at most maxClaims.
+	Claims    []Claim   `json:"claims,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Claim is what one notification or pipeline report said about a build.
+type Claim struct {
+	Delivery string `json:"delivery,omitempty"`
+	// Event is the event name: "jenkins.completed", "jenkins.report", ….
+	Event        string    `json:"event"`
+	Phase        string    `json:"phase,omitempty"`
+	Result       string    `json:"result,omitempty"`
+	HeadSHA      string    `json:"head_sha,omitempty"`
+	BaseSHA      string    `json:"base_sha,omitempty"`
+	MergeSHA     string    `json:"merge_sha,omitempty"`
+	ImageDigest  string    `json:"image_digest,omitempty"`
+	ChartVersion string    `json:"chart_version,omitempty"`
+	At           time.Time `json:"at"`
+	// Disputes say what Jenkins' REST API contradicts in the claim, as of
+	// the build's last read ("result SUCCESS, Jenkins says FAILURE"). A
+	// disputed claim is ignored.
+	Disputes []string `json:"disputes,omitempty"`
+}
+
+// maxClaims bounds Build.Claims; the oldest are dropped first.
+const maxClaims = 20
+
+// Contradictions returns what the facts of b, as Jenkins' REST API stated
+// them, contradict in claim c: nothing while b is not Verified or Gone. A
+// finished result claimed of a build Jenkins says is still running is not
+// a contradiction (yet): Jenkins notifies before its API shows the end.
+func Contradictions(b Build, c Claim) []string {
+	if b.Gone {
+		return []string{fmt.Sprintf("Jenkins has no build #%d", b.Number)}
+	}
+	if !b.Verified {
+		return nil
+	}
+	var out []string
+	for _, s := range []struct{ name, claimed, jenkins string }{
+		{"head", c.HeadSHA, b.HeadSHA}, {"base", c.BaseSHA, b.BaseSHA}, {"merge", c.MergeSHA, b.MergeSHA},
+	} {
+		if s.claimed != "" && s.jenkins != "" && s.claimed != s.jenkins {
+			out = append(out, fmt.Sprintf("%s %s, Jenkins says %s", s.name, s.claimed, s.jenkins))
+		}
+	}
+	if c.Result != "" && !b.Building && b.Result != "" && c.Result != b.Result {
+		out = append(out, fmt.Sprintf("result %s, Jenkins says %s", c.Result, b.Result))
+	}
+	return out
+}
+
+// Disputes lists the build's disputed claims, one line each:
+// "jenkins.completed <delivery>: result SUCCESS, Jenkins says FAILURE".
+func (b *Build) Disputes() []string {
+	var out []string
+	for _, c := range b.Claims {
+		if len(c.Disputes) > 0 {
+			out = append(out, strings.TrimSpace(c.Event+" "+c.Delivery)+": "+strings.Join(c.Disputes, "; "))
+		}
+	}
+	return out
 }
 
 // Names of the reports a Build can lack, as listed in Build.Missing.
@@ -188,6 +273,14 @@ type VulnCounts struct {
 func (b Build) clone() Build {
 	b.Stages = append([]Stage(nil), b.Stages...)
 	b.Missing = append([]string(nil), b.Missing...)
+	if b.Claims != nil {
+		claims := make([]Claim, len(b.Claims))
+		for i, c := range b.Claims {
+			c.Disputes = append([]string(nil), c.Disputes...)
+			claims[i] = c
+		}
+		b.Claims = claims
+	}
 	if b.Tests != nil {
 		t := *b.Tests
 		b.Tests = &t

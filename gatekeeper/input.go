@@ -14,6 +14,10 @@ type InputOptions struct {
 	// StatusContext is the gatekeeper's own status context; checks with it
 	// are left out of the input.
 	StatusContext string
+	// VerifyBuilds is true when builds are read from Jenkins' REST API
+	// (JENKINS_URL is set): only what it states counts, and
+	// build.verification says whether it was read.
+	VerifyBuilds bool
 }
 
 // BuildInput turns evidence into the policy input document. It is built
@@ -35,7 +39,7 @@ func BuildInput(ev *Evidence, opt InputOptions) map[string]any {
 	}
 	in["reviews"] = reviewsInput(ev.LatestReviews(), head)
 	in["checks"] = checksInput(ev.Checks, head, opt.StatusContext)
-	in["build"] = buildInput(ev.CurrentBuild(), ev.Baseline)
+	in["build"] = buildInput(ev.CurrentBuild(), ev.Baseline, opt.VerifyBuilds)
 	in["baseline"] = baselineInput(ev.Baseline)
 	in["stale_builds"] = staleBuilds(ev)
 	in["votes"] = votesInput(ev.Votes(), head)
@@ -49,9 +53,38 @@ func BuildInput(ev *Evidence, opt InputOptions) map[string]any {
 	return in
 }
 
-func buildInput(b, base *Build) any {
+// Verification states of a build in the policy input (build.verification).
+const (
+	// VerificationJenkins: the facts are what Jenkins' REST API stated.
+	VerificationJenkins = "jenkins"
+	// VerificationPending: JENKINS_URL is set and the build was not read
+	// yet; the facts are what notifications and reports claim.
+	VerificationPending = "pending"
+	// VerificationNone: no JENKINS_URL; nothing can verify the claims.
+	VerificationNone = "none"
+)
+
+func buildInput(b, base *Build, verify bool) any {
 	if b == nil {
 		return nil
+	}
+	verification := VerificationNone
+	switch {
+	case b.Verified:
+		verification = VerificationJenkins
+	case verify:
+		verification = VerificationPending
+	}
+	disputes := []any{}
+	for _, d := range b.Disputes() {
+		disputes = append(disputes, d)
+	}
+	digest, chart := b.ImageDigest, b.ChartVersion
+	if verify && !(b.Verified && !b.Building && b.Result == ResultSuccess) {
+		// What no API has counts only for a build Jenkins itself
+		// reports finished and successful (for the head the claim
+		// named: see Build.pickClaimed).
+		digest, chart = "", ""
 	}
 	stages := make([]any, len(b.Stages))
 	for i, st := range b.Stages {
@@ -73,11 +106,13 @@ func buildInput(b, base *Build) any {
 		"result":          b.Result,
 		"building":        b.Building,
 		"verified":        b.Verified,
+		"verification":    verification,
+		"disputes":        disputes,
 		"stages":          stages,
 		"tests":           nil,
 		"coverage":        coverageInput(b.Coverage),
 		"vulnerabilities": nil,
-		"image_digest":    b.ImageDigest,
+		"image_digest":    digest,
 		"chart":           nil,
 		"missing":         missing,
 	}
@@ -94,8 +129,8 @@ func buildInput(b, base *Build) any {
 			"unknown": v.Unknown, "report": v.Report,
 		}
 	}
-	if b.ChartVersion != "" {
-		c, ok := ParseChartVersion(b.ChartVersion)
+	if chart != "" {
+		c, ok := ParseChartVersion(chart)
 		out["chart"] = map[string]any{
 			"version": c.Version, "module": c.Module, "major": c.Major, "minor": c.Minor,
 			"release": c.Release, "sha": c.SHA, "valid": ok,

@@ -29,6 +29,9 @@ type Options struct {
 	Gated         BranchPairs
 	StatusContext string // default "release-gate"
 	PublicURL     string // base of the status target_url
+	// VerifyBuilds is true when a source reads builds from Jenkins' REST
+	// API (JENKINS_URL): then only what it states counts (InputOptions).
+	VerifyBuilds bool
 
 	Workers int // default 4
 	// RetryMin and RetryMax bound the backoff between attempts to
@@ -151,7 +154,8 @@ func New(o Options) (*Service, error) {
 // evaluates policy: it is on the webhook request's path.
 //
 // An event about a pull request that is not on a gated branch pair and not
-// already known is Ignored; an event that names only a commit (status,
+// already known is Ignored, and so is a build of a pull request not
+// tracked; an event that names only a commit (status,
 // check_run) is applied to every known pull request that had that head, and
 // Ignored when there is none.
 func (s *Service) Accept(ctx context.Context, e Event) (Outcome, error) {
@@ -193,6 +197,24 @@ func (s *Service) route(ctx context.Context, e Event) ([]PullKey, string, error)
 			return nil, "no known pull request has head " + e.SHA, nil
 		}
 		return keys, "", nil
+	}
+	if e.Build != nil && e.PullRequest == nil {
+		// A Jenkins notification or report never starts tracking a pull
+		// request: anyone can build anything, and only GitHub says what
+		// is gated. A build of a pull request nothing gates is dropped
+		// (asking GitHub about it again and again would be the cost); a
+		// build whose notification came before the pull request's webhook
+		// is found again by the Jenkins source.
+		ev, err := s.o.Store.Evidence(ctx, e.Key)
+		if errors.Is(err, ErrNotFound) {
+			return nil, "build of a pull request that is not tracked", nil
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("loading evidence for %s: %w", e.Key, err)
+		}
+		if ev.PR != nil && !s.o.Gated.Gated(ev.PR.HeadRef, ev.PR.BaseRef) && ev.Published == nil {
+			return nil, "build of a pull request that is not gated", nil
+		}
 	}
 	if e.PullRequest == nil && len(s.o.Sources) == 0 {
 		// A comment or review about a pull request the gatekeeper has

@@ -48,6 +48,8 @@ type rig struct {
 type rigOptions struct {
 	jenkinsAPI bool // JENKINS_URL: the Jenkins source enriches builds
 	zenhub     bool // ZENHUB_API_URL: linked issues are verified
+	// extra are more KEY=VALUE settings.
+	extra []string
 	// data, when set, rewrites the policy copy's data.yaml.
 	data func(t *testing.T, yaml string) string
 }
@@ -75,7 +77,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		r.zh = newFakeZenHub(t)
 		extra = append(extra, "ZENHUB_API_URL="+r.zh.URL+"/", "ZENHUB_API_TOKEN="+zenhubToken)
 	}
-	so := serverOptions{extra: extra}
+	so := serverOptions{extra: append(extra, o.extra...)}
 	if o.data != nil {
 		so.policies = policyCopy(t)
 		path := filepath.Join(so.policies, "data.yaml")

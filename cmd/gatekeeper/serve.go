@@ -55,6 +55,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		Notifier: deps.notifier, Sources: deps.sources,
 		Logger: log, Observer: metrics, Gated: cfg.gated, StatusContext: cfg.StatusContext,
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
+		VerifyBuilds: cfg.JenkinsURL != "",
 	})
 	if err != nil {
 		return err
@@ -202,7 +203,9 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 		if err != nil {
 			return d, err
 		}
-		d.sources = append(d.sources, jenkinsapi.NewSource(jc, jenkinsapi.SourceOptions{}))
+		// Half the reconcile period: every reconcile reads the current
+		// head's build again.
+		d.sources = append(d.sources, jenkinsapi.NewSource(jc, jenkinsapi.SourceOptions{RecheckEvery: cfg.Reconcile / 2, Logger: log}))
 	} else if cfg.JenkinsToken == "" {
 		log.Warn("Jenkins is not configured (GATEKEEPER_JENKINS_TOKEN, JENKINS_URL): release pull requests will wait for their build")
 	}

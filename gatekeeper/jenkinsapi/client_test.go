@@ -47,13 +47,14 @@ func TestEnrichPRMergeBuild(t *testing.T) {
 		JobPath: prJob, JobName: "PR-2-merge", Number: prNumber,
 		Key:      gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2},
 		Strategy: "merge", HeadSHA: headSHA, MergeSHA: mergeSHA,
-		Phase: "COMPLETED", Result: "SUCCESS", Verified: true,
+		Phase: "COMPLETED", Result: "SUCCESS", Verified: true, VerifiedAt: testNow,
 		URL:       "http://localhost:32769/" + prJob + "/10/",
 		StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
-		Stages:       sevenStages(),
-		Tests:        &gatekeeper.TestSummary{Total: 42, Passed: 40, Failed: 0, Skipped: 2},
-		Coverage:     &gatekeeper.Coverage{Line: 88.44, Branch: ptr(82.19), Source: "coverage"},
-		ChartVersion: "hello-1-4-0-ec26c3e", ImageDigest: "sha256:0f1e",
+		Stages:   sevenStages(),
+		Tests:    &gatekeeper.TestSummary{Total: 42, Passed: 40, Failed: 0, Skipped: 2},
+		Coverage: &gatekeeper.Coverage{Line: 88.44, Branch: ptr(82.19), Source: "coverage"},
+		// What the notification claimed is not Jenkins' word: the
+		// domain takes the chart and the digest from the claims.
 		UpdatedAt: testNow,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -198,9 +199,10 @@ func TestEnrichVariants(t *testing.T) {
 			if got.Result != tt.wantResult || got.Building != tt.wantBuilding {
 				t.Errorf("Result, Building = %q, %v; want %q, %v", got.Result, got.Building, tt.wantResult, tt.wantBuilding)
 			}
-			// The API's result is Jenkins' own; a running build has none.
-			if got.Verified != !tt.wantBuilding {
-				t.Errorf("Verified = %v, want %v", got.Verified, !tt.wantBuilding)
+			// Whatever the build's state, what the API says is Jenkins'
+			// own account of it.
+			if !got.Verified {
+				t.Error("Verified = false for a build read from the API")
 			}
 			if got.HeadSHA != headSHA {
 				t.Errorf("HeadSHA = %q, want %q", got.HeadSHA, headSHA)
@@ -338,7 +340,7 @@ func TestBuildRecordedFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := gatekeeper.Build{
-		JobPath: "job/fish", JobName: "fish", Number: 10, Result: "SUCCESS", Verified: true,
+		JobPath: "job/fish", JobName: "fish", Number: 10, Phase: "COMPLETED", Result: "SUCCESS", Verified: true, VerifiedAt: testNow,
 		URL:       "http://localhost:32769/job/fish/10/",
 		StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
 		UpdatedAt: testNow,
@@ -419,7 +421,7 @@ func TestLastSuccessful(t *testing.T) {
 			want: gatekeeper.Build{
 				JobPath: "job/Codertocat/job/Hello-World/job/master", JobName: "master", Number: 6,
 				Key:     gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World"},
-				HeadSHA: baseSHA, MergeSHA: baseSHA, Result: "SUCCESS", Verified: true,
+				HeadSHA: baseSHA, MergeSHA: baseSHA, Phase: "COMPLETED", Result: "SUCCESS", Verified: true, VerifiedAt: testNow,
 				URL:       "http://localhost:32769" + master + "/6/",
 				StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
 				Coverage:  &gatekeeper.Coverage{Line: 88.44, Branch: ptr(82.19), Source: "coverage"},
@@ -435,7 +437,7 @@ func TestLastSuccessful(t *testing.T) {
 			want: gatekeeper.Build{
 				JobPath: "job/Codertocat/job/Hello-World/job/master", JobName: "master", Number: 6,
 				Key:     gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World"},
-				HeadSHA: baseSHA, MergeSHA: baseSHA, Result: "SUCCESS", Verified: true,
+				HeadSHA: baseSHA, MergeSHA: baseSHA, Phase: "COMPLETED", Result: "SUCCESS", Verified: true, VerifiedAt: testNow,
 				URL:       "http://localhost:32769" + master + "/6/",
 				StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
 				Missing:   []string{gatekeeper.ReportCoverage},
@@ -652,73 +654,53 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
+// TestMergeNotification: the build read from the API is Jenkins' account
+// alone. Nothing a notification claimed (result, phase, revisions, scan,
+// chart, digest) is kept; only its pull request stands in where the job
+// path does not name the repository, and its claims go along for the
+// domain to check.
 func TestMergeNotification(t *testing.T) {
 	t.Parallel()
-	vulns := &gatekeeper.VulnCounts{High: 1, Report: "https://ci.example.com/scan/1"}
-	note := gatekeeper.Build{
-		Phase: "FINALIZED", HeadSHA: mergeSHA, BaseSHA: baseSHA, URL: "http://ci/job/x/1/",
-		Key:             gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2},
-		Vulnerabilities: vulns, ImageDigest: "sha256:0f1e", ChartVersion: "hello-1-4-0-ec26c3e",
-	}
 	prKey := gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}
+	claims := []gatekeeper.Claim{{Event: EventFinalized, Phase: "FINALIZED", Result: "SUCCESS", MergeSHA: mergeSHA}}
+	note := gatekeeper.Build{
+		Phase: "FINALIZED", Result: "SUCCESS", HeadSHA: mergeSHA, BaseSHA: baseSHA, URL: "http://ci/job/x/1/",
+		Key:             prKey,
+		Vulnerabilities: &gatekeeper.VulnCounts{High: 1}, ImageDigest: "sha256:0f1e", ChartVersion: "hello-1-4-0-ec26c3e",
+		Claims: claims,
+	}
 	tests := []struct {
 		name string
-		// noteVerified: the notification was a COMPLETED or FINALIZED
-		// one with a status.
-		noteVerified bool
-		api          gatekeeper.Build
-		want         gatekeeper.Build
+		api  gatekeeper.Build
+		want gatekeeper.Build
 	}{
 		{
-			name: "api result verifies",
+			name: "the api's result, not the claimed one",
 			api:  gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, Result: "UNSTABLE", Verified: true},
-			want: gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, BaseSHA: baseSHA, Result: "UNSTABLE", Verified: true, URL: note.URL},
+			want: gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, Result: "UNSTABLE", Verified: true, URL: note.URL},
 		},
 		{
-			name:         "a verified notification stays verified while the api says running",
-			noteVerified: true,
-			api:          gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, Building: true},
-			want:         gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, BaseSHA: baseSHA, Building: true, Verified: true, URL: note.URL},
+			name: "running while a notification claims it finished",
+			api:  gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, Building: true, Verified: true},
+			want: gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, Building: true, Verified: true, URL: note.URL},
 		},
 		{
-			name: "api head wins",
-			api:  gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, MergeSHA: mergeSHA, Result: "SUCCESS"},
-			want: gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, BaseSHA: baseSHA, MergeSHA: mergeSHA, Result: "SUCCESS", URL: note.URL},
-		},
-		{
-			name: "merge job: the notification's commit is not a head",
-			api:  gatekeeper.Build{Key: prKey, Strategy: "merge", MergeSHA: mergeSHA},
-			want: gatekeeper.Build{Key: prKey, Strategy: "merge", BaseSHA: baseSHA, MergeSHA: mergeSHA, URL: note.URL},
-		},
-		{
-			name: "plain PR job: may have merged",
-			api:  gatekeeper.Build{Key: prKey},
-			want: gatekeeper.Build{Key: prKey, BaseSHA: baseSHA, URL: note.URL},
-		},
-		{
-			name: "head job keeps the notification's head",
-			api:  gatekeeper.Build{Key: prKey, Strategy: "head"},
-			want: gatekeeper.Build{Key: prKey, Strategy: "head", HeadSHA: mergeSHA, BaseSHA: baseSHA, URL: note.URL},
-		},
-		{
-			name: "branch job keeps the notification's head",
-			api:  gatekeeper.Build{Key: gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World"}},
-			want: gatekeeper.Build{Key: gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World"}, HeadSHA: mergeSHA, BaseSHA: baseSHA, URL: note.URL},
+			name: "no head from the api: none at all",
+			api:  gatekeeper.Build{Key: prKey, Strategy: "head", Verified: true},
+			want: gatekeeper.Build{Key: prKey, Strategy: "head", Verified: true, URL: note.URL},
 		},
 		{
 			name: "unknown job takes the notification's pull request, not its commit",
-			api:  gatekeeper.Build{},
-			want: gatekeeper.Build{Key: note.Key, BaseSHA: baseSHA, URL: note.URL},
+			api:  gatekeeper.Build{Verified: true},
+			want: gatekeeper.Build{Key: note.Key, Verified: true, URL: note.URL},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			want := tt.want
-			want.Phase, want.Vulnerabilities, want.ImageDigest, want.ChartVersion = note.Phase, vulns, note.ImageDigest, note.ChartVersion
-			in := note
-			in.Verified = tt.noteVerified
-			if diff := cmp.Diff(want, merge(in, tt.api)); diff != "" {
+			want.Claims = claims
+			if diff := cmp.Diff(want, merge(note, tt.api)); diff != "" {
 				t.Errorf("merge (-want +got):\n%s", diff)
 			}
 		})

@@ -247,11 +247,9 @@ func parsePluginNotification(body []byte, repos JobRepos, now time.Time) (gateke
 	b.Phase = nb.Phase
 	b.Building = nb.Phase == "QUEUED" || nb.Phase == "STARTED"
 	if !b.Building {
+		// A claim like any other: anyone holding the webhook token can
+		// send a COMPLETED notification. Only the REST API verifies.
 		b.Result = nb.Status
-		// Jenkins itself sends COMPLETED and FINALIZED once the result
-		// is set (RunListener), unlike a pipeline report, which the
-		// pipeline sends about itself before it has finished.
-		b.Verified = b.Result != ""
 	}
 	b.URL = nb.FullURL
 	// The timestamp means something else in every phase: the start only
@@ -344,11 +342,10 @@ func parseReport(body []byte, opts ParseOptions, now time.Time) (gatekeeper.Even
 		}
 	}
 	// A report is posted from post { always }, when the result is known
-	// to the pipeline; the Notification plugin's COMPLETED and the API
-	// still prevail (a report carries no phase). It is never Verified:
-	// it is the pipeline's word about itself, possibly before post-build
-	// steps make the build UNSTABLE, and anyone holding the webhook token
-	// can send one.
+	// to the pipeline; the API prevails (a report carries no phase). It
+	// is never Verified: it is the pipeline's word about itself, possibly
+	// before post-build steps make the build UNSTABLE, and anyone holding
+	// the webhook token can send one.
 	b.Result, b.Building = p.Result, p.Result == ""
 	if u, err := url.Parse(p.JobURL); err == nil && u.IsAbs() {
 		b.URL = strings.TrimRight(p.JobURL, "/") + "/" + strconv.FormatInt(b.Number, 10) + "/"

@@ -71,7 +71,7 @@ func TestParseNotification(t *testing.T) {
 	completedAt := int64(1461091953236)
 	base := gatekeeper.Build{
 		JobPath: prJob, JobName: "PR-2-merge", Number: prNumber, Key: prKey, Strategy: "merge",
-		MergeSHA: mergeSHA, Phase: "COMPLETED", Result: "SUCCESS", Verified: true,
+		MergeSHA: mergeSHA, Phase: "COMPLETED", Result: "SUCCESS",
 		URL: "http://localhost:8080/" + prJob + "/10/", UpdatedAt: testNow,
 	}
 	tests := []struct {
@@ -150,7 +150,7 @@ func TestParseNotification(t *testing.T) {
 				Delivery: "jenkins:" + prJob + "#10:STARTED", Name: EventStarted, Received: testNow, Key: prKey,
 				Build: func() *gatekeeper.Build {
 					b := base
-					b.Phase, b.Result, b.Building, b.Verified, b.MergeSHA = "STARTED", "", true, false, ""
+					b.Phase, b.Result, b.Building, b.MergeSHA = "STARTED", "", true, ""
 					b.StartedAt = time.UnixMilli(1461091892486).UTC()
 					return &b
 				}(),
@@ -178,7 +178,7 @@ func TestParseNotification(t *testing.T) {
 				Delivery: "jenkins:" + prJob + "#10:COMPLETED", Name: EventCompleted, Received: testNow, Key: prKey,
 				Build: func() *gatekeeper.Build {
 					b := base
-					b.Result, b.Verified = "", false
+					b.Result = ""
 					return &b
 				}(),
 			},
@@ -195,7 +195,7 @@ func TestParseNotification(t *testing.T) {
 				Delivery: "jenkins:" + prJob + "#10:QUEUED", Name: EventQueued, Received: testNow, Key: prKey,
 				Build: func() *gatekeeper.Build {
 					b := base
-					b.Phase, b.Result, b.Building, b.Verified, b.URL = "QUEUED", "", true, false, ""
+					b.Phase, b.Result, b.Building, b.URL = "QUEUED", "", true, ""
 					return &b
 				}(),
 			},
