@@ -324,7 +324,7 @@ func (s *Source) complete(ctx context.Context, in gatekeeper.Build) (gatekeeper.
 // the read was for them (the build's first read, or one a claim asked
 // for): a periodic re-read does not log the same claims again.
 func (s *Source) suspicious(in, out gatekeeper.Build) {
-	if in.Verified && !in.Recheck {
+	if (in.Verified || in.Gone) && !in.Recheck {
 		return
 	}
 	for _, c := range in.Claims {

@@ -1,11 +1,14 @@
 package jenkinsapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -750,5 +753,78 @@ func TestSourceConfirmsPipelineReport(t *testing.T) {
 				t.Errorf("the next Gather fetched the build %d times, want %d", n-fetched, want-fetched)
 			}
 		})
+	}
+}
+
+// TestSourceDisputesForgedClaims: claims Jenkins contradicts are marked
+// disputed and logged as suspicious, once; a claimed build Jenkins does not
+// have is Gone, not an error that would hold the gate for ever; a claim
+// arriving after a read has the build read again.
+func TestSourceDisputesForgedClaims(t *testing.T) {
+	t.Parallel()
+	f, s, clk := sourceFake(t, Options{})
+	var logs bytes.Buffer
+	s.opts.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	forged := notificationJSON(t, func(_, b map[string]any) { b["status"] = "FAILURE" }) // Jenkins says SUCCESS
+	ghost := notificationJSON(t, func(j, b map[string]any) {
+		delete(j, "url")
+		b["number"], b["url"], b["full_url"] = 99, prJob+"/99/", "http://localhost:32769/"+prJob+"/99/"
+	})
+	ev := pullEvidence(t, forged, ghost)
+	events, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	for _, e := range events {
+		ev.Apply(e)
+	}
+	var real, gone *gatekeeper.Build
+	for i := range ev.Builds {
+		switch ev.Builds[i].Number {
+		case prNumber:
+			real = &ev.Builds[i]
+		case 99:
+			gone = &ev.Builds[i]
+		}
+	}
+	if real == nil || real.Result != "SUCCESS" || len(real.Disputes()) != 1 || !strings.Contains(real.Disputes()[0], "result FAILURE, Jenkins says SUCCESS") {
+		t.Errorf("build 10: %+v, disputes %q", real, real.Disputes())
+	}
+	if gone == nil || !gone.Gone || len(gone.Disputes()) != 1 {
+		t.Fatalf("build 99 Jenkins does not have: %+v", gone)
+	}
+	if cur := ev.CurrentBuild(); cur == nil || cur.Number != prNumber {
+		t.Errorf("CurrentBuild = %+v, want build 10", cur)
+	}
+	if n := strings.Count(logs.String(), "suspicious Jenkins event"); n != 2 {
+		t.Errorf("%d suspicious events logged, want 2:\n%s", n, logs.String())
+	}
+
+	// A new claim about the verified build: read again at once, and
+	// checked.
+	fetched := f.count(buildPath + "/api/json")
+	again, err := ParseNotification(notificationJSON(t, func(_, b map[string]any) { b["phase"], b["status"] = "FINALIZED", "ABORTED" }), ParseOptions{}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Apply(again)
+	events, err = s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		ev.Apply(e)
+	}
+	if n := f.count(buildPath + "/api/json"); n != fetched+1 {
+		t.Errorf("a claim after the read fetched the build %d times, want 1", n-fetched)
+	}
+	// A periodic re-read does not log the same claims again.
+	clk.add(DefaultRecheckEvery)
+	before := strings.Count(logs.String(), "suspicious")
+	if _, err := s.Gather(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if after := strings.Count(logs.String(), "suspicious"); after != before {
+		t.Errorf("a periodic re-read logged %d suspicious events again", after-before)
 	}
 }
