@@ -314,6 +314,9 @@ type PullView struct {
 	DryRun bool `json:"dry_run"`
 	// Sources names the evidence sources configured, in gathering order.
 	Sources []string `json:"sources"`
+	// VerifyBuilds is true when builds are read from Jenkins' REST API;
+	// false: what is known of a build is only claimed.
+	VerifyBuilds bool `json:"verify_builds"`
 }
 
 // Pull returns the view of one pull request, with up to history decision
@@ -331,7 +334,7 @@ func (s *Service) Pull(ctx context.Context, key PullKey, history int) (*PullView
 	if err != nil {
 		return nil, fmt.Errorf("reading queue for %s: %w", key, err)
 	}
-	v := &PullView{Key: key, TargetURL: s.TargetURL(key), Queued: queued, Evidence: ev, History: recs, DryRun: s.o.Publisher.DryRun()}
+	v := &PullView{Key: key, TargetURL: s.TargetURL(key), Queued: queued, Evidence: ev, History: recs, DryRun: s.o.Publisher.DryRun(), VerifyBuilds: s.o.VerifyBuilds}
 	for _, src := range s.o.Sources {
 		v.Sources = append(v.Sources, src.Name())
 	}

@@ -392,6 +392,9 @@ func TestJenkinsAuthority(t *testing.T) {
 			if !strings.Contains(r.s.Logs(), "suspicious Jenkins event") {
 				t.Error("the forged claim was not logged as suspicious")
 			}
+			if page := r.page(2); !strings.Contains(page, "Claims Jenkins contradicts") {
+				t.Errorf("the details page does not show the dispute:\n%s", page)
+			}
 		})
 	}
 }
@@ -516,4 +519,17 @@ func TestJenkinsUngatedRepository(t *testing.T) {
 	if n := r.gh.Requested("GET /repos/Codertocat/Other/pulls/5"); n > 0 {
 		t.Errorf("GitHub was asked %d times about Codertocat/Other#5", n)
 	}
+}
+
+// page returns the details page of pull request n (served without sign-in
+// on the loopback address).
+func (r *rig) page(n int) string {
+	r.t.Helper()
+	resp, err := http.Get(r.s.url(fmt.Sprintf("/pulls/Codertocat/Hello-World/%d", n)))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

@@ -259,6 +259,8 @@ func TestPullPageShowsReleaseEvidence(t *testing.T) {
 		"0 critical, 0 high, 4 medium, 0 low", "hello-world-1-2-3-1a2b3c4", "pinned",
 		"1 build(s) of older heads", "qa-lead", "nogo", "smoke tests red",
 		"acme/shop#12", "not checked in ZenHub yet", "☑ Release notes", "☐ DR plan",
+		// Without JENKINS_URL a build is what notifications claim.
+		"unverified", "the gatekeeper has no JENKINS_URL",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page does not show %q", want)
