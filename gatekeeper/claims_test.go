@@ -1,6 +1,7 @@
 package gatekeeper
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +175,32 @@ func TestClaimedChartCountsOnlyForJenkinsSuccess(t *testing.T) {
 				t.Errorf("verification %v, want %s", b["verification"], tt.wantVerification)
 			}
 		})
+	}
+}
+
+// TestBuildsAreBounded: claims about made-up build numbers cannot grow the
+// evidence without end; what Jenkins said it does not have goes first, and
+// the current head's build stays.
+func TestBuildsAreBounded(t *testing.T) {
+	t.Parallel()
+	ev := Evidence{Key: PullKey{"acme", "shop", 7}}
+	ev.Apply(Event{Name: "pull_request.opened", Received: t0, PullRequest: &PullRequest{
+		Key: PullKey{"acme", "shop", 7}, State: "open", HeadRef: "staging", BaseRef: "master", HeadSHA: claimHead, UpdatedAt: t0,
+	}})
+	ev.Apply(apiRead(0, Build{HeadSHA: claimHead, Result: ResultSuccess}))
+	for n := int64(100); n < 100+3*maxBuilds; n++ {
+		sha := claimOther
+		if n%2 == 0 {
+			sha = claimHead
+		}
+		ev.Apply(Event{Name: "jenkins.report", Delivery: "flood", Received: t0, Build: &Build{
+			JobPath: claimJob, Number: n, Key: PullKey{"acme", "shop", 7}, HeadSHA: sha, Result: ResultSuccess,
+		}})
+	}
+	if len(ev.Builds) != maxBuilds {
+		t.Errorf("%d builds kept, want %d", len(ev.Builds), maxBuilds)
+	}
+	if !slices.ContainsFunc(ev.Builds, func(b Build) bool { return b.Number == 10 }) {
+		t.Error("the current head's build Jenkins stated was dropped")
 	}
 }

@@ -375,7 +375,7 @@ func (ev *Evidence) upsertBuild(b Build, e Event) {
 		}
 		if i < 0 {
 			b.Claims = []Claim{c}
-			ev.Builds = append(ev.Builds, b)
+			ev.appendBuild(b)
 			return
 		}
 		old := &ev.Builds[i]
@@ -397,7 +397,7 @@ func (ev *Evidence) upsertBuild(b Build, e Event) {
 	if i < 0 {
 		b.Recheck = false
 		b.pickClaimed()
-		ev.Builds = append(ev.Builds, b)
+		ev.appendBuild(b)
 		return
 	}
 	old := ev.Builds[i]
@@ -424,6 +424,32 @@ func (ev *Evidence) upsertBuild(b Build, e Event) {
 	out.Recheck = false
 	out.pickClaimed()
 	ev.Builds[i] = out
+}
+
+// maxBuilds bounds Evidence.Builds, so that claims about made-up build
+// numbers cannot grow the evidence without end.
+const maxBuilds = 50
+
+// appendBuild appends b, and past maxBuilds drops one build: the first
+// Jenkins said it does not have, else the first of another head than the
+// current one, else the first not read from Jenkins, else the oldest.
+func (ev *Evidence) appendBuild(b Build) {
+	ev.Builds = append(ev.Builds, b)
+	if len(ev.Builds) <= maxBuilds {
+		return
+	}
+	head := ev.HeadSHA()
+	drop := slices.IndexFunc(ev.Builds, func(x Build) bool { return x.Gone })
+	if drop < 0 {
+		drop = slices.IndexFunc(ev.Builds, func(x Build) bool { return head == "" || x.HeadSHA != head })
+	}
+	if drop < 0 {
+		drop = slices.IndexFunc(ev.Builds, func(x Build) bool { return !x.Verified })
+	}
+	if drop < 0 {
+		drop = 0
+	}
+	ev.Builds = slices.Delete(ev.Builds, drop, drop+1)
 }
 
 // appendClaim appends c, keeping at most maxClaims.
