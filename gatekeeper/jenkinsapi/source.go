@@ -244,19 +244,17 @@ func (s *Source) incomplete(b gatekeeper.Build, now time.Time) bool {
 	// Jenkins alone states a build's facts: a build known only from
 	// claims, however complete, is read; so is one a claim came about
 	// since it was read, and one still running.
-	if b.Recheck || b.Building {
-		return true
+	if b.Gone {
+		// Asked again only when claimed again, or now and then.
+		return b.Recheck || now.Sub(b.VerifiedAt) >= s.opts.RecheckEvery
 	}
-	if !b.Verified && !b.Gone {
+	if b.Recheck || b.Building || !b.Verified {
 		return true
 	}
 	// Not verified once for ever: the current head's build is read again
 	// at every reconcile.
 	if now.Sub(b.VerifiedAt) >= s.opts.RecheckEvery {
 		return true
-	}
-	if b.Gone {
-		return false
 	}
 	for _, r := range []struct {
 		name  string
@@ -284,7 +282,7 @@ func (s *Source) complete(ctx context.Context, in gatekeeper.Build) (gatekeeper.
 	if !info.fetched {
 		if isMissing(err) {
 			gone := in
-			gone.Gone, gone.Verified, gone.Recheck = true, false, false
+			gone.Gone, gone.Verified, gone.Recheck, gone.Building = true, false, false, false
 			gone.VerifiedAt, gone.UpdatedAt = s.c.clock.Now(), s.c.clock.Now()
 			s.suspicious(in, gone)
 			return gone, true, nil
