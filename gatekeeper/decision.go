@@ -42,6 +42,16 @@ type Decision struct {
 	// Votes says, for each vote on the current head, whether the policy
 	// counted or refused it, so that the voter can be told once.
 	Votes []VoteVerdict `json:"votes,omitempty"`
+	// Summary, when set, is the commit status description instead of one
+	// built from Reasons and Waiting. The Service sets it for errors,
+	// whose Reasons carry details (file paths, another system's error
+	// text, host names) for the signed-in details page only: GitHub shows
+	// a status description to everyone who can see the commit.
+	Summary string `json:"summary,omitempty"`
+	// LastGood is what the last good policy revision decided while the
+	// policy folder holds a revision that is refused: shown on the details
+	// page, marked as such, and never the status.
+	LastGood *Decision `json:"last_good,omitempty"`
 }
 
 // VoteVerdict is the policy's verdict on one vote comment.
@@ -74,6 +84,9 @@ const MaxDescription = 140
 // Description renders the decision as a commit status description of at most
 // MaxDescription characters, naming what fails first, then what is awaited.
 func (d Decision) Description() string {
+	if d.Summary != "" {
+		return truncate(d.Summary, MaxDescription)
+	}
 	var s string
 	switch d.State {
 	case Success:

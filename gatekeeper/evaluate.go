@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
@@ -55,11 +56,18 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 		EvaluatedAt: now, EvidenceVersion: ev.Version, Input: input,
 		Duration: s.o.Clock.Now().Sub(start),
 	}
-	if err := s.record(ctx, rec); err != nil {
+	changed, err := s.record(ctx, rec)
+	if err != nil {
 		return err
 	}
 	s.o.Observer.Evaluated(rec.Duration, dec.State)
-	log.InfoContext(ctx, "evaluated", "state", dec.State, "description", rec.Description, "policy", dec.PolicyRevision)
+	// Reconciling evaluates every open pull request every minute: only a
+	// decision that changed is news at INFO.
+	level := slog.LevelDebug
+	if changed {
+		level = slog.LevelInfo
+	}
+	log.Log(ctx, level, "evaluated", "state", dec.State, "description", rec.Description, "policy", dec.PolicyRevision, "changed", changed)
 
 	if err := s.publish(ctx, key, ev, rec); err != nil {
 		return err
@@ -75,21 +83,21 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 }
 
 // record keeps the decision for the audit trail when it differs from the
-// last one kept: reconciling every minute must not push the history of
-// changes out of the store.
-func (s *Service) record(ctx context.Context, rec DecisionRecord) error {
+// last one kept, and reports whether it did: reconciling every minute must
+// not push the history of changes out of the store.
+func (s *Service) record(ctx context.Context, rec DecisionRecord) (changed bool, err error) {
 	last, err := s.o.Store.Decisions(ctx, rec.Key, 1)
 	if err != nil {
-		return fmt.Errorf("loading the last decision for %s: %w", rec.Key, err)
+		return false, fmt.Errorf("loading the last decision for %s: %w", rec.Key, err)
 	}
 	if len(last) == 1 && last[0].HeadSHA == rec.HeadSHA && last[0].Description == rec.Description &&
 		sameDecision(last[0].Decision, rec.Decision) {
-		return nil
+		return false, nil
 	}
 	if err := s.o.Store.AddDecision(ctx, rec); err != nil {
-		return fmt.Errorf("recording decision for %s: %w", rec.Key, err)
+		return false, fmt.Errorf("recording decision for %s: %w", rec.Key, err)
 	}
-	return nil
+	return true, nil
 }
 
 // sameDecision compares two decisions as the store keeps them: an empty
@@ -191,7 +199,15 @@ func (s *Service) guard(ev *Evidence, dec Decision, perr error) Decision {
 		dec.PolicyRevision = rev
 	}
 	if perr != nil {
-		return Decision{State: Error, Reasons: []string{"release policy: " + perr.Error()}, PolicyRevision: dec.PolicyRevision}
+		out := Decision{State: Error, Reasons: []string{"release policy: " + perr.Error()},
+			PolicyRevision: dec.PolicyRevision, Summary: policyErrorStatus(perr)}
+		if dec.State.Valid() && dec.State != Error {
+			// What the last good revision said, for the page only.
+			last := dec
+			last.Votes, last.Summary, last.LastGood = nil, "", nil
+			out.LastGood = &last
+		}
+		return out
 	}
 	if !dec.State.Valid() || dec.State == Error {
 		return Decision{State: Error, Reasons: []string{fmt.Sprintf("release policy returned state %q", dec.State)}, PolicyRevision: dec.PolicyRevision}
@@ -213,19 +229,33 @@ func (s *Service) guard(ev *Evidence, dec Decision, perr error) Decision {
 		if st.OK {
 			continue
 		}
-		msg := fmt.Sprintf("%s evidence unavailable (%d tries): %s", name, st.Attempts, st.Error)
+		// The source's own error text (host names, URLs) is for the
+		// signed-in page (the evidence sources table), never the status.
+		public := fmt.Sprintf("%s evidence unavailable (%d tries)", name, st.Attempts)
 		if st.Attempts >= s.o.SourceErrorLimit {
-			return Decision{State: Error, Reasons: []string{msg}, Waiting: dec.Waiting, PolicyRevision: dec.PolicyRevision}
+			return Decision{State: Error, Reasons: []string{public + ": " + st.Error}, Waiting: dec.Waiting,
+				PolicyRevision: dec.PolicyRevision, Summary: "Error: " + public}
 		}
 		if dec.State == Success {
 			dec.State = Pending
 		}
-		dec.Waiting = prependOnce(dec.Waiting, msg, name+" evidence unavailable")
+		dec.Waiting = prependOnce(dec.Waiting, public, name+" evidence unavailable")
 	}
 	if dec.State != Success {
 		dec.Channel = ""
 	}
 	return dec
+}
+
+// policyErrorStatus is the public status description of a policy error:
+// "policy error: " and where the policy is wrong (file:line first), as the
+// evaluator summarises it; never the error's full text, which may name
+// paths and hosts and is shown on the signed-in page.
+func policyErrorStatus(err error) string {
+	if s := PolicySummary(err); s != "" {
+		return "policy error: " + s
+	}
+	return "policy error: see the details page"
 }
 
 // notify tells the Notifier when the gate turned ready, blocked or errored,

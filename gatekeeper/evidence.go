@@ -39,6 +39,9 @@ type Evidence struct {
 	// Answered records, per vote comment, the verdict the gatekeeper last
 	// answered with, so that each verdict is answered once.
 	Answered map[int64]string `json:"answered,omitempty"`
+	// CommentsCursor is how far the GitHub source has read the comments
+	// list, so that each read asks only for what changed since.
+	CommentsCursor *CommentsCursor `json:"comments_cursor,omitempty"`
 	// Sources records, per evidence source, the outcome of its last Gather.
 	Sources map[string]SourceStatus `json:"sources,omitempty"`
 	// Published is the last commit status sent (or, in a dry run, logged).
@@ -67,11 +70,18 @@ type Review struct {
 	AuthorAssociation string    `json:"author_association,omitempty"`
 }
 
-// Comment is one pull request conversation comment.
+// Comment is one pull request conversation comment. Events carry its Body;
+// the evidence keeps only the Command the body held (Apply parses it and
+// drops the body), and only comments that held one: the votes, the lifts
+// and their history are what counts, not the conversation.
 type Comment struct {
-	ID        int64     `json:"id"`
-	User      string    `json:"user"`
-	Body      string    `json:"body"`
+	ID   int64  `json:"id"`
+	User string `json:"user"`
+	// Body is the comment's text as an event brings it; "" in the
+	// evidence (evidence written before commands were kept may hold one).
+	Body string `json:"body,omitempty"`
+	// Command is the command the body held, nil when it held none.
+	Command   *Command  `json:"command,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Deleted   bool      `json:"deleted,omitempty"`
@@ -84,6 +94,18 @@ type Comment struct {
 	// a webhook. The list recovers comments whose webhook was lost; it does
 	// not say who edited a comment, so it never overrides a webhook's view.
 	Fetched bool `json:"fetched,omitempty"`
+}
+
+// CommentsCursor is a position in the comments list: the list is read
+// with GitHub's since=Since (comments created or edited since), from page
+// Page (1 or 0: the first), in a pass that began at PassStart by the
+// gatekeeper's clock. A pass that ends sets Since to its start, less a
+// margin for clock skew and replica lag; one cut short keeps Since and
+// goes on from Page at the next read.
+type CommentsCursor struct {
+	Since     time.Time `json:"since"`
+	Page      int       `json:"page,omitempty"`
+	PassStart time.Time `json:"pass_start,omitempty"`
 }
 
 // Check is a commit status or check run posted by another system.
@@ -168,6 +190,8 @@ type Event struct {
 	// MergedPulls, when not nil, replaces the list of merged pull requests.
 	MergedPulls *[]MergedPull `json:"merged_pulls,omitempty"`
 	IssueCheck  *IssueCheck   `json:"issue_check,omitempty"`
+	// CommentsCursor, when not nil, replaces Evidence.CommentsCursor.
+	CommentsCursor *CommentsCursor `json:"comments_cursor,omitempty"`
 	// Answered records that the vote in comment Answered.CommentID was
 	// answered with Answered.Verdict.
 	Answered *Answer `json:"answered,omitempty"`
@@ -216,6 +240,9 @@ func (ev *Evidence) Apply(e Event) {
 	if ev.Key == (PullKey{}) {
 		ev.Key = e.Key
 	}
+	if len(ev.Comments) > 0 && ev.Comments[0].Body != "" {
+		ev.compactComments() // written before commands were kept
+	}
 	if pr := e.PullRequest; pr != nil {
 		ev.applyPull(*pr, e.Received)
 	}
@@ -250,6 +277,10 @@ func (ev *Evidence) Apply(e Event) {
 			ev.IssueChecks = map[string]IssueCheck{}
 		}
 		ev.IssueChecks[c.Ref.String()] = *c
+	}
+	if c := e.CommentsCursor; c != nil {
+		cp := *c
+		ev.CommentsCursor = &cp
 	}
 	if a := e.Answered; a != nil {
 		if ev.Answered == nil {
@@ -299,6 +330,7 @@ func (ev *Evidence) upsertReview(r Review) {
 }
 
 func (ev *Evidence) upsertComment(c Comment) {
+	c.compact()
 	for i := range ev.Comments {
 		cur := &ev.Comments[i]
 		if cur.ID != c.ID {
@@ -312,10 +344,11 @@ func (ev *Evidence) upsertComment(c Comment) {
 		// vote; it stays in the log for the record.
 		case c.EditedBy != "" && c.EditedBy != cur.User:
 		// The list only recovers what webhooks missed. When a known
-		// comment has vanished from it, a GO goes (fail closed) but a
-		// NOGO stays: the list cannot say who deleted it.
+		// comment has vanished from GitHub, a GO, a /withdraw or a
+		// lift goes (fail closed) but a NOGO stays: GitHub cannot say
+		// who deleted it.
 		case c.Fetched && c.Deleted:
-			if vote, _, _, ok := ParseVote(cur.Body); ok && vote == "go" {
+			if cmd, ok := cur.command(); ok && cmd.Kind != "nogo" {
 				cur.Deleted = true
 			}
 		case c.Fetched && !cur.Fetched:
@@ -332,7 +365,15 @@ func (ev *Evidence) upsertComment(c Comment) {
 	if c.Fetched && c.Deleted {
 		return // never seen, and gone
 	}
+	if c.Command == nil {
+		// Holds no command: nothing in it counts, and a later edit
+		// that adds one arrives with its body. (A deletion or someone
+		// else's edit of a command is kept: it must stay final when
+		// the creation arrives after it.)
+		return
+	}
 	ev.Comments = append(ev.Comments, c)
+	ev.trimComments(c.User)
 }
 
 func (ev *Evidence) upsertCheck(c Check) {
@@ -722,6 +763,10 @@ func (ev *Evidence) Clone() *Evidence {
 	if ev.Published != nil {
 		p := *ev.Published
 		cp.Published = &p
+	}
+	if ev.CommentsCursor != nil {
+		c := *ev.CommentsCursor
+		cp.CommentsCursor = &c
 	}
 	return &cp
 }

@@ -64,7 +64,7 @@ func TestApplyUpsertsAndBoundsLog(t *testing.T) {
 	if len(ev.Checks) != 1 || ev.Checks[0].State != "pending" {
 		t.Errorf("checks %+v, want the newer pending one", ev.Checks)
 	}
-	if len(ev.Comments) != 1 || ev.Comments[0].Body != "/nogo broken" {
+	if len(ev.Comments) != 1 || ev.Comments[0].Command == nil || *ev.Comments[0].Command != (Command{Kind: "nogo", Reason: "broken"}) || ev.Comments[0].Body != "" {
 		t.Errorf("comments %+v", ev.Comments)
 	}
 	for i := 0; i < maxLog+10; i++ {

@@ -43,6 +43,8 @@ func BuildInput(ev *Evidence, opt InputOptions) map[string]any {
 	in["baseline"] = baselineInput(ev.Baseline)
 	in["stale_builds"] = staleBuilds(ev)
 	in["votes"] = votesInput(ev.Votes(), head)
+	in["nogos"] = nogosInput(ev.Nogos(), head)
+	in["lifts"] = liftsInput(ev.Lifts(), head)
 	in["teams"] = teamsInput(ev.Memberships)
 	body, branch := "", ""
 	if ev.PR != nil {
@@ -188,6 +190,45 @@ func votesInput(votes []Vote, head string) []any {
 			"comment_id": v.CommentID,
 			"head_sha":   v.HeadSHA,
 			"current":    head != "" && v.HeadSHA == head,
+		})
+	}
+	return out
+}
+
+// nogosInput lists the NOGOs that stand, whichever head they were cast on:
+// a NOGO is about the release, not a commit. Each carries the lifts that
+// name its author after it; the policy decides which lifters may.
+func nogosInput(nogos []Nogo, head string) []any {
+	out := make([]any, 0, len(nogos))
+	for _, n := range nogos {
+		lifts := make([]any, 0, len(n.Lifts))
+		for _, l := range n.Lifts {
+			lifts = append(lifts, map[string]any{"user": l.User, "reason": l.Reason, "comment_id": l.CommentID})
+		}
+		out = append(out, map[string]any{
+			"user":       n.User,
+			"reason":     n.Reason,
+			"comment_id": n.CommentID,
+			"head_sha":   n.HeadSHA,
+			"current":    head != "" && n.HeadSHA == head,
+			"lifts":      lifts,
+		})
+	}
+	return out
+}
+
+// liftsInput lists every /lift comment, for the policy's verdicts.
+func liftsInput(lifts []Lift, head string) []any {
+	out := make([]any, 0, len(lifts))
+	for _, l := range lifts {
+		out = append(out, map[string]any{
+			"user":       l.User,
+			"target":     l.Target,
+			"reason":     l.Reason,
+			"refused":    l.Refused,
+			"comment_id": l.CommentID,
+			"head_sha":   l.HeadSHA,
+			"current":    head != "" && l.HeadSHA == head,
 		})
 	}
 	return out

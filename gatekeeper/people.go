@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Vote is a GO or NOGO vote parsed from a pull request comment.
@@ -21,62 +20,25 @@ type Vote struct {
 	HeadSHA string `json:"head_sha"`
 }
 
-// voteLine matches a vote command at the start of a line: /go, /nogo,
-// /vote go, /vote nogo, each optionally followed by text.
-var voteLine = regexp.MustCompile(`(?im)^[ \t]*/(?:vote[ \t]+)?(go|nogo|no-go)\b[ \t]*(.*)$`)
-
-// ParseVote reads the vote in a comment body. When a comment holds several
-// vote lines the last one counts, as a person reading it would assume. ok is
-// false when the comment holds no vote at all.
-func ParseVote(body string) (vote, reason, refused string, ok bool) {
-	m := voteLine.FindAllStringSubmatch(body, -1)
-	if len(m) == 0 {
-		return "", "", "", false
-	}
-	last := m[len(m)-1]
-	vote = strings.ToLower(last[1])
-	if vote == "no-go" {
-		vote = "nogo"
-	}
-	reason = strings.TrimSpace(last[2])
-	if vote == "nogo" && reason == "" {
-		refused = "a NOGO needs a reason: /nogo <reason> (until then you have no vote)"
-	}
-	return vote, reason, refused, true
-}
-
 // Votes returns each person's latest vote, cast in comments that still
-// exist, ordered by user. A vote's head is the head the pull request had
+// exist, ordered by user; a /withdraw after it takes it back. A vote's head is the head the pull request had
 // when the comment was written or last edited, by GitHub's clock, so a
 // vote cast before a push never counts for the pushed head.
 func (ev *Evidence) Votes() []Vote {
-	type cast struct {
-		vote Vote
-		at   time.Time
-	}
-	latest := map[string]cast{}
-	for _, c := range ev.Comments {
-		if c.Deleted {
-			continue
+	latest := map[string]Vote{}
+	for _, k := range ev.casts() {
+		switch k.cmd.Kind {
+		case "go", "nogo":
+			latest[k.c.User] = Vote{User: k.c.User, Vote: k.cmd.Kind, Reason: k.cmd.Reason, Refused: k.cmd.Refused,
+				CommentID: k.c.ID, HeadSHA: ev.HeadAt(k.at)}
+		case "withdraw":
+			// The author takes their vote back, whatever it was.
+			delete(latest, k.c.User)
 		}
-		vote, reason, refused, ok := ParseVote(c.Body)
-		if !ok {
-			continue
-		}
-		at := c.CreatedAt
-		if c.UpdatedAt.After(at) {
-			at = c.UpdatedAt // an edited vote is cast anew
-		}
-		// The latest by GitHub's clock, not by arrival: a redelivered
-		// older /go must not override a newer /nogo.
-		if cur, seen := latest[c.User]; seen && (at.Before(cur.at) || (at.Equal(cur.at) && c.ID < cur.vote.CommentID)) {
-			continue
-		}
-		latest[c.User] = cast{Vote{User: c.User, Vote: vote, Reason: reason, Refused: refused, CommentID: c.ID, HeadSHA: ev.HeadAt(at)}, at}
 	}
 	out := make([]Vote, 0, len(latest))
-	for _, c := range latest {
-		out = append(out, c.vote)
+	for _, v := range latest {
+		out = append(out, v)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].User < out[j].User })
 	return out

@@ -165,6 +165,10 @@ func (s *Service) foreignGate(ctx context.Context, ev *Evidence, dec Decision) D
 	}
 	if dec.State == Error {
 		dec.Reasons = append(dec.Reasons, named...)
+		if dec.Summary != "" {
+			// The status names them too, after the error.
+			dec.Summary = strings.Join(append([]string{dec.Summary}, named...), "; ")
+		}
 		return dec
 	}
 	dec.State, dec.Channel = Failure, ""

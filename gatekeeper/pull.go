@@ -72,7 +72,8 @@ type BranchPair struct {
 // BranchPairs is the set of gated head:base pairs.
 type BranchPairs []BranchPair
 
-// ParseBranchPairs parses "staging:master,hotfix:master".
+// ParseBranchPairs parses "staging:master,hotfix:master". Spaces around
+// a name are dropped; each name must be one git would take as a branch.
 func ParseBranchPairs(s string) (BranchPairs, error) {
 	var out BranchPairs
 	for _, part := range strings.Split(s, ",") {
@@ -84,6 +85,11 @@ func ParseBranchPairs(s string) (BranchPairs, error) {
 		head, base = strings.TrimSpace(head), strings.TrimSpace(base)
 		if !ok || head == "" || base == "" {
 			return nil, fmt.Errorf("parsing gated branches: %q is not head:base", part)
+		}
+		for _, name := range []string{head, base} {
+			if err := checkBranchName(name); err != nil {
+				return nil, fmt.Errorf("parsing gated branches: in %q, %q is not a git branch name: %v", part, name, err)
+			}
 		}
 		out = append(out, BranchPair{Head: head, Base: base})
 	}

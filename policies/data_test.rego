@@ -147,6 +147,13 @@ test_data_yaml_quorum_roles_are_roles if {
 	}
 }
 
+test_data_yaml_lift_roles_is_a_list if {
+	is_array(live.votes.lift_roles)
+	every id in live.votes.lift_roles {
+		is_string(id)
+	}
+}
+
 test_data_yaml_veto_roles_are_roles if {
 	is_array(live.votes.veto_roles)
 	every id in live.votes.veto_roles {

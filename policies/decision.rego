@@ -115,6 +115,11 @@ reason_items contains [1, sprintf("policy data release.%s is not true or false",
 	not is_boolean(object.get(cfg, path, true))
 }
 
+# votes.lift_roles may be absent (nobody lifts a NOGO but its author).
+reason_items contains [1, "policy data release.votes.lift_roles is not a list"] if {
+	not is_array(object.get(cfg, ["votes", "lift_roles"], []))
+}
+
 reason_items contains [1, "policy data release.emergency.label is not a string"] if {
 	not is_string(object.get(cfg, ["emergency", "label"], null))
 }

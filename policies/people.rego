@@ -193,29 +193,113 @@ veto_roles_of(user) := [role_name(role) |
 	holder(role, user)
 ]
 
-# Any counted NOGO fails the release; a veto role's NOGO says so.
-reason_items contains [74, sprintf("%s veto by %s: %s", [concat(", ", vetoes), vote.user, clip(vote.reason, 60)])] if {
-	some vote in counted_votes
+# NOGOs ------------------------------------------------------------------
+
+# A NOGO is about the release, not a commit: it stands across pushes until
+# its author takes it back (a later /go, or /withdraw) or a holder of a lift
+# role (votes.lift_roles) lifts it with a reason (/lift @user <reason>).
+# input.nogos lists the NOGOs that stand, whichever head they were cast on,
+# each with the lifts that name its author after it; an input without it
+# has only its current NOGO votes.
+default nogos_in := []
+
+nogos_in := input.nogos if is_array(input.nogos)
+
+default lifts_in := []
+
+lifts_in := input.lifts if is_array(input.lifts)
+
+nogo_ids := {nogo.comment_id | some nogo in nogos_in}
+
+# standing holds the NOGOs not lifted, by anyone so far.
+standing contains nogo if {
+	some nogo in nogos_in
+	not lifted(nogo)
+}
+
+standing contains vote if {
+	some vote in input.votes
+	valid_vote(vote)
 	lower(vote.vote) == "nogo"
-	vetoes := veto_roles_of(vote.user)
+	not vote.comment_id in nogo_ids
+}
+
+# lift_roles are the roles whose holders may lift a NOGO, in the order of
+# votes.lift_roles. An id that names no role lets nobody lift.
+lift_roles := [role |
+	some id in lift_role_ids
+	some role in roles
+	role.id == id
+]
+
+default lift_role_ids := []
+
+lift_role_ids := cfg.votes.lift_roles if is_array(cfg.votes.lift_roles)
+
+may_lift(user) if {
+	some role in lift_roles
+	holder(role, user)
+}
+
+# lift_unchecked holds while whether user may lift depends on a membership
+# GitHub has not been asked about yet.
+lift_unchecked(user) if {
+	not may_lift(user)
+	some role in lift_roles
+	unchecked(role, user)
+}
+
+# A NOGO is lifted by a lift from a holder of a lift role.
+lifted(nogo) if {
+	some lift in object.get(nogo, "lifts", [])
+	may_lift(lift.user)
+}
+
+# counted_nogos are the standing NOGOs of holders of a release role.
+counted_nogos contains nogo if {
+	some nogo in standing
+	holds_a_role(nogo.user)
+}
+
+# nogo_where says which commit a NOGO of an older head was cast on.
+nogo_where(nogo) := "" if {
+	object.get(nogo, "current", false) == true
+} else := sprintf(" (on %s)", [substring(object.get(nogo, "head_sha", ""), 0, 7)])
+
+# Any counted NOGO fails the release; a veto role's NOGO says so.
+reason_items contains [74, sprintf("%s veto by %s: %s%s", [concat(", ", vetoes), nogo.user, clip(nogo.reason, 60), nogo_where(nogo)])] if {
+	some nogo in counted_nogos
+	vetoes := veto_roles_of(nogo.user)
 	count(vetoes) > 0
 }
 
-reason_items contains [75, sprintf("NOGO by %s (%s): %s", [vote.user, concat(", ", roles_of(vote.user)), clip(vote.reason, 60)])] if {
-	some vote in counted_votes
-	lower(vote.vote) == "nogo"
-	count(veto_roles_of(vote.user)) == 0
+reason_items contains [75, sprintf("NOGO by %s (%s): %s%s", [nogo.user, concat(", ", roles_of(nogo.user)), clip(nogo.reason, 60), nogo_where(nogo)])] if {
+	some nogo in counted_nogos
+	count(veto_roles_of(nogo.user)) == 0
 }
 
 # A NOGO by someone whose roles are not known yet may still fail the
 # release: wait for GitHub's answer.
-waiting_items contains [75, sprintf("NOGO by %s (checking team membership)", [vote.user])] if {
-	some vote in input.votes
-	valid_vote(vote)
-	lower(vote.vote) == "nogo"
-	not holds_a_role(vote.user)
-	unchecked_somewhere(vote.user)
+waiting_items contains [75, sprintf("NOGO by %s (checking team membership)", [nogo.user])] if {
+	some nogo in standing
+	not holds_a_role(nogo.user)
+	unchecked_somewhere(nogo.user)
 }
+
+# A lift by someone whose roles are not known yet: the NOGO stands until
+# GitHub answers.
+waiting_items contains [74, sprintf("checking %s's team membership (lift of %s's NOGO)", [lift.user, nogo.user])] if {
+	some nogo in standing
+	some lift in object.get(nogo, "lifts", [])
+	lift_unchecked(lift.user)
+}
+
+attached_lifts := {lift.comment_id | some nogo in nogos_in; some lift in object.get(nogo, "lifts", [])}
+
+lift_refusal := sprintf("only %s may lift a NOGO", [or_list(names)]) if {
+	names := [role_name(role) | some role in lift_roles]
+	count(names) > 0
+} else := "no role may lift a NOGO (policy data release.votes.lift_roles names none)"
 
 # The quorum: each quorum role needs a current GO by a holder.
 quorum_roles := [role |
@@ -279,6 +363,44 @@ verdict_items contains [vote.comment_id, verdict(vote, "refused", sprintf("only 
 	valid_vote(vote)
 	not holds_a_role(vote.user)
 	not unchecked_somewhere(vote.user)
+}
+
+# Each lift on the current head, and each lift of a standing NOGO whatever
+# its head, gets a verdict too: counted when it lifts a standing NOGO,
+# refused with why otherwise.
+judged(lift) if lift.current == true
+
+judged(lift) if lift.comment_id in attached_lifts
+
+verdict_items contains [lift.comment_id, verdict(lift, "refused", lift.refused)] if {
+	some lift in lifts_in
+	lift.current == true
+	object.get(lift, "refused", "") != ""
+}
+
+verdict_items contains [lift.comment_id, verdict(lift, "refused", lift_refusal)] if {
+	some lift in lifts_in
+	judged(lift)
+	object.get(lift, "refused", "") == ""
+	not may_lift(lift.user)
+	not lift_unchecked(lift.user)
+}
+
+verdict_items contains [lift.comment_id, verdict(lift, "counted", sprintf("lifted %s's NOGO", [nogo.user]))] if {
+	some lift in lifts_in
+	object.get(lift, "refused", "") == ""
+	may_lift(lift.user)
+	some nogo in nogos_in
+	some attached in object.get(nogo, "lifts", [])
+	attached.comment_id == lift.comment_id
+}
+
+verdict_items contains [lift.comment_id, verdict(lift, "refused", sprintf("%s has no NOGO standing", [lift.target]))] if {
+	some lift in lifts_in
+	lift.current == true
+	object.get(lift, "refused", "") == ""
+	may_lift(lift.user)
+	not lift.comment_id in attached_lifts
 }
 
 verdict(vote, word, why) := {"comment_id": vote.comment_id, "user": vote.user, "verdict": word, "why": why}

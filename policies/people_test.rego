@@ -222,9 +222,18 @@ test_refused_nogo_does_not_count if {
 	d.waiting == ["GO vote by QA"]
 }
 
-test_nogo_on_an_older_head_does_not_count if {
-	old := object.union(nogo("qa-carol", "old head"), {"current": false, "head_sha": "0b1d4a7c9e2f44d1a4c2b9e8f7a6d5c4b3a2f1e0"})
-	d := gatekeeper.decision with input as with_section("votes", array.concat(votes_without("qa-carol"), [old])) with data.release as fixed_release
+test_nogo_on_an_older_head_stands if {
+	old := object.union(nogo("qa-carol", "old head"), {"current": false, "head_sha": old_head})
+	d := gatekeeper.decision with input as object.union(with_section("votes", array.concat(votes_without("qa-carol"), [old])), {"nogos": [standing_nogo("qa-carol", "old head", [])]}) with data.release as fixed_release
+	d.reasons == ["QA veto by qa-carol: old head (on 0b1d4a7)"]
+	d.waiting == ["GO vote by QA"]
+}
+
+test_a_vote_on_an_older_head_without_a_standing_nogo_does_not_count if {
+	# The author took the NOGO back (the gatekeeper lists no standing
+	# NOGO): the old vote is no vote.
+	old := object.union(nogo("qa-carol", "old head"), {"current": false, "head_sha": old_head})
+	d := gatekeeper.decision with input as object.union(with_section("votes", array.concat(votes_without("qa-carol"), [old])), {"nogos": []}) with data.release as fixed_release
 	d.reasons == []
 	d.waiting == ["GO vote by QA"]
 }
@@ -400,4 +409,127 @@ test_no_checklist_waits if {
 test_no_required_items_need_no_checklist if {
 	d := gatekeeper.decision with input as with_section("checklist", {}) with data.release as release_with("checklist", {"required": []})
 	d.state == "success"
+}
+
+# Vetoes across pushes -------------------------------------------------------
+
+old_head := "0b1d4a7c9e2f44d1a4c2b9e8f7a6d5c4b3a2f1e0"
+
+# standing_nogo is a NOGO the gatekeeper lists as standing, cast on the
+# head before the push.
+standing_nogo(user, reason, lifts) := {"user": user, "reason": reason, "comment_id": 950, "head_sha": old_head, "current": false, "lifts": lifts}
+
+lift(user, reason, id) := {"user": user, "target": "qa-carol", "reason": reason, "refused": "", "comment_id": id, "head_sha": head_sha, "current": true}
+
+# lift_release is fixed_release with a release manager role (data.yaml
+# defines it with the approvals settings; not required to approve) and the
+# lift roles of data.yaml.
+lift_release := object.union(fixed_release, {
+	"approvals": object.union(fixed_release.approvals, {"roles": array.concat(fixed_release.approvals.roles, [{"id": "release_manager", "display": "release manager", "team": "releasegate/release-managers", "users": [], "required": false}])}),
+	"votes": object.union(fixed_release.votes, {"lift_roles": ["release_manager", "sre"]}),
+})
+
+# lift_teams: qa-frank is a second QA member, rm-grace a release manager,
+# dev-zoe holds no role; everybody was checked in every team.
+lift_teams := object.union(
+	{team: object.union({user: false | some user, _ in ms}, object.union(ms, {"qa-frank": team == "releasegate/qa", "rm-grace": false, "dev-zoe": false})) |
+		some team, ms in teams
+	},
+	{"releasegate/release-managers": {"rm-grace": true, "dev-zoe": false, "qa-frank": false, "qa-carol": false, "lead-bob": false, "sre-dan": false, "vp-erin": false, "dev-alice": false}},
+)
+
+frank_go := {"user": "qa-frank", "vote": "go", "reason": "", "refused": "", "comment_id": 955, "head_sha": head_sha, "current": true}
+
+# after_push: qa-carol said NOGO on the old head; after the push qa-frank,
+# the other QA member, says GO on the new one.
+after_push(lifts) := object.union(
+	with_section("votes", array.concat(votes_without("qa-carol"), [
+		frank_go,
+		object.union(nogo("qa-carol", "refunds broken"), {"comment_id": 950, "current": false, "head_sha": old_head}),
+	])),
+	{
+		"teams": lift_teams,
+		"nogos": [standing_nogo("qa-carol", "refunds broken", [{"user": l.user, "reason": l.reason, "comment_id": l.comment_id} | some l in lifts; l.refused == ""])],
+		"lifts": lifts,
+	},
+)
+
+test_a_second_qa_go_does_not_pass_while_a_qa_nogo_stands if {
+	d := gatekeeper.decision with input as after_push([]) with data.release as lift_release
+	d.state == "failure"
+	d.reasons == ["QA veto by qa-carol: refunds broken (on 0b1d4a7)"]
+	d.waiting == []
+}
+
+test_the_authors_go_on_the_newer_head_clears_the_nogo if {
+	# What the gatekeeper sends once qa-carol says /go (or /withdraw):
+	# no standing NOGO, her GO on the current head.
+	taken_back := object.union(after_push([]), {"nogos": [], "votes": array.concat(votes_without("qa-carol"), [vote("qa-carol", "go")])})
+	d := gatekeeper.decision with input as taken_back with data.release as lift_release
+	d.state == "success"
+}
+
+test_the_authors_withdraw_clears_the_nogo if {
+	withdrawn := object.union(after_push([]), {"nogos": [], "votes": array.concat(votes_without("qa-carol"), [frank_go])})
+	d := gatekeeper.decision with input as withdrawn with data.release as lift_release
+	d.state == "success"
+}
+
+test_a_lift_by_a_release_manager_lifts_the_nogo if {
+	d := gatekeeper.decision with input as after_push([lift("rm-grace", "refunds fixed in the push, checked with QA", 960)]) with data.release as lift_release
+	d.state == "success"
+	{"comment_id": 960, "user": "rm-grace", "verdict": "counted", "why": "lifted qa-carol's NOGO"} in d.votes
+}
+
+test_a_lift_by_an_sre_lifts_the_nogo if {
+	d := gatekeeper.decision with input as after_push([lift("sre-dan", "hotfix verified", 960)]) with data.release as lift_release
+	d.state == "success"
+}
+
+test_a_lift_by_a_non_holder_is_refused_and_explained if {
+	d := gatekeeper.decision with input as after_push([lift("dev-zoe", "I need this out", 961)]) with data.release as lift_release
+	d.state == "failure"
+	d.reasons == ["QA veto by qa-carol: refunds broken (on 0b1d4a7)"]
+	{"comment_id": 961, "user": "dev-zoe", "verdict": "refused", "why": "only release manager or SRE may lift a NOGO"} in d.votes
+}
+
+test_a_lift_by_a_module_lead_is_refused if {
+	# Holding a release role is not enough: only the lift roles lift.
+	d := gatekeeper.decision with input as after_push([lift("lead-bob", "ship it", 962)]) with data.release as lift_release
+	d.state == "failure"
+	{"comment_id": 962, "user": "lead-bob", "verdict": "refused", "why": "only release manager or SRE may lift a NOGO"} in d.votes
+}
+
+test_a_lift_without_a_reason_is_refused_with_what_to_write if {
+	bare := object.union(lift("rm-grace", "", 963), {"refused": "a lift needs a reason: /lift @qa-carol <reason>"})
+	d := gatekeeper.decision with input as after_push([bare]) with data.release as lift_release
+	d.state == "failure"
+	{"comment_id": 963, "user": "rm-grace", "verdict": "refused", "why": "a lift needs a reason: /lift @qa-carol <reason>"} in d.votes
+}
+
+test_a_lift_by_an_unchecked_lifter_waits_and_the_nogo_stands if {
+	unchecked_teams := {team: object.remove(ms, ["rm-grace"]) | some team, ms in lift_teams}
+	d := gatekeeper.decision with input as object.union(object.remove(after_push([lift("rm-grace", "fixed", 964)]), ["teams"]), {"teams": unchecked_teams}) with data.release as lift_release
+	d.state == "failure"
+	d.reasons == ["QA veto by qa-carol: refunds broken (on 0b1d4a7)"]
+	d.waiting == ["checking rm-grace's team membership (lift of qa-carol's NOGO)"]
+	not 964 in {v.comment_id | some v in d.votes}
+}
+
+test_a_lift_of_nobodys_nogo_is_refused if {
+	none_standing := object.union(after_push([]), {"nogos": [], "lifts": [lift("rm-grace", "just in case", 965)], "votes": passing.votes})
+	d := gatekeeper.decision with input as none_standing with data.release as lift_release
+	d.state == "success"
+	{"comment_id": 965, "user": "rm-grace", "verdict": "refused", "why": "qa-carol has no NOGO standing"} in d.votes
+}
+
+test_without_lift_roles_nobody_lifts if {
+	d := gatekeeper.decision with input as after_push([lift("sre-dan", "hotfix verified", 966)]) with data.release as fixed_release
+	d.state == "failure"
+	{"comment_id": 966, "user": "sre-dan", "verdict": "refused", "why": "no role may lift a NOGO (policy data release.votes.lift_roles names none)"} in d.votes
+}
+
+test_lift_roles_must_be_a_list if {
+	d := gatekeeper.decision with input as passing with data.release as release_with("votes", object.union(fixed_release.votes, {"lift_roles": "sre"}))
+	"policy data release.votes.lift_roles is not a list" in d.reasons
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // delivery is one recorded webhook to send.
@@ -302,15 +304,48 @@ func TestBrokenPolicyGivesError(t *testing.T) {
 		posts := gh.Posts()
 		return len(posts) > 0 && posts[len(posts)-1].Body["state"] == "error"
 	})
+	// The status says where the policy is wrong, whole, and "error" once.
+	posts := gh.Posts()
+	desc, _ := posts[len(posts)-1].Body["description"].(string)
+	if want := "policy error: zz_broken.rego:4: unexpected eof token"; !strings.HasPrefix(desc, want) ||
+		strings.Count(strings.ToLower(desc), "error:") != 1 || len([]rune(desc)) > 140 || strings.Contains(desc, dir) {
+		t.Errorf("description %q, want it to start %q, within 140 characters", desc, want)
+	}
 	// Still ready: webhooks must keep being recorded while the policy is
 	// broken, since GitHub does not redeliver what a pod out of service lost.
+	// The detail names the refused revision; so does the gauge.
 	resp, err := http.Get(s.url("/readyz"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var ready struct {
+		Policy struct {
+			Revision       string `json:"revision"`
+			BrokenRevision string `json:"broken_revision"`
+			Error          string `json:"error"`
+		} `json:"policy"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&ready)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("readyz %d while the last good policy runs, want 200", resp.StatusCode)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("readyz %d (%v) while the last good policy runs, want 200", resp.StatusCode, err)
+	}
+	if p := ready.Policy; p.Revision == "" || p.BrokenRevision == "" || p.BrokenRevision == p.Revision || !strings.HasPrefix(p.Error, "zz_broken.rego:4:") {
+		t.Errorf("readyz policy detail %+v, want the good and the refused revision", p)
+	}
+	resp, err = http.Get(s.url("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	gauge := fmt.Sprintf(`gatekeeper_policy_ok{broken_revision=%q,revision=%q} 0`, ready.Policy.BrokenRevision, ready.Policy.Revision)
+	if !strings.Contains(string(metrics), gauge) {
+		t.Errorf("metrics lack %s", gauge)
+	}
+	// The reload log names the old and the new revision.
+	if logs := s.Logs(); !strings.Contains(logs, `"from":"`+ready.Policy.Revision+`","to":"`+ready.Policy.BrokenRevision+`"`) {
+		t.Errorf("no log of the refused reload from %s to %s", ready.Policy.Revision, ready.Policy.BrokenRevision)
 	}
 
 	if err := os.Remove(broken); err != nil {
@@ -346,4 +381,41 @@ func copyDir(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSlowPolicyIsAnErrorNotAStall: a policy that burns CPU on every real
+// pull request's input (but not on the empty input of the load check) is
+// cut off at its evaluation deadline: the status says error naming the
+// timeout, promptly, and the gatekeeper goes on serving.
+func TestSlowPolicyIsAnErrorNotAStall(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	policy := `package gatekeeper
+
+burn := count([1 | some i in numbers.range(1, 1000); some j in numbers.range(1, 1000); some k in numbers.range(1, 1000)])
+
+decision := {"state": "pending", "reasons": [], "waiting": ["a pull request"], "channel": null} if not input.pull_request
+
+decision := {"state": "failure", "reasons": [sprintf("%d", [burn])], "waiting": [], "channel": null} if input.pull_request
+`
+	if err := os.WriteFile(filepath.Join(dir, "decision.rego"), []byte(policy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gh := newFakeGitHub(t)
+	s := startServer(t, serverOptions{github: gh, policies: dir, extra: []string{"GATEKEEPER_EVAL_TIMEOUT=300ms"}})
+	start := time.Now()
+	s.deliver("pull_request", "slow-1", fixture(t, "github/pull_request.opened.json"))
+	eventually(t, "an error status", func() bool {
+		posts := gh.Posts()
+		return len(posts) > 0 && posts[len(posts)-1].Body["state"] == "error"
+	})
+	took := time.Since(start)
+	posts := gh.Posts()
+	if desc := posts[len(posts)-1].Body["description"]; desc != "policy error: evaluation took longer than 300ms" {
+		t.Errorf("description %q, want the timeout named", desc)
+	}
+	if took > 10*time.Second {
+		t.Errorf("the error status came %s after the webhook", took)
+	}
+	t.Logf("error status %s after the webhook", took)
 }

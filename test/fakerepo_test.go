@@ -213,7 +213,12 @@ func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case get && replyRoute.MatchString(p): // the GitHub source's list of comments
 		n := replyRoute.FindStringSubmatch(p)[1]
 		list := []map[string]any{}
+		// since: only comments created or edited at or after it.
+		since := r.URL.Query().Get("since")
 		for _, c := range f.comments {
+			if since != "" && fmt.Sprint(c["updated_at"]) < since {
+				continue
+			}
 			if strings.HasSuffix(fmt.Sprint(c["issue_url"]), "/issues/"+n) {
 				list = append(list, c)
 			}

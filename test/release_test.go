@@ -16,8 +16,9 @@ func chartOf(b jenkinsBuild) string { return "hello-world-2-14-3-" + b.merge[:7]
 
 // TestReleaseToSuccess takes the recorded release pull request through
 // every piece of evidence the policy asks for, one delivery at a time, to
-// the final success; then a QA veto fails it, and a push sends it back to
-// pending because nothing of the old head counts any more. The whole status
+// the final success; then a QA veto fails it, and it still fails after a
+// push (a veto outlives a push) until QA withdraws it, when the release
+// waits again for everything of the new head. The whole status
 // sequence is a golden file. It also checks how votes are answered on
 // GitHub: one +1 per counted vote, one confused reaction and one reply for
 // a refused NOGO, never repeated by later evaluations.
@@ -97,13 +98,25 @@ func TestReleaseToSuccess(t *testing.T) {
 		t.Errorf("after QA's NOGO the status is %v, want a failure naming the veto", veto)
 	}
 
-	// A push: the approvals, votes and build of the old head do not count.
+	// A push: the approvals, GO votes and build of the old head do not
+	// count, but QA's veto does: a NOGO is about the release, not a
+	// commit, and stands until its author takes it back.
 	payload, pr = synchronize(t, n, headA, headB, releaseBody, "2021-01-04T11:00:00Z")
 	r.gh.setPull(pr)
 	p = step("push", func() { r.github("pull_request", payload) })
 	pushed := r.last(headB)
-	if pushed == nil || pushed["state"] != "pending" {
-		t.Fatalf("status on the new head %v, want pending", pushed)
+	wantVeto := "QA veto by qa-carol: payments smoke test flaky (on " + headA[:7] + ")"
+	if pushed == nil || pushed["state"] != "failure" || !strings.Contains(pushed["description"].(string), wantVeto) {
+		t.Fatalf("status on the new head %v, want a failure naming the veto that stands", pushed)
+	}
+
+	// QA withdraws the NOGO on the new head: nothing fails any more, and
+	// everything of the old head is waited for again.
+	payload, c = comment(t, n, 751955706, qaUser, "/withdraw", "2021-01-04T11:05:00Z")
+	r.gh.addComment(c)
+	p = step("qa withdraws", func() { r.github("issue_comment", payload) })
+	if st := r.last(headB); st == nil || st["state"] != "pending" {
+		t.Fatalf("status on the new head after the withdrawal %v, want pending", st)
 	}
 	waiting := strings.Join(p.Latest.Decision.Waiting, "\n")
 	for _, want := range []string{"Jenkins PR-merge build of " + headB[:7], "module lead", "SRE", "QA", "management", "GO vote"} {
@@ -112,7 +125,7 @@ func TestReleaseToSuccess(t *testing.T) {
 		}
 	}
 	if len(p.Latest.Decision.Reasons) != 0 {
-		t.Errorf("after the push the old head's veto still fails the release: %q", p.Latest.Decision.Reasons)
+		t.Errorf("after the withdrawal the release still fails: %q", p.Latest.Decision.Reasons)
 	}
 
 	golden(t, "release-to-success", r.statuses())

@@ -13,6 +13,26 @@ go test -run '^$' -bench 'Evaluate|RawPreparedQuery|PreparePerEvaluation' -bench
 echo "== one whole evaluation (bbolt load + input + prepared eval) vs the raw query, busy release evidence (test/)"
 go test -run '^$' -bench 'Evaluation|RawPreparedQuery' -benchmem -benchtime "$BENCHTIME" ./test/
 
+# ratio prints, for each benchmark named, its ns/op on 5,000 comments over
+# its ns/op on 10, from go test's output on stdin.
+ratio() {
+	local out
+	out="$(cat)"
+	echo "$out"
+	for bench in "$@"; do
+		echo "$out" | awk -v b="$bench" '
+			$1 ~ "^Benchmark" b "/comments=10-" { small = $3 }
+			$1 ~ "^Benchmark" b "/comments=5000-" { big = $3 }
+			END { if (small > 0) printf "%s: 5,000 comments cost %.2fx of 10 (target at most 2x)\n", b, big / small }'
+	done
+}
+
+echo "== one comment webhook and one evaluation on a pull request with 10 comments vs 5,000 (test/; target: at most 2x)"
+go test -run '^$' -bench 'Comment(Webhook|Evaluation)' -benchmem -benchtime "$BENCHTIME" ./test/ | ratio CommentWebhook CommentEvaluation
+
+echo "== one GitHub source Gather on 10 comments vs 5,000, fake GitHub on loopback (gatekeeper/githubapi)"
+go test -run '^$' -bench 'GatherComments' -benchmem -benchtime "$BENCHTIME" ./gatekeeper/githubapi/ | ratio GatherComments
+
 echo "== the durable write path (gatekeeper/boltstore)"
 go test -run '^$' -bench 'Record|Evidence' -benchmem -benchtime "$BENCHTIME" ./gatekeeper/boltstore/
 
@@ -20,7 +40,7 @@ echo "== receiver in process (webhooks): full path on the fake store vs bare han
 go test -run '^$' -bench 'Acknowledge|BareHandler' -benchmem -benchtime "$BENCHTIME" ./webhooks/
 
 echo "== enrichment from a fake Jenkins and GitHub on loopback"
-go test -run '^$' -bench 'Enrich|Gather|Publish' -benchmem -benchtime "$BENCHTIME" ./gatekeeper/jenkinsapi/ ./gatekeeper/githubapi/
+go test -run '^$' -bench 'Enrich|Gather$|Publish' -benchmem -benchtime "$BENCHTIME" ./gatekeeper/jenkinsapi/ ./gatekeeper/githubapi/
 
 echo "== loopback load run: durable acknowledgement vs bare gin handler"
 go run ./test/loadrun -n "$LOAD_N" -c 32

@@ -60,6 +60,22 @@ func spoils() []spoil {
 		}},
 		{kind: "stale", name: "build of an older head", apply: func(ev *gatekeeper.Evidence) { headBuild(ev).HeadSHA = olderHead }},
 		{kind: "stale", name: "approval on an older head", apply: func(ev *gatekeeper.Evidence) { reviewOn(ev, "sre-dan", olderHead) }},
+		{kind: "stale", name: "QA NOGO cast on an older head, never taken back", apply: func(ev *gatekeeper.Evidence) {
+			// A second QA member said NOGO before the push: a veto
+			// outlives a push.
+			first := ev.Heads[0].At
+			ev.Heads = append([]gatekeeper.HeadChange{{SHA: olderHead, At: first.Add(-time.Hour)}}, ev.Heads...)
+			for _, team := range []string{"releasegate/module-leads", "releasegate/sre", "releasegate/qa", "releasegate/management"} {
+				m := gatekeeper.Membership{Team: team, User: "qa-frank", Active: team == "releasegate/qa", CheckedAt: first}
+				if ev.Memberships == nil {
+					ev.Memberships = map[string]gatekeeper.Membership{}
+				}
+				ev.Memberships[m.Key()] = m
+			}
+			at := first.Add(-30 * time.Minute)
+			ev.Comments = append(ev.Comments, gatekeeper.Comment{ID: 777, User: "qa-frank", CreatedAt: at, UpdatedAt: at,
+				Command: &gatekeeper.Command{Kind: "nogo", Reason: "refunds regress"}})
+		}},
 		{kind: "stale", name: "build still running", apply: func(ev *gatekeeper.Evidence) {
 			b := headBuild(ev)
 			b.Result, b.Phase, b.Building = "", "STARTED", true
@@ -116,7 +132,8 @@ func spoils() []spoil {
 		{kind: "errored", name: "QA vetoes", apply: func(ev *gatekeeper.Evidence) {
 			for i := range ev.Comments {
 				if ev.Comments[i].User == "qa-carol" {
-					ev.Comments[i].Body = "/nogo integration tests flaky on payments"
+					// The evidence keeps the command, not the body.
+					ev.Comments[i].Command = &gatekeeper.Command{Kind: "nogo", Reason: "integration tests flaky on payments"}
 				}
 			}
 		}},

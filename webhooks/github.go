@@ -31,6 +31,7 @@ const (
 // delivery is what the receiver learned about one request, for its single
 // log line and its metric.
 type delivery struct {
+	source    string // "github" or "jenkins": the receiver that took it
 	id, event string
 	verified  bool
 	parsed    gatekeeper.Event
@@ -39,7 +40,7 @@ type delivery struct {
 
 // github receives one GitHub webhook delivery.
 func (s *server) github(c *gin.Context) {
-	d := &delivery{id: c.GetHeader(headerDelivery), event: c.GetHeader(headerEvent)}
+	d := &delivery{source: "github", id: c.GetHeader(headerDelivery), event: c.GetHeader(headerEvent)}
 	code, body, err := s.receiveGitHub(c.Request.Context(), c.Writer, c.Request, d)
 	if err != nil {
 		code, body = httpStatus(err), gin.H{"error": publicError(err)}
@@ -191,10 +192,11 @@ func resultOf(code int) string {
 	return "unavailable"
 }
 
-// logDelivery writes the one log line of a delivery: who, what, and what
+// logDelivery writes the one log line of a delivery, named for the receiver
+// that took it ("github delivery", "jenkins delivery"): who, what, and what
 // came of it; never the payload or the secret.
 func (s *server) logDelivery(ctx context.Context, d *delivery, code int, err error) {
-	attrs := []any{"delivery", d.id, "event", d.event, "result", d.result, "status", code}
+	attrs := []any{"source", d.source, "delivery", d.id, "event", d.event, "result", d.result, "status", code}
 	if e := d.parsed; e.Name != "" {
 		attrs = append(attrs, "name", e.Name)
 		if e.Key.Valid() {
@@ -214,5 +216,5 @@ func (s *server) logDelivery(ctx context.Context, d *delivery, code int, err err
 	if err != nil {
 		attrs = append(attrs, "err", err.Error())
 	}
-	s.log.Log(ctx, level, "github delivery", attrs...)
+	s.log.Log(ctx, level, d.source+" delivery", attrs...)
 }

@@ -53,12 +53,12 @@ func TestGitHubReceiver(t *testing.T) {
 				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				r.Header.Set("X-Hub-Signature-256", sign(testSecret, opened))
 			},
-			wantCode: http.StatusUnauthorized, wantBody: map[string]any{"error": "bad or missing signature"},
+			wantCode: http.StatusUnauthorized, wantBody: map[string]any{"error": "The signature is missing or does not match the body."},
 		},
 		{
 			name: "forged signature", event: "pull_request", body: opened,
 			edit:     func(r *http.Request) { r.Header.Set("X-Hub-Signature-256", sign("not-the-secret", opened)) },
-			wantCode: http.StatusUnauthorized, wantBody: map[string]any{"error": "bad or missing signature"},
+			wantCode: http.StatusUnauthorized, wantBody: map[string]any{"error": "The signature is missing or does not match the body."},
 		},
 		{
 			name: "valid SHA-1 signature but no SHA-256 one", event: "pull_request", body: opened,
@@ -66,12 +66,12 @@ func TestGitHubReceiver(t *testing.T) {
 				r.Header.Del("X-Hub-Signature-256")
 				r.Header.Set("X-Hub-Signature", sha1Signature(testSecret, opened))
 			},
-			wantCode: http.StatusUnauthorized, wantBody: map[string]any{"error": "bad or missing signature"},
+			wantCode: http.StatusUnauthorized, wantBody: map[string]any{"error": "The signature is missing or does not match the body."},
 		},
 		{
 			name: "SHA-1 signature in the SHA-256 header", event: "pull_request", body: opened,
 			edit:     func(r *http.Request) { r.Header.Set("X-Hub-Signature-256", sha1Signature(testSecret, opened)) },
-			wantCode: http.StatusUnauthorized, wantBody: map[string]any{"error": "bad or missing signature"},
+			wantCode: http.StatusUnauthorized, wantBody: map[string]any{"error": "The signature is missing or does not match the body."},
 		},
 		{
 			name: "body changed after signing", event: "pull_request", body: opened,
@@ -80,7 +80,7 @@ func TestGitHubReceiver(t *testing.T) {
 				r.Body = io.NopCloser(bytes.NewReader(changed))
 				r.ContentLength = int64(len(changed))
 			},
-			wantCode: http.StatusUnauthorized, wantBody: map[string]any{"error": "bad or missing signature"},
+			wantCode: http.StatusUnauthorized, wantBody: map[string]any{"error": "The signature is missing or does not match the body."},
 		},
 		{
 			name: "malformed JSON with a valid signature", event: "pull_request", body: opened[:len(opened)/2],
@@ -221,7 +221,7 @@ func TestGitHubReceiverStoreDown(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable {
 		t.Fatalf("status = %d, want 503; body %s", w.Code, w.Body)
 	}
-	if got := decode(t, w)["error"]; got != "Service Unavailable" {
+	if got := decode(t, w)["error"]; got != "The release gatekeeper cannot answer right now; try again shortly." {
 		t.Errorf("error = %q; internals must not leak to the caller", got)
 	}
 	if n := h.stored(); n != 0 {

@@ -18,14 +18,22 @@ func (s *server) healthz(c *gin.Context) {
 }
 
 // readyz answers 200 when the service can do its job (a policy is loaded,
-// the store answers), else 503 with the reason.
+// the store answers), else 503 with the reason. With Options.Policy it
+// also says which policy revision is in force and which is refused.
 func (s *server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 	defer cancel()
+	body := gin.H{"ready": true}
+	if s.policy != nil {
+		// Ready while the last good revision serves: webhooks must still
+		// be recorded. The detail says which revision is refused.
+		body["policy"] = s.policy()
+	}
 	if err := s.svc.Ready(ctx); err != nil {
 		s.log.WarnContext(ctx, "not ready", "err", err.Error())
-		c.JSON(http.StatusServiceUnavailable, gin.H{"ready": false, "error": err.Error()})
+		body["ready"], body["error"] = false, err.Error()
+		c.JSON(http.StatusServiceUnavailable, body)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"ready": true})
+	c.JSON(http.StatusOK, body)
 }

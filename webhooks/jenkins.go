@@ -25,12 +25,12 @@ type JenkinsParser func(body []byte) (e gatekeeper.Event, used bool, err error)
 // token (GATEKEEPER_JENKINS_TOKEN) comes as "Authorization: Bearer" or as
 // ?token= (the Notification plugin can only set a URL).
 func (s *server) jenkins(c *gin.Context) {
-	d := &delivery{event: "jenkins"}
+	d := &delivery{source: "jenkins", event: "jenkins"}
 	code, body, err := s.receiveJenkins(c.Request.Context(), c.Writer, c.Request, d)
 	if err != nil {
 		code, body = httpStatus(err), gin.H{"error": publicError(err)}
 		if code == http.StatusUnauthorized {
-			body = gin.H{"error": "bad or missing token"}
+			body = gin.H{"error": "The token is missing or wrong."}
 		}
 		d.result = resultOf(code)
 	}

@@ -89,7 +89,7 @@ func TestJenkinsReceiver(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
 			}
 			if tc.want == http.StatusUnauthorized {
-				if got := decode(t, w)["error"]; got != "bad or missing token" {
+				if got := decode(t, w)["error"]; got != "The token is missing or wrong." {
 					t.Errorf("401 says %v, want it to name the token", got)
 				}
 			}

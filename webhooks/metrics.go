@@ -25,6 +25,8 @@ type Metrics struct {
 	posts       *prometheus.CounterVec
 	postFails   *prometheus.CounterVec
 	githubCalls *prometheus.CounterVec
+	// own is every gatekeeper_ family registered, for tests.
+	own []prometheus.Collector
 }
 
 var _ gatekeeper.Observer = (*Metrics)(nil)
@@ -66,12 +68,73 @@ func NewMetrics() *Metrics {
 			Help: "GitHub REST API calls, by endpoint and HTTP status code.",
 		}, []string{"endpoint", "code"}),
 	}
+	m.own = []prometheus.Collector{m.webhooks, m.queueDepth, m.evalSeconds, m.evaluations, m.posts, m.postFails, m.githubCalls}
+	m.reg.MustRegister(m.own...)
 	m.reg.MustRegister(
-		m.webhooks, m.queueDepth, m.evalSeconds, m.evaluations, m.posts, m.postFails, m.githubCalls,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.zero()
 	return m
+}
+
+// zero creates the series whose label values are known in advance, at 0:
+// a labelled family has no line in /metrics until one of its series
+// exists, so a dry run that received nothing would show none, and alerts
+// on a rate would have nothing to start from.
+func (m *Metrics) zero() {
+	for _, st := range []gatekeeper.State{gatekeeper.Success, gatekeeper.Pending, gatekeeper.Failure, gatekeeper.Error} {
+		m.evaluations.WithLabelValues(string(st))
+		m.posts.WithLabelValues(string(st))
+		m.postFails.WithLabelValues(string(st))
+	}
+	for _, source := range []string{"github", "jenkins"} {
+		m.webhooks.WithLabelValues(source, "unverified", "unauthorized")
+	}
+	// Jenkins deliveries have one event label; GitHub's are named by the
+	// delivery and appear as they come.
+	for _, result := range []string{"accepted", "duplicate", "ignored", "invalid", "too_large", "unavailable"} {
+		m.webhooks.WithLabelValues("jenkins", "build", result)
+	}
+	// The GitHub client's endpoints are not known here (webhooks does not
+	// import the adapter): cmd names them with KnownGitHubEndpoints.
+}
+
+// KnownGitHubEndpoints shows each endpoint in github_api_calls_total at 0
+// with code "error" (calls that got no answer), so that the family and an
+// alert on its errors exist before the first call, and in a dry run that
+// makes none.
+func (m *Metrics) KnownGitHubEndpoints(endpoints ...string) {
+	for _, e := range endpoints {
+		m.githubCalls.WithLabelValues(e, "error")
+	}
+}
+
+// watchPolicy exports health as the gatekeeper_policy_ok gauge, read at
+// every scrape. Registering it again (a second server on the same
+// Metrics) keeps the first.
+func (m *Metrics) watchPolicy(health func() gatekeeper.PolicyHealth) {
+	_ = m.reg.Register(policyCollector{health: health, desc: prometheus.NewDesc(
+		"gatekeeper_policy_ok",
+		"1 when the policy folder's revision is in force; 0 when it is refused (does not load, fails its tests, is too slow) or none is loaded. revision is the revision in force, broken_revision the refused one.",
+		[]string{"revision", "broken_revision"}, nil)})
+}
+
+// policyCollector reads the policy's health at each scrape.
+type policyCollector struct {
+	desc   *prometheus.Desc
+	health func() gatekeeper.PolicyHealth
+}
+
+func (c policyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c policyCollector) Collect(ch chan<- prometheus.Metric) {
+	h := c.health()
+	v := 0.0
+	if h.OK() {
+		v = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, h.Revision, h.BrokenRevision)
 }
 
 // Handler serves the metrics in the Prometheus exposition format.

@@ -79,6 +79,7 @@ type pullPage struct {
 	StaleBuilds       int                 // builds of older heads, not counted
 	Disputes          []string            // claims Jenkins contradicts, every build's
 	Votes             []voteRow           // latest vote per person
+	Nogos             []nogoRow           // NOGOs that stand, any head
 	Links             []gatekeeper.IssueRef
 	IssueChecks       map[string]gatekeeper.IssueCheck
 	MergedPulls       []gatekeeper.MergedPull
@@ -99,10 +100,26 @@ type chartRow struct {
 	Valid, Pinned bool
 }
 
-// voteRow is one person's latest vote and whether it is on the head.
+// voteRow is one person's latest vote and whether it is on the head;
+// Standing marks a NOGO that stands across pushes.
 type voteRow struct {
 	User, Vote, Reason, Refused string
-	Current                     bool
+	Current, Standing           bool
+}
+
+// nogoRow is a NOGO that stands across pushes, with the lifts that name
+// its author and the policy's verdict on each.
+type nogoRow struct {
+	gatekeeper.Nogo
+	Current bool
+	Lifts   []liftRow
+}
+
+// liftRow is one lift of a NOGO: Verdict is the policy's ("counted": the
+// NOGO is lifted; "refused", with Why), "" while it has none.
+type liftRow struct {
+	gatekeeper.Lift
+	Verdict, Why string
 }
 
 // checkRow is one task-list item of the description.
@@ -189,8 +206,28 @@ func newPullPage(v *gatekeeper.PullView) pullPage {
 			p.Disputes = append(p.Disputes, fmt.Sprintf("%s #%d: %s", b.JobName, b.Number, d))
 		}
 	}
+	nogos := ev.Nogos()
+	standing := map[int64]bool{}
+	for _, n := range nogos {
+		standing[n.CommentID] = true
+	}
 	for _, v := range ev.Votes() {
-		p.Votes = append(p.Votes, voteRow{User: v.User, Vote: v.Vote, Reason: v.Reason, Refused: v.Refused, Current: head != "" && v.HeadSHA == head})
+		p.Votes = append(p.Votes, voteRow{User: v.User, Vote: v.Vote, Reason: v.Reason, Refused: v.Refused,
+			Current: head != "" && v.HeadSHA == head, Standing: standing[v.CommentID]})
+	}
+	verdicts := map[int64]gatekeeper.VoteVerdict{}
+	if p.Latest != nil {
+		for _, v := range p.Latest.Decision.Votes {
+			verdicts[v.CommentID] = v
+		}
+	}
+	for _, n := range nogos {
+		row := nogoRow{Nogo: n, Current: head != "" && n.HeadSHA == head}
+		for _, l := range n.Lifts {
+			v := verdicts[l.CommentID]
+			row.Lifts = append(row.Lifts, liftRow{Lift: l, Verdict: v.Verdict, Why: v.Why})
+		}
+		p.Nogos = append(p.Nogos, row)
 	}
 	if ev.PR != nil {
 		p.Links = gatekeeper.ParseIssueLinks(ev.PR.Body, ev.PR.HeadRef, ev.Key.Owner, ev.Key.Repo)

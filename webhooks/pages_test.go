@@ -313,3 +313,47 @@ func TestPullPageNamesAForeignReleaseGate(t *testing.T) {
 		}
 	}
 }
+
+// TestPullPageShowsALiftedNogo: a NOGO stands on the page with the lift
+// that names its author, who lifted it and why, and the policy's verdict
+// on the lift.
+func TestPullPageShowsALiftedNogo(t *testing.T) {
+	t.Parallel()
+	h := buildHarness(t, true, openPages)
+	h.eval.Decide(gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"GO vote by QA"}, Votes: []gatekeeper.VoteVerdict{
+		{CommentID: 6, User: "rm-grace", Verdict: "counted", Why: "lifted qa-lead's NOGO"},
+	}}, nil)
+	e, err := githubevents.Parse("pull_request", "delivery-1", readFixture(t, "pull_request.opened.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cast, lifted := time.Now().Add(-time.Minute), time.Now()
+	events := []gatekeeper.Event{e,
+		{Delivery: "comment-1", Name: "issue_comment.created", Key: helloKey, Comment: &gatekeeper.Comment{ID: 5, User: "qa-lead", Body: "/nogo smoke tests red", CreatedAt: cast, UpdatedAt: cast}},
+		{Delivery: "comment-2", Name: "issue_comment.created", Key: helloKey, Comment: &gatekeeper.Comment{ID: 6, User: "rm-grace", Body: "/lift @qa-lead smoke tests fixed upstream", CreatedAt: lifted, UpdatedAt: lifted}},
+	}
+	for _, ev := range events {
+		if _, err := h.svc.Accept(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.runService(t)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := h.pub.Wait(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	resp := h.get(t, "/pulls/Codertocat/Hello-World/2")
+	body := resp.Body.String()
+	if resp.Code != http.StatusOK {
+		t.Fatalf("page %d: %s", resp.Code, body)
+	}
+	for _, want := range []string{
+		"NOGOs standing", "smoke tests red", "lifted</span> by rm-grace: smoke tests fixed upstream", "lifted qa-lead&#39;s NOGO",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page does not show %q", want)
+		}
+	}
+}

@@ -7,6 +7,9 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -63,6 +66,10 @@ type Options struct {
 	// Auth says who reads the details page and the API; the zero value
 	// serves them only over loopback (see AuthLoopback).
 	Auth AuthOptions
+	// Policy, when set, says which policy revision is in force and which
+	// is refused: /readyz shows it, and Metrics exports it as the
+	// gatekeeper_policy_ok gauge.
+	Policy func() gatekeeper.PolicyHealth
 }
 
 // server holds what the handlers share. It is read-only after New.
@@ -77,6 +84,7 @@ type server struct {
 	metrics      *Metrics
 	pages        *template.Template
 	auth         *auth
+	policy       func() gatekeeper.PolicyHealth // nil: not shown
 }
 
 // New checks the options and returns the gin engine serving every
@@ -124,6 +132,10 @@ func New(o Options) (*gin.Engine, error) {
 		metrics:      o.Metrics,
 		pages:        pages,
 		auth:         au,
+		policy:       o.Policy,
+	}
+	if o.Policy != nil {
+		o.Metrics.watchPolicy(o.Policy)
 	}
 	r := gin.New()
 	// Requests come straight from GitHub or through a proxy we do not
@@ -132,6 +144,11 @@ func New(o Options) (*gin.Engine, error) {
 		return nil, fmt.Errorf("creating HTTP server: %w", err)
 	}
 	r.Use(s.recover)
+	// A GET on a webhook path is a newcomer trying it in a browser: 405
+	// with "Allow: POST" says the path is right and the method is not,
+	// where gin's default 404 says the path is wrong.
+	r.HandleMethodNotAllowed = true
+	r.NoMethod(s.methodNotAllowed)
 	s.routes(r)
 	return r, nil
 }
@@ -156,6 +173,13 @@ func (s *server) routes(r *gin.Engine) {
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+}
+
+// methodNotAllowed answers a known path asked with the wrong method; gin
+// has set the Allow header already. The answer repeats neither the path
+// nor the method: both are the caller's text.
+func (s *server) methodNotAllowed(c *gin.Context) {
+	c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "This path takes " + c.Writer.Header().Get("Allow") + " only."})
 }
 
 // errTooLarge marks a body over MaxBody, whether Content-Length said so or
@@ -184,17 +208,51 @@ func httpStatus(err error) int {
 	}
 }
 
-// publicError is the error text a client sees. Client errors are explained;
-// server-side ones are not, since they may name internals (paths, hosts).
+// publicError is the error text a client sees, a whole sentence. Client
+// errors are explained; server-side ones are not, since they may name
+// internals (paths, hosts).
 func publicError(err error) string {
 	switch code := httpStatus(err); code {
-	case http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge:
-		return err.Error()
+	case http.StatusBadRequest:
+		return sentence(err)
+	case http.StatusRequestEntityTooLarge:
+		return fmt.Sprintf("The request body is over the %d MiB limit.", MaxBody>>20)
+	case http.StatusNotFound:
+		// The same words whether the pull request is unknown or the viewer
+		// may not read its repository.
+		return "The release gatekeeper has seen no such pull request, or you may not read its repository."
 	case http.StatusUnauthorized:
-		return "bad or missing signature"
+		return "The signature is missing or does not match the body."
 	default:
-		return http.StatusText(code)
+		return "The release gatekeeper cannot answer right now; try again shortly."
 	}
+}
+
+// sentence makes an error's text readable by a person: without the
+// sentinel word that wrapping leaves for errors.Is ("…: invalid"; the
+// status code says as much), starting with a capital, ending with a full
+// stop.
+func sentence(err error) string {
+	msg := err.Error()
+	for _, s := range []error{gatekeeper.ErrInvalid, gatekeeper.ErrNotFound, gatekeeper.ErrUnauthorized, errTooLarge} {
+		if !errors.Is(err, s) {
+			continue
+		}
+		w := s.Error()
+		msg = strings.ReplaceAll(msg, ": "+w+": ", ": ")
+		msg = strings.TrimSuffix(msg, ": "+w)
+		msg = strings.TrimPrefix(msg, w+": ")
+	}
+	msg = strings.TrimSpace(msg)
+	if msg == "" {
+		return "The request is malformed."
+	}
+	r, n := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[n:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }
 
 // recover answers 500 for a panicking handler and logs it once, so that one
@@ -203,7 +261,7 @@ func (s *server) recover(c *gin.Context) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.ErrorContext(c.Request.Context(), "handler panicked", "path", c.FullPath(), "panic", fmt.Sprint(v))
-			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": http.StatusText(http.StatusInternalServerError)})
+			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "The release gatekeeper could not handle this request; the error is logged."})
 		}
 	}()
 	c.Next()

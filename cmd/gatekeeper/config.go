@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
 	"github.com/releasegate/gatekeeper/gatekeeper/jenkinsapi"
+	"github.com/releasegate/gatekeeper/gatekeeper/opa"
 )
 
 // Config is every setting of `gatekeeper serve`. Each comes from a flag, else
@@ -48,7 +50,12 @@ type Config struct {
 	Workers      int
 	PolicyReload time.Duration
 	Reconcile    time.Duration
-	LogLevel     string
+	// EvalTimeout bounds one evaluation unless the policy data says
+	// (release.evaluation.timeout); ReloadTimeout bounds loading one
+	// policy revision, its tests included.
+	EvalTimeout   time.Duration
+	ReloadTimeout time.Duration
+	LogLevel      string
 
 	gated    gatekeeper.BranchPairs
 	jobRepos jenkinsapi.JobRepos
@@ -67,8 +74,8 @@ func (c *Config) settings() []setting {
 		{"addr", "GATEKEEPER_ADDR", ":8080", "listen address", &c.Addr, false},
 		{"public-url", "GATEKEEPER_PUBLIC_URL", "http://localhost:8080", "base of the status target_url", &c.PublicURL, false},
 		{"policies", "GATEKEEPER_POLICIES", "./policies", "policy folder (Rego + data)", &c.Policies, false},
-		{"store", "GATEKEEPER_STORE", "bolt://./data/gatekeeper.db", "store: bolt://path or redis://host:port/db", &c.Store, false},
-		{"", "GATEKEEPER_WEBHOOK_SECRET", "", "GitHub webhook secret (HMAC-SHA256)", &c.WebhookSecret, true},
+		{"store", "GATEKEEPER_STORE", "bolt://./data/gatekeeper.db", "store: " + storeForms(), &c.Store, false},
+		{"", "GATEKEEPER_WEBHOOK_SECRET", "", "GitHub webhook secret (HMAC-SHA256), at least 16 characters; required", &c.WebhookSecret, true},
 		{"", "GATEKEEPER_JENKINS_TOKEN", "", "token Jenkins sends as Bearer or ?token=", &c.JenkinsToken, true},
 		{"status-context", "GATEKEEPER_STATUS_CONTEXT", "release-gate", "commit status context", &c.StatusContext, false},
 		{"gated-branches", "GATEKEEPER_GATED_BRANCHES", "staging:master", "gated head:base pairs, comma-separated", &c.GatedBranches, false},
@@ -92,20 +99,17 @@ func (c *Config) settings() []setting {
 // LoadConfig reads flags from args, then the environment (through getenv)
 // and secret files, and validates the result. The error lists every
 // problem at once.
+//
+// Help (-h, --help, or a lone "help") is flag.ErrHelp; serveUsage prints it.
 func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	c := &Config{}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := c.flagSet()
 	set := c.settings()
-	for _, s := range set {
-		if s.flag != "" {
-			fs.StringVar(s.dst, s.flag, "", s.usage+" (env "+s.env+", default "+quoteDefault(s.def)+")")
-		}
-	}
-	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
-	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
-	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, err // the error says what was wrong; the caller prints it
+	}
+	if fs.NArg() == 1 && fs.Arg(0) == "help" {
+		return nil, flag.ErrHelp
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
@@ -133,6 +137,8 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD", &c.PolicyReload, 5*time.Second)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, time.Minute)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_EVAL_TIMEOUT", &c.EvalTimeout, opa.DefaultEvalTimeout)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD_TIMEOUT", &c.ReloadTimeout, opa.DefaultReloadTimeout)...)
 	if c.Workers == 0 {
 		if v := getenv("GATEKEEPER_WORKERS"); v != "" {
 			if _, err := fmt.Sscan(v, &c.Workers); err != nil {
@@ -151,6 +157,55 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
+// flagSet binds the flags of serve to c. It prints nothing: parse errors
+// are returned, and help is printed by serveUsage.
+func (c *Config) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	for _, s := range c.settings() {
+		if s.flag != "" {
+			fs.StringVar(s.dst, s.flag, "", s.usage+" (env "+s.env+", default "+quoteDefault(s.def)+")")
+		}
+	}
+	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
+	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
+	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
+	fs.DurationVar(&c.EvalTimeout, "eval-timeout", 0, "longest one policy evaluation may take, unless release.evaluation.timeout says (env GATEKEEPER_EVAL_TIMEOUT, default 1s)")
+	fs.DurationVar(&c.ReloadTimeout, "policy-reload-timeout", 0, "longest loading and testing one policy revision may take (env GATEKEEPER_POLICY_RELOAD_TIMEOUT, default 2m)")
+	return fs
+}
+
+// serveUsage prints the help of serve: the flags, then the settings that
+// have no flag (the secrets), then the stores this build can open. All of
+// it is generated from settings() and storeKinds(), so that a setting or a
+// store added there shows here.
+func serveUsage(w io.Writer) {
+	c := &Config{}
+	fmt.Fprint(w, `usage: gatekeeper serve [flags]
+
+Runs the webhook server. Every flag can instead be set by the environment
+variable named beside it; a flag beats the environment.
+
+flags:
+`)
+	fs := c.flagSet()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprint(w, `
+secrets (environment only, never a flag: NAME holds the value, or NAME_FILE
+names a file holding it, as Docker and Kubernetes secrets are mounted):
+`)
+	for _, s := range c.settings() {
+		if s.secret {
+			fmt.Fprintf(w, "  %s, %s_FILE\n    \t%s\n", s.env, s.env, s.usage)
+		}
+	}
+	fmt.Fprint(w, "\nstores (GATEKEEPER_STORE):\n")
+	for _, k := range storeKinds() {
+		fmt.Fprintf(w, "  %s\n    \t%s\n", k.form, k.about)
+	}
+}
+
 // Validate reports every invalid or missing setting.
 func (c *Config) Validate() error {
 	var p []error
@@ -166,7 +221,7 @@ func (c *Config) Validate() error {
 	p = append(p, checkURL("GITHUB_API_URL", c.GitHubAPIURL, true, false)...)
 	p = append(p, checkURL("JENKINS_URL", c.JenkinsURL, false, false)...)
 	p = append(p, checkURL("ZENHUB_API_URL", c.ZenHubAPIURL, false, false)...)
-	p = append(p, checkURL("SLACK_WEBHOOK_URL", c.SlackWebhookURL, false, true)...)
+	p = append(p, checkSlackURL(c.SlackWebhookURL)...)
 	if c.JenkinsURL != "" && (c.JenkinsUser == "") != (c.JenkinsAPIToken == "") {
 		p = append(p, errors.New("JENKINS_USER and JENKINS_API_TOKEN must be set together"))
 	}
@@ -208,6 +263,12 @@ func (c *Config) Validate() error {
 	if c.Reconcile <= 0 {
 		p = append(p, fmt.Errorf("GATEKEEPER_RECONCILE: %s is not a positive duration", c.Reconcile))
 	}
+	if c.EvalTimeout <= 0 || c.EvalTimeout > time.Minute {
+		p = append(p, fmt.Errorf("GATEKEEPER_EVAL_TIMEOUT: %s is not a positive duration of at most 1m", c.EvalTimeout))
+	}
+	if c.ReloadTimeout <= 0 {
+		p = append(p, fmt.Errorf("GATEKEEPER_POLICY_RELOAD_TIMEOUT: %s is not a positive duration", c.ReloadTimeout))
+	}
 	if c.Workers < 1 || c.Workers > 64 {
 		p = append(p, fmt.Errorf("GATEKEEPER_WORKERS: %d is not between 1 and 64", c.Workers))
 	}
@@ -220,19 +281,19 @@ func (c *Config) Validate() error {
 	return errors.Join(p...)
 }
 
-// parseStore splits GATEKEEPER_STORE into its scheme and the rest.
-func parseStore(s string) (scheme, rest string, err error) {
+// parseStore finds the store kind GATEKEEPER_STORE names, and the rest of
+// the setting after its scheme.
+func parseStore(s string) (kind storeKind, rest string, err error) {
 	scheme, rest, ok := strings.Cut(s, "://")
-	switch {
-	case !ok || rest == "":
-		return "", "", fmt.Errorf("GATEKEEPER_STORE: %q is not bolt://path or redis://host:port/db", s)
-	case scheme == "bolt":
-		return scheme, rest, nil
-	case scheme == "redis":
-		return "", "", fmt.Errorf("GATEKEEPER_STORE: the Redis store is not built yet; use bolt://path")
-	default:
-		return "", "", fmt.Errorf("GATEKEEPER_STORE: unknown scheme %q (want bolt or redis)", scheme)
+	if !ok || rest == "" {
+		return storeKind{}, "", fmt.Errorf("GATEKEEPER_STORE: %q is not %s", s, storeForms())
 	}
+	for _, k := range storeKinds() {
+		if k.scheme == scheme {
+			return k, rest, nil
+		}
+	}
+	return storeKind{}, "", fmt.Errorf("GATEKEEPER_STORE: this build has no %q store; it has %s", scheme, storeForms())
 }
 
 // checkURL checks an http(s) URL setting; a secret URL (Slack's carries
@@ -251,6 +312,23 @@ func checkURL(name, v string, required, secret bool) []error {
 			shown = redactURL(v)
 		}
 		return []error{fmt.Errorf("%s: %q is not an http(s) URL", name, shown)}
+	}
+	return nil
+}
+
+// checkSlackURL checks SLACK_WEBHOOK_URL by the notifier's own rule
+// (slackapi.New): https, or http to 127.0.0.1 for a test server, and no
+// user information. The URL holds Slack's token: errors show its host only.
+func checkSlackURL(v string) []error {
+	if p := checkURL("SLACK_WEBHOOK_URL", v, false, true); p != nil || v == "" {
+		return p
+	}
+	u, _ := url.Parse(v) // parsed by checkURL
+	switch {
+	case u.User != nil:
+		return []error{fmt.Errorf("SLACK_WEBHOOK_URL: %q carries a user name or password; Slack's webhook URLs have none", redactURL(v))}
+	case u.Scheme == "http" && u.Hostname() != "127.0.0.1":
+		return []error{fmt.Errorf("SLACK_WEBHOOK_URL: %q is plain http; Slack's webhook URLs are https (http is only for a test server on 127.0.0.1)", redactURL(v))}
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/releasegate/gatekeeper/gatekeeper/slackapi"
 )
 
 func env(m map[string]string) func(string) string {
@@ -122,5 +124,50 @@ func TestLoadConfigRedactsSecretURLs(t *testing.T) {
 	}))
 	if err == nil || strings.Contains(err.Error(), "SECRETPART") {
 		t.Errorf("want an error that hides the URL path, got %v", err)
+	}
+}
+
+// TestLoadConfigSlackURLAsTheNotifierDoes: a Slack URL the notifier would
+// refuse at start-up (plain http, user information) is reported with the
+// other settings, not alone after them; and the two agree on every URL.
+func TestLoadConfigSlackURLAsTheNotifierDoes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		url  string
+		ok   bool
+	}{
+		{"https", "https://hooks.slack.com/services/T000/B000/SECRETPART", true},
+		{"http to a test server here", "http://127.0.0.1:8081/services/T000/B000/SECRETPART", true},
+		{"plain http", "http://hooks.slack.com/services/T000/B000/SECRETPART", false},
+		{"user information", "https://me:pw@hooks.slack.com/services/T000/B000/SECRETPART", false},
+		{"not http at all", "ftp://hooks.slack.com/services/T000/B000/SECRETPART", false},
+		{"no host", "https:///services/T000/B000/SECRETPART", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, notifierErr := slackapi.New(slackapi.Options{WebhookURL: tc.url})
+			if (notifierErr == nil) != tc.ok {
+				t.Fatalf("slackapi.New(%q): %v; the table is wrong", tc.url, notifierErr)
+			}
+			_, err := LoadConfig(nil, env(map[string]string{
+				"GATEKEEPER_POLICIES":  t.TempDir(),
+				"GATEKEEPER_LOG_LEVEL": "loud", // another problem: the Slack one must be listed beside it
+				"SLACK_WEBHOOK_URL":    tc.url,
+			}))
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if got := strings.Contains(err.Error(), "SLACK_WEBHOOK_URL"); got == tc.ok {
+				t.Errorf("SLACK_WEBHOOK_URL reported: %v, want %v:\n%v", got, !tc.ok, err)
+			}
+			if !strings.Contains(err.Error(), "GATEKEEPER_LOG_LEVEL") || !strings.Contains(err.Error(), "GATEKEEPER_WEBHOOK_SECRET") {
+				t.Errorf("the other problems are not all listed:\n%v", err)
+			}
+			if strings.Contains(err.Error(), "SECRETPART") || strings.Contains(err.Error(), "pw@") {
+				t.Errorf("the error shows the secret URL:\n%v", err)
+			}
+		})
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
-	"github.com/releasegate/gatekeeper/gatekeeper/boltstore"
 	"github.com/releasegate/gatekeeper/gatekeeper/githubapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/githubevents"
 	"github.com/releasegate/gatekeeper/gatekeeper/jenkinsapi"
@@ -30,8 +29,8 @@ import (
 func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	log := newLogger(cfg.LogLevel, logOut)
 
-	_, storePath, _ := parseStore(cfg.Store) // validated already
-	store, err := boltstore.Open(storePath)
+	kind, rest, _ := parseStore(cfg.Store) // validated already
+	store, err := kind.open(rest)
 	if err != nil {
 		return err
 	}
@@ -40,12 +39,14 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	// A policy that does not compile at start does not stop the server:
 	// webhooks are still recorded, /readyz says why it is not ready, and
 	// every status says error until the folder is fixed.
-	engine, err := opa.Load(ctx, cfg.Policies, opa.WithLogger(log))
+	engine, err := opa.Load(ctx, cfg.Policies, opa.WithLogger(log),
+		opa.WithEvalTimeout(cfg.EvalTimeout), opa.WithReloadTimeout(cfg.ReloadTimeout))
 	if err != nil {
 		log.Error("loading policy; statuses will say error until it is fixed", "dir", cfg.Policies, "err", err)
 	}
 
 	metrics := webhooks.NewMetrics()
+	metrics.KnownGitHubEndpoints(githubapi.Endpoints()...)
 	deps, err := buildSources(cfg, engine, metrics, log)
 	if err != nil {
 		return err
@@ -77,7 +78,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		JenkinsToken: []byte(cfg.JenkinsToken), ParseJenkins: jenkinsParser(jenkinsapi.ParseOptions{
 			Repos: cfg.jobRepos, Stages: func() jenkinsapi.StageMap { return stageMap(engine, log) },
 		}),
-		Logger: log, Metrics: metrics, Auth: auth,
+		Logger: log, Metrics: metrics, Auth: auth, Policy: engine.Health,
 	})
 	if err != nil {
 		return err
@@ -127,32 +128,17 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// watchPolicy reloads the policy folder every interval. When what the engine
+// watchPolicy reloads the policy folder every interval (the engine logs
+// each change, naming the old and the new revision). When what the engine
 // serves changes (a new revision, or the folder broke or was fixed), every
-// open release pull request is evaluated again, so that a release manager's
-// edit shows on the gate at once rather than at the next webhook.
+// open release pull request is evaluated again, so that a release
+// manager's edit shows on the gate at once rather than at the next webhook.
 func watchPolicy(ctx context.Context, engine *opa.Engine, svc *gatekeeper.Service, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		changed, err := engine.Reload(ctx)
-		if !changed {
-			continue
-		}
-		if err != nil {
-			log.Error("policy folder does not load; statuses say error until it is fixed", "err", err, "last_good", engine.Revision())
-		} else {
-			log.Info("policy reloaded", "revision", engine.Revision())
-		}
-		if err := svc.Reconcile(ctx); err != nil {
+	engine.Watch(ctx, interval, func(opa.Reloaded) {
+		if err := svc.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			log.Error("re-evaluating after a policy change", "err", err)
 		}
-	}
+	})
 }
 
 // dependencies are the adapters built from the settings.
@@ -236,43 +222,31 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 // data in force (release.approvals.roles[].team), read at every call so that
 // a release manager's edit applies without a restart.
 func policyTeams(engine *opa.Engine) githubapi.TeamsFunc {
-	return func() []string {
-		roles, _ := engine.Data("release", "approvals", "roles").([]any)
-		var teams []string
-		for _, r := range roles {
-			if m, ok := r.(map[string]any); ok {
-				if t, ok := m["team"].(string); ok && t != "" {
-					teams = append(teams, t)
-				}
-			}
-		}
-		return teams
-	}
+	return func() []string { return engine.Settings().Approvals.Teams() }
 }
 
-// stageMap reads which Jenkins stage names make up each release stage from
-// the policy data (release.build.stages[].jenkins), falling back to the
-// adapter's defaults for a stage that names none. The Jenkins client and the
-// report parser call it at each use, so that it follows policy reloads.
+// stageMap returns which Jenkins stage names make up each release stage in
+// the policy data in force (release.build.stages[].jenkins), falling back to
+// the adapter's defaults for a stage that names none. It reads the revision
+// in force at every call (the settings are decoded once per revision, so a
+// call costs a few small maps): call it at every use, so that stage names
+// follow the policy as it is reloaded.
 func stageMap(engine *opa.Engine, log *slog.Logger) jenkinsapi.StageMap {
 	m := jenkinsapi.DefaultStageMap()
-	stages, _ := engine.Data("release", "build", "stages").([]any)
-	for _, st := range stages {
-		obj, _ := st.(map[string]any)
-		key, _ := obj["key"].(string)
-		names, _ := obj["jenkins"].([]any)
-		if key == "" || len(names) == 0 {
-			continue
-		}
+	settings := engine.Settings()
+	for _, st := range settings.Build.Stages {
 		var list []string
-		for _, n := range names {
-			if s, ok := n.(string); ok && s != "" {
-				list = append(list, s)
+		for _, n := range st.Jenkins {
+			if n != "" {
+				list = append(list, n)
 			}
 		}
-		m[key] = list
+		if st.Key == "" || len(list) == 0 {
+			continue
+		}
+		m[st.Key] = list
 	}
-	log.Debug("Jenkins stage names", "map", m.String())
+	log.Debug("Jenkins stage names", "policy", settings.Revision, "map", m.String())
 	return m
 }
 

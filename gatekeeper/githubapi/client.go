@@ -43,6 +43,17 @@ const (
 	EndpointListCheckRuns     = "list_check_runs"
 )
 
+// Endpoints lists every endpoint name above, so that metrics can show
+// each at zero before its first call.
+func Endpoints() []string {
+	return []string{
+		EndpointCreateStatus, EndpointGetPull, EndpointListReviews, EndpointListComments,
+		EndpointGetTeamMembership, EndpointCompareCommits, EndpointListPulls, EndpointGetComment,
+		EndpointCreateReaction, EndpointCreateComment, EndpointGetRepo, EndpointGetCombinedStatus,
+		EndpointListStatuses, EndpointListCheckRuns,
+	}
+}
+
 // Result codes passed to Options.Observe besides the HTTP status code.
 const (
 	// CodeError is a call that got no HTTP answer (network error, timeout).

@@ -3,6 +3,7 @@ package githubapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -112,11 +113,11 @@ func commentEvidence(deleted []listedComment, cs ...listedComment) *gatekeeper.E
 	return ev
 }
 
-// commentEvents returns the comment events of events.
+// commentEvents returns the comment and comments cursor events of events.
 func commentEvents(events []gatekeeper.Event) []gatekeeper.Event {
 	var out []gatekeeper.Event
 	for _, e := range events {
-		if e.Comment != nil {
+		if e.Comment != nil || e.CommentsCursor != nil {
 			out = append(out, e)
 		}
 	}
@@ -131,9 +132,29 @@ func listed(c listedComment) gatekeeper.Event {
 }
 
 func gone(c listedComment) gatekeeper.Event {
-	dc := c.domain()
-	dc.Deleted, dc.UpdatedAt = true, testEpoch
+	cmd, _ := gatekeeper.ParseCommand(c.body)
+	dc := gatekeeper.Comment{ID: c.id, User: c.user, Command: &cmd, CreatedAt: c.at.UTC(), UpdatedAt: testEpoch, Deleted: true, Fetched: true}
 	return gatekeeper.Event{Name: EventCommentDeleted, Received: testEpoch, Key: helloKey, Comment: &dc}
+}
+
+// cursorAt is the cursor event of a pass over the comments list that began
+// at testEpoch and ended.
+func cursorAt() gatekeeper.Event {
+	return gatekeeper.Event{Name: EventCommentsCursor, Received: testEpoch, Key: helloKey, CommentsCursor: &gatekeeper.CommentsCursor{Since: testEpoch.Add(-sinceMargin)}}
+}
+
+// commentRoute is the route of GET …/issues/comments/{id}.
+func commentRoute(c listedComment) string {
+	return fmt.Sprintf("GET /repos/Codertocat/Hello-World/issues/comments/%d", c.id)
+}
+
+// exist makes the fake GitHub answer for each of cs as a comment it has;
+// any other comment is a 404, as a deleted one is.
+func exist(t testing.TB, gh *fakeGitHub, cs ...listedComment) {
+	t.Helper()
+	for _, c := range cs {
+		gh.on(commentRoute(c), jsonReply(http.StatusOK, string(c.json(t))))
+	}
 }
 
 // voteOf is c's vote on fixturePR's head.
@@ -152,6 +173,8 @@ func TestGatherComments(t *testing.T) {
 		want      []gatekeeper.Event
 		wantVotes []gatekeeper.Vote
 		wantList  bool // whether the comments list was asked for
+		// exist are the comments GitHub answers for one by one.
+		exist []listedComment
 	}{
 		{
 			// Only the pull_request webhook arrived; the /go comment's
@@ -159,7 +182,8 @@ func TestGatherComments(t *testing.T) {
 			name:      "lost GO recovered",
 			ev:        &gatekeeper.Evidence{Key: helloKey},
 			list:      commentList(t, ltsGo, chatter),
-			want:      []gatekeeper.Event{listed(ltsGo), listed(chatter)},
+			exist:     []listedComment{ltsGo},
+			want:      []gatekeeper.Event{listed(ltsGo), listed(chatter), cursorAt()},
 			wantVotes: []gatekeeper.Vote{voteOf(ltsGo, "go", "")},
 			wantList:  true,
 		},
@@ -167,19 +191,33 @@ func TestGatherComments(t *testing.T) {
 			name:     "recorded comment is no vote",
 			ev:       &gatekeeper.Evidence{Key: helloKey},
 			list:     jsonReply(http.StatusOK, recordedComments(t)),
-			want:     []gatekeeper.Event{{Name: EventComment, Received: testEpoch, Key: helloKey, Comment: &fixtureComment}},
+			want:     []gatekeeper.Event{{Name: EventComment, Received: testEpoch, Key: helloKey, Comment: &fixtureComment}, cursorAt()},
 			wantList: true,
 		},
 		{
-			// alice's GO and bob's NOGO vanished without a webhook:
-			// both are reported; the domain drops the GO and keeps the
-			// NOGO. dan's comment was already deleted and erin's is too
-			// young to tell from replica lag.
-			name:      "comments missing from the list reported deleted",
+			// The list read since the cursor shows nothing new, and
+			// cannot show a deletion: GitHub is asked about each GO.
+			// alice's is gone (404) and reported; bob's NOGO is not
+			// asked about, since a NOGO stays whoever deleted it; dan's
+			// comment was already deleted and erin's is too young to
+			// tell from replica lag.
+			name:      "a GO GitHub no longer has is reported deleted",
 			ev:        commentEvidence([]listedComment{deletedGo}, ltsGo, aliceGo, bobNogo, chatter, justNow),
-			list:      commentList(t, ltsGo, chatter),
-			want:      []gatekeeper.Event{listed(ltsGo), listed(chatter), gone(aliceGo), gone(bobNogo)},
+			list:      commentList(t),
+			exist:     []listedComment{ltsGo},
+			want:      []gatekeeper.Event{cursorAt(), gone(aliceGo)},
 			wantVotes: []gatekeeper.Vote{voteOf(bobNogo, "nogo", "flaky checkout tests"), voteOf(justNow, "go", ""), voteOf(ltsGo, "go", "")},
+			wantList:  true,
+		},
+		{
+			// alice's later GO is gone: her earlier one becomes her
+			// vote, and is asked about in turn.
+			name: "a deletion makes the earlier vote decisive, which is asked about too",
+			ev: commentEvidence(nil, listedComment{id: 1010, user: "alice", body: "/go", at: votedAt},
+				listedComment{id: 1011, user: "alice", body: "/go again", at: votedAt.Add(time.Minute)}),
+			list:      commentList(t),
+			want:      []gatekeeper.Event{cursorAt(), gone(listedComment{id: 1011, user: "alice", body: "/go again", at: votedAt.Add(time.Minute)}), gone(listedComment{id: 1010, user: "alice", body: "/go", at: votedAt})},
+			wantVotes: []gatekeeper.Vote{},
 			wantList:  true,
 		},
 		{
@@ -201,6 +239,7 @@ func TestGatherComments(t *testing.T) {
 			gh := newFakeGitHub(t, "")
 			serveHelloWorld(t, gh)
 			gh.on(commentsRoute, tt.list)
+			exist(t, gh, tt.exist...)
 			obs := &observed{}
 			s := NewSource(newTestClient(t, gh.URL, newFakeTime(), obs, testRetry()), SourceOptions{MaxAge: 5 * time.Minute})
 
@@ -244,15 +283,19 @@ func TestGatherPaginatesComments(t *testing.T) {
 	serveHelloWorld(t, gh)
 	gh.on(commentsRoute, withLink(commentList(t, ltsGo, chatter), commentsPage(gh, "2")))
 	gh.on(commentsRoute+"?page=2", commentList(t, aliceGo))
+	exist(t, gh, ltsGo, aliceGo)
 	s := newTestSource(t, gh, newFakeTime(), testRetry())
 
-	// bob's NOGO is on no page, so it is gone; alice's GO is on page 2.
+	// The list is read since the cursor: only what changed since the
+	// last read, whatever the length of the conversation.
 	ev := commentEvidence(nil, aliceGo, bobNogo)
+	since := testEpoch.Add(-time.Hour)
+	ev.CommentsCursor = &gatekeeper.CommentsCursor{Since: since}
 	got, err := s.Gather(context.Background(), ev)
 	if err != nil {
 		t.Fatalf("Gather: %v", err)
 	}
-	want := []gatekeeper.Event{listed(ltsGo), listed(chatter), listed(aliceGo), gone(bobNogo)}
+	want := []gatekeeper.Event{listed(ltsGo), listed(chatter), listed(aliceGo), cursorAt()}
 	if diff := cmp.Diff(want, commentEvents(got)); diff != "" {
 		t.Errorf("comment events across pages (-want +got):\n%s", diff)
 	}
@@ -263,10 +306,63 @@ func TestGatherPaginatesComments(t *testing.T) {
 			pages = append(pages, q)
 		}
 	}
-	first := url.Values{"direction": {"asc"}, "per_page": {"100"}, "sort": {"created"}}
-	second := url.Values{"direction": {"asc"}, "per_page": {"100"}, "sort": {"created"}, "page": {"2"}}
+	stamp := since.Format(time.RFC3339)
+	first := url.Values{"direction": {"asc"}, "per_page": {"100"}, "sort": {"created"}, "since": {stamp}}
+	second := url.Values{"direction": {"asc"}, "per_page": {"100"}, "sort": {"created"}, "since": {stamp}, "page": {"2"}}
 	if diff := cmp.Diff([]url.Values{first, second}, pages); diff != "" {
 		t.Errorf("comment page queries (-want +got):\n%s", diff)
+	}
+}
+
+// TestGatherResumesALongList: a list longer than one Gather reads (a pull
+// request first seen after thousands of comments) is read on at the next
+// Gather from where it stopped, and the pass ends: the source never fails
+// for good on a long conversation (it did past 50 pages).
+func TestGatherResumesALongList(t *testing.T) {
+	t.Parallel()
+	const last = commentPagesPerGather + 5
+	gh := newFakeGitHub(t, "")
+	serveHelloWorld(t, gh)
+	for p := 1; p <= last; p++ {
+		c := listedComment{id: int64(5000 + p), user: "dev-zoe", body: "still checking", at: votedAt}
+		r := commentList(t, c)
+		if p < last {
+			r = withLink(r, commentsPage(gh, fmt.Sprint(p+1)))
+		}
+		route := commentsRoute
+		if p > 1 {
+			route += fmt.Sprintf("?page=%d", p)
+		}
+		gh.on(route, r)
+	}
+	tm := newFakeTime()
+	s := newTestSource(t, gh, tm, testRetry())
+	ev := commentEvidence(nil)
+
+	got, err := s.Gather(context.Background(), ev)
+	if err == nil || !strings.Contains(err.Error(), "the rest at the next read") {
+		t.Fatalf("first Gather: err = %v, want one saying the rest comes at the next read", err)
+	}
+	for _, e := range got {
+		ev.Apply(e)
+	}
+	if c := ev.CommentsCursor; c == nil || c.Page != commentPagesPerGather || !c.Since.IsZero() || !c.PassStart.Equal(testEpoch) {
+		t.Fatalf("cursor after the first Gather %+v, want page %d of a pass begun at %v", c, commentPagesPerGather, testEpoch)
+	}
+	ev.Sources = map[string]gatekeeper.SourceStatus{SourceName: {OK: false, Error: err.Error()}}
+	before := len(gh.served())
+	if _, err := s.Gather(context.Background(), ev); err != nil {
+		t.Fatalf("second Gather: %v", err)
+	}
+	var pages []string
+	for _, r := range gh.served()[before:] {
+		if r.Method+" "+r.Path == commentsRoute {
+			q, _ := url.ParseQuery(r.Query)
+			pages = append(pages, q.Get("page"))
+		}
+	}
+	if want := fmt.Sprint(commentPagesPerGather); len(pages) != last-commentPagesPerGather+1 || pages[0] != want {
+		t.Errorf("second Gather read pages %v, want %s to %d", pages, want, last)
 	}
 }
 
@@ -341,5 +437,41 @@ func TestGatherCommentErrors(t *testing.T) {
 				t.Errorf("other events returned with the error (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestGatherBoundsCommentChecks: a crowd of /go comments costs at most
+// maxCommentChecks lookups and never fails the Gather (anybody can write
+// /go); the people known to hold a team role are asked about first.
+func TestGatherBoundsCommentChecks(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	serveHelloWorld(t, gh)
+	gh.on(commentsRoute, commentList(t))
+	var crowd []listedComment
+	for i := range 3 * maxCommentChecks {
+		crowd = append(crowd, listedComment{id: int64(3000 + i), user: fmt.Sprintf("fan-%d", i), body: "/go", at: votedAt.Add(time.Duration(i) * time.Second)})
+	}
+	// The lead voted first, before the crowd.
+	lead := listedComment{id: 2999, user: "lead-bob", body: "/go", at: votedAt.Add(-time.Minute)}
+	ev := commentEvidence(nil, append([]listedComment{lead}, crowd...)...)
+	ev.Memberships = map[string]gatekeeper.Membership{"org/leads/lead-bob": {Team: "org/leads", User: "lead-bob", Active: true}}
+	s := newTestSource(t, gh, newFakeTime(), testRetry())
+
+	got, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	var asked []string
+	for _, r := range gh.served() {
+		if strings.Contains(r.Path, "/issues/comments/") {
+			asked = append(asked, r.Path)
+		}
+	}
+	if len(asked) != maxCommentChecks || !strings.HasSuffix(asked[0], "/2999") {
+		t.Errorf("asked about %d comments, first %v; want %d, lead-bob's first", len(asked), asked[:min(1, len(asked))], maxCommentChecks)
+	}
+	if n := len(commentEvents(got)); n != 1+maxCommentChecks {
+		t.Errorf("%d comment events, want the cursor and %d deletions (the fake has none of them)", n, maxCommentChecks)
 	}
 }

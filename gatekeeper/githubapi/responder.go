@@ -154,8 +154,13 @@ var markdownEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;"
 // not counted: a NOGO needs a reason: /nogo <reason> (until then you have no vote)".
 func refusalText(c *github.IssueComment, why string) string {
 	what := "vote"
-	if vote, _, _, ok := gatekeeper.ParseVote(c.GetBody()); ok {
-		what = strings.ToUpper(vote)
+	if cmd, ok := gatekeeper.ParseCommand(c.GetBody()); ok {
+		switch cmd.Kind {
+		case "go", "nogo":
+			what = strings.ToUpper(cmd.Kind)
+		default:
+			what = cmd.Kind // a lift
+		}
 	}
 	if why == "" {
 		why = "it is not a valid vote"

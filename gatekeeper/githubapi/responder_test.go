@@ -83,6 +83,17 @@ func TestResponderAnswers(t *testing.T) {
 			},
 		},
 		{
+			name:    "refused lift",
+			verdict: "refused",
+			why:     "only release manager or SRE may lift a NOGO",
+			comment: patchJSON(t, recorded, map[string]any{"body": "/lift @qa-carol ship it"}),
+			want: []sent{
+				{Route: voteRoute},
+				{Route: reactionRoute, Body: map[string]any{"content": "confused"}},
+				{Route: replyRoute, Body: map[string]any{"body": "@lts-def your lift was not counted: only release manager or SRE may lift a NOGO"}},
+			},
+		},
+		{
 			// The recorded comment as it is ("trigger abc") no longer
 			// holds a vote: it was edited since the verdict.
 			name:    "refused, comment edited since",

@@ -28,6 +28,9 @@ const (
 	// set, with the body the evidence knew).
 	EventComment        = "github.comment"
 	EventCommentDeleted = "github.comment.deleted"
+	// EventCommentsCursor carries the comments cursor the next read of
+	// the comments list starts from.
+	EventCommentsCursor = "github.comments_cursor"
 	// EventStatus carries one commit status of the head (Check.Kind
 	// "status"), EventCheckRun one check run (Check.Kind "check_run").
 	EventStatus   = "github.status"
@@ -69,17 +72,23 @@ type SourceOptions struct {
 // because only an issue_comment or status event arrived, or an approval
 // whose webhook was lost, is recovered. It is safe for concurrent use.
 //
-// With the reviews it lists the pull request's conversation comments
-// (GET /repos/{o}/{r}/issues/{n}/comments, oldest first, 100 per page):
-// GitHub never redelivers a lost issue_comment webhook, and a GO or NOGO
-// whose webhook was lost would otherwise never count. Every comment is
-// returned, votes or not (the domain ignores the rest), marked
-// Comment.Fetched: the list does not say who edited a comment, so the domain
-// never lets it override what a webhook said. A comment the evidence knows
-// that the whole list no longer shows is returned as deleted, unless it was
-// written less than a minute ago (a lagging GitHub replica may not list it
-// yet); the domain then drops a GO and keeps a NOGO, since the list cannot
-// say who deleted it.
+// With the reviews it reads the pull request's conversation comments
+// (GET /repos/{o}/{r}/issues/{n}/comments, 100 per page): GitHub never
+// redelivers a lost issue_comment webhook, and a GO or NOGO whose webhook
+// was lost would otherwise never count. It asks only for the comments
+// created or edited since the last read (since=, the cursor kept in
+// Evidence.CommentsCursor), at most 20 pages per Gather; a longer list is
+// read on at the next Gather. Every comment listed is returned, commands or
+// not (the domain keeps only commands), marked Comment.Fetched: the list
+// does not say who edited a comment, so the domain never lets it override
+// what a webhook said. A list read since a time cannot show a deletion, so
+// it then asks GitHub (GET …/issues/comments/{id}) about each comment whose
+// unseen deletion would wrongly pass the gate (a person's latest /go or
+// /withdraw, a lift of a standing NOGO), unless written less than a minute
+// ago; one GitHub no longer has is returned as deleted, and the domain drops
+// it (a NOGO stays, since GitHub cannot say who deleted it). The cost of a
+// read follows what changed and the number of voters, not the length of the
+// conversation.
 //
 // It also fetches the commit statuses (GET …/commits/{sha}/status) and
 // check runs (GET …/commits/{sha}/check-runs, both 100 per page) of the

@@ -31,7 +31,7 @@ var helloKey = gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Numb
 // pull request, its reviews with the recorded REST review list, its
 // comments with the recorded comment (see recordedComments), and its head's
 // statuses and check runs with the recorded ones (see serveChecks).
-func serveHelloWorld(t *testing.T, gh *fakeGitHub) {
+func serveHelloWorld(t testing.TB, gh *fakeGitHub) {
 	t.Helper()
 	gh.on("GET "+helloPath, jsonReply(http.StatusOK, string(fixtureField(t, "pull_request.opened.json", "pull_request"))))
 	gh.on(reviewsRoute, jsonReply(http.StatusOK, string(readFixture(t, "rest/pulls.reviews.list.approved.json"))))
@@ -64,6 +64,8 @@ func TestGatherFetchesMissingSnapshot(t *testing.T) {
 		{Name: EventPullRequest, Received: testEpoch, Key: helloKey, SHA: pr.HeadSHA, PullRequest: &pr},
 		{Name: EventReview, Received: testEpoch, Key: helloKey, SHA: review.CommitID, Review: &review},
 		{Name: EventComment, Received: testEpoch, Key: helloKey, Comment: &comment},
+		// The next read asks only for what changed since this one.
+		{Name: EventCommentsCursor, Received: testEpoch, Key: helloKey, CommentsCursor: &gatekeeper.CommentsCursor{Since: testEpoch.Add(-sinceMargin)}},
 	}
 	// Then the checks of the head the snapshot names.
 	want = append(want, checkEvents(pr.HeadSHA, recordedStatusChecks(pr.HeadSHA), []gatekeeper.Check{recordedCheckRun(pr.HeadSHA)}, true)...)
@@ -269,7 +271,7 @@ func TestGatherSkipsFreshEvidence(t *testing.T) {
 				case "GET " + helloPath + "/reviews?per_page=100":
 					wantNames = append(wantNames, EventReview)
 				case commentsRequest:
-					wantNames = append(wantNames, EventComment)
+					wantNames = append(wantNames, EventComment, EventCommentsCursor)
 				case statusRequest(helloHead):
 					wantNames = append(wantNames, EventStatus, EventStatus)
 				case checkRunsRequest(helloHead):

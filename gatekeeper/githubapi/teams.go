@@ -184,6 +184,19 @@ func (s *TeamSource) due(ctx context.Context, ev *gatekeeper.Evidence, now time.
 			add(v.User, rankVoter)
 		}
 	}
+	// A NOGO stands across pushes, so its author's roles matter on every
+	// head, and so do the roles of whoever tries to lift it.
+	for _, n := range ev.Nogos() {
+		add(n.User, rankVoter)
+		for _, l := range n.Lifts {
+			add(l.User, rankVoter)
+		}
+	}
+	for _, l := range ev.Lifts() {
+		if l.HeadSHA == head {
+			add(l.User, rankVoter)
+		}
+	}
 	add(ev.PR.Author, rankAuthor)
 
 	var out []membershipCheck

@@ -29,7 +29,7 @@ func membershipRoute(team, user string) string {
 
 // peopleEvidence is fixturePR's evidence with people around it: alice
 // approved the head, bob voted GO on it, Codertocat wrote it; carol
-// approved and erin voted on an older head, dan only commented, a bot
+// approved and erin voted GO on an older head, dan only commented, a bot
 // approved, and frank wrote a comment that is no vote. Only alice, bob and
 // Codertocat matter to the current head.
 func peopleEvidence() *gatekeeper.Evidence {
@@ -48,7 +48,7 @@ func peopleEvidence() *gatekeeper.Evidence {
 		},
 		Comments: []gatekeeper.Comment{
 			{ID: 10, User: "bob", Body: "/go", CreatedAt: pushed.Add(2 * time.Minute)},
-			{ID: 11, User: "erin", Body: "/nogo flaky", CreatedAt: pushed.Add(-2 * time.Minute)},
+			{ID: 11, User: "erin", Body: "/go", CreatedAt: pushed.Add(-2 * time.Minute)},
 			{ID: 12, User: "frank", Body: "lgtm", CreatedAt: pushed.Add(2 * time.Minute)},
 		},
 	}
@@ -166,6 +166,26 @@ func TestTeamSourceGather(t *testing.T) {
 			},
 			want:  []string{membershipRoute(sre, "alice"), membershipRoute(sre, "gus")},
 			wantM: []gatekeeper.Membership{m(sre, "alice", true), m(sre, "gus", true)},
+		},
+		{
+			// erin's NOGO on the older head stands across the push, so
+			// her roles matter; so do those of ivy, who tries to lift
+			// it, and of jon, who lifts nobody's on the head.
+			name:  "a standing NOGO's author and the lifters are checked whatever the head",
+			teams: func() []string { return []string{sre} },
+			change: func(ev *gatekeeper.Evidence) {
+				pushed := testEpoch.Add(-time.Hour)
+				ev.Comments = append(ev.Comments,
+					gatekeeper.Comment{ID: 13, User: "erin", Body: "/nogo flaky", CreatedAt: pushed.Add(-time.Minute)},
+					gatekeeper.Comment{ID: 14, User: "ivy", Body: "/lift @erin fixed", CreatedAt: pushed.Add(3 * time.Minute)},
+					gatekeeper.Comment{ID: 15, User: "jon", Body: "/lift @kim fixed", CreatedAt: pushed.Add(3 * time.Minute)},
+				)
+			},
+			want: []string{
+				membershipRoute(sre, "alice"), membershipRoute(sre, "bob"), membershipRoute(sre, "erin"),
+				membershipRoute(sre, "ivy"), membershipRoute(sre, "jon"), membershipRoute(sre, "Codertocat"),
+			},
+			wantM: []gatekeeper.Membership{m(sre, "alice", true), m(sre, "bob", false), m(sre, "erin", false), m(sre, "ivy", false), m(sre, "jon", false), m(sre, "Codertocat", false)},
 		},
 		{
 			name:  "no teams in the policy",

@@ -24,11 +24,25 @@
 //   - Builtin errors are errors (rego.StrictBuiltinErrors): a builtin that
 //     fails must not silently make a "reasons contains ..." rule undefined,
 //     which would loosen the gate.
+//   - Every evaluation has a deadline (release.evaluation.timeout in the
+//     policy data, else WithEvalTimeout, else a second); OPA checks it
+//     between evaluation steps, so a policy that burns CPU is stopped and
+//     the decision is an error naming the timeout. The smoke evaluation at
+//     load has the same deadline, and loading a revision has its own
+//     (WithReloadTimeout): past either, the revision is refused.
+//   - The release settings (data.release) are decoded once per revision
+//     into Settings; the gatekeeper's own code reads them there, never by
+//     walking the data documents.
+//   - A policy error carries a one-line public summary, where the policy
+//     is wrong first ("decision.rego:12: …"), which the commit status
+//     shows (gatekeeper.PolicySummary); the full error is for the page.
 //   - rego.ResultSet and the other OPA types stop here; callers see
 //     gatekeeper.Decision.
 //
 // Concurrency: Evaluate, Revision, Ready and Status read one atomic pointer
 // and may run at any time, also during Reload; Reload swaps the pointer only
 // after the new revision compiled, prepared, passed a smoke evaluation and
-// passed its tests. Evaluations never wait for a reload's tests.
+// passed its tests. Evaluations never wait for a reload's tests. Watch loads
+// a new revision in the background and cancels that load when the folder
+// changes again, so a fix never waits behind a slow revision.
 package opa

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/loader"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
 )
@@ -24,10 +26,20 @@ type Engine struct {
 	dir    string
 	logger *slog.Logger
 	clock  gatekeeper.Clock
+	// evalDefault bounds an evaluation when the policy data does not
+	// (release.evaluation.timeout); reloadTimeout bounds loading one
+	// revision, smoke evaluation and tests included.
+	evalDefault   time.Duration
+	reloadTimeout time.Duration
 
-	// reloadMu serialises Reload, so that a manual reload and Watch
-	// cannot interleave their read-compare-swap. Evaluate never takes it.
+	// reloadMu serialises the compare-and-swap at the end of a reload,
+	// never the expensive compile and tests before it, so that a newer
+	// edit never waits behind an older one. Evaluate never takes it.
 	reloadMu sync.Mutex
+	// started numbers the reloads begun; committed is the number of the
+	// latest reload whose outcome is in cur. A reload that finishes after
+	// a later-started one committed is stale and changes nothing.
+	started, committed uint64
 	// cur is never nil. It is replaced whole, never changed in place.
 	cur atomic.Pointer[state]
 }
@@ -49,6 +61,7 @@ type prepared struct {
 	files    []string
 	loadedAt time.Time
 	data     map[string]any // the data documents, read-only
+	settings Settings       // data.release, decoded once
 }
 
 // broken is a content of the folder that is not served: it does not load,
@@ -73,13 +86,29 @@ func WithClock(c gatekeeper.Clock) Option {
 	return func(e *Engine) { e.clock = c }
 }
 
+// WithEvalTimeout sets how long one evaluation may take when the policy
+// data does not say (release.evaluation.timeout); default
+// DefaultEvalTimeout. It is GATEKEEPER_EVAL_TIMEOUT.
+func WithEvalTimeout(d time.Duration) Option {
+	return func(e *Engine) { e.evalDefault = d }
+}
+
+// WithReloadTimeout sets how long loading one revision may take, its smoke
+// evaluation and its own tests included; default DefaultReloadTimeout.
+// It is GATEKEEPER_POLICY_RELOAD_TIMEOUT.
+func WithReloadTimeout(d time.Duration) Option {
+	return func(e *Engine) { e.reloadTimeout = d }
+}
+
 // New returns an Engine for the policy folder dir with nothing loaded yet:
 // it is not Ready and Evaluate fails until Reload succeeds.
 func New(dir string, opts ...Option) *Engine {
 	e := &Engine{
-		dir:    dir,
-		logger: slog.New(slog.DiscardHandler),
-		clock:  gatekeeper.SystemClock{},
+		dir:           dir,
+		logger:        slog.New(slog.DiscardHandler),
+		clock:         gatekeeper.SystemClock{},
+		evalDefault:   DefaultEvalTimeout,
+		reloadTimeout: DefaultReloadTimeout,
 	}
 	for _, o := range opts {
 		o(e)
@@ -124,19 +153,46 @@ func Load(ctx context.Context, dir string, opts ...Option) (*Engine, error) {
 // gatekeeper.ErrPolicy, whenever the folder's current content is not
 // served, also when that was already known. A reload interrupted by ctx
 // changes nothing and is tried again on the next call.
+//
+// Loading has a deadline (WithReloadTimeout): a revision whose compile,
+// smoke evaluation and tests take longer is refused like a broken one.
+// Reloads do not queue behind each other: the compile and tests run
+// without a lock, and when two overlap, the one started later decides.
 func (e *Engine) Reload(ctx context.Context) (changed bool, err error) {
-	e.reloadMu.Lock()
-	defer e.reloadMu.Unlock()
-	old := e.cur.Load()
-
 	snap, err := readSnapshot(e.dir, true)
 	if err != nil {
-		return e.markBroken(old, nil, policyErr(fmt.Errorf("policy folder unreadable: %w", err)))
+		e.reloadMu.Lock()
+		defer e.reloadMu.Unlock()
+		e.started++
+		e.committed = e.started
+		return e.markBroken(e.cur.Load(), nil, policyErrSummary(
+			fmt.Errorf("policy folder unreadable: %w", err), "policy folder unreadable"))
 	}
+	return e.reload(ctx, snap)
+}
+
+// reload checks snap against what is known and, when it is new, compiles,
+// smoke-evaluates and tests it within the reload deadline, then swaps it in
+// unless a reload started later has already decided. The expensive part
+// runs without the lock: a newer edit is never stuck behind an older one,
+// and Watch cancels the older one through ctx.
+//
+// A reload interrupted through ctx changes nothing; one that passes its
+// own deadline refuses the revision like a broken one, so that a policy
+// that is slow to load or to test is reported, not retried for ever.
+func (e *Engine) reload(ctx context.Context, snap *snapshot) (bool, error) {
+	e.reloadMu.Lock()
+	old := e.cur.Load()
 	switch {
 	case old.broken != nil && old.broken.checksum == snap.checksum:
+		e.started++
+		e.committed = e.started
+		e.reloadMu.Unlock()
 		return false, old.broken.err
 	case old.good != nil && old.good.checksum == snap.checksum:
+		e.started++
+		e.committed = e.started
+		defer e.reloadMu.Unlock()
 		if old.broken == nil {
 			return false, nil
 		}
@@ -144,33 +200,74 @@ func (e *Engine) Reload(ctx context.Context) (changed bool, err error) {
 		e.cur.Store(&state{good: old.good})
 		return true, nil
 	}
+	e.started++
+	seq := e.started
+	e.reloadMu.Unlock()
 
+	p, err := e.load(ctx, old, snap)
+	if err != nil && ctx.Err() != nil {
+		// Interrupted, not broken: try again next time.
+		return false, fmt.Errorf("reloading policy folder %s: %w", e.dir, ctx.Err())
+	}
+
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	if seq < e.committed {
+		// A reload started later has decided; this one is stale.
+		return false, nil
+	}
+	e.committed = seq
+	cur := e.cur.Load()
+	if err != nil {
+		return e.markBroken(cur, snap, err)
+	}
+	e.cur.Store(&state{good: p})
+	return cur.good == nil || cur.good.revision != p.revision || cur.broken != nil, nil
+}
+
+// load prepares and tests snap within the reload deadline. The error wraps
+// gatekeeper.ErrPolicy unless ctx itself ended.
+func (e *Engine) load(ctx context.Context, old *state, snap *snapshot) (*prepared, error) {
+	tctx, cancel := context.WithTimeout(ctx, e.reloadTimeout)
+	defer cancel()
+	timedOut := func() error {
+		if ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
+			msg := fmt.Sprintf("policy revision %s took longer than %s to load and test", short(snap.revision), e.reloadTimeout)
+			return policyErrSummary(fmt.Errorf("%s (GATEKEEPER_POLICY_RELOAD_TIMEOUT): refused", msg), msg)
+		}
+		return nil
+	}
 	var p *prepared
+	var err error
 	if old.good != nil && old.good.revision == snap.revision {
 		// Only tests changed: the prepared query stands, the tests rerun.
 		again := *old.good
 		p = &again
-	} else if p, err = e.prepare(ctx, snap.served()); err != nil {
-		if ctx.Err() != nil {
-			return false, fmt.Errorf("reloading policy folder %s: %w", e.dir, ctx.Err())
+	} else if p, err = e.prepare(tctx, snap.served()); err != nil {
+		if terr := timedOut(); terr != nil {
+			return nil, terr
 		}
-		return e.markBroken(old, snap, policyErr(fmt.Errorf("policy revision %s does not load: %w", short(snap.revision), err)))
+		return nil, policyErrSummary(fmt.Errorf("policy revision %s does not load: %w", short(snap.revision), err),
+			located(err, e.summary(err)))
 	}
-	if p.tests, err = test(ctx, snap); err != nil {
-		if ctx.Err() != nil {
-			// Interrupted, not broken: try again next time.
-			return false, fmt.Errorf("reloading policy folder %s: %w", e.dir, ctx.Err())
+	if p.tests, err = test(tctx, snap); err != nil {
+		if terr := timedOut(); terr != nil {
+			return nil, terr
 		}
-		return e.markBroken(old, snap, policyErr(err))
+		var tf *testsFailed
+		sum := located(err, err.Error())
+		if errors.As(err, &tf) && tf.run.firstAt != "" {
+			sum = tf.run.firstAt + ": " + err.Error()
+		}
+		return nil, policyErrSummary(err, sum)
 	}
 	p.checksum = snap.checksum
-	e.cur.Store(&state{good: p})
-	return old.good == nil || old.good.revision != p.revision || old.broken != nil, nil
+	return p, nil
 }
 
 // markBroken records that snap (nil: the folder could not be read) is not
 // served because of err, which wraps gatekeeper.ErrPolicy and says why,
-// keeping the last good revision in force.
+// keeping the last good revision in force. Call with reloadMu held.
 func (e *Engine) markBroken(old *state, snap *snapshot, err error) (bool, error) {
 	b := &broken{err: err, at: e.clock.Now()}
 	if snap != nil {
@@ -242,8 +339,14 @@ func (e *Engine) prepare(ctx context.Context, snap *snapshot) (*prepared, error)
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{revision: snap.revision, query: q, files: snap.names, loadedAt: e.clock.Now(), data: data}
-	d, err := p.eval(ctx, map[string]any{})
+	settings, err := decodeSettings(data, snap.revision)
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{revision: snap.revision, query: q, files: snap.names, loadedAt: e.clock.Now(), data: data, settings: settings}
+	// The smoke evaluation has the same deadline as every evaluation: a
+	// policy that is slow on every input is refused here, and said so.
+	d, err := e.eval(ctx, p, map[string]any{})
 	if err != nil {
 		return nil, fmt.Errorf("smoke evaluation on an empty input: %w", err)
 	}
@@ -264,7 +367,7 @@ func (e *Engine) Evaluate(ctx context.Context, input map[string]any) (gatekeeper
 	if st.good == nil {
 		return gatekeeper.Decision{}, e.notLoaded(st)
 	}
-	d, err := st.good.eval(ctx, input)
+	d, err := e.eval(ctx, st.good, input)
 	if err != nil {
 		return d, err
 	}
@@ -274,6 +377,26 @@ func (e *Engine) Evaluate(ctx context.Context, input map[string]any) (gatekeeper
 		return d, fmt.Errorf("%w; last good revision %s said %s", b.err, short(st.good.revision), d.State)
 	}
 	return d, nil
+}
+
+// eval evaluates p within its deadline (release.evaluation.timeout, else
+// WithEvalTimeout). OPA checks the context between evaluation steps, so
+// the deadline interrupts a policy that burns CPU, and the worker goes on
+// to other pull requests. Past the deadline the error wraps
+// gatekeeper.ErrPolicy and names the timeout; when ctx itself ended it
+// does not (the gatekeeper is stopping, the policy is not at fault).
+func (e *Engine) eval(ctx context.Context, p *prepared, input map[string]any) (gatekeeper.Decision, error) {
+	limit := e.evalTimeout(p)
+	tctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	d, err := p.eval(tctx, input)
+	if err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
+		msg := fmt.Sprintf("evaluation took longer than %s", limit)
+		return gatekeeper.Decision{}, policyErrSummary(
+			fmt.Errorf("policy revision %s: %s (release.evaluation.timeout or GATEKEEPER_EVAL_TIMEOUT): %w", short(p.revision), msg, context.DeadlineExceeded),
+			msg)
+	}
+	return d, err
 }
 
 // eval evaluates the prepared query. The input goes in as an ast.Value
@@ -295,11 +418,12 @@ func (p *prepared) eval(ctx context.Context, input map[string]any) (gatekeeper.D
 		if ctx.Err() != nil {
 			return gatekeeper.Decision{}, fmt.Errorf("evaluating %s: %w", Query, ctx.Err())
 		}
-		return gatekeeper.Decision{}, policyErr(fmt.Errorf("evaluating policy revision %s: %w", short(p.revision), err))
+		return gatekeeper.Decision{}, policyErrSummary(fmt.Errorf("evaluating policy revision %s: %w", short(p.revision), err),
+			located(err, "revision "+short(p.revision)+" does not evaluate"))
 	}
 	d, err := decode(rs)
 	if err != nil {
-		return gatekeeper.Decision{}, policyErr(fmt.Errorf("policy revision %s: %w", short(p.revision), err))
+		return gatekeeper.Decision{}, policyErrSummary(fmt.Errorf("policy revision %s: %w", short(p.revision), err), err.Error())
 	}
 	d.PolicyRevision = short(p.revision)
 	return d, nil
@@ -314,14 +438,82 @@ func (e *Engine) notLoaded(st *state) error {
 }
 
 // policyError marks an error as gatekeeper.ErrPolicy without adding
-// "policy error" to its text, which becomes a 140-character status
-// description where every word counts.
-type policyError struct{ err error }
+// "policy error" to its text, and carries a summary for the public
+// commit status: where the policy is wrong (file:line) first, without the
+// folder's path, so that it fits in 140 characters after "policy error: ".
+type policyError struct {
+	err     error
+	summary string
+}
 
 func policyErr(err error) error { return &policyError{err: err} }
 
+func policyErrSummary(err error, summary string) error {
+	return &policyError{err: err, summary: summary}
+}
+
 func (e *policyError) Error() string   { return e.err.Error() }
 func (e *policyError) Unwrap() []error { return []error{e.err, gatekeeper.ErrPolicy} }
+
+// PolicySummary is the short public text of the error (see
+// gatekeeper.PolicySummary). An error wrapped inside gives its own.
+func (e *policyError) PolicySummary() string {
+	if e.summary != "" {
+		return e.summary
+	}
+	return gatekeeper.PolicySummary(e.err)
+}
+
+// summary is the public text of an error OPA did not locate: its own
+// summary, else its first line without the folder's path.
+func (e *Engine) summary(err error) string {
+	if s := gatekeeper.PolicySummary(err); s != "" {
+		if strings.Contains(err.Error(), "smoke evaluation") {
+			return "smoke evaluation: " + s
+		}
+		return s
+	}
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return strings.ReplaceAll(line, e.dir, "the policy folder")
+}
+
+// located returns "file:line: message" of the first error in err
+// that OPA located (a parse, compile or evaluation error), saying how many
+// more there are, or fallback when none is located. Only the first line
+// of the message is kept: type errors add indented detail lines.
+func located(err error, fallback string) string {
+	var all []*ast.Error
+	var errs ast.Errors
+	var le loader.Errors
+	var one *ast.Error
+	var te *topdown.Error
+	switch {
+	case errors.As(err, &errs):
+		all = errs
+	case errors.As(err, &le):
+		for _, x := range le {
+			if errors.As(x, &one) {
+				all = append(all, one)
+			}
+		}
+	case errors.As(err, &one):
+		all = []*ast.Error{one}
+	case errors.As(err, &te):
+		all = []*ast.Error{{Code: te.Code, Message: te.Message, Location: te.Location}}
+	}
+	if len(all) == 0 || all[0].Location == nil {
+		return fallback
+	}
+	first := all[0]
+	msg, _, _ := strings.Cut(first.Message, "\n")
+	// The code (rego_parse_error) is left out: the status already says
+	// "policy error", and the message says what kind.
+	s := fmt.Sprintf("%s:%d: %s", strings.TrimPrefix(first.Location.File, "/"), first.Location.Row, msg)
+	if len(all) > 1 {
+		s += fmt.Sprintf(" (+%d more)", len(all)-1)
+	}
+	return s
+}
 
 // Ready returns nil once a policy revision is in force. It stays nil when
 // a later edit breaks the folder: the server must keep receiving webhooks
@@ -383,38 +575,135 @@ func (e *Engine) Status() Status {
 	return s
 }
 
-// Watch calls Reload every interval until ctx is done, so that release
-// managers' edits take effect without a restart. It polls rather than
-// watching file events: polling also sees ConfigMap symlink swaps and
-// network file systems, and an unchanged folder costs one read and hash.
-// It logs each change once: a new revision at info, a broken one at error.
-func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
+// Health says which revision is in force and which, if any, is refused,
+// for /readyz and the gatekeeper_policy_ok gauge. Its Error is the public
+// one-line summary ("decision.rego:12: …"), not the full error.
+func (e *Engine) Health() gatekeeper.PolicyHealth {
+	st := e.cur.Load()
+	var h gatekeeper.PolicyHealth
+	if st.good != nil {
+		h.Revision = short(st.good.revision)
+	}
+	if b := st.broken; b != nil {
+		h.BrokenRevision, h.ErrorAt = short(b.revision), b.at
+		if h.Error = gatekeeper.PolicySummary(b.err); h.Error == "" {
+			h.Error = "refused"
+		}
+	} else if st.good == nil {
+		h.Error = "not loaded yet"
+	}
+	return h
+}
+
+// Reloaded is one change of what the Engine serves, as Watch reports it.
+type Reloaded struct {
+	// From is the revision in force before, To the folder's revision now
+	// (short hashes; "" when none, or the folder is unreadable).
+	From, To string
+	// Err is non-nil when To is refused (it does not load, fails its
+	// tests, or passed the reload deadline); From stays in force.
+	Err error
+}
+
+// Watch reloads the policy folder every interval until ctx is done, so
+// that release managers' edits take effect without a restart, and calls
+// changed (which may be nil) after each change of what the Engine serves,
+// from Watch's own goroutine. It polls rather than watching file events:
+// polling also sees ConfigMap symlink swaps and network file systems, and
+// an unchanged folder costs one read and hash.
+//
+// A new revision is loaded in the background: while it compiles and runs
+// its tests, Watch keeps polling, and when the folder changes again the
+// older load is cancelled and the newer edit loaded at once, so that a fix
+// never waits behind a slow or broken revision. Each change is logged
+// once, naming the old and the new revision: a new revision at info, a
+// refused one at error. Watch returns once its loads have stopped.
+func (e *Engine) Watch(ctx context.Context, interval time.Duration, changed func(Reloaded)) {
+	type result struct {
+		from    string
+		changed bool
+		err     error
+	}
+	done := make(chan result)
+	var wg sync.WaitGroup
+	var cancelLoad context.CancelFunc = func() {}
+	loading := "" // checksum of the folder content being loaded
+	defer func() { cancelLoad(); wg.Wait() }()
+
+	report := func(r result) {
+		if !r.changed {
+			return
+		}
+		rel := Reloaded{From: r.from, To: e.Revision(), Err: r.err}
+		if r.err != nil {
+			rel.To = e.Status().BrokenRevision
+			e.logger.Error("policy revision refused (does not load, fails its tests or is too slow); the last good revision stays in force, statuses say error",
+				"dir", e.dir, "from", rel.From, "to", rel.To, "in_force", e.Revision(), "err", r.err)
+		} else {
+			e.logger.Info("policy reloaded", "dir", e.dir, "from", rel.From, "to", rel.To, "tests", e.Status().Tests)
+		}
+		if changed != nil {
+			changed(rel)
+		}
+	}
+
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case r := <-done:
+			report(r)
+			continue
 		case <-t.C:
 		}
-		changed, err := e.Reload(ctx)
-		if ctx.Err() != nil {
-			return
+		from := e.Revision()
+		snap, err := readSnapshot(e.dir, true)
+		if err != nil || e.known(snap) {
+			// Nothing to compile: decided at once. A load in progress is
+			// for content the folder no longer holds.
+			cancelLoad()
+			loading = ""
+			ch, rerr := e.Reload(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			report(result{from: from, changed: ch, err: rerr})
+			continue
 		}
-		switch {
-		case err != nil && changed:
-			e.logger.Error("policy not served (does not load or fails its tests); last good revision stays in force, statuses say error",
-				"dir", e.dir, "revision", e.Revision(), "err", err)
-		case changed:
-			e.logger.Info("policy loaded", "dir", e.dir, "revision", e.Revision(), "tests", e.Status().Tests)
+		if snap.checksum == loading {
+			continue // still loading this content
 		}
+		cancelLoad()
+		lctx, cancel := context.WithCancel(ctx)
+		cancelLoad, loading = cancel, snap.checksum
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch, err := e.reload(lctx, snap)
+			select {
+			case done <- result{from: from, changed: ch, err: err}:
+			case <-ctx.Done():
+			}
+		}()
 	}
+}
+
+// known reports whether snap's content was checked already (it is in
+// force, or it is the broken content on record), so that reloading it
+// costs no compilation.
+func (e *Engine) known(snap *snapshot) bool {
+	st := e.cur.Load()
+	return (st.good != nil && st.good.checksum == snap.checksum) ||
+		(st.broken != nil && st.broken.checksum == snap.checksum)
 }
 
 // Data returns the policy data document at path (for example "release",
 // "approvals", "roles") in the revision in force, or nil when there is none.
-// The value is shared: callers must not change it. It lets the gatekeeper
-// learn from the policy, never from code, which teams hold release roles.
+// The value is shared: callers must not change it. Go code that needs a
+// release setting reads Settings instead, decoded once per revision; Data
+// is for what Settings does not cover.
 func (e *Engine) Data(path ...string) any {
 	st := e.cur.Load()
 	if st.good == nil {

@@ -555,7 +555,7 @@ func TestWatchPicksUpEdits(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		e.Watch(ctx, 5*time.Millisecond)
+		e.Watch(ctx, 5*time.Millisecond, nil)
 	}()
 	writeFile(t, filepath.Join(dir, "data.json"), `{"edited": true}`)
 	// Wait for the change, however long the shared machine takes; the

@@ -79,6 +79,8 @@ type testRun struct {
 	// file and line order, without their package ("test_x", not
 	// "data.gatekeeper_test.test_x").
 	failing []string
+	// firstAt is "file:line" of the first test that did not pass.
+	firstAt string
 }
 
 // summarize counts results the way `opa test` judges them: anything but a
@@ -91,6 +93,9 @@ func summarize(results []*tester.Result) testRun {
 		} else {
 			run.failed++
 			run.failing = append(run.failing, r.Name)
+			if run.firstAt == "" && r.Location != nil {
+				run.firstAt = fmt.Sprintf("%s:%d", strings.TrimPrefix(r.Location.File, "/"), r.Location.Row)
+			}
 		}
 	}
 	return run
