@@ -204,3 +204,31 @@ func TestBuildsAreBounded(t *testing.T) {
 		t.Error("the current head's build Jenkins stated was dropped")
 	}
 }
+
+// TestInputKeysStagesWithTheMapInForce: the input keys every stage with
+// the stage names in force, not those the stage was recorded with.
+func TestInputKeysStagesWithTheMapInForce(t *testing.T) {
+	t.Parallel()
+	ev := Evidence{Key: PullKey{"acme", "shop", 7}}
+	ev.Apply(Event{Name: "pull_request.opened", Received: t0, PullRequest: &PullRequest{
+		Key: PullKey{"acme", "shop", 7}, State: "open", HeadRef: "staging", BaseRef: "master", HeadSHA: claimHead, UpdatedAt: t0,
+	}})
+	ev.Apply(apiRead(0, Build{HeadSHA: claimHead, Result: ResultSuccess, Stages: []Stage{{Name: "Container scan", Status: StageSuccess}}}))
+	keys := func() func(string) string {
+		return func(name string) string {
+			if name == "Container scan" {
+				return StageScan
+			}
+			return ""
+		}
+	}
+	for _, tt := range []struct {
+		keys func() func(string) string
+		want string
+	}{{nil, ""}, {keys, StageScan}} {
+		b := BuildInput(&ev, InputOptions{Now: t0, StageKeys: tt.keys})["build"].(map[string]any)
+		if got := b["stages"].([]any)[0].(map[string]any)["key"]; got != tt.want {
+			t.Errorf("stage key %v, want %q", got, tt.want)
+		}
+	}
+}

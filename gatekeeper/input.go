@@ -18,6 +18,11 @@ type InputOptions struct {
 	// (JENKINS_URL is set): only what it states counts, and
 	// build.verification says whether it was read.
 	VerifyBuilds bool
+	// StageKeys, when set, returns the mapping of Jenkins stage names onto
+	// release stage keys in force (the policy data's), so that the input
+	// keys every stage with it, whenever and however the stage was
+	// recorded; nil keeps the keys recorded with the stages.
+	StageKeys func() func(name string) string
 }
 
 // BuildInput turns evidence into the policy input document. It is built
@@ -39,7 +44,7 @@ func BuildInput(ev *Evidence, opt InputOptions) map[string]any {
 	}
 	in["reviews"] = reviewsInput(ev.LatestReviews(), head)
 	in["checks"] = checksInput(ev.Checks, head, opt.StatusContext)
-	in["build"] = buildInput(ev.CurrentBuild(), ev.Baseline, opt.VerifyBuilds)
+	in["build"] = buildInput(ev.CurrentBuild(), ev.Baseline, opt)
 	in["baseline"] = baselineInput(ev.Baseline)
 	in["stale_builds"] = staleBuilds(ev)
 	in["votes"] = votesInput(ev.Votes(), head)
@@ -66,10 +71,11 @@ const (
 	VerificationNone = "none"
 )
 
-func buildInput(b, base *Build, verify bool) any {
+func buildInput(b, base *Build, opt InputOptions) any {
 	if b == nil {
 		return nil
 	}
+	verify := opt.VerifyBuilds
 	verification := VerificationNone
 	switch {
 	case b.Verified:
@@ -88,9 +94,17 @@ func buildInput(b, base *Build, verify bool) any {
 		// named: see Build.pickClaimed).
 		digest, chart = "", ""
 	}
+	var keyOf func(string) string
+	if opt.StageKeys != nil {
+		keyOf = opt.StageKeys()
+	}
 	stages := make([]any, len(b.Stages))
 	for i, st := range b.Stages {
-		stages[i] = map[string]any{"name": st.Name, "key": st.Key, "status": st.Status}
+		key := st.Key
+		if keyOf != nil {
+			key = keyOf(st.Name)
+		}
+		stages[i] = map[string]any{"name": st.Name, "key": key, "status": st.Status}
 	}
 	missing := make([]any, len(b.Missing))
 	for i, m := range b.Missing {

@@ -32,6 +32,9 @@ type Options struct {
 	// VerifyBuilds is true when a source reads builds from Jenkins' REST
 	// API (JENKINS_URL): then only what it states counts (InputOptions).
 	VerifyBuilds bool
+	// StageKeys maps Jenkins stage names onto release stages with the
+	// policy data in force (InputOptions); nil keeps the recorded keys.
+	StageKeys func() func(name string) string
 
 	Workers int // default 4
 	// RetryMin and RetryMax bound the backoff between attempts to

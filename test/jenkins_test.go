@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -205,6 +207,39 @@ func TestJenkinsWebhookToken(t *testing.T) {
 	if got := post("", "Bearer "+jenkinsToken); got != http.StatusAccepted {
 		t.Errorf("with the bearer token: %d, want 202", got)
 	}
+}
+
+// TestReportStagesFollowAPolicyReload: the stages a report brought are
+// mapped with the stage names of the policy in force at every evaluation,
+// not with the names in force when the report arrived: a release manager
+// who adds the team's stage name sees the gate follow without a new build.
+func TestReportStagesFollowAPolicyReload(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{data: func(t *testing.T, y string) string {
+		return replaceOnce(t, y, "trust_pipeline_report: false", "trust_pipeline_report: true")
+	}})
+	payload, pr := opened(t, 2, headA, releaseBody)
+	r.gh.setPull(pr)
+	r.github("pull_request", payload)
+	r.settle(2)
+	report := strings.Replace(string(pipelineReport(t, build10, chartOf(build10))), `"Image scan"`, `"Container scan"`, 1)
+	r.jenkinsOK([]byte(report))
+	r.settle(2)
+	if desc := r.last(headA)["description"].(string); !strings.Contains(desc, "vulnerability scan did not run") {
+		t.Fatalf("before the edit: %q, want the scan stage unknown", desc)
+	}
+	path := filepath.Join(r.policies, "data.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := replaceOnce(t, string(b), `jenkins: ["Scan", "Image scan", "Vulnerability scan", "Security scan"]`, `jenkins: ["Scan", "Container scan"]`)
+	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the reported scan stage mapped with the reloaded names", func() bool {
+		return !strings.Contains(r.last(headA)["description"].(string), "did not run")
+	})
 }
 
 // replaceOnce replaces old in s, failing the test when s does not hold it.

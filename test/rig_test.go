@@ -42,6 +42,8 @@ type rig struct {
 	zh  *fakeZenHub  // nil: ZENHUB_API_URL not set
 	s   *server
 	seq atomic.Int64 // delivery ids
+	// policies is the server's policy folder, a copy a test may edit.
+	policies string
 }
 
 // rigOptions say which sources are configured.
@@ -77,9 +79,9 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		r.zh = newFakeZenHub(t)
 		extra = append(extra, "ZENHUB_API_URL="+r.zh.URL+"/", "ZENHUB_API_TOKEN="+zenhubToken)
 	}
-	so := serverOptions{extra: append(extra, o.extra...)}
+	so := serverOptions{extra: append(extra, o.extra...), policies: policyCopy(t)}
+	r.policies = so.policies
 	if o.data != nil {
-		so.policies = policyCopy(t)
 		path := filepath.Join(so.policies, "data.yaml")
 		b, err := os.ReadFile(path)
 		if err != nil {

@@ -57,6 +57,9 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		Logger: log, Observer: metrics, Gated: cfg.gated, StatusContext: cfg.StatusContext,
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
 		VerifyBuilds: cfg.JenkinsURL != "",
+		// Stages are keyed with the policy in force at every evaluation,
+		// however and whenever they were recorded.
+		StageKeys: func() func(string) string { return stageMap(engine, log).Keys() },
 	})
 	if err != nil {
 		return err

@@ -827,3 +827,18 @@ func TestStagesReadTheMapAtEachUse(t *testing.T) {
 		t.Errorf("after the map changed: %+v", second[:2])
 	}
 }
+
+func TestStageMapKeys(t *testing.T) {
+	t.Parallel()
+	keys := StageMap{gatekeeper.StageScan: {"Container  Scan"}}.Keys()
+	if got := keys("container scan"); got != gatekeeper.StageScan {
+		t.Errorf(`keys("container scan") = %q, want scan`, got)
+	}
+	if got := keys("Checkout"); got != "" {
+		t.Errorf(`keys("Checkout") = %q: a name the map does not list maps to none`, got)
+	}
+	bad := StageMap{gatekeeper.StageScan: {"Scan"}, gatekeeper.StageBuild: {"scan"}}.Keys()
+	if got := bad("Scan"); got != "" {
+		t.Errorf("an invalid map keyed %q, want none", got)
+	}
+}
