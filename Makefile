@@ -7,7 +7,7 @@ FUZZTIME ?= 5s
 # A development secret for `make run` only; real deployments set their own.
 DEV_SECRET ?= dev-secret-do-not-use-in-production
 
-.PHONY: help run build test bench fuzz lint policy-test docker clean
+.PHONY: help run build test bench fuzz lint policy-test docker chart-policies clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,14 @@ policy-test: ## run the Rego unit tests in policies/
 
 docker: ## build the container image (needs a Docker engine)
 	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t release-gatekeeper:$(VERSION) .
+
+# The Helm chart's copy of the policy folder, which its ConfigMap is made of.
+CHART_POLICIES := deploy/helm/release-gatekeeper/files/policies
+
+chart-policies: ## copy policies/ (all but *.md) into the Helm chart; `make test` fails while the copy differs
+	@test -z "$$(find policies -mindepth 1 -type d)" || { echo 'policies/ has folders: a ConfigMap holds files only'; exit 1; }
+	rm -rf $(CHART_POLICIES) && mkdir -p $(CHART_POLICIES)
+	find policies -maxdepth 1 -type f ! -name '*.md' -exec cp {} $(CHART_POLICIES)/ \;
 
 clean: ## remove build output and the local store
 	rm -rf bin data

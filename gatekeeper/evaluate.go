@@ -39,8 +39,8 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	ev, incomplete := s.gather(ctx, ev)
 
 	log := s.log.With("repo", key.Owner+"/"+key.Repo, "pr", key.Number, "sha", ev.HeadSHA())
-	if ev.PR != nil && !s.o.Gated.Gated(ev.PR.HeadRef, ev.PR.BaseRef) && ev.Published == nil {
-		// Never gated and never given a status: nothing to say.
+	if ev.PR != nil && !s.o.Gated.GatedBase(ev.PR.BaseRef) && ev.Published == nil {
+		// Never into a gated base and never given a status: nothing to say.
 		log.InfoContext(ctx, "pull request not gated", "head", ev.PR.HeadRef, "base", ev.PR.BaseRef)
 		_, err = s.o.Store.Done(ctx, key, gen)
 		return err
@@ -50,6 +50,7 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	input := BuildInput(ev, InputOptions{Now: now, Gated: s.o.Gated, StatusContext: s.o.StatusContext, VerifyBuilds: s.o.VerifyBuilds, StageKeys: s.o.StageKeys})
 	dec, perr := s.o.Evaluator.Evaluate(ctx, input)
 	dec = s.guard(ev, dec, perr)
+	dec = s.notRelease(ev, dec)
 	dec = s.foreignGate(ctx, ev, dec)
 	rec := DecisionRecord{
 		Key: key, HeadSHA: ev.HeadSHA(), Decision: dec, Description: dec.Description(),
@@ -247,6 +248,18 @@ func (s *Service) guard(ev *Evidence, dec Decision, perr error) Decision {
 	return dec
 }
 
+// notRelease fails every pull request into a gated base that is not a
+// release (another head branch, or a fork's), whatever the policy said: the
+// base is the gate, and without a status of the gatekeeper's a hand-set
+// success would let it merge. A policy error stays an error.
+func (s *Service) notRelease(ev *Evidence, dec Decision) Decision {
+	pr := ev.PR
+	if pr == nil || s.o.Gated.Release(pr) || !s.o.Gated.GatedBase(pr.BaseRef) || dec.State == Error {
+		return dec
+	}
+	return Decision{State: Failure, Reasons: []string{s.o.Gated.NotReleaseReason(pr)}, PolicyRevision: dec.PolicyRevision}
+}
+
 // policyErrorStatus is the public status description of a policy error:
 // "policy error: " and where the policy is wrong (file:line first), as the
 // evaluator summarises it; never the error's full text, which may name
@@ -263,6 +276,11 @@ func policyErrorStatus(err error) string {
 // through it. A failed notification is logged; the status was posted.
 func (s *Service) notify(ctx context.Context, ev *Evidence, rec DecisionRecord, st Status) {
 	if s.o.Notifier == nil {
+		return
+	}
+	if ev.PR != nil && !s.o.Gated.Release(ev.PR) {
+		// #production hears about releases; the failure of any other
+		// pull request into the base is its status alone.
 		return
 	}
 	var from State

@@ -46,6 +46,11 @@ type Evidence struct {
 	Sources map[string]SourceStatus `json:"sources,omitempty"`
 	// Published is the last commit status sent (or, in a dry run, logged).
 	Published *PublishedStatus `json:"published,omitempty"`
+	// BaseTip is the newest known tip of a base branch of the pull
+	// request's repository (a push webhook, or GitHub read while
+	// reconciling). It counts only while its Ref is the pull request's
+	// base: a PR-merge build counts only when it merged that tip.
+	BaseTip *BaseTip `json:"base_tip,omitempty"`
 	// Log is a bounded trail of the events folded into this evidence.
 	Log []LogEntry `json:"log,omitempty"`
 	// Version increases with every change the Store writes.
@@ -124,6 +129,28 @@ type Check struct {
 	Creator string `json:"creator,omitempty"`
 }
 
+// BaseTip is the commit a base branch pointed at, as of At.
+type BaseTip struct {
+	Ref string `json:"ref"` // the branch name, "master"
+	SHA string `json:"sha"`
+	// At is when the branch moved there (GitHub's push time) or, when
+	// read from GitHub, when it was read; the newer of two tips wins.
+	At time.Time `json:"at"`
+	// Source says where it was learnt: "push" (a webhook) or "github"
+	// (read from the REST API).
+	Source string `json:"source"`
+	// Before is, for a push, the commit the branch pointed at before it.
+	Before string `json:"before,omitempty"`
+}
+
+// Repo names the repository an event is about. ID is GitHub's numeric
+// id, which survives renames; Owner and Name are its current names.
+type Repo struct {
+	ID    int64  `json:"id,omitempty"`
+	Owner string `json:"owner"`
+	Name  string `json:"name"`
+}
+
 // SourceStatus is the outcome of one evidence source's last Gather.
 type SourceStatus struct {
 	OK        bool      `json:"ok"`
@@ -195,6 +222,13 @@ type Event struct {
 	// Answered records that the vote in comment Answered.CommentID was
 	// answered with Answered.Verdict.
 	Answered *Answer `json:"answered,omitempty"`
+	// Repo is the repository an event that names only a commit or a
+	// branch (status, check_run, push) is about: it applies only to that
+	// repository's pull requests. Such an event without it applies to
+	// none.
+	Repo *Repo `json:"repo,omitempty"`
+	// BaseTip is a base branch's new tip (push, or GitHub read).
+	BaseTip *BaseTip `json:"base_tip,omitempty"`
 }
 
 // Membership is one checked GitHub team membership. Only an "active"
@@ -278,6 +312,21 @@ func (ev *Evidence) Apply(e Event) {
 		}
 		ev.IssueChecks[c.Ref.String()] = *c
 	}
+	if t := e.BaseTip; t != nil && t.SHA != "" {
+		cp := *t
+		if cp.At.IsZero() {
+			cp.At = e.Received
+		}
+		// Deliveries come in any order: an older push must not move
+		// the tip back. A push from the known tip is newer whatever the
+		// clocks say (a read's time is the gatekeeper's, a push's
+		// GitHub's). A tip of another branch (the pull request was
+		// retargeted) replaces it whatever its time.
+		old := ev.BaseTip
+		if old == nil || old.Ref != cp.Ref || !cp.At.Before(old.At) || (cp.Before != "" && cp.Before == old.SHA) {
+			ev.BaseTip = &cp
+		}
+	}
 	if c := e.CommentsCursor; c != nil {
 		cp := *c
 		ev.CommentsCursor = &cp
@@ -307,6 +356,11 @@ func (ev *Evidence) applyPull(pr PullRequest, at time.Time) {
 			at = pr.UpdatedAt
 		}
 		ev.Heads = append(ev.Heads, HeadChange{SHA: pr.HeadSHA, At: at})
+	}
+	if ev.PR != nil && ev.PR.State != "open" && pr.State == "open" {
+		// Reopened: pushes to the base while it was closed were not
+		// routed to it, so the tip it knows may be stale.
+		ev.BaseTip = nil
 	}
 	cp := pr
 	cp.Labels = append([]string(nil), pr.Labels...)
@@ -763,6 +817,10 @@ func (ev *Evidence) Clone() *Evidence {
 	if ev.Published != nil {
 		p := *ev.Published
 		cp.Published = &p
+	}
+	if ev.BaseTip != nil {
+		t := *ev.BaseTip
+		cp.BaseTip = &t
 	}
 	if ev.CommentsCursor != nil {
 		c := *ev.CommentsCursor

@@ -45,6 +45,7 @@ func BuildInput(ev *Evidence, opt InputOptions) map[string]any {
 	in["reviews"] = reviewsInput(ev.LatestReviews(), head)
 	in["checks"] = checksInput(ev.Checks, head, opt.StatusContext)
 	in["build"] = buildInput(ev.CurrentBuild(), ev.Baseline, opt)
+	in["base_tip"] = baseTipInput(ev)
 	in["baseline"] = baselineInput(ev.Baseline)
 	in["stale_builds"] = staleBuilds(ev)
 	in["votes"] = votesInput(ev.Votes(), head)
@@ -156,6 +157,22 @@ func buildInput(b, base *Build, opt InputOptions) any {
 		}
 	}
 	return out
+}
+
+// baseTipInput is the tip of the pull request's base branch, null while it
+// is unknown (or known only for another branch, before a retarget): a
+// PR-merge build counts only when it merged this commit.
+func baseTipInput(ev *Evidence) any {
+	t := ev.BaseTip
+	if t == nil || ev.PR == nil || t.Ref != ev.PR.BaseRef || t.SHA == "" {
+		return nil
+	}
+	return map[string]any{
+		"ref":    t.Ref,
+		"sha":    t.SHA,
+		"at":     t.At.UTC().Format(time.RFC3339),
+		"source": t.Source,
+	}
 }
 
 func coverageInput(c *Coverage) any {
@@ -326,7 +343,8 @@ func pullInput(pr *PullRequest, gated BranchPairs) map[string]any {
 		"base_sha": pr.BaseSHA,
 		"labels":   labels,
 		"url":      pr.HTMLURL,
-		"gated":    gated.Gated(pr.HeadRef, pr.BaseRef),
+		"gated":    gated.Release(pr),
+		"fork":     pr.FromFork(),
 	}
 }
 

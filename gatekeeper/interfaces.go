@@ -7,7 +7,8 @@ import (
 
 // Store keeps evidence, the work queue, decision records and the delivery ids
 // already seen. Every method is safe for concurrent use. Implementations:
-// boltstore (the embedded default); a Redis store must pass storetest too.
+// boltstore (the embedded default) and redisstore (several replicas on one
+// Redis); both pass storetest.
 //
 // The work queue is a set of "dirty" pull requests, each with a generation
 // that grows every time new evidence arrives. A worker reads the generation,
@@ -20,10 +21,14 @@ type Store interface {
 	// evidence of each key (creating it when absent), and queues the keys.
 	// It returns ErrDuplicate, changing nothing, when the delivery id was
 	// seen before. An empty delivery id is never deduplicated. When Record
-	// returns nil the change is durable.
+	// returns nil the change is durable. apply may run more than once (a
+	// store retries on evidence read afresh when a concurrent write got
+	// there first); only the run that is written counts, so apply must
+	// depend on nothing but the evidence it is given.
 	Record(ctx context.Context, delivery string, keys []PullKey, apply func(*Evidence)) error
 	// Update applies fn to the evidence of key, which must exist, and
-	// returns the evidence as written. It does not queue the key.
+	// returns the evidence as written. It does not queue the key. Like
+	// Record's apply, fn may run more than once.
 	Update(ctx context.Context, key PullKey, fn func(*Evidence)) (*Evidence, error)
 	// Evidence returns the evidence of key, or ErrNotFound.
 	Evidence(ctx context.Context, key PullKey) (*Evidence, error)

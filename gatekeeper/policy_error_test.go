@@ -95,7 +95,7 @@ func TestForeignGateNamedWithPolicyError(t *testing.T) {
 	h, gh := startEcho(t, ev)
 	h.accept(t, pullAt(7, head, t0))
 	quiet(t, h, gh)
-	_, err := h.svc.Accept(context.Background(), gatekeeper.Event{Name: "check_run.completed", SHA: head,
+	_, err := h.svc.Accept(context.Background(), gatekeeper.Event{Name: "check_run.completed", SHA: head, Repo: acmeShop,
 		Check: &gatekeeper.Check{Kind: "check_run", Name: "release-gate", SHA: head, State: "success", UpdatedAt: t0.Add(time.Hour), Creator: "github-actions"}})
 	if err != nil {
 		t.Fatal(err)

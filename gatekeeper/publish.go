@@ -56,14 +56,14 @@ func correctionPause(n int) time.Duration {
 }
 
 // posts reports whether an evaluation of the pull request sets the status
-// of its head: it is open (or not described by GitHub yet) and gated, or
-// was given a status before it was retargeted. It mirrors the "not gated"
-// test of evaluate.
+// of its head: it is open (or not described by GitHub yet) and into a gated
+// base (a release or not: the base is the gate), or was given a status
+// before it was retargeted. It mirrors the "not gated" test of evaluate.
 func (s *Service) posts(ev *Evidence) bool {
 	if ev.PR == nil {
 		return true
 	}
-	return ev.PR.State == "open" && (s.o.Gated.Gated(ev.PR.HeadRef, ev.PR.BaseRef) || ev.Published != nil)
+	return ev.PR.State == "open" && (s.o.Gated.GatedBase(ev.PR.BaseRef) || ev.Published != nil)
 }
 
 // peers loads the other pull requests of key's repository whose head is or
@@ -184,10 +184,11 @@ type member struct {
 	gated bool
 }
 
-// gated reports whether the pull request is on a gated branch pair (or not
-// described by GitHub yet, which may well be).
+// gated reports whether the pull request is a release pull request (or not
+// described by GitHub yet, which may well be): on a gated branch pair and
+// not from a fork (BranchPairs.Release).
 func (s *Service) gated(ev *Evidence) bool {
-	return ev.PR == nil || s.o.Gated.Gated(ev.PR.HeadRef, ev.PR.BaseRef)
+	return ev.PR == nil || s.o.Gated.Release(ev.PR)
 }
 
 // shared returns the status of sha: rec's own when no other open gated

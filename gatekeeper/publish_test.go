@@ -70,7 +70,7 @@ func (g *echoGitHub) Publish(ctx context.Context, key gatekeeper.PullKey, sha st
 	svc := g.svc
 	g.mu.Unlock()
 	if svc != nil {
-		_, err := svc.Accept(ctx, gatekeeper.Event{Name: "status", Delivery: fmt.Sprint("echo-", at.Unix()), SHA: sha,
+		_, err := svc.Accept(ctx, gatekeeper.Event{Name: "status", Repo: acmeShop, Delivery: fmt.Sprint("echo-", at.Unix()), SHA: sha,
 			Check: &gatekeeper.Check{Kind: "status", Name: st.Context, SHA: sha, State: string(st.State),
 				Description: st.Description, URL: st.TargetURL, UpdatedAt: at, Creator: g.login}})
 		if err != nil {
@@ -98,7 +98,7 @@ func (g *echoGitHub) handSet(t *testing.T, login string, state gatekeeper.State,
 	g.seq++
 	at := t0.Add(time.Duration(g.seq) * time.Second)
 	g.mu.Unlock()
-	_, err := g.svc.Accept(context.Background(), gatekeeper.Event{Name: "status", SHA: head,
+	_, err := g.svc.Accept(context.Background(), gatekeeper.Event{Name: "status", Repo: acmeShop, SHA: head,
 		Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: head, State: string(state),
 			Description: desc, UpdatedAt: at, Creator: login}})
 	if err != nil {
@@ -370,7 +370,7 @@ func TestForeignGateCheckRunIsNamed(t *testing.T) {
 	h, gh := startEcho(t, ev)
 	h.accept(t, pullAt(7, head, t0))
 	quiet(t, h, gh)
-	_, err := h.svc.Accept(context.Background(), gatekeeper.Event{Name: "check_run.completed", SHA: head,
+	_, err := h.svc.Accept(context.Background(), gatekeeper.Event{Name: "check_run.completed", Repo: acmeShop, SHA: head,
 		Check: &gatekeeper.Check{Kind: "check_run", Name: "release-gate", SHA: head, State: "success", UpdatedAt: t0.Add(time.Hour), Creator: "github-actions"}})
 	if err != nil {
 		t.Fatal(err)
@@ -420,7 +420,7 @@ func (r *rivalBot) Publish(ctx context.Context, key gatekeeper.PullKey, sha stri
 	r.seq++
 	at := t0.Add(time.Duration(r.seq) * time.Second)
 	r.mu.Unlock()
-	_, err := r.svc.Accept(ctx, gatekeeper.Event{Name: "status", SHA: sha,
+	_, err := r.svc.Accept(ctx, gatekeeper.Event{Name: "status", Repo: acmeShop, SHA: sha,
 		Check: &gatekeeper.Check{Kind: "status", Name: st.Context, SHA: sha, State: "success", Description: "all good", UpdatedAt: at, Creator: "other-gate[bot]"}})
 	return err
 }
@@ -468,7 +468,7 @@ func TestForeignGateByCase(t *testing.T) {
 	h, gh := startEcho(t, ev)
 	h.accept(t, pullAt(7, head, t0))
 	quiet(t, h, gh)
-	_, err := h.svc.Accept(context.Background(), gatekeeper.Event{Name: "status", SHA: head,
+	_, err := h.svc.Accept(context.Background(), gatekeeper.Event{Name: "status", Repo: acmeShop, SHA: head,
 		Check: &gatekeeper.Check{Kind: "status", Name: "Release-Gate", SHA: head, State: "success", UpdatedAt: t0.Add(time.Hour), Creator: "mallory"}})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package gatekeeper
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,28 @@ type PullRequest struct {
 	Labels    []string  `json:"labels"`
 	HTMLURL   string    `json:"html_url,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// HeadRepoID is the id of the repository the head branch lives in:
+	// RepoID for a branch of the repository itself, another for a fork,
+	// 0 when GitHub names none (a deleted fork).
+	HeadRepoID int64 `json:"head_repo_id,omitempty"`
+}
+
+// FromFork reports whether the head branch is not the repository's own: a
+// fork's, or one GitHub no longer names (a deleted fork). A snapshot that
+// names neither repository (both ids 0) is taken as the repository's own.
+func (pr *PullRequest) FromFork() bool {
+	return pr.HeadRepoID != pr.RepoID
+}
+
+// SameRepo reports whether the repository given by id and owner/name is the
+// pull request's: by id when both sides know it (ids survive renames), else
+// by name, case-insensitively as GitHub compares them.
+func (pr *PullRequest) SameRepo(id int64, owner, name string) bool {
+	if id != 0 && pr.RepoID != 0 {
+		return id == pr.RepoID
+	}
+	return owner != "" && name != "" && strings.EqualFold(owner, pr.Key.Owner) && strings.EqualFold(name, pr.Key.Repo)
 }
 
 // BranchPair is a head:base pair of branches whose pull requests are gated.
@@ -107,6 +130,53 @@ func (p BranchPairs) Gated(head, base string) bool {
 		}
 	}
 	return false
+}
+
+// GatedBase reports whether base is the base of a gated pair. Every pull
+// request into a gated base is gated: one that is not a release (another
+// head branch, or a fork) fails, so that a hand-set status cannot pass it.
+func (p BranchPairs) GatedBase(base string) bool {
+	for _, b := range p {
+		if b.Base == base {
+			return true
+		}
+	}
+	return false
+}
+
+// Release reports whether pr is a release pull request: on a gated
+// head:base pair, with its head branch in the repository itself. A pull
+// request from a fork is never a release, whatever its branch names: anyone
+// can fork and name a branch staging.
+func (p BranchPairs) Release(pr *PullRequest) bool {
+	return pr != nil && !pr.FromFork() && p.Gated(pr.HeadRef, pr.BaseRef)
+}
+
+// Heads lists the head branches that may merge into base, in the order of
+// the pairs.
+func (p BranchPairs) Heads(base string) []string {
+	var out []string
+	for _, b := range p {
+		if b.Base == base && !slices.Contains(out, b.Head) {
+			out = append(out, b.Head)
+		}
+	}
+	return out
+}
+
+// NotReleaseReason says why pr, a pull request into a gated base, is not a
+// release: "only staging may merge into master", naming a fork.
+func (p BranchPairs) NotReleaseReason(pr *PullRequest) string {
+	heads := p.Heads(pr.BaseRef)
+	who := strings.Join(heads, " or ")
+	if len(heads) == 0 {
+		who = "a gated branch"
+	}
+	msg := "only " + who + " may merge into " + pr.BaseRef
+	if pr.FromFork() {
+		msg += ", not a fork's " + pr.HeadRef
+	}
+	return msg
 }
 
 // String returns the pairs in the form ParseBranchPairs reads.

@@ -156,11 +156,12 @@ func New(o Options) (*Service, error) {
 // returns Accepted the event survives a crash. It never calls GitHub or
 // evaluates policy: it is on the webhook request's path.
 //
-// An event about a pull request that is not on a gated branch pair and not
-// already known is Ignored, and so is a build of a pull request not
-// tracked; an event that names only a commit (status,
-// check_run) is applied to every known pull request that had that head, and
-// Ignored when there is none.
+// An event about a pull request that is not into a gated base branch and
+// not already known is Ignored, and so is a build of a pull request not
+// tracked; an event that names only a commit (status, check_run) is applied
+// to every known pull request of its repository that had that head, and
+// Ignored when there is none; a push to a gated base branch is applied to
+// every open pull request of its repository into it.
 func (s *Service) Accept(ctx context.Context, e Event) (Outcome, error) {
 	keys, why, err := s.route(ctx, e)
 	if err != nil {
@@ -188,18 +189,14 @@ func (s *Service) Accept(ctx context.Context, e Event) (Outcome, error) {
 
 // route finds the pull requests an event is about.
 func (s *Service) route(ctx context.Context, e Event) ([]PullKey, string, error) {
+	if e.BaseTip != nil {
+		return s.routeTip(ctx, e)
+	}
 	if !e.Key.Valid() {
 		if e.SHA == "" {
 			return nil, "names no pull request and no commit", nil
 		}
-		keys, err := s.o.Store.PullsForSHA(ctx, e.SHA)
-		if err != nil {
-			return nil, "", fmt.Errorf("finding pull requests for %s: %w", e.SHA, err)
-		}
-		if len(keys) == 0 {
-			return nil, "no known pull request has head " + e.SHA, nil
-		}
-		return keys, "", nil
+		return s.routeSHA(ctx, e)
 	}
 	if e.Build != nil && e.PullRequest == nil {
 		// A Jenkins notification or report never starts tracking a pull
@@ -215,7 +212,7 @@ func (s *Service) route(ctx context.Context, e Event) ([]PullKey, string, error)
 		if err != nil {
 			return nil, "", fmt.Errorf("loading evidence for %s: %w", e.Key, err)
 		}
-		if ev.PR != nil && !s.o.Gated.Gated(ev.PR.HeadRef, ev.PR.BaseRef) && ev.Published == nil {
+		if ev.PR != nil && !s.o.Gated.GatedBase(ev.PR.BaseRef) && ev.Published == nil {
 			return nil, "build of a pull request that is not gated", nil
 		}
 	}
@@ -231,18 +228,99 @@ func (s *Service) route(ctx context.Context, e Event) ([]PullKey, string, error)
 			return nil, "", fmt.Errorf("loading evidence for %s: %w", e.Key, err)
 		}
 	}
-	if pr := e.PullRequest; pr != nil && !s.o.Gated.Gated(pr.HeadRef, pr.BaseRef) {
-		// A pull request that was gated and is retargeted stays tracked,
-		// so that its evidence and status are not silently abandoned.
+	if pr := e.PullRequest; pr != nil && !s.o.Gated.GatedBase(pr.BaseRef) {
+		// Every pull request into a gated base is gated (a release or
+		// not). One that was and is retargeted stays tracked, so that
+		// its evidence and status are not silently abandoned.
 		_, err := s.o.Store.Evidence(ctx, e.Key)
 		if errors.Is(err, ErrNotFound) {
-			return nil, "branch pair " + pr.HeadRef + ":" + pr.BaseRef + " is not gated", nil
+			return nil, "base " + pr.BaseRef + " is not gated", nil
 		}
 		if err != nil {
 			return nil, "", fmt.Errorf("loading evidence for %s: %w", e.Key, err)
 		}
 	}
 	return []PullKey{e.Key}, "", nil
+}
+
+// routeSHA finds the pull requests of the event's repository whose head
+// is or was the event's commit. A fork, a mirror or an organisation-wide
+// hook delivers statuses of the same sha from other repositories: they are
+// not evidence about this repository's pull requests.
+func (s *Service) routeSHA(ctx context.Context, e Event) ([]PullKey, string, error) {
+	if e.Repo == nil {
+		return nil, "names no repository", nil
+	}
+	keys, err := s.o.Store.PullsForSHA(ctx, e.SHA)
+	if err != nil {
+		return nil, "", fmt.Errorf("finding pull requests for %s: %w", e.SHA, err)
+	}
+	var out []PullKey
+	for _, k := range keys {
+		ok, err := s.ofRepo(ctx, k, e.Repo)
+		if err != nil {
+			return nil, "", err
+		}
+		if ok {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, "no known pull request of " + e.Repo.Owner + "/" + e.Repo.Name + " has head " + e.SHA, nil
+	}
+	return out, "", nil
+}
+
+// ofRepo reports whether the pull request key is of repository r: by id
+// when its snapshot and r both know it, else by name.
+func (s *Service) ofRepo(ctx context.Context, key PullKey, r *Repo) (bool, error) {
+	ev, err := s.o.Store.Evidence(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("loading evidence for %s: %w", key, err)
+	}
+	pr := ev.PR
+	if pr == nil {
+		pr = &PullRequest{Key: key}
+	}
+	return pr.SameRepo(r.ID, r.Owner, r.Name), nil
+}
+
+// routeTip finds the open pull requests of the event's repository into the
+// branch a push moved, when that branch is a gated base: each learns the
+// new tip and is evaluated again, since its PR-merge build no longer
+// merged today's base.
+func (s *Service) routeTip(ctx context.Context, e Event) ([]PullKey, string, error) {
+	t := e.BaseTip
+	if !s.o.Gated.GatedBase(t.Ref) {
+		return nil, "branch " + t.Ref + " is not a gated base", nil
+	}
+	if e.Repo == nil {
+		return nil, "names no repository", nil
+	}
+	keys, err := s.o.Store.Pulls(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("listing pull requests into %s: %w", t.Ref, err)
+	}
+	var out []PullKey
+	for _, k := range keys {
+		ev, err := s.o.Store.Evidence(ctx, k)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("loading evidence for %s: %w", k, err)
+		}
+		if pr := ev.PR; pr != nil && pr.State == "open" && pr.BaseRef == t.Ref && pr.SameRepo(e.Repo.ID, e.Repo.Owner, e.Repo.Name) {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, "no open pull request of " + e.Repo.Owner + "/" + e.Repo.Name + " into " + t.Ref, nil
+	}
+	return out, "", nil
 }
 
 // Enqueue queues a pull request for evaluation, for example on a user's
@@ -271,7 +349,7 @@ func (s *Service) Reconcile(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("loading evidence for %s: %w", k, err))
 			continue
 		}
-		if ev.PR == nil || (ev.PR.State == "open" && s.o.Gated.Gated(ev.PR.HeadRef, ev.PR.BaseRef)) {
+		if ev.PR == nil || (ev.PR.State == "open" && s.o.Gated.GatedBase(ev.PR.BaseRef)) {
 			if err := s.Enqueue(ctx, k); err != nil {
 				errs = append(errs, err)
 			}

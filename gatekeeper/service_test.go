@@ -27,6 +27,9 @@ func opened(sha string, at time.Time) gatekeeper.Event {
 	}
 }
 
+// acmeShop is the repository of key, as status and check_run events name it.
+var acmeShop = &gatekeeper.Repo{Owner: "acme", Name: "shop"}
+
 // harness is a Service on the hand-written fakes, with its workers running.
 type harness struct {
 	svc   *gatekeeper.Service
@@ -257,14 +260,14 @@ func TestAcceptRouting(t *testing.T) {
 	}
 
 	other := opened(head, t0)
-	other.PullRequest.HeadRef = "feature/x"
+	other.PullRequest.HeadRef, other.PullRequest.BaseRef = "feature/x", "develop"
 	if got := h.accept(t, other); got != gatekeeper.Ignored {
-		t.Errorf("ungated pull request: %s, want ignored", got)
+		t.Errorf("pull request into a base that is not gated: %s, want ignored", got)
 	}
 	if _, err := h.store.Evidence(ctx, key); !errors.Is(err, gatekeeper.ErrNotFound) {
 		t.Errorf("an ignored event was stored: %v", err)
 	}
-	status := gatekeeper.Event{Name: "status", SHA: head, Check: &gatekeeper.Check{Name: "ci", SHA: head, State: "success"}}
+	status := gatekeeper.Event{Name: "status", SHA: head, Check: &gatekeeper.Check{Name: "ci", SHA: head, State: "success"}, Repo: acmeShop}
 	if got := h.accept(t, status); got != gatekeeper.Ignored {
 		t.Errorf("status for an unknown sha: %s, want ignored", got)
 	}
@@ -409,14 +412,14 @@ func TestForgedStatusIsPostedAgain(t *testing.T) {
 	first := h.wait(t, 1)[0].Status
 	h.settle(t)
 	// Our own status comes back from GitHub: nothing to do.
-	h.accept(t, gatekeeper.Event{Name: "status", SHA: head, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: head,
+	h.accept(t, gatekeeper.Event{Name: "status", SHA: head, Repo: acmeShop, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: head,
 		State: string(first.State), Description: first.Description, UpdatedAt: t0.Add(time.Minute)}})
 	h.settle(t)
 	if n := len(h.pub.Published()); n != 1 {
 		t.Fatalf("%d posts after our own status echoed back, want 1", n)
 	}
 	// Someone sets release-gate to success by hand: it is corrected.
-	h.accept(t, gatekeeper.Event{Name: "status", SHA: head, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: head,
+	h.accept(t, gatekeeper.Event{Name: "status", SHA: head, Repo: acmeShop, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: head,
 		State: "success", Description: "LGTM", UpdatedAt: t0.Add(2 * time.Minute)}})
 	got := h.wait(t, 2)
 	if got[1].Status != first {

@@ -71,6 +71,9 @@ build := {
 	"missing": [],
 }
 
+# base_tip is master's tip: the commit the build merged.
+base_tip := {"ref": "master", "sha": build.base_sha, "at": "2024-06-14T08:00:00Z", "source": "push"}
+
 baseline := {
 	"job": "job/acme/job/payments/job/master",
 	"number": 80,
@@ -134,6 +137,7 @@ passing := object.union(today, {
 	"now_ns": 1718366400000000000,
 	"reviews": [review("lead-bob"), review("sre-dan"), review("qa-carol"), review("vp-erin")],
 	"build": build,
+	"base_tip": base_tip,
 	"baseline": baseline,
 	"stale_builds": 1,
 	"votes": [vote("lead-bob", "go"), vote("qa-carol", "go"), vote("sre-dan", "go")],

@@ -6,14 +6,40 @@
 # in window.rego.
 package gatekeeper
 
-# build is the newest PR-merge build of the current head. BuildInput passes
-# no other; the head is checked again so that another head's never counts.
-build := input.build if {
+# head_build is the newest PR-merge build of the current head. BuildInput
+# passes no other; the head is checked again so that another head's never
+# counts.
+head_build := input.build if {
 	is_object(input.build)
 	input.build.head_sha == pr.head_sha
 }
 
-waiting_items contains [30, build_label] if not build
+# base_tip is the sha of the base branch's current tip (a push webhook to
+# it, or GitHub read while reconciling), undefined while unknown.
+base_tip := input.base_tip.sha if {
+	is_string(input.base_tip.sha)
+	input.base_tip.sha != ""
+	input.base_tip.ref == pr.base_ref
+}
+
+# build is the head's build when it merged today's base: a build merged
+# with an older base tested a merge result that is no longer what merging
+# gives.
+build := head_build if head_build.base_sha == base_tip
+
+waiting_items contains [30, build_label] if not head_build
+
+# A build of an older base (or of a base whose tip is not known yet) waits
+# for one of today's.
+waiting_items contains [30, sprintf("a PR-merge build on %v %v", [pr.base_ref, substring(base_tip, 0, 7)])] if {
+	head_build
+	not build
+}
+
+waiting_items contains [30, sprintf("the tip of %v", [pr.base_ref])] if {
+	head_build
+	not base_tip
+}
 
 build_running if build.result == ""
 

@@ -229,3 +229,42 @@ test_missing_helm_version_waits if {
 	d := gatekeeper.decision with input as with_section("build", object.union(object.remove(build, ["chart"]), {"chart": null})) with data.release as fixed_release
 	d.waiting == ["Helm chart version"]
 }
+
+# The PR-merge build must have merged the base branch's current tip.
+
+test_build_of_todays_base_passes if {
+	d := gatekeeper.decision with input as passing with data.release as fixed_release
+	d.state == "success"
+}
+
+test_build_of_an_older_base_waits_for_todays if {
+	moved := with_section("base_tip", object.union(base_tip, {"sha": "5b9e1c0aa1b2c3d4e5f60718293a4b5c6d7e8f90"}))
+	d := gatekeeper.decision with input as moved with data.release as fixed_release
+	d.state == "pending"
+	d.waiting[0] == "a PR-merge build on master 5b9e1c0"
+}
+
+test_failing_build_of_an_older_base_is_not_reported if {
+	moved := object.union(with_build({"result": "FAILURE"}), {"base_tip": object.union(base_tip, {"sha": "5b9e1c0aa1b2c3d4e5f60718293a4b5c6d7e8f90"})})
+	d := gatekeeper.decision with input as moved with data.release as fixed_release
+	d.state == "pending"
+	not "Jenkins PR-merge build of ec26c3e failed" in d.reasons
+}
+
+test_unknown_base_tip_waits if {
+	d := gatekeeper.decision with input as with_section("base_tip", null) with data.release as fixed_release
+	d.state == "pending"
+	d.waiting[0] == "the tip of master"
+}
+
+test_base_tip_of_another_branch_waits if {
+	d := gatekeeper.decision with input as with_section("base_tip", object.union(base_tip, {"ref": "develop"})) with data.release as fixed_release
+	d.state == "pending"
+	d.waiting[0] == "the tip of master"
+}
+
+test_build_without_base_sha_waits if {
+	d := gatekeeper.decision with input as with_build({"base_sha": ""}) with data.release as fixed_release
+	d.state == "pending"
+	d.waiting[0] == "a PR-merge build on master 9049f12"
+}

@@ -23,7 +23,7 @@ func releaseEvidence() *gatekeeper.Evidence {
 	at := time.Date(2026, 11, 27, 11, 30, 0, 0, time.UTC) // Friday 17:00 IST
 	ev := &gatekeeper.Evidence{Key: key}
 	ev.Apply(gatekeeper.Event{Name: "pull_request.opened", Received: at, PullRequest: &gatekeeper.PullRequest{
-		Key: key, RepoID: 186853002, Title: "Release 2026-11-27", Author: "Codertocat", State: "open",
+		Key: key, RepoID: 186853002, HeadRepoID: 186853002, Title: "Release 2026-11-27", Author: "Codertocat", State: "open",
 		HeadRef: "staging", BaseRef: "master", HeadSHA: head, BaseSHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
 		Body:      "Release of #1 and Codertocat/Hello-World#3.\n- [x] Release notes\n- [x] DR plan\n- [x] Unit tests listed\n",
 		UpdatedAt: at,
@@ -35,11 +35,14 @@ func releaseEvidence() *gatekeeper.Evidence {
 	}
 	ev.Apply(gatekeeper.Event{Received: at, Build: &gatekeeper.Build{
 		JobPath: "job/Codertocat/job/Hello-World/job/PR-2-merge", JobName: "PR-2-merge", Number: 10, Key: key, Strategy: "merge",
-		HeadSHA: head, MergeSHA: "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d", Phase: "FINALIZED", Result: "SUCCESS", Stages: stages,
+		HeadSHA: head, BaseSHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", MergeSHA: "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d",
+		Phase: "FINALIZED", Result: "SUCCESS", Stages: stages,
 		Tests: &gatekeeper.TestSummary{Total: 420, Passed: 418, Skipped: 2}, Coverage: &gatekeeper.Coverage{Line: 88.44, Branch: &branch, Source: "coverage"},
 		Vulnerabilities: &gatekeeper.VulnCounts{Medium: 4}, ImageDigest: "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b",
 		ChartVersion: "hello-world-2-14-3-1a2b3c4", UpdatedAt: at,
 	}})
+	// master has not moved since the build merged it.
+	ev.Apply(gatekeeper.Event{Name: "push", Received: at, BaseTip: &gatekeeper.BaseTip{Ref: "master", SHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", At: at, Source: "push"}})
 	ev.Apply(gatekeeper.Event{Received: at, Baseline: &gatekeeper.Build{JobPath: "job/Codertocat/job/Hello-World/job/master", Number: 6,
 		Tests: &gatekeeper.TestSummary{Total: 416}, Coverage: &gatekeeper.Coverage{Line: 88.1}, UpdatedAt: at}})
 	for i, user := range []string{"lead-bob", "sre-dan", "qa-carol", "vp-erin"} {

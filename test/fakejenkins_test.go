@@ -1,6 +1,7 @@
 package test
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -50,6 +51,9 @@ type jenkinsBuild struct {
 	head   string // SCMRevisionAction pullHash
 	merge  string // BuildData lastBuiltRevision
 	result string // "SUCCESS", "FAILURE", …
+	// base is the SCMRevisionAction baseHash: the master merged ("" is
+	// baseSHA, master when the recorded pull request was opened).
+	base string
 	// stages overrides a stage's SUCCESS by name.
 	stages map[string]string
 	// lineCoverage replaces projectStatistics.line of coverage.api.json
@@ -233,6 +237,8 @@ func workflowRun(t testing.TB, b jenkinsBuild) []byte {
 			"revision": map[string]any{
 				"_class":   "org.jenkinsci.plugins.github_branch_source.PullRequestSCMRevision",
 				"pullHash": b.head,
+				// The base merged: master's tip when the build ran.
+				"baseHash": cmp.Or(b.base, baseSHA),
 			},
 		},
 		map[string]any{"_class": "hudson.tasks.junit.TestResultAction", "failCount": 0, "skipCount": 2, "totalCount": 42, "urlName": "testReport"},

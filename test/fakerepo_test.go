@@ -35,6 +35,7 @@ type fakeRepo struct {
 	merged    []map[string]any           // closed pull requests into the release branch
 	members   map[string]map[string]bool // "org/slug" → login → active member
 	statuses  []statusPost
+	tips      map[string]string // branch → tip; master is baseSHA unless moved
 	reactions []reactionPost
 	replies   []replyPost
 	// requested counts the requests received, by "METHOD path".
@@ -100,6 +101,16 @@ var (
 	replyRoute      = regexp.MustCompile(`^` + repoPath + `/issues/([0-9]+)/comments$`)
 )
 
+// setTip moves branch to sha, as a push does.
+func (f *fakeRepo) setTip(branch, sha string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tips == nil {
+		f.tips = map[string]string{}
+	}
+	f.tips[branch] = sha
+}
+
 func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	get := r.Method == http.MethodGet
@@ -121,6 +132,17 @@ func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONStatus(w, http.StatusCreated, f.created)
 	case get && p == repoPath:
 		writeJSONStatus(w, http.StatusOK, f.repo)
+	case get && strings.HasPrefix(p, repoPath+"/branches/"):
+		name := strings.TrimPrefix(p, repoPath+"/branches/")
+		tip := f.tips[name]
+		if tip == "" && name == "master" {
+			tip = baseSHA
+		}
+		if tip == "" {
+			notFoundJSON(w)
+			return
+		}
+		writeJSONStatus(w, http.StatusOK, branchJSON(name, tip))
 	case get && pullRoute.MatchString(p):
 		n, _ := strconv.Atoi(pullRoute.FindStringSubmatch(p)[1])
 		pr, ok := f.pulls[n]

@@ -68,6 +68,13 @@ func fixture(t testing.TB, name string) []byte {
 	return b
 }
 
+// branchJSON is GitHub's answer to GET /repos/{o}/{r}/branches/{name}
+// reduced to the fields the gatekeeper reads, in the shape GitHub documents
+// ("Get a branch"): no recorded answer is among the fixtures.
+func branchJSON(name, sha string) []byte {
+	return []byte(fmt.Sprintf(`{"name":%q,"commit":{"sha":%q,"url":"https://api.github.com/repos/Codertocat/Hello-World/commits/%s"},"protected":true}`, name, sha, sha))
+}
+
 // sign returns the X-Hub-Signature-256 value GitHub would send.
 func sign(body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
@@ -192,6 +199,9 @@ func newFakeGitHub(t *testing.T) *fakeGitHub {
 		case r.Method == http.MethodGet && checkRunsPath.MatchString(r.URL.Path):
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.Write([]byte(`{"total_count":0,"check_runs":[]}`))
+		case r.Method == http.MethodGet && r.URL.Path == "/repos/Codertocat/Hello-World/branches/master":
+			// master has not moved since the recorded pull request.
+			writeJSONStatus(w, http.StatusOK, branchJSON("master", baseSHA))
 		default:
 			http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
 		}

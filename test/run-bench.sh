@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCHTIME="${BENCHTIME:-1s}"
 LOAD_N="${LOAD_N:-20000}"
+source test/redis.sh
 
 echo "== one evaluation vs the raw prepared OPA query (gatekeeper/opa)"
 go test -run '^$' -bench 'Evaluate|RawPreparedQuery|PreparePerEvaluation' -benchmem -benchtime "$BENCHTIME" ./gatekeeper/opa/
@@ -35,6 +36,9 @@ go test -run '^$' -bench 'GatherComments' -benchmem -benchtime "$BENCHTIME" ./ga
 
 echo "== the durable write path (gatekeeper/boltstore)"
 go test -run '^$' -bench 'Record|Evidence' -benchmem -benchtime "$BENCHTIME" ./gatekeeper/boltstore/
+
+echo "== the durable write path, bbolt vs Redis (appendonly yes, appendfsync always) in one run (gatekeeper/redisstore)"
+go test -run '^$' -bench 'Stores' -benchmem -benchtime "$BENCHTIME" ./gatekeeper/redisstore/
 
 echo "== receiver in process (webhooks): full path on the fake store vs bare handler"
 go test -run '^$' -bench 'Acknowledge|BareHandler' -benchmem -benchtime "$BENCHTIME" ./webhooks/

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "redis-server for the Redis store tests (test/redis.sh)"
+source test/redis.sh
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*'))
 if [ -n "$unformatted" ]; then
@@ -20,6 +23,8 @@ go run ./cmd/gatekeeper policy test policies
 
 step "unit, adapter and end-to-end tests, with the race detector"
 go test -race -count=1 ./...
+
+step "Helm chart: lint and render (test/helm.sh)"; bash test/helm.sh
 
 step "short fuzzing of every parser (FUZZTIME=${FUZZTIME:-3s} each)"
 FUZZTIME="${FUZZTIME:-3s}" bash test/run-fuzz.sh

@@ -137,6 +137,8 @@ func (f *echoRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.mu.Unlock()
 		writeJSONStatus(w, http.StatusOK, mustJSON(f.t, list))
+	case get && p == repoPath+"/branches/master":
+		writeJSONStatus(w, http.StatusOK, branchJSON("master", baseSHA))
 	case get && echoChecks.MatchString(p):
 		writeJSONStatus(w, http.StatusOK, []byte(`{"total_count":0,"check_runs":[]}`))
 	case get && echoPull.MatchString(p):

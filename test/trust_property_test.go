@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -32,9 +33,34 @@ type spoil struct {
 	apply      func(ev *gatekeeper.Evidence)
 	// source, when set, is the error the jenkins source gives.
 	source error
+	// events are delivered through Service.Accept after the evidence is
+	// in, as webhooks would be.
+	events []gatekeeper.Event
 }
 
-const olderHead = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c"
+// helloHead is the release's head in releaseEvidence.
+const helloHead = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+
+// ownCI fails the repository's own CI on the head.
+func ownCI(ev *gatekeeper.Evidence) {
+	ev.Apply(gatekeeper.Event{Name: "status", SHA: helloHead, Check: &gatekeeper.Check{Name: "ci/build", SHA: helloHead, Kind: "status",
+		State: "failure", Description: "tests failed", UpdatedAt: time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC), Creator: "ci-bot"}})
+}
+
+// mirrorCI is another repository's passing status of the same name on the
+// same commit (a mirror, an organisation-wide hook), newer than ours.
+func mirrorCI(kind string, repo *gatekeeper.Repo) gatekeeper.Event {
+	return gatekeeper.Event{Name: kind, SHA: helloHead, Repo: repo, Check: &gatekeeper.Check{Name: "ci/build", SHA: helloHead, Kind: kind,
+		State: "success", Description: "all green", UpdatedAt: time.Date(2026, 11, 27, 11, 10, 0, 0, time.UTC), Creator: "ci-bot"}}
+}
+
+const (
+	olderHead = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c"
+	// olderBase and newerBase are master before and after the tip the
+	// release's build merged.
+	olderBase = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4"
+	newerBase = "b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5"
+)
 
 func spoils() []spoil {
 	headBuild := func(ev *gatekeeper.Evidence) *gatekeeper.Build {
@@ -85,6 +111,25 @@ func spoils() []spoil {
 			b.Key = gatekeeper.PullKey{Owner: "mallory", Repo: "Hello-World", Number: 2}
 			b.JobPath = "job/mallory/job/Hello-World/job/PR-2-merge"
 		}},
+		{kind: "stale", name: "build merged an older master", apply: func(ev *gatekeeper.Evidence) {
+			headBuild(ev).BaseSHA = olderBase
+		}},
+		{kind: "stale", name: "master moved since the build", apply: func(ev *gatekeeper.Evidence) {
+			ev.BaseTip.SHA, ev.BaseTip.At = newerBase, ev.BaseTip.At.Add(time.Minute)
+		}},
+		{kind: "stale", name: "tip of master unknown", apply: func(ev *gatekeeper.Evidence) { ev.BaseTip = nil }},
+		{kind: "stale", name: "tip known only for another branch", apply: func(ev *gatekeeper.Evidence) {
+			if ev.BaseTip != nil {
+				ev.BaseTip.Ref = "develop"
+			}
+		}},
+		{kind: "foreign", name: "another repository's status replaces a failing check", apply: ownCI,
+			events: []gatekeeper.Event{mirrorCI("status", &gatekeeper.Repo{ID: 4242, Owner: "mirror", Name: "Hello-World"})}},
+		{kind: "foreign", name: "a same-named repository's status (another id) replaces a failing check", apply: ownCI,
+			events: []gatekeeper.Event{mirrorCI("status", &gatekeeper.Repo{ID: 4243, Owner: "Codertocat", Name: "Hello-World"})}},
+		{kind: "foreign", name: "pull request from a fork's staging", apply: func(ev *gatekeeper.Evidence) { ev.PR.HeadRepoID = 99 }},
+		{kind: "foreign", name: "head branch of a deleted fork", apply: func(ev *gatekeeper.Evidence) { ev.PR.HeadRepoID = 0 }},
+		{kind: "foreign", name: "pull request into master from another branch", apply: func(ev *gatekeeper.Evidence) { ev.PR.HeadRef = "hotfix" }},
 		{kind: "foreign", name: "approver not in the role's team", apply: func(ev *gatekeeper.Evidence) {
 			m := ev.Memberships
 			for k, v := range m {
@@ -189,7 +234,7 @@ func TestNoSuccessWithoutTheEvidence(t *testing.T) {
 
 	// decide runs one Service on a fresh store seeded with ev and returns
 	// the status it posts.
-	decide := func(t *testing.T, ev *gatekeeper.Evidence, sourceErr error) gatekeepertest.Published {
+	decide := func(t *testing.T, ev *gatekeeper.Evidence, sourceErr error, events ...gatekeeper.Event) gatekeepertest.Published {
 		t.Helper()
 		store := gatekeepertest.NewStore(gatekeepertest.NewClock(at))
 		pub := gatekeepertest.NewPublisher(false)
@@ -210,6 +255,12 @@ func TestNoSuccessWithoutTheEvidence(t *testing.T) {
 		}
 		if err := store.Record(ctx, "seed", []gatekeeper.PullKey{ev.Key}, func(cur *gatekeeper.Evidence) { *cur = *ev.Clone() }); err != nil {
 			t.Fatal(err)
+		}
+		for i, e := range events {
+			e.Delivery = fmt.Sprintf("spoil-%d", i)
+			if _, err := svc.Accept(ctx, e); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := svc.Enqueue(ctx, ev.Key); err != nil {
 			t.Fatal(err)
@@ -247,6 +298,7 @@ func TestNoSuccessWithoutTheEvidence(t *testing.T) {
 		ev := verifiedRelease()
 		var names []string
 		var sourceErr error
+		var events []gatekeeper.Event
 		for _, i := range picks {
 			s := all[i]
 			names = append(names, s.kind+": "+s.name)
@@ -256,9 +308,10 @@ func TestNoSuccessWithoutTheEvidence(t *testing.T) {
 			if s.source != nil {
 				sourceErr = s.source
 			}
+			events = append(events, s.events...)
 		}
 		t.Run(strings.Join(names, " + "), func(t *testing.T) {
-			got := decide(t, ev, sourceErr)
+			got := decide(t, ev, sourceErr, events...)
 			if got.Status.State == gatekeeper.Success {
 				t.Fatalf("success with %v", names)
 			}

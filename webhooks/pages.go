@@ -92,6 +92,9 @@ type pullPage struct {
 	// Viewer is who reads the page: signed in, or served without sign-in
 	// on loopback (the page says so).
 	Viewer viewer
+	// BaseTip is the base branch's current tip, nil while unknown; the
+	// build counts only when it merged it.
+	BaseTip *gatekeeper.BaseTip
 }
 
 // chartRow is the Helm chart version with what was checked of it.
@@ -198,6 +201,9 @@ func newPullPage(v *gatekeeper.PullView) pullPage {
 		}
 	}
 	p.Baseline = ev.Baseline
+	if t := ev.BaseTip; t != nil && ev.PR != nil && t.Ref == ev.PR.BaseRef {
+		p.BaseTip = t
+	}
 	for _, b := range ev.Builds {
 		if b.HeadSHA != head {
 			p.StaleBuilds++

@@ -237,6 +237,9 @@ func TestPullPageShowsReleaseEvidence(t *testing.T) {
 		}},
 		{Delivery: "jenkins-0", Name: "jenkins.completed", Key: helloKey, Build: &gatekeeper.Build{JobPath: "job/x/job/PR-2", Number: 3, Key: helloKey, HeadSHA: "0000000000000000000000000000000000000001"}},
 		{Delivery: "comment-1", Name: "issue_comment.created", Key: helloKey, Comment: &gatekeeper.Comment{ID: 5, User: "qa-lead", Body: "/nogo smoke tests red", CreatedAt: time.Now(), UpdatedAt: time.Now()}},
+		{Delivery: "push-1", Name: "push", SHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+			Repo:    &gatekeeper.Repo{ID: 186853002, Owner: "Codertocat", Name: "Hello-World"},
+			BaseTip: &gatekeeper.BaseTip{Ref: "master", SHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", At: time.Now(), Source: "push"}},
 	}
 	for _, ev := range events {
 		if _, err := h.svc.Accept(ctx, ev); err != nil {
@@ -259,6 +262,7 @@ func TestPullPageShowsReleaseEvidence(t *testing.T) {
 		"0 critical, 0 high, 4 medium, 0 low", "hello-world-1-2-3-1a2b3c4", "pinned",
 		"1 build(s) of older heads", "qa-lead", "nogo", "smoke tests red",
 		"acme/shop#12", "not checked in ZenHub yet", "☑ Release notes", "☐ DR plan",
+		"Tip of master: <code title=\"f95f852bd8fca8fcc58a9a2d6c842781e32a215e\">f95f852bd8fc</code>", "a base Jenkins did not name: it does not count",
 		// Without JENKINS_URL a build is what notifications claim.
 		"unverified", "the gatekeeper has no JENKINS_URL",
 	} {
@@ -279,10 +283,11 @@ func TestPullPageNamesAForeignReleaseGate(t *testing.T) {
 	t.Parallel()
 	h := evaluated(t, gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"approval from QA"}}, false)
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	hello := &gatekeeper.Repo{ID: 186853002, Owner: "Codertocat", Name: "Hello-World"}
 	for _, e := range []gatekeeper.Event{
-		{Name: "check_run.completed", SHA: helloHead, Check: &gatekeeper.Check{Kind: "check_run", Name: "release-gate", SHA: helloHead,
+		{Name: "check_run.completed", SHA: helloHead, Repo: hello, Check: &gatekeeper.Check{Kind: "check_run", Name: "release-gate", SHA: helloHead,
 			State: "success", UpdatedAt: at, Creator: "github-actions"}},
-		{Name: "status", SHA: helloHead, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: helloHead,
+		{Name: "status", SHA: helloHead, Repo: hello, Check: &gatekeeper.Check{Kind: "status", Name: "release-gate", SHA: helloHead,
 			State: "success", Description: "LGTM", UpdatedAt: at, Creator: "hurried-manager"}},
 	} {
 		if _, err := h.svc.Accept(context.Background(), e); err != nil {

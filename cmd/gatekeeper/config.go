@@ -57,6 +57,12 @@ type Config struct {
 	ReloadTimeout time.Duration
 	LogLevel      string
 
+	// RedisPassword is sent with AUTH to a redis:// or rediss:// store.
+	RedisPassword string
+	// RedisWaitReplicas is how many replicas every write to Redis waits
+	// for (WAIT); 0 waits for none.
+	RedisWaitReplicas int
+
 	gated    gatekeeper.BranchPairs
 	jobRepos jenkinsapi.JobRepos
 }
@@ -75,6 +81,7 @@ func (c *Config) settings() []setting {
 		{"public-url", "GATEKEEPER_PUBLIC_URL", "http://localhost:8080", "base of the status target_url", &c.PublicURL, false},
 		{"policies", "GATEKEEPER_POLICIES", "./policies", "policy folder (Rego + data)", &c.Policies, false},
 		{"store", "GATEKEEPER_STORE", "bolt://./data/gatekeeper.db", "store: " + storeForms(), &c.Store, false},
+		{"", "REDIS_PASSWORD", "", "Redis AUTH password for a redis:// or rediss:// store", &c.RedisPassword, true},
 		{"", "GATEKEEPER_WEBHOOK_SECRET", "", "GitHub webhook secret (HMAC-SHA256), at least 16 characters; required", &c.WebhookSecret, true},
 		{"", "GATEKEEPER_JENKINS_TOKEN", "", "token Jenkins sends as Bearer or ?token=", &c.JenkinsToken, true},
 		{"status-context", "GATEKEEPER_STATUS_CONTEXT", "release-gate", "commit status context", &c.StatusContext, false},
@@ -139,6 +146,15 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, time.Minute)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_EVAL_TIMEOUT", &c.EvalTimeout, opa.DefaultEvalTimeout)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD_TIMEOUT", &c.ReloadTimeout, opa.DefaultReloadTimeout)...)
+	replicasFlag := false
+	fs.Visit(func(f *flag.Flag) { replicasFlag = replicasFlag || f.Name == "redis-wait-replicas" })
+	if !replicasFlag {
+		if v := getenv("GATEKEEPER_REDIS_WAIT_REPLICAS"); v != "" {
+			if _, err := fmt.Sscan(v, &c.RedisWaitReplicas); err != nil {
+				problems = append(problems, fmt.Errorf("GATEKEEPER_REDIS_WAIT_REPLICAS: %q is not a number", v))
+			}
+		}
+	}
 	if c.Workers == 0 {
 		if v := getenv("GATEKEEPER_WORKERS"); v != "" {
 			if _, err := fmt.Sscan(v, &c.Workers); err != nil {
@@ -171,6 +187,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
 	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
 	fs.DurationVar(&c.EvalTimeout, "eval-timeout", 0, "longest one policy evaluation may take, unless release.evaluation.timeout says (env GATEKEEPER_EVAL_TIMEOUT, default 1s)")
+	fs.IntVar(&c.RedisWaitReplicas, "redis-wait-replicas", 0, "Redis replicas every write waits for, WAIT n (env GATEKEEPER_REDIS_WAIT_REPLICAS, default 0)")
 	fs.DurationVar(&c.ReloadTimeout, "policy-reload-timeout", 0, "longest loading and testing one policy revision may take (env GATEKEEPER_POLICY_RELOAD_TIMEOUT, default 2m)")
 	return fs
 }
@@ -246,8 +263,13 @@ func (c *Config) Validate() error {
 	} else if fi, err := os.Stat(c.Policies); err != nil || !fi.IsDir() {
 		p = append(p, fmt.Errorf("GATEKEEPER_POLICIES: %q is not a folder", c.Policies))
 	}
-	if _, _, err := parseStore(c.Store); err != nil {
+	if kind, _, err := parseStore(c.Store); err != nil {
 		p = append(p, err)
+	} else if kind.scheme == "bolt" && (c.RedisPassword != "" || c.RedisWaitReplicas != 0) {
+		p = append(p, errors.New("REDIS_PASSWORD and GATEKEEPER_REDIS_WAIT_REPLICAS need a redis:// or rediss:// GATEKEEPER_STORE"))
+	}
+	if c.RedisWaitReplicas < 0 || c.RedisWaitReplicas > 16 {
+		p = append(p, fmt.Errorf("GATEKEEPER_REDIS_WAIT_REPLICAS: %d is not between 0 and 16", c.RedisWaitReplicas))
 	}
 	if c.StatusContext == "" {
 		p = append(p, errors.New("GATEKEEPER_STATUS_CONTEXT is empty"))
@@ -289,9 +311,15 @@ func parseStore(s string) (kind storeKind, rest string, err error) {
 		return storeKind{}, "", fmt.Errorf("GATEKEEPER_STORE: %q is not %s", s, storeForms())
 	}
 	for _, k := range storeKinds() {
-		if k.scheme == scheme {
-			return k, rest, nil
+		if k.scheme != scheme {
+			continue
 		}
+		if k.check != nil {
+			if err := k.check(s); err != nil {
+				return storeKind{}, "", fmt.Errorf("GATEKEEPER_STORE: %w", err)
+			}
+		}
+		return k, rest, nil
 	}
 	return storeKind{}, "", fmt.Errorf("GATEKEEPER_STORE: this build has no %q store; it has %s", scheme, storeForms())
 }

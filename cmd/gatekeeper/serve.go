@@ -29,8 +29,7 @@ import (
 func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	log := newLogger(cfg.LogLevel, logOut)
 
-	kind, rest, _ := parseStore(cfg.Store) // validated already
-	store, err := kind.open(rest)
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -182,6 +181,7 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 		d.sources = append(d.sources,
 			githubapi.NewSource(gh, githubapi.SourceOptions{StatusContext: cfg.StatusContext}),
 			githubapi.NewMergedSource(gh, githubapi.MergedSourceOptions{Gated: cfg.gated}),
+			githubapi.NewBaseTipSource(gh, 0),
 		)
 	}
 	if cfg.JenkinsURL != "" {

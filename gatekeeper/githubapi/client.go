@@ -41,6 +41,7 @@ const (
 	EndpointGetCombinedStatus = "get_combined_status"
 	EndpointListStatuses      = "list_statuses"
 	EndpointListCheckRuns     = "list_check_runs"
+	EndpointGetBranch         = "get_branch"
 )
 
 // Endpoints lists every endpoint name above, so that metrics can show
@@ -50,7 +51,7 @@ func Endpoints() []string {
 		EndpointCreateStatus, EndpointGetPull, EndpointListReviews, EndpointListComments,
 		EndpointGetTeamMembership, EndpointCompareCommits, EndpointListPulls, EndpointGetComment,
 		EndpointCreateReaction, EndpointCreateComment, EndpointGetRepo, EndpointGetCombinedStatus,
-		EndpointListStatuses, EndpointListCheckRuns,
+		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch,
 	}
 }
 

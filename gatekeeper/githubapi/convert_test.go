@@ -32,6 +32,8 @@ var (
 		Labels:    []string{"bug"},
 		HTMLURL:   "https://github.com/Codertocat/Hello-World/pull/2",
 		UpdatedAt: time.Date(2019, 5, 15, 15, 20, 33, 0, time.UTC),
+		// The head branch is the repository's own.
+		HeadRepoID: 186853002,
 	}
 	// fixtureRESTReview is rest/pulls.reviews.list.approved.json's review.
 	fixtureRESTReview = gatekeeper.Review{

@@ -149,8 +149,8 @@ func (s *MergedSource) due(ev *gatekeeper.Evidence, now time.Time) bool {
 	if pr == nil || pr.HeadSHA == "" || pr.BaseRef == "" || pr.HeadRef == "" || pr.State == "closed" {
 		return false
 	}
-	if len(s.gated) > 0 && !s.gated.Gated(pr.HeadRef, pr.BaseRef) {
-		return false
+	if len(s.gated) > 0 && !s.gated.Release(pr) {
+		return false // not a release (another branch, or a fork): it fails anyway
 	}
 	if ev.MergedPullsAt.IsZero() || now.Sub(ev.MergedPullsAt) >= s.maxAge {
 		return true

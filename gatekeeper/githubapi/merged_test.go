@@ -31,7 +31,7 @@ func releaseEvidence() *gatekeeper.Evidence {
 	return &gatekeeper.Evidence{
 		Key: releaseKey,
 		PR: &gatekeeper.PullRequest{
-			Key: releaseKey, RepoID: 436929436, Title: "Release", Author: "sish8075", State: "open",
+			Key: releaseKey, RepoID: 436929436, HeadRepoID: 436929436, Title: "Release", Author: "sish8075", State: "open",
 			HeadRef: "staging", HeadSHA: releaseHead, BaseRef: "main", BaseSHA: "0ba5e",
 		},
 	}

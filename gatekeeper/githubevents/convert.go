@@ -43,6 +43,8 @@ func PullRequest(pr *github.PullRequest, repo *github.Repository) gatekeeper.Pul
 		Labels:    labels,
 		HTMLURL:   pr.GetHTMLURL(),
 		UpdatedAt: utc(pr.GetUpdatedAt()),
+		// A fork's head names the fork; a deleted fork names none (0).
+		HeadRepoID: pr.GetHead().GetRepo().GetID(),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 
@@ -47,6 +48,19 @@ func used(eventType, action string) bool {
 	return false
 }
 
+// repo names the repository of a payload; nil when it names none, so that
+// the Service applies the event to no pull request.
+func repo(r *github.Repository) *gatekeeper.Repo {
+	if r == nil {
+		return nil
+	}
+	out := &gatekeeper.Repo{ID: r.GetID(), Owner: r.GetOwner().GetLogin(), Name: r.GetName()}
+	if out.ID == 0 && (out.Owner == "" || out.Name == "") {
+		return nil
+	}
+	return out
+}
+
 // Parse converts one webhook delivery into a domain event named
 // "<eventType>.<action>" ("status" has no action). eventType is the
 // X-GitHub-Event header and deliveryID the X-GitHub-Delivery header.
@@ -57,7 +71,24 @@ func used(eventType, action string) bool {
 // promises an event with a valid Key or a non-empty SHA.
 func Parse(eventType, deliveryID string, payload []byte) (gatekeeper.Event, error) {
 	switch eventType {
-	case "pull_request", "pull_request_review", "issue_comment", "status", "check_run":
+	case "pull_request", "pull_request_review", "issue_comment", "status":
+	case "check_run":
+		// Decoded narrowly: go-github refuses the whole delivery over a
+		// field the gatekeeper never reads (check_run.app.created_at in
+		// GitHub's older "2018-04-25 20:42:10" form).
+		e, err := checkRun(payload)
+		if err != nil {
+			return gatekeeper.Event{}, err
+		}
+		e.Delivery = deliveryID
+		return e, nil
+	case "push":
+		e, err := push(payload)
+		if err != nil {
+			return gatekeeper.Event{}, err
+		}
+		e.Delivery = deliveryID
+		return e, nil
 	default:
 		if !json.Valid(payload) {
 			return gatekeeper.Event{}, fmt.Errorf("decoding %s payload: %w", eventType, gatekeeper.ErrInvalid)
@@ -78,8 +109,6 @@ func Parse(eventType, deliveryID string, payload []byte) (gatekeeper.Event, erro
 		e, err = comment(ev)
 	case *github.StatusEvent:
 		e, err = status(ev)
-	case *github.CheckRunEvent:
-		e, err = checkRun(ev)
 	default:
 		// ParseWebHook maps each type above to exactly one struct.
 		err = fmt.Errorf("decoding %s payload: unexpected type %T: %w", eventType, raw, gatekeeper.ErrInvalid)
@@ -207,25 +236,150 @@ func status(ev *github.StatusEvent) (gatekeeper.Event, error) {
 		// The payload has no creator; the sender is who posted it.
 		Creator: ev.GetSender().GetLogin(),
 	}
-	return gatekeeper.Event{Name: name, SHA: sha, Check: &c}, nil
+	r := repo(ev.GetRepo())
+	if r == nil {
+		return gatekeeper.Event{}, fmt.Errorf("%s: no repository: %w", name, gatekeeper.ErrInvalid)
+	}
+	return gatekeeper.Event{Name: name, SHA: sha, Check: &c, Repo: r}, nil
 }
 
-func checkRun(ev *github.CheckRunEvent) (gatekeeper.Event, error) {
-	action := ev.GetAction()
-	name := "check_run." + action
-	if !used("check_run", action) {
+// checkRunPayload is the part of a check_run delivery the gatekeeper reads.
+type checkRunPayload struct {
+	Action   string `json:"action"`
+	CheckRun *struct {
+		Name        string            `json:"name"`
+		HeadSHA     string            `json:"head_sha"`
+		Status      string            `json:"status"`
+		Conclusion  string            `json:"conclusion"`
+		HTMLURL     string            `json:"html_url"`
+		StartedAt   *github.Timestamp `json:"started_at"`
+		CompletedAt *github.Timestamp `json:"completed_at"`
+		Output      struct {
+			Title string `json:"title"`
+		} `json:"output"`
+		App struct {
+			Slug string `json:"slug"`
+			Name string `json:"name"`
+		} `json:"app"`
+	} `json:"check_run"`
+	Repository *github.Repository `json:"repository"`
+}
+
+func checkRun(payload []byte) (gatekeeper.Event, error) {
+	var p checkRunPayload
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return gatekeeper.Event{}, fmt.Errorf("decoding check_run payload: %w: %w", gatekeeper.ErrInvalid, err)
+	}
+	name := "check_run." + p.Action
+	if !used("check_run", p.Action) {
 		return gatekeeper.Event{}, fmt.Errorf("%s: %w", name, ErrIgnored)
 	}
-	if ev.CheckRun == nil {
+	cr := p.CheckRun
+	if cr == nil {
 		return gatekeeper.Event{}, fmt.Errorf("%s: no check_run object: %w", name, gatekeeper.ErrInvalid)
 	}
-	c := CheckRun(ev.CheckRun)
+	c := CheckRun(&github.CheckRun{
+		Name: &cr.Name, HeadSHA: &cr.HeadSHA, Status: &cr.Status, Conclusion: &cr.Conclusion, HTMLURL: &cr.HTMLURL,
+		StartedAt: cr.StartedAt, CompletedAt: cr.CompletedAt,
+		Output: &github.CheckRunOutput{Title: &cr.Output.Title},
+		App:    &github.App{Slug: &cr.App.Slug, Name: &cr.App.Name},
+	})
 	if c.SHA == "" || c.Name == "" {
 		return gatekeeper.Event{}, fmt.Errorf("%s: no head_sha or name: %w", name, gatekeeper.ErrInvalid)
 	}
+	r := repo(p.Repository)
+	if r == nil {
+		return gatekeeper.Event{}, fmt.Errorf("%s: no repository: %w", name, gatekeeper.ErrInvalid)
+	}
 	// check_run.pull_requests is empty for forks, so the Service routes
-	// by sha rather than by the numbers listed here.
-	return gatekeeper.Event{Name: name, SHA: c.SHA, Check: &c}, nil
+	// by sha (within the repository) rather than by the numbers listed.
+	return gatekeeper.Event{Name: name, SHA: c.SHA, Check: &c, Repo: r}, nil
+}
+
+// pushPayload is the part of a push delivery the gatekeeper reads.
+type pushPayload struct {
+	Ref        string `json:"ref"`
+	Before     string `json:"before"`
+	After      string `json:"after"`
+	Deleted    bool   `json:"deleted"`
+	Repository *struct {
+		ID    int64  `json:"id"`
+		Name  string `json:"name"`
+		Owner struct {
+			Login string `json:"login"`
+			Name  string `json:"name"`
+		} `json:"owner"`
+		// PushedAt is a Unix time in push payloads (a string elsewhere).
+		PushedAt json.RawMessage `json:"pushed_at"`
+	} `json:"repository"`
+}
+
+// push turns a push to a branch into a BaseTip event: the Service applies it
+// to the open pull requests into that branch, and only when the branch is a
+// gated base. Pushes of tags and branch deletions are ignored.
+func push(payload []byte) (gatekeeper.Event, error) {
+	const name = "push"
+	var p pushPayload
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return gatekeeper.Event{}, fmt.Errorf("decoding push payload: %w: %w", gatekeeper.ErrInvalid, err)
+	}
+	branch, ok := strings.CutPrefix(p.Ref, "refs/heads/")
+	if !ok || branch == "" {
+		return gatekeeper.Event{}, fmt.Errorf("%s of %q, not a branch: %w", name, p.Ref, ErrIgnored)
+	}
+	if p.Deleted || strings.Trim(p.After, "0") == "" {
+		return gatekeeper.Event{}, fmt.Errorf("%s deleting %s: %w", name, branch, ErrIgnored)
+	}
+	if !isSHA(p.After) {
+		return gatekeeper.Event{}, fmt.Errorf("%s: after %q is not a commit sha: %w", name, p.After, gatekeeper.ErrInvalid)
+	}
+	if p.Repository == nil {
+		return gatekeeper.Event{}, fmt.Errorf("%s: no repository: %w", name, gatekeeper.ErrInvalid)
+	}
+	owner := p.Repository.Owner.Login
+	if owner == "" {
+		// Older push payloads name the owner by "name" only.
+		owner = p.Repository.Owner.Name
+	}
+	r := &gatekeeper.Repo{ID: p.Repository.ID, Owner: owner, Name: p.Repository.Name}
+	if r.ID == 0 && (r.Owner == "" || r.Name == "") {
+		return gatekeeper.Event{}, fmt.Errorf("%s: no repository: %w", name, gatekeeper.ErrInvalid)
+	}
+	tip := &gatekeeper.BaseTip{Ref: branch, SHA: strings.ToLower(p.After), At: unixOrRFC3339(p.Repository.PushedAt), Source: "push"}
+	if isSHA(p.Before) && strings.Trim(p.Before, "0") != "" {
+		tip.Before = strings.ToLower(p.Before)
+	}
+	return gatekeeper.Event{Name: name, SHA: tip.SHA, Repo: r, BaseTip: tip}, nil
+}
+
+// isSHA reports whether s is a 40-digit hexadecimal commit sha.
+func isSHA(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// unixOrRFC3339 reads a time GitHub wrote as Unix seconds or as RFC 3339;
+// anything else is the zero time, and the Service then takes the time the
+// delivery was received.
+func unixOrRFC3339(raw json.RawMessage) time.Time {
+	var n int64
+	if err := json.Unmarshal(raw, &n); err == nil && n > 0 {
+		return time.Unix(n, 0).UTC()
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
 }
 
 // checkPull rejects a snapshot the Service could not file or pin.

@@ -55,6 +55,8 @@ func helloWorldPR(updated string) *gatekeeper.PullRequest {
 		Labels:    []string{"bug"},
 		HTMLURL:   "https://github.com/Codertocat/Hello-World/pull/2",
 		UpdatedAt: ts(updated),
+		// The head branch is the repository's own.
+		HeadRepoID: 186853002,
 	}
 }
 
@@ -62,6 +64,7 @@ func TestParse(t *testing.T) {
 	t.Parallel()
 	helloKey := gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}
 	const helloHead = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+	hello := &gatekeeper.Repo{ID: 186853002, Owner: "Codertocat", Name: "Hello-World"}
 	dismissedPR := helloWorldPR("2019-05-15T15:20:38Z")
 	dismissedPR.Body = ""
 	// The octokit dismissed example carries an html_url from another repo;
@@ -104,6 +107,7 @@ func TestParse(t *testing.T) {
 					HeadRef: "feature/catalog-info", HeadSHA: "f359e26935437fa800e73cd5e4cf69b1c26c5b5c",
 					BaseRef: "main", BaseSHA: "c451ce46f93a5c34d7e73fdb55e89df02da726f9",
 					HTMLURL: "https://github.com/sish8075/statistics-source/pull/17", UpdatedAt: ts("2022-10-12T08:33:55Z"),
+					HeadRepoID: 436929436,
 				},
 			},
 		},
@@ -120,6 +124,7 @@ func TestParse(t *testing.T) {
 					HeadRef: "ampprojectbot-patch-3", HeadSHA: "9272f18514cbd3fa935b3ced62ae1c2bf6efa76d",
 					BaseRef: "master", BaseSHA: "e896a1ed550e296573e46bcb7d0ab23afa3bbedf",
 					HTMLURL: "https://github.com/erwinmombay/github-owners-bot-test-repo/pull/35", UpdatedAt: ts("2019-02-26T20:53:31Z"),
+					HeadRepoID: 72889098,
 				},
 				Review: &gatekeeper.Review{
 					ID: 208201048, User: "erwinmombay", State: "APPROVED", CommitID: "9272f18514cbd3fa935b3ced62ae1c2bf6efa76d",
@@ -159,17 +164,18 @@ func TestParse(t *testing.T) {
 					Name: "default", SHA: "6113728f27ae82c7b1a177c8d03f9e96e0adf246", Kind: "status", State: "success",
 					UpdatedAt: ts("2019-05-15T15:20:55Z"), Creator: "Codertocat",
 				},
+				Repo: hello,
 			},
 		},
 		{
 			name: "check run success",
 			file: "check_run.completed.json",
-			want: gatekeeper.Event{Delivery: "d-1", Name: "check_run.completed", SHA: helloHead, Check: checkRun("success", "octocoders-linter")},
+			want: gatekeeper.Event{Delivery: "d-1", Name: "check_run.completed", SHA: helloHead, Check: checkRun("success", "octocoders-linter"), Repo: hello},
 		},
 		{
 			name: "check run failure",
 			file: "check_run.completed.failure.json",
-			want: gatekeeper.Event{Delivery: "d-1", Name: "check_run.completed", SHA: helloHead, Check: checkRun("failure", "github-actions")},
+			want: gatekeeper.Event{Delivery: "d-1", Name: "check_run.completed", SHA: helloHead, Check: checkRun("failure", "github-actions"), Repo: hello},
 		},
 	}
 	for _, tt := range tests {
@@ -378,6 +384,17 @@ func FuzzParse(f *testing.F) {
 		eventType, payload := fixture(f, filepath.Base(path))
 		f.Add(eventType, payload)
 	}
+	// The public push and check_run examples, under their folder's event.
+	public, _ := filepath.Glob(filepath.Join(fixtures, "public", "*", "*", "*.json"))
+	for _, path := range public {
+		if event := filepath.Base(filepath.Dir(path)); event == "push" || event == "check_run" {
+			payload, err := os.ReadFile(path)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(event, payload)
+		}
+	}
 	f.Fuzz(func(t *testing.T, eventType string, payload []byte) {
 		e, err := githubevents.Parse(eventType, "d", payload)
 		if err != nil {
@@ -388,6 +405,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if !e.Key.Valid() && e.SHA == "" {
 			t.Errorf("Parse accepted %+v, which names neither a pull request nor a commit", e)
+		}
+		if !e.Key.Valid() && e.Repo == nil {
+			t.Errorf("Parse accepted %+v, which names a commit of no repository", e)
 		}
 		if e.Delivery != "d" {
 			t.Errorf("Delivery = %q, want d", e.Delivery)

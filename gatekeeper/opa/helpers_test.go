@@ -38,8 +38,11 @@ type pullPayload struct {
 			Login string `json:"login"`
 		} `json:"user"`
 		Head struct {
-			Ref string `json:"ref"`
-			SHA string `json:"sha"`
+			Ref  string `json:"ref"`
+			SHA  string `json:"sha"`
+			Repo struct {
+				ID int64 `json:"id"`
+			} `json:"repo"`
 		} `json:"head"`
 		Base struct {
 			Ref string `json:"ref"`
@@ -91,9 +94,10 @@ func readPull(t testing.TB, name string) *gatekeeper.PullRequest {
 		Merged:  pr.Merged,
 		HeadRef: pr.Head.Ref, HeadSHA: pr.Head.SHA,
 		BaseRef: pr.Base.Ref, BaseSHA: pr.Base.SHA,
-		Labels:    labels,
-		HTMLURL:   pr.HTMLURL,
-		UpdatedAt: pr.UpdatedAt,
+		Labels:     labels,
+		HTMLURL:    pr.HTMLURL,
+		UpdatedAt:  pr.UpdatedAt,
+		HeadRepoID: pr.Head.Repo.ID,
 	}
 }
 
@@ -162,13 +166,15 @@ func complete(t testing.TB, ev *gatekeeper.Evidence) *gatekeeper.Evidence {
 	}
 	apply(gatekeeper.Event{Name: "jenkins.build", Build: &gatekeeper.Build{
 		JobPath: "job/Codertocat/job/Hello-World/job/PR-2", JobName: "PR-2", Number: 57, Key: key,
-		HeadSHA: head, MergeSHA: "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d", Phase: "FINALIZED", Result: gatekeeper.ResultSuccess,
+		HeadSHA: head, BaseSHA: ev.PR.BaseSHA, MergeSHA: "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d", Phase: "FINALIZED", Result: gatekeeper.ResultSuccess,
 		Verified: true, URL: "https://jenkins.example.com/job/Codertocat/job/Hello-World/job/PR-2/57/", Stages: stages,
 		Tests:           &gatekeeper.TestSummary{Total: 812, Passed: 809, Skipped: 3},
 		Coverage:        &gatekeeper.Coverage{Line: 84.2, Source: "coverage"},
 		Vulnerabilities: &gatekeeper.VulnCounts{Medium: 4, Low: 11, Report: "trivy.json"},
 		ChartVersion:    "hello-world-2-14-3-1a2b3c4", UpdatedAt: at,
 	}})
+	// The build merged master's tip, as a push to master said.
+	apply(gatekeeper.Event{Name: "push", BaseTip: &gatekeeper.BaseTip{Ref: ev.PR.BaseRef, SHA: ev.PR.BaseSHA, At: at, Source: "push"}})
 	apply(gatekeeper.Event{Name: "jenkins.baseline", Baseline: &gatekeeper.Build{
 		JobPath: "job/Codertocat/job/Hello-World/job/master", Number: 80, HeadSHA: ev.PR.BaseSHA, Result: gatekeeper.ResultSuccess,
 		Tests: &gatekeeper.TestSummary{Total: 808}, Coverage: &gatekeeper.Coverage{Line: 84.9, Source: "coverage"}, UpdatedAt: at,

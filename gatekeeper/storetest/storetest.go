@@ -84,6 +84,7 @@ func Run(t *testing.T, open Opener) {
 		{"Ping", testPing},
 		{"ConcurrentRecords", testConcurrentRecords},
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
+		{"ConcurrentRecordsAndUpdates", testConcurrentRecordsAndUpdates},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -851,6 +852,66 @@ func testConcurrentDuplicates(t *testing.T, open Opener) {
 	}
 	if diff := cmp.Diff(map[string]int{"d-same": 1}, logDeliveries(ev)); diff != "" {
 		t.Errorf("times the delivery was applied (-want +got):\n%s", diff)
+	}
+}
+
+// testConcurrentRecordsAndUpdates: Records (the webhooks) and Updates (the
+// workers) racing on one pull request lose no change of either: a store
+// that reads, changes and writes without holding off the other writers
+// drops some.
+func testConcurrentRecordsAndUpdates(t *testing.T, open Opener) {
+	s, _ := openStore(t, open)
+	ctx := context.Background()
+	record(t, s, "d-0", reviewEvent(pr1, "d-0", 1000), pr1)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*concurrency)
+	for i := 1; i <= concurrency; i++ {
+		wg.Add(2)
+		go func(id int64) {
+			defer wg.Done()
+			d := fmt.Sprintf("d-%d", id)
+			errs <- s.Record(ctx, d, []gatekeeper.PullKey{pr1}, applying(reviewEvent(pr1, d, id)))
+		}(int64(i))
+		go func(id int) {
+			defer wg.Done()
+			name := fmt.Sprintf("source-%02d", id)
+			_, err := s.Update(ctx, pr1, func(ev *gatekeeper.Evidence) {
+				if ev.Sources == nil {
+					ev.Sources = map[string]gatekeeper.SourceStatus{}
+				}
+				ev.Sources[name] = gatekeeper.SourceStatus{OK: true, CheckedAt: start}
+			})
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent write: %v", err)
+		}
+	}
+	ev := evidence(t, s, pr1)
+	wantIDs := []int64{}
+	wantSources := []string{}
+	for i := 1; i <= concurrency; i++ {
+		wantIDs = append(wantIDs, int64(i))
+		wantSources = append(wantSources, fmt.Sprintf("source-%02d", i))
+	}
+	wantIDs = append(wantIDs, 1000)
+	if diff := cmp.Diff(wantIDs, reviewIDs(ev)); diff != "" {
+		t.Errorf("reviews after racing Updates (-want +got):\n%s", diff)
+	}
+	gotSources := []string{}
+	for name := range ev.Sources {
+		gotSources = append(gotSources, name)
+	}
+	sort.Strings(gotSources)
+	if diff := cmp.Diff(wantSources, gotSources); diff != "" {
+		t.Errorf("sources after racing Records (-want +got):\n%s", diff)
+	}
+	if want := uint64(1 + 2*concurrency); ev.Version != want {
+		t.Errorf("Version = %d after %d writes, want %d", ev.Version, want, want)
 	}
 }
 

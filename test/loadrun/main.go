@@ -1,7 +1,10 @@
 // Command loadrun measures webhook acknowledgement on loopback: the full
 // durable path (signature, parse, bbolt group commit, queue, 202, with the
 // workers evaluating the real policy meanwhile) against a bare gin handler
-// that only checks the HMAC and decodes the JSON. It sends a bounded number
+// that only checks the HMAC and decodes the JSON, and, when redis-server is
+// installed, the same durable path on the Redis store (a redis-server it
+// starts on loopback with appendonly yes, appendfsync always, and stops).
+// It sends a bounded number
 // of signed recorded payloads to 127.0.0.1 only, prints requests/s and
 // latency percentiles for each and their ratio, and stops by itself.
 //
@@ -35,6 +38,8 @@ import (
 	"github.com/releasegate/gatekeeper/gatekeeper/githubapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/githubevents"
 	"github.com/releasegate/gatekeeper/gatekeeper/opa"
+	"github.com/releasegate/gatekeeper/gatekeeper/redisstore"
+	"github.com/releasegate/gatekeeper/gatekeeper/redisstore/redistest"
 	"github.com/releasegate/gatekeeper/webhooks"
 )
 
@@ -46,14 +51,15 @@ func main() {
 	maxTime := flag.Duration("max", 60*time.Second, "stop each target after this long, whatever n")
 	payload := flag.String("payload", "test/testdata/fixtures/github/pull_request.opened.json", "recorded webhook body")
 	policies := flag.String("policies", "policies", "policy folder")
+	withRedis := flag.Bool("redis", true, "also measure the durable path on Redis, when redis-server is installed")
 	flag.Parse()
-	if err := run(*n, *c, *maxTime, *payload, *policies); err != nil {
+	if err := run(*n, *c, *maxTime, *payload, *policies, *withRedis); err != nil {
 		fmt.Fprintln(os.Stderr, "loadrun:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, c int, maxTime time.Duration, payloadPath, policies string) error {
+func run(n, c int, maxTime time.Duration, payloadPath, policies string, withRedis bool) error {
 	body, err := os.ReadFile(payloadPath)
 	if err != nil {
 		return err
@@ -63,19 +69,55 @@ func run(n, c int, maxTime time.Duration, payloadPath, policies string) error {
 	defer cancel()
 
 	bare := bareHandler()
-	durable, cleanup, err := durableHandler(ctx, policies)
+	dir, err := os.MkdirTemp("", "loadrun")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bolt, err := boltstore.Open(filepath.Join(dir, "load.db"))
+	if err != nil {
+		return err
+	}
+	durable, cleanup, err := durableHandler(ctx, policies, bolt)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	targets := []struct {
+		name string
+		h    http.Handler
+	}{{"bare gin (HMAC + JSON decode)", bare}, {"durable acknowledgement (bbolt)", durable}}
+	if withRedis && redistest.Binary() != "" {
+		rdir := filepath.Join(dir, "redis")
+		if err := os.Mkdir(rdir, 0o700); err != nil {
+			return err
+		}
+		srv, err := redistest.Launch(rdir)
+		if err != nil {
+			return err
+		}
+		defer srv.Stop()
+		rs, err := redisstore.Open(ctx, srv.URL(0))
+		if err != nil {
+			return err
+		}
+		h, cleanup, err := durableHandler(ctx, policies, rs)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		targets = append(targets, struct {
+			name string
+			h    http.Handler
+		}{"durable acknowledgement (Redis)", h})
+	} else if withRedis {
+		fmt.Println("(no redis-server installed: the Redis target is left out; bash test/redis.sh installs it)")
+	}
 
 	fmt.Printf("loopback load run: %d requests per target, %d connections, payload %s (%d bytes)\n\n", n, c, filepath.Base(payloadPath), len(body))
 	fmt.Printf("%-34s %10s %10s %10s %10s\n", "target", "req/s", "p50", "p99", "errors")
 	var results []result
-	for _, t := range []struct {
-		name string
-		h    http.Handler
-	}{{"bare gin (HMAC + JSON decode)", bare}, {"durable acknowledgement (bbolt)", durable}} {
+	for _, t := range targets {
 		r, err := load(t.h, body, n, c, maxTime)
 		if err != nil {
 			return err
@@ -85,6 +127,9 @@ func run(n, c int, maxTime time.Duration, payloadPath, policies string) error {
 		fmt.Printf("%-34s %10.0f %10s %10s %10d\n", r.name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors)
 	}
 	fmt.Printf("\nratio durable/bare requests/s: %.2f (target ≥ 0.50)\n", results[1].rps/results[0].rps)
+	if len(results) > 2 {
+		fmt.Printf("ratio Redis/bbolt requests/s: %.2f\n", results[2].rps/results[1].rps)
+	}
 	return nil
 }
 
@@ -111,17 +156,10 @@ func bareHandler() http.Handler {
 	return r
 }
 
-// durableHandler is the gatekeeper's own receiver on a real bbolt store,
-// with the workers evaluating the real policy in dry run meanwhile.
-func durableHandler(ctx context.Context, policies string) (http.Handler, func(), error) {
-	dir, err := os.MkdirTemp("", "loadrun")
-	if err != nil {
-		return nil, nil, err
-	}
-	store, err := boltstore.Open(filepath.Join(dir, "load.db"))
-	if err != nil {
-		return nil, nil, err
-	}
+// durableHandler is the gatekeeper's own receiver on a real store, with
+// the workers evaluating the real policy in dry run meanwhile. The cleanup
+// closes the store.
+func durableHandler(ctx context.Context, policies string, store gatekeeper.Store) (http.Handler, func(), error) {
 	engine, err := opa.Load(ctx, policies)
 	if err != nil {
 		return nil, nil, err
@@ -144,7 +182,7 @@ func durableHandler(ctx context.Context, policies string) (http.Handler, func(),
 	workCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { svc.Run(workCtx); close(done) }()
-	return h, func() { stop(); <-done; store.Close(); os.RemoveAll(dir) }, nil
+	return h, func() { stop(); <-done; store.Close() }, nil
 }
 
 type result struct {

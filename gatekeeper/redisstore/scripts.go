@@ -1,0 +1,124 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts below are each one atomic step on the server: Redis runs
+// a script to its end before any other command. Every key a script touches
+// starts with the store's prefix, passed as ARGV[1]; the prefix is a hash
+// tag ("{gatekeeper}"), so all keys share one slot. Each script checks
+// everything before it writes anything, because Redis does not roll back
+// the writes of a script that fails half-way.
+
+// readScript reads, in one consistent view, whether each delivery id was
+// seen and the evidence of each pull request. The caller passes the version
+// token it has cached for each pull request; the evidence itself comes back
+// only when the stored token differs, so that a cache hit costs no transfer
+// of tens of kilobytes of JSON.
+//
+// ARGV: prefix, n, n delivery ids, m, m × (field, cached token).
+// Reply: n × (1 seen, 0 new), then m × (token, json); "" for "absent" and
+// for "json not sent, your cache holds it".
+var readScript = redis.NewScript(`
+local p = ARGV[1]
+local i = 2
+local out = {}
+local n = tonumber(ARGV[i]); i = i + 1
+for d = 1, n do
+  if redis.call('ZSCORE', p .. ':delivered', ARGV[i]) then out[#out+1] = 1 else out[#out+1] = 0 end
+  i = i + 1
+end
+local m = tonumber(ARGV[i]); i = i + 1
+for k = 1, m do
+  local field, cached = ARGV[i], ARGV[i+1]
+  i = i + 2
+  local tok = redis.call('HGET', p .. ':ver', field)
+  if not tok then
+    out[#out+1] = ''; out[#out+1] = ''
+  elseif tok == cached then
+    out[#out+1] = tok; out[#out+1] = ''
+  else
+    out[#out+1] = tok; out[#out+1] = redis.call('GET', p .. ':ev:' .. field)
+  end
+end
+return out
+`)
+
+// commitScript writes one group of Records and Updates, or nothing. It is a
+// compare-and-set: every delivery id must still be unseen, and every pull
+// request's version token must still be the one the group read. Otherwise
+// it writes nothing and says which check failed, and the group is read and
+// applied again. When the checks pass it marks the deliveries seen (score:
+// microseconds since 1970), writes each evidence with its new token,
+// indexes its head shas, and gives each pull request to queue a new
+// generation from the one counter. It also leaves a receipt under the
+// commit's unique id for ten minutes, by which a writer whose reply was lost
+// tells whether its commit was made.
+//
+// ARGV: prefix, commit id, now (µs), n, n delivery ids, m,
+// m × (field, expected token or "", new token, json, queue 0/1, h, h head shas).
+// Reply: {"ok"}, {"dup", id} or {"stale", field}.
+var commitScript = redis.NewScript(`
+local p = ARGV[1]
+local cid = ARGV[2]
+local now = ARGV[3]
+local i = 4
+local n = tonumber(ARGV[i]); i = i + 1
+local ids = {}
+for d = 1, n do
+  if redis.call('ZSCORE', p .. ':delivered', ARGV[i]) then return {'dup', ARGV[i]} end
+  ids[#ids+1] = ARGV[i]; i = i + 1
+end
+local m = tonumber(ARGV[i]); i = i + 1
+local pulls = {}
+for k = 1, m do
+  local field, expect, tok, json, queue, h = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], tonumber(ARGV[i+5])
+  i = i + 6
+  local cur = redis.call('HGET', p .. ':ver', field) or ''
+  if cur ~= expect then return {'stale', field} end
+  local heads = {}
+  for x = 1, h do heads[x] = ARGV[i]; i = i + 1 end
+  pulls[k] = {field, tok, json, queue, heads}
+end
+for _, id in ipairs(ids) do
+  redis.call('ZADD', p .. ':delivered', now, id)
+end
+for _, pl in ipairs(pulls) do
+  redis.call('SET', p .. ':ev:' .. pl[1], pl[3])
+  redis.call('HSET', p .. ':ver', pl[1], pl[2])
+  for _, sha in ipairs(pl[5]) do
+    redis.call('SADD', p .. ':head:' .. sha, pl[1])
+  end
+  if pl[4] == '1' then
+    redis.call('HSET', p .. ':queue', pl[1], redis.call('INCR', p .. ':gen'))
+  end
+end
+redis.call('SET', p .. ':commit:' .. cid, 1, 'EX', 600)
+return {'ok'}
+`)
+
+// enqueueScript gives a pull request the next generation.
+// ARGV: prefix, field. Reply: the generation.
+var enqueueScript = redis.NewScript(`
+local g = redis.call('INCR', ARGV[1] .. ':gen')
+redis.call('HSET', ARGV[1] .. ':queue', ARGV[2], g)
+return g
+`)
+
+// doneScript removes a pull request from the queue if its generation is
+// still the one given. ARGV: prefix, field, generation. Reply: 1 removed, 0 not.
+var doneScript = redis.NewScript(`
+if redis.call('HGET', ARGV[1] .. ':queue', ARGV[2]) == ARGV[3] then
+  redis.call('HDEL', ARGV[1] .. ':queue', ARGV[2])
+  return 1
+end
+return 0
+`)
+
+// addDecisionScript pushes a decision record and keeps the newest max.
+// ARGV: prefix, field, json, max.
+var addDecisionScript = redis.NewScript(`
+local k = ARGV[1] .. ':dec:' .. ARGV[2]
+redis.call('LPUSH', k, ARGV[3])
+redis.call('LTRIM', k, 0, tonumber(ARGV[4]) - 1)
+return 1
+`)

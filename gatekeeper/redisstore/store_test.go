@@ -1,0 +1,391 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/redisstore/redistest"
+	"github.com/releasegate/gatekeeper/gatekeeper/storetest"
+)
+
+// prefixes makes every store in a test binary a prefix of its own, so that
+// the suite's parallel subtests can share one server.
+var prefixes atomic.Int64
+
+func newPrefix() string { return fmt.Sprintf("t%d", prefixes.Add(1)) }
+
+// opener opens fresh stores on srv, each under a new prefix.
+func opener(srv *redistest.Server, opts ...Option) storetest.Opener {
+	return func(t *testing.T, clock gatekeeper.Clock) gatekeeper.Store {
+		t.Helper()
+		return open(t, srv, append([]Option{WithClock(clock), WithPrefix(newPrefix())}, opts...)...)
+	}
+}
+
+func open(t testing.TB, srv *redistest.Server, opts ...Option) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), srv.URL(0), opts...)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", srv.URL(0), err)
+	}
+	return s
+}
+
+func TestStore(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	storetest.Run(t, opener(srv))
+	storetest.RunDurability(t, opener(srv), func(t *testing.T, closed gatekeeper.Store, clock gatekeeper.Clock) gatekeeper.Store {
+		return open(t, srv, WithClock(clock), WithPrefix(closed.(*Store).prefix[1:len(closed.(*Store).prefix)-1]))
+	})
+}
+
+var (
+	keyA = gatekeeper.PullKey{Owner: "acme", Repo: "shop", Number: 1}
+	keyB = gatekeeper.PullKey{Owner: "acme", Repo: "shop", Number: 2}
+)
+
+// logged is a Record closure that logs delivery d, so that the evidence
+// tells how often it was applied.
+func logged(d string) func(*gatekeeper.Evidence) {
+	return func(ev *gatekeeper.Evidence) {
+		ev.Apply(gatekeeper.Event{Delivery: d, Name: "status", Received: time.Unix(0, 0)})
+	}
+}
+
+func logCounts(t *testing.T, s gatekeeper.Store, key gatekeeper.PullKey) map[string]int {
+	t.Helper()
+	ev, err := s.Evidence(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Evidence(%s): %v", key, err)
+	}
+	n := map[string]int{}
+	for _, l := range ev.Log {
+		n[l.Delivery]++
+	}
+	return n
+}
+
+// TestReplicasShareOneServer: two stores on one prefix are two replicas.
+// Their writes to one pull request race; each is applied exactly once,
+// because the commit script refuses a write made on evidence another
+// replica changed meanwhile, and the loser reads and applies again.
+func TestReplicasShareOneServer(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	prefix := newPrefix()
+	stores := []*Store{open(t, srv, WithPrefix(prefix)), open(t, srv, WithPrefix(prefix))}
+	for _, s := range stores {
+		defer s.Close()
+	}
+	ctx := context.Background()
+	// Each replica runs a few writers, each writing one at a time, so that
+	// the two replicas' groups interleave many times.
+	const writers, n = 3, 25 // 151 writes: the evidence log keeps 200
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*writers*n+2)
+	want := map[string]int{}
+	for r, s := range stores {
+		for w := range writers {
+			for i := range n {
+				want[fmt.Sprintf("r%d-w%d-%d", r, w, i)] = 1
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range n {
+					d := fmt.Sprintf("r%d-w%d-%d", r, w, i)
+					if i%4 == 3 { // some Updates too: they race the Records
+						_, err := s.Update(ctx, keyA, logged(d))
+						if errors.Is(err, gatekeeper.ErrNotFound) {
+							err = s.Record(ctx, d, []gatekeeper.PullKey{keyA}, logged(d))
+						}
+						errs <- err
+						continue
+					}
+					errs <- s.Record(ctx, d, []gatekeeper.PullKey{keyA}, logged(d))
+				}
+			}()
+		}
+	}
+	// And both replicas take the same delivery: one wins.
+	var dupWins atomic.Int32
+	for _, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Record(ctx, "shared", []gatekeeper.PullKey{keyA}, logged("shared"))
+			if err == nil {
+				dupWins.Add(1)
+			} else if !errors.Is(err, gatekeeper.ErrDuplicate) {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("write: %v", err)
+		}
+	}
+	if dupWins.Load() != 1 {
+		t.Errorf("the shared delivery was accepted by %d replicas, want 1", dupWins.Load())
+	}
+	want["shared"] = 1
+	for i, s := range stores {
+		if diff := cmp.Diff(want, logCounts(t, s, keyA)); diff != "" {
+			t.Errorf("replica %d: times each write was applied (-want +got):\n%s", i, diff)
+		}
+	}
+	ev, err := stores[0].Evidence(ctx, keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Version != uint64(len(want)) {
+		t.Errorf("Version = %d after %d writes", ev.Version, len(want))
+	}
+}
+
+// TestCrashKeepsAcknowledged: what Record acknowledged survives a SIGKILL
+// of redis-server under appendonly yes / appendfsync always: the evidence,
+// the queue entry and the delivery id.
+func TestCrashKeepsAcknowledged(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	prefix := newPrefix()
+	s := open(t, srv, WithPrefix(prefix))
+	ctx := context.Background()
+	const n = 50
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := fmt.Sprintf("d-%d", i)
+			if err := s.Record(ctx, d, []gatekeeper.PullKey{keyA, keyB}, logged(d)); err != nil {
+				t.Errorf("Record(%s): %v", d, err)
+			}
+		}()
+	}
+	wg.Wait()
+	srv.Kill()
+	s.Close()
+	srv.Restart(t)
+
+	s = open(t, srv, WithPrefix(prefix))
+	defer s.Close()
+	for _, key := range []gatekeeper.PullKey{keyA, keyB} {
+		if got := logCounts(t, s, key); len(got) != n {
+			t.Errorf("%s after the crash: %d deliveries applied, want %d", key, len(got), n)
+		}
+		if _, ok, err := s.Generation(ctx, key); err != nil || !ok {
+			t.Errorf("%s after the crash: queued %t, %v; want queued", key, ok, err)
+		}
+	}
+	if err := s.Record(ctx, "d-7", []gatekeeper.PullKey{keyA}, logged("d-7")); !errors.Is(err, gatekeeper.ErrDuplicate) {
+		t.Errorf("Record(d-7) after the crash: err = %v, want ErrDuplicate", err)
+	}
+}
+
+// TestWaitReplicas: with WithWaitReplicas a write waits for a replica; with
+// no replica in time it fails with ErrReplicas, and the write, made on the
+// primary, is a duplicate when the sender tries again.
+func TestWaitReplicas(t *testing.T) {
+	t.Parallel()
+	// No delay before the replica's first sync (the default waits 5 s for
+	// more replicas to share it).
+	primary := redistest.Start(t, "--repl-diskless-sync-delay", "0")
+	ctx := context.Background()
+
+	alone := open(t, primary, WithPrefix(newPrefix()), WithWaitReplicas(1, 50*time.Millisecond))
+	defer alone.Close()
+	err := alone.Record(ctx, "d-1", []gatekeeper.PullKey{keyA}, logged("d-1"))
+	if !errors.Is(err, ErrReplicas) {
+		t.Fatalf("Record with no replica: err = %v, want ErrReplicas", err)
+	}
+	if err := alone.Record(ctx, "d-1", []gatekeeper.PullKey{keyA}, logged("d-1")); !errors.Is(err, gatekeeper.ErrDuplicate) {
+		t.Errorf("Record(d-1) again: err = %v, want ErrDuplicate", err)
+	}
+
+	redistest.Start(t, "--replicaof", "127.0.0.1", portOf(primary.Addr))
+	s := open(t, primary, WithPrefix(newPrefix()), WithWaitReplicas(1, time.Second))
+	defer s.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.Record(ctx, "", []gatekeeper.PullKey{keyB}, logged("r"))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrReplicas) || time.Now().After(deadline) {
+			t.Fatalf("Record with a replica attached: %v", err)
+		}
+	}
+	for name, write := range map[string]func() error{
+		"Enqueue":     func() error { return s.Enqueue(ctx, keyB) },
+		"AddDecision": func() error { return s.AddDecision(ctx, gatekeeper.DecisionRecord{Key: keyB}) },
+		"Update": func() error {
+			_, err := s.Update(ctx, keyB, logged("u"))
+			return err
+		},
+	} {
+		if err := write(); err != nil {
+			t.Errorf("%s with a replica: %v", name, err)
+		}
+	}
+}
+
+func portOf(addr string) string {
+	for i := len(addr) - 1; i >= 0; i-- {
+		if addr[i] == ':' {
+			return addr[i+1:]
+		}
+	}
+	return addr
+}
+
+// TestPassword: a server that requires a password refuses a store without
+// it, and takes the one WithPassword (REDIS_PASSWORD) gives.
+func TestPassword(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, "--requirepass", "s3cret-for-tests")
+	if s, err := Open(context.Background(), srv.URL(0)); err == nil {
+		s.Close()
+		t.Fatal("Open without the password succeeded")
+	}
+	s := open(t, srv, WithPassword("s3cret-for-tests"))
+	defer s.Close()
+	if err := s.Record(context.Background(), "d-1", []gatekeeper.PullKey{keyA}, logged("d-1")); err != nil {
+		t.Errorf("Record: %v", err)
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url string
+		ok  bool
+	}{
+		{"redis://127.0.0.1:6379/0", true},
+		{"redis://redis.internal:6380/3", true},
+		{"rediss://redis.example.com:6380/0", true},
+		{"redis://gatekeeper@127.0.0.1:6379/0", true}, // an ACL user, password from REDIS_PASSWORD
+		{"redis://:pw@127.0.0.1:6379/0", false},
+		{"redis://user:pw@127.0.0.1:6379/0", false},
+		{"redis:///0", false},
+		{"redis://127.0.0.1:6379/zero", false},
+		{"redis://127.0.0.1:6379/0?bogus=1", false},
+		{"http://127.0.0.1:6379/0", false},
+	}
+	for _, tt := range tests {
+		err := CheckURL(tt.url)
+		if (err == nil) != tt.ok {
+			t.Errorf("CheckURL(%q) = %v, want ok %t", tt.url, err, tt.ok)
+		}
+		if err != nil && !errors.Is(err, gatekeeper.ErrInvalid) {
+			t.Errorf("CheckURL(%q) = %v, want ErrInvalid", tt.url, err)
+		}
+	}
+}
+
+// TestRecordPanics: a Record whose apply panics fails alone; the writes
+// grouped with it are made.
+func TestRecordPanics(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := open(t, srv, WithPrefix(newPrefix()))
+	defer s.Close()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := fmt.Sprintf("d-%d", i)
+			apply := logged(d)
+			if i%5 == 0 {
+				apply = func(*gatekeeper.Evidence) { panic("boom") }
+			}
+			errs[i] = s.Record(ctx, d, []gatekeeper.PullKey{keyA}, apply)
+		}()
+	}
+	wg.Wait()
+	want := map[string]int{}
+	for i, err := range errs {
+		if (err != nil) != (i%5 == 0) {
+			t.Errorf("Record(d-%d): err = %v", i, err)
+		}
+		if i%5 != 0 {
+			want[fmt.Sprintf("d-%d", i)] = 1
+		}
+	}
+	if diff := cmp.Diff(want, logCounts(t, s, keyA)); diff != "" {
+		t.Errorf("applied (-want +got):\n%s", diff)
+	}
+	// A delivery whose apply panicked was not marked seen.
+	if err := s.Record(ctx, "d-0", []gatekeeper.PullKey{keyA}, logged("d-0")); err != nil {
+		t.Errorf("Record(d-0) after its panic: %v", err)
+	}
+}
+
+// TestClosed: writes after Close fail; closing twice is harmless.
+func TestClosed(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := open(t, srv, WithPrefix(newPrefix()))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := s.Record(context.Background(), "d-1", []gatekeeper.PullKey{keyA}, logged("d-1")); err == nil {
+		t.Error("Record after Close succeeded")
+	}
+}
+
+// TestRedisRestart: after redis-server is killed and started again, the
+// store's pooled connections are dead; the next writes find that out
+// before they send anything (go-redis checks an idle connection), so no
+// write fails for it, and nothing acknowledged before is lost.
+func TestRedisRestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := open(t, srv, WithPrefix(newPrefix()))
+	defer s.Close()
+	ctx := context.Background()
+	burst := func(round string) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for i := range 16 { // several pooled connections
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := fmt.Sprintf("%s-%d", round, i)
+				if err := s.Record(ctx, d, []gatekeeper.PullKey{keyA}, logged(d)); err != nil {
+					t.Errorf("Record(%s): %v", d, err)
+				}
+				if _, err := s.Evidence(ctx, keyB); !errors.Is(err, gatekeeper.ErrNotFound) {
+					t.Errorf("Evidence(%s): %v", keyB, err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	burst("before")
+	srv.Kill()
+	srv.Restart(t)
+	burst("after")
+	if got := len(logCounts(t, s, keyA)); got != 32 {
+		t.Errorf("%d deliveries applied, want 32", got)
+	}
+}
