@@ -232,3 +232,20 @@ func TestInputKeysStagesWithTheMapInForce(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimDuringARead: a claim that arrives while Jenkins is being read is
+// checked against that read and asks for another one.
+func TestClaimDuringARead(t *testing.T) {
+	t.Parallel()
+	var ev Evidence
+	ev.Apply(claimEvent("seen", 0, Build{Phase: "COMPLETED", Result: ResultSuccess}))
+	seen := slices.Clone(ev.Builds[0].Claims)
+	ev.Apply(claimEvent("during", time.Second, Build{Phase: "FINALIZED", Result: ResultSuccess}))
+	read := apiRead(2*time.Second, Build{HeadSHA: claimHead, Result: ResultFailure})
+	read.Build.Claims = seen
+	ev.Apply(read)
+	b := ev.Builds[0]
+	if !b.Recheck || len(b.Disputes()) != 2 || b.Result != ResultFailure {
+		t.Errorf("recheck %v, disputes %q, result %q; want a recheck, both claims disputed, FAILURE", b.Recheck, b.Disputes(), b.Result)
+	}
+}

@@ -516,7 +516,10 @@ func (ev *Evidence) upsertBuild(b Build, e Event) {
 	for j := range out.Claims {
 		out.Claims[j].Disputes = Contradictions(out, out.Claims[j])
 	}
-	out.Recheck = false
+	// A claim that came while Jenkins was being read (the read carries
+	// the claims it saw) is checked above against this read, and read
+	// for again, so that its dispute is logged too.
+	out.Recheck = b.Claims != nil && len(old.Claims) > len(b.Claims)
 	out.pickClaimed()
 	ev.Builds[i] = out
 }
