@@ -502,9 +502,6 @@ func (ev *Evidence) upsertBuild(b Build, e Event) {
 		// 404) keeps the value an earlier read of the same build gave.
 		out = keepReports(old, b)
 	}
-	if !out.Key.Valid() && old.Key.Valid() {
-		out.Key = old.Key
-	}
 	if out.URL == "" {
 		out.URL = old.URL
 	}

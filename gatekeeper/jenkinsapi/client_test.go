@@ -656,9 +656,8 @@ func TestNewRejects(t *testing.T) {
 
 // TestMergeNotification: the build read from the API is Jenkins' account
 // alone. Nothing a notification claimed (result, phase, revisions, scan,
-// chart, digest) is kept; only its pull request stands in where the job
-// path does not name the repository, and its claims go along for the
-// domain to check.
+// chart, digest, the repository of its scm url) is kept; its claims go
+// along for the domain to check.
 func TestMergeNotification(t *testing.T) {
 	t.Parallel()
 	prKey := gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}
@@ -690,9 +689,11 @@ func TestMergeNotification(t *testing.T) {
 			want: gatekeeper.Build{Key: prKey, Strategy: "head", Verified: true, URL: note.URL},
 		},
 		{
-			name: "unknown job takes the notification's pull request, not its commit",
-			api:  gatekeeper.Build{Verified: true},
-			want: gatekeeper.Build{Key: note.Key, Verified: true, URL: note.URL},
+			// Where the job lives says which repository it builds; a
+			// notification's scm url is a claim.
+			name: "a job the api cannot place takes no pull request from a claim",
+			api:  gatekeeper.Build{Key: gatekeeper.PullKey{Number: 2}, Verified: true},
+			want: gatekeeper.Build{Key: gatekeeper.PullKey{Number: 2}, Verified: true, URL: note.URL},
 		},
 	}
 	for _, tt := range tests {

@@ -86,14 +86,13 @@ type enriched struct {
 	artifacts []wireArtifact
 }
 
-// merge returns the API's view of a build: only the pull request key (when
-// the API's job path does not name the repository) and the claims come from
-// the build as known before.
+// merge returns the API's view of a build: only the claims (and the URL,
+// when the API has none) come from the build as known before. The pull
+// request is the one the job path names (folders, GATEKEEPER_JENKINS_JOBS),
+// never the one a notification's scm url claims: a job the API cannot place
+// counts for no pull request.
 func merge(in, api gatekeeper.Build) gatekeeper.Build {
 	out := api
-	if !out.Key.Valid() && in.Key.Valid() && (out.Key.Number == 0 || out.Key.Number == in.Key.Number) {
-		out.Key = in.Key
-	}
 	if out.URL == "" {
 		out.URL = in.URL
 	}

@@ -828,3 +828,41 @@ func TestSourceDisputesForgedClaims(t *testing.T) {
 		t.Errorf("a periodic re-read logged %d suspicious events again", after-before)
 	}
 }
+
+// TestSourcePlacesJobsByPathOnly: a notification's scm url can place a job
+// the gatekeeper cannot place by its folders, but only as a claim. Jenkins'
+// job path names no repository, so the build, however green and of the
+// right head, counts for no pull request.
+func TestSourcePlacesJobsByPathOnly(t *testing.T) {
+	t.Parallel()
+	f, s, _ := sourceFake(t, Options{})
+	const other = "/job/hello/job/PR-2-merge/10"
+	f.serve(other+"/api/json", withArtifacts(t, workflowRun(t, "SUCCESS"), trivyArtifact))
+	f.serve(other+"/wfapi/describe/api/json", describe(t, "SUCCESS", nil))
+	f.serve(other+"/testReport/api/json", testReport(t, 40, 0, 2))
+	f.serve(other+"/coverage/api/json", readFixture(t, "coverage.api.json"))
+	f.serve(other+"/artifact/"+trivyArtifact, readTrivy(t, "alpine-310.json.golden"))
+	placed := notificationJSON(t, func(j, b map[string]any) {
+		j["url"] = "job/hello/job/PR-2-merge/"
+		b["url"], b["full_url"] = "job/hello/job/PR-2-merge/10/", "http://localhost:32769/job/hello/job/PR-2-merge/10/"
+	})
+	ev := pullEvidence(t, placed)
+	if len(ev.Builds) != 1 || ev.Builds[0].Key != prKey {
+		t.Fatalf("the claim was not placed by its scm url: %+v", ev.Builds)
+	}
+	events, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		ev.Apply(e)
+	}
+	for _, b := range ev.Builds {
+		if b.JobPath == "job/hello/job/PR-2-merge" && b.Key.Valid() {
+			t.Errorf("the read build kept the claimed repository: %+v", b.Key)
+		}
+	}
+	if cur := ev.CurrentBuild(); cur != nil && cur.JobPath == "job/hello/job/PR-2-merge" {
+		t.Errorf("a job placed by a claim counts: %+v", cur)
+	}
+}
