@@ -90,6 +90,10 @@
 // (gatekeeper.Build.Recheck) and every SourceOptions.RecheckEvery (half
 // the reconcile period), so that every reconcile asks Jenkins again.
 //
+// The pull request a read build counts for is the one its job path names
+// (the organisation-folder convention or GATEKEEPER_JENKINS_JOBS), never
+// the repository of a notification's scm url, which is a claim too.
+//
 // Without JENKINS_URL nothing can verify a claim: the policy input says
 // build.verification "none", the status says the build is unverified, and
 // only release.build.trust_pipeline_report lets the claims count. Before a
