@@ -78,6 +78,11 @@ type Build struct {
 	// <module>-<major>-<minor>-<release>-<commit_sha>, chosen as
 	// ImageDigest is.
 	ChartVersion string `json:"chart_version,omitempty"`
+	// BaseChartVersion is the Helm chart version of the base branch as
+	// merged (what master releases today), in the same form, chosen as
+	// ImageDigest is; the policy compares the two to tell a major, minor
+	// or release-only release.
+	BaseChartVersion string `json:"base_chart_version,omitempty"`
 	// Missing names the reports Jenkins said it does not have for this
 	// build (ReportStages, ReportTests, ReportCoverage).
 	Missing []string `json:"missing,omitempty"`
@@ -91,15 +96,16 @@ type Build struct {
 type Claim struct {
 	Delivery string `json:"delivery,omitempty"`
 	// Event is the event name: "jenkins.completed", "jenkins.report", ….
-	Event        string    `json:"event"`
-	Phase        string    `json:"phase,omitempty"`
-	Result       string    `json:"result,omitempty"`
-	HeadSHA      string    `json:"head_sha,omitempty"`
-	BaseSHA      string    `json:"base_sha,omitempty"`
-	MergeSHA     string    `json:"merge_sha,omitempty"`
-	ImageDigest  string    `json:"image_digest,omitempty"`
-	ChartVersion string    `json:"chart_version,omitempty"`
-	At           time.Time `json:"at"`
+	Event            string    `json:"event"`
+	Phase            string    `json:"phase,omitempty"`
+	Result           string    `json:"result,omitempty"`
+	HeadSHA          string    `json:"head_sha,omitempty"`
+	BaseSHA          string    `json:"base_sha,omitempty"`
+	MergeSHA         string    `json:"merge_sha,omitempty"`
+	ImageDigest      string    `json:"image_digest,omitempty"`
+	ChartVersion     string    `json:"chart_version,omitempty"`
+	BaseChartVersion string    `json:"base_chart_version,omitempty"`
+	At               time.Time `json:"at"`
 	// Disputes say what Jenkins' REST API contradicts in the claim, as of
 	// the build's last read ("result SUCCESS, Jenkins says FAILURE"). A
 	// disputed claim is ignored.
@@ -265,8 +271,31 @@ type VulnCounts struct {
 	Medium   int `json:"medium"`
 	Low      int `json:"low"`
 	Unknown  int `json:"unknown"`
+	// Suppressed counts, by severity, the findings the report itself marks
+	// suppressed (a SARIF result whose suppressions are all accepted). They
+	// are not in the counts above; whether they count against the limits is
+	// the policy's choice (release.vulnerabilities.count_suppressed).
+	Suppressed Severities `json:"suppressed"`
 	// Report links to the full scan report.
 	Report string `json:"report,omitempty"`
+}
+
+// Severities counts findings by severity.
+type Severities struct {
+	Critical int `json:"critical"`
+	High     int `json:"high"`
+	Medium   int `json:"medium"`
+	Low      int `json:"low"`
+	Unknown  int `json:"unknown"`
+}
+
+// Add adds o's counts to s.
+func (s *Severities) Add(o Severities) {
+	s.Critical += o.Critical
+	s.High += o.High
+	s.Medium += o.Medium
+	s.Low += o.Low
+	s.Unknown += o.Unknown
 }
 
 // clone returns a deep copy of b.

@@ -163,13 +163,16 @@ func TestClaimedChartCountsOnlyForJenkinsSuccess(t *testing.T) {
 				Key: PullKey{"acme", "shop", 7}, State: "open", HeadRef: "staging", BaseRef: "master", HeadSHA: claimHead, UpdatedAt: t0,
 			}})
 			ev.Apply(claimEvent("report", time.Second, Build{HeadSHA: claimHead, Result: ResultSuccess,
-				ChartVersion: "shop-1-2-3-ec26c3e", ImageDigest: "sha256:" + strings.Repeat("ab", 32)}))
+				ChartVersion: "shop-1-2-3-ec26c3e", BaseChartVersion: "shop-1-2-2-f95f852", ImageDigest: "sha256:" + strings.Repeat("ab", 32)}))
 			if tt.read != nil {
 				ev.Apply(apiRead(time.Minute, *tt.read))
 			}
 			b := BuildInput(&ev, InputOptions{Now: t0, VerifyBuilds: tt.verify})["build"].(map[string]any)
-			if got := b["chart"] != nil && b["image_digest"] != ""; got != tt.wantChart {
-				t.Errorf("chart %v, digest %q: counted %v, want %v", b["chart"], b["image_digest"], got, tt.wantChart)
+			if got := b["chart"] != nil && b["image_digest"] != "" && b["base_chart"] != nil; got != tt.wantChart {
+				t.Errorf("chart %v, base chart %v, digest %q: counted %v, want %v", b["chart"], b["base_chart"], b["image_digest"], got, tt.wantChart)
+			}
+			if !tt.wantChart && (b["chart"] != nil || b["base_chart"] != nil || b["image_digest"] != "") {
+				t.Errorf("chart %v, base chart %v, digest %q: none of them may count", b["chart"], b["base_chart"], b["image_digest"])
 			}
 			if b["verification"] != tt.wantVerification {
 				t.Errorf("verification %v, want %s", b["verification"], tt.wantVerification)

@@ -364,7 +364,32 @@ func (ev *Evidence) applyPull(pr PullRequest, at time.Time) {
 	}
 	cp := pr
 	cp.Labels = append([]string(nil), pr.Labels...)
+	cp.LabeledAt = labeledAt(ev.PR, pr)
 	ev.PR = &cp
+}
+
+// labeledAt gives, for each label the new snapshot has, the latest time it
+// was seen being added: the snapshot's own (a "labeled" webhook) or the
+// one kept from before (other snapshots carry no label times). A label the
+// snapshot no longer has loses its time, so that adding it again is a new
+// time.
+func labeledAt(old *PullRequest, pr PullRequest) map[string]time.Time {
+	var out map[string]time.Time
+	for _, l := range pr.Labels {
+		t, ok := pr.LabeledAt[l]
+		if old != nil {
+			if o, had := old.LabeledAt[l]; had && (!ok || o.After(t)) {
+				t, ok = o, true
+			}
+		}
+		if ok {
+			if out == nil {
+				out = map[string]time.Time{}
+			}
+			out[l] = t
+		}
+	}
+	return out
 }
 
 func (ev *Evidence) upsertReview(r Review) {
@@ -466,7 +491,8 @@ func (ev *Evidence) upsertBuild(b Build, e Event) {
 		c := Claim{
 			Delivery: e.Delivery, Event: e.Name, Phase: b.Phase, Result: b.Result,
 			HeadSHA: b.HeadSHA, BaseSHA: b.BaseSHA, MergeSHA: b.MergeSHA,
-			ImageDigest: b.ImageDigest, ChartVersion: b.ChartVersion, At: e.Received,
+			ImageDigest: b.ImageDigest, ChartVersion: b.ChartVersion, BaseChartVersion: b.BaseChartVersion,
+			At: e.Received,
 		}
 		if i < 0 {
 			b.Claims = []Claim{c}
@@ -556,7 +582,7 @@ func appendClaim(list []Claim, c Claim) []Claim {
 	return list
 }
 
-// pickClaimed sets a read build's image digest and chart version from the
+// pickClaimed sets a read build's image digest and chart versions from the
 // newest claims that name them, are not disputed and were made for the
 // head Jenkins states (or name none). Before any read the claims' values
 // stand as they were merged.
@@ -566,11 +592,11 @@ func (b *Build) pickClaimed() {
 	}
 	if !b.Verified {
 		if b.Gone {
-			b.ImageDigest, b.ChartVersion = "", ""
+			b.ImageDigest, b.ChartVersion, b.BaseChartVersion = "", "", ""
 		}
 		return
 	}
-	b.ImageDigest, b.ChartVersion = "", ""
+	b.ImageDigest, b.ChartVersion, b.BaseChartVersion = "", "", ""
 	for _, c := range slices.Backward(b.Claims) {
 		if len(c.Disputes) > 0 || (c.HeadSHA != "" && c.HeadSHA != b.HeadSHA) {
 			continue
@@ -580,6 +606,9 @@ func (b *Build) pickClaimed() {
 		}
 		if b.ChartVersion == "" {
 			b.ChartVersion = c.ChartVersion
+		}
+		if b.BaseChartVersion == "" {
+			b.BaseChartVersion = c.BaseChartVersion
 		}
 	}
 }
@@ -662,6 +691,7 @@ func mergeBuild(old, b Build) Build {
 	str(&out.URL, b.URL)
 	str(&out.ImageDigest, b.ImageDigest)
 	str(&out.ChartVersion, b.ChartVersion)
+	str(&out.BaseChartVersion, b.BaseChartVersion)
 	out.Result, out.Building = b.Result, b.Building
 	if b.Key.Valid() {
 		out.Key = b.Key
@@ -784,6 +814,12 @@ func (ev *Evidence) Clone() *Evidence {
 	if ev.PR != nil {
 		pr := *ev.PR
 		pr.Labels = append([]string(nil), ev.PR.Labels...)
+		if ev.PR.LabeledAt != nil {
+			pr.LabeledAt = make(map[string]time.Time, len(ev.PR.LabeledAt))
+			for l, t := range ev.PR.LabeledAt {
+				pr.LabeledAt[l] = t
+			}
+		}
 		cp.PR = &pr
 	}
 	cp.Heads = append([]HeadChange(nil), ev.Heads...)

@@ -88,12 +88,12 @@ func buildInput(b, base *Build, opt InputOptions) any {
 	for _, d := range b.Disputes() {
 		disputes = append(disputes, d)
 	}
-	digest, chart := b.ImageDigest, b.ChartVersion
+	digest, chart, baseChart := b.ImageDigest, b.ChartVersion, b.BaseChartVersion
 	if verify && !(b.Verified && !b.Building && b.Result == ResultSuccess) {
 		// What no API has counts only for a build Jenkins itself
 		// reports finished and successful (for the head the claim
 		// named: see Build.pickClaimed).
-		digest, chart = "", ""
+		digest, chart, baseChart = "", "", ""
 	}
 	var keyOf func(string) string
 	if opt.StageKeys != nil {
@@ -131,6 +131,7 @@ func buildInput(b, base *Build, opt InputOptions) any {
 		"vulnerabilities": nil,
 		"image_digest":    digest,
 		"chart":           nil,
+		"base_chart":      nil,
 		"missing":         missing,
 	}
 	if t := b.Tests; t != nil {
@@ -144,6 +145,10 @@ func buildInput(b, base *Build, opt InputOptions) any {
 		out["vulnerabilities"] = map[string]any{
 			"critical": v.Critical, "high": v.High, "medium": v.Medium, "low": v.Low,
 			"unknown": v.Unknown, "report": v.Report,
+			"suppressed": map[string]any{
+				"critical": v.Suppressed.Critical, "high": v.Suppressed.High, "medium": v.Suppressed.Medium,
+				"low": v.Suppressed.Low, "unknown": v.Suppressed.Unknown,
+			},
 		}
 	}
 	if chart != "" {
@@ -154,6 +159,13 @@ func buildInput(b, base *Build, opt InputOptions) any {
 			// The chart is built from the commit Jenkins built: the local
 			// merge commit of a PR-merge build, or the head itself.
 			"pinned": ok && c.PinnedTo(b.MergeSHA, b.HeadSHA),
+		}
+	}
+	if baseChart != "" {
+		c, ok := ParseChartVersion(baseChart)
+		out["base_chart"] = map[string]any{
+			"version": c.Version, "module": c.Module, "major": c.Major, "minor": c.Minor,
+			"release": c.Release, "sha": c.SHA, "valid": ok,
 		}
 	}
 	return out
@@ -327,24 +339,29 @@ func pullInput(pr *PullRequest, gated BranchPairs) map[string]any {
 	for i, l := range pr.Labels {
 		labels[i] = l
 	}
+	labeledAt := make(map[string]any, len(pr.LabeledAt))
+	for l, at := range pr.LabeledAt {
+		labeledAt[l] = at.UTC().Format(time.RFC3339)
+	}
 	return map[string]any{
-		"owner":    pr.Key.Owner,
-		"repo":     pr.Key.Repo,
-		"number":   pr.Key.Number,
-		"title":    pr.Title,
-		"body":     pr.Body,
-		"author":   pr.Author,
-		"state":    pr.State,
-		"draft":    pr.Draft,
-		"merged":   pr.Merged,
-		"head_ref": pr.HeadRef,
-		"head_sha": pr.HeadSHA,
-		"base_ref": pr.BaseRef,
-		"base_sha": pr.BaseSHA,
-		"labels":   labels,
-		"url":      pr.HTMLURL,
-		"gated":    gated.Release(pr),
-		"fork":     pr.FromFork(),
+		"owner":      pr.Key.Owner,
+		"repo":       pr.Key.Repo,
+		"number":     pr.Key.Number,
+		"title":      pr.Title,
+		"body":       pr.Body,
+		"author":     pr.Author,
+		"state":      pr.State,
+		"draft":      pr.Draft,
+		"merged":     pr.Merged,
+		"head_ref":   pr.HeadRef,
+		"head_sha":   pr.HeadSHA,
+		"base_ref":   pr.BaseRef,
+		"base_sha":   pr.BaseSHA,
+		"labels":     labels,
+		"labeled_at": labeledAt,
+		"url":        pr.HTMLURL,
+		"gated":      gated.Release(pr),
+		"fork":       pr.FromFork(),
 	}
 }
 

@@ -359,8 +359,11 @@ func (s *Service) Reconcile(ctx context.Context) error {
 }
 
 // Run runs the workers until ctx is done, then waits for evaluations in
-// flight (at most DrainTimeout) and returns. Work still queued stays in the
-// Store for the next start.
+// flight (cancelled after DrainTimeout, and awaited with the notifications
+// they send) and for the timer's reconcile and delivery-id janitor, and
+// returns. When Run returns nothing it started uses the Store, so the
+// caller may close it. Work still queued stays in the Store for the next
+// start.
 func (s *Service) Run(ctx context.Context) error {
 	return s.sched.run(ctx)
 }

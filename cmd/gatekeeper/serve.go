@@ -24,8 +24,9 @@ import (
 )
 
 // serve builds the dependencies from cfg, runs the server and the workers
-// until ctx ends, then shuts down cleanly: stop accepting requests, drain
-// the workers, close the store.
+// until ctx ends, then shuts down cleanly: stop accepting requests, wait
+// for the requests running, drain the workers and every goroutine they
+// started, and only then close the store.
 func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	log := newLogger(cfg.LogLevel, logOut)
 
@@ -86,8 +87,9 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		return err
 	}
 
+	requests := newDrainingHandler(handler)
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           requests,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -106,15 +108,26 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	served := false
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
+		served = true
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if sErr := srv.Shutdown(shutdownCtx); sErr != nil {
 		log.Error("stopping the HTTP server", "err", sErr)
+		_ = srv.Close()
+	}
+	// Shutdown gives up on requests still running after its timeout: wait
+	// for them too, then for the workers, the timer's reconcile and
+	// janitor and the policy watcher (whose reload re-evaluates), so that
+	// nothing uses the store when the deferred Close runs.
+	requests.Close()
+	if !served {
+		<-serveErr // Serve returns once Shutdown or Close ran
 	}
 	stopWork()
 	wg.Wait()

@@ -52,6 +52,7 @@
 //	  ],
 //	  "image_digest": "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b",
 //	  "chart_version": "shop-2-14-3-ec26c3e",
+//	  "base_chart_version": "shop-2-14-2-f95f852",
 //	  "tests": {"total": 42, "passed": 40, "failed": 0, "skipped": 2},
 //	  "coverage": {"line": 88.44, "branch": 61.5},
 //	  "vulnerabilities": {"critical": 0, "high": 0, "medium": 4, "low": 0, "unknown": 0}
@@ -69,7 +70,11 @@
 // IN_PROGRESS, PAUSED_PENDING_INPUT, SKIPPED), image_digest "sha256:" and
 // 64 hex digits, tests must add up to total, coverage percentages are 0 to
 // 100; unknown fields are refused. The chart version and image digest come
-// only from a report: no Jenkins API exposes them.
+// only from a report: no Jenkins API exposes them. base_chart_version is
+// the chart version of the base branch as merged (the version master's
+// chart has, e.g. read from its Chart.yaml at HEAD^1): the policy compares
+// the two to tell a major, minor or release-number-only release, which an
+// emergency release outside the window must be (minor by default).
 //
 // # Jenkins is the authority
 //

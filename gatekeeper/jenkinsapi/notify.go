@@ -101,12 +101,15 @@ type PipelineReport struct {
 	// Stages are the stages with their Stage View status (SUCCESS, FAILED,
 	// UNSTABLE, ABORTED, NOT_EXECUTED, IN_PROGRESS, PAUSED_PENDING_INPUT,
 	// SKIPPED).
-	Stages          []ReportStage `json:"stages,omitempty"`
-	ImageDigest     string        `json:"image_digest,omitempty"`
-	ChartVersion    string        `json:"chart_version,omitempty"`
-	Tests           *ReportTests  `json:"tests,omitempty"`
-	Coverage        *ReportCover  `json:"coverage,omitempty"`
-	Vulnerabilities *ReportVulns  `json:"vulnerabilities,omitempty"`
+	Stages       []ReportStage `json:"stages,omitempty"`
+	ImageDigest  string        `json:"image_digest,omitempty"`
+	ChartVersion string        `json:"chart_version,omitempty"`
+	// BaseChartVersion is the chart version of the base branch as merged
+	// (the version master's chart has), for telling the release's kind.
+	BaseChartVersion string       `json:"base_chart_version,omitempty"`
+	Tests            *ReportTests `json:"tests,omitempty"`
+	Coverage         *ReportCover `json:"coverage,omitempty"`
+	Vulnerabilities  *ReportVulns `json:"vulnerabilities,omitempty"`
 }
 
 // ReportCover is a pipeline report's unit-test coverage, in percent (0 to
@@ -365,7 +368,7 @@ func parseReport(body []byte, opts ParseOptions, now time.Time) (gatekeeper.Even
 	if v := p.Vulnerabilities; v != nil {
 		b.Vulnerabilities = &gatekeeper.VulnCounts{Critical: v.Critical, High: v.High, Medium: v.Medium, Low: v.Low, Unknown: v.Unknown, Report: v.Report}
 	}
-	b.ImageDigest, b.ChartVersion = p.ImageDigest, p.ChartVersion
+	b.ImageDigest, b.ChartVersion, b.BaseChartVersion = p.ImageDigest, p.ChartVersion, p.BaseChartVersion
 	b.UpdatedAt = now
 	sum := sha256.Sum256(body)
 	return gatekeeper.Event{
@@ -406,6 +409,9 @@ func (p *PipelineReport) validate() error {
 	}
 	if !printable(p.ChartVersion, 200) {
 		return invalid("chart_version %q", p.ChartVersion)
+	}
+	if !printable(p.BaseChartVersion, 200) {
+		return invalid("base_chart_version %q", p.BaseChartVersion)
 	}
 	if t := p.Tests; t != nil {
 		if !countsAddUp(t.Total, t.Passed, t.Failed, t.Skipped) {

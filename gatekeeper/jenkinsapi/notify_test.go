@@ -55,10 +55,11 @@ func reportJSON(tb testing.TB, mutate func(r map[string]any)) []byte {
 			map[string]any{"name": "Image scan", "status": "SUCCESS"},
 			map[string]any{"name": "Lint", "status": "SKIPPED"},
 		},
-		"image_digest":    "sha256:" + strings.Repeat("ab", 32),
-		"chart_version":   "hello-1-4-0-ec26c3e",
-		"tests":           map[string]any{"total": 42, "passed": 40, "failed": 0, "skipped": 2},
-		"vulnerabilities": map[string]any{"critical": 0, "high": 1, "medium": 3, "low": 0, "unknown": 0},
+		"image_digest":       "sha256:" + strings.Repeat("ab", 32),
+		"chart_version":      "hello-1-4-0-ec26c3e",
+		"base_chart_version": "hello-1-3-9-f95f852",
+		"tests":              map[string]any{"total": 42, "passed": 40, "failed": 0, "skipped": 2},
+		"vulnerabilities":    map[string]any{"critical": 0, "high": 1, "medium": 3, "low": 0, "unknown": 0},
 	}
 	if mutate != nil {
 		mutate(r)
@@ -321,7 +322,8 @@ func TestParseReport(t *testing.T) {
 		Tests:           &gatekeeper.TestSummary{Total: 42, Passed: 40, Skipped: 2},
 		Vulnerabilities: &gatekeeper.VulnCounts{High: 1, Medium: 3},
 		ImageDigest:     "sha256:" + strings.Repeat("ab", 32), ChartVersion: "hello-1-4-0-ec26c3e",
-		UpdatedAt: testNow,
+		BaseChartVersion: "hello-1-3-9-f95f852",
+		UpdatedAt:        testNow,
 	}
 	if got.Name != EventReport || got.Key != prKey || got.SHA != headSHA || !got.Received.Equal(testNow) {
 		t.Errorf("event = %q %v sha %q at %v; want %q %v %q", got.Name, got.Key, got.SHA, got.Received, EventReport, prKey, headSHA)
@@ -392,6 +394,7 @@ func TestParseReportRejects(t *testing.T) {
 		{"coverage as a string", func(r map[string]any) { r["coverage"] = map[string]any{"line": "88.44%"} }, gatekeeper.ErrInvalid},
 		{"unknown field", func(r map[string]any) { r["coverage"] = 88.4 }, gatekeeper.ErrInvalid},
 		{"chart version with a newline", func(r map[string]any) { r["chart_version"] = "hello-1-4-0-ec26c3e\n" }, gatekeeper.ErrInvalid},
+		{"base chart version with a newline", func(r map[string]any) { r["base_chart_version"] = "hello-1-3-9-f95f852\n" }, gatekeeper.ErrInvalid},
 		{"head build whose merge is not its head", func(r map[string]any) {
 			r["job_url"] = "job/Codertocat/job/Hello-World/job/PR-2-head/"
 		}, gatekeeper.ErrInvalid},
@@ -451,6 +454,9 @@ func TestDocReportExample(t *testing.T) {
 	}
 	if c, ok := gatekeeper.ParseChartVersion(b.ChartVersion); !ok || !c.PinnedTo(b.HeadSHA) {
 		t.Errorf("documented chart version %q is not pinned to the head", b.ChartVersion)
+	}
+	if _, ok := gatekeeper.ParseChartVersion(b.BaseChartVersion); !ok {
+		t.Errorf("documented base chart version %q is malformed", b.BaseChartVersion)
 	}
 }
 

@@ -394,6 +394,7 @@ func (c *Client) scan(ctx context.Context, r ref, artifacts []wireArtifact) (*ga
 			total.Medium += v.Medium
 			total.Low += v.Low
 			total.Unknown += v.Unknown
+			total.Suppressed.Add(v.Suppressed)
 			continue
 		}
 		f, err := trivyFindings(bytes.NewReader(body))

@@ -220,12 +220,35 @@ scan := build.vulnerabilities if {
 
 waiting_items contains [50, "vulnerability scan"] if not scan
 
-reason_items contains [50, sprintf("%v critical vulnerabilities (max %v)", [scan.critical, cfg.vulnerabilities.max_critical])] if {
-	scan.critical > cfg.vulnerabilities.max_critical
+# count_suppressed: findings the report itself marks suppressed (a SARIF
+# result whose suppressions are accepted) count like the others unless data
+# says release.vulnerabilities.count_suppressed: false.
+count_suppressed if not object.get(cfg, ["vulnerabilities", "count_suppressed"], true) == false
+
+# suppressed(sev) is how many findings of severity sev the report marks
+# suppressed (0 for a report without the field).
+suppressed(sev) := n if {
+	n := scan.suppressed[sev]
+	is_number(n)
+} else := 0
+
+# scan_count(sev) is how many findings of severity sev count.
+scan_count(sev) := scan[sev] + suppressed(sev) if count_suppressed
+
+else := scan[sev]
+
+# suppressed_note says how many of the counted findings are suppressed.
+suppressed_note(sev) := sprintf(", %v suppressed", [suppressed(sev)]) if {
+	count_suppressed
+	suppressed(sev) > 0
+} else := ""
+
+reason_items contains [50, sprintf("%v critical vulnerabilities (max %v%s)", [scan_count("critical"), cfg.vulnerabilities.max_critical, suppressed_note("critical")])] if {
+	scan_count("critical") > cfg.vulnerabilities.max_critical
 }
 
-reason_items contains [50, sprintf("%v high vulnerabilities (max %v)", [scan.high, cfg.vulnerabilities.max_high])] if {
-	scan.high > cfg.vulnerabilities.max_high
+reason_items contains [50, sprintf("%v high vulnerabilities (max %v%s)", [scan_count("high"), cfg.vulnerabilities.max_high, suppressed_note("high")])] if {
+	scan_count("high") > cfg.vulnerabilities.max_high
 }
 
 # Helm chart version <module>-<major>-<minor>-<release>-<commit_sha>: the

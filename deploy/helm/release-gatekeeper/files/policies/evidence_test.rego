@@ -210,6 +210,45 @@ test_vulnerability_threshold_comes_from_data if {
 	d.state == "success"
 }
 
+# suppressed_scan: no open critical or high finding, but one critical and
+# two high findings the report marks suppressed, and 3 suppressed medium.
+suppressed_scan := {"vulnerabilities": {"critical": 0, "high": 0, "medium": 4, "suppressed": {"critical": 1, "high": 2, "medium": 3, "low": 0, "unknown": 0}}}
+
+test_suppressed_findings_count_by_default if {
+	d := gatekeeper.decision with input as with_build(suppressed_scan) with data.release as fixed_release
+	d.reasons == ["1 critical vulnerabilities (max 0, 1 suppressed)", "2 high vulnerabilities (max 0, 2 suppressed)"]
+}
+
+test_suppressed_findings_count_when_the_switch_is_absent if {
+	d := gatekeeper.decision with input as with_build(suppressed_scan)
+		with data.release as release_with("vulnerabilities", {"max_critical": 0, "max_high": 0})
+	d.state == "failure"
+}
+
+test_suppressed_findings_do_not_count_when_switched_off if {
+	d := gatekeeper.decision with input as with_build(suppressed_scan)
+		with data.release as release_with("vulnerabilities", {"max_critical": 0, "max_high": 0, "count_suppressed": false})
+	d.state == "success"
+	d.channel == "beta" # stable needs coverage 85; medium counts 4 either way here
+}
+
+test_suppressed_medium_findings_count_for_the_channel if {
+	# 4 open + 3 suppressed medium: 7 > 5, beta; without them, 4 <= 5.
+	high_coverage := {"coverage": {"line": 90, "branch": null, "source": "coverage"}}
+	no_crit := {"vulnerabilities": {"critical": 0, "high": 0, "medium": 4, "suppressed": {"critical": 0, "high": 0, "medium": 3, "low": 0, "unknown": 0}}}
+	counted := gatekeeper.decision with input as with_build(object.union(high_coverage, no_crit)) with data.release as fixed_release
+	counted.channel == "beta"
+	ignored := gatekeeper.decision with input as with_build(object.union(high_coverage, no_crit))
+		with data.release as release_with("vulnerabilities", {"max_critical": 0, "max_high": 0, "count_suppressed": false})
+	ignored.channel == "stable"
+}
+
+test_count_suppressed_not_a_boolean_fails if {
+	d := gatekeeper.decision with input as passing
+		with data.release as release_with("vulnerabilities", {"max_critical": 0, "max_high": 0, "count_suppressed": "yes"})
+	"policy data release.vulnerabilities.count_suppressed is not true or false" in d.reasons
+}
+
 test_missing_scan_waits if {
 	d := gatekeeper.decision with input as with_section("build", object.union(object.remove(build, ["vulnerabilities"]), {"vulnerabilities": null})) with data.release as fixed_release
 	d.waiting == ["vulnerability scan"]
