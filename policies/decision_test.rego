@@ -43,6 +43,8 @@ build := {
 	"result": "SUCCESS",
 	"building": false,
 	"verified": true,
+	"verification": "jenkins",
+	"disputes": [],
 	"stages": [
 		stage("Checkout", "clone"),
 		stage("Build", "build"),

@@ -101,9 +101,33 @@ test_verified_build_passes if {
 }
 
 test_trusted_pipeline_report_passes if {
-	d := gatekeeper.decision with input as with_build({"verified": false}) with data.release as trusting(true)
+	d := gatekeeper.decision with input as with_build({"verified": false, "verification": "none"}) with data.release as trusting(true)
 	d.state == "success"
 	d.waiting == []
+}
+
+test_no_jenkins_api_says_the_build_is_unverified if {
+	d := gatekeeper.decision with input as with_build({"verified": false, "verification": "none"}) with data.release as fixed_release
+	without_votes(d) == {"state": "pending", "reasons": [], "waiting": ["Jenkins build #57 unverified (no JENKINS_URL)"], "channel": null}
+}
+
+# With the Jenkins API the claims never count, whatever the switch says.
+test_trust_does_not_apply_over_the_jenkins_api if {
+	d := gatekeeper.decision with input as with_build({"verified": false, "verification": "pending"}) with data.release as trusting(true)
+	d.state == "pending"
+	d.waiting == ["Jenkins to confirm build #57"]
+}
+
+test_trust_needs_verification_none if {
+	d := gatekeeper.decision with input as with_section("build", object.remove(build, ["verified", "verification"])) with data.release as trusting(true)
+	d.waiting == ["Jenkins to confirm build #57"]
+}
+
+# Claims Jenkins contradicted are ignored: the facts are Jenkins' own.
+test_disputed_claims_do_not_change_a_verified_build if {
+	disputed := with_build({"verified": true, "verification": "jenkins", "disputes": ["jenkins.completed jenkins:job/x#57:COMPLETED@q9: result SUCCESS, Jenkins says FAILURE"]})
+	d := gatekeeper.decision with input as disputed with data.release as fixed_release
+	d.state == "success"
 }
 
 test_trust_switched_off_waits if {

@@ -142,6 +142,29 @@ func spoils() []spoil {
 		{kind: "forged", name: "build only the pipeline reported (token-only)", apply: func(ev *gatekeeper.Evidence) {
 			headBuild(ev).Verified = false
 		}},
+		// Claims someone holding the Jenkins token posts, folded in the
+		// way a webhook's are: Jenkins contradicts them, and they never
+		// change what it stated.
+		{kind: "forged", name: "COMPLETED SUCCESS claimed over Jenkins' FAILURE", apply: func(ev *gatekeeper.Evidence) {
+			b := headBuild(ev)
+			b.Result = "FAILURE"
+			claim(ev, gatekeeper.Build{JobPath: b.JobPath, Number: b.Number, Key: b.Key, Phase: "COMPLETED", Result: "SUCCESS"})
+		}},
+		{kind: "forged", name: "an older head's green build re-pinned by a one-field report", apply: func(ev *gatekeeper.Evidence) {
+			b := headBuild(ev)
+			b.HeadSHA = olderHead
+			claim(ev, gatekeeper.Build{JobPath: b.JobPath, Number: b.Number, Key: b.Key, HeadSHA: ev.HeadSHA()})
+		}},
+		{kind: "forged", name: "a complete report of a build Jenkins never ran", apply: func(ev *gatekeeper.Evidence) {
+			b := *headBuild(ev)
+			b.Number, b.Verified, b.Claims = b.Number+5, false, nil
+			claim(ev, b)
+		}},
+		{kind: "forged", name: "chart only claimed for another head", apply: func(ev *gatekeeper.Evidence) {
+			b := headBuild(ev)
+			b.ChartVersion, b.Claims = "", nil
+			claim(ev, gatekeeper.Build{JobPath: b.JobPath, Number: b.Number, Key: b.Key, HeadSHA: olderHead, ChartVersion: "hello-world-2-14-3-1a2b3c4"})
+		}},
 		{kind: "forged", name: "author approves their own PR", apply: func(ev *gatekeeper.Evidence) { ev.PR.Author = "vp-erin" }},
 		{kind: "forged", name: "stage failed, result says success", apply: func(ev *gatekeeper.Evidence) {
 			headBuild(ev).Stages[3].Status = "FAILED"
@@ -160,6 +183,13 @@ func spoils() []spoil {
 			}
 		}},
 	}
+}
+
+// claim folds b into ev as a Jenkins webhook's event: a notification or
+// report, never Verified.
+func claim(ev *gatekeeper.Evidence, b gatekeeper.Build) {
+	b.Verified = false
+	ev.Apply(gatekeeper.Event{Name: "jenkins.report", Delivery: "forged", Received: time.Date(2026, 11, 27, 11, 29, 0, 0, time.UTC), Build: &b})
 }
 
 // verifiedRelease is the release evidence with its build as Jenkins' REST
@@ -212,6 +242,7 @@ func TestNoSuccessWithoutTheEvidence(t *testing.T) {
 			Store: store, Evaluator: engine, Publisher: pub, Clock: gatekeepertest.NewClock(at),
 			Sources:          []gatekeeper.Source{flakySource{name: "jenkins", err: sourceErr}, flakySource{name: "github"}},
 			Gated:            gatekeeper.BranchPairs{{Head: "staging", Base: "master"}},
+			VerifyBuilds:     true, // the "jenkins" source stands for JENKINS_URL
 			Workers:          1,
 			RetryMin:         time.Hour, // one evaluation: the first status is the answer
 			RetryMax:         time.Hour,

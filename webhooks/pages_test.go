@@ -263,6 +263,8 @@ func TestPullPageShowsReleaseEvidence(t *testing.T) {
 		"1 build(s) of older heads", "qa-lead", "nogo", "smoke tests red",
 		"acme/shop#12", "not checked in ZenHub yet", "☑ Release notes", "☐ DR plan",
 		"Tip of master: <code title=\"f95f852bd8fca8fcc58a9a2d6c842781e32a215e\">f95f852bd8fc</code>", "a base Jenkins did not name: it does not count",
+		// Without JENKINS_URL a build is what notifications claim.
+		"unverified", "the gatekeeper has no JENKINS_URL",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page does not show %q", want)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/jenkinsapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/opa"
 )
 
@@ -63,7 +64,7 @@ type Config struct {
 	RedisWaitReplicas int
 
 	gated    gatekeeper.BranchPairs
-	jobRepos gatekeeper.JobRepos
+	jobRepos jenkinsapi.JobRepos
 }
 
 // setting describes one setting: its flag, its environment variable and
@@ -245,7 +246,7 @@ func (c *Config) Validate() error {
 		p = append(p, errors.New("GATEKEEPER_JENKINS_TOKEN is required when JENKINS_URL is set: Jenkins must authenticate its notifications"))
 	}
 	if c.JenkinsJobs != "" {
-		repos, err := gatekeeper.ParseJobRepos(c.JenkinsJobs)
+		repos, err := jenkinsapi.ParseJobRepos(c.JenkinsJobs)
 		if err != nil {
 			p = append(p, fmt.Errorf("GATEKEEPER_JENKINS_JOBS: %w", err))
 		}

@@ -56,6 +56,10 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		Notifier: deps.notifier, Sources: deps.sources,
 		Logger: log, Observer: metrics, Gated: cfg.gated, StatusContext: cfg.StatusContext,
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
+		VerifyBuilds: cfg.JenkinsURL != "",
+		// Stages are keyed with the policy in force at every evaluation,
+		// however and whenever they were recorded.
+		StageKeys: func() func(string) string { return stageMap(engine, log).Keys() },
 	})
 	if err != nil {
 		return err
@@ -74,7 +78,9 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	gin.SetMode(gin.ReleaseMode)
 	handler, err := webhooks.New(webhooks.Options{
 		Service: svc, ParseGitHub: githubevents.ParseDelivery, WebhookSecret: []byte(cfg.WebhookSecret),
-		JenkinsToken: []byte(cfg.JenkinsToken), ParseJenkins: jenkinsParser(cfg.jobRepos),
+		JenkinsToken: []byte(cfg.JenkinsToken), ParseJenkins: jenkinsParser(jenkinsapi.ParseOptions{
+			Repos: cfg.jobRepos, Stages: func() jenkinsapi.StageMap { return stageMap(engine, log) },
+		}),
 		Logger: log, Metrics: metrics, Auth: auth, Policy: engine.Health,
 	})
 	if err != nil {
@@ -194,12 +200,14 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 	if cfg.JenkinsURL != "" {
 		jc, err := jenkinsapi.New(jenkinsapi.Options{
 			URL: cfg.JenkinsURL, User: cfg.JenkinsUser, Token: cfg.JenkinsAPIToken,
-			Stages: stageMap(engine, log), Repos: cfg.jobRepos,
+			Stages: func() jenkinsapi.StageMap { return stageMap(engine, log) }, Repos: cfg.jobRepos,
 		})
 		if err != nil {
 			return d, err
 		}
-		d.sources = append(d.sources, jenkinsapi.NewSource(jc, jenkinsapi.SourceOptions{}))
+		// Half the reconcile period: every reconcile reads the current
+		// head's build again.
+		d.sources = append(d.sources, jenkinsapi.NewSource(jc, jenkinsapi.SourceOptions{RecheckEvery: cfg.Reconcile / 2, Logger: log}))
 	} else if cfg.JenkinsToken == "" {
 		log.Warn("Jenkins is not configured (GATEKEEPER_JENKINS_TOKEN, JENKINS_URL): release pull requests will wait for their build")
 	}
@@ -259,11 +267,12 @@ func stageMap(engine *opa.Engine, log *slog.Logger) jenkinsapi.StageMap {
 }
 
 // jenkinsParser adapts jenkinsapi.ParseNotification to the receiver: a build
-// of a job that is not a pull request job is answered 202 and ignored.
-func jenkinsParser(repos gatekeeper.JobRepos) webhooks.JenkinsParser {
+// of a job that is not a pull request job, or of a job the gatekeeper cannot
+// place, is answered 202 and ignored.
+func jenkinsParser(opts jenkinsapi.ParseOptions) webhooks.JenkinsParser {
 	return func(body []byte) (gatekeeper.Event, bool, error) {
-		e, err := jenkinsapi.ParseNotification(body, repos, time.Now())
-		if errors.Is(err, jenkinsapi.ErrNotPullRequest) {
+		e, err := jenkinsapi.ParseNotification(body, opts, time.Now())
+		if errors.Is(err, jenkinsapi.ErrNotPullRequest) || errors.Is(err, jenkinsapi.ErrUnplaced) {
 			return e, false, nil
 		}
 		return e, err == nil, err
