@@ -126,6 +126,10 @@ type Options struct {
 	// Token (GITHUB_TOKEN) is sent as "Authorization: Bearer"; empty means
 	// unauthenticated calls (60 an hour: enough for tests, not for use).
 	Token string
+	// App, when set, authenticates as a GitHub App instead of Token (set
+	// at most one): every call about a repository or organisation goes
+	// with the token of the installation that holds it; see app.go.
+	App *App
 	// HTTPClient carries timeouts and transport settings; the default has
 	// a 30s overall timeout. It is copied, never changed.
 	HTTPClient *http.Client
@@ -168,6 +172,13 @@ type Client struct {
 	// repoIDs caches RepoID answers; see repoid.go.
 	idsMu   sync.Mutex
 	repoIDs map[string]int64
+
+	// app is the transport of a GitHub App, nil with a token; appLogin
+	// is its bot login once AppLogin has read it. See app.go.
+	app      *installations
+	appFetch sync.Mutex
+	appMu    sync.Mutex
+	appLogin string
 }
 
 // New returns a Client for opts. It returns an error wrapping
@@ -190,13 +201,8 @@ func New(opts Options) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	authed := github.NewClient(hc)
-	if opts.Token != "" {
-		authed = authed.WithAuthToken(opts.Token)
-	}
 	c := &Client{
 		base:    base,
-		http:    authed.Client(),
 		log:     opts.Logger,
 		observe: opts.Observe,
 		clock:   opts.Clock,
@@ -214,6 +220,28 @@ func New(opts Options) (*Client, error) {
 	}
 	if c.sleep == nil {
 		c.sleep = sleepContext
+	}
+	switch {
+	case opts.App != nil && opts.Token != "":
+		return nil, fmt.Errorf("%w github credentials: a token and a GitHub App; set one", gatekeeper.ErrInvalid)
+	case opts.App != nil:
+		next := hc.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		in, err := newInstallations(*opts.App, base, next, c.clock, c.observe)
+		if err != nil {
+			return nil, err
+		}
+		appHTTP := *hc
+		appHTTP.Transport = in
+		c.app, c.http = in, &appHTTP
+	default:
+		authed := github.NewClient(hc)
+		if opts.Token != "" {
+			authed = authed.WithAuthToken(opts.Token)
+		}
+		c.http = authed.Client()
 	}
 	return c, nil
 }
@@ -374,6 +402,8 @@ func (c *Client) classify(err error, attempt int) verdict {
 			return verdict{invalid: true}
 		}
 		return verdict{}
+	case errors.Is(err, ErrNotInstalled) || errors.Is(err, errAppAuth):
+		return verdict{} // asking again cannot help; see app.go
 	case transient(err):
 		return verdict{retry: true, wait: c.backoff(attempt)}
 	}
