@@ -30,11 +30,6 @@ const (
 	EndpointCreateInstallationToken = "create_installation_token"
 )
 
-// AppEndpoints lists the endpoint names only a GitHub App calls.
-func AppEndpoints() []string {
-	return []string{EndpointGetApp, EndpointGetInstallation, EndpointCreateInstallationToken}
-}
-
 // ErrNotInstalled is wrapped by errors of calls about a repository or
 // organisation the GitHub App is not installed on (GET …/installation
 // answered 404), and of calls that name neither. Such a call is not

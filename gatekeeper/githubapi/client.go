@@ -52,6 +52,7 @@ func Endpoints() []string {
 		EndpointGetTeamMembership, EndpointCompareCommits, EndpointListPulls, EndpointGetComment,
 		EndpointCreateReaction, EndpointCreateComment, EndpointGetRepo, EndpointGetCombinedStatus,
 		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch,
+		EndpointGetApp, EndpointGetInstallation, EndpointCreateInstallationToken, // app.go
 	}
 }
 
