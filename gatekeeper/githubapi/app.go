@@ -36,10 +36,11 @@ const (
 // retried.
 var ErrNotInstalled = errors.New("github app is not installed there")
 
-// errAppAuth marks a failure of the App's own authentication (a JWT or an
-// installation token refused with a 4xx): retrying cannot help, so the
-// Client does not retry it.
-var errAppAuth = errors.New("github app authentication refused")
+// ErrAppRefused is wrapped by errors of calls GitHub refused because it
+// refused the App's own authentication (its JWT, or the creation of an
+// installation token, answered with a 4xx): a wrong App id or key, a
+// suspended installation. Retrying cannot help, so the Client does not.
+var ErrAppRefused = errors.New("github app authentication refused")
 
 // App is a GitHub App's identity: its id and the PEM private key it signs
 // its JWTs with (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY).
@@ -179,7 +180,7 @@ func (in *installations) RoundTrip(req *http.Request) (*http.Response, error) {
 			in.forget(owner) // uninstalled or suspended: look it up again next time
 		}
 		if code >= 400 && code < 500 {
-			return nil, fmt.Errorf("creating a token for installation %d: %w: %d", id, errAppAuth, code)
+			return nil, fmt.Errorf("creating a token for installation %d: %w: %d", id, ErrAppRefused, code)
 		}
 	}
 	return resp, err
@@ -254,7 +255,7 @@ func (in *installations) lookup(ctx context.Context, path string) (int64, error)
 	case resp.StatusCode == http.StatusNotFound:
 		return 0, ErrNotInstalled
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return 0, fmt.Errorf("%w: GET %s answered %s (check GITHUB_APP_ID and the private key)", errAppAuth, path, resp.Status)
+		return 0, fmt.Errorf("%w: GET %s answered %s (check GITHUB_APP_ID and the private key)", ErrAppRefused, path, resp.Status)
 	case resp.StatusCode != http.StatusOK:
 		return 0, fmt.Errorf("GET %s answered %s", path, resp.Status)
 	}
@@ -346,6 +347,14 @@ func (c *Client) AppLogin(ctx context.Context) (string, error) {
 		app, resp, err = gh.Apps.Get(ctx, "")
 		return resp, err
 	})
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		switch er.Response.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+			// A wrong App id or key, or a base URL with no GitHub App API.
+			return "", fmt.Errorf("reading the github app (GET /app): %w: %w", ErrAppRefused, err)
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("reading the github app (GET /app): %w", err)
 	}

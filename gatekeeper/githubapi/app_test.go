@@ -558,11 +558,11 @@ func TestAppWrongKeyIsRefusedWithoutRetries(t *testing.T) {
 	}
 	tm := newFakeTime()
 	c := newAppClient(t, f, tm, nil, other)
-	if _, err := c.AppLogin(context.Background()); err == nil {
-		t.Error("AppLogin with the wrong key succeeded")
+	if _, err := c.AppLogin(context.Background()); !errors.Is(err, ErrAppRefused) {
+		t.Errorf("AppLogin with the wrong key = %v, want ErrAppRefused", err)
 	}
 	err = NewPublisher(c).Publish(context.Background(), gatekeeper.PullKey{Owner: "octo-org", Repo: "hello", Number: 1}, testSHA, testStatus)
-	if !errors.Is(err, errAppAuth) {
+	if !errors.Is(err, ErrAppRefused) {
 		t.Errorf("Publish = %v, want the App's authentication refused", err)
 	}
 	calls := f.calls()

@@ -403,7 +403,7 @@ func (c *Client) classify(err error, attempt int) verdict {
 			return verdict{invalid: true}
 		}
 		return verdict{}
-	case errors.Is(err, ErrNotInstalled) || errors.Is(err, errAppAuth):
+	case errors.Is(err, ErrNotInstalled) || errors.Is(err, ErrAppRefused):
 		return verdict{} // asking again cannot help; see app.go
 	case transient(err):
 		return verdict{retry: true, wait: c.backoff(attempt)}
