@@ -198,11 +198,11 @@ func (in *installations) route(u *url.URL) (owner, lookup string, err error) {
 	case parts[0] == "app":
 		return "", "", nil
 	case parts[0] == "repos" && len(parts) >= 3 && parts[1] != "" && parts[2] != "":
-		o, r := strings.ToLower(parts[1]), strings.ToLower(parts[2])
-		return "repos/" + o + "/" + r, "repos/" + url.PathEscape(o) + "/" + url.PathEscape(r) + "/installation", nil
+		// GitHub compares names case-insensitively: so does the cache.
+		o, r := parts[1], parts[2]
+		return strings.ToLower("repos/" + o + "/" + r), "repos/" + url.PathEscape(o) + "/" + url.PathEscape(r) + "/installation", nil
 	case parts[0] == "orgs" && len(parts) >= 2 && parts[1] != "":
-		o := strings.ToLower(parts[1])
-		return "orgs/" + o, "orgs/" + url.PathEscape(o) + "/installation", nil
+		return strings.ToLower("orgs/" + parts[1]), "orgs/" + url.PathEscape(parts[1]) + "/installation", nil
 	}
 	return "", "", fmt.Errorf("%w: %s names no repository or organisation", ErrNotInstalled, rel)
 }

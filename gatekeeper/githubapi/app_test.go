@@ -326,7 +326,7 @@ func TestAppPostsStatusWithInstallationToken(t *testing.T) {
 				}
 			}
 			want := []string{
-				"GET /repos/octo-org/hello/installation jwt",
+				"GET /repos/Octo-Org/Hello/installation jwt",
 				"POST /app/installations/7/access_tokens jwt",
 				"POST /repos/Octo-Org/Hello/statuses/" + testSHA + " inst 7",
 				"POST /repos/Octo-Org/Hello/statuses/" + testSHA + " inst 7",
