@@ -43,6 +43,11 @@ type appFront struct {
 	// installation that holds them.
 	owners map[string]int64
 
+	// ownStatus, when set, is the status in the gatekeeper's context that
+	// is already on every commit: the combined status and the list of
+	// statuses show it.
+	ownStatus []byte
+
 	mu     sync.Mutex
 	tokens map[string]frontToken
 	log    []string // "METHOD /path as"
@@ -57,6 +62,7 @@ var (
 	frontTokens       = regexp.MustCompile(`^/app/installations/([0-9]+)/access_tokens$`)
 	frontInstallation = regexp.MustCompile(`^/(repos/[^/]+/[^/]+|orgs/[^/]+)/installation$`)
 	frontOwner        = regexp.MustCompile(`^/(repos/[^/]+/[^/]+|orgs/[^/]+)/`)
+	frontCommitStatus = regexp.MustCompile(`^/repos/[^/]+/[^/]+/commits/([0-9a-f]{40})/(status|statuses)$`)
 )
 
 func newAppFront(t *testing.T, behind *fakeGitHub, pub *rsa.PublicKey) *appFront {
@@ -94,6 +100,14 @@ func newAppFront(t *testing.T, behind *fakeGitHub, pub *rsa.PublicKey) *appFront
 			return
 		}
 		f.record(fmt.Sprintf("%s %s token %d", r.Method, path, got.inst))
+		if m := frontCommitStatus.FindStringSubmatch(path); m != nil && f.ownStatus != nil {
+			if m[2] == "statuses" {
+				writeJSONStatus(w, http.StatusOK, []byte("["+string(f.ownStatus)+"]"))
+			} else {
+				writeJSONStatus(w, http.StatusOK, []byte(fmt.Sprintf(`{"state":"pending","sha":%q,"total_count":1,"statuses":[%s]}`, m[1], f.ownStatus)))
+			}
+			return
+		}
 		r.URL.Path = path
 		r.Header.Del("Authorization")
 		proxy.ServeHTTP(w, r)
@@ -191,13 +205,10 @@ func checkAppJWT(tok string, pub *rsa.PublicKey, now time.Time) error {
 	return nil
 }
 
-// TestGitHubAppPostsStatus runs the real binary as a GitHub App against
-// GitHub Enterprise Server's /api/v3 base: the recorded pull request gets
-// the same statuses as with a token (the "opened" golden), every read and
-// the status post go with the installation's token, the installation is
-// looked up and its token created once, and the App's bot login is read.
-func TestGitHubAppPostsStatus(t *testing.T) {
-	t.Parallel()
+// startAppServer runs the binary as App e2eAppID against front, with a
+// key made for the test and handed over in a file.
+func startAppServer(t *testing.T, front func(pub *rsa.PublicKey) *appFront) (*server, *appFront) {
+	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -207,13 +218,24 @@ func TestGitHubAppPostsStatus(t *testing.T) {
 	if err := os.WriteFile(keyFile, pemKey, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	gh := newFakeGitHub(t)
-	front := newAppFront(t, gh, &key.PublicKey)
+	f := front(&key.PublicKey)
 	s := startServer(t, serverOptions{extra: []string{
-		"GITHUB_API_URL=" + front.URL + "/api/v3/",
+		"GITHUB_API_URL=" + f.URL + "/api/v3/",
 		"GITHUB_APP_ID=" + strconv.Itoa(e2eAppID),
 		"GITHUB_APP_PRIVATE_KEY_FILE=" + keyFile,
 	}})
+	return s, f
+}
+
+// TestGitHubAppPostsStatus runs the real binary as a GitHub App against
+// GitHub Enterprise Server's /api/v3 base: the recorded pull request gets
+// the same statuses as with a token (the "opened" golden), every read and
+// the status post go with the installation's token, the installation is
+// looked up and its token created once, and the App's bot login is read.
+func TestGitHubAppPostsStatus(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t)
+	s, front := startAppServer(t, func(pub *rsa.PublicKey) *appFront { return newAppFront(t, gh, pub) })
 	if code, body := s.deliver("pull_request", "app-1", fixture(t, "github/pull_request.opened.json")); code != http.StatusAccepted {
 		t.Fatalf("delivery: %d %s", code, body)
 	}
@@ -251,5 +273,40 @@ func TestGitHubAppPostsStatus(t *testing.T) {
 	}
 	if strings.Contains(s.Logs(), "PRIVATE KEY") {
 		t.Error("the log shows the private key")
+	}
+}
+
+// TestGitHubAppKnowsItsOwnStatus: a status in the gatekeeper's context
+// that the App's bot (release-gate[bot]) posted, found on the commit
+// before this process has posted anything (a new store, another replica),
+// is the gatekeeper's own: not "someone else's", which would fail the
+// gate. The bot login comes from GET /app at start.
+func TestGitHubAppKnowsItsOwnStatus(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t)
+	var status map[string]any
+	if err := json.Unmarshal(gh.created, &status); err != nil {
+		t.Fatal(err)
+	}
+	status["context"], status["state"], status["description"] = "release-gate", "pending", "Waiting for: a build"
+	status["creator"].(map[string]any)["login"] = "release-gate[bot]"
+	own, err := json.Marshal(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := startAppServer(t, func(pub *rsa.PublicKey) *appFront {
+		f := newAppFront(t, gh, pub)
+		f.ownStatus = own
+		return f
+	})
+	if code, body := s.deliver("pull_request", "app-own-1", fixture(t, "github/pull_request.opened.json")); code != http.StatusAccepted {
+		t.Fatalf("delivery: %d %s", code, body)
+	}
+	p := s.settled("Codertocat", "Hello-World", 2)
+	if p.Latest.Decision.State != "pending" {
+		t.Errorf("decision %s %q, want pending: the App's own status was taken for someone else's", p.Latest.Decision.State, p.Latest.Decision.Reasons)
+	}
+	if strings.Contains(s.Logs(), "someone else") {
+		t.Errorf("the App's own status was taken for someone else's:\n%s", s.Logs())
 	}
 }
