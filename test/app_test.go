@@ -17,6 +17,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -308,5 +309,73 @@ func TestGitHubAppKnowsItsOwnStatus(t *testing.T) {
 	}
 	if strings.Contains(s.Logs(), "someone else") {
 		t.Errorf("the App's own status was taken for someone else's:\n%s", s.Logs())
+	}
+}
+
+// TestGitHubAppRefusedAtStart: settings GitHub would refuse stop the start
+// with a message saying so, instead of a server that cannot post: a token
+// and an App together (every problem listed), and an App key GitHub does
+// not accept (GET /app answers 401).
+func TestGitHubAppRefusedAtStart(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "app.pem")
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	if err := os.WriteFile(keyFile, pemKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	front := newAppFront(t, newFakeGitHub(t), &other.PublicKey) // GitHub knows another key
+	tests := []struct {
+		name  string
+		env   []string
+		wants []string
+	}{
+		{"token and app", []string{"GITHUB_TOKEN=ghp_e2e", "GATEKEEPER_LOG_LEVEL=loud"},
+			[]string{"GITHUB_TOKEN and a GitHub App", "GATEKEEPER_LOG_LEVEL"}},
+		{"key github refuses", nil, []string{"GET /app", "401"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(binary, "serve")
+			cmd.Env = append([]string{
+				"PATH=" + os.Getenv("PATH"),
+				"GATEKEEPER_ADDR=" + freeAddr(t),
+				"GATEKEEPER_POLICIES=" + policyCopy(t),
+				"GATEKEEPER_STORE=bolt://" + filepath.Join(t.TempDir(), "gatekeeper.db"),
+				"GATEKEEPER_WEBHOOK_SECRET=" + secret,
+				"GITHUB_API_URL=" + front.URL + "/api/v3/",
+				"GITHUB_APP_ID=" + strconv.Itoa(e2eAppID),
+				"GITHUB_APP_PRIVATE_KEY_FILE=" + keyFile,
+			}, tc.env...)
+			done := make(chan struct{})
+			var out []byte
+			go func() { out, _ = cmd.CombinedOutput(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("still running after 20s:\n%s", out)
+			}
+			if cmd.ProcessState.ExitCode() == 0 {
+				t.Errorf("exit 0, want a failure:\n%s", out)
+			}
+			for _, want := range tc.wants {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("output does not say %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(string(out), "PRIVATE KEY") {
+				t.Errorf("output shows the key:\n%s", out)
+			}
+		})
 	}
 }

@@ -146,10 +146,11 @@ func watchPolicy(ctx context.Context, engine *opa.Engine, svc *gatekeeper.Servic
 // learnAppLogin reads the GitHub App's bot login ("<slug>[bot]", GET /app)
 // before the first status is posted, so that the gatekeeper knows its own
 // statuses from the start. GitHub refusing the App (a wrong id or key) stops
-// the start; GitHub not answering does not: the login is then read again in
-// the background, and the first status posted names it meanwhile.
+// the start; GitHub not answering within 5 s does not (webhooks are lost
+// while nothing listens): the login is then read again in the background,
+// and the first status posted names it meanwhile.
 func learnAppLogin(ctx context.Context, gh *githubapi.Client, log *slog.Logger) error {
-	first, cancel := context.WithTimeout(ctx, 20*time.Second)
+	first, cancel := context.WithTimeout(ctx, 5*time.Second)
 	login, err := gh.AppLogin(first)
 	cancel()
 	switch {
