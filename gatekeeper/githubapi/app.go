@@ -153,9 +153,20 @@ func (in *installations) appsTransport() *ghinstallation.AppsTransport {
 	return t
 }
 
-// RoundTrip sends req as the installation that owns what it names.
+// RoundTrip sends req as the installation that owns what it names. A
+// redirect (GitHub answers 301 to …/repos/{o}/{r}/… for a renamed
+// repository, with a Location under /repositories/{id}/…) goes as the
+// installation of the request that was redirected; whatever the path, a
+// token is only ever sent to the API base's host.
 func (in *installations) RoundTrip(req *http.Request) (*http.Response, error) {
-	owner, lookup, err := in.route(req.URL)
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	owner, lookup, err := in.route(first.URL)
+	if err == nil && (req.URL.Host != in.base.Host || req.URL.Scheme != in.base.Scheme) {
+		err = fmt.Errorf("%w: %s is not under the GitHub API base", ErrNotInstalled, req.URL.Redacted())
+	}
 	if err != nil {
 		closeBody(req)
 		return nil, err
@@ -190,7 +201,7 @@ func (in *installations) RoundTrip(req *http.Request) (*http.Response, error) {
 // the path of its installation lookup; "" for the App's own endpoints.
 func (in *installations) route(u *url.URL) (owner, lookup string, err error) {
 	rel, ok := strings.CutPrefix(u.Path, in.base.Path)
-	if !ok || u.Host != in.base.Host {
+	if !ok || u.Host != in.base.Host || u.Scheme != in.base.Scheme {
 		return "", "", fmt.Errorf("%w: %s is not under the GitHub API base", ErrNotInstalled, u.Redacted())
 	}
 	parts := strings.Split(rel, "/")

@@ -64,6 +64,7 @@ type fakeApp struct {
 	slug     string
 	tokenTTL time.Duration
 	repos    map[string]int64 // "owner/repo" → installation id
+	ids      map[string]int64 // repository id → installation id (/repositories/{id}/…)
 	orgs     map[string]int64 // "org" → installation id
 	// repo answers authorised calls about repositories and organisations.
 	repo http.HandlerFunc
@@ -78,7 +79,7 @@ func newFakeApp(t testing.TB, prefix string) *fakeApp {
 	t.Helper()
 	f := &fakeApp{
 		t: t, prefix: prefix, pub: &testAppKey().PublicKey, slug: "release-gate",
-		tokenTTL: time.Hour, repos: map[string]int64{}, orgs: map[string]int64{},
+		tokenTTL: time.Hour, repos: map[string]int64{}, orgs: map[string]int64{}, ids: map[string]int64{},
 		tokens: map[string]appToken{},
 	}
 	created := loadExchanges(t, "rest/create-status.recorded-exchange.json")
@@ -145,6 +146,8 @@ func (f *fakeApp) serve(w http.ResponseWriter, r *http.Request) {
 		inst = f.repos[strings.ToLower(parts[1]+"/"+parts[2])]
 	case parts[0] == "orgs" && len(parts) >= 2:
 		inst = f.orgs[strings.ToLower(parts[1])]
+	case parts[0] == "repositories" && len(parts) >= 2:
+		inst = f.ids[parts[1]]
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "token ")
 	f.mu.Lock()
@@ -607,5 +610,62 @@ func TestNewRefusesBadAppSettings(t *testing.T) {
 				t.Errorf("error quotes the key: %v", err)
 			}
 		})
+	}
+}
+
+// TestAppFollowsRenameRedirectWithItsToken: GitHub answers a renamed
+// repository's old name with a 301 to /repositories/{id}/…; the redirect
+// goes with the token of the repository's installation. A redirect to
+// another host gets no token at all.
+func TestAppFollowsRenameRedirectWithItsToken(t *testing.T) {
+	t.Parallel()
+	var leaked []string
+	var leakMu sync.Mutex
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leakMu.Lock()
+		leaked = append(leaked, r.URL.Path+" "+r.Header.Get("Authorization"))
+		leakMu.Unlock()
+		writeJSON(w, http.StatusOK, `{"id":1}`)
+	}))
+	t.Cleanup(elsewhere.Close)
+	f := newFakeApp(t, "")
+	f.repos["octo-org/old-name"] = 7
+	f.repos["octo-org/moved-away"] = 7
+	f.ids["99"] = 7
+	f.repo = func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/repos/octo-org/old-name":
+			w.Header().Set("Location", f.srv.URL+"/repositories/99")
+			writeJSON(w, http.StatusMovedPermanently, `{"message":"Moved Permanently"}`)
+		case "/repos/octo-org/moved-away":
+			w.Header().Set("Location", elsewhere.URL+"/repositories/99")
+			writeJSON(w, http.StatusMovedPermanently, `{"message":"Moved Permanently"}`)
+		case "/repositories/99":
+			writeJSON(w, http.StatusOK, `{"id":99,"name":"new-name"}`)
+		default:
+			writeJSON(w, http.StatusNotFound, `{"message":"Not Found"}`)
+		}
+	}
+	c := newAppClient(t, f, newFakeTime(), nil, nil)
+	id, err := c.RepoID(context.Background(), "octo-org", "old-name")
+	if err != nil || id != 99 {
+		t.Fatalf("RepoID = %d, %v; want 99", id, err)
+	}
+	want := []string{
+		"GET /repos/octo-org/old-name/installation jwt",
+		"POST /app/installations/7/access_tokens jwt",
+		"GET /repos/octo-org/old-name inst 7",
+		"GET /repositories/99 inst 7",
+	}
+	if diff := cmp.Diff(want, f.calls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if _, err := c.RepoID(context.Background(), "octo-org", "moved-away"); !errors.Is(err, ErrNotInstalled) {
+		t.Errorf("RepoID redirected to another host = %v, want ErrNotInstalled", err)
+	}
+	leakMu.Lock()
+	defer leakMu.Unlock()
+	if len(leaked) != 0 {
+		t.Errorf("another host was called: %q", leaked)
 	}
 }
