@@ -159,6 +159,12 @@ func (in *installations) appsTransport() *ghinstallation.AppsTransport {
 // installation of the request that was redirected; whatever the path, a
 // token is only ever sent to the API base's host.
 func (in *installations) RoundTrip(req *http.Request) (*http.Response, error) {
+	return in.roundTrip(req, nil)
+}
+
+// roundTrip is RoundTrip; before, when set, is told the installation the
+// request goes as, and stops it by returning an error.
+func (in *installations) roundTrip(req *http.Request, before func(inst int64) error) (*http.Response, error) {
 	first := req
 	for first.Response != nil && first.Response.Request != nil {
 		first = first.Response.Request
@@ -175,6 +181,9 @@ func (in *installations) RoundTrip(req *http.Request) (*http.Response, error) {
 		return in.jwt.RoundTrip(cloneRequest(req)) // the App itself
 	}
 	id, err := in.installation(req.Context(), owner, lookup)
+	if err == nil && before != nil {
+		err = before(id)
+	}
 	if err != nil {
 		closeBody(req)
 		return nil, err

@@ -669,3 +669,63 @@ func TestAppFollowsRenameRedirectWithItsToken(t *testing.T) {
 		t.Errorf("another host was called: %q", leaked)
 	}
 }
+
+// TestAppRateLimitIsPerInstallation: GitHub counts each installation's
+// calls apart, so one installation out of calls holds back its own
+// repositories only: a second call for it fails at once without asking
+// GitHub, while the other installation's repository is read and its
+// status posted without any wait.
+func TestAppRateLimitIsPerInstallation(t *testing.T) {
+	t.Parallel()
+	f := newFakeApp(t, "")
+	f.repos["octo-org/one"] = 11
+	f.repos["other-org/two"] = 22
+	reset := strconv.FormatInt(testEpoch.Add(time.Hour).Unix(), 10)
+	created := f.repo
+	f.repo = func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/repos/octo-org/one":
+			w.Header().Set("X-RateLimit-Limit", "5000")
+			w.Header().Set("X-RateLimit-Remaining", "0")
+			w.Header().Set("X-RateLimit-Reset", reset)
+			writeJSON(w, http.StatusForbidden, `{"message":"API rate limit exceeded for installation ID 11.","documentation_url":"https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"}`)
+		case r.URL.Path == "/repos/other-org/two":
+			writeJSON(w, http.StatusOK, `{"id":2,"name":"two"}`)
+		default:
+			created(w, r)
+		}
+	}
+	tm := newFakeTime()
+	c := newAppClient(t, f, tm, nil, nil)
+	for i := range 2 {
+		if _, err := c.RepoID(context.Background(), "octo-org", "one"); !errors.Is(err, ErrRateLimited) {
+			t.Fatalf("RepoID of the limited installation's repository (%d) = %v, want ErrRateLimited", i, err)
+		}
+	}
+	if id, err := c.RepoID(context.Background(), "other-org", "two"); err != nil || id != 2 {
+		t.Fatalf("RepoID of the other installation's repository = %d, %v", id, err)
+	}
+	if err := NewPublisher(c).Publish(context.Background(), gatekeeper.PullKey{Owner: "other-org", Repo: "two", Number: 1}, testSHA, testStatus); err != nil {
+		t.Fatalf("Publish to the other installation: %v", err)
+	}
+	if s := tm.sleeps(); len(s) != 0 {
+		t.Errorf("slept %v: the other installation waited for the limited one", s)
+	}
+	count := 0
+	for _, call := range f.calls() {
+		if strings.HasPrefix(call, "GET /repos/octo-org/one ") {
+			count++
+		}
+	}
+	if count != 1 {
+		t.Errorf("the limited installation was asked %d times, want once (the limit is remembered):\n%s", count, strings.Join(f.calls(), "\n"))
+	}
+	// The Publisher waits the limited installation's limit out (capped),
+	// then posts.
+	if err := NewPublisher(c).Publish(context.Background(), gatekeeper.PullKey{Owner: "octo-org", Repo: "one", Number: 1}, testSHA, testStatus); err != nil {
+		t.Fatalf("Publish to the limited installation: %v", err)
+	}
+	if diff := cmp.Diff([]time.Duration{testRetry().MaxRateLimitWait}, tm.sleeps()); diff != "" {
+		t.Errorf("sleeps (-want +got):\n%s", diff)
+	}
+}
