@@ -93,6 +93,12 @@
 // with ErrAppRefused; neither is retried. The App needs the permissions
 // listed above, and Members: read where its teams are.
 //
+// GitHub counts each installation's calls apart, so the rate-limit memory
+// of an App is kept per installation: the transport tells Client.do which
+// installation an attempt went as, and holds back (limitHeld) a request to
+// an installation whose limit is known to hold, without a word to GitHub,
+// while the other installations' calls go on.
+//
 // The Publisher waits for a rate limit (up to Retry.MaxRateLimitWait per
 // wait, within Retry.MaxElapsed); the sources, the Responder and RepoID
 // never wait for one: they run in a worker, and an unavailable source is
