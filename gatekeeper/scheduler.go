@@ -76,7 +76,9 @@ func (sc *scheduler) run(ctx context.Context) error {
 	}
 	m := newMachine(s.o.Debounce, s.busyPause(), s.backoff)
 
-	// The timers' jobs run one at a time each, tracked, and end with ctx.
+	// The timers' jobs (rescan, reconcile, delivery-id janitor) run one of
+	// each at a time, tracked: run returns only after they have, so that
+	// the caller may close the Store.
 	var chores sync.WaitGroup
 	defer chores.Wait()
 	chore := func(running *atomic.Bool, f func(context.Context)) {
@@ -136,6 +138,7 @@ func (sc *scheduler) run(ctx context.Context) error {
 			sc.drain(m.inFlight(), done, cancelWork)
 			close(work)
 			wg.Wait()
+			chores.Wait() // then the caller may close the Store
 			return nil
 		case k := <-sc.marks:
 			m.notify(k, sc.now())
