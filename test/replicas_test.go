@@ -205,8 +205,8 @@ func TestReplicaPausedMidEvaluation(t *testing.T) {
 	})
 	took := time.Since(frozen)
 	t.Logf("replica b took over %s after a froze (lease ttl %s)", took.Round(time.Millisecond), replicaLeaseTTL)
-	if took > replicaLeaseTTL+3*time.Second {
-		t.Errorf("b took over %s after a froze; want within the lease ttl (%s) and 3s", took, replicaLeaseTTL)
+	if took > replicaLeaseTTL+5*time.Second {
+		t.Errorf("b took over %s after a froze; want within the lease ttl (%s) and 5s", took, replicaLeaseTTL)
 	}
 
 	// a wakes up with its reads answered, and the old evidence in hand.
@@ -266,8 +266,8 @@ func TestReplicaKilledMidEvaluation(t *testing.T) {
 	})
 	took := time.Since(killed)
 	t.Logf("replica b took over %s after a died (lease ttl %s)", took.Round(time.Millisecond), replicaLeaseTTL)
-	if took > replicaLeaseTTL+3*time.Second {
-		t.Errorf("b took over %s after a died; want within the lease ttl (%s) and 3s", took, replicaLeaseTTL)
+	if took > replicaLeaseTTL+5*time.Second {
+		t.Errorf("b took over %s after a died; want within the lease ttl (%s) and 5s", took, replicaLeaseTTL)
 	}
 	for _, p := range log.all() {
 		if p.replica == "a" {
