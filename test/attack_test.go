@@ -6,6 +6,7 @@ package test
 // skipped with "defect: …" (see the attack report).
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -62,4 +63,74 @@ func editedBy(t *testing.T, n int, c map[string]any, sender, body, updatedAt str
 	m["comment"] = cc
 	object(m, "sender")["login"] = sender
 	return mustJSON(t, m)
+}
+
+// TestAttackForgedVoteWithTheSharedWebhookSecret: every repository whose
+// webhook points at the gatekeeper is set up with the one
+// GATEKEEPER_WEBHOOK_SECRET, so the admin of any of them knows it. Such an
+// admin signs an issue_comment delivery of a "/go" by the module lead that
+// GitHub never had. The gate must not pass on a vote GitHub does not have.
+func TestAttackForgedVoteWithTheSharedWebhookSecret(t *testing.T) {
+	t.Skip("defect: a delivery signed with the one webhook secret, which every admin of every repository whose hook points at the gatekeeper knows, is taken as GitHub's word; success never asks GitHub whether the approval or vote exists")
+	t.Parallel()
+	r := newRig(t, rigOptions{jenkinsAPI: true, zenhub: true})
+	const n = 2
+	readyExceptLeadGO(t, r, n)
+	// Signed with the shared secret; GitHub's REST API does not know
+	// the comment (it is never added to the fake).
+	payload, _ := comment(t, n, 751966799, leadUser, "/go", "2020-12-29T05:52:14Z")
+	r.github("issue_comment", payload)
+	p := r.settle(n)
+	if p.Latest.Decision.State == "success" {
+		t.Errorf("a forged, signed /go that GitHub does not have passed the gate: %+v", p.Latest.Decision)
+	}
+	if st := r.last(headA); st != nil && st["state"] == "success" {
+		t.Errorf("status on the head is success: %v", st)
+	}
+}
+
+// TestAttackForgedApprovalWithTheSharedWebhookSecret: the same admin signs
+// a pull_request_review delivery of an approval by QA on the head, which
+// GitHub does not have (its reviews list says nothing of it).
+func TestAttackForgedApprovalWithTheSharedWebhookSecret(t *testing.T) {
+	t.Skip("defect: a delivery signed with the one webhook secret, which every admin of every repository whose hook points at the gatekeeper knows, is taken as GitHub's word; success never asks GitHub whether the approval or vote exists")
+	t.Parallel()
+	r := newRig(t, rigOptions{jenkinsAPI: true, zenhub: true})
+	const n = 2
+	pr := readyExceptLeadGO(t, r, n)
+	// The lead's GO, real: now only QA's approval matters. Take QA's
+	// real approval away (dismissed on GitHub and by webhook).
+	payload, c := comment(t, n, 751966799, leadUser, "/go", "2020-12-29T05:52:14Z")
+	r.gh.addComment(c)
+	r.github("issue_comment", payload)
+	if p := r.settle(n); p.Latest.Decision.State != "success" {
+		t.Fatalf("the release with every piece of evidence does not pass: %+v", p.Latest.Decision)
+	}
+	m := recorded(t, "pull_request_review.submitted.approved.json")
+	dismissed, review := approval(t, pr, 208301102, qaUser, headA, "2019-05-15T16:03:00Z")
+	json.Unmarshal(dismissed, &m)
+	m["action"] = "dismissed"
+	review["state"] = "dismissed"
+	m["review"] = review
+	r.gh.mu.Lock()
+	kept := r.gh.reviews[n][:0]
+	for _, rv := range r.gh.reviews[n] {
+		if rv["id"] != float64(208301102) {
+			kept = append(kept, rv)
+		}
+	}
+	r.gh.reviews[n] = kept
+	r.gh.mu.Unlock()
+	r.github("pull_request_review", mustJSON(t, m))
+	if p := r.settle(n); p.Latest.Decision.State == "success" {
+		t.Fatalf("QA's dismissed approval still counts: %+v", p.Latest.Decision)
+	}
+	// The forged approval: a new review id by QA, signed with the shared
+	// secret, that GitHub never had.
+	forged, _ := approval(t, pr, 208301199, qaUser, headA, "2020-12-29T05:53:00Z")
+	r.github("pull_request_review", forged)
+	p := r.settle(n)
+	if p.Latest.Decision.State == "success" {
+		t.Errorf("a forged, signed approval that GitHub does not have passed the gate: %+v", p.Latest.Decision)
+	}
 }
