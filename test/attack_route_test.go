@@ -1,0 +1,55 @@
+package test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// headR is the head of a feature branch's pull request (made up).
+const headR = "e1d2c3b4a5f60718293a4b5c6d7e8f90a1b2c3d4"
+
+// TestAttackRetargetIntoMaster: a developer opens a pull request from
+// feature/x into develop, which nothing gates, sets a success by hand in
+// the gate's context, then retargets the pull request to master (GitHub's
+// "Edit" base button: pull_request.edited with changes.base). The pull
+// request into master must then be gated like any other (failure, "only
+// staging … may merge into master") and the hand-set success corrected.
+func TestAttackRetargetIntoMaster(t *testing.T) {
+	t.Parallel()
+	f := newEchoRepo(t)
+	s := startEchoServer(t, f)
+	pr := f.setPull(9, nil)
+	f.mu.Lock()
+	h := pr["head"].(map[string]any)
+	h["ref"], h["sha"] = "feature/x", headR
+	pr["base"].(map[string]any)["ref"] = "develop"
+	f.mu.Unlock()
+	if code, body := s.deliver("pull_request", "retarget-open", openedPayload(t, pr)); code != http.StatusAccepted {
+		t.Fatalf("opened: %d %s", code, body)
+	}
+	f.set(headR, "release-gate", "success", "LGTM", "", "dev-zoe")
+	quietPosts(f)
+
+	// Retargeted to master.
+	f.mu.Lock()
+	pr["base"].(map[string]any)["ref"] = "master"
+	f.mu.Unlock()
+	ev := fixtureMap(t, "github/pull_request.opened.json")
+	ev["action"], ev["number"], ev["pull_request"] = "edited", 9, clone(t, pr)
+	ev["changes"] = map[string]any{"base": map[string]any{"ref": map[string]any{"from": "develop"}, "sha": map[string]any{"from": baseSHA}}}
+	ev["pull_request"].(map[string]any)["updated_at"] = "2019-05-15T16:00:00Z"
+	if code, body := s.deliver("pull_request", "retarget-edit", mustJSON(t, ev)); code != http.StatusAccepted {
+		t.Fatalf("edited: %d %s", code, body)
+	}
+	posts := quietPosts(f)
+	var last map[string]any
+	for _, p := range posts {
+		if strings.HasSuffix(p.Path, "/"+headR) {
+			last = p.Body
+		}
+	}
+	if last == nil || last["state"] != "failure" || !strings.Contains(last["description"].(string), "may merge into master") {
+		t.Fatalf("after retargeting into master the gate's status on the head is %v, want failure naming the rule (the hand-set success stands)", last)
+	}
+}
