@@ -37,7 +37,7 @@ func peakRSS(t *testing.T, pid int) int {
 // the process would be killed for its memory, and every gate with it.
 func TestAttackUnsignedBodiesDoNotExhaustMemory(t *testing.T) {
 	s := startServer(t, serverOptions{})
-	const conns, size = 32, 24 << 20
+	const conns, size = 64, 24 << 20
 	base := peakRSS(t, s.cmd.Process.Pid)
 	body := bytes.Repeat([]byte("x"), size)
 	var wg sync.WaitGroup
@@ -63,7 +63,9 @@ func TestAttackUnsignedBodiesDoNotExhaustMemory(t *testing.T) {
 	wg.Wait()
 	peak := peakRSS(t, s.cmd.Process.Pid)
 	t.Logf("%d forged %d MiB bodies in %s: peak RSS %d MiB (before: %d MiB); answers %v", conns, size>>20, time.Since(start), peak, base, codes)
-	if grew := peak - base; grew > 8*(size>>20) {
+	// All held at once they are conns*size (1.5 GiB); read a few at a
+	// time, a few hundred MiB whatever their number.
+	if grew := peak - base; grew > conns*(size>>20)/4 {
 		t.Errorf("peak RSS grew by %d MiB for %d forged bodies of %d MiB: they were held at once", grew, conns, size>>20)
 	}
 	if code, _ := s.deliver("ping", "after-flood", fixture(t, "github/ping.json")); code != http.StatusOK {
