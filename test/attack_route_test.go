@@ -1,7 +1,9 @@
 package test
 
 import (
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -51,5 +53,47 @@ func TestAttackRetargetIntoMaster(t *testing.T) {
 	}
 	if last == nil || last["state"] != "failure" || !strings.Contains(last["description"].(string), "may merge into master") {
 		t.Fatalf("after retargeting into master the gate's status on the head is %v, want failure naming the rule (the hand-set success stands)", last)
+	}
+}
+
+// TestAttackStrangersPullsSpendNoZenHubBudget: on a public repository
+// anybody may open pull requests into master from a fork. Each is gated
+// (failure: "only staging … may merge into master") whatever its evidence,
+// so nothing read about it changes its status. A stranger's pull request
+// whose description links forty issues must not send the gatekeeper to
+// ZenHub about them: forty such pull requests would spend the ZenHub
+// token's budget (and with it the release pull request's link checks).
+func TestAttackStrangersPullsSpendNoZenHubBudget(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{zenhub: true})
+	var refs []string
+	for i := 1; i <= 40; i++ {
+		refs = append(refs, "#"+strconv.Itoa(i))
+		r.zh.know(repoID, i)
+	}
+	const n = 31
+	payload, pr := opened(t, n, headR, "Fixes "+strings.Join(refs, ", "))
+	m := recorded(t, "pull_request.opened.json")
+	json.Unmarshal(payload, &m)
+	head := object(object(m, "pull_request"), "head")
+	head["ref"] = "patch-1"
+	object(head, "repo")["id"] = 999999
+	object(head, "repo")["full_name"] = "stranger/Hello-World"
+	h := object(pr, "head")
+	h["ref"] = "patch-1"
+	object(h, "repo")["id"] = 999999
+	object(h, "repo")["full_name"] = "stranger/Hello-World"
+	r.gh.setPull(pr)
+	r.github("pull_request", mustJSON(t, m))
+	p := r.settle(n)
+	if p.Latest.Decision.State != "failure" {
+		t.Fatalf("a stranger's pull request into master: %s %q, want failure", p.Latest.Decision.State, p.Latest.Description)
+	}
+	asked := 0
+	for i := 1; i <= 40; i++ {
+		asked += r.zh.lookups(repoID, i)
+	}
+	if asked != 0 {
+		t.Errorf("the gatekeeper asked ZenHub %d times about the issues a stranger's pull request links", asked)
 	}
 }
