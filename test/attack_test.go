@@ -134,3 +134,43 @@ func TestAttackForgedApprovalWithTheSharedWebhookSecret(t *testing.T) {
 		t.Errorf("a forged, signed approval that GitHub does not have passed the gate: %+v", p.Latest.Decision)
 	}
 }
+
+// TestAttackReplayedOldDeliveryDoesNotMoveTheHeadBack: anybody who once
+// saw a signed delivery (a proxy's log, the repository's "Recent
+// Deliveries" page) may send it again under a new delivery id: the
+// X-GitHub-Delivery header is not signed. Replaying the release pull
+// request's opened delivery after a push must not take the gate back to
+// the old head, where everything had passed.
+func TestAttackReplayedOldDeliveryDoesNotMoveTheHeadBack(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{jenkinsAPI: true, zenhub: true})
+	const n = 2
+	readyExceptLeadGO(t, r, n)
+	payload, c := comment(t, n, 751966799, leadUser, "/go", "2020-12-29T05:52:14Z")
+	r.gh.addComment(c)
+	r.github("issue_comment", payload)
+	if p := r.settle(n); p.Latest.Decision.State != "success" {
+		t.Fatalf("the release with every piece of evidence does not pass: %+v", p.Latest.Decision)
+	}
+	openedAgain, _ := opened(t, n, headA, releaseBody)
+	pushed, pr := synchronize(t, n, headA, headB, releaseBody, "2021-01-04T11:00:00Z")
+	r.gh.setPull(pr)
+	r.github("pull_request", pushed)
+	if p := r.settle(n); p.Latest.Decision.State == "success" {
+		t.Fatalf("after a push the old head's evidence passes: %+v", p.Latest.Decision)
+	}
+	before := len(r.gh.Statuses())
+	r.github("pull_request", openedAgain) // a new delivery id each time
+	p := r.settle(n)
+	if p.Latest.Decision.State == "success" {
+		t.Errorf("the replayed opened delivery brought back the old head's success: %+v", p.Latest.Decision)
+	}
+	for _, st := range r.gh.Statuses()[before:] {
+		if st.Body["state"] == "success" {
+			t.Errorf("after the replay a success was posted: %s %v", st.Path, st.Body)
+		}
+	}
+	if st := r.last(headB); st == nil || st["state"] == "success" {
+		t.Errorf("status on the new head %v, want one that is not success", st)
+	}
+}
