@@ -143,3 +143,30 @@ func TestAttackEditSomeoneElsesCommentIntoGO(t *testing.T) {
 		}
 	})
 }
+
+// TestAttackNewRepositoryUnderAnOldName: the repository of the release
+// was renamed, and someone who may create repositories in the
+// organisation creates a new one under the old name, pushing the same
+// branches (same commits), and opens its pull request #2. The gatekeeper
+// keys pull requests by owner/name/number: the new repository's pull
+// request must not inherit the approvals, votes and build of the old
+// one's (issue 7 item 2: evidence belongs to its repository, by id).
+func TestAttackNewRepositoryUnderAnOldName(t *testing.T) {
+	t.Parallel()
+	engine, err := opa.Load(context.Background(), policyCopy(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := verifiedRelease()
+	if got := decideOnce(t, engine, ev); got.Status.State != gatekeeper.Success {
+		t.Fatalf("the release does not pass: %s %q", got.Status.State, got.Status.Description)
+	}
+	pr := *ev.PR
+	pr.RepoID, pr.HeadRepoID = 4242, 4242 // another repository, same name
+	pr.Author = "mallory"
+	pr.UpdatedAt = attackAt.Add(time.Minute) // GitHub's clock, a little ahead
+	got := decideOnce(t, engine, ev, gatekeeper.Event{Name: "pull_request.opened", Key: ev.Key, SHA: pr.HeadSHA, Received: attackAt, PullRequest: &pr})
+	if got.Status.State == gatekeeper.Success {
+		t.Errorf("a new repository's pull request under the old name inherited the old one's evidence and passed: %q", got.Status.Description)
+	}
+}
