@@ -279,6 +279,12 @@ func (ev *Evidence) Apply(e Event) {
 		ev.compactComments() // written before commands were kept
 	}
 	if pr := e.PullRequest; pr != nil {
+		if ev.PR != nil && ev.PR.RepoID != 0 && pr.RepoID != 0 && pr.RepoID != ev.PR.RepoID {
+			// Another repository has this name now (the one known was
+			// renamed or deleted, and a new one took its name): nothing
+			// known of the old one's pull request is this one's.
+			*ev = Evidence{Key: ev.Key, Log: ev.Log, Version: ev.Version}
+		}
 		ev.applyPull(*pr, e.Received)
 	}
 	if r := e.Review; r != nil {
