@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // readyExceptLeadGO takes pull request n of a fresh rig (Jenkins API and
@@ -172,5 +173,48 @@ func TestAttackReplayedOldDeliveryDoesNotMoveTheHeadBack(t *testing.T) {
 	}
 	if st := r.last(headB); st == nil || st["state"] == "success" {
 		t.Errorf("status on the new head %v, want one that is not success", st)
+	}
+}
+
+// TestAttackStrangersCommandsAreNotAnsweredWithoutEnd: on a public
+// repository anybody may comment on the release pull request. A stranger
+// posts "/go" thirty times. Each is refused (only role holders vote), and
+// each refusal is answered with a reaction and a reply: the gatekeeper
+// writes on the pull request as often as the stranger does, and spends its
+// token's budget for content creation (GitHub's secondary limit, shared
+// with the commit statuses the gate needs) at the stranger's pace. A
+// person's refused commands must be answered a bounded number of times.
+func TestAttackStrangersCommandsAreNotAnsweredWithoutEnd(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{})
+	const n = 2
+	payload, pr := opened(t, n, headA, releaseBody)
+	r.gh.setPull(pr)
+	r.github("pull_request", payload)
+	r.settle(n)
+	for i := range 30 {
+		at := time.Date(2020, 12, 29, 6, 0, i, 0, time.UTC).Format(time.RFC3339)
+		payload, c := comment(t, n, int64(751977000+i), "stranger-sam", "/go", at)
+		r.gh.addComment(c)
+		r.github("issue_comment", payload)
+	}
+	r.settle(n)
+	time.Sleep(2 * time.Second) // answers follow the evaluation
+	r.settle(n)
+	replies := 0
+	for _, rp := range r.gh.Replies() {
+		if strings.HasPrefix(rp.Body, "@stranger-sam ") {
+			replies++
+		}
+	}
+	reactions := 0
+	for _, rc := range r.gh.Reactions() {
+		if rc.CommentID >= 751977000 {
+			reactions++
+		}
+	}
+	t.Logf("30 refused /go by one stranger: %d replies, %d reactions", replies, reactions)
+	if replies > 1 || reactions > 5 {
+		t.Errorf("30 refused commands by one person were answered with %d replies and %d reactions, want one reply and a bounded number of reactions", replies, reactions)
 	}
 }
