@@ -2,14 +2,22 @@ package gatekeeper
 
 import (
 	"fmt"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
 
-// Build is what the gatekeeper knows about one Jenkins build: the facts a
-// notification carried, completed by the Jenkins source from the REST API.
+// Build is what the gatekeeper knows about one Jenkins build.
+//
+// Jenkins is the authority for its builds. With the Jenkins REST API
+// configured (JENKINS_URL), the facts (result, phase, revisions, stages,
+// tests, coverage, scan) are what the API last stated (Verified); a
+// notification or a pipeline report, which anyone holding the webhook token
+// can send, is a Claim: it only says "look at build N of job J", is kept
+// for the record, and brings what no API has (image digest, chart
+// version), which counts only for a build Jenkins reports finished and
+// successful for the same head. Without the API the facts are the claims'
+// and Verified stays false.
+//
 // A nil report pointer (Tests, Coverage, Vulnerabilities) means "not known";
 // Missing says which of them Jenkins answered it does not have, so that a
 // report that does not exist is never mistaken for an empty pass.
@@ -38,16 +46,23 @@ type Build struct {
 	// PR-merge build it is a local merge commit unknown to GitHub.
 	MergeSHA string `json:"merge_sha,omitempty"`
 	// Phase is the notification phase: QUEUED, STARTED, COMPLETED or
-	// FINALIZED.
+	// FINALIZED (from the API: STARTED while it runs, else COMPLETED).
 	Phase string `json:"phase,omitempty"`
 	// Result is SUCCESS, UNSTABLE, FAILURE, ABORTED or NOT_BUILT, and ""
 	// while the build runs.
 	Result   string `json:"result,omitempty"`
 	Building bool   `json:"building"`
-	// Verified is true once Jenkins itself gave the result: a COMPLETED or
-	// FINALIZED notification, or the REST API. A pipeline report is the
-	// pipeline speaking of itself, sent before the build has finished.
-	Verified  bool          `json:"verified,omitempty"`
+	// Verified is true when the facts are what Jenkins' REST API stated
+	// when it was last read, at VerifiedAt. Only the Jenkins source sets
+	// it; a notification or a report never does.
+	Verified   bool      `json:"verified,omitempty"`
+	VerifiedAt time.Time `json:"verified_at"`
+	// Gone is true when Jenkins answered, at VerifiedAt, that it has no
+	// such build: its claims are all disputed and it never counts.
+	Gone bool `json:"gone,omitempty"`
+	// Recheck is true when a claim arrived after the build was read from
+	// the API: the Jenkins source reads it again.
+	Recheck   bool          `json:"recheck,omitempty"`
 	URL       string        `json:"url,omitempty"`
 	StartedAt time.Time     `json:"started_at"`
 	Duration  time.Duration `json:"duration_ns"`
@@ -56,15 +71,85 @@ type Build struct {
 	Tests           *TestSummary `json:"tests,omitempty"`
 	Coverage        *Coverage    `json:"coverage,omitempty"`
 	Vulnerabilities *VulnCounts  `json:"vulnerabilities,omitempty"`
-	// ImageDigest is the pushed container image digest (sha256:…).
+	// ImageDigest is the pushed container image digest (sha256:…), as
+	// claimed by the newest claim that names one and is not disputed.
 	ImageDigest string `json:"image_digest,omitempty"`
 	// ChartVersion is the published Helm chart version,
-	// <module>-<major>-<minor>-<release>-<commit_sha>.
+	// <module>-<major>-<minor>-<release>-<commit_sha>, chosen as
+	// ImageDigest is.
 	ChartVersion string `json:"chart_version,omitempty"`
+	// BaseChartVersion is the Helm chart version of the base branch as
+	// merged (what master releases today), in the same form, chosen as
+	// ImageDigest is; the policy compares the two to tell a major, minor
+	// or release-only release.
+	BaseChartVersion string `json:"base_chart_version,omitempty"`
 	// Missing names the reports Jenkins said it does not have for this
 	// build (ReportStages, ReportTests, ReportCoverage).
-	Missing   []string  `json:"missing,omitempty"`
+	Missing []string `json:"missing,omitempty"`
+	// Claims are the notifications and reports received about the build,
+	// oldest first, at most maxClaims.
+	Claims    []Claim   `json:"claims,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Claim is what one notification or pipeline report said about a build.
+type Claim struct {
+	Delivery string `json:"delivery,omitempty"`
+	// Event is the event name: "jenkins.completed", "jenkins.report", ….
+	Event            string    `json:"event"`
+	Phase            string    `json:"phase,omitempty"`
+	Result           string    `json:"result,omitempty"`
+	HeadSHA          string    `json:"head_sha,omitempty"`
+	BaseSHA          string    `json:"base_sha,omitempty"`
+	MergeSHA         string    `json:"merge_sha,omitempty"`
+	ImageDigest      string    `json:"image_digest,omitempty"`
+	ChartVersion     string    `json:"chart_version,omitempty"`
+	BaseChartVersion string    `json:"base_chart_version,omitempty"`
+	At               time.Time `json:"at"`
+	// Disputes say what Jenkins' REST API contradicts in the claim, as of
+	// the build's last read ("result SUCCESS, Jenkins says FAILURE"). A
+	// disputed claim is ignored.
+	Disputes []string `json:"disputes,omitempty"`
+}
+
+// maxClaims bounds Build.Claims; the oldest are dropped first.
+const maxClaims = 20
+
+// Contradictions returns what the facts of b, as Jenkins' REST API stated
+// them, contradict in claim c: nothing while b is not Verified or Gone. A
+// finished result claimed of a build Jenkins says is still running is not
+// a contradiction (yet): Jenkins notifies before its API shows the end.
+func Contradictions(b Build, c Claim) []string {
+	if b.Gone {
+		return []string{fmt.Sprintf("Jenkins has no build #%d", b.Number)}
+	}
+	if !b.Verified {
+		return nil
+	}
+	var out []string
+	for _, s := range []struct{ name, claimed, jenkins string }{
+		{"head", c.HeadSHA, b.HeadSHA}, {"base", c.BaseSHA, b.BaseSHA}, {"merge", c.MergeSHA, b.MergeSHA},
+	} {
+		if s.claimed != "" && s.jenkins != "" && s.claimed != s.jenkins {
+			out = append(out, fmt.Sprintf("%s %s, Jenkins says %s", s.name, s.claimed, s.jenkins))
+		}
+	}
+	if c.Result != "" && !b.Building && b.Result != "" && c.Result != b.Result {
+		out = append(out, fmt.Sprintf("result %s, Jenkins says %s", c.Result, b.Result))
+	}
+	return out
+}
+
+// Disputes lists the build's disputed claims, one line each:
+// "jenkins.completed <delivery>: result SUCCESS, Jenkins says FAILURE".
+func (b *Build) Disputes() []string {
+	var out []string
+	for _, c := range b.Claims {
+		if len(c.Disputes) > 0 {
+			out = append(out, strings.TrimSpace(c.Event+" "+c.Delivery)+": "+strings.Join(c.Disputes, "; "))
+		}
+	}
+	return out
 }
 
 // Names of the reports a Build can lack, as listed in Build.Missing.
@@ -186,182 +271,45 @@ type VulnCounts struct {
 	Medium   int `json:"medium"`
 	Low      int `json:"low"`
 	Unknown  int `json:"unknown"`
+	// Suppressed counts, by severity, the findings the report itself marks
+	// suppressed (a SARIF result whose suppressions are all accepted). They
+	// are not in the counts above; whether they count against the limits is
+	// the policy's choice (release.vulnerabilities.count_suppressed).
+	Suppressed Severities `json:"suppressed"`
 	// Report links to the full scan report.
 	Report string `json:"report,omitempty"`
 }
 
-// SplitJobURL returns the decoded job names of a Jenkins job or build URL,
-// outermost folder first, and the build number when the URL names a build
-// (0 otherwise). It accepts relative paths as the Notification plugin sends
-// them ("job/acme/job/shop/job/PR-12/") and absolute URLs with a context
-// path ("https://ci.example.com/jenkins/job/acme/…/PR-12/7/"). Whatever
-// precedes the job/<name> pairs is taken for the context path; empty
-// segments (the "//" gojenkins produces) are ignored. ok is false when the
-// URL does not end in a job, optionally followed by a build number.
-func SplitJobURL(jobURL string) (names []string, build int64, ok bool) {
-	u, err := url.Parse(strings.TrimSpace(jobURL))
-	if err != nil {
-		return nil, 0, false
-	}
-	// Split the escaped path so that an encoded slash (%2F, as in branch
-	// jobs for feature/x) stays inside its name.
-	var segs []string
-	for _, s := range strings.Split(u.EscapedPath(), "/") {
-		if s != "" {
-			segs = append(segs, s)
-		}
-	}
-	n := len(segs)
-	if n >= 3 && segs[n-2] != "job" && isBuildNumber(segs[n-1]) {
-		build, _ = strconv.ParseInt(segs[n-1], 10, 64)
-		n--
-	}
-	// Walk job/<name> pairs from the right: a context path that happens
-	// to contain "job" cannot then be taken for a job.
-	for i := n - 1; i >= 1 && segs[i-1] == "job"; i -= 2 {
-		name, err := url.PathUnescape(segs[i])
-		if err != nil || name == "" {
-			return nil, 0, false
-		}
-		names = append(names, name)
-	}
-	if len(names) == 0 {
-		return nil, 0, false
-	}
-	for l, r := 0, len(names)-1; l < r; l, r = l+1, r-1 {
-		names[l], names[r] = names[r], names[l]
-	}
-	return names, build, true
+// Severities counts findings by severity.
+type Severities struct {
+	Critical int `json:"critical"`
+	High     int `json:"high"`
+	Medium   int `json:"medium"`
+	Low      int `json:"low"`
+	Unknown  int `json:"unknown"`
 }
 
-// isBuildNumber reports whether s is a positive decimal without a leading
-// zero, the only way Jenkins spells a build number.
-func isBuildNumber(s string) bool {
-	if s == "" || len(s) > 18 || s[0] == '0' {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// ParseJobPath recognises a multibranch pull request job from its URL
-// (never from the bare job name, which is ambiguous across repositories):
-// job/<folder>/…/job/PR-<n>/, PR-<n>-merge or PR-<n>-head, relative or
-// absolute, with URL-encoded names and an optional trailing build number.
-// folders are the decoded names of the enclosing folders, outermost first
-// (at least the multibranch project); strategy is "merge", "head" or "".
-func ParseJobPath(jobURL string) (folders []string, prNumber int, strategy string, ok bool) {
-	names, _, ok := SplitJobURL(jobURL)
-	if !ok || len(names) < 2 {
-		return nil, 0, "", false
-	}
-	prNumber, strategy, ok = parsePRJobName(names[len(names)-1])
-	if !ok {
-		return nil, 0, "", false
-	}
-	return names[:len(names)-1], prNumber, strategy, true
-}
-
-// parsePRJobName parses the GitHub Branch Source job names PR-<n>,
-// PR-<n>-merge and PR-<n>-head.
-func parsePRJobName(name string) (int, string, bool) {
-	rest, ok := strings.CutPrefix(name, "PR-")
-	if !ok {
-		return 0, "", false
-	}
-	num, strategy, _ := strings.Cut(rest, "-")
-	switch strategy {
-	case "", "merge", "head":
-	default:
-		return 0, "", false
-	}
-	if !isBuildNumber(num) || len(num) > 9 {
-		return 0, "", false
-	}
-	n, err := strconv.Atoi(num)
-	if err != nil {
-		return 0, "", false
-	}
-	return n, strategy, true
-}
-
-// JobRepos maps multibranch project folders to GitHub repositories: the
-// key is the folder path (decoded folder names joined by "/", e.g.
-// "ci/shop-service"), the value "owner/repo". It is the parsed form of
-// GATEKEEPER_JENKINS_JOBS.
-type JobRepos map[string]string
-
-// ParseJobRepos parses "folder/path=owner/repo,other/path=owner/repo2". An
-// empty string gives an empty map: the organisation-folder convention.
-func ParseJobRepos(s string) (JobRepos, error) {
-	m := JobRepos{}
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		folder, repo, ok := strings.Cut(part, "=")
-		folder, repo = strings.Trim(strings.TrimSpace(folder), "/"), strings.TrimSpace(repo)
-		owner, name, ok2 := strings.Cut(repo, "/")
-		if !ok || !ok2 || folder == "" || owner == "" || name == "" || strings.Contains(name, "/") {
-			return nil, fmt.Errorf("parsing jenkins jobs: %q is not folder/path=owner/repo", part)
-		}
-		if _, dup := m[folder]; dup {
-			return nil, fmt.Errorf("parsing jenkins jobs: folder %q mapped twice", folder)
-		}
-		m[folder] = repo
-	}
-	return m, nil
-}
-
-// Repo returns the repository built by the multibranch project at folders.
-// A configured folder path wins; otherwise the organisation-folder
-// convention applies: the last two folders are owner and repository.
-func (m JobRepos) Repo(folders []string) (owner, repo string, ok bool) {
-	if r, found := m[strings.Join(folders, "/")]; found {
-		owner, repo, _ = strings.Cut(r, "/")
-		return owner, repo, true
-	}
-	if len(folders) < 2 {
-		return "", "", false
-	}
-	return folders[len(folders)-2], folders[len(folders)-1], true
-}
-
-// Folders is the inverse of Repo: the folders of the multibranch project
-// that builds owner/repo.
-func (m JobRepos) Folders(owner, repo string) []string {
-	want := owner + "/" + repo
-	for folder, r := range m {
-		if strings.EqualFold(r, want) {
-			return strings.Split(folder, "/")
-		}
-	}
-	return []string{owner, repo}
-}
-
-// PullKey returns the pull request a PR job URL builds and the job's merge
-// strategy; ok is false for anything that is not a pull request job.
-func (m JobRepos) PullKey(jobURL string) (key PullKey, strategy string, ok bool) {
-	folders, n, strategy, ok := ParseJobPath(jobURL)
-	if !ok {
-		return PullKey{}, "", false
-	}
-	owner, repo, ok := m.Repo(folders)
-	if !ok {
-		return PullKey{}, "", false
-	}
-	return PullKey{Owner: owner, Repo: repo, Number: n}, strategy, true
+// Add adds o's counts to s.
+func (s *Severities) Add(o Severities) {
+	s.Critical += o.Critical
+	s.High += o.High
+	s.Medium += o.Medium
+	s.Low += o.Low
+	s.Unknown += o.Unknown
 }
 
 // clone returns a deep copy of b.
 func (b Build) clone() Build {
 	b.Stages = append([]Stage(nil), b.Stages...)
 	b.Missing = append([]string(nil), b.Missing...)
+	if b.Claims != nil {
+		claims := make([]Claim, len(b.Claims))
+		for i, c := range b.Claims {
+			c.Disputes = append([]string(nil), c.Disputes...)
+			claims[i] = c
+		}
+		b.Claims = claims
+	}
 	if b.Tests != nil {
 		t := *b.Tests
 		b.Tests = &t

@@ -47,7 +47,7 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	}
 
 	now := s.o.Clock.Now()
-	input := BuildInput(ev, InputOptions{Now: now, Gated: s.o.Gated, StatusContext: s.o.StatusContext})
+	input := BuildInput(ev, InputOptions{Now: now, Gated: s.o.Gated, StatusContext: s.o.StatusContext, VerifyBuilds: s.o.VerifyBuilds, StageKeys: s.o.StageKeys})
 	dec, perr := s.o.Evaluator.Evaluate(ctx, input)
 	dec = s.guard(ev, dec, perr)
 	dec = s.notRelease(ev, dec)

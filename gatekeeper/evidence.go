@@ -1,6 +1,7 @@
 package gatekeeper
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -297,7 +298,7 @@ func (ev *Evidence) Apply(e Event) {
 		ev.upsertCheck(*c)
 	}
 	if b := e.Build; b != nil {
-		ev.upsertBuild(*b)
+		ev.upsertBuild(b.clone(), e)
 	}
 	if b := e.Baseline; b != nil && (ev.Baseline == nil || !b.UpdatedAt.Before(ev.Baseline.UpdatedAt)) {
 		cp := *b
@@ -371,7 +372,32 @@ func (ev *Evidence) applyPull(pr PullRequest, at time.Time) {
 	}
 	cp := pr
 	cp.Labels = append([]string(nil), pr.Labels...)
+	cp.LabeledAt = labeledAt(ev.PR, pr)
 	ev.PR = &cp
+}
+
+// labeledAt gives, for each label the new snapshot has, the latest time it
+// was seen being added: the snapshot's own (a "labeled" webhook) or the
+// one kept from before (other snapshots carry no label times). A label the
+// snapshot no longer has loses its time, so that adding it again is a new
+// time.
+func labeledAt(old *PullRequest, pr PullRequest) map[string]time.Time {
+	var out map[string]time.Time
+	for _, l := range pr.Labels {
+		t, ok := pr.LabeledAt[l]
+		if old != nil {
+			if o, had := old.LabeledAt[l]; had && (!ok || o.After(t)) {
+				t, ok = o, true
+			}
+		}
+		if ok {
+			if out == nil {
+				out = map[string]time.Time{}
+			}
+			out[l] = t
+		}
+	}
+	return out
 }
 
 func (ev *Evidence) upsertReview(r Review) {
@@ -484,29 +510,204 @@ func (ev *Evidence) upsertCheck(c Check) {
 // by an earlier one arriving late.
 var phaseRank = map[string]int{"": 0, "QUEUED": 1, "STARTED": 2, "COMPLETED": 3, "FINALIZED": 4}
 
-// upsertBuild merges b into the build with the same job and number. Facts
-// arrive in pieces (a notification per phase, then the Jenkins source's
-// enrichment), so a field the newcomer leaves empty keeps its old value, and
-// a late QUEUED or STARTED notification cannot reopen a finished build.
-func (ev *Evidence) upsertBuild(b Build) {
-	for i := range ev.Builds {
+// upsertBuild merges b into the build with the same job and number.
+//
+// A Verified b is Jenkins' REST API speaking: its facts replace the ones
+// held (claims' or an older read's), every claim is checked against them
+// (Claim.Disputes), and the image digest and chart version are taken from
+// the claims Jenkins does not contradict. Any other b is a claim (a
+// notification or a report, e the event that brought it): it is recorded,
+// and it never changes facts Jenkins stated; it only asks for the build to
+// be read again (Recheck). Before any read, the claims are the facts, and
+// they fail closed: a sha once claimed is not replaced by another claim,
+// and of two finished results the worse one stands.
+func (ev *Evidence) upsertBuild(b Build, e Event) {
+	i := slices.IndexFunc(ev.Builds, func(old Build) bool { return old.JobPath == b.JobPath && old.Number == b.Number })
+	if !b.Verified && !b.Gone {
+		c := Claim{
+			Delivery: e.Delivery, Event: e.Name, Phase: b.Phase, Result: b.Result,
+			HeadSHA: b.HeadSHA, BaseSHA: b.BaseSHA, MergeSHA: b.MergeSHA,
+			ImageDigest: b.ImageDigest, ChartVersion: b.ChartVersion, BaseChartVersion: b.BaseChartVersion,
+			At: e.Received,
+		}
+		if i < 0 {
+			b.Claims = []Claim{c}
+			ev.appendBuild(b)
+			return
+		}
 		old := &ev.Builds[i]
-		if old.JobPath != b.JobPath || old.Number != b.Number {
-			continue
+		if old.Verified || old.Gone {
+			c.Disputes = Contradictions(*old, c)
+			old.Claims = appendClaim(old.Claims, c)
+			old.Recheck = true
+			old.pickClaimed()
+			if b.UpdatedAt.After(old.UpdatedAt) {
+				old.UpdatedAt = b.UpdatedAt
+			}
+			return
 		}
-		switch {
-		case b.Verified && !old.Verified:
-			// Jenkins' own result replaces the pipeline's word about
-			// itself, whatever the phases (an API answer has none).
-		case old.Verified && !b.Verified,
-			phaseRank[b.Phase] < phaseRank[old.Phase],
-			b.Phase == "" && !old.Building && old.Result != "":
-			b.Phase, b.Result, b.Building = old.Phase, old.Result, old.Building
-		}
-		ev.Builds[i] = mergeBuild(*old, b)
+		claims := appendClaim(old.Claims, c)
+		*old = mergeClaim(*old, b)
+		old.Claims = claims
 		return
 	}
+	if i < 0 {
+		b.Recheck = false
+		b.pickClaimed()
+		ev.appendBuild(b)
+		return
+	}
+	old := ev.Builds[i]
+	out := b
+	if old.Verified && b.Verified {
+		// A report a read could not fetch this time (an error, not a
+		// 404) keeps the value an earlier read of the same build gave.
+		out = keepReports(old, b)
+	}
+	if out.URL == "" {
+		out.URL = old.URL
+	}
+	out.Claims = old.Claims
+	if len(b.Claims) > len(out.Claims) {
+		out.Claims = b.Claims
+	}
+	out.Claims = slices.Clone(out.Claims)
+	for j := range out.Claims {
+		out.Claims[j].Disputes = Contradictions(out, out.Claims[j])
+	}
+	// A claim that came while Jenkins was being read (the read carries
+	// the claims it saw) is checked above against this read, and read
+	// for again, so that its dispute is logged too.
+	out.Recheck = b.Claims != nil && len(old.Claims) > len(b.Claims)
+	out.pickClaimed()
+	ev.Builds[i] = out
+}
+
+// maxBuilds bounds Evidence.Builds, so that claims about made-up build
+// numbers cannot grow the evidence without end.
+const maxBuilds = 50
+
+// appendBuild appends b, and past maxBuilds drops one build: the first
+// Jenkins said it does not have, else the first of another head than the
+// current one, else the first not read from Jenkins, else the oldest.
+func (ev *Evidence) appendBuild(b Build) {
 	ev.Builds = append(ev.Builds, b)
+	if len(ev.Builds) <= maxBuilds {
+		return
+	}
+	head := ev.HeadSHA()
+	drop := slices.IndexFunc(ev.Builds, func(x Build) bool { return x.Gone })
+	if drop < 0 {
+		drop = slices.IndexFunc(ev.Builds, func(x Build) bool { return head == "" || x.HeadSHA != head })
+	}
+	if drop < 0 {
+		drop = slices.IndexFunc(ev.Builds, func(x Build) bool { return !x.Verified })
+	}
+	if drop < 0 {
+		drop = 0
+	}
+	ev.Builds = slices.Delete(ev.Builds, drop, drop+1)
+}
+
+// appendClaim appends c, keeping at most maxClaims.
+func appendClaim(list []Claim, c Claim) []Claim {
+	list = append(list, c)
+	if n := len(list); n > maxClaims {
+		list = append(list[:0:0], list[n-maxClaims:]...)
+	}
+	return list
+}
+
+// pickClaimed sets a read build's image digest and chart versions from the
+// newest claims that name them, are not disputed and were made for the
+// head Jenkins states (or name none). Before any read the claims' values
+// stand as they were merged.
+func (b *Build) pickClaimed() {
+	if len(b.Claims) == 0 {
+		return // nothing claimed: the values as they were given
+	}
+	if !b.Verified {
+		if b.Gone {
+			b.ImageDigest, b.ChartVersion, b.BaseChartVersion = "", "", ""
+		}
+		return
+	}
+	b.ImageDigest, b.ChartVersion, b.BaseChartVersion = "", "", ""
+	for _, c := range slices.Backward(b.Claims) {
+		if len(c.Disputes) > 0 || (c.HeadSHA != "" && c.HeadSHA != b.HeadSHA) {
+			continue
+		}
+		if b.ImageDigest == "" {
+			b.ImageDigest = c.ImageDigest
+		}
+		if b.ChartVersion == "" {
+			b.ChartVersion = c.ChartVersion
+		}
+		if b.BaseChartVersion == "" {
+			b.BaseChartVersion = c.BaseChartVersion
+		}
+	}
+}
+
+// keepReports returns the read b, with the reports it lacks but does not
+// list as missing taken from the earlier read old.
+func keepReports(old, b Build) Build {
+	if b.Stages == nil && !slices.Contains(b.Missing, ReportStages) {
+		b.Stages = old.Stages
+	}
+	if b.Tests == nil && !slices.Contains(b.Missing, ReportTests) {
+		b.Tests = old.Tests
+	}
+	if b.Coverage == nil && !slices.Contains(b.Missing, ReportCoverage) {
+		b.Coverage = old.Coverage
+	}
+	if b.Vulnerabilities == nil && !slices.Contains(b.Missing, "vulnerabilities") {
+		b.Vulnerabilities = old.Vulnerabilities
+	}
+	return b
+}
+
+// resultRank orders finished results from best to worst, for claims that
+// disagree before Jenkins was read.
+var resultRank = map[string]int{ResultSuccess: 0, ResultUnstable: 1}
+
+func worseResult(a, b string) string {
+	ra, ok := resultRank[a]
+	if !ok {
+		ra = 2
+	}
+	rb, ok := resultRank[b]
+	if !ok {
+		rb = 2
+	}
+	if rb > ra {
+		return b
+	}
+	return a
+}
+
+// mergeClaim overlays the claim b on old, a build not read from the API:
+// a field the newcomer leaves empty keeps its old value, a late QUEUED or
+// STARTED notification cannot reopen a finished build, a claimed sha never
+// replaces another, and of two finished results the worse stands.
+func mergeClaim(old, b Build) Build {
+	oldResult := old.Result
+	if phaseRank[b.Phase] < phaseRank[old.Phase] || (b.Phase == "" && !old.Building && old.Result != "") {
+		b.Phase, b.Result, b.Building = old.Phase, old.Result, old.Building
+	}
+	if !b.Building && b.Result != "" && oldResult != "" {
+		b.Result = worseResult(oldResult, b.Result)
+	}
+	if old.HeadSHA != "" {
+		b.HeadSHA = old.HeadSHA
+	}
+	if old.BaseSHA != "" {
+		b.BaseSHA = old.BaseSHA
+	}
+	if old.MergeSHA != "" {
+		b.MergeSHA = old.MergeSHA
+	}
+	return mergeBuild(old, b)
 }
 
 // mergeBuild returns old overlaid with every field b sets.
@@ -526,8 +727,8 @@ func mergeBuild(old, b Build) Build {
 	str(&out.URL, b.URL)
 	str(&out.ImageDigest, b.ImageDigest)
 	str(&out.ChartVersion, b.ChartVersion)
+	str(&out.BaseChartVersion, b.BaseChartVersion)
 	out.Result, out.Building = b.Result, b.Building
-	out.Verified = old.Verified || b.Verified
 	if b.Key.Valid() {
 		out.Key = b.Key
 	}
@@ -572,7 +773,8 @@ func (ev *Evidence) CurrentBuild() *Build {
 		// A build counts only for its own repository's pull request: a
 		// job of another repository (or a mapping gone wrong) with the
 		// same number and head is never this pull request's build.
-		if b.HeadSHA != head || b.Strategy == "head" || !b.Key.SamePull(ev.PR.Key) {
+		// A build Jenkins says it does not have is a forgery or gone.
+		if b.HeadSHA != head || b.Strategy == "head" || !b.Key.SamePull(ev.PR.Key) || b.Gone {
 			continue
 		}
 		if best == nil || b.Number > best.Number || (b.Number == best.Number && b.Strategy == "merge") {
@@ -648,6 +850,12 @@ func (ev *Evidence) Clone() *Evidence {
 	if ev.PR != nil {
 		pr := *ev.PR
 		pr.Labels = append([]string(nil), ev.PR.Labels...)
+		if ev.PR.LabeledAt != nil {
+			pr.LabeledAt = make(map[string]time.Time, len(ev.PR.LabeledAt))
+			for l, t := range ev.PR.LabeledAt {
+				pr.LabeledAt[l] = t
+			}
+		}
 		cp.PR = &pr
 	}
 	cp.Heads = append([]HeadChange(nil), ev.Heads...)

@@ -247,3 +247,44 @@ func TestParseBranchPairs(t *testing.T) {
 		}
 	}
 }
+
+// The time a label was added survives snapshots that carry no label times
+// (other webhooks, the REST source), is dropped when the label goes, and
+// is new when the label comes back; an older "labeled" delivered late does
+// not set it back.
+func TestApplyKeepsLabelTimes(t *testing.T) {
+	t.Parallel()
+	key := PullKey{"acme", "shop", 7}
+	snap := func(at time.Time, labeledAt map[string]time.Time, labels ...string) Event {
+		p := pr("aaa", at)
+		p.Labels, p.LabeledAt = labels, labeledAt
+		return Event{Name: "pull_request.x", Key: key, PullRequest: p, Received: at}
+	}
+	var ev Evidence
+	ev.Apply(snap(t0, nil))
+	ev.Apply(snap(t0.Add(time.Minute), map[string]time.Time{"emergency-release": t0.Add(time.Minute)}, "emergency-release"))
+	ev.Apply(snap(t0.Add(2*time.Minute), nil, "emergency-release", "bug")) // REST, or an "edited"
+	want := map[string]time.Time{"emergency-release": t0.Add(time.Minute)}
+	if diff := cmp.Diff(want, ev.PR.LabeledAt); diff != "" {
+		t.Fatalf("after a snapshot without times (-want +got):\n%s", diff)
+	}
+	cp := ev.Clone()
+	cp.PR.LabeledAt["emergency-release"] = t0
+	if !ev.PR.LabeledAt["emergency-release"].Equal(t0.Add(time.Minute)) {
+		t.Fatal("Clone shares LabeledAt with the original")
+	}
+	ev.Apply(snap(t0.Add(3*time.Minute), nil, "bug")) // unlabeled
+	if ev.PR.LabeledAt != nil {
+		t.Fatalf("after the label went: %v, want none", ev.PR.LabeledAt)
+	}
+	ev.Apply(snap(t0.Add(4*time.Minute), nil, "bug", "emergency-release")) // back, its "labeled" not seen yet
+	if ev.PR.LabeledAt != nil {
+		t.Fatalf("label back without its labeled event: %v, want no time", ev.PR.LabeledAt)
+	}
+	ev.Apply(snap(t0.Add(5*time.Minute), map[string]time.Time{"emergency-release": t0.Add(5 * time.Minute)}, "bug", "emergency-release"))
+	ev.Apply(snap(t0.Add(90*time.Second), map[string]time.Time{"emergency-release": t0.Add(90 * time.Second)}, "emergency-release")) // late, older
+	want = map[string]time.Time{"emergency-release": t0.Add(5 * time.Minute)}
+	if diff := cmp.Diff(want, ev.PR.LabeledAt); diff != "" {
+		t.Errorf("after a late older labeled (-want +got):\n%s", diff)
+	}
+}

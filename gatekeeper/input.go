@@ -14,6 +14,15 @@ type InputOptions struct {
 	// StatusContext is the gatekeeper's own status context; checks with it
 	// are left out of the input.
 	StatusContext string
+	// VerifyBuilds is true when builds are read from Jenkins' REST API
+	// (JENKINS_URL is set): only what it states counts, and
+	// build.verification says whether it was read.
+	VerifyBuilds bool
+	// StageKeys, when set, returns the mapping of Jenkins stage names onto
+	// release stage keys in force (the policy data's), so that the input
+	// keys every stage with it, whenever and however the stage was
+	// recorded; nil keeps the keys recorded with the stages.
+	StageKeys func() func(name string) string
 }
 
 // BuildInput turns evidence into the policy input document. It is built
@@ -35,7 +44,7 @@ func BuildInput(ev *Evidence, opt InputOptions) map[string]any {
 	}
 	in["reviews"] = reviewsInput(ev.LatestReviews(), head)
 	in["checks"] = checksInput(ev.Checks, head, opt.StatusContext)
-	in["build"] = buildInput(ev.CurrentBuild(), ev.Baseline)
+	in["build"] = buildInput(ev.CurrentBuild(), ev.Baseline, opt)
 	in["base_tip"] = baseTipInput(ev)
 	in["baseline"] = baselineInput(ev.Baseline)
 	in["stale_builds"] = staleBuilds(ev)
@@ -52,13 +61,51 @@ func BuildInput(ev *Evidence, opt InputOptions) map[string]any {
 	return in
 }
 
-func buildInput(b, base *Build) any {
+// Verification states of a build in the policy input (build.verification).
+const (
+	// VerificationJenkins: the facts are what Jenkins' REST API stated.
+	VerificationJenkins = "jenkins"
+	// VerificationPending: JENKINS_URL is set and the build was not read
+	// yet; the facts are what notifications and reports claim.
+	VerificationPending = "pending"
+	// VerificationNone: no JENKINS_URL; nothing can verify the claims.
+	VerificationNone = "none"
+)
+
+func buildInput(b, base *Build, opt InputOptions) any {
 	if b == nil {
 		return nil
 	}
+	verify := opt.VerifyBuilds
+	verification := VerificationNone
+	switch {
+	case b.Verified:
+		verification = VerificationJenkins
+	case verify:
+		verification = VerificationPending
+	}
+	disputes := []any{}
+	for _, d := range b.Disputes() {
+		disputes = append(disputes, d)
+	}
+	digest, chart, baseChart := b.ImageDigest, b.ChartVersion, b.BaseChartVersion
+	if verify && !(b.Verified && !b.Building && b.Result == ResultSuccess) {
+		// What no API has counts only for a build Jenkins itself
+		// reports finished and successful (for the head the claim
+		// named: see Build.pickClaimed).
+		digest, chart, baseChart = "", "", ""
+	}
+	var keyOf func(string) string
+	if opt.StageKeys != nil {
+		keyOf = opt.StageKeys()
+	}
 	stages := make([]any, len(b.Stages))
 	for i, st := range b.Stages {
-		stages[i] = map[string]any{"name": st.Name, "key": st.Key, "status": st.Status}
+		key := st.Key
+		if keyOf != nil {
+			key = keyOf(st.Name)
+		}
+		stages[i] = map[string]any{"name": st.Name, "key": key, "status": st.Status}
 	}
 	missing := make([]any, len(b.Missing))
 	for i, m := range b.Missing {
@@ -76,12 +123,15 @@ func buildInput(b, base *Build) any {
 		"result":          b.Result,
 		"building":        b.Building,
 		"verified":        b.Verified,
+		"verification":    verification,
+		"disputes":        disputes,
 		"stages":          stages,
 		"tests":           nil,
 		"coverage":        coverageInput(b.Coverage),
 		"vulnerabilities": nil,
-		"image_digest":    b.ImageDigest,
+		"image_digest":    digest,
 		"chart":           nil,
+		"base_chart":      nil,
 		"missing":         missing,
 	}
 	if t := b.Tests; t != nil {
@@ -95,16 +145,27 @@ func buildInput(b, base *Build) any {
 		out["vulnerabilities"] = map[string]any{
 			"critical": v.Critical, "high": v.High, "medium": v.Medium, "low": v.Low,
 			"unknown": v.Unknown, "report": v.Report,
+			"suppressed": map[string]any{
+				"critical": v.Suppressed.Critical, "high": v.Suppressed.High, "medium": v.Suppressed.Medium,
+				"low": v.Suppressed.Low, "unknown": v.Suppressed.Unknown,
+			},
 		}
 	}
-	if b.ChartVersion != "" {
-		c, ok := ParseChartVersion(b.ChartVersion)
+	if chart != "" {
+		c, ok := ParseChartVersion(chart)
 		out["chart"] = map[string]any{
 			"version": c.Version, "module": c.Module, "major": c.Major, "minor": c.Minor,
 			"release": c.Release, "sha": c.SHA, "valid": ok,
 			// The chart is built from the commit Jenkins built: the local
 			// merge commit of a PR-merge build, or the head itself.
 			"pinned": ok && c.PinnedTo(b.MergeSHA, b.HeadSHA),
+		}
+	}
+	if baseChart != "" {
+		c, ok := ParseChartVersion(baseChart)
+		out["base_chart"] = map[string]any{
+			"version": c.Version, "module": c.Module, "major": c.Major, "minor": c.Minor,
+			"release": c.Release, "sha": c.SHA, "valid": ok,
 		}
 	}
 	return out
@@ -278,24 +339,29 @@ func pullInput(pr *PullRequest, gated BranchPairs) map[string]any {
 	for i, l := range pr.Labels {
 		labels[i] = l
 	}
+	labeledAt := make(map[string]any, len(pr.LabeledAt))
+	for l, at := range pr.LabeledAt {
+		labeledAt[l] = at.UTC().Format(time.RFC3339)
+	}
 	return map[string]any{
-		"owner":    pr.Key.Owner,
-		"repo":     pr.Key.Repo,
-		"number":   pr.Key.Number,
-		"title":    pr.Title,
-		"body":     pr.Body,
-		"author":   pr.Author,
-		"state":    pr.State,
-		"draft":    pr.Draft,
-		"merged":   pr.Merged,
-		"head_ref": pr.HeadRef,
-		"head_sha": pr.HeadSHA,
-		"base_ref": pr.BaseRef,
-		"base_sha": pr.BaseSHA,
-		"labels":   labels,
-		"url":      pr.HTMLURL,
-		"gated":    gated.Release(pr),
-		"fork":     pr.FromFork(),
+		"owner":      pr.Key.Owner,
+		"repo":       pr.Key.Repo,
+		"number":     pr.Key.Number,
+		"title":      pr.Title,
+		"body":       pr.Body,
+		"author":     pr.Author,
+		"state":      pr.State,
+		"draft":      pr.Draft,
+		"merged":     pr.Merged,
+		"head_ref":   pr.HeadRef,
+		"head_sha":   pr.HeadSHA,
+		"base_ref":   pr.BaseRef,
+		"base_sha":   pr.BaseSHA,
+		"labels":     labels,
+		"labeled_at": labeledAt,
+		"url":        pr.HTMLURL,
+		"gated":      gated.Release(pr),
+		"fork":       pr.FromFork(),
 	}
 }
 

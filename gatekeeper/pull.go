@@ -47,21 +47,25 @@ func ParsePullKey(s string) (PullKey, error) {
 
 // PullRequest is a snapshot of a pull request as GitHub last described it.
 type PullRequest struct {
-	Key       PullKey   `json:"key"`
-	RepoID    int64     `json:"repo_id,omitempty"`
-	Title     string    `json:"title"`
-	Body      string    `json:"body"`
-	Author    string    `json:"author"`
-	State     string    `json:"state"` // "open" or "closed"
-	Draft     bool      `json:"draft"`
-	Merged    bool      `json:"merged"`
-	HeadRef   string    `json:"head_ref"`
-	HeadSHA   string    `json:"head_sha"`
-	BaseRef   string    `json:"base_ref"`
-	BaseSHA   string    `json:"base_sha"`
-	Labels    []string  `json:"labels"`
-	HTMLURL   string    `json:"html_url,omitempty"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Key     PullKey  `json:"key"`
+	RepoID  int64    `json:"repo_id,omitempty"`
+	Title   string   `json:"title"`
+	Body    string   `json:"body"`
+	Author  string   `json:"author"`
+	State   string   `json:"state"` // "open" or "closed"
+	Draft   bool     `json:"draft"`
+	Merged  bool     `json:"merged"`
+	HeadRef string   `json:"head_ref"`
+	HeadSHA string   `json:"head_sha"`
+	BaseRef string   `json:"base_ref"`
+	BaseSHA string   `json:"base_sha"`
+	Labels  []string `json:"labels"`
+	// LabeledAt is when GitHub says each label was last added (the
+	// pull_request "labeled" webhook's updated_at), for the labels it
+	// still has; a label whose adding was not seen has no entry.
+	LabeledAt map[string]time.Time `json:"labeled_at,omitempty"`
+	HTMLURL   string               `json:"html_url,omitempty"`
+	UpdatedAt time.Time            `json:"updated_at"`
 
 	// HeadRepoID is the id of the repository the head branch lives in:
 	// RepoID for a branch of the repository itself, another for a fork,

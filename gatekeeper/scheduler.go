@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -120,6 +121,23 @@ func (sc *scheduler) run(ctx context.Context) error {
 	}
 	rescan()
 
+	// background runs the timer's reconcile and delivery-id janitor, one of
+	// each at a time; run returns only after they have, so that the caller
+	// may close the Store.
+	var background sync.WaitGroup
+	var reconciling, forgetting atomic.Bool
+	spawn := func(busy *atomic.Bool, job func(context.Context)) {
+		if !busy.CompareAndSwap(false, true) {
+			return // the previous one is still at it
+		}
+		background.Add(1)
+		go func() {
+			defer background.Done()
+			defer busy.Store(false)
+			job(ctx)
+		}()
+	}
+
 	rescanTick := time.NewTicker(s.o.Rescan)
 	defer rescanTick.Stop()
 	reconcileTick := time.NewTicker(s.o.Reconcile)
@@ -138,6 +156,7 @@ func (sc *scheduler) run(ctx context.Context) error {
 			sc.drain(running, done, cancelWork)
 			close(work)
 			wg.Wait()
+			background.Wait()
 			return nil
 		case k := <-sc.marks:
 			notified(k)
@@ -167,9 +186,9 @@ func (sc *scheduler) run(ctx context.Context) error {
 		case <-rescanTick.C:
 			rescan()
 		case <-reconcileTick.C:
-			go sc.reconcile(ctx)
+			spawn(&reconciling, sc.reconcile)
 		case <-janitorTick.C:
-			go sc.forget(ctx)
+			spawn(&forgetting, sc.forget)
 		}
 		s.o.Observer.QueueDepth(len(queue) + len(running))
 	}

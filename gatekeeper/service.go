@@ -29,6 +29,12 @@ type Options struct {
 	Gated         BranchPairs
 	StatusContext string // default "release-gate"
 	PublicURL     string // base of the status target_url
+	// VerifyBuilds is true when a source reads builds from Jenkins' REST
+	// API (JENKINS_URL): then only what it states counts (InputOptions).
+	VerifyBuilds bool
+	// StageKeys maps Jenkins stage names onto release stages with the
+	// policy data in force (InputOptions); nil keeps the recorded keys.
+	StageKeys func() func(name string) string
 
 	Workers int // default 4
 	// RetryMin and RetryMax bound the backoff between attempts to
@@ -151,10 +157,11 @@ func New(o Options) (*Service, error) {
 // evaluates policy: it is on the webhook request's path.
 //
 // An event about a pull request that is not into a gated base branch and
-// not already known is Ignored; an event that names only a commit (status,
-// check_run) is applied to every known pull request of its repository that
-// had that head, and Ignored when there is none; a push to a gated base
-// branch is applied to every open pull request of its repository into it.
+// not already known is Ignored, and so is a build of a pull request not
+// tracked; an event that names only a commit (status, check_run) is applied
+// to every known pull request of its repository that had that head, and
+// Ignored when there is none; a push to a gated base branch is applied to
+// every open pull request of its repository into it.
 func (s *Service) Accept(ctx context.Context, e Event) (Outcome, error) {
 	keys, why, err := s.route(ctx, e)
 	if err != nil {
@@ -190,6 +197,24 @@ func (s *Service) route(ctx context.Context, e Event) ([]PullKey, string, error)
 			return nil, "names no pull request and no commit", nil
 		}
 		return s.routeSHA(ctx, e)
+	}
+	if e.Build != nil && e.PullRequest == nil {
+		// A Jenkins notification or report never starts tracking a pull
+		// request: anyone can build anything, and only GitHub says what
+		// is gated. A build of a pull request nothing gates is dropped
+		// (asking GitHub about it again and again would be the cost); a
+		// build whose notification came before the pull request's webhook
+		// is found again by the Jenkins source.
+		ev, err := s.o.Store.Evidence(ctx, e.Key)
+		if errors.Is(err, ErrNotFound) {
+			return nil, "build of a pull request that is not tracked", nil
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("loading evidence for %s: %w", e.Key, err)
+		}
+		if ev.PR != nil && !s.o.Gated.GatedBase(ev.PR.BaseRef) && ev.Published == nil {
+			return nil, "build of a pull request that is not gated", nil
+		}
 	}
 	if e.PullRequest == nil && len(s.o.Sources) == 0 {
 		// A comment or review about a pull request the gatekeeper has
@@ -334,8 +359,11 @@ func (s *Service) Reconcile(ctx context.Context) error {
 }
 
 // Run runs the workers until ctx is done, then waits for evaluations in
-// flight (at most DrainTimeout) and returns. Work still queued stays in the
-// Store for the next start.
+// flight (cancelled after DrainTimeout, and awaited with the notifications
+// they send) and for the timer's reconcile and delivery-id janitor, and
+// returns. When Run returns nothing it started uses the Store, so the
+// caller may close it. Work still queued stays in the Store for the next
+// start.
 func (s *Service) Run(ctx context.Context) error {
 	return s.sched.run(ctx)
 }
@@ -370,6 +398,9 @@ type PullView struct {
 	DryRun bool `json:"dry_run"`
 	// Sources names the evidence sources configured, in gathering order.
 	Sources []string `json:"sources"`
+	// VerifyBuilds is true when builds are read from Jenkins' REST API;
+	// false: what is known of a build is only claimed.
+	VerifyBuilds bool `json:"verify_builds"`
 }
 
 // Pull returns the view of one pull request, with up to history decision
@@ -387,7 +418,7 @@ func (s *Service) Pull(ctx context.Context, key PullKey, history int) (*PullView
 	if err != nil {
 		return nil, fmt.Errorf("reading queue for %s: %w", key, err)
 	}
-	v := &PullView{Key: key, TargetURL: s.TargetURL(key), Queued: queued, Evidence: ev, History: recs, DryRun: s.o.Publisher.DryRun()}
+	v := &PullView{Key: key, TargetURL: s.TargetURL(key), Queued: queued, Evidence: ev, History: recs, DryRun: s.o.Publisher.DryRun(), VerifyBuilds: s.o.VerifyBuilds}
 	for _, src := range s.o.Sources {
 		v.Sources = append(v.Sources, src.Name())
 	}

@@ -576,3 +576,29 @@ func TestUnchangedDecisionIsRecordedOnce(t *testing.T) {
 		t.Errorf("%d decision records for one unchanged decision, want 1", len(recs))
 	}
 }
+
+// TestAcceptBuildOfUntrackedPull: a Jenkins build of a pull request the
+// gatekeeper does not track (a repository nothing gates, a feature pull
+// request) never starts tracking it, even with sources that could look it
+// up: that would ask GitHub about it again and again. Once GitHub said the
+// pull request is gated, its builds are taken.
+func TestAcceptBuildOfUntrackedPull(t *testing.T) {
+	t.Parallel()
+	h := start(t, gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending}, "rev1"), &source{name: "github"})
+	ctx := context.Background()
+	build := gatekeeper.Event{Name: "jenkins.completed", Delivery: "j-1", Key: key, Build: &gatekeeper.Build{
+		JobPath: "job/acme/job/shop/job/PR-7-merge", Number: 3, Key: key, Phase: "COMPLETED", Result: "SUCCESS",
+	}}
+	if got := h.accept(t, build); got != gatekeeper.Ignored {
+		t.Errorf("build of an untracked pull request: %s, want ignored", got)
+	}
+	if _, err := h.store.Evidence(ctx, key); !errors.Is(err, gatekeeper.ErrNotFound) {
+		t.Errorf("the ignored build started tracking the pull request: %v", err)
+	}
+	if got := h.accept(t, opened(head, t0)); got != gatekeeper.Accepted {
+		t.Fatalf("gated pull request: %s", got)
+	}
+	if got := h.accept(t, build); got != gatekeeper.Accepted {
+		t.Errorf("build of a tracked pull request: %s, want accepted", got)
+	}
+}

@@ -168,6 +168,22 @@ test_data_yaml_emergency_roles_are_roles if {
 	}
 }
 
+# An emergency's extra roles are roles a normal release does not need:
+# otherwise the approvals every release has would open the window.
+test_data_yaml_emergency_roles_are_not_needed_by_every_release if {
+	needed := {role.id | some role in live.approvals.roles; object.get(role, "required", true) != false}
+	every id in live.emergency.extra_approval_roles {
+		not id in needed
+	}
+}
+
+test_data_yaml_emergency_release_kinds_are_kinds if {
+	is_array(live.emergency.release_kinds)
+	every kind in live.emergency.release_kinds {
+		kind in {"major", "minor", "release"}
+	}
+}
+
 # Switches, lists and names ----------------------------------------------------
 
 test_data_yaml_switches_are_true_or_false if {

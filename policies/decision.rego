@@ -37,7 +37,7 @@ channel := metrics_channel if {
 
 metrics_channel := "stable" if {
 	build.coverage.line >= cfg.channel.stable.min_coverage
-	build.vulnerabilities.medium <= cfg.channel.stable.max_medium
+	scan_count("medium") <= cfg.channel.stable.max_medium
 } else := "beta"
 
 # cfg is data.release, the settings in data.yaml. It is {} when the data file
@@ -97,6 +97,7 @@ optional_lists := [
 	["votes", "veto_roles"],
 	["checklist", "required"],
 	["emergency", "extra_approval_roles"],
+	["emergency", "release_kinds"],
 ]
 
 reason_items contains [1, sprintf("policy data release.%s is not a list", [concat(".", path)])] if {
@@ -107,6 +108,7 @@ reason_items contains [1, sprintf("policy data release.%s is not a list", [conca
 # Settings that must be true or false when present (absent: true).
 optional_booleans := [
 	["approvals", "one_person_one_role"],
+	["vulnerabilities", "count_suppressed"],
 	["links", "verify_in_zenhub"],
 ]
 
@@ -122,6 +124,23 @@ reason_items contains [1, "policy data release.votes.lift_roles is not a list"] 
 
 reason_items contains [1, "policy data release.emergency.label is not a string"] if {
 	not is_string(object.get(cfg, ["emergency", "label"], null))
+}
+
+# The extra roles of an emergency must be roles a normal release does not
+# need: otherwise the approvals every release has anyway would open the
+# window, and the label alone would do it.
+reason_items contains [1, sprintf("policy data release.emergency.extra_approval_roles: %v is a role every release needs (give it required: false)", [role.id])] if {
+	some id in object.get(cfg, ["emergency", "extra_approval_roles"], [])
+	some role in roles
+	role.id == id
+	approval_required_normally(role)
+}
+
+release_kind_names := {"major", "minor", "release"}
+
+reason_items contains [1, sprintf("policy data release.emergency.release_kinds: %v is not major, minor or release", [kind])] if {
+	some kind in object.get(cfg, ["emergency", "release_kinds"], [])
+	not kind in release_kind_names
 }
 
 # Lists of role ids must name roles.

@@ -24,6 +24,7 @@ pull_request := {
 	"base_ref": "master",
 	"base_sha": "9049f1265b7d61be4a8904a9a27120d2064dab3b",
 	"labels": ["release"],
+	"labeled_at": {"release": "2024-06-13T08:00:00Z"},
 	"url": "https://github.com/acme/payments/pull/412",
 	"gated": true,
 }
@@ -42,6 +43,8 @@ build := {
 	"result": "SUCCESS",
 	"building": false,
 	"verified": true,
+	"verification": "jenkins",
+	"disputes": [],
 	"stages": [
 		stage("Checkout", "clone"),
 		stage("Build", "build"),
@@ -66,6 +69,7 @@ build := {
 		"valid": true,
 		"pinned": true,
 	},
+	"base_chart": null,
 	"missing": [],
 }
 
@@ -83,7 +87,7 @@ baseline := {
 review(user) := {"user": user, "state": "APPROVED", "commit_id": head_sha, "current": true, "submitted_at": "2024-06-14T09:30:00Z"}
 
 # comment_ids gives each voter's vote comment its own id.
-comment_ids := {"lead-bob": 901, "sre-dan": 902, "qa-carol": 903, "vp-erin": 904, "dev-zoe": 905, "dev-alice": 906, "alice": 907, "ops-frank": 908}
+comment_ids := {"lead-bob": 901, "sre-dan": 902, "qa-carol": 903, "vp-erin": 904, "dev-zoe": 905, "dev-alice": 906, "alice": 907, "ops-frank": 908, "rm-gina": 909}
 
 vote(user, choice) := {"user": user, "vote": choice, "reason": "", "refused": "", "comment_id": comment_ids[user], "head_sha": head_sha, "current": true}
 
@@ -93,11 +97,12 @@ members := {
 	"releasegate/sre": "sre-dan",
 	"releasegate/qa": "qa-carol",
 	"releasegate/management": "vp-erin",
+	"releasegate/release-managers": "rm-gina",
 }
 
 # teams is every membership checked, as the gatekeeper's team source leaves
 # them: each reviewer, voter and the author, in every role team.
-teams := {team: {user: same(user, member) | some user in ["lead-bob", "sre-dan", "qa-carol", "vp-erin", "dev-alice"]} |
+teams := {team: {user: same(user, member) | some user in ["lead-bob", "sre-dan", "qa-carol", "vp-erin", "rm-gina", "dev-alice"]} |
 	some team, member in members
 }
 
@@ -372,15 +377,15 @@ test_role_without_display_fails if {
 }
 
 test_too_many_roles_fail if {
-	extra := [{"id": sprintf("r%d", [i]), "display": sprintf("R%d", [i]), "users": ["vp-erin"], "required": false} | some i in numbers.range(1, 5)]
+	extra := [{"id": sprintf("r%d", [i]), "display": sprintf("R%d", [i]), "users": ["vp-erin"], "required": false} | some i in numbers.range(1, 4)]
 	d := gatekeeper.decision with input as passing with data.release as roles_with(array.concat(fixed_release.approvals.roles, extra))
 	d.reasons == ["policy data release.approvals.roles has 9 roles (max 8)"]
 }
 
 test_unknown_role_id_in_a_list_fails if {
 	d := gatekeeper.decision with input as passing
-		with data.release as release_with("votes", {"quorum_roles": ["qa", "release_manager"], "veto_roles": ["qa"]})
-	d.reasons == ["policy data release.votes.quorum_roles: release_manager is not a role"]
+		with data.release as release_with("votes", {"quorum_roles": ["qa", "auditor"], "veto_roles": ["qa"]})
+	d.reasons == ["policy data release.votes.quorum_roles: auditor is not a role"]
 }
 
 test_empty_quorum_fails if {

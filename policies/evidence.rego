@@ -120,15 +120,30 @@ waiting_items contains [30, sprintf("%s to finish", [build_label])] if {
 	count(stage_waits) == 0
 }
 
-# A result only the pipeline reported (from post { always }, perhaps before
-# post-build steps made the build UNSTABLE) is the pipeline's own word:
-# the build counts once Jenkins itself gave the result (a COMPLETED or
-# FINALIZED notification, or its REST API). Only a Jenkins the gatekeeper
-# cannot reach justifies build.trust_pipeline_report: true.
-waiting_items contains [30, sprintf("Jenkins to confirm build #%v", [build.number])] if {
+# Jenkins is the authority for its builds. With the Jenkins REST API
+# (JENKINS_URL) the facts count once the gatekeeper read them from it
+# (build.verified, build.verification "jenkins"); until then they are what
+# notifications and reports claim, which anyone holding the webhook token
+# can send: "Jenkins to confirm build #57". Without the API
+# (build.verification "none") nothing can verify a claim: the status says
+# the build is unverified, and only build.trust_pipeline_report: true lets
+# the claims count. Disputed claims (build.disputes) were already ignored
+# by the gatekeeper: the facts are Jenkins' own.
+waiting_items contains [30, unverified_message] if {
 	not build_running
 	not build.verified == true
-	not trust_pipeline_report
+	not trusted_claims
+}
+
+unverified_message := sprintf("Jenkins build #%v unverified (no JENKINS_URL)", [build.number]) if {
+	build.verification == "none"
+} else := sprintf("Jenkins to confirm build #%v", [build.number])
+
+# Only an explicit "none" lets the switch apply: claims never count over a
+# Jenkins the gatekeeper can ask.
+trusted_claims if {
+	trust_pipeline_report
+	build.verification == "none"
 }
 
 trust_pipeline_report if object.get(cfg, ["build", "trust_pipeline_report"], false) == true
@@ -205,12 +220,35 @@ scan := build.vulnerabilities if {
 
 waiting_items contains [50, "vulnerability scan"] if not scan
 
-reason_items contains [50, sprintf("%v critical vulnerabilities (max %v)", [scan.critical, cfg.vulnerabilities.max_critical])] if {
-	scan.critical > cfg.vulnerabilities.max_critical
+# count_suppressed: findings the report itself marks suppressed (a SARIF
+# result whose suppressions are accepted) count like the others unless data
+# says release.vulnerabilities.count_suppressed: false.
+count_suppressed if not object.get(cfg, ["vulnerabilities", "count_suppressed"], true) == false
+
+# suppressed(sev) is how many findings of severity sev the report marks
+# suppressed (0 for a report without the field).
+suppressed(sev) := n if {
+	n := scan.suppressed[sev]
+	is_number(n)
+} else := 0
+
+# scan_count(sev) is how many findings of severity sev count.
+scan_count(sev) := scan[sev] + suppressed(sev) if count_suppressed
+
+else := scan[sev]
+
+# suppressed_note says how many of the counted findings are suppressed.
+suppressed_note(sev) := sprintf(", %v suppressed", [suppressed(sev)]) if {
+	count_suppressed
+	suppressed(sev) > 0
+} else := ""
+
+reason_items contains [50, sprintf("%v critical vulnerabilities (max %v%s)", [scan_count("critical"), cfg.vulnerabilities.max_critical, suppressed_note("critical")])] if {
+	scan_count("critical") > cfg.vulnerabilities.max_critical
 }
 
-reason_items contains [50, sprintf("%v high vulnerabilities (max %v)", [scan.high, cfg.vulnerabilities.max_high])] if {
-	scan.high > cfg.vulnerabilities.max_high
+reason_items contains [50, sprintf("%v high vulnerabilities (max %v%s)", [scan_count("high"), cfg.vulnerabilities.max_high, suppressed_note("high")])] if {
+	scan_count("high") > cfg.vulnerabilities.max_high
 }
 
 # Helm chart version <module>-<major>-<minor>-<release>-<commit_sha>: the

@@ -51,20 +51,17 @@ one_person_one_role if not object.get(cfg, ["approvals", "one_person_one_role"],
 # Approvals --------------------------------------------------------------
 
 # approval_roles are the roles that must approve: every role not marked
-# `required: false`, and in an emergency release the extra roles.
+# `required: false`, and with the emergency label the extra roles.
 approval_roles := [role |
 	some role in roles
 	approval_required(role)
 ]
 
-approval_required(role) if not object.get(role, "required", true) == false
+approval_required(role) if approval_required_normally(role)
 
 approval_required(role) if role.id in emergency_roles
 
-emergency_roles := {id |
-	emergency
-	some id in object.get(cfg, ["emergency", "extra_approval_roles"], [])
-}
+approval_required_normally(role) if not object.get(role, "required", true) == false
 
 # current_approvals are the users whose latest review approves the current
 # head, the author excepted (undefined author: nobody counts).
@@ -75,7 +72,20 @@ current_approvals contains review.user if {
 	review.user != pr.author
 }
 
-approvers(role) := {user | some user in current_approvals; holder(role, user)}
+# late_approvals are the current approvals given after the emergency label
+# was added: only they count for an emergency role. An approval given
+# before the label agreed to a normal release, not to an emergency.
+late_approvals contains review.user if {
+	some review in input.reviews
+	review.state == "APPROVED"
+	review.current == true
+	review.user != pr.author
+	time.parse_rfc3339_ns(review.submitted_at) > emergency_label_ns
+}
+
+approvers(role) := {user | some user in current_approvals; holder(role, user)} if not role.id in emergency_roles
+
+approvers(role) := {user | some user in late_approvals; holder(role, user)} if role.id in emergency_roles
 
 unapproved := [role |
 	some role in approval_roles
@@ -83,7 +93,15 @@ unapproved := [role |
 ]
 
 # approval_note explains why a role without an approval has none yet.
-approval_note(role) := sprintf(" (checking %s's team membership)", [users[0]]) if {
+approval_note(role) := sprintf(" (%s approved before the %s label)", [users[0], emergency_label_name]) if {
+	role.id in emergency_roles
+	users := sort({user |
+		some user in current_approvals
+		not user in late_approvals
+		holder(role, user)
+	})
+	count(users) > 0
+} else := sprintf(" (checking %s's team membership)", [users[0]]) if {
 	users := sort({user | some user in current_approvals; unchecked(role, user)})
 	count(users) > 0
 } else := sprintf(" (%s approved an older commit)", [users[0]]) if {
@@ -138,12 +156,14 @@ waiting_items contains [70, sprintf("checking %s's team membership (changes requ
 }
 
 # One person, one role: the approved roles need distinct approvers.
+# approval_gap is the group of roles short of people (see shortfall).
+approval_gap := shortfall([[role_name(role), approvers(role)] |
+	some role in approval_roles
+	count(approvers(role)) > 0
+]) if one_person_one_role
+
 waiting_items contains [71, shortfall_message(gap, "another approver", "more approvers")] if {
-	one_person_one_role
-	gap := shortfall([[role_name(role), approvers(role)] |
-		some role in approval_roles
-		count(approvers(role)) > 0
-	])
+	gap := approval_gap
 }
 
 # shortfall checks Hall's condition on sets, an array of [name, people]

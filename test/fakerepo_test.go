@@ -38,6 +38,8 @@ type fakeRepo struct {
 	tips      map[string]string // branch → tip; master is baseSHA unless moved
 	reactions []reactionPost
 	replies   []replyPost
+	// requested counts the requests received, by "METHOD path".
+	requested map[string]int
 }
 
 // reactionPost is one POST …/issues/comments/{id}/reactions.
@@ -115,6 +117,10 @@ func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	post := r.Method == http.MethodPost
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.requested == nil {
+		f.requested = map[string]int{}
+	}
+	f.requested[r.Method+" "+p]++
 	switch {
 	case post && statusesRoute.MatchString(p):
 		var body map[string]any
@@ -335,4 +341,11 @@ func (f *fakeRepo) Replies() []replyPost {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]replyPost(nil), f.replies...)
+}
+
+// Requested returns how many requests "METHOD path" the fake received.
+func (f *fakeRepo) Requested(methodPath string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requested[methodPath]
 }

@@ -42,12 +42,18 @@ type rig struct {
 	zh  *fakeZenHub  // nil: ZENHUB_API_URL not set
 	s   *server
 	seq atomic.Int64 // delivery ids
+	// policies is the server's policy folder, a copy a test may edit.
+	policies string
 }
 
 // rigOptions say which sources are configured.
 type rigOptions struct {
 	jenkinsAPI bool // JENKINS_URL: the Jenkins source enriches builds
 	zenhub     bool // ZENHUB_API_URL: linked issues are verified
+	// extra are more KEY=VALUE settings.
+	extra []string
+	// data, when set, rewrites the policy copy's data.yaml.
+	data func(t *testing.T, yaml string) string
 }
 
 // newRig starts the fakes and the gatekeeper, with GitHub configured and
@@ -73,7 +79,19 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		r.zh = newFakeZenHub(t)
 		extra = append(extra, "ZENHUB_API_URL="+r.zh.URL+"/", "ZENHUB_API_TOKEN="+zenhubToken)
 	}
-	r.s = startServer(t, serverOptions{extra: extra})
+	so := serverOptions{extra: append(extra, o.extra...), policies: policyCopy(t)}
+	r.policies = so.policies
+	if o.data != nil {
+		path := filepath.Join(so.policies, "data.yaml")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(o.data(t, string(b))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.s = startServer(t, so)
 	return r
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,9 @@ type spoil struct {
 	apply      func(ev *gatekeeper.Evidence)
 	// source, when set, is the error the jenkins source gives.
 	source error
+	// at, when set, is the time of the evaluation instead of the window's
+	// opening (Friday 17:00 IST).
+	at time.Time
 	// events are delivered through Service.Accept after the evidence is
 	// in, as webhooks would be.
 	events []gatekeeper.Event
@@ -63,11 +67,19 @@ const (
 )
 
 func spoils() []spoil {
+	// headBuild is the release's own build, the one Jenkins ran, never a
+	// build another spoil forged beside it: spoiling a forged build would
+	// leave the real one whole, and its pass would be no finding.
+	real := releaseEvidence().Builds
+	number := real[len(real)-1].Number
 	headBuild := func(ev *gatekeeper.Evidence) *gatekeeper.Build {
-		if len(ev.Builds) == 0 { // an earlier spoil took it away
-			return &gatekeeper.Build{Stages: make([]gatekeeper.Stage, 7)}
+		for i := range ev.Builds {
+			if ev.Builds[i].Number == number {
+				return &ev.Builds[i]
+			}
 		}
-		return &ev.Builds[len(ev.Builds)-1]
+		// An earlier spoil took it away.
+		return &gatekeeper.Build{Stages: make([]gatekeeper.Stage, 7)}
 	}
 	return []spoil{
 		{kind: "missing", name: "no PR-merge build", apply: func(ev *gatekeeper.Evidence) { ev.Builds = nil }},
@@ -142,6 +154,29 @@ func spoils() []spoil {
 		{kind: "forged", name: "build only the pipeline reported (token-only)", apply: func(ev *gatekeeper.Evidence) {
 			headBuild(ev).Verified = false
 		}},
+		// Claims someone holding the Jenkins token posts, folded in the
+		// way a webhook's are: Jenkins contradicts them, and they never
+		// change what it stated.
+		{kind: "forged", name: "COMPLETED SUCCESS claimed over Jenkins' FAILURE", apply: func(ev *gatekeeper.Evidence) {
+			b := headBuild(ev)
+			b.Result = "FAILURE"
+			claim(ev, gatekeeper.Build{JobPath: b.JobPath, Number: b.Number, Key: b.Key, Phase: "COMPLETED", Result: "SUCCESS"})
+		}},
+		{kind: "forged", name: "an older head's green build re-pinned by a one-field report", apply: func(ev *gatekeeper.Evidence) {
+			b := headBuild(ev)
+			b.HeadSHA = olderHead
+			claim(ev, gatekeeper.Build{JobPath: b.JobPath, Number: b.Number, Key: b.Key, HeadSHA: ev.HeadSHA()})
+		}},
+		{kind: "forged", name: "a complete report of a build Jenkins never ran", apply: func(ev *gatekeeper.Evidence) {
+			b := *headBuild(ev)
+			b.Number, b.Verified, b.Claims = b.Number+5, false, nil
+			claim(ev, b)
+		}},
+		{kind: "forged", name: "chart only claimed for another head", apply: func(ev *gatekeeper.Evidence) {
+			b := headBuild(ev)
+			b.ChartVersion, b.Claims = "", nil
+			claim(ev, gatekeeper.Build{JobPath: b.JobPath, Number: b.Number, Key: b.Key, HeadSHA: olderHead, ChartVersion: "hello-world-2-14-3-1a2b3c4"})
+		}},
 		{kind: "forged", name: "author approves their own PR", apply: func(ev *gatekeeper.Evidence) { ev.PR.Author = "vp-erin" }},
 		{kind: "forged", name: "stage failed, result says success", apply: func(ev *gatekeeper.Evidence) {
 			headBuild(ev).Stages[3].Status = "FAILED"
@@ -151,6 +186,18 @@ func spoils() []spoil {
 		}},
 		{kind: "errored", name: "Jenkins unreachable", source: errors.New("dial tcp 127.0.0.1:1: connection refused")},
 		{kind: "errored", name: "build failed", apply: func(ev *gatekeeper.Evidence) { headBuild(ev).Result = "FAILURE" }},
+		// Outside the window (Friday 10:30 IST) with every normal approval:
+		// the emergency label alone, or with approvals given before it, or
+		// on a release that is not minor, never opens it.
+		{kind: "stale", name: "outside the window", at: outsideWindow},
+		{kind: "forged", name: "outside the window with only the emergency label", at: outsideWindow, apply: func(ev *gatekeeper.Evidence) {
+			label(ev, "emergency-release", time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC))
+		}},
+		{kind: "forged", name: "emergency label added after every approval, minor release", at: outsideWindow, apply: func(ev *gatekeeper.Evidence) {
+			label(ev, "emergency-release", time.Date(2026, 11, 27, 4, 59, 0, 0, time.UTC))
+			b := headBuild(ev)
+			b.BaseChartVersion = minorBelow(b.ChartVersion)
+		}},
 		{kind: "errored", name: "QA vetoes", apply: func(ev *gatekeeper.Evidence) {
 			for i := range ev.Comments {
 				if ev.Comments[i].User == "qa-carol" {
@@ -160,6 +207,43 @@ func spoils() []spoil {
 			}
 		}},
 	}
+}
+
+// outsideWindow is Friday 2026-11-27 10:30 IST, hours before the release
+// window opens.
+var outsideWindow = time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+
+// label puts name on the pull request, added at t.
+func label(ev *gatekeeper.Evidence, name string, t time.Time) {
+	ev.PR.Labels = append(ev.PR.Labels, name)
+	if ev.PR.LabeledAt == nil {
+		ev.PR.LabeledAt = map[string]time.Time{}
+	}
+	ev.PR.LabeledAt[name] = t
+}
+
+// minorBelow is a chart version one minor release below v
+// (<module>-<major>-<minor>-<release>-<sha>), so that v is a minor
+// release over it; v itself when it has not that shape.
+func minorBelow(v string) string {
+	p := strings.Split(v, "-")
+	if len(p) < 5 {
+		return v
+	}
+	n, err := strconv.Atoi(p[len(p)-3])
+	if err != nil || n == 0 {
+		return v
+	}
+	p[len(p)-3] = strconv.Itoa(n - 1)
+	p[len(p)-1] = "9049f12"
+	return strings.Join(p, "-")
+}
+
+// claim folds b into ev as a Jenkins webhook's event: a notification or
+// report, never Verified.
+func claim(ev *gatekeeper.Evidence, b gatekeeper.Build) {
+	b.Verified = false
+	ev.Apply(gatekeeper.Event{Name: "jenkins.report", Delivery: "forged", Received: time.Date(2026, 11, 27, 11, 29, 0, 0, time.UTC), Build: &b})
 }
 
 // verifiedRelease is the release evidence with its build as Jenkins' REST
@@ -196,7 +280,11 @@ func reviewOn(ev *gatekeeper.Evidence, user, sha string) {
 func TestNoSuccessWithoutTheEvidence(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	engine, err := opa.Load(ctx, policyCopy(t))
+	// The policy as release managers ship it, the release window enforced,
+	// so that the window spoils mean something.
+	dir := t.TempDir()
+	copyDir(t, "../policies", dir)
+	engine, err := opa.Load(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +292,7 @@ func TestNoSuccessWithoutTheEvidence(t *testing.T) {
 
 	// decide runs one Service on a fresh store seeded with ev and returns
 	// the status it posts.
-	decide := func(t *testing.T, ev *gatekeeper.Evidence, sourceErr error, events ...gatekeeper.Event) gatekeepertest.Published {
+	decide := func(t *testing.T, ev *gatekeeper.Evidence, sourceErr error, at time.Time, events ...gatekeeper.Event) gatekeepertest.Published {
 		t.Helper()
 		store := gatekeepertest.NewStore(gatekeepertest.NewClock(at))
 		pub := gatekeepertest.NewPublisher(false)
@@ -212,6 +300,7 @@ func TestNoSuccessWithoutTheEvidence(t *testing.T) {
 			Store: store, Evaluator: engine, Publisher: pub, Clock: gatekeepertest.NewClock(at),
 			Sources:          []gatekeeper.Source{flakySource{name: "jenkins", err: sourceErr}, flakySource{name: "github"}},
 			Gated:            gatekeeper.BranchPairs{{Head: "staging", Base: "master"}},
+			VerifyBuilds:     true, // the "jenkins" source stands for JENKINS_URL
 			Workers:          1,
 			RetryMin:         time.Hour, // one evaluation: the first status is the answer
 			RetryMax:         time.Hour,
@@ -248,7 +337,7 @@ func TestNoSuccessWithoutTheEvidence(t *testing.T) {
 	}
 
 	base := verifiedRelease()
-	if got := decide(t, base, nil); got.Status.State != gatekeeper.Success {
+	if got := decide(t, base, nil, at); got.Status.State != gatekeeper.Success {
 		t.Fatalf("the complete release evidence must pass, so that the spoiled cases mean something: %s %q", got.Status.State, got.Status.Description)
 	}
 
@@ -268,6 +357,7 @@ func TestNoSuccessWithoutTheEvidence(t *testing.T) {
 		var names []string
 		var sourceErr error
 		var events []gatekeeper.Event
+		when := at
 		for _, i := range picks {
 			s := all[i]
 			names = append(names, s.kind+": "+s.name)
@@ -277,10 +367,13 @@ func TestNoSuccessWithoutTheEvidence(t *testing.T) {
 			if s.source != nil {
 				sourceErr = s.source
 			}
+			if !s.at.IsZero() {
+				when = s.at
+			}
 			events = append(events, s.events...)
 		}
 		t.Run(strings.Join(names, " + "), func(t *testing.T) {
-			got := decide(t, ev, sourceErr, events...)
+			got := decide(t, ev, sourceErr, when, events...)
 			if got.Status.State == gatekeeper.Success {
 				t.Fatalf("success with %v", names)
 			}

@@ -15,7 +15,8 @@ import (
 
 // JenkinsParser turns one Jenkins delivery (a Notification plugin message
 // or a pipeline report) into a domain event. It returns used == false with
-// a nil error for a build that is not of a pull request job, and an error
+// a nil error for a build that is not of a pull request job or of a job
+// the gatekeeper cannot place (answered 202 and ignored), and an error
 // wrapping gatekeeper.ErrInvalid for a malformed body.
 // jenkinsapi.ParseNotification, wrapped in cmd, is the implementation.
 type JenkinsParser func(body []byte) (e gatekeeper.Event, used bool, err error)

@@ -73,9 +73,11 @@ type pullPage struct {
 	Checks            []gatekeeper.Check  // on the head
 	StaleChecks       []gatekeeper.Check  // on older commits
 	Build             *gatekeeper.Build   // the PR-merge build of the head
+	VerifyBuilds      bool                // builds are read from Jenkins' REST API
 	Baseline          *gatekeeper.Build   // the base branch's latest good build
 	Chart             *chartRow           // the build's Helm chart version, checked
 	StaleBuilds       int                 // builds of older heads, not counted
+	Disputes          []string            // claims Jenkins contradicts, every build's
 	Votes             []voteRow           // latest vote per person
 	Nogos             []nogoRow           // NOGOs that stand, any head
 	Links             []gatekeeper.IssueRef
@@ -190,6 +192,7 @@ func newPullPage(v *gatekeeper.PullView) pullPage {
 			p.StaleChecks = append(p.StaleChecks, c)
 		}
 	}
+	p.VerifyBuilds = v.VerifyBuilds
 	if b := ev.CurrentBuild(); b != nil {
 		p.Build = b
 		if b.ChartVersion != "" {
@@ -204,6 +207,9 @@ func newPullPage(v *gatekeeper.PullView) pullPage {
 	for _, b := range ev.Builds {
 		if b.HeadSHA != head {
 			p.StaleBuilds++
+		}
+		for _, d := range b.Disputes() {
+			p.Disputes = append(p.Disputes, fmt.Sprintf("%s #%d: %s", b.JobName, b.Number, d))
 		}
 	}
 	nogos := ev.Nogos()

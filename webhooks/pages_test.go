@@ -232,7 +232,7 @@ func TestPullPageShowsReleaseEvidence(t *testing.T) {
 			Stages:          []gatekeeper.Stage{{Name: "Checkout", Key: "clone", Status: "SUCCESS"}, {Name: "Deploy", Key: "deploy", Status: "FAILED"}},
 			Tests:           &gatekeeper.TestSummary{Total: 42, Passed: 40, Skipped: 2},
 			Coverage:        &gatekeeper.Coverage{Line: cov, Source: "coverage"},
-			Vulnerabilities: &gatekeeper.VulnCounts{Medium: 4, Report: "trivy.json"},
+			Vulnerabilities: &gatekeeper.VulnCounts{Medium: 4, Report: "trivy.json", Suppressed: gatekeeper.Severities{High: 1}},
 			ChartVersion:    "hello-world-1-2-3-1a2b3c4",
 		}},
 		{Delivery: "jenkins-0", Name: "jenkins.completed", Key: helloKey, Build: &gatekeeper.Build{JobPath: "job/x/job/PR-2", Number: 3, Key: helloKey, HeadSHA: "0000000000000000000000000000000000000001"}},
@@ -259,10 +259,12 @@ func TestPullPageShowsReleaseEvidence(t *testing.T) {
 	}
 	for _, want := range []string{
 		"PR-2-merge #7", "FAILURE", "Deploy", "FAILED", "40 passed, 0 failed, 2 skipped of 42", "84.25% lines",
-		"0 critical, 0 high, 4 medium, 0 low", "hello-world-1-2-3-1a2b3c4", "pinned",
+		"0 critical, 0 high, 4 medium, 0 low; suppressed in the report: 0 critical, 1 high, 0 medium, 0 low", "hello-world-1-2-3-1a2b3c4", "pinned",
 		"1 build(s) of older heads", "qa-lead", "nogo", "smoke tests red",
 		"acme/shop#12", "not checked in ZenHub yet", "☑ Release notes", "☐ DR plan",
 		"Tip of master: <code title=\"f95f852bd8fca8fcc58a9a2d6c842781e32a215e\">f95f852bd8fc</code>", "a base Jenkins did not name: it does not count",
+		// Without JENKINS_URL a build is what notifications claim.
+		"unverified", "the gatekeeper has no JENKINS_URL",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page does not show %q", want)

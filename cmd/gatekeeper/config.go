@@ -7,10 +7,13 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/githubapi"
+	"github.com/releasegate/gatekeeper/gatekeeper/jenkinsapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/opa"
 )
 
@@ -29,6 +32,9 @@ type Config struct {
 
 	GitHubAPIURL string
 	GitHubToken  string
+	// A GitHub App instead of GitHubToken: its id and PEM private key.
+	GitHubAppID         string
+	GitHubAppPrivateKey string
 
 	// Sign-in with GitHub for pages and API (see signin.go).
 	OAuthClientID     string
@@ -63,7 +69,7 @@ type Config struct {
 	RedisWaitReplicas int
 
 	gated    gatekeeper.BranchPairs
-	jobRepos gatekeeper.JobRepos
+	jobRepos jenkinsapi.JobRepos
 }
 
 // setting describes one setting: its flag, its environment variable and
@@ -86,7 +92,9 @@ func (c *Config) settings() []setting {
 		{"status-context", "GATEKEEPER_STATUS_CONTEXT", "release-gate", "commit status context", &c.StatusContext, false},
 		{"gated-branches", "GATEKEEPER_GATED_BRANCHES", "staging:master", "gated head:base pairs, comma-separated", &c.GatedBranches, false},
 		{"github-api-url", "GITHUB_API_URL", "https://api.github.com/", "GitHub REST base", &c.GitHubAPIURL, false},
-		{"", "GITHUB_TOKEN", "", "GitHub token; none means dry run", &c.GitHubToken, true},
+		{"", "GITHUB_TOKEN", "", "GitHub token; none (and no GitHub App) means dry run", &c.GitHubToken, true},
+		{"github-app-id", "GITHUB_APP_ID", "", "GitHub App id: act as the App's installations instead of GITHUB_TOKEN", &c.GitHubAppID, false},
+		{"", "GITHUB_APP_PRIVATE_KEY", "", "GitHub App private key (PEM), with GITHUB_APP_ID", &c.GitHubAppPrivateKey, true},
 		{"github-oauth-client-id", "GITHUB_OAUTH_CLIENT_ID", "", "GitHub OAuth client id: sign-in for pages and API", &c.OAuthClientID, false},
 		{"", "GITHUB_OAUTH_CLIENT_SECRET", "", "GitHub OAuth client secret", &c.OAuthClientSecret, true},
 		{"", "GATEKEEPER_SESSION_KEY", "", "key sealing the sign-in cookies (at least 32 characters)", &c.SessionKey, true},
@@ -235,6 +243,7 @@ func (c *Config) Validate() error {
 	}
 	p = append(p, checkURL("GATEKEEPER_PUBLIC_URL", c.PublicURL, true, false)...)
 	p = append(p, checkURL("GITHUB_API_URL", c.GitHubAPIURL, true, false)...)
+	p = append(p, c.validateGitHubAuth()...)
 	p = append(p, checkURL("JENKINS_URL", c.JenkinsURL, false, false)...)
 	p = append(p, checkURL("ZENHUB_API_URL", c.ZenHubAPIURL, false, false)...)
 	p = append(p, checkSlackURL(c.SlackWebhookURL)...)
@@ -245,7 +254,7 @@ func (c *Config) Validate() error {
 		p = append(p, errors.New("GATEKEEPER_JENKINS_TOKEN is required when JENKINS_URL is set: Jenkins must authenticate its notifications"))
 	}
 	if c.JenkinsJobs != "" {
-		repos, err := gatekeeper.ParseJobRepos(c.JenkinsJobs)
+		repos, err := jenkinsapi.ParseJobRepos(c.JenkinsJobs)
 		if err != nil {
 			p = append(p, fmt.Errorf("GATEKEEPER_JENKINS_JOBS: %w", err))
 		}
@@ -301,6 +310,57 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(p...)
 }
+
+// validateGitHubAuth checks the GitHub credentials: a token, a GitHub App
+// (GITHUB_APP_ID with GITHUB_APP_PRIVATE_KEY), or neither for a dry run;
+// never both. The key is never quoted.
+func (c *Config) validateGitHubAuth() []error {
+	var p []error
+	if c.GitHubToken != "" && (c.GitHubAppID != "" || c.GitHubAppPrivateKey != "") {
+		p = append(p, errors.New("GITHUB_TOKEN and a GitHub App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY) are both set: set one"))
+	}
+	switch {
+	case c.GitHubAppID == "" && c.GitHubAppPrivateKey != "":
+		p = append(p, errors.New("GITHUB_APP_ID is required with GITHUB_APP_PRIVATE_KEY"))
+	case c.GitHubAppID != "" && c.GitHubAppPrivateKey == "":
+		p = append(p, errors.New("GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE) is required with GITHUB_APP_ID"))
+	}
+	if c.GitHubAppID != "" {
+		if id, err := strconv.ParseInt(c.GitHubAppID, 10, 64); err != nil || id <= 0 {
+			p = append(p, fmt.Errorf("GITHUB_APP_ID: %q is not a GitHub App id (a positive number)", c.GitHubAppID))
+		}
+	}
+	if c.GitHubAppPrivateKey != "" {
+		if err := githubapi.CheckAppKey(c.appKey()); err != nil {
+			p = append(p, fmt.Errorf("GITHUB_APP_PRIVATE_KEY: %w", err))
+		}
+	}
+	return p
+}
+
+// appKey is GITHUB_APP_PRIVATE_KEY as PEM bytes. A key pasted into one
+// line with its line breaks written as \n (as some secret stores and
+// .env files hold it) is restored.
+func (c *Config) appKey() []byte {
+	k := c.GitHubAppPrivateKey
+	if !strings.Contains(k, "\n") {
+		k = strings.ReplaceAll(k, `\n`, "\n")
+	}
+	return []byte(k)
+}
+
+// githubApp returns the GitHub App settings, nil when none is set.
+func (c *Config) githubApp() *githubapi.App {
+	if c.GitHubAppID == "" {
+		return nil
+	}
+	id, _ := strconv.ParseInt(c.GitHubAppID, 10, 64) // checked by Validate
+	return &githubapi.App{ID: id, PrivateKey: c.appKey()}
+}
+
+// githubAuth reports whether GitHub credentials are set: without them the
+// gatekeeper runs dry, reading nothing from GitHub and posting nothing.
+func (c *Config) githubAuth() bool { return c.GitHubToken != "" || c.GitHubAppID != "" }
 
 // parseStore finds the store kind GATEKEEPER_STORE names, and the rest of
 // the setting after its scheme.

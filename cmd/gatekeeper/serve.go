@@ -24,8 +24,9 @@ import (
 )
 
 // serve builds the dependencies from cfg, runs the server and the workers
-// until ctx ends, then shuts down cleanly: stop accepting requests, drain
-// the workers, close the store.
+// until ctx ends, then shuts down cleanly: stop accepting requests, wait
+// for the requests running, drain the workers and every goroutine they
+// started, and only then close the store.
 func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	log := newLogger(cfg.LogLevel, logOut)
 
@@ -50,11 +51,20 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if deps.github.IsApp() {
+		if err := learnAppLogin(ctx, deps.github, log); err != nil {
+			return err
+		}
+	}
 	svc, err := gatekeeper.New(gatekeeper.Options{
 		Store: store, Evaluator: engine, Publisher: deps.publisher, Responder: deps.responder,
 		Notifier: deps.notifier, Sources: deps.sources,
 		Logger: log, Observer: metrics, Gated: cfg.gated, StatusContext: cfg.StatusContext,
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
+		VerifyBuilds: cfg.JenkinsURL != "",
+		// Stages are keyed with the policy in force at every evaluation,
+		// however and whenever they were recorded.
+		StageKeys: func() func(string) string { return stageMap(engine, log).Keys() },
 	})
 	if err != nil {
 		return err
@@ -73,15 +83,18 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	gin.SetMode(gin.ReleaseMode)
 	handler, err := webhooks.New(webhooks.Options{
 		Service: svc, ParseGitHub: githubevents.ParseDelivery, WebhookSecret: []byte(cfg.WebhookSecret),
-		JenkinsToken: []byte(cfg.JenkinsToken), ParseJenkins: jenkinsParser(cfg.jobRepos),
+		JenkinsToken: []byte(cfg.JenkinsToken), ParseJenkins: jenkinsParser(jenkinsapi.ParseOptions{
+			Repos: cfg.jobRepos, Stages: func() jenkinsapi.StageMap { return stageMap(engine, log) },
+		}),
 		Logger: log, Metrics: metrics, Auth: auth, Policy: engine.Health,
 	})
 	if err != nil {
 		return err
 	}
 
+	requests := newDrainingHandler(handler)
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           requests,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -90,6 +103,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", version, "commit", commit,
 		"policy", engine.Revision(), "store", cfg.Store, "dry_run", deps.publisher.DryRun(),
+		"github_auth", githubAuthKind(cfg),
 		"gated", cfg.gated.String(), "sources", deps.names())
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -100,15 +114,26 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	served := false
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
+		served = true
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if sErr := srv.Shutdown(shutdownCtx); sErr != nil {
 		log.Error("stopping the HTTP server", "err", sErr)
+		_ = srv.Close()
+	}
+	// Shutdown gives up on requests still running after its timeout: wait
+	// for them too, then for the workers, the timer's reconcile and
+	// janitor and the policy watcher (whose reload re-evaluates), so that
+	// nothing uses the store when the deferred Close runs.
+	requests.Close()
+	if !served {
+		<-serveErr // Serve returns once Shutdown or Close ran
 	}
 	stopWork()
 	wg.Wait()
@@ -137,12 +162,63 @@ func watchPolicy(ctx context.Context, engine *opa.Engine, svc *gatekeeper.Servic
 	})
 }
 
+// learnAppLogin reads the GitHub App's bot login ("<slug>[bot]", GET /app)
+// before the first status is posted, so that the gatekeeper knows its own
+// statuses from the start. GitHub refusing the App (a wrong id or key) stops
+// the start; GitHub not answering within 5 s does not (webhooks are lost
+// while nothing listens): the login is then read again in the background,
+// and the first status posted names it meanwhile.
+func learnAppLogin(ctx context.Context, gh *githubapi.Client, log *slog.Logger) error {
+	first, cancel := context.WithTimeout(ctx, 5*time.Second)
+	login, err := gh.AppLogin(first)
+	cancel()
+	switch {
+	case err == nil:
+		log.Info("acting as a GitHub App", "login", login)
+		return nil
+	case errors.Is(err, githubapi.ErrAppRefused):
+		return err
+	}
+	log.Warn("reading the GitHub App's login; trying again in the background", "err", err)
+	go func() {
+		for ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(30 * time.Second):
+			}
+			try, cancel := context.WithTimeout(ctx, 20*time.Second)
+			login, err := gh.AppLogin(try)
+			cancel()
+			if err == nil {
+				log.Info("acting as a GitHub App", "login", login)
+				return
+			}
+			log.Warn("reading the GitHub App's login", "err", err)
+		}
+	}()
+	return nil
+}
+
+// githubAuthKind names how the gatekeeper authenticates to GitHub, for the
+// start-up log line.
+func githubAuthKind(cfg *Config) string {
+	switch {
+	case cfg.GitHubAppID != "":
+		return "app " + cfg.GitHubAppID
+	case cfg.GitHubToken != "":
+		return "token"
+	}
+	return "none"
+}
+
 // dependencies are the adapters built from the settings.
 type dependencies struct {
 	publisher gatekeeper.Publisher
 	responder gatekeeper.Responder
 	notifier  gatekeeper.Notifier // nil: no Slack notifications
 	sources   []gatekeeper.Source
+	github    *githubapi.Client
 }
 
 func (d dependencies) names() []string {
@@ -160,13 +236,15 @@ func (d dependencies) names() []string {
 func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, log *slog.Logger) (dependencies, error) {
 	var d dependencies
 	gh, err := githubapi.New(githubapi.Options{
-		BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Logger: log, Observe: metrics.GitHubCall,
+		BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, App: cfg.githubApp(),
+		Logger: log, Observe: metrics.GitHubCall,
 	})
 	if err != nil {
 		return d, err
 	}
-	if cfg.GitHubToken == "" {
-		log.Warn("no GITHUB_TOKEN: dry run, statuses and vote answers are logged and shown on the details page, not posted; GitHub is not read")
+	d.github = gh
+	if !cfg.githubAuth() {
+		log.Warn("no GITHUB_TOKEN nor GitHub App: dry run, statuses and vote answers are logged and shown on the details page, not posted; GitHub is not read")
 		d.publisher = githubapi.NewDryRun(log)
 		d.responder = githubapi.NewDryRunResponder(log)
 	} else {
@@ -181,16 +259,18 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 	if cfg.JenkinsURL != "" {
 		jc, err := jenkinsapi.New(jenkinsapi.Options{
 			URL: cfg.JenkinsURL, User: cfg.JenkinsUser, Token: cfg.JenkinsAPIToken,
-			Stages: stageMap(engine, log), Repos: cfg.jobRepos,
+			Stages: func() jenkinsapi.StageMap { return stageMap(engine, log) }, Repos: cfg.jobRepos,
 		})
 		if err != nil {
 			return d, err
 		}
-		d.sources = append(d.sources, jenkinsapi.NewSource(jc, jenkinsapi.SourceOptions{}))
+		// Half the reconcile period: every reconcile reads the current
+		// head's build again.
+		d.sources = append(d.sources, jenkinsapi.NewSource(jc, jenkinsapi.SourceOptions{RecheckEvery: cfg.Reconcile / 2, Logger: log}))
 	} else if cfg.JenkinsToken == "" {
 		log.Warn("Jenkins is not configured (GATEKEEPER_JENKINS_TOKEN, JENKINS_URL): release pull requests will wait for their build")
 	}
-	if cfg.GitHubToken != "" {
+	if cfg.githubAuth() {
 		d.sources = append(d.sources, githubapi.NewTeamSource(gh, githubapi.TeamSourceOptions{Teams: policyTeams(engine)}))
 	}
 	if cfg.ZenHubAPIURL != "" {
@@ -246,11 +326,12 @@ func stageMap(engine *opa.Engine, log *slog.Logger) jenkinsapi.StageMap {
 }
 
 // jenkinsParser adapts jenkinsapi.ParseNotification to the receiver: a build
-// of a job that is not a pull request job is answered 202 and ignored.
-func jenkinsParser(repos gatekeeper.JobRepos) webhooks.JenkinsParser {
+// of a job that is not a pull request job, or of a job the gatekeeper cannot
+// place, is answered 202 and ignored.
+func jenkinsParser(opts jenkinsapi.ParseOptions) webhooks.JenkinsParser {
 	return func(body []byte) (gatekeeper.Event, bool, error) {
-		e, err := jenkinsapi.ParseNotification(body, repos, time.Now())
-		if errors.Is(err, jenkinsapi.ErrNotPullRequest) {
+		e, err := jenkinsapi.ParseNotification(body, opts, time.Now())
+		if errors.Is(err, jenkinsapi.ErrNotPullRequest) || errors.Is(err, jenkinsapi.ErrUnplaced) {
 			return e, false, nil
 		}
 		return e, err == nil, err

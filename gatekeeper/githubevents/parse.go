@@ -147,6 +147,11 @@ func pullRequest(ev *github.PullRequestEvent) (gatekeeper.Event, error) {
 	if err := checkPull(name, pr); err != nil {
 		return gatekeeper.Event{}, err
 	}
+	// GitHub sends no time of the event itself; labelling is what updated
+	// the pull request, so its updated_at is when the label was added.
+	if label := ev.GetLabel().GetName(); action == "labeled" && label != "" && !pr.UpdatedAt.IsZero() {
+		pr.LabeledAt = map[string]time.Time{label: pr.UpdatedAt}
+	}
 	return gatekeeper.Event{Name: name, Key: pr.Key, SHA: pr.HeadSHA, PullRequest: &pr}, nil
 }
 

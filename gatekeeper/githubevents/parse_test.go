@@ -414,3 +414,27 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A "labeled" delivery says when the label was added: GitHub sends no time
+// of the event, and the pull request's updated_at is the labelling. Other
+// actions carry no label times, even when the pull request has labels.
+func TestParseLabeledTime(t *testing.T) {
+	t.Parallel()
+	typ, body := fixture(t, "pull_request.labeled.json")
+	e, err := githubevents.Parse(typ, "d1", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Time{"bug": ts("2019-05-15T15:20:35Z")}
+	if diff := cmp.Diff(want, e.PullRequest.LabeledAt); diff != "" {
+		t.Errorf("LabeledAt (-want +got):\n%s", diff)
+	}
+	typ, body = fixture(t, "pull_request.opened.json")
+	e, err = githubevents.Parse(typ, "d2", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.PullRequest.LabeledAt != nil {
+		t.Errorf("opened: LabeledAt = %v, want none", e.PullRequest.LabeledAt)
+	}
+}

@@ -54,7 +54,7 @@ func BenchmarkParseNotification(b *testing.B) {
 	body := notificationJSON(b, nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ParseNotification(body, nil, testNow); err != nil {
+		if _, err := ParseNotification(body, ParseOptions{}, testNow); err != nil {
 			b.Fatal(err)
 		}
 	}

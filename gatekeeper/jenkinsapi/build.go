@@ -72,9 +72,9 @@ type wireSCMRevision struct {
 }
 
 // Build fetches one build's result, timing and revisions; jobURL is any
-// form gatekeeper.SplitJobURL accepts. Stages and reports are left empty
-// (see Enrich). A finished build is Verified: its result is Jenkins' own. A
-// build Jenkins does not have is ErrMissing.
+// form SplitJobURL accepts. Stages and reports are left empty
+// (see Enrich). The build is Verified: its facts are Jenkins' own. A build
+// Jenkins does not have is ErrMissing.
 func (c *Client) Build(ctx context.Context, jobURL string, number int64) (gatekeeper.Build, error) {
 	r, err := newRef(jobURL, number)
 	if err != nil {
@@ -110,8 +110,13 @@ func (c *Client) fetchBuild(ctx context.Context, r ref) (gatekeeper.Build, []wir
 	b.Building = w.Building
 	if w.Result != nil && !w.Building {
 		b.Result = *w.Result
-		// The REST API is Jenkins' own account of the result.
-		b.Verified = b.Result != ""
+	}
+	// The REST API is Jenkins' own account of the build, whatever its
+	// state: these facts are verified.
+	b.Verified, b.VerifiedAt = true, c.clock.Now()
+	b.Phase = "COMPLETED"
+	if b.Building {
+		b.Phase = "STARTED"
 	}
 	b.URL = w.URL
 	if w.Timestamp > 0 {

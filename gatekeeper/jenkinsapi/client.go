@@ -31,14 +31,15 @@ type Options struct {
 	// MaxBody bounds an answer's size; 0 means 64 MiB (test reports list
 	// every test case).
 	MaxBody int64
-	// Stages maps Jenkins stage names onto the release stages; nil means
-	// DefaultStageMap().
-	Stages StageMap
+	// Stages returns the map of Jenkins stage names onto the release
+	// stages in force; it is called at each use, so that a policy reload
+	// applies at once. nil, or a nil map, means DefaultStageMap().
+	Stages func() StageMap
 	// CoverageID is the Coverage plugin's recorder id, the URL segment of
 	// its report; "" means "coverage", the plugin's default.
 	CoverageID string
 	// Repos maps job folders to repositories (GATEKEEPER_JENKINS_JOBS).
-	Repos gatekeeper.JobRepos
+	Repos JobRepos
 	// Clock stamps Build.UpdatedAt; nil means the system clock.
 	Clock gatekeeper.Clock
 }
@@ -52,9 +53,9 @@ type Client struct {
 	transport  http.RoundTripper
 	timeout    time.Duration
 	maxBody    int64
-	stages     stageIndex
+	stages     func() StageMap
 	coverageID string
-	repos      gatekeeper.JobRepos
+	repos      JobRepos
 	clock      gatekeeper.Clock
 }
 
@@ -68,17 +69,9 @@ func New(opt Options) (*Client, error) {
 	if (opt.User == "") != (opt.Token == "") {
 		return nil, fmt.Errorf("creating jenkins client: user and token go together: %w", gatekeeper.ErrInvalid)
 	}
-	stages := opt.Stages
-	if stages == nil {
-		stages = DefaultStageMap()
-	}
-	idx, err := stages.index()
-	if err != nil {
-		return nil, fmt.Errorf("creating jenkins client: %w", err)
-	}
 	c := &Client{
 		transport: opt.Transport, timeout: opt.Timeout, maxBody: opt.MaxBody,
-		stages: idx, coverageID: opt.CoverageID, repos: opt.Repos, clock: opt.Clock,
+		stages: opt.Stages, coverageID: opt.CoverageID, repos: opt.Repos, clock: opt.Clock,
 	}
 	if c.transport == nil {
 		c.transport = http.DefaultTransport
@@ -97,6 +90,11 @@ func New(opt Options) (*Client, error) {
 	}
 	if c.clock == nil {
 		c.clock = gatekeeper.SystemClock{}
+	}
+	// The map in force at start must be good; a later bad one is an
+	// error at its use.
+	if _, err := c.stageIndex(); err != nil {
+		return nil, fmt.Errorf("creating jenkins client: %w", err)
 	}
 	var auth []any
 	if opt.User != "" {
@@ -147,9 +145,9 @@ type ref struct {
 // newRef parses a job URL in any form SplitJobURL accepts. A build number
 // in the URL must agree with number; number 0 takes the URL's.
 func newRef(jobURL string, number int64) (ref, error) {
-	names, n, ok := gatekeeper.SplitJobURL(jobURL)
+	names, n, ok := SplitJobURL(jobURL)
 	if !ok {
-		return ref{}, fmt.Errorf("job url %q names no job: %w", jobURL, gatekeeper.ErrInvalid)
+		return ref{}, fmt.Errorf("job url %q names no job: %w", jobURL, ErrUnplaced)
 	}
 	if n != 0 && number != 0 && n != number {
 		return ref{}, fmt.Errorf("job url %q names build %d, not %d: %w", jobURL, n, number, gatekeeper.ErrInvalid)
@@ -206,7 +204,7 @@ func (r ref) job(j *gojenkins.Jenkins) *gojenkins.Job {
 // and strategy.
 func (c *Client) skeleton(r ref) gatekeeper.Build {
 	b := gatekeeper.Build{JobPath: r.jobPath(), JobName: r.names[len(r.names)-1], Number: r.number}
-	if folders, n, strategy, ok := gatekeeper.ParseJobPath(b.JobPath); ok {
+	if folders, n, strategy, ok := ParseJobPath(b.JobPath); ok {
 		// A pull request job, even when its repository is not known:
 		// its strategy decides whether the built commit can be the head.
 		b.Key.Number, b.Strategy = n, strategy
@@ -220,6 +218,24 @@ func (c *Client) skeleton(r ref) gatekeeper.Build {
 		}
 	}
 	return b
+}
+
+// stageIndex indexes the stage map in force (Options.Stages).
+func (c *Client) stageIndex() (stageIndex, error) {
+	return indexStages(c.stages)
+}
+
+// indexStages indexes the map provider returns, DefaultStageMap() for a
+// nil provider or map.
+func indexStages(provider func() StageMap) (stageIndex, error) {
+	var m StageMap
+	if provider != nil {
+		m = provider()
+	}
+	if m == nil {
+		m = DefaultStageMap()
+	}
+	return m.index()
 }
 
 // isMissing reports whether err means Jenkins does not have the thing.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,13 +47,14 @@ func TestEnrichPRMergeBuild(t *testing.T) {
 		JobPath: prJob, JobName: "PR-2-merge", Number: prNumber,
 		Key:      gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2},
 		Strategy: "merge", HeadSHA: headSHA, MergeSHA: mergeSHA,
-		Phase: "COMPLETED", Result: "SUCCESS", Verified: true,
+		Phase: "COMPLETED", Result: "SUCCESS", Verified: true, VerifiedAt: testNow,
 		URL:       "http://localhost:32769/" + prJob + "/10/",
 		StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
-		Stages:       sevenStages(),
-		Tests:        &gatekeeper.TestSummary{Total: 42, Passed: 40, Failed: 0, Skipped: 2},
-		Coverage:     &gatekeeper.Coverage{Line: 88.44, Branch: ptr(82.19), Source: "coverage"},
-		ChartVersion: "hello-1-4-0-ec26c3e", ImageDigest: "sha256:0f1e",
+		Stages:   sevenStages(),
+		Tests:    &gatekeeper.TestSummary{Total: 42, Passed: 40, Failed: 0, Skipped: 2},
+		Coverage: &gatekeeper.Coverage{Line: 88.44, Branch: ptr(82.19), Source: "coverage"},
+		// What the notification claimed is not Jenkins' word: the
+		// domain takes the chart and the digest from the claims.
 		UpdatedAt: testNow,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -197,9 +199,10 @@ func TestEnrichVariants(t *testing.T) {
 			if got.Result != tt.wantResult || got.Building != tt.wantBuilding {
 				t.Errorf("Result, Building = %q, %v; want %q, %v", got.Result, got.Building, tt.wantResult, tt.wantBuilding)
 			}
-			// The API's result is Jenkins' own; a running build has none.
-			if got.Verified != !tt.wantBuilding {
-				t.Errorf("Verified = %v, want %v", got.Verified, !tt.wantBuilding)
+			// Whatever the build's state, what the API says is Jenkins'
+			// own account of it.
+			if !got.Verified {
+				t.Error("Verified = false for a build read from the API")
 			}
 			if got.HeadSHA != headSHA {
 				t.Errorf("HeadSHA = %q, want %q", got.HeadSHA, headSHA)
@@ -337,7 +340,7 @@ func TestBuildRecordedFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := gatekeeper.Build{
-		JobPath: "job/fish", JobName: "fish", Number: 10, Result: "SUCCESS", Verified: true,
+		JobPath: "job/fish", JobName: "fish", Number: 10, Phase: "COMPLETED", Result: "SUCCESS", Verified: true, VerifiedAt: testNow,
 		URL:       "http://localhost:32769/job/fish/10/",
 		StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
 		UpdatedAt: testNow,
@@ -418,7 +421,7 @@ func TestLastSuccessful(t *testing.T) {
 			want: gatekeeper.Build{
 				JobPath: "job/Codertocat/job/Hello-World/job/master", JobName: "master", Number: 6,
 				Key:     gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World"},
-				HeadSHA: baseSHA, MergeSHA: baseSHA, Result: "SUCCESS", Verified: true,
+				HeadSHA: baseSHA, MergeSHA: baseSHA, Phase: "COMPLETED", Result: "SUCCESS", Verified: true, VerifiedAt: testNow,
 				URL:       "http://localhost:32769" + master + "/6/",
 				StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
 				Coverage:  &gatekeeper.Coverage{Line: 88.44, Branch: ptr(82.19), Source: "coverage"},
@@ -434,7 +437,7 @@ func TestLastSuccessful(t *testing.T) {
 			want: gatekeeper.Build{
 				JobPath: "job/Codertocat/job/Hello-World/job/master", JobName: "master", Number: 6,
 				Key:     gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World"},
-				HeadSHA: baseSHA, MergeSHA: baseSHA, Result: "SUCCESS", Verified: true,
+				HeadSHA: baseSHA, MergeSHA: baseSHA, Phase: "COMPLETED", Result: "SUCCESS", Verified: true, VerifiedAt: testNow,
 				URL:       "http://localhost:32769" + master + "/6/",
 				StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
 				Missing:   []string{gatekeeper.ReportCoverage},
@@ -637,8 +640,8 @@ func TestNewRejects(t *testing.T) {
 		{"no url", Options{}},
 		{"not http", Options{URL: "ftp://ci.example.com/"}},
 		{"user without token", Options{URL: "https://ci.example.com/", User: "u"}},
-		{"unknown stage key", Options{URL: "https://ci.example.com/", Stages: StageMap{"lint": {"Lint"}}}},
-		{"name for two stages", Options{URL: "https://ci.example.com/", Stages: StageMap{gatekeeper.StageBuild: {"Build"}, gatekeeper.StagePush: {"build"}}}},
+		{"unknown stage key", Options{URL: "https://ci.example.com/", Stages: func() StageMap { return StageMap{"lint": {"Lint"}} }}},
+		{"name for two stages", Options{URL: "https://ci.example.com/", Stages: func() StageMap { return StageMap{gatekeeper.StageBuild: {"Build"}, gatekeeper.StagePush: {"build"}} }}},
 		{"coverage id with a slash", Options{URL: "https://ci.example.com/", CoverageID: "a/b"}},
 	}
 	for _, tt := range tests {
@@ -651,73 +654,54 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
+// TestMergeNotification: the build read from the API is Jenkins' account
+// alone. Nothing a notification claimed (result, phase, revisions, scan,
+// chart, digest, the repository of its scm url) is kept; its claims go
+// along for the domain to check.
 func TestMergeNotification(t *testing.T) {
 	t.Parallel()
-	vulns := &gatekeeper.VulnCounts{High: 1, Report: "https://ci.example.com/scan/1"}
-	note := gatekeeper.Build{
-		Phase: "FINALIZED", HeadSHA: mergeSHA, BaseSHA: baseSHA, URL: "http://ci/job/x/1/",
-		Key:             gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2},
-		Vulnerabilities: vulns, ImageDigest: "sha256:0f1e", ChartVersion: "hello-1-4-0-ec26c3e",
-	}
 	prKey := gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}
+	claims := []gatekeeper.Claim{{Event: EventFinalized, Phase: "FINALIZED", Result: "SUCCESS", MergeSHA: mergeSHA}}
+	note := gatekeeper.Build{
+		Phase: "FINALIZED", Result: "SUCCESS", HeadSHA: mergeSHA, BaseSHA: baseSHA, URL: "http://ci/job/x/1/",
+		Key:             prKey,
+		Vulnerabilities: &gatekeeper.VulnCounts{High: 1}, ImageDigest: "sha256:0f1e", ChartVersion: "hello-1-4-0-ec26c3e",
+		Claims: claims,
+	}
 	tests := []struct {
 		name string
-		// noteVerified: the notification was a COMPLETED or FINALIZED
-		// one with a status.
-		noteVerified bool
-		api          gatekeeper.Build
-		want         gatekeeper.Build
+		api  gatekeeper.Build
+		want gatekeeper.Build
 	}{
 		{
-			name: "api result verifies",
+			name: "the api's result, not the claimed one",
 			api:  gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, Result: "UNSTABLE", Verified: true},
-			want: gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, BaseSHA: baseSHA, Result: "UNSTABLE", Verified: true, URL: note.URL},
+			want: gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, Result: "UNSTABLE", Verified: true, URL: note.URL},
 		},
 		{
-			name:         "a verified notification stays verified while the api says running",
-			noteVerified: true,
-			api:          gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, Building: true},
-			want:         gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, BaseSHA: baseSHA, Building: true, Verified: true, URL: note.URL},
+			name: "running while a notification claims it finished",
+			api:  gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, Building: true, Verified: true},
+			want: gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, Building: true, Verified: true, URL: note.URL},
 		},
 		{
-			name: "api head wins",
-			api:  gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, MergeSHA: mergeSHA, Result: "SUCCESS"},
-			want: gatekeeper.Build{Key: prKey, Strategy: "merge", HeadSHA: headSHA, BaseSHA: baseSHA, MergeSHA: mergeSHA, Result: "SUCCESS", URL: note.URL},
+			name: "no head from the api: none at all",
+			api:  gatekeeper.Build{Key: prKey, Strategy: "head", Verified: true},
+			want: gatekeeper.Build{Key: prKey, Strategy: "head", Verified: true, URL: note.URL},
 		},
 		{
-			name: "merge job: the notification's commit is not a head",
-			api:  gatekeeper.Build{Key: prKey, Strategy: "merge", MergeSHA: mergeSHA},
-			want: gatekeeper.Build{Key: prKey, Strategy: "merge", BaseSHA: baseSHA, MergeSHA: mergeSHA, URL: note.URL},
-		},
-		{
-			name: "plain PR job: may have merged",
-			api:  gatekeeper.Build{Key: prKey},
-			want: gatekeeper.Build{Key: prKey, BaseSHA: baseSHA, URL: note.URL},
-		},
-		{
-			name: "head job keeps the notification's head",
-			api:  gatekeeper.Build{Key: prKey, Strategy: "head"},
-			want: gatekeeper.Build{Key: prKey, Strategy: "head", HeadSHA: mergeSHA, BaseSHA: baseSHA, URL: note.URL},
-		},
-		{
-			name: "branch job keeps the notification's head",
-			api:  gatekeeper.Build{Key: gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World"}},
-			want: gatekeeper.Build{Key: gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World"}, HeadSHA: mergeSHA, BaseSHA: baseSHA, URL: note.URL},
-		},
-		{
-			name: "unknown job takes the notification's pull request, not its commit",
-			api:  gatekeeper.Build{},
-			want: gatekeeper.Build{Key: note.Key, BaseSHA: baseSHA, URL: note.URL},
+			// Where the job lives says which repository it builds; a
+			// notification's scm url is a claim.
+			name: "a job the api cannot place takes no pull request from a claim",
+			api:  gatekeeper.Build{Key: gatekeeper.PullKey{Number: 2}, Verified: true},
+			want: gatekeeper.Build{Key: gatekeeper.PullKey{Number: 2}, Verified: true, URL: note.URL},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			want := tt.want
-			want.Phase, want.Vulnerabilities, want.ImageDigest, want.ChartVersion = note.Phase, vulns, note.ImageDigest, note.ChartVersion
-			in := note
-			in.Verified = tt.noteVerified
-			if diff := cmp.Diff(want, merge(in, tt.api)); diff != "" {
+			want.Claims = claims
+			if diff := cmp.Diff(want, merge(note, tt.api)); diff != "" {
 				t.Errorf("merge (-want +got):\n%s", diff)
 			}
 		})
@@ -810,5 +794,52 @@ func TestBuildOfUnmappedPRJob(t *testing.T) {
 	// repository to choose by, no built commit is guessed.
 	if want := (gatekeeper.PullKey{Number: 2}); got.Key != want || got.Strategy != "merge" || got.HeadSHA != headSHA || got.MergeSHA != "" {
 		t.Errorf("Build = key %v, strategy %q, head %q, merge %q; want %v, merge, %s, none", got.Key, got.Strategy, got.HeadSHA, got.MergeSHA, want, headSHA)
+	}
+}
+
+// TestStagesReadTheMapAtEachUse: the Client asks Options.Stages at every
+// stage read, so that a policy reload renames stages without a restart.
+func TestStagesReadTheMapAtEachUse(t *testing.T) {
+	t.Parallel()
+	f, url := newFake(t, "")
+	f.serve("/"+prJob+"/10/wfapi/describe/api/json", describe(t, "SUCCESS", nil))
+	var calls atomic.Int32
+	c, err := New(Options{URL: url, Clock: fixedClock{}, Stages: func() StageMap {
+		if calls.Add(1) > 2 { // New checks the map, then the first read
+			return StageMap{gatekeeper.StageClone: {seedStageNames[1]}}
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.Stages(context.Background(), prJob, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.Stages(context.Background(), prJob, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first[0].Key != gatekeeper.StageClone || first[1].Key != gatekeeper.StageBuild {
+		t.Errorf("with the default map: %+v", first[:2])
+	}
+	if second[0].Key != "" || second[1].Key != gatekeeper.StageClone {
+		t.Errorf("after the map changed: %+v", second[:2])
+	}
+}
+
+func TestStageMapKeys(t *testing.T) {
+	t.Parallel()
+	keys := StageMap{gatekeeper.StageScan: {"Container  Scan"}}.Keys()
+	if got := keys("container scan"); got != gatekeeper.StageScan {
+		t.Errorf(`keys("container scan") = %q, want scan`, got)
+	}
+	if got := keys("Checkout"); got != "" {
+		t.Errorf(`keys("Checkout") = %q: a name the map does not list maps to none`, got)
+	}
+	bad := StageMap{gatekeeper.StageScan: {"Scan"}, gatekeeper.StageBuild: {"scan"}}.Keys()
+	if got := bad("Scan"); got != "" {
+		t.Errorf("an invalid map keyed %q, want none", got)
 	}
 }

@@ -19,7 +19,8 @@
 // build's SCMRevisionAction (PullRequestSCMRevision.pullHash), from the
 // "marked" revision of the git BuildData entry that built the merge, and,
 // only for head and branch builds, from the built commit itself; failing
-// all of these, from the head_sha of the pipeline's own report. Only the
+// all of these the head is unknown and the build counts for no head (the
+// head_sha of a pipeline report is a claim, never a fact). Only the
 // BuildData whose remoteUrls name the pull request's repository is used:
 // a Pipeline run carries one per checkout, shared libraries included.
 //
@@ -51,6 +52,7 @@
 //	  ],
 //	  "image_digest": "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b",
 //	  "chart_version": "shop-2-14-3-ec26c3e",
+//	  "base_chart_version": "shop-2-14-2-f95f852",
 //	  "tests": {"total": 42, "passed": 40, "failed": 0, "skipped": 2},
 //	  "coverage": {"line": 88.44, "branch": 61.5},
 //	  "vulnerabilities": {"critical": 0, "high": 0, "medium": 4, "low": 0, "unknown": 0}
@@ -68,21 +70,46 @@
 // IN_PROGRESS, PAUSED_PENDING_INPUT, SKIPPED), image_digest "sha256:" and
 // 64 hex digits, tests must add up to total, coverage percentages are 0 to
 // 100; unknown fields are refused. The chart version and image digest come
-// only from a report: no Jenkins API exposes them.
-// What the API later says of the same build (result, revisions, stages,
-// tests) prevails over the report; the report's stages and tests stand in
-// where Jenkins has none, and an archived scan report replaces the
-// report's vulnerability counts.
+// only from a report: no Jenkins API exposes them. base_chart_version is
+// the chart version of the base branch as merged (the version master's
+// chart has, e.g. read from its Chart.yaml at HEAD^1): the policy compares
+// the two to tell a major, minor or release-number-only release, which an
+// emergency release outside the window must be (minor by default).
 //
-// A report is the pipeline describing itself, sent from post { always },
-// possibly before post-build steps turn the build UNSTABLE; anyone holding
-// the webhook token can send one. Its build is therefore never
-// gatekeeper.Build.Verified: only a COMPLETED or FINALIZED notification
-// with a status, or the REST API's result of a finished build, verifies a
-// build, and the Source asks Jenkins about any build of the current head
-// that is not verified, however complete the report. Without JENKINS_URL
-// and without the Notification plugin the policy waits for the
-// confirmation unless release.build.trust_pipeline_report is true.
+// # Jenkins is the authority
+//
+// Anyone holding the webhook token (every Jenkinsfile author) can post a
+// notification or a report, so both are claims: they say "look at build N
+// of job J", nothing more. With JENKINS_URL the Source reads that build
+// from the REST API, and only what the API states counts: result, phase,
+// revisions, stages (keyed with the stage map in force), tests, coverage,
+// and the scan report the build archived. The domain keeps every claim
+// (gatekeeper.Build.Claims), checks it against the API's facts
+// (gatekeeper.Contradictions), and takes the chart version and image
+// digest from the claims Jenkins does not contradict that were made for
+// the head Jenkins states; they count only for a build Jenkins reports
+// finished and SUCCESS. A claim Jenkins contradicts is ignored and logged
+// as suspicious ("suspicious Jenkins event"); a claimed build Jenkins does
+// not have is Gone. A verified build is not verified for ever: the Source
+// reads it again when a claim arrives after its last read
+// (gatekeeper.Build.Recheck) and every SourceOptions.RecheckEvery (half
+// the reconcile period), so that every reconcile asks Jenkins again.
+//
+// The pull request a read build counts for is the one its job path names
+// (the organisation-folder convention or GATEKEEPER_JENKINS_JOBS), never
+// the repository of a notification's scm url, which is a claim too.
+//
+// Without JENKINS_URL nothing can verify a claim: the policy input says
+// build.verification "none", the status says the build is unverified, and
+// only release.build.trust_pipeline_report lets the claims count. Before a
+// build is read, claims fail closed: a claimed sha is never replaced by
+// another claim, and of two finished results the worse one stands.
+//
+// A notification for a job that builds no pull request is
+// ErrNotPullRequest, and one for a job the gatekeeper cannot place (no
+// repository for its folders, a URL naming no job) is ErrUnplaced: the
+// webhook answers both 202 and ignores them. A build of a pull request the
+// gatekeeper does not track is ignored too (gatekeeper.Service.Accept).
 //
 // A Client and a Source are safe for concurrent use.
 package jenkinsapi

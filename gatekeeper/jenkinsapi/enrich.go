@@ -10,13 +10,13 @@ import (
 	"github.com/releasegate/gatekeeper/gatekeeper"
 )
 
-// Enrich completes a build known from a notification (at least JobPath and
-// Number set) with what the REST API says: result, timing and revisions,
-// stages, test counts and coverage. A finished build the API gave a result
-// for comes back Verified. Phase, Vulnerabilities, ImageDigest
-// and ChartVersion are the notification's and are kept. The revisions the
-// API recovers replace the notification's, which for a PR-merge build name
-// the local merge commit rather than the head.
+// Enrich reads a build known from a notification (at least JobPath and
+// Number set) from the REST API: result, timing and revisions, stages,
+// test counts and coverage. The build returned is Jenkins' account alone,
+// Verified: nothing the notification claimed is kept but the job's pull
+// request when the API cannot tell it, and the claims (Build.Claims),
+// which the domain checks against it and takes the image digest and chart
+// version from.
 //
 // Reports Jenkins does not have are listed in Missing with a nil field.
 // While the build runs only the stages are fetched: its reports do not
@@ -86,35 +86,17 @@ type enriched struct {
 	artifacts []wireArtifact
 }
 
-// merge lays the API's view of a build over a notification's.
+// merge returns the API's view of a build: only the claims (and the URL,
+// when the API has none) come from the build as known before. The pull
+// request is the one the job path names (folders, GATEKEEPER_JENKINS_JOBS),
+// never the one a notification's scm url claims: a job the API cannot place
+// counts for no pull request.
 func merge(in, api gatekeeper.Build) gatekeeper.Build {
 	out := api
-	// Jenkins gave the result if either the API or a COMPLETED or
-	// FINALIZED notification did; the domain's merge keeps it too.
-	out.Verified = api.Verified || in.Verified
-	out.Phase = in.Phase
-	out.Vulnerabilities = in.Vulnerabilities
-	out.ImageDigest = in.ImageDigest
-	out.ChartVersion = in.ChartVersion
-	if out.Key == (gatekeeper.PullKey{}) {
-		out.Key = in.Key
-	}
-	if out.HeadSHA == "" {
-		// Only the API can tell a head from a merge commit; keep the
-		// notification's head only when its job cannot have merged.
-		if out.Strategy == "head" || (out.Key.Number == 0 && out.Strategy == "") {
-			out.HeadSHA = in.HeadSHA
-		}
-	}
-	if out.BaseSHA == "" {
-		out.BaseSHA = in.BaseSHA
-	}
-	if out.MergeSHA == "" {
-		out.MergeSHA = in.MergeSHA
-	}
 	if out.URL == "" {
 		out.URL = in.URL
 	}
+	out.Claims = in.Claims
 	return out
 }
 

@@ -23,6 +23,13 @@ import (
 // ignores it.
 var ErrNotPullRequest = errors.New("not a pull request job")
 
+// ErrUnplaced reports a well-formed notification or report for a job the
+// gatekeeper cannot place: its URL names no job, or no repository is known
+// for the job's folders. Like ErrNotPullRequest, the webhook answers it 202
+// and ignores it: Jenkins did nothing wrong. It wraps gatekeeper.ErrInvalid
+// for the callers of the Client, to which such a URL is an invalid argument.
+var ErrUnplaced = fmt.Errorf("job the gatekeeper cannot place: %w", gatekeeper.ErrInvalid)
+
 // Event names of the events ParseNotification and Source.Gather return.
 const (
 	// EventQueued … EventFinalized are the Notification plugin's phases.
@@ -94,12 +101,15 @@ type PipelineReport struct {
 	// Stages are the stages with their Stage View status (SUCCESS, FAILED,
 	// UNSTABLE, ABORTED, NOT_EXECUTED, IN_PROGRESS, PAUSED_PENDING_INPUT,
 	// SKIPPED).
-	Stages          []ReportStage `json:"stages,omitempty"`
-	ImageDigest     string        `json:"image_digest,omitempty"`
-	ChartVersion    string        `json:"chart_version,omitempty"`
-	Tests           *ReportTests  `json:"tests,omitempty"`
-	Coverage        *ReportCover  `json:"coverage,omitempty"`
-	Vulnerabilities *ReportVulns  `json:"vulnerabilities,omitempty"`
+	Stages       []ReportStage `json:"stages,omitempty"`
+	ImageDigest  string        `json:"image_digest,omitempty"`
+	ChartVersion string        `json:"chart_version,omitempty"`
+	// BaseChartVersion is the chart version of the base branch as merged
+	// (the version master's chart has), for telling the release's kind.
+	BaseChartVersion string       `json:"base_chart_version,omitempty"`
+	Tests            *ReportTests `json:"tests,omitempty"`
+	Coverage         *ReportCover `json:"coverage,omitempty"`
+	Vulnerabilities  *ReportVulns `json:"vulnerabilities,omitempty"`
 }
 
 // ReportCover is a pipeline report's unit-test coverage, in percent (0 to
@@ -156,15 +166,21 @@ var stageStatuses = map[string]bool{
 	gatekeeper.StagePausedInput: true, gatekeeper.StageSkipped: true,
 }
 
-// defaultStages keys a report's stages before the Source, which knows the
-// configured stage map, keys them again.
-var defaultStages, _ = DefaultStageMap().index()
+// ParseOptions configure ParseNotification.
+type ParseOptions struct {
+	// Repos maps job folders to repositories (GATEKEEPER_JENKINS_JOBS).
+	Repos JobRepos
+	// Stages returns the stage map in force, read at each report; nil, or
+	// a nil map, means DefaultStageMap(). It keys a report's stages as the
+	// Source keys the stages it reads from Jenkins.
+	Stages func() StageMap
+}
 
 // ParseNotification parses a POST to /webhooks/jenkins: either the
 // Notification plugin's JSON (told apart by its "build" object) or a
 // pipeline report ("kind": "pipeline-report"). The pull request is
 // recognised from the job URL, never from the bare job name; its
-// repository comes from repos' folder mapping, else the notification's
+// repository comes from opts.Repos' folder mapping, else the notification's
 // scm URL, else the organisation-folder convention.
 //
 // The returned Event has a valid Key, Name EventQueued … EventFinalized or
@@ -177,10 +193,11 @@ var defaultStages, _ = DefaultStageMap().index()
 // duplicate, while the next phase, or a job that was deleted and
 // recreated with its numbers starting over, is not.
 //
-// Malformed JSON, a payload of neither form or an unrecognised job URL is
-// an error wrapping gatekeeper.ErrInvalid; a job that builds no pull
-// request is ErrNotPullRequest.
-func ParseNotification(body []byte, repos gatekeeper.JobRepos, now time.Time) (gatekeeper.Event, error) {
+// Malformed JSON or a payload of neither form is an error wrapping
+// gatekeeper.ErrInvalid; a job that builds no pull request is
+// ErrNotPullRequest, and a job URL that names no job, or a job of folders
+// no repository is known for, is ErrUnplaced.
+func ParseNotification(body []byte, opts ParseOptions, now time.Time) (gatekeeper.Event, error) {
 	var probe struct {
 		Kind  *string         `json:"kind"`
 		Build json.RawMessage `json:"build"`
@@ -190,16 +207,16 @@ func ParseNotification(body []byte, repos gatekeeper.JobRepos, now time.Time) (g
 	}
 	switch {
 	case probe.Kind != nil && *probe.Kind == ReportKind:
-		return parseReport(body, repos, now)
+		return parseReport(body, opts, now)
 	case probe.Kind != nil:
 		return gatekeeper.Event{}, fmt.Errorf("parsing jenkins notification: kind %q, want %q: %w", *probe.Kind, ReportKind, gatekeeper.ErrInvalid)
 	case len(probe.Build) > 0 && !bytes.Equal(probe.Build, []byte("null")):
-		return parsePluginNotification(body, repos, now)
+		return parsePluginNotification(body, opts.Repos, now)
 	}
 	return gatekeeper.Event{}, fmt.Errorf("parsing jenkins notification: neither a build notification nor a pipeline report: %w", gatekeeper.ErrInvalid)
 }
 
-func parsePluginNotification(body []byte, repos gatekeeper.JobRepos, now time.Time) (gatekeeper.Event, error) {
+func parsePluginNotification(body []byte, repos JobRepos, now time.Time) (gatekeeper.Event, error) {
 	var n notification
 	if err := json.Unmarshal(body, &n); err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("parsing jenkins notification: %w: %w", gatekeeper.ErrInvalid, err)
@@ -233,11 +250,9 @@ func parsePluginNotification(body []byte, repos gatekeeper.JobRepos, now time.Ti
 	b.Phase = nb.Phase
 	b.Building = nb.Phase == "QUEUED" || nb.Phase == "STARTED"
 	if !b.Building {
+		// A claim like any other: anyone holding the webhook token can
+		// send a COMPLETED notification. Only the REST API verifies.
 		b.Result = nb.Status
-		// Jenkins itself sends COMPLETED and FINALIZED once the result
-		// is set (RunListener), unlike a pipeline report, which the
-		// pipeline sends about itself before it has finished.
-		b.Verified = b.Result != ""
 	}
 	b.URL = nb.FullURL
 	// The timestamp means something else in every phase: the start only
@@ -276,9 +291,9 @@ func parsePluginNotification(body []byte, repos gatekeeper.JobRepos, now time.Ti
 // pullBuild is the Build a job URL tells, for a pull request job only:
 // path, name, number, key and strategy. scmURL is the repository's remote
 // when the payload has one.
-func pullBuild(r ref, repos gatekeeper.JobRepos, scmURL string) (gatekeeper.Build, error) {
+func pullBuild(r ref, repos JobRepos, scmURL string) (gatekeeper.Build, error) {
 	b := gatekeeper.Build{JobPath: r.jobPath(), JobName: r.names[len(r.names)-1], Number: r.number}
-	folders, n, strategy, ok := gatekeeper.ParseJobPath(b.JobPath)
+	folders, n, strategy, ok := ParseJobPath(b.JobPath)
 	if !ok {
 		return gatekeeper.Build{}, fmt.Errorf("job %s builds no pull request: %w", b.JobPath, ErrNotPullRequest)
 	}
@@ -293,12 +308,12 @@ func pullBuild(r ref, repos gatekeeper.JobRepos, scmURL string) (gatekeeper.Buil
 	b.Key = gatekeeper.PullKey{Owner: owner, Repo: repo, Number: n}
 	b.Strategy = strategy
 	if !b.Key.Valid() {
-		return gatekeeper.Build{}, fmt.Errorf("job %s: no repository for folders %q: %w", b.JobPath, strings.Join(folders, "/"), gatekeeper.ErrInvalid)
+		return gatekeeper.Build{}, fmt.Errorf("job %s: no repository for folders %q: %w", b.JobPath, strings.Join(folders, "/"), ErrUnplaced)
 	}
 	return b, nil
 }
 
-func parseReport(body []byte, repos gatekeeper.JobRepos, now time.Time) (gatekeeper.Event, error) {
+func parseReport(body []byte, opts ParseOptions, now time.Time) (gatekeeper.Event, error) {
 	var p PipelineReport
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -312,9 +327,13 @@ func parseReport(body []byte, repos gatekeeper.JobRepos, now time.Time) (gatekee
 	if err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("parsing pipeline report: %w", err)
 	}
-	b, err := pullBuild(r, repos, "")
+	b, err := pullBuild(r, opts.Repos, "")
 	if err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("parsing pipeline report of %s: %w", r, err)
+	}
+	idx, err := indexStages(opts.Stages)
+	if err != nil {
+		return gatekeeper.Event{}, fmt.Errorf("parsing pipeline report of %s: mapping stage names: %w", r, err)
 	}
 	b.HeadSHA, b.BaseSHA, b.MergeSHA = p.HeadSHA, p.BaseSHA, p.MergeSHA
 	if b.Strategy == "head" {
@@ -326,11 +345,10 @@ func parseReport(body []byte, repos gatekeeper.JobRepos, now time.Time) (gatekee
 		}
 	}
 	// A report is posted from post { always }, when the result is known
-	// to the pipeline; the Notification plugin's COMPLETED and the API
-	// still prevail (a report carries no phase). It is never Verified:
-	// it is the pipeline's word about itself, possibly before post-build
-	// steps make the build UNSTABLE, and anyone holding the webhook token
-	// can send one.
+	// to the pipeline; the API prevails (a report carries no phase). It
+	// is never Verified: it is the pipeline's word about itself, possibly
+	// before post-build steps make the build UNSTABLE, and anyone holding
+	// the webhook token can send one.
 	b.Result, b.Building = p.Result, p.Result == ""
 	if u, err := url.Parse(p.JobURL); err == nil && u.IsAbs() {
 		b.URL = strings.TrimRight(p.JobURL, "/") + "/" + strconv.FormatInt(b.Number, 10) + "/"
@@ -338,7 +356,7 @@ func parseReport(body []byte, repos gatekeeper.JobRepos, now time.Time) (gatekee
 	if len(p.Stages) > 0 {
 		b.Stages = make([]gatekeeper.Stage, len(p.Stages))
 		for i, s := range p.Stages {
-			b.Stages[i] = gatekeeper.Stage{Name: s.Name, Key: defaultStages[normStage(s.Name)], Status: s.Status}
+			b.Stages[i] = gatekeeper.Stage{Name: s.Name, Key: idx[normStage(s.Name)], Status: s.Status}
 		}
 	}
 	if t := p.Tests; t != nil {
@@ -350,7 +368,7 @@ func parseReport(body []byte, repos gatekeeper.JobRepos, now time.Time) (gatekee
 	if v := p.Vulnerabilities; v != nil {
 		b.Vulnerabilities = &gatekeeper.VulnCounts{Critical: v.Critical, High: v.High, Medium: v.Medium, Low: v.Low, Unknown: v.Unknown, Report: v.Report}
 	}
-	b.ImageDigest, b.ChartVersion = p.ImageDigest, p.ChartVersion
+	b.ImageDigest, b.ChartVersion, b.BaseChartVersion = p.ImageDigest, p.ChartVersion, p.BaseChartVersion
 	b.UpdatedAt = now
 	sum := sha256.Sum256(body)
 	return gatekeeper.Event{
@@ -391,6 +409,9 @@ func (p *PipelineReport) validate() error {
 	}
 	if !printable(p.ChartVersion, 200) {
 		return invalid("chart_version %q", p.ChartVersion)
+	}
+	if !printable(p.BaseChartVersion, 200) {
+		return invalid("base_chart_version %q", p.BaseChartVersion)
 	}
 	if t := p.Tests; t != nil {
 		if !countsAddUp(t.Total, t.Passed, t.Failed, t.Skipped) {

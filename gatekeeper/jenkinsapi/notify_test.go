@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,10 +55,11 @@ func reportJSON(tb testing.TB, mutate func(r map[string]any)) []byte {
 			map[string]any{"name": "Image scan", "status": "SUCCESS"},
 			map[string]any{"name": "Lint", "status": "SKIPPED"},
 		},
-		"image_digest":    "sha256:" + strings.Repeat("ab", 32),
-		"chart_version":   "hello-1-4-0-ec26c3e",
-		"tests":           map[string]any{"total": 42, "passed": 40, "failed": 0, "skipped": 2},
-		"vulnerabilities": map[string]any{"critical": 0, "high": 1, "medium": 3, "low": 0, "unknown": 0},
+		"image_digest":       "sha256:" + strings.Repeat("ab", 32),
+		"chart_version":      "hello-1-4-0-ec26c3e",
+		"base_chart_version": "hello-1-3-9-f95f852",
+		"tests":              map[string]any{"total": 42, "passed": 40, "failed": 0, "skipped": 2},
+		"vulnerabilities":    map[string]any{"critical": 0, "high": 1, "medium": 3, "low": 0, "unknown": 0},
 	}
 	if mutate != nil {
 		mutate(r)
@@ -70,13 +72,13 @@ func TestParseNotification(t *testing.T) {
 	completedAt := int64(1461091953236)
 	base := gatekeeper.Build{
 		JobPath: prJob, JobName: "PR-2-merge", Number: prNumber, Key: prKey, Strategy: "merge",
-		MergeSHA: mergeSHA, Phase: "COMPLETED", Result: "SUCCESS", Verified: true,
+		MergeSHA: mergeSHA, Phase: "COMPLETED", Result: "SUCCESS",
 		URL: "http://localhost:8080/" + prJob + "/10/", UpdatedAt: testNow,
 	}
 	tests := []struct {
 		name  string
 		body  []byte
-		repos gatekeeper.JobRepos
+		repos JobRepos
 		// want is compared whole; wantErr instead when set.
 		want    gatekeeper.Event
 		wantErr error
@@ -149,7 +151,7 @@ func TestParseNotification(t *testing.T) {
 				Delivery: "jenkins:" + prJob + "#10:STARTED", Name: EventStarted, Received: testNow, Key: prKey,
 				Build: func() *gatekeeper.Build {
 					b := base
-					b.Phase, b.Result, b.Building, b.Verified, b.MergeSHA = "STARTED", "", true, false, ""
+					b.Phase, b.Result, b.Building, b.MergeSHA = "STARTED", "", true, ""
 					b.StartedAt = time.UnixMilli(1461091892486).UTC()
 					return &b
 				}(),
@@ -177,7 +179,7 @@ func TestParseNotification(t *testing.T) {
 				Delivery: "jenkins:" + prJob + "#10:COMPLETED", Name: EventCompleted, Received: testNow, Key: prKey,
 				Build: func() *gatekeeper.Build {
 					b := base
-					b.Result, b.Verified = "", false
+					b.Result = ""
 					return &b
 				}(),
 			},
@@ -194,7 +196,7 @@ func TestParseNotification(t *testing.T) {
 				Delivery: "jenkins:" + prJob + "#10:QUEUED", Name: EventQueued, Received: testNow, Key: prKey,
 				Build: func() *gatekeeper.Build {
 					b := base
-					b.Phase, b.Result, b.Building, b.Verified, b.URL = "QUEUED", "", true, false, ""
+					b.Phase, b.Result, b.Building, b.URL = "QUEUED", "", true, ""
 					return &b
 				}(),
 			},
@@ -217,7 +219,7 @@ func TestParseNotification(t *testing.T) {
 		},
 		{
 			name:  "configured folder wins over the scm url",
-			repos: gatekeeper.JobRepos{"ci/shop service": "acme/shop"},
+			repos: JobRepos{"ci/shop service": "acme/shop"},
 			body: notificationJSON(t, func(j, b map[string]any) {
 				j["url"] = "job/ci/job/shop%20service/job/PR-2-merge/"
 				b["url"] = "job/ci/job/shop%20service/job/PR-2-merge/10/"
@@ -234,12 +236,12 @@ func TestParseNotification(t *testing.T) {
 		},
 		{name: "recorded wiki example: a branch job", body: readFixture(t, "notification.completed.wiki-example.json"), wantErr: ErrNotPullRequest},
 		{name: "master branch job", body: notificationJSON(t, func(j, _ map[string]any) { j["url"] = "job/Codertocat/job/Hello-World/job/master/" }), wantErr: ErrNotPullRequest},
-		{name: "bare job name", body: notificationJSON(t, func(j, b map[string]any) { j["url"] = "PR-2"; delete(b, "url") }), wantErr: gatekeeper.ErrInvalid},
+		{name: "bare job name", body: notificationJSON(t, func(j, b map[string]any) { j["url"] = "PR-2"; delete(b, "url") }), wantErr: ErrUnplaced},
 		{name: "no repository", body: notificationJSON(t, func(j, b map[string]any) {
 			j["url"] = "job/hello/job/PR-2-merge/"
 			b["url"] = "job/hello/job/PR-2-merge/10/"
 			delete(b, "scm")
-		}), wantErr: gatekeeper.ErrInvalid},
+		}), wantErr: ErrUnplaced},
 		{name: "build url names another build", body: notificationJSON(t, func(j, b map[string]any) { delete(j, "url"); b["url"] = prJob + "/11/" }), wantErr: gatekeeper.ErrInvalid},
 		{name: "unknown phase", body: notificationJSON(t, func(_, b map[string]any) { b["phase"] = "NONE" }), wantErr: gatekeeper.ErrInvalid},
 		{name: "status not a result", body: notificationJSON(t, func(_, b map[string]any) { b["status"] = "PASSED" }), wantErr: gatekeeper.ErrInvalid},
@@ -254,7 +256,7 @@ func TestParseNotification(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := ParseNotification(tt.body, tt.repos, testNow)
+			got, err := ParseNotification(tt.body, ParseOptions{Repos: tt.repos}, testNow)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("ParseNotification error = %v, want %v", err, tt.wantErr)
@@ -275,7 +277,7 @@ func TestNotificationDelivery(t *testing.T) {
 	t.Parallel()
 	parse := func(body []byte) string {
 		t.Helper()
-		ev, err := ParseNotification(body, nil, testNow)
+		ev, err := ParseNotification(body, ParseOptions{}, testNow)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -303,7 +305,7 @@ func TestNotificationDelivery(t *testing.T) {
 
 func TestParseReport(t *testing.T) {
 	t.Parallel()
-	got, err := ParseNotification(reportJSON(t, nil), nil, testNow)
+	got, err := ParseNotification(reportJSON(t, nil), ParseOptions{}, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +322,8 @@ func TestParseReport(t *testing.T) {
 		Tests:           &gatekeeper.TestSummary{Total: 42, Passed: 40, Skipped: 2},
 		Vulnerabilities: &gatekeeper.VulnCounts{High: 1, Medium: 3},
 		ImageDigest:     "sha256:" + strings.Repeat("ab", 32), ChartVersion: "hello-1-4-0-ec26c3e",
-		UpdatedAt: testNow,
+		BaseChartVersion: "hello-1-3-9-f95f852",
+		UpdatedAt:        testNow,
 	}
 	if got.Name != EventReport || got.Key != prKey || got.SHA != headSHA || !got.Received.Equal(testNow) {
 		t.Errorf("event = %q %v sha %q at %v; want %q %v %q", got.Name, got.Key, got.SHA, got.Received, EventReport, prKey, headSHA)
@@ -331,7 +334,7 @@ func TestParseReport(t *testing.T) {
 
 	covered, err := ParseNotification(reportJSON(t, func(r map[string]any) {
 		r["coverage"] = map[string]any{"line": 88.44, "branch": 61.5}
-	}), nil, testNow)
+	}), ParseOptions{}, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +349,7 @@ func TestParseReport(t *testing.T) {
 		delete(r, "head_sha")
 		delete(r, "base_sha")
 		delete(r, "result")
-	}), nil, testNow)
+	}), ParseOptions{}, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +366,7 @@ func TestParseReportRejects(t *testing.T) {
 		wantErr error
 	}{
 		{"no job url", func(r map[string]any) { delete(r, "job_url") }, gatekeeper.ErrInvalid},
-		{"bare job name", func(r map[string]any) { r["job_url"] = "PR-2-merge" }, gatekeeper.ErrInvalid},
+		{"bare job name", func(r map[string]any) { r["job_url"] = "PR-2-merge" }, ErrUnplaced},
 		{"branch job", func(r map[string]any) { r["job_url"] = "job/Codertocat/job/Hello-World/job/master/" }, ErrNotPullRequest},
 		{"build number 0", func(r map[string]any) { r["build_number"] = 0 }, gatekeeper.ErrInvalid},
 		{"build number as a string", func(r map[string]any) { r["build_number"] = "10" }, gatekeeper.ErrInvalid},
@@ -391,6 +394,7 @@ func TestParseReportRejects(t *testing.T) {
 		{"coverage as a string", func(r map[string]any) { r["coverage"] = map[string]any{"line": "88.44%"} }, gatekeeper.ErrInvalid},
 		{"unknown field", func(r map[string]any) { r["coverage"] = 88.4 }, gatekeeper.ErrInvalid},
 		{"chart version with a newline", func(r map[string]any) { r["chart_version"] = "hello-1-4-0-ec26c3e\n" }, gatekeeper.ErrInvalid},
+		{"base chart version with a newline", func(r map[string]any) { r["base_chart_version"] = "hello-1-3-9-f95f852\n" }, gatekeeper.ErrInvalid},
 		{"head build whose merge is not its head", func(r map[string]any) {
 			r["job_url"] = "job/Codertocat/job/Hello-World/job/PR-2-head/"
 		}, gatekeeper.ErrInvalid},
@@ -398,13 +402,13 @@ func TestParseReportRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := ParseNotification(reportJSON(t, tt.mutate), nil, testNow)
+			_, err := ParseNotification(reportJSON(t, tt.mutate), ParseOptions{}, testNow)
 			if !errors.Is(err, tt.wantErr) {
 				t.Errorf("ParseNotification error = %v, want %v", err, tt.wantErr)
 			}
 		})
 	}
-	if _, err := ParseNotification(append(reportJSON(t, nil), `{}`...), nil, testNow); !errors.Is(err, gatekeeper.ErrInvalid) {
+	if _, err := ParseNotification(append(reportJSON(t, nil), `{}`...), ParseOptions{}, testNow); !errors.Is(err, gatekeeper.ErrInvalid) {
 		t.Errorf("report followed by more JSON: error %v, want ErrInvalid", err)
 	}
 }
@@ -439,7 +443,7 @@ func docReportExample(tb testing.TB) []byte {
 
 func TestDocReportExample(t *testing.T) {
 	t.Parallel()
-	got, err := ParseNotification(docReportExample(t), nil, testNow)
+	got, err := ParseNotification(docReportExample(t), ParseOptions{}, testNow)
 	if err != nil {
 		t.Fatalf("the documented pipeline report is refused: %v", err)
 	}
@@ -450,6 +454,9 @@ func TestDocReportExample(t *testing.T) {
 	}
 	if c, ok := gatekeeper.ParseChartVersion(b.ChartVersion); !ok || !c.PinnedTo(b.HeadSHA) {
 		t.Errorf("documented chart version %q is not pinned to the head", b.ChartVersion)
+	}
+	if _, ok := gatekeeper.ParseChartVersion(b.BaseChartVersion); !ok {
+		t.Errorf("documented base chart version %q is malformed", b.BaseChartVersion)
 	}
 }
 
@@ -465,7 +472,7 @@ func FuzzParseNotification(f *testing.F) {
 	f.Add(docReportExample(f))
 	f.Add([]byte(`{"kind":"pipeline-report","job_url":"job/a/job/b/job/PR-1","build_number":1}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, err := ParseNotification(body, gatekeeper.JobRepos{"ci": "acme/shop"}, testNow)
+		ev, err := ParseNotification(body, ParseOptions{Repos: JobRepos{"ci": "acme/shop"}}, testNow)
 		if err != nil {
 			if !errors.Is(err, gatekeeper.ErrInvalid) && !errors.Is(err, ErrNotPullRequest) {
 				t.Fatalf("error %v is neither ErrInvalid nor ErrNotPullRequest", err)
@@ -482,5 +489,59 @@ func FuzzParseNotification(f *testing.F) {
 		if ev.SHA != b.HeadSHA {
 			t.Fatalf("event sha %q, build head %q", ev.SHA, b.HeadSHA)
 		}
+		// Whatever it says, a webhook is a claim: only the REST API
+		// verifies a build.
+		if b.Verified || b.Gone || !b.VerifiedAt.IsZero() {
+			t.Fatalf("a webhook payload verified build %+v", b)
+		}
 	})
+}
+
+// TestParseReportStagesFromProvider: a report's stages are keyed with the
+// stage map in force when it arrives (policy data's names), read at each
+// report, not with the built-in names.
+func TestParseReportStagesFromProvider(t *testing.T) {
+	t.Parallel()
+	current := StageMap{gatekeeper.StageClone: {"Fetch sources"}, gatekeeper.StageScan: {"Trivy"}}
+	var mu sync.Mutex
+	opts := ParseOptions{Stages: func() StageMap {
+		mu.Lock()
+		defer mu.Unlock()
+		return current
+	}}
+	body := reportJSON(t, func(r map[string]any) {
+		r["stages"] = []any{
+			map[string]any{"name": "Fetch  sources", "status": "SUCCESS"},
+			map[string]any{"name": "Trivy", "status": "SUCCESS"},
+			map[string]any{"name": "Checkout", "status": "SUCCESS"},
+		}
+	})
+	keys := func() []string {
+		t.Helper()
+		e, err := ParseNotification(body, opts, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range e.Build.Stages {
+			out = append(out, s.Key)
+		}
+		return out
+	}
+	// "Checkout" is a built-in name; the map in force does not list it.
+	if diff := cmp.Diff([]string{gatekeeper.StageClone, gatekeeper.StageScan, ""}, keys()); diff != "" {
+		t.Errorf("keys with the policy's names (-want +got):\n%s", diff)
+	}
+	mu.Lock()
+	current = StageMap{gatekeeper.StageClone: {"Checkout"}}
+	mu.Unlock()
+	if diff := cmp.Diff([]string{"", "", gatekeeper.StageClone}, keys()); diff != "" {
+		t.Errorf("keys after the map changed (-want +got):\n%s", diff)
+	}
+	mu.Lock()
+	current = StageMap{gatekeeper.StageClone: {"Checkout"}, gatekeeper.StageBuild: {"checkout"}}
+	mu.Unlock()
+	if _, err := ParseNotification(body, opts, testNow); err == nil {
+		t.Error("a stage map naming one stage twice parsed the report")
+	}
 }

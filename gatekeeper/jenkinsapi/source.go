@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path"
@@ -31,6 +32,7 @@ const ReportVulnerabilities = "vulnerabilities"
 const (
 	DefaultBaselineMaxAge = 30 * time.Minute
 	DefaultRetryEvery     = 5 * time.Minute
+	DefaultRecheckEvery   = 30 * time.Second
 	DefaultLookupLimit    = 5
 	// maxEnrich bounds the builds one Gather enriches (newest first), so
 	// that a pull request with many unfinished builds cannot keep a
@@ -53,6 +55,15 @@ type SourceOptions struct {
 	// are looked at for a build of the head whose notification was lost
 	// (default DefaultLookupLimit).
 	LookupLimit int
+	// RecheckEvery is how old a read of a build of the current head may
+	// be before Jenkins is asked again (default DefaultRecheckEvery; cmd
+	// sets half the reconcile period, so that every reconcile re-reads).
+	// A verified build is not verified for ever: a job deleted and
+	// recreated, or a result changed, shows at the next read.
+	RecheckEvery time.Duration
+	// Logger receives the suspicious events: claims Jenkins contradicts.
+	// nil means none.
+	Logger *slog.Logger
 }
 
 // Source completes a pull request's Jenkins evidence from the REST API. It
@@ -99,6 +110,12 @@ func NewSource(c *Client, opts SourceOptions) *Source {
 	if opts.LookupLimit <= 0 {
 		opts.LookupLimit = DefaultLookupLimit
 	}
+	if opts.RecheckEvery <= 0 {
+		opts.RecheckEvery = DefaultRecheckEvery
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &Source{c: c, opts: opts}
 }
 
@@ -127,28 +144,37 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 		current bool // a PR-merge build of the current head is known
 	)
 	emit := func(b gatekeeper.Build) {
-		if head != "" && b.HeadSHA == head && b.Strategy != "head" {
+		if head != "" && b.HeadSHA == head && b.Strategy != "head" && !b.Gone {
 			current = true
 		}
 		events = append(events, gatekeeper.Event{Name: EventBuild, Received: now, Key: key, SHA: b.HeadSHA, Build: &b})
 	}
 
+	// The stage names in force now, so that a policy reload re-keys the
+	// stages already recorded.
+	idx, idxErr := s.c.stageIndex()
+	if idxErr != nil {
+		errs = append(errs, fmt.Errorf("mapping stage names: %w", idxErr))
+	}
 	var todo []gatekeeper.Build
 	for _, b := range ev.Builds {
 		if !samePull(b.Key, key) {
 			continue
 		}
-		if head != "" && b.HeadSHA == head && b.Strategy != "head" {
+		if head != "" && b.HeadSHA == head && b.Strategy != "head" && !b.Gone {
 			current = true
 		}
-		if b.HeadSHA != "" && b.HeadSHA != head {
-			continue // an older head's: kept for the record only
+		if b.HeadSHA != "" && b.HeadSHA != head && !b.Recheck {
+			// An older head's: kept for the record only, unless a
+			// claim about it came since it was read (a build re-pinned
+			// to another head is then disputed).
+			continue
 		}
 		if s.incomplete(b, now) {
 			todo = append(todo, b)
-		} else if st := s.c.stages.rekey(b.Stages); !slices.Equal(st, b.Stages) {
-			// Stages a pipeline report posted, keyed before the
-			// configured stage map was known.
+		} else if st := idx.rekey(b.Stages); idxErr == nil && !slices.Equal(st, b.Stages) {
+			// Stages keyed with another stage map than the one in
+			// force (a pipeline report's, or before a policy reload).
 			b.Stages = st
 			emit(b)
 		}
@@ -211,13 +237,23 @@ func samePull(b, key gatekeeper.PullKey) bool {
 		(b.Repo == "" || strings.EqualFold(b.Repo, key.Repo))
 }
 
-// incomplete reports whether the API can still add to b. Gather asks it
-// only of builds of the current head or of a head not known yet.
+// incomplete reports whether b is to be read from the API now. Gather asks
+// it only of builds of the current head, of a head not known yet, or with
+// a claim newer than their last read.
 func (s *Source) incomplete(b gatekeeper.Build, now time.Time) bool {
-	// A result only the pipeline reported is its own word, maybe given
-	// before post-build steps made the build UNSTABLE: Jenkins is asked,
-	// however complete the report looks.
-	if b.Building || b.Result == "" || !b.Verified {
+	// Jenkins alone states a build's facts: a build known only from
+	// claims, however complete, is read; so is one a claim came about
+	// since it was read, and one still running.
+	if b.Gone {
+		// Asked again only when claimed again, or now and then.
+		return b.Recheck || now.Sub(b.VerifiedAt) >= s.opts.RecheckEvery
+	}
+	if b.Recheck || b.Building || !b.Verified {
+		return true
+	}
+	// Not verified once for ever: the current head's build is read again
+	// at every reconcile.
+	if now.Sub(b.VerifiedAt) >= s.opts.RecheckEvery {
 		return true
 	}
 	for _, r := range []struct {
@@ -238,38 +274,34 @@ func (s *Source) incomplete(b gatekeeper.Build, now time.Time) bool {
 	return b.HeadSHA == "" && now.Sub(b.UpdatedAt) >= s.opts.RetryEvery
 }
 
-// complete enriches b and reads its scan report. ok is false when the
-// build itself could not be fetched: there is then nothing to emit.
+// complete reads b from the API with its scan report. ok is false when the
+// build could not be read: there is then nothing to emit. A build Jenkins
+// says it does not have comes back Gone, every claim about it disputed.
 func (s *Source) complete(ctx context.Context, in gatekeeper.Build) (gatekeeper.Build, bool, error) {
 	out, info, err := s.c.enrich(ctx, in)
 	if !info.fetched {
+		if isMissing(err) {
+			gone := in
+			gone.Gone, gone.Verified, gone.Recheck, gone.Building = true, false, false, false
+			gone.VerifiedAt, gone.UpdatedAt = s.c.clock.Now(), s.c.clock.Now()
+			s.suspicious(in, gone)
+			return gone, true, nil
+		}
 		return in, false, err
 	}
 	var errs []error
 	if err != nil {
 		errs = append(errs, err)
 	}
-	// Only the API tells a head from a merge commit, but a head the
-	// evidence already has came from the API or the pipeline itself.
-	if out.HeadSHA == "" {
-		out.HeadSHA = in.HeadSHA
-	}
-	// What the pipeline reported stands in for what Jenkins lacks.
-	if out.Stages == nil && in.Stages != nil && drop(&out.Missing, gatekeeper.ReportStages) {
-		out.Stages = s.c.stages.rekey(in.Stages)
-	}
-	if out.Tests == nil && in.Tests != nil && drop(&out.Missing, gatekeeper.ReportTests) {
-		out.Tests = in.Tests
-	}
 	if !out.Building {
 		vulns, err := s.c.scan(ctx, info.ref, info.artifacts)
 		switch {
 		case vulns != nil:
 			out.Vulnerabilities = vulns
-		case isMissing(err) && out.Vulnerabilities == nil:
-			out.Missing = append(out.Missing, ReportVulnerabilities)
 		case isMissing(err):
-			// The pipeline's own report stands.
+			// What a pipeline report counted is its own word: only an
+			// archived report counts.
+			out.Missing = append(out.Missing, ReportVulnerabilities)
 		default:
 			errs = append(errs, err)
 		}
@@ -279,23 +311,27 @@ func (s *Source) complete(ctx context.Context, in gatekeeper.Build) (gatekeeper.
 	if out.Missing == nil {
 		out.Missing = []string{}
 	}
+	s.suspicious(in, out)
 	if len(errs) > 0 {
 		return out, true, errors.Join(errs...)
 	}
 	return out, true, nil
 }
 
-// drop removes name from *list and reports whether it was there.
-func drop(list *[]string, name string) bool {
-	i := slices.Index(*list, name)
-	if i < 0 {
-		return false
+// suspicious logs the claims about in that the read out contradicts, when
+// the read was for them (the build's first read, or one a claim asked
+// for): a periodic re-read does not log the same claims again.
+func (s *Source) suspicious(in, out gatekeeper.Build) {
+	if (in.Verified || in.Gone) && !in.Recheck {
+		return
 	}
-	*list = slices.Delete(*list, i, i+1)
-	if len(*list) == 0 {
-		*list = nil
+	for _, c := range in.Claims {
+		if d := gatekeeper.Contradictions(out, c); len(d) > 0 {
+			s.opts.Logger.Warn("suspicious Jenkins event: Jenkins contradicts it; ignored",
+				"delivery", c.Delivery, "event", c.Event, "job", in.JobPath, "build", in.Number,
+				"pr", in.Key.String(), "disputes", d)
+		}
 	}
-	return true
 }
 
 // rekey sets each stage's release stage key from the configured map.
@@ -358,6 +394,7 @@ func (c *Client) scan(ctx context.Context, r ref, artifacts []wireArtifact) (*ga
 			total.Medium += v.Medium
 			total.Low += v.Low
 			total.Unknown += v.Unknown
+			total.Suppressed.Add(v.Suppressed)
 			continue
 		}
 		f, err := trivyFindings(bytes.NewReader(body))
@@ -421,7 +458,7 @@ func (s *Source) baselineDue(ev *gatekeeper.Evidence, key gatekeeper.PullKey, no
 	// The pull request's own job, when one is known, shows where its
 	// multibranch project really is.
 	for _, b := range ev.Builds {
-		if names, _, ok := gatekeeper.SplitJobURL(b.JobPath); ok && len(names) > 1 && samePull(b.Key, key) && b.Key.Number > 0 {
+		if names, _, ok := SplitJobURL(b.JobPath); ok && len(names) > 1 && samePull(b.Key, key) && b.Key.Number > 0 {
 			folders = names[:len(names)-1]
 			break
 		}

@@ -1,11 +1,16 @@
 package jenkinsapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,7 +138,7 @@ func pullEvidence(tb testing.TB, payloads ...[]byte) *gatekeeper.Evidence {
 		UpdatedAt: testNow.Add(-time.Hour),
 	}})
 	for _, p := range payloads {
-		e, err := ParseNotification(p, nil, testNow.Add(-time.Minute))
+		e, err := ParseNotification(p, ParseOptions{}, testNow.Add(-time.Minute))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -179,7 +184,7 @@ func TestSourceGatherNotifiedBuild(t *testing.T) {
 	builds, baselines := gathered(t, events)
 	want := gatekeeper.Build{
 		JobPath: prJob, JobName: "PR-2-merge", Number: prNumber, Key: prKey, Strategy: "merge",
-		HeadSHA: headSHA, MergeSHA: mergeSHA, Phase: "COMPLETED", Result: "SUCCESS", Verified: true,
+		HeadSHA: headSHA, MergeSHA: mergeSHA, Phase: "COMPLETED", Result: "SUCCESS", Verified: true, VerifiedAt: testNow,
 		URL:       "http://localhost:32769/" + prJob + "/10/",
 		StartedAt: time.UnixMilli(1461091892486).UTC(), Duration: 60750 * time.Millisecond,
 		Stages:          sevenStages(),
@@ -187,6 +192,7 @@ func TestSourceGatherNotifiedBuild(t *testing.T) {
 		Coverage:        &gatekeeper.Coverage{Line: 88.44, Branch: ptr(82.19), Source: "coverage"},
 		Vulnerabilities: &gatekeeper.VulnCounts{Medium: 4, Report: trivyArtifact},
 		Missing:         []string{},
+		Claims:          ev.Builds[0].Claims,
 		UpdatedAt:       testNow,
 	}
 	if diff := cmp.Diff(map[int64]gatekeeper.Build{prNumber: want}, builds); diff != "" {
@@ -222,14 +228,15 @@ func TestSourceGatherNotifiedBuild(t *testing.T) {
 		t.Errorf("second Gather made %d requests, want none", n-hits)
 	}
 
-	// Past the refresh window the baseline is asked again, the build not.
+	// Past the refresh window the baseline is asked again, and the
+	// build too: a verified build is read again every RecheckEvery.
 	clk.add(DefaultBaselineMaxAge)
 	events, err = s.Gather(ctx, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if builds, baselines := gathered(t, events); len(builds) != 0 || len(baselines) != 1 {
-		t.Errorf("Gather after %v = %d builds, %d baselines; want 0, 1", DefaultBaselineMaxAge, len(builds), len(baselines))
+	if builds, baselines := gathered(t, events); len(builds) != 1 || len(baselines) != 1 {
+		t.Errorf("Gather after %v = %d builds, %d baselines; want 1, 1", DefaultBaselineMaxAge, len(builds), len(baselines))
 	}
 	if n := f.count(masterJob + "/api/json"); n != 2 {
 		t.Errorf("master job fetched %d times, want 2", n)
@@ -469,9 +476,11 @@ func TestSourceVulnerabilities(t *testing.T) {
 			want:      &gatekeeper.VulnCounts{Medium: 4, Report: trivyArtifact},
 		},
 		{
-			name:   "posted counts stand when nothing is archived",
-			report: true,
-			want:   &gatekeeper.VulnCounts{Critical: 1, Report: "console"},
+			// Counts a pipeline posted are its own word: only an
+			// archived report Jenkins serves counts.
+			name:        "posted counts never stand in",
+			report:      true,
+			wantMissing: true,
 		},
 		{
 			name:        "nothing archived, nothing posted",
@@ -494,7 +503,6 @@ func TestSourceVulnerabilities(t *testing.T) {
 			artifacts: []string{trivyArtifact},
 			status:    map[string]int{trivyArtifact: http.StatusForbidden},
 			report:    true,
-			want:      &gatekeeper.VulnCounts{Critical: 1, Report: "console"},
 			wantErr:   errStatus403,
 		},
 	}
@@ -578,7 +586,8 @@ func TestSourceHeadRecovery(t *testing.T) {
 		payloads func(tb testing.TB) [][]byte
 		wantHead string
 	}{
-		{"from the pipeline report", func(tb testing.TB) [][]byte { return [][]byte{notificationJSON(tb, nil), reportJSON(tb, nil)} }, headSHA},
+		// Only Jenkins states a head: the report's is a claim.
+		{"never from the pipeline report", func(tb testing.TB) [][]byte { return [][]byte{notificationJSON(tb, nil), reportJSON(tb, nil)} }, ""},
 		{"never from the merge commit", func(tb testing.TB) [][]byte { return [][]byte{notificationJSON(tb, nil)} }, ""},
 	}
 	for _, tt := range tests {
@@ -603,7 +612,7 @@ func TestSourceHeadRecovery(t *testing.T) {
 				t.Errorf("CurrentBuild = %+v", cur)
 			}
 			// A finished build whose head stays unknown is asked again
-			// only every RetryEvery.
+			// only now and then (RecheckEvery, before RetryEvery).
 			fetched := f.count(buildPath + "/api/json")
 			if _, err := s.Gather(context.Background(), ev); err != nil {
 				t.Fatal(err)
@@ -611,73 +620,47 @@ func TestSourceHeadRecovery(t *testing.T) {
 			if n := f.count(buildPath + "/api/json"); n != fetched {
 				t.Errorf("complete build fetched again at once (%d times)", n-fetched)
 			}
-			clk.add(DefaultRetryEvery)
+			clk.add(DefaultRecheckEvery)
 			if _, err := s.Gather(context.Background(), ev); err != nil {
 				t.Fatal(err)
 			}
-			want := fetched
-			if tt.wantHead == "" {
-				want++
-			}
-			if n := f.count(buildPath + "/api/json"); n != want {
-				t.Errorf("after %v the build was fetched %d more times, want %d", DefaultRetryEvery, n-fetched, want-fetched)
+			if n := f.count(buildPath + "/api/json"); n != fetched+1 {
+				t.Errorf("after %v the build was fetched %d more times, want 1", DefaultRecheckEvery, n-fetched)
 			}
 		})
 	}
 }
 
-func TestSourceReportStagesStandIn(t *testing.T) {
+// TestSourceReportStagesNeverStandIn: with the Jenkins API, the stages a
+// pipeline report posted are its own word. Jenkins without the Stage View
+// plugin has no stages: they are missing, whatever the report says.
+func TestSourceReportStagesNeverStandIn(t *testing.T) {
 	t.Parallel()
-	// Jenkins without the Stage View plugin, and a team whose stage names
-	// the default map does not know.
-	stages := StageMap{gatekeeper.StageClone: {"Fetch sources"}, gatekeeper.StageScan: {"Trivy"}}
-	f, s, _ := sourceFake(t, Options{Stages: stages})
+	f, s, _ := sourceFake(t, Options{})
 	f.status(buildPath+"/wfapi/describe/api/json", http.StatusNotFound)
-	report := reportJSON(t, func(r map[string]any) {
-		r["stages"] = []any{
-			map[string]any{"name": "Fetch sources", "status": "SUCCESS"},
-			map[string]any{"name": "Trivy", "status": "FAILED"},
-		}
-	})
-	events, err := s.Gather(context.Background(), pullEvidence(t, notificationJSON(t, nil), report))
+	events, err := s.Gather(context.Background(), pullEvidence(t, notificationJSON(t, nil), reportJSON(t, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	builds, _ := gathered(t, events)
 	b := builds[prNumber]
-	want := []gatekeeper.Stage{
-		{Name: "Fetch sources", Key: gatekeeper.StageClone, Status: "SUCCESS"},
-		{Name: "Trivy", Key: gatekeeper.StageScan, Status: "FAILED"},
-	}
-	if diff := cmp.Diff(want, b.Stages); diff != "" {
-		t.Errorf("Stages (-want +got):\n%s", diff)
-	}
-	if len(b.Missing) != 0 {
-		t.Errorf("Missing = %v: the reported stages stand in", b.Missing)
+	if b.Stages != nil || !slices.Contains(b.Missing, gatekeeper.ReportStages) {
+		t.Errorf("Stages %+v, Missing %v: want none, and missing", b.Stages, b.Missing)
 	}
 }
 
-func TestSourceRejects(t *testing.T) {
+// TestSourceRekeysStages: stages already read are keyed again with the
+// stage map in force, read at every Gather, without asking Jenkins.
+func TestSourceRekeysStages(t *testing.T) {
 	t.Parallel()
-	_, s, _ := sourceFake(t, Options{})
-	if s.Name() != SourceName {
-		t.Errorf("Name = %q", s.Name())
-	}
-	for _, ev := range []*gatekeeper.Evidence{nil, {}} {
-		if _, err := s.Gather(context.Background(), ev); !errors.Is(err, gatekeeper.ErrInvalid) {
-			t.Errorf("Gather(%+v) error = %v, want ErrInvalid", ev, err)
+	var renamed atomic.Bool
+	f, s, _ := sourceFake(t, Options{Stages: func() StageMap {
+		if renamed.Load() {
+			return StageMap{gatekeeper.StageClone: {"Image scan"}}
 		}
-	}
-}
-
-func TestSourceRekeysReportedStages(t *testing.T) {
-	t.Parallel()
-	f, s, _ := sourceFake(t, Options{})
-	f.status(buildPath+"/wfapi/describe/api/json", http.StatusNotFound)
-	report := reportJSON(t, func(r map[string]any) {
-		r["stages"] = []any{map[string]any{"name": "Fetch sources", "status": "SUCCESS"}}
-	})
-	ev := pullEvidence(t, notificationJSON(t, nil), report)
+		return nil
+	}})
+	ev := pullEvidence(t, notificationJSON(t, nil))
 	events, err := s.Gather(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
@@ -685,22 +668,17 @@ func TestSourceRekeysReportedStages(t *testing.T) {
 	for _, e := range events {
 		ev.Apply(e)
 	}
-	if st := ev.CurrentBuild().Stages; len(st) != 1 || st[0].Key != "" {
+	if st := ev.CurrentBuild().Stages; len(st) != 7 || st[3].Key != gatekeeper.StageScan {
 		t.Fatalf("default map keyed %+v", st)
 	}
-	// The same evidence seen by a Source configured with the team's
-	// stage names: keyed again without asking Jenkins.
-	c, err := New(Options{URL: s.c.jenkins.Requester.Base + "/", Clock: fixedClock{}, Stages: StageMap{gatekeeper.StageClone: {"Fetch sources"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	renamed.Store(true)
 	fetched := f.count(buildPath + "/api/json")
-	events, err = NewSource(c, SourceOptions{}).Gather(context.Background(), ev)
+	events, err = s.Gather(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	builds, baselines := gathered(t, events)
-	if st := builds[prNumber].Stages; len(st) != 1 || st[0].Key != gatekeeper.StageClone || len(baselines) != 0 {
+	if st := builds[prNumber].Stages; len(st) != 7 || st[0].Key != "" || st[3].Key != gatekeeper.StageClone || len(baselines) != 0 {
 		t.Errorf("rekeyed stages %+v, %d baselines", st, len(baselines))
 	}
 	if n := f.count(buildPath + "/api/json"); n != fetched {
@@ -723,7 +701,8 @@ func TestSourceConfirmsPipelineReport(t *testing.T) {
 	}{
 		{name: "post-build steps made it unstable", apiResult: "UNSTABLE", wantResult: "UNSTABLE", wantVerified: true},
 		{name: "confirmed as reported", apiResult: "SUCCESS", wantResult: "SUCCESS", wantVerified: true},
-		{name: "post-build steps still running", apiResult: nil, wantResult: "", wantVerified: false},
+		// Jenkins' word is that it still runs: that is what counts.
+		{name: "post-build steps still running", apiResult: nil, wantResult: "", wantVerified: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -760,18 +739,130 @@ func TestSourceConfirmsPipelineReport(t *testing.T) {
 				t.Fatalf("after Gather, CurrentBuild = %+v; want verified %v", cur, tt.wantVerified)
 			}
 
-			// Confirmed, the build is not asked again; unconfirmed, it is.
+			// Finished, the build is not asked again at once; still
+			// running, it is.
 			fetched := f.count(buildPath + "/api/json")
 			if _, err := s.Gather(context.Background(), ev); err != nil {
 				t.Fatal(err)
 			}
 			want := fetched
-			if !tt.wantVerified {
+			if tt.wantResult == "" {
 				want++
 			}
 			if n := f.count(buildPath + "/api/json"); n != want {
 				t.Errorf("the next Gather fetched the build %d times, want %d", n-fetched, want-fetched)
 			}
 		})
+	}
+}
+
+// TestSourceDisputesForgedClaims: claims Jenkins contradicts are marked
+// disputed and logged as suspicious, once; a claimed build Jenkins does not
+// have is Gone, not an error that would hold the gate for ever; a claim
+// arriving after a read has the build read again.
+func TestSourceDisputesForgedClaims(t *testing.T) {
+	t.Parallel()
+	f, s, clk := sourceFake(t, Options{})
+	var logs bytes.Buffer
+	s.opts.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	forged := notificationJSON(t, func(_, b map[string]any) { b["status"] = "FAILURE" }) // Jenkins says SUCCESS
+	ghost := notificationJSON(t, func(j, b map[string]any) {
+		delete(j, "url")
+		b["number"], b["url"], b["full_url"] = 99, prJob+"/99/", "http://localhost:32769/"+prJob+"/99/"
+	})
+	ev := pullEvidence(t, forged, ghost)
+	events, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	for _, e := range events {
+		ev.Apply(e)
+	}
+	var real, gone *gatekeeper.Build
+	for i := range ev.Builds {
+		switch ev.Builds[i].Number {
+		case prNumber:
+			real = &ev.Builds[i]
+		case 99:
+			gone = &ev.Builds[i]
+		}
+	}
+	if real == nil || real.Result != "SUCCESS" || len(real.Disputes()) != 1 || !strings.Contains(real.Disputes()[0], "result FAILURE, Jenkins says SUCCESS") {
+		t.Errorf("build 10: %+v, disputes %q", real, real.Disputes())
+	}
+	if gone == nil || !gone.Gone || len(gone.Disputes()) != 1 {
+		t.Fatalf("build 99 Jenkins does not have: %+v", gone)
+	}
+	if cur := ev.CurrentBuild(); cur == nil || cur.Number != prNumber {
+		t.Errorf("CurrentBuild = %+v, want build 10", cur)
+	}
+	if n := strings.Count(logs.String(), "suspicious Jenkins event"); n != 2 {
+		t.Errorf("%d suspicious events logged, want 2:\n%s", n, logs.String())
+	}
+
+	// A new claim about the verified build: read again at once, and
+	// checked.
+	fetched := f.count(buildPath + "/api/json")
+	again, err := ParseNotification(notificationJSON(t, func(_, b map[string]any) { b["phase"], b["status"] = "FINALIZED", "ABORTED" }), ParseOptions{}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Apply(again)
+	events, err = s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		ev.Apply(e)
+	}
+	if n := f.count(buildPath + "/api/json"); n != fetched+1 {
+		t.Errorf("a claim after the read fetched the build %d times, want 1", n-fetched)
+	}
+	// A periodic re-read does not log the same claims again.
+	clk.add(DefaultRecheckEvery)
+	before := strings.Count(logs.String(), "suspicious")
+	if _, err := s.Gather(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if after := strings.Count(logs.String(), "suspicious"); after != before {
+		t.Errorf("a periodic re-read logged %d suspicious events again", after-before)
+	}
+}
+
+// TestSourcePlacesJobsByPathOnly: a notification's scm url can place a job
+// the gatekeeper cannot place by its folders, but only as a claim. Jenkins'
+// job path names no repository, so the build, however green and of the
+// right head, counts for no pull request.
+func TestSourcePlacesJobsByPathOnly(t *testing.T) {
+	t.Parallel()
+	f, s, _ := sourceFake(t, Options{})
+	const other = "/job/hello/job/PR-2-merge/10"
+	f.serve(other+"/api/json", withArtifacts(t, workflowRun(t, "SUCCESS"), trivyArtifact))
+	f.serve(other+"/wfapi/describe/api/json", describe(t, "SUCCESS", nil))
+	f.serve(other+"/testReport/api/json", testReport(t, 40, 0, 2))
+	f.serve(other+"/coverage/api/json", readFixture(t, "coverage.api.json"))
+	f.serve(other+"/artifact/"+trivyArtifact, readTrivy(t, "alpine-310.json.golden"))
+	placed := notificationJSON(t, func(j, b map[string]any) {
+		j["url"] = "job/hello/job/PR-2-merge/"
+		b["url"], b["full_url"] = "job/hello/job/PR-2-merge/10/", "http://localhost:32769/job/hello/job/PR-2-merge/10/"
+	})
+	ev := pullEvidence(t, placed)
+	if len(ev.Builds) != 1 || ev.Builds[0].Key != prKey {
+		t.Fatalf("the claim was not placed by its scm url: %+v", ev.Builds)
+	}
+	events, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		ev.Apply(e)
+	}
+	for _, b := range ev.Builds {
+		if b.JobPath == "job/hello/job/PR-2-merge" && b.Key.Valid() {
+			t.Errorf("the read build kept the claimed repository: %+v", b.Key)
+		}
+	}
+	if cur := ev.CurrentBuild(); cur != nil && cur.JobPath == "job/hello/job/PR-2-merge" {
+		t.Errorf("a job placed by a claim counts: %+v", cur)
 	}
 }

@@ -75,6 +75,18 @@ func (m StageMap) String() string {
 	return strings.Join(parts, ";")
 }
 
+// Keys returns the function that maps a Jenkins stage name onto its release
+// stage key, "" for a name the map does not list, compared as the map
+// compares names. An invalid map (ParseStageMap's errors) maps every name
+// to "": its stages then count for no release stage, which fails closed.
+func (m StageMap) Keys() func(name string) string {
+	idx, err := m.index()
+	if err != nil {
+		return func(string) string { return "" }
+	}
+	return func(name string) string { return idx[normStage(name)] }
+}
+
 // stageIndex maps a normalised Jenkins stage name to its release stage key.
 type stageIndex map[string]string
 
@@ -156,5 +168,9 @@ func (c *Client) stagesOf(ctx context.Context, r ref) ([]gatekeeper.Stage, error
 			return nil, fmt.Errorf("decoding stages of %s: stage %d has no name or status", r, i)
 		}
 	}
-	return c.stages.stages(run.Stages), nil
+	idx, err := c.stageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("mapping stages of %s: %w", r, err)
+	}
+	return idx.stages(run.Stages), nil
 }

@@ -140,27 +140,58 @@ type sarifLog struct {
 				Rules []sarifRule `json:"rules"`
 			} `json:"driver"`
 		} `json:"tool"`
-		Results []struct {
-			RuleID    string `json:"ruleId"`
-			RuleIndex *int   `json:"ruleIndex"`
-			Rule      *struct {
-				ID    string `json:"id"`
-				Index *int   `json:"index"`
-			} `json:"rule"`
-			Level      string          `json:"level"`
-			Properties sarifProperties `json:"properties"`
-			Message    struct {
-				Text string `json:"text"`
-			} `json:"message"`
-			Locations []struct {
-				PhysicalLocation struct {
-					ArtifactLocation struct {
-						URI string `json:"uri"`
-					} `json:"artifactLocation"`
-				} `json:"physicalLocation"`
-			} `json:"locations"`
-		} `json:"results"`
+		Results []sarifResult `json:"results"`
 	} `json:"runs"`
+}
+
+// sarifResult is one result (§3.27): what it found, where, and whether it
+// is a finding at all (kind, baselineState, suppressions).
+type sarifResult struct {
+	RuleID    string `json:"ruleId"`
+	RuleIndex *int   `json:"ruleIndex"`
+	Rule      *struct {
+		ID    string `json:"id"`
+		Index *int   `json:"index"`
+	} `json:"rule"`
+	Kind          string          `json:"kind"`
+	BaselineState string          `json:"baselineState"`
+	Level         string          `json:"level"`
+	Properties    sarifProperties `json:"properties"`
+	Message       struct {
+		Text      string   `json:"text"`
+		ID        string   `json:"id"`
+		Arguments []string `json:"arguments"`
+	} `json:"message"`
+	Locations []struct {
+		PhysicalLocation struct {
+			ArtifactLocation struct {
+				URI       string `json:"uri"`
+				URIBaseID string `json:"uriBaseId"`
+				Index     *int   `json:"index"`
+			} `json:"artifactLocation"`
+			Region *sarifRegion `json:"region"`
+		} `json:"physicalLocation"`
+		LogicalLocations []struct {
+			FullyQualifiedName string `json:"fullyQualifiedName"`
+			Name               string `json:"name"`
+		} `json:"logicalLocations"`
+	} `json:"locations"`
+	Suppressions []struct {
+		Status string `json:"status"`
+	} `json:"suppressions"`
+}
+
+// sarifRegion is the part of a file a result points at (§3.30); results at
+// different regions of one file are different findings.
+type sarifRegion struct {
+	StartLine   *int `json:"startLine"`
+	StartColumn *int `json:"startColumn"`
+	EndLine     *int `json:"endLine"`
+	EndColumn   *int `json:"endColumn"`
+	CharOffset  *int `json:"charOffset"`
+	CharLength  *int `json:"charLength"`
+	ByteOffset  *int `json:"byteOffset"`
+	ByteLength  *int `json:"byteLength"`
 }
 
 type sarifRule struct {
@@ -179,15 +210,27 @@ type sarifProperties struct {
 	Tags             []string        `json:"tags"`
 }
 
-// ParseSARIF counts the results of a SARIF 2.1.0 log (as Trivy and other
-// scanners write it) by severity. A result's severity is, in order: the
-// CVSS score in security-severity (the result's property, else its rule's:
-// ≥ 9 critical, ≥ 7 high, ≥ 4 medium, > 0 low), a severity name among the
-// tags (result's, else rule's), else its level (the result's, else the
-// rule's default, else SARIF's default "warning"): error → high, warning →
-// medium, note → low, none → unknown. Identical results (same rule,
-// message and location) count once. Anything that is not a 2.1.0 log is an
-// error wrapping gatekeeper.ErrInvalid.
+// ParseSARIF counts the findings of a SARIF 2.1.0 log (as Trivy and other
+// scanners write it) by severity.
+//
+// A result is a finding when its kind is "fail" (the default; "pass",
+// "open", "review", "notApplicable" and "informational" are not) and its
+// baselineState is not "absent" (a result of the baseline that this run no
+// longer finds). A finding whose suppressions are all accepted (status
+// absent or "accepted"; one "underReview" or "rejected" leaves it open) is
+// counted in Suppressed instead.
+//
+// A finding's severity is, in order: the CVSS score in security-severity
+// (the result's property, else its rule's: ≥ 9 critical, ≥ 7 high, ≥ 4
+// medium, > 0 low), a severity name among the tags (result's, else rule's),
+// else its level (the result's, else the rule's default, else SARIF's
+// default "warning"): error → high, warning → medium, note → low, none →
+// unknown.
+//
+// Results that are identical in rule, level, message and every location
+// (artifact, region, logical location) count once: the same rule at two
+// lines of one file is two findings. Anything that is not a 2.1.0 log is
+// an error wrapping gatekeeper.ErrInvalid.
 func ParseSARIF(r io.Reader) (gatekeeper.VulnCounts, error) {
 	var log sarifLog
 	if err := decodeStrict(r, &log); err != nil {
@@ -197,7 +240,7 @@ func ParseSARIF(r io.Reader) (gatekeeper.VulnCounts, error) {
 		return gatekeeper.VulnCounts{}, fmt.Errorf("decoding sarif log: version is not 2.1.0: %w", gatekeeper.ErrInvalid)
 	}
 	var c gatekeeper.VulnCounts
-	seen := map[[3]string]bool{}
+	seen := map[string]bool{}
 	for _, run := range log.Runs {
 		rules := run.Tool.Driver.Rules
 		byID := make(map[string]int, len(rules))
@@ -206,7 +249,11 @@ func ParseSARIF(r io.Reader) (gatekeeper.VulnCounts, error) {
 				byID[rl.ID] = i
 			}
 		}
-		for _, res := range run.Results {
+		for i := range run.Results {
+			res := &run.Results[i]
+			if !sarifFinding(res) {
+				continue
+			}
 			id, idx := res.RuleID, res.RuleIndex
 			if res.Rule != nil {
 				if id == "" {
@@ -222,11 +269,11 @@ func ParseSARIF(r io.Reader) (gatekeeper.VulnCounts, error) {
 			} else if i, ok := byID[id]; ok && id != "" {
 				rule = &rules[i]
 			}
-			loc := ""
-			if len(res.Locations) > 0 {
-				loc = res.Locations[0].PhysicalLocation.ArtifactLocation.URI
+			level := res.Level
+			if level == "" && rule != nil {
+				level = rule.DefaultConfiguration.Level
 			}
-			k := [3]string{id, res.Message.Text, loc}
+			k := sarifKey(id, level, res)
 			if seen[k] {
 				continue
 			}
@@ -234,14 +281,86 @@ func ParseSARIF(r io.Reader) (gatekeeper.VulnCounts, error) {
 			if len(seen) > maxFindings {
 				return gatekeeper.VulnCounts{}, fmt.Errorf("decoding sarif log: more than %d results: %w", maxFindings, gatekeeper.ErrInvalid)
 			}
-			sev, err := sarifSeverity(res.Properties, res.Level, rule)
+			sev, err := sarifSeverity(res.Properties, level, rule)
 			if err != nil {
 				return gatekeeper.VulnCounts{}, fmt.Errorf("decoding sarif log: result for rule %q: %w", id, err)
+			}
+			if sarifSuppressed(res) {
+				var s gatekeeper.VulnCounts
+				addSeverity(&s, sev)
+				c.Suppressed.Add(gatekeeper.Severities{Critical: s.Critical, High: s.High, Medium: s.Medium, Low: s.Low, Unknown: s.Unknown})
+				continue
 			}
 			addSeverity(&c, sev)
 		}
 	}
 	return c, nil
+}
+
+// sarifFinding reports whether a result is a finding at all: kind "fail"
+// (SARIF's default) and not a baseline result this run no longer has.
+func sarifFinding(res *sarifResult) bool {
+	if res.Kind != "" && res.Kind != "fail" {
+		return false
+	}
+	return res.BaselineState != "absent"
+}
+
+// sarifSuppressed reports whether a result is suppressed (§3.27.23): it has
+// suppressions, and each of them is accepted (a status absent means
+// accepted). A suppression under review or rejected leaves the result open.
+func sarifSuppressed(res *sarifResult) bool {
+	if len(res.Suppressions) == 0 {
+		return false
+	}
+	for _, s := range res.Suppressions {
+		if s.Status != "" && s.Status != "accepted" {
+			return false
+		}
+	}
+	return true
+}
+
+// sarifKey identifies a finding: rule, level, message and every location
+// with its region. Each part is quoted, so that no two different results
+// give the same key.
+func sarifKey(rule, level string, res *sarifResult) string {
+	var b strings.Builder
+	q := func(s string) { b.WriteString(strconv.Quote(s)) }
+	n := func(p *int) {
+		if p == nil {
+			b.WriteString("-,")
+			return
+		}
+		b.WriteString(strconv.Itoa(*p))
+		b.WriteByte(',')
+	}
+	q(rule)
+	q(level)
+	q(res.Message.Text)
+	q(res.Message.ID)
+	b.WriteString(strconv.Itoa(len(res.Message.Arguments)))
+	for _, a := range res.Message.Arguments {
+		q(a)
+	}
+	for _, l := range res.Locations {
+		al := l.PhysicalLocation.ArtifactLocation
+		b.WriteString("|")
+		q(al.URI)
+		q(al.URIBaseID)
+		n(al.Index)
+		if rg := l.PhysicalLocation.Region; rg != nil {
+			for _, p := range []*int{rg.StartLine, rg.StartColumn, rg.EndLine, rg.EndColumn, rg.CharOffset, rg.CharLength, rg.ByteOffset, rg.ByteLength} {
+				n(p)
+			}
+		}
+		b.WriteString(strconv.Itoa(len(l.LogicalLocations)))
+		for _, ll := range l.LogicalLocations {
+			q(ll.FullyQualifiedName)
+			q(ll.Name)
+		}
+	}
+	return b.String()
 }
 
 // sarifSeverity decides one result's severity (see ParseSARIF).
@@ -275,9 +394,6 @@ func sarifSeverity(props sarifProperties, level string, rule *sarifRule) (string
 				return s, nil
 			}
 		}
-	}
-	if level == "" && rule != nil {
-		level = rule.DefaultConfiguration.Level
 	}
 	switch level {
 	case "error":

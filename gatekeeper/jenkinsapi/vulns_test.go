@@ -208,6 +208,39 @@ func TestParseSARIF(t *testing.T) {
 			want: gatekeeper.VulnCounts{Medium: 4},
 		},
 		{
+			name: "suppressions: accepted apart, under review or rejected open",
+			body: sarifVariant(t, func(_ map[string]any, _, results []any) {
+				obj(results[0])["suppressions"] = []any{map[string]any{"kind": "inSource"}}
+				obj(results[1])["suppressions"] = []any{map[string]any{"kind": "external", "status": "accepted"}}
+				obj(results[2])["suppressions"] = []any{map[string]any{"kind": "external", "status": "underReview"}}
+				obj(results[3])["suppressions"] = []any{map[string]any{"kind": "inSource"}, map[string]any{"kind": "external", "status": "rejected"}}
+			}),
+			want: gatekeeper.VulnCounts{Medium: 2, Suppressed: gatekeeper.Severities{Medium: 2}},
+		},
+		{
+			name: "same rule at another line of the same file is another finding",
+			body: sarifVariant(t, func(m map[string]any, _, results []any) {
+				var moved map[string]any
+				if err := json.Unmarshal(mustJSON(t, results[0]), &moved); err != nil {
+					t.Fatal(err)
+				}
+				loc := obj(obj(moved["locations"].([]any)[0])["physicalLocation"])
+				loc["region"] = map[string]any{"startLine": 99}
+				obj(m["runs"].([]any)[0])["results"] = append(results, moved)
+			}),
+			want: gatekeeper.VulnCounts{Medium: 5},
+		},
+		{
+			name: "kind other than fail and baselineState absent are not findings",
+			body: sarifVariant(t, func(_ map[string]any, _, results []any) {
+				obj(results[0])["kind"] = "pass"
+				obj(results[1])["kind"] = "informational"
+				obj(results[2])["baselineState"] = "absent"
+				obj(results[3])["baselineState"] = "unchanged"
+			}),
+			want: gatekeeper.VulnCounts{Medium: 1},
+		},
+		{
 			name: "no results",
 			body: sarifVariant(t, func(m map[string]any, _, _ []any) { obj(m["runs"].([]any)[0])["results"] = []any{} }),
 			want: gatekeeper.VulnCounts{},
@@ -275,8 +308,86 @@ func FuzzParseTrivy(f *testing.F) {
 func FuzzParseSARIF(f *testing.F) {
 	f.Add(readTrivy(f, "alpine-310.sarif.golden"))
 	f.Add([]byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{"rules":[{"id":"r","properties":{"security-severity":"9.8"}}]}},"results":[{"ruleId":"r","ruleIndex":0}]}]}`))
+	f.Add([]byte(`{"version":"2.1.0","runs":[{"results":[{"ruleId":"r","kind":"pass"},{"ruleId":"r","baselineState":"absent"},{"ruleId":"r","suppressions":[{"status":"accepted"}]},{"ruleId":"r","message":{"id":"m","arguments":["a"]},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"a"},"region":{"startLine":2}}}]}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c, err := ParseSARIF(bytes.NewReader(body))
 		checkCounts(t, c, err)
+	})
+}
+
+// TestParseSARIFPublicLogs counts SARIF logs written by real tools (copies
+// under test/testdata/fixtures/sarif, see its README.md). The expected
+// numbers are not the parser's: testdata/sarif_counts.py reads each file
+// with Python's json module and applies SARIF 2.1.0 as ParseSARIF documents
+// it (kind "fail" only, baselineState "absent" left out, accepted
+// suppressions apart, identical rule+level+message+locations once). Run
+//
+//	python3 testdata/sarif_counts.py ../../test/testdata/fixtures/sarif
+//
+// to see them; for each file it prints the raw result count, how many it
+// left out and why, and the counts below. The files were chosen for what
+// they exercise:
+//   - Pylint-01: 72 results, several per file at different lines (the
+//     defect counted 58, comparing only the file name);
+//   - NoRuleDefaultConfiguration: one result of kind "pass" (4 of 5 count);
+//   - StaticDriverVerifier: its only result is kind "pass";
+//   - NewAndOldResults: one result with baselineState "absent" (4 of 5);
+//   - WithSuppressions: three results suppressed without a status (accepted);
+//   - elfie-arriba: one suppression with status "accepted", four open;
+//   - codeql-action valid-sarif*: a result listed twice, counted once.
+func TestParseSARIFPublicLogs(t *testing.T) {
+	t.Parallel()
+	const dir = "../../test/testdata/fixtures/sarif"
+	tests := []struct {
+		file string
+		want gatekeeper.VulnCounts
+	}{
+		{"sarif-sdk/Pylint-01.sarif", gatekeeper.VulnCounts{Medium: 72}},
+		{"sarif-sdk/NoRuleDefaultConfiguration.sarif", gatekeeper.VulnCounts{High: 1, Medium: 1, Low: 1, Unknown: 1}},
+		{"sarif-sdk/StaticDriverVerifier.iocompletion_bug1.sarif", gatekeeper.VulnCounts{}},
+		{"sarif-sdk/NewAndOldResults.sarif", gatekeeper.VulnCounts{High: 4}},
+		{"sarif-sdk/WithSuppressions.sarif", gatekeeper.VulnCounts{Suppressed: gatekeeper.Severities{High: 3}}},
+		{"sarif-sdk/elfie-arriba.sarif", gatekeeper.VulnCounts{High: 3, Medium: 1, Suppressed: gatekeeper.Severities{High: 1}}},
+		{"sarif-sdk/HdfConverter.ValidResults.sarif", gatekeeper.VulnCounts{High: 43, Medium: 32, Low: 91}},
+		{"sarif-sdk/SemmleQL.results.sarif", gatekeeper.VulnCounts{High: 2, Medium: 27, Low: 51}},
+		{"sarif-sdk/CweGhasSample.sarif", gatekeeper.VulnCounts{Critical: 1, High: 4, Medium: 2}},
+		{"sarif-sdk/GroupingSample.sarif", gatekeeper.VulnCounts{Critical: 3}},
+		{"sarif-sdk/ClangAnalyzer.RealLog.sarif", gatekeeper.VulnCounts{Medium: 4}},
+		{"sarif-sdk/FlawFinderConverter.ValidResults.sarif", gatekeeper.VulnCounts{High: 2, Low: 1}},
+		{"sarif-sdk/NessusConverter.ValidResults.sarif", gatekeeper.VulnCounts{Critical: 1, Low: 1}},
+		{"sarif-sdk/CisCatConverter.ValidResults.sarif", gatekeeper.VulnCounts{High: 1}},
+		{"sarif-sdk/FortifyFpr.OneResultBasic.sarif", gatekeeper.VulnCounts{Medium: 1}},
+		{"codeql-action/valid-sarif.sarif", gatekeeper.VulnCounts{Low: 2}},
+		{"codeql-action/valid-sarif-diff-filtered.sarif", gatekeeper.VulnCounts{Low: 1}},
+		{"codeql-action/fingerprinting.input.sarif", gatekeeper.VulnCounts{Medium: 2}},
+		{"grype/TestSarifPresenter_image.sarif", gatekeeper.VulnCounts{High: 2}},
+		{"grype/TestSarifPresenter_directory.sarif", gatekeeper.VulnCounts{High: 2}},
+		{"trivy/alpine-310.sarif", gatekeeper.VulnCounts{Medium: 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			body, err := os.ReadFile(filepath.Join(dir, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ParseSARIF(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseSARIF (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("codeql-action/invalid-sarif.sarif", func(t *testing.T) {
+		t.Parallel()
+		body, err := os.ReadFile(filepath.Join(dir, "codeql-action/invalid-sarif.sarif"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseSARIF(bytes.NewReader(body)); !errors.Is(err, gatekeeper.ErrInvalid) {
+			t.Errorf("ParseSARIF error = %v, want ErrInvalid", err)
+		}
 	})
 }

@@ -189,6 +189,8 @@ func complete(t testing.TB, ev *gatekeeper.Evidence) *gatekeeper.Evidence {
 		for _, other := range roles {
 			apply(gatekeeper.Event{Name: "github.membership", Membership: &gatekeeper.Membership{Team: other.team, User: m.user, Active: other.team == m.team, CheckedAt: at}})
 		}
+		// The release managers' team too: its role approves emergencies only.
+		apply(gatekeeper.Event{Name: "github.membership", Membership: &gatekeeper.Membership{Team: "releasegate/release-managers", User: m.user, CheckedAt: at}})
 		apply(gatekeeper.Event{Name: "pull_request_review.submitted", Review: &gatekeeper.Review{
 			ID: int64(400 + i), User: m.user, State: "APPROVED", CommitID: head, SubmittedAt: at,
 		}})

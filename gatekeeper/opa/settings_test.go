@@ -60,8 +60,13 @@ func TestPolicyTestsFollowDataEdits(t *testing.T) {
 		},
 		{
 			name:        "an unknown role id in the emergency roles",
-			edits:       []releaseEdit{{"extra_approval_roles:\n      - management", "extra_approval_roles:\n      - managers"}},
+			edits:       []releaseEdit{{"extra_approval_roles:\n      - release_manager", "extra_approval_roles:\n      - release_managers"}},
 			wantFailing: []string{"test_data_yaml_emergency_roles_are_roles", "test_data_yaml_gives_no_policy_data_reasons"},
+		},
+		{
+			name:        "an emergency role every release needs",
+			edits:       []releaseEdit{{"extra_approval_roles:\n      - release_manager", "extra_approval_roles:\n      - sre"}},
+			wantFailing: []string{"test_data_yaml_emergency_roles_are_not_needed_by_every_release", "test_data_yaml_gives_no_policy_data_reasons"},
 		},
 		{
 			name:        "a stage removed",

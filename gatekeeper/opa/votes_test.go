@@ -28,7 +28,7 @@ func TestVoteVerdicts(t *testing.T) {
 	// notAMember records that user was checked in every role team and is
 	// in none of them.
 	notAMember := func(ev *gatekeeper.Evidence, user string) {
-		for _, team := range []string{"releasegate/module-leads", "releasegate/sre", "releasegate/qa", "releasegate/management"} {
+		for _, team := range []string{"releasegate/module-leads", "releasegate/sre", "releasegate/qa", "releasegate/management", "releasegate/release-managers"} {
 			ev.Apply(gatekeeper.Event{Name: "github.membership", Received: at, Membership: &gatekeeper.Membership{Team: team, User: user, CheckedAt: at}})
 		}
 	}
@@ -67,7 +67,7 @@ func TestVoteVerdicts(t *testing.T) {
 				ev.Apply(comment(951, "dev-zoe", "/nogo I would rather wait"))
 			},
 			wantVotes: append(append([]gatekeeper.VoteVerdict{}, goes...),
-				gatekeeper.VoteVerdict{CommentID: 951, User: "dev-zoe", Verdict: "refused", Why: "only module lead, SRE, QA and management vote"}),
+				gatekeeper.VoteVerdict{CommentID: 951, User: "dev-zoe", Verdict: "refused", Why: "only module lead, SRE, QA, management and release manager vote"}),
 			wantState: gatekeeper.Success,
 		},
 		{

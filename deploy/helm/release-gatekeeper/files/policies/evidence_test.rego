@@ -101,9 +101,33 @@ test_verified_build_passes if {
 }
 
 test_trusted_pipeline_report_passes if {
-	d := gatekeeper.decision with input as with_build({"verified": false}) with data.release as trusting(true)
+	d := gatekeeper.decision with input as with_build({"verified": false, "verification": "none"}) with data.release as trusting(true)
 	d.state == "success"
 	d.waiting == []
+}
+
+test_no_jenkins_api_says_the_build_is_unverified if {
+	d := gatekeeper.decision with input as with_build({"verified": false, "verification": "none"}) with data.release as fixed_release
+	without_votes(d) == {"state": "pending", "reasons": [], "waiting": ["Jenkins build #57 unverified (no JENKINS_URL)"], "channel": null}
+}
+
+# With the Jenkins API the claims never count, whatever the switch says.
+test_trust_does_not_apply_over_the_jenkins_api if {
+	d := gatekeeper.decision with input as with_build({"verified": false, "verification": "pending"}) with data.release as trusting(true)
+	d.state == "pending"
+	d.waiting == ["Jenkins to confirm build #57"]
+}
+
+test_trust_needs_verification_none if {
+	d := gatekeeper.decision with input as with_section("build", object.remove(build, ["verified", "verification"])) with data.release as trusting(true)
+	d.waiting == ["Jenkins to confirm build #57"]
+}
+
+# Claims Jenkins contradicted are ignored: the facts are Jenkins' own.
+test_disputed_claims_do_not_change_a_verified_build if {
+	disputed := with_build({"verified": true, "verification": "jenkins", "disputes": ["jenkins.completed jenkins:job/x#57:COMPLETED@q9: result SUCCESS, Jenkins says FAILURE"]})
+	d := gatekeeper.decision with input as disputed with data.release as fixed_release
+	d.state == "success"
 }
 
 test_trust_switched_off_waits if {
@@ -184,6 +208,45 @@ test_vulnerability_threshold_comes_from_data if {
 	d := gatekeeper.decision with input as with_build({"vulnerabilities": {"critical": 0, "high": 2}})
 		with data.release as release_with("vulnerabilities", {"max_critical": 0, "max_high": 2})
 	d.state == "success"
+}
+
+# suppressed_scan: no open critical or high finding, but one critical and
+# two high findings the report marks suppressed, and 3 suppressed medium.
+suppressed_scan := {"vulnerabilities": {"critical": 0, "high": 0, "medium": 4, "suppressed": {"critical": 1, "high": 2, "medium": 3, "low": 0, "unknown": 0}}}
+
+test_suppressed_findings_count_by_default if {
+	d := gatekeeper.decision with input as with_build(suppressed_scan) with data.release as fixed_release
+	d.reasons == ["1 critical vulnerabilities (max 0, 1 suppressed)", "2 high vulnerabilities (max 0, 2 suppressed)"]
+}
+
+test_suppressed_findings_count_when_the_switch_is_absent if {
+	d := gatekeeper.decision with input as with_build(suppressed_scan)
+		with data.release as release_with("vulnerabilities", {"max_critical": 0, "max_high": 0})
+	d.state == "failure"
+}
+
+test_suppressed_findings_do_not_count_when_switched_off if {
+	d := gatekeeper.decision with input as with_build(suppressed_scan)
+		with data.release as release_with("vulnerabilities", {"max_critical": 0, "max_high": 0, "count_suppressed": false})
+	d.state == "success"
+	d.channel == "beta" # stable needs coverage 85; medium counts 4 either way here
+}
+
+test_suppressed_medium_findings_count_for_the_channel if {
+	# 4 open + 3 suppressed medium: 7 > 5, beta; without them, 4 <= 5.
+	high_coverage := {"coverage": {"line": 90, "branch": null, "source": "coverage"}}
+	no_crit := {"vulnerabilities": {"critical": 0, "high": 0, "medium": 4, "suppressed": {"critical": 0, "high": 0, "medium": 3, "low": 0, "unknown": 0}}}
+	counted := gatekeeper.decision with input as with_build(object.union(high_coverage, no_crit)) with data.release as fixed_release
+	counted.channel == "beta"
+	ignored := gatekeeper.decision with input as with_build(object.union(high_coverage, no_crit))
+		with data.release as release_with("vulnerabilities", {"max_critical": 0, "max_high": 0, "count_suppressed": false})
+	ignored.channel == "stable"
+}
+
+test_count_suppressed_not_a_boolean_fails if {
+	d := gatekeeper.decision with input as passing
+		with data.release as release_with("vulnerabilities", {"max_critical": 0, "max_high": 0, "count_suppressed": "yes"})
+	"policy data release.vulnerabilities.count_suppressed is not true or false" in d.reasons
 }
 
 test_missing_scan_waits if {

@@ -30,13 +30,14 @@ fixed_release := {
 		],
 	},
 	"coverage": {"min": 80, "max_drop": 1.0},
-	"vulnerabilities": {"max_critical": 0, "max_high": 0},
+	"vulnerabilities": {"max_critical": 0, "max_high": 0, "count_suppressed": true},
 	"approvals": {
 		"roles": [
 			{"id": "module_lead", "display": "module lead", "team": "releasegate/module-leads", "users": []},
 			{"id": "sre", "display": "SRE", "team": "releasegate/sre", "users": []},
 			{"id": "qa", "display": "QA", "team": "releasegate/qa", "users": []},
 			{"id": "management", "display": "management", "team": "releasegate/management", "users": []},
+			{"id": "release_manager", "display": "release manager", "team": "releasegate/release-managers", "users": [], "required": false},
 		],
 		"one_person_one_role": true,
 	},
@@ -52,5 +53,5 @@ fixed_release := {
 		"release": "17:00",
 		"close": "19:00",
 	},
-	"emergency": {"label": "emergency-release", "extra_approval_roles": ["management", "sre"]},
+	"emergency": {"label": "emergency-release", "release_kinds": ["minor"], "extra_approval_roles": ["release_manager"]},
 }

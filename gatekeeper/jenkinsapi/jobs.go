@@ -1,0 +1,178 @@
+package jenkinsapi
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+// SplitJobURL returns the decoded job names of a Jenkins job or build URL,
+// outermost folder first, and the build number when the URL names a build
+// (0 otherwise). It accepts relative paths as the Notification plugin sends
+// them ("job/acme/job/shop/job/PR-12/") and absolute URLs with a context
+// path ("https://ci.example.com/jenkins/job/acme/…/PR-12/7/"). Whatever
+// precedes the job/<name> pairs is taken for the context path; empty
+// segments (the "//" gojenkins produces) are ignored. ok is false when the
+// URL does not end in a job, optionally followed by a build number.
+func SplitJobURL(jobURL string) (names []string, build int64, ok bool) {
+	u, err := url.Parse(strings.TrimSpace(jobURL))
+	if err != nil {
+		return nil, 0, false
+	}
+	// Split the escaped path so that an encoded slash (%2F, as in branch
+	// jobs for feature/x) stays inside its name.
+	var segs []string
+	for _, s := range strings.Split(u.EscapedPath(), "/") {
+		if s != "" {
+			segs = append(segs, s)
+		}
+	}
+	n := len(segs)
+	if n >= 3 && segs[n-2] != "job" && isBuildNumber(segs[n-1]) {
+		build, _ = strconv.ParseInt(segs[n-1], 10, 64)
+		n--
+	}
+	// Walk job/<name> pairs from the right: a context path that happens
+	// to contain "job" cannot then be taken for a job.
+	for i := n - 1; i >= 1 && segs[i-1] == "job"; i -= 2 {
+		name, err := url.PathUnescape(segs[i])
+		if err != nil || name == "" {
+			return nil, 0, false
+		}
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		return nil, 0, false
+	}
+	for l, r := 0, len(names)-1; l < r; l, r = l+1, r-1 {
+		names[l], names[r] = names[r], names[l]
+	}
+	return names, build, true
+}
+
+// isBuildNumber reports whether s is a positive decimal without a leading
+// zero, the only way Jenkins spells a build number.
+func isBuildNumber(s string) bool {
+	if s == "" || len(s) > 18 || s[0] == '0' {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseJobPath recognises a multibranch pull request job from its URL
+// (never from the bare job name, which is ambiguous across repositories):
+// job/<folder>/…/job/PR-<n>/, PR-<n>-merge or PR-<n>-head, relative or
+// absolute, with URL-encoded names and an optional trailing build number.
+// folders are the decoded names of the enclosing folders, outermost first
+// (at least the multibranch project); strategy is "merge", "head" or "".
+func ParseJobPath(jobURL string) (folders []string, prNumber int, strategy string, ok bool) {
+	names, _, ok := SplitJobURL(jobURL)
+	if !ok || len(names) < 2 {
+		return nil, 0, "", false
+	}
+	prNumber, strategy, ok = parsePRJobName(names[len(names)-1])
+	if !ok {
+		return nil, 0, "", false
+	}
+	return names[:len(names)-1], prNumber, strategy, true
+}
+
+// parsePRJobName parses the GitHub Branch Source job names PR-<n>,
+// PR-<n>-merge and PR-<n>-head.
+func parsePRJobName(name string) (int, string, bool) {
+	rest, ok := strings.CutPrefix(name, "PR-")
+	if !ok {
+		return 0, "", false
+	}
+	num, strategy, _ := strings.Cut(rest, "-")
+	switch strategy {
+	case "", "merge", "head":
+	default:
+		return 0, "", false
+	}
+	if !isBuildNumber(num) || len(num) > 9 {
+		return 0, "", false
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil {
+		return 0, "", false
+	}
+	return n, strategy, true
+}
+
+// JobRepos maps multibranch project folders to GitHub repositories: the
+// key is the folder path (decoded folder names joined by "/", e.g.
+// "ci/shop-service"), the value "owner/repo". It is the parsed form of
+// GATEKEEPER_JENKINS_JOBS.
+type JobRepos map[string]string
+
+// ParseJobRepos parses "folder/path=owner/repo,other/path=owner/repo2". An
+// empty string gives an empty map: the organisation-folder convention.
+func ParseJobRepos(s string) (JobRepos, error) {
+	m := JobRepos{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		folder, repo, ok := strings.Cut(part, "=")
+		folder, repo = strings.Trim(strings.TrimSpace(folder), "/"), strings.TrimSpace(repo)
+		owner, name, ok2 := strings.Cut(repo, "/")
+		if !ok || !ok2 || folder == "" || owner == "" || name == "" || strings.Contains(name, "/") {
+			return nil, fmt.Errorf("parsing jenkins jobs: %q is not folder/path=owner/repo", part)
+		}
+		if _, dup := m[folder]; dup {
+			return nil, fmt.Errorf("parsing jenkins jobs: folder %q mapped twice", folder)
+		}
+		m[folder] = repo
+	}
+	return m, nil
+}
+
+// Repo returns the repository built by the multibranch project at folders.
+// A configured folder path wins; otherwise the organisation-folder
+// convention applies: the last two folders are owner and repository.
+func (m JobRepos) Repo(folders []string) (owner, repo string, ok bool) {
+	if r, found := m[strings.Join(folders, "/")]; found {
+		owner, repo, _ = strings.Cut(r, "/")
+		return owner, repo, true
+	}
+	if len(folders) < 2 {
+		return "", "", false
+	}
+	return folders[len(folders)-2], folders[len(folders)-1], true
+}
+
+// Folders is the inverse of Repo: the folders of the multibranch project
+// that builds owner/repo.
+func (m JobRepos) Folders(owner, repo string) []string {
+	want := owner + "/" + repo
+	for folder, r := range m {
+		if strings.EqualFold(r, want) {
+			return strings.Split(folder, "/")
+		}
+	}
+	return []string{owner, repo}
+}
+
+// PullKey returns the pull request a PR job URL builds and the job's merge
+// strategy; ok is false for anything that is not a pull request job.
+func (m JobRepos) PullKey(jobURL string) (key gatekeeper.PullKey, strategy string, ok bool) {
+	folders, n, strategy, ok := ParseJobPath(jobURL)
+	if !ok {
+		return gatekeeper.PullKey{}, "", false
+	}
+	owner, repo, ok := m.Repo(folders)
+	if !ok {
+		return gatekeeper.PullKey{}, "", false
+	}
+	return gatekeeper.PullKey{Owner: owner, Repo: repo, Number: n}, strategy, true
+}
