@@ -218,3 +218,46 @@ func TestAttackStrangersCommandsAreNotAnsweredWithoutEnd(t *testing.T) {
 		t.Errorf("30 refused commands by one person were answered with %d replies and %d reactions, want one reply and a bounded number of reactions", replies, reactions)
 	}
 }
+
+// TestAttackForgedJenkinsSuccessOverARealFailure: a Jenkinsfile author
+// holds the shared Jenkins token. Jenkins ran the release's PR-merge build
+// and it failed; the author posts a COMPLETED notification and a pipeline
+// report that say SUCCESS for the same build, with every approval and GO
+// vote in. With JENKINS_URL set, Jenkins is the authority for its build:
+// the release must not pass.
+func TestAttackForgedJenkinsSuccessOverARealFailure(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{jenkinsAPI: true, zenhub: true})
+	const n = 2
+	r.gh.addMerged(mergedPull(t, 17, "18936fb4b760b985e35fae9aa953a349703a4c53", 1))
+	r.zh.know(repoID, 1)
+	payload, pr := opened(t, n, headA, releaseBody)
+	r.gh.setPull(pr)
+	r.github("pull_request", payload)
+	failed := build10
+	failed.result = "FAILURE"
+	failed.stages = map[string]string{"Unit tests": "FAILED"}
+	r.jk.addBuild(failed) // what Jenkins says
+	forged := build10     // what the token holder says
+	r.jenkinsOK(notification(t, forged))
+	r.jenkinsOK(pipelineReport(t, forged, chartOf(forged)))
+	for i, user := range []string{leadUser, sreUser, qaUser, mgmtUser} {
+		at := []string{"2019-05-15T16:01:00Z", "2019-05-15T16:02:00Z", "2019-05-15T16:03:00Z", "2019-05-15T16:04:00Z"}[i]
+		payload, review := approval(t, pr, 208401100+i, user, headA, at)
+		r.gh.addReview(n, review)
+		r.github("pull_request_review", payload)
+	}
+	for i, user := range []string{leadUser, sreUser, qaUser} {
+		payload, c := comment(t, n, int64(751988702+i), user, "/go", time.Date(2020, 12, 29, 5, 50, i, 0, time.UTC).Format(time.RFC3339))
+		r.gh.addComment(c)
+		r.github("issue_comment", payload)
+	}
+	p := r.settle(n)
+	if p.Latest.Decision.State == "success" {
+		t.Errorf("a forged SUCCESS over the build Jenkins failed passed the gate: %+v", p.Latest.Decision)
+	}
+	if st := r.last(headA); st != nil && st["state"] == "success" {
+		t.Errorf("status on the head is success: %v", st)
+	}
+	t.Logf("%s %q", p.Latest.Decision.State, p.Latest.Description)
+}
