@@ -17,6 +17,7 @@ import (
 const (
 	smallBody      = 256 << 10
 	largeBodySlots = 2
+	preGrow        = 64 << 10
 )
 
 // largeBodies holds one token per large body being read.
@@ -28,7 +29,9 @@ var largeBodies = make(chan struct{}, largeBodySlots)
 // 0: not known).
 func readBounded(ctx context.Context, buf *bytes.Buffer, body io.Reader, hint int64) error {
 	if hint > 0 {
-		buf.Grow(int(min(hint, smallBody)) + bytes.MinRead)
+		// A typical delivery (tens of KiB) in one allocation; a claim
+		// of more is believed only as its bytes arrive.
+		buf.Grow(int(min(hint, preGrow)) + bytes.MinRead)
 	}
 	n, err := buf.ReadFrom(io.LimitReader(body, smallBody))
 	if err != nil || n < smallBody {
