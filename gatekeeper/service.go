@@ -71,6 +71,9 @@ type Options struct {
 	// ReplicaID names this process as a lease holder. Default: host
 	// name, process id and a random suffix.
 	ReplicaID string
+	// Discoverer finds the pull requests whose webhooks were lost
+	// (discover.go); nil (a dry run) means none are looked for.
+	Discoverer Discoverer
 }
 
 // Observer receives the Service's measurements; webhooks exports them as
@@ -99,6 +102,8 @@ type Service struct {
 	sched *scheduler
 	// locks serialise the posts on one commit (see publish.go).
 	locks keyedLocks
+	// disc is what the Discoverer is asked about (discover.go).
+	disc *discovery
 }
 
 // New checks the options, fills in defaults and returns a Service.
@@ -174,7 +179,7 @@ func New(o Options) (*Service, error) {
 		o.Debounce = 200 * time.Millisecond
 	}
 	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
-	s := &Service{o: o, log: o.Logger}
+	s := &Service{o: o, log: o.Logger, disc: newDiscovery()}
 	s.sched = newScheduler(s)
 	return s, nil
 }
@@ -216,6 +221,7 @@ func (s *Service) Accept(ctx context.Context, e Event) (Outcome, error) {
 
 // route finds the pull requests an event is about.
 func (s *Service) route(ctx context.Context, e Event) ([]PullKey, string, error) {
+	s.disc.saw(e.Repo)
 	if e.BaseTip != nil {
 		return s.routeTip(ctx, e)
 	}
@@ -293,6 +299,12 @@ func (s *Service) routeSHA(ctx context.Context, e Event) ([]PullKey, string, err
 		}
 	}
 	if len(out) == 0 {
+		if e.Check != nil && e.Check.Name == s.o.StatusContext {
+			// A release-gate status on a commit no known pull request
+			// has: a pull request whose opened delivery was lost, and a
+			// status set by hand on it. Find it, off this request.
+			s.disc.lookup(e.Repo, e.SHA)
+		}
 		return nil, "no known pull request of " + e.Repo.Owner + "/" + e.Repo.Name + " has head " + e.SHA, nil
 	}
 	return out, "", nil
@@ -381,6 +393,9 @@ func (s *Service) Reconcile(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
+	}
+	if err := s.discoverOpen(ctx, keys); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

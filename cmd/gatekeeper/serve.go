@@ -58,7 +58,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	}
 	svc, err := gatekeeper.New(gatekeeper.Options{
 		Store: store, Evaluator: engine, Publisher: deps.publisher, Responder: deps.responder,
-		Notifier: deps.notifier, Sources: deps.sources,
+		Notifier: deps.notifier, Sources: deps.sources, Discoverer: deps.discoverer,
 		Logger: log, Observer: metrics, Gated: cfg.gated, StatusContext: cfg.StatusContext,
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
 		LeaseTTL:     cfg.LeaseTTL,
@@ -220,6 +220,9 @@ type dependencies struct {
 	notifier  gatekeeper.Notifier // nil: no Slack notifications
 	sources   []gatekeeper.Source
 	github    *githubapi.Client
+	// discoverer finds pull requests whose webhooks were lost; nil in a
+	// dry run, which reads nothing from GitHub.
+	discoverer gatekeeper.Discoverer
 }
 
 func (d dependencies) names() []string {
@@ -251,6 +254,7 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 	} else {
 		d.publisher = githubapi.NewPublisher(gh)
 		d.responder = githubapi.NewResponder(gh)
+		d.discoverer = gh
 		d.sources = append(d.sources,
 			githubapi.NewSource(gh, githubapi.SourceOptions{StatusContext: cfg.StatusContext}),
 			githubapi.NewMergedSource(gh, githubapi.MergedSourceOptions{Gated: cfg.gated}),

@@ -42,6 +42,8 @@ const (
 	EndpointListStatuses      = "list_statuses"
 	EndpointListCheckRuns     = "list_check_runs"
 	EndpointGetBranch         = "get_branch"
+	// EndpointListPullsForCommit finds the pull requests of a commit.
+	EndpointListPullsForCommit = "list_pulls_for_commit"
 )
 
 // Endpoints lists every endpoint name above, so that metrics can show
@@ -51,7 +53,7 @@ func Endpoints() []string {
 		EndpointCreateStatus, EndpointGetPull, EndpointListReviews, EndpointListComments,
 		EndpointGetTeamMembership, EndpointCompareCommits, EndpointListPulls, EndpointGetComment,
 		EndpointCreateReaction, EndpointCreateComment, EndpointGetRepo, EndpointGetCombinedStatus,
-		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch,
+		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch, EndpointListPullsForCommit,
 		EndpointGetApp, EndpointGetInstallation, EndpointCreateInstallationToken, // app.go
 	}
 }
