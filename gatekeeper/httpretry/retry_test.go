@@ -49,7 +49,7 @@ func TestDo(t *testing.T) {
 		},
 		{
 			name:     "a wait past MaxElapsed is not taken",
-			verdicts: []Verdict{Again(boom, 10 * time.Second), Again(boom, time.Minute)}, policy: Policy{MaxAttempts: 9, MaxElapsed: 30 * time.Second},
+			verdicts: []Verdict{Again(boom, 10*time.Second), Again(boom, time.Minute)}, policy: Policy{MaxAttempts: 9, MaxElapsed: 30 * time.Second},
 			wantCalls: 2, wantErr: "next one in 1m0s would pass the 30s retry limit", wantIs: boom,
 			wantSleeps: []time.Duration{10 * time.Second},
 		},
