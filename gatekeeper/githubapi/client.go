@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,6 +16,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/httpretry"
 )
 
 // DefaultBaseURL is the REST base of github.com, used when Options.BaseURL
@@ -213,25 +212,13 @@ func New(opts Options) (*Client, error) {
 		c.clock = gatekeeper.SystemClock{}
 	}
 	if c.sleep == nil {
-		c.sleep = sleepContext
+		c.sleep = httpretry.SleepContext
 	}
 	return c, nil
 }
 
 // BaseURL returns the REST base the client calls, with its trailing slash.
 func (c *Client) BaseURL() string { return c.base.String() }
-
-// sleepContext waits d or until ctx ends.
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // github returns a fresh go-github client, so that no rate-limit memory of
 // go-github's own (kept on the wall clock) survives between attempts; see
@@ -277,47 +264,38 @@ func (c *Client) do(ctx context.Context, endpoint string, mode callMode, call fu
 		}
 	}
 
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	p := httpretry.Policy{
+		MaxAttempts: c.retry.MaxAttempts,
+		MaxElapsed:  max(deadline.Sub(c.clock.Now()), 1),
+		Now:         c.clock.Now,
+		Sleep:       c.sleep,
+		Log:         c.log,
+		Message:     "retrying github call",
+		Attrs:       []slog.Attr{slog.String("endpoint", endpoint)},
+	}
+	return p.Do(ctx, func(ctx context.Context, attempt int) httpretry.Verdict {
 		resp, err := call(c.github())
 		c.observe(endpoint, resultCode(ctx, resp, err))
 		if err == nil {
 			c.succeeded()
-			return nil
+			return httpretry.Success()
 		}
 		if ctx.Err() != nil {
-			// The http.Client's own timeout also reports
-			// context.DeadlineExceeded; only our ctx ending stops
-			// retries.
-			return ctx.Err()
+			return httpretry.Fail(ctx.Err())
 		}
 		v := c.classify(err, attempt)
 		if !v.retry {
-			return v.final(err)
+			return httpretry.Fail(v.final(err))
 		}
 		if v.limited {
 			c.block(c.clock.Now().Add(v.wait))
 			if mode == failOnLimits {
-				return fmt.Errorf("%w: %w", ErrRateLimited, err)
+				return httpretry.Fail(fmt.Errorf("%w: %w", ErrRateLimited, err))
 			}
 			v.wait = min(v.wait, c.retry.MaxRateLimitWait)
 		}
-		if attempt >= c.retry.MaxAttempts {
-			return fmt.Errorf("giving up after %d attempts: %w", attempt, v.final(err))
-		}
-		if c.clock.Now().Add(v.wait).After(deadline) {
-			return fmt.Errorf("giving up after %d attempts, next one in %s would pass the %s retry limit: %w",
-				attempt, v.wait, c.retry.MaxElapsed, v.final(err))
-		}
-		c.log.LogAttrs(ctx, slog.LevelWarn, "retrying github call",
-			slog.String("endpoint", endpoint), slog.Int("attempt", attempt),
-			slog.Duration("wait", v.wait), slog.String("error", err.Error()))
-		if err := c.sleep(ctx, v.wait); err != nil {
-			return err
-		}
-	}
+		return httpretry.Again(v.final(err), v.wait)
+	})
 }
 
 // verdict is what classify decided about a failed attempt.
@@ -374,26 +352,18 @@ func (c *Client) classify(err error, attempt int) verdict {
 			return verdict{invalid: true}
 		}
 		return verdict{}
-	case transient(err):
+	case httpretry.Transient(err):
 		return verdict{retry: true, wait: c.backoff(attempt)}
 	}
 	return verdict{}
-}
-
-// transient reports whether err is a failure to get an HTTP answer at all.
-func transient(err error) bool {
-	var ue *url.Error
-	var ne net.Error
-	return errors.As(err, &ue) || errors.As(err, &ne) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // headerWait reads the wait a 429 (or an unrecognised 403 limit) asks for:
 // Retry-After seconds, else the primary reset when nothing remains, else
 // the secondary default.
 func (c *Client) headerWait(h http.Header) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After"))); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
+	if d, ok := httpretry.RetryAfter(h, c.clock.Now()); ok && d > 0 {
+		return d
 	}
 	if h.Get("X-RateLimit-Remaining") == "0" {
 		if s, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err == nil && s > 0 {
@@ -431,16 +401,10 @@ func (c *Client) succeeded() {
 	c.mu.Unlock()
 }
 
-// backoff is the wait before attempt+1 after a transient failure: the
-// doubled base delay, capped, with "equal jitter" (half fixed, half random)
-// so that replicas retrying together spread out but never retry at once.
+// backoff is the wait before attempt+1 after a transient failure, with
+// jitter so that replicas retrying together spread out.
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.retry.BaseDelay << min(attempt-1, 30)
-	if d <= 0 || d > c.retry.MaxDelay {
-		d = c.retry.MaxDelay
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return httpretry.Backoff(c.retry.BaseDelay, c.retry.MaxDelay, attempt, true)
 }
 
 func (c *Client) block(until time.Time) {
