@@ -142,6 +142,13 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Retry bounds retries; zero fields take defaults.
 	Retry Retry
+	// Budget configures conditional requests, write pacing and the cap
+	// on statuses per commit; zero fields take defaults (see budget.go).
+	Budget Budget
+	// Remaining, when set, is called with GitHub's X-RateLimit-Remaining
+	// and X-RateLimit-Resource ("core", …) of each answer. cmd wires it to
+	// a Prometheus gauge; it must be safe for concurrent use and fast.
+	Remaining func(resource string, remaining int)
 }
 
 // Client is the shared GitHub access of the Publisher and the Source: base
@@ -155,6 +162,7 @@ type Client struct {
 	clock   gatekeeper.Clock
 	sleep   func(context.Context, time.Duration) error
 	retry   Retry
+	budget  Budget
 
 	mu sync.Mutex
 	// blockedUntil is when the last rate limit GitHub reported ends; calls
@@ -189,7 +197,17 @@ func New(opts Options) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	authed := github.NewClient(hc)
+	if opts.Clock == nil {
+		opts.Clock = gatekeeper.SystemClock{}
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = httpretry.SleepContext
+	}
+	// The budget transport goes under the authentication, so that it
+	// sees each request's credential (see budgetTransport).
+	budgeted := *hc
+	budgeted.Transport = newBudgetTransport(hc.Transport, opts.Budget, opts.Clock, opts.Sleep, opts.Remaining)
+	authed := github.NewClient(&budgeted)
 	if opts.Token != "" {
 		authed = authed.WithAuthToken(opts.Token)
 	}
@@ -201,6 +219,7 @@ func New(opts Options) (*Client, error) {
 		clock:   opts.Clock,
 		sleep:   opts.Sleep,
 		retry:   opts.Retry.withDefaults(),
+		budget:  opts.Budget.withDefaults(),
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -423,6 +442,9 @@ func (c *Client) limitedUntil() time.Time {
 
 // resultCode is the Observe result of one attempt.
 func resultCode(ctx context.Context, resp *github.Response, err error) string {
+	if resp != nil && resp.Response != nil && resp.Header.Get(CacheHeader) == Revalidated {
+		return Code304
+	}
 	if resp != nil && resp.Response != nil {
 		return strconv.Itoa(resp.StatusCode)
 	}

@@ -1,0 +1,296 @@
+package githubapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+// etagGitHub is a fake GitHub that, as GitHub does, tags each 200 with an
+// ETag (a hash of the body) and answers 304 with an empty body to a GET
+// whose If-None-Match matches. It counts the requests, the conditional
+// ones and the 304s, and remembers the credentials each condition came
+// with.
+type etagGitHub struct {
+	*httptest.Server
+	mu          sync.Mutex
+	bodies      map[string]string // path → JSON body; missing: 404
+	requests    int
+	conditional int
+	notModified int
+	remaining   int
+}
+
+func newETagGitHub(t *testing.T) *etagGitHub {
+	t.Helper()
+	f := &etagGitHub{bodies: map[string]string{}, remaining: 4999}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *etagGitHub) set(path, body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.bodies[path] = body
+}
+
+func (f *etagGitHub) counts() (requests, conditional, notModified int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests, f.conditional, f.notModified
+}
+
+func (f *etagGitHub) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests++
+	w.Header().Set("X-RateLimit-Resource", "core")
+	body, ok := f.bodies[r.URL.Path]
+	if r.Method == http.MethodPost {
+		f.remaining--
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(f.remaining))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"id":1,"state":"success","context":"release-gatekeeper","creator":{"login":"gatekeeper-bot"}}`)
+		return
+	}
+	if !ok {
+		f.remaining--
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(f.remaining))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"message":"Not Found"}`)
+		return
+	}
+	etag := fmt.Sprintf(`"%x"`, sha256.Sum256([]byte(body)))
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		f.conditional++
+		if inm == etag {
+			// A 304 costs no rate limit: Remaining is unchanged.
+			f.notModified++
+			w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(f.remaining))
+			w.Header().Set("ETag", etag)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	f.remaining--
+	w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(f.remaining))
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	fmt.Fprint(w, body)
+}
+
+// getPull reads pull request 1 through c as the Source does.
+func getPull(t *testing.T, c *Client) (*github.PullRequest, error) {
+	t.Helper()
+	var pr *github.PullRequest
+	err := c.do(context.Background(), EndpointGetPull, failOnLimits, func(gh *github.Client) (*github.Response, error) {
+		var resp *github.Response
+		var err error
+		pr, resp, err = gh.PullRequests.Get(context.Background(), "Codertocat", "Hello-World", 1)
+		return resp, err
+	})
+	return pr, err
+}
+
+func TestConditionalReads(t *testing.T) {
+	t.Parallel()
+	f := newETagGitHub(t)
+	pull := string(fixtureField(t, "pull_request.opened.json", "pull_request"))
+	const path = "/repos/Codertocat/Hello-World/pulls/1"
+	f.set(path, pull)
+	tm, obs := newFakeTime(), &observed{}
+	var remaining []string
+	var remMu sync.Mutex
+	c := newTestClient(t, f.URL+"/", tm, obs, testRetry(), func(o *Options) {
+		o.Remaining = func(resource string, n int) {
+			remMu.Lock()
+			remaining = append(remaining, fmt.Sprint(resource, " ", n))
+			remMu.Unlock()
+		}
+	})
+
+	first, err := getPull(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		again, err := getPull(t, c)
+		if err != nil {
+			t.Fatalf("read %d: %v", i+2, err)
+		}
+		if again.GetHead().GetSHA() != first.GetHead().GetSHA() || again.GetTitle() != first.GetTitle() || again.GetTitle() == "" {
+			t.Fatalf("read %d from the cache: head %q title %q, want %q %q", i+2,
+				again.GetHead().GetSHA(), again.GetTitle(), first.GetHead().GetSHA(), first.GetTitle())
+		}
+	}
+	req, cond, nm := f.counts()
+	if req != 4 || cond != 3 || nm != 3 {
+		t.Errorf("GitHub saw %d requests, %d conditional, %d answered 304; want 4, 3, 3", req, cond, nm)
+	}
+	want := []string{"get_pull 200", "get_pull 304", "get_pull 304", "get_pull 304"}
+	if got := obs.list(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("observed %v, want %v", got, want)
+	}
+	remMu.Lock()
+	if strings.Join(remaining, ",") != "core 4998,core 4998,core 4998,core 4998" {
+		t.Errorf("remaining reported %v, want core 4998 four times (a 304 is free)", remaining)
+	}
+	remMu.Unlock()
+
+	// The pull request changes: GitHub's new ETag no longer matches,
+	// the full answer comes back and replaces the kept one.
+	f.set(path, strings.Replace(pull, `"title": "Update the README with new information."`, `"title": "Release 1.2"`, 1))
+	changed, err := getPull(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed.GetTitle() != "Release 1.2" {
+		t.Fatalf("after a change, title %q, want the new one", changed.GetTitle())
+	}
+	if again, _ := getPull(t, c); again.GetTitle() != "Release 1.2" {
+		t.Errorf("the new answer was not kept: title %q", again.GetTitle())
+	}
+	if _, cond, nm := f.counts(); cond != 5 || nm != 4 {
+		t.Errorf("after the change, %d conditional and %d 304s; want 5 and 4", cond, nm)
+	}
+
+	// Gone: the 404 is reported, and the kept answer is never served
+	// again even if GitHub later answered 304 by mistake.
+	f.mu.Lock()
+	delete(f.bodies, path)
+	f.mu.Unlock()
+	if _, err := getPull(t, c); !notFound(err) {
+		t.Fatalf("after deletion, err = %v, want a 404", err)
+	}
+}
+
+func TestConditionalReadsAreKeyedByCredential(t *testing.T) {
+	t.Parallel()
+	f := newETagGitHub(t)
+	f.set("/a", `{"a":1}`)
+	rt := newBudgetTransport(nil, Budget{}, gatekeeper.SystemClock{}, nil, nil)
+	get := func(token string) *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, f.URL+"/a", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	get("installation-1")
+	get("installation-2") // another credential: not conditional
+	if _, cond, _ := f.counts(); cond != 0 {
+		t.Fatalf("a second credential's first read was conditional (%d): answers must not cross credentials", cond)
+	}
+	if resp := get("installation-1"); resp.Header.Get(CacheHeader) != Revalidated {
+		t.Errorf("the first credential's second read was not revalidated: %v", resp.Header)
+	}
+	if _, cond, nm := f.counts(); cond != 1 || nm != 1 {
+		t.Errorf("conditional %d, 304 %d; want 1, 1", cond, nm)
+	}
+}
+
+func TestConditionalCacheIsBounded(t *testing.T) {
+	t.Parallel()
+	f := newETagGitHub(t)
+	big := `{"x":"` + strings.Repeat("y", 3000) + `"}`
+	for i := 0; i < 10; i++ {
+		f.set(fmt.Sprintf("/p/%d", i), `{"n":1}`)
+	}
+	f.set("/big", big)
+	tests := []struct {
+		name        string
+		budget      Budget
+		paths       []string
+		wantEntries int
+	}{
+		{"entries", Budget{CacheEntries: 3}, []string{"/p/0", "/p/1", "/p/2", "/p/3", "/p/4"}, 3},
+		{"bytes", Budget{CacheBytes: 3 * 1100}, []string{"/p/0", "/p/1", "/p/2", "/p/3", "/p/4"}, 3},
+		{"one big answer is passed on, not kept", Budget{MaxEntryBytes: 2000}, []string{"/big", "/p/0"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rt := newBudgetTransport(nil, tt.budget, gatekeeper.SystemClock{}, nil, nil)
+			for _, p := range tt.paths {
+				resp, err := rt.RoundTrip(mustReq(t, f.URL+p))
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				f.mu.Lock()
+				want := f.bodies[p]
+				f.mu.Unlock()
+				if err != nil || string(body) != want {
+					t.Errorf("%s: body %d bytes (%v), want %d", p, len(body), err, len(want))
+				}
+			}
+			if n, b := rt.stats(); n != tt.wantEntries || (tt.budget.CacheBytes > 0 && b > tt.budget.CacheBytes) {
+				t.Errorf("kept %d entries, %d bytes; want %d entries within %d bytes", n, b, tt.wantEntries, tt.budget.CacheBytes)
+			}
+		})
+	}
+}
+
+func mustReq(t *testing.T, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func TestWritesArePaced(t *testing.T) {
+	t.Parallel()
+	f := newETagGitHub(t)
+	tm := newFakeTime()
+	c := newTestClient(t, f.URL+"/", tm, nil, testRetry())
+	p := NewPublisher(c)
+	key := gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 1}
+	start := tm.Now()
+	for i := 0; i < 13; i++ {
+		st := gatekeeper.Status{Context: "release-gatekeeper", State: gatekeeper.Success, Description: fmt.Sprint("post ", i)}
+		if err := p.Publish(context.Background(), key, fmt.Sprintf("%040d", i), st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Ten go at once; each further one waits a second.
+	want := []time.Duration{time.Second, time.Second, time.Second}
+	if got := tm.sleeps(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("waits %v, want %v", got, want)
+	}
+	if el := tm.Now().Sub(start); el != 3*time.Second {
+		t.Errorf("13 writes took %s, want 3s", el)
+	}
+	// After a quiet minute the burst is available again.
+	tm.Sleep(context.Background(), time.Minute)
+	before := len(tm.sleeps())
+	for i := 0; i < 10; i++ {
+		st := gatekeeper.Status{Context: "release-gatekeeper", State: gatekeeper.Pending, Description: "again"}
+		if err := p.Publish(context.Background(), key, fmt.Sprintf("%040d", i), st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := tm.sleeps()[before:]; len(got) != 0 {
+		t.Errorf("after a quiet minute, 10 writes waited %v, want no wait", got)
+	}
+}
