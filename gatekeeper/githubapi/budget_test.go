@@ -3,6 +3,7 @@ package githubapi
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -292,5 +293,39 @@ func TestWritesArePaced(t *testing.T) {
 	}
 	if got := tm.sleeps()[before:]; len(got) != 0 {
 		t.Errorf("after a quiet minute, 10 writes waited %v, want no wait", got)
+	}
+}
+
+func TestStatusCapPerCommitAndContext(t *testing.T) {
+	t.Parallel()
+	f := newETagGitHub(t)
+	tm := newFakeTime()
+	c := newTestClient(t, f.URL+"/", tm, nil, testRetry(), func(o *Options) {
+		o.Budget = Budget{MaxStatusesPerContext: 5, WriteInterval: -1}
+	})
+	p := NewPublisher(c)
+	key := gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 1}
+	sha := strings.Repeat("a", 40)
+	post := func(sha, statusContext string) error {
+		return p.Publish(context.Background(), key, sha, gatekeeper.Status{Context: statusContext, State: gatekeeper.Pending, Description: "x"})
+	}
+	for i := 0; i < 5; i++ {
+		if err := post(sha, "release-gatekeeper"); err != nil {
+			t.Fatalf("post %d: %v", i+1, err)
+		}
+	}
+	req, _, _ := f.counts()
+	if err := post(sha, "release-gatekeeper"); !errors.Is(err, ErrStatusCap) {
+		t.Fatalf("sixth post: err = %v, want ErrStatusCap", err)
+	}
+	if after, _, _ := f.counts(); after != req {
+		t.Errorf("the refused post reached GitHub (%d requests, was %d)", after, req)
+	}
+	// Another context, another commit: counted apart.
+	if err := post(sha, "other-context"); err != nil {
+		t.Errorf("another context: %v", err)
+	}
+	if err := post(strings.Repeat("b", 40), "release-gatekeeper"); err != nil {
+		t.Errorf("another commit: %v", err)
 	}
 }
