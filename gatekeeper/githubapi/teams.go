@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -88,6 +89,11 @@ type TeamSource struct {
 	teams    TeamsFunc
 	ttl      time.Duration
 	maxCalls int
+	// known is GitHub's last answer per team and user, shared by every
+	// pull request: the same release managers review dozens of them,
+	// and each membership is asked once per TTL, not once per pull
+	// request and TTL.
+	known *memberships
 }
 
 // NewTeamSource returns a TeamSource that reads through c.
@@ -98,7 +104,7 @@ func NewTeamSource(c *Client, opts TeamSourceOptions) *TeamSource {
 	if opts.MaxCalls <= 0 {
 		opts.MaxCalls = DefaultMaxMembershipCalls
 	}
-	return &TeamSource{c: c, teams: opts.Teams, ttl: opts.TTL, maxCalls: opts.MaxCalls}
+	return &TeamSource{c: c, teams: opts.Teams, ttl: opts.TTL, maxCalls: opts.MaxCalls, known: newMemberships(maxKnownMemberships)}
 }
 
 // Name returns TeamSourceName.
@@ -134,26 +140,72 @@ func (s *TeamSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gat
 	}
 	now := s.c.clock.Now()
 	checks := s.due(ctx, ev, now)
-	if len(checks) > s.maxCalls {
-		s.c.log.LogAttrs(ctx, slog.LevelWarn, "team membership checks deferred to the next gather",
-			slog.String("pr", key.String()), slog.Int("due", len(checks)), slog.Int("max_calls", s.maxCalls))
-		checks = checks[:s.maxCalls]
-	}
 
 	var events []gatekeeper.Event
+	calls, deferred := 0, 0
 	for _, mc := range checks {
+		// Another pull request's gather may have asked GitHub already.
+		if m, ok := s.known.get(mc.team, mc.user); ok && now.Sub(m.CheckedAt) < s.ttl {
+			events = append(events, gatekeeper.Event{Name: EventMembership, Received: now, Key: key, Membership: &m})
+			continue
+		}
+		if calls >= s.maxCalls {
+			deferred++
+			continue
+		}
+		calls++
 		active, err := s.member(ctx, mc)
 		if err != nil {
 			return events, fmt.Errorf("checking membership of %s in %s: %w", mc.user, mc.team, err)
 		}
-		events = append(events, gatekeeper.Event{
-			Name:       EventMembership,
-			Received:   now,
-			Key:        key,
-			Membership: &gatekeeper.Membership{Team: mc.team, User: mc.user, Active: active, CheckedAt: now},
-		})
+		m := gatekeeper.Membership{Team: mc.team, User: mc.user, Active: active, CheckedAt: now}
+		s.known.put(m)
+		events = append(events, gatekeeper.Event{Name: EventMembership, Received: now, Key: key, Membership: &m})
+	}
+	if deferred > 0 {
+		s.c.log.LogAttrs(ctx, slog.LevelWarn, "team membership checks deferred to the next gather",
+			slog.String("pr", key.String()), slog.Int("due", calls+deferred), slog.Int("max_calls", s.maxCalls))
 	}
 	return events, nil
+}
+
+// maxKnownMemberships bounds the shared membership answers: a hundred
+// people in a few dozen teams fit many times over.
+const maxKnownMemberships = 20000
+
+// memberships is a bounded map of membership answers by team and user,
+// safe for concurrent use. When full, it forgets the oldest answer (which
+// is then asked again: the safe direction).
+type memberships struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]gatekeeper.Membership
+}
+
+func newMemberships(max int) *memberships {
+	return &memberships{max: max, m: map[string]gatekeeper.Membership{}}
+}
+
+func (k *memberships) get(team, user string) (gatekeeper.Membership, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m, ok := k.m[gatekeeper.Membership{Team: team, User: user}.Key()]
+	return m, ok
+}
+
+func (k *memberships) put(m gatekeeper.Membership) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.m) >= k.max {
+		oldest := ""
+		for key, v := range k.m {
+			if oldest == "" || v.CheckedAt.Before(k.m[oldest].CheckedAt) {
+				oldest = key
+			}
+		}
+		delete(k.m, oldest)
+	}
+	k.m[m.Key()] = m
 }
 
 // due lists the (team, user) pairs to check, in budget order.
