@@ -180,6 +180,7 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 	var d dependencies
 	gh, err := githubapi.New(githubapi.Options{
 		BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Logger: log, Observe: metrics.GitHubCall,
+		Remaining: metrics.GitHubRemaining,
 	})
 	if err != nil {
 		return d, err
