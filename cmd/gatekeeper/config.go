@@ -47,6 +47,11 @@ type Config struct {
 
 	SlackWebhookURL string
 
+	// GitHubWritesPerMinute paces this replica's content-creating GitHub
+	// requests (statuses, reactions, replies); GitHub's secondary limit
+	// is about 80 a minute per credential, shared by all replicas.
+	GitHubWritesPerMinute int
+
 	Workers      int
 	PolicyReload time.Duration
 	Reconcile    time.Duration
@@ -155,6 +160,14 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 			}
 		}
 	}
+	if c.GitHubWritesPerMinute == 0 {
+		c.GitHubWritesPerMinute = 60
+		if v := getenv("GATEKEEPER_GITHUB_WRITES_PER_MINUTE"); v != "" {
+			if _, err := fmt.Sscan(v, &c.GitHubWritesPerMinute); err != nil {
+				problems = append(problems, fmt.Errorf("GATEKEEPER_GITHUB_WRITES_PER_MINUTE: %q is not a number", v))
+			}
+		}
+	}
 	if c.Workers == 0 {
 		if v := getenv("GATEKEEPER_WORKERS"); v != "" {
 			if _, err := fmt.Sscan(v, &c.Workers); err != nil {
@@ -184,6 +197,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 		}
 	}
 	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
+	fs.IntVar(&c.GitHubWritesPerMinute, "github-writes-per-minute", 0, "this replica's pace of GitHub status posts, reactions and replies, at most 80 (env GATEKEEPER_GITHUB_WRITES_PER_MINUTE, default 60)")
 	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
 	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
 	fs.DurationVar(&c.EvalTimeout, "eval-timeout", 0, "longest one policy evaluation may take, unless release.evaluation.timeout says (env GATEKEEPER_EVAL_TIMEOUT, default 1s)")
@@ -281,6 +295,9 @@ func (c *Config) Validate() error {
 	c.gated = gated
 	if c.PolicyReload <= 0 {
 		p = append(p, fmt.Errorf("GATEKEEPER_POLICY_RELOAD: %s is not a positive duration", c.PolicyReload))
+	}
+	if c.GitHubWritesPerMinute < 0 || c.GitHubWritesPerMinute > 80 {
+		p = append(p, fmt.Errorf("GATEKEEPER_GITHUB_WRITES_PER_MINUTE: %d is not between 1 and 80 (GitHub's secondary limit)", c.GitHubWritesPerMinute))
 	}
 	if c.Reconcile <= 0 {
 		p = append(p, fmt.Errorf("GATEKEEPER_RECONCILE: %s is not a positive duration", c.Reconcile))

@@ -181,6 +181,7 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 	gh, err := githubapi.New(githubapi.Options{
 		BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Logger: log, Observe: metrics.GitHubCall,
 		Remaining: metrics.GitHubRemaining,
+		Budget:    githubBudget(cfg.GitHubWritesPerMinute),
 	})
 	if err != nil {
 		return d, err
@@ -233,6 +234,19 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 		d.notifier = sn
 	}
 	return d, nil
+}
+
+// githubBudget paces writes at perMinute a minute, with a burst that keeps
+// any one minute under GitHub's secondary limit of 80 (at most 15); 0
+// means the default, 60.
+func githubBudget(perMinute int) githubapi.Budget {
+	if perMinute <= 0 {
+		perMinute = 60
+	}
+	return githubapi.Budget{
+		WriteInterval: time.Minute / time.Duration(perMinute),
+		WriteBurst:    max(1, min(15, 80-perMinute)),
+	}
 }
 
 // policyTeams returns the GitHub teams the release roles name in the policy

@@ -48,10 +48,10 @@ const (
 	DefaultMaxEntryBytes = 1 << 20
 	// DefaultWriteInterval and DefaultWriteBurst keep any minute under
 	// GitHub's secondary limit of about 80 content-creating requests
-	// (10 + 60 = 70), and writes a second apart once a burst is spent, as
+	// (15 + 60 = 75), and writes a second apart once a burst is spent, as
 	// GitHub advises.
 	DefaultWriteInterval = time.Second
-	DefaultWriteBurst    = 10
+	DefaultWriteBurst    = 15
 	// DefaultMaxStatusesPerContext leaves a margin below GitHub's 1,000
 	// statuses per commit and context, for other replicas and restarts
 	// this process does not know of.

@@ -268,19 +268,19 @@ func TestWritesArePaced(t *testing.T) {
 	p := NewPublisher(c)
 	key := gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 1}
 	start := tm.Now()
-	for i := 0; i < 13; i++ {
+	for i := 0; i < 18; i++ {
 		st := gatekeeper.Status{Context: "release-gatekeeper", State: gatekeeper.Success, Description: fmt.Sprint("post ", i)}
 		if err := p.Publish(context.Background(), key, fmt.Sprintf("%040d", i), st); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Ten go at once; each further one waits a second.
+	// Fifteen go at once; each further one waits a second.
 	want := []time.Duration{time.Second, time.Second, time.Second}
 	if got := tm.sleeps(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("waits %v, want %v", got, want)
 	}
 	if el := tm.Now().Sub(start); el != 3*time.Second {
-		t.Errorf("13 writes took %s, want 3s", el)
+		t.Errorf("18 writes took %s, want 3s", el)
 	}
 	// After a quiet minute the burst is available again.
 	tm.Sleep(context.Background(), time.Minute)
