@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/githubapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/jenkinsapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/opa"
 )
@@ -51,6 +52,10 @@ type Config struct {
 	// requests (statuses, reactions, replies); GitHub's secondary limit
 	// is about 80 a minute per credential, shared by all replicas.
 	GitHubWritesPerMinute int
+	// GitHubMaxAge is how long facts read from GitHub stand before a
+	// reconcile reads them again (team memberships: twice as long). With
+	// conditional requests an unchanged re-read costs no rate limit.
+	GitHubMaxAge time.Duration
 
 	Workers      int
 	PolicyReload time.Duration
@@ -149,6 +154,7 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD", &c.PolicyReload, 5*time.Second)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, time.Minute)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_GITHUB_MAX_AGE", &c.GitHubMaxAge, githubapi.DefaultMaxAge)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_EVAL_TIMEOUT", &c.EvalTimeout, opa.DefaultEvalTimeout)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD_TIMEOUT", &c.ReloadTimeout, opa.DefaultReloadTimeout)...)
 	replicasFlag := false
@@ -197,6 +203,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 		}
 	}
 	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
+	fs.DurationVar(&c.GitHubMaxAge, "github-max-age", 0, "how long facts read from GitHub stand before a reconcile reads them again; memberships twice as long (env GATEKEEPER_GITHUB_MAX_AGE, default 5m)")
 	fs.IntVar(&c.GitHubWritesPerMinute, "github-writes-per-minute", 0, "this replica's pace of GitHub status posts, reactions and replies, at most 80 (env GATEKEEPER_GITHUB_WRITES_PER_MINUTE, default 60)")
 	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
 	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")

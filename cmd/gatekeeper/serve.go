@@ -194,9 +194,9 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 		d.publisher = githubapi.NewPublisher(gh)
 		d.responder = githubapi.NewResponder(gh)
 		d.sources = append(d.sources,
-			githubapi.NewSource(gh, githubapi.SourceOptions{StatusContext: cfg.StatusContext}),
-			githubapi.NewMergedSource(gh, githubapi.MergedSourceOptions{Gated: cfg.gated}),
-			githubapi.NewBaseTipSource(gh, 0),
+			githubapi.NewSource(gh, githubapi.SourceOptions{StatusContext: cfg.StatusContext, MaxAge: cfg.GitHubMaxAge}),
+			githubapi.NewMergedSource(gh, githubapi.MergedSourceOptions{Gated: cfg.gated, MaxAge: cfg.GitHubMaxAge}),
+			githubapi.NewBaseTipSource(gh, cfg.GitHubMaxAge),
 		)
 	}
 	if cfg.JenkinsURL != "" {
@@ -214,7 +214,7 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 		log.Warn("Jenkins is not configured (GATEKEEPER_JENKINS_TOKEN, JENKINS_URL): release pull requests will wait for their build")
 	}
 	if cfg.GitHubToken != "" {
-		d.sources = append(d.sources, githubapi.NewTeamSource(gh, githubapi.TeamSourceOptions{Teams: policyTeams(engine)}))
+		d.sources = append(d.sources, githubapi.NewTeamSource(gh, githubapi.TeamSourceOptions{Teams: policyTeams(engine), TTL: 2 * cfg.GitHubMaxAge}))
 	}
 	if cfg.ZenHubAPIURL != "" {
 		zs, err := zenhubapi.New(zenhubapi.Options{
