@@ -332,7 +332,8 @@ func TestStatusCapPerCommitAndContext(t *testing.T) {
 
 // TestMembershipsSharedAcrossPullRequests: the same people on a second pull
 // request cost no membership call while the answers are younger than the
-// TTL; once older, they are asked again, once for every pull request.
+// TTL (three TTLs for a "not a member"); once older, they are asked again,
+// once for every pull request.
 func TestMembershipsSharedAcrossPullRequests(t *testing.T) {
 	t.Parallel()
 	const sre, qa = "octo-org/sre", "octo-org/qa"
@@ -376,9 +377,16 @@ func TestMembershipsSharedAcrossPullRequests(t *testing.T) {
 	if got := len(obs.list()); got != calls {
 		t.Errorf("19 more pull requests with the same people made %d membership calls, want 0", got-calls)
 	}
+	// After the TTL only the one "yes" is asked again; a "no" stands
+	// three TTLs (a stale "no" only makes a role wait).
 	tm.Sleep(context.Background(), DefaultMembershipTTL)
 	gather(21)
-	if got := len(obs.list()); got != 2*calls {
-		t.Errorf("after the TTL, %d calls, want %d (asked again once)", got-calls, calls)
+	if got := obs.list(); len(got) != calls+1 || got[calls] != "get_team_membership 200" {
+		t.Errorf("after the TTL, calls %v, want alice's sre membership asked again", got[calls:])
+	}
+	tm.Sleep(context.Background(), 2*DefaultMembershipTTL)
+	gather(22)
+	if got := len(obs.list()); got != 2*calls+1 {
+		t.Errorf("after three TTLs, %d more calls, want %d (everybody asked again once)", got-calls-1, calls)
 	}
 }

@@ -60,8 +60,11 @@ type TeamSourceOptions struct {
 // blocks until they approve again, and only a role holder's request may
 // block), people whose vote was cast on the head, and the author. Bots
 // ("name[bot]") cannot be team members and are never checked. A
-// membership in ev.Memberships checked less than TTL ago is not checked
-// again. Only state "active" is membership: a pending invitation is not,
+// membership in ev.Memberships checked less than TTL ago (three TTLs for
+// "not a member", see negativeTTLFactor) is not checked again, and neither
+// is one another pull request's Gather checked that recently: answers are
+// shared per team and user, so the same reviewers on many pull requests
+// cost one check per TTL, not one per pull request. Only state "active" is membership: a pending invitation is not,
 // and GitHub's 404 means "not a member" (Active false), which is an answer,
 // not an error. GitHub also answers 404 for a team that does not exist or
 // that the token cannot see (it needs read:org), so a misspelt team in the
@@ -145,7 +148,7 @@ func (s *TeamSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gat
 	calls, deferred := 0, 0
 	for _, mc := range checks {
 		// Another pull request's gather may have asked GitHub already.
-		if m, ok := s.known.get(mc.team, mc.user); ok && now.Sub(m.CheckedAt) < s.ttl {
+		if m, ok := s.known.get(mc.team, mc.user); ok && s.fresh(m, now) {
 			events = append(events, gatekeeper.Event{Name: EventMembership, Received: now, Key: key, Membership: &m})
 			continue
 		}
@@ -167,6 +170,22 @@ func (s *TeamSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gat
 			slog.String("pr", key.String()), slog.Int("due", calls+deferred), slog.Int("max_calls", s.maxCalls))
 	}
 	return events, nil
+}
+
+// negativeTTLFactor is how many TTLs a "not a member" answer stands. A
+// stale "no" only makes a role wait (someone just added to a team is
+// recognised later), while a stale "yes" would let a person who left the
+// team pass the gate; and GitHub's 404 carries no ETag, so each re-check
+// of a "no" costs rate limit where an unchanged "yes" is a free 304.
+const negativeTTLFactor = 3
+
+// fresh reports whether m may stand at now without asking GitHub again.
+func (s *TeamSource) fresh(m gatekeeper.Membership, now time.Time) bool {
+	ttl := s.ttl
+	if !m.Active {
+		ttl *= negativeTTLFactor
+	}
+	return now.Sub(m.CheckedAt) < ttl
 }
 
 // maxKnownMemberships bounds the shared membership answers: a hundred
@@ -256,7 +275,7 @@ func (s *TeamSource) due(ctx context.Context, ev *gatekeeper.Evidence, now time.
 		org, slug, _ := strings.Cut(team, "/")
 		for user, rank := range people {
 			m, ok := ev.Memberships[gatekeeper.Membership{Team: team, User: user}.Key()]
-			if ok && now.Sub(m.CheckedAt) < s.ttl {
+			if ok && s.fresh(m, now) {
 				continue
 			}
 			out = append(out, membershipCheck{team: team, org: org, slug: slug, user: user, rank: rank, checked: ok})
