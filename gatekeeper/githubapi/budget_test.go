@@ -390,3 +390,30 @@ func TestMembershipsSharedAcrossPullRequests(t *testing.T) {
 		t.Errorf("after three TTLs, %d more calls, want %d (everybody asked again once)", got-calls-1, calls)
 	}
 }
+
+// TestCommentsCursorStaysWhenNothingChanged: a read of the comments list
+// that found nothing keeps the cursor, so that the next read is the same
+// URL (a 304 for GitHub); one that found a comment moves it on.
+func TestCommentsCursorStaysWhenNothingChanged(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	serveHelloWorld(t, gh)
+	gh.on(commentsRoute, jsonReply(http.StatusOK, "[]"))
+	s := newTestSource(t, gh, newFakeTime(), testRetry())
+	ev := commentEvidence(nil)
+	since := testEpoch.Add(-time.Hour)
+	ev.CommentsCursor = &gatekeeper.CommentsCursor{Since: since}
+	got, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	var cur *gatekeeper.CommentsCursor
+	for _, e := range got {
+		if e.CommentsCursor != nil {
+			cur = e.CommentsCursor
+		}
+	}
+	if cur == nil || !cur.Since.Equal(since) {
+		t.Errorf("cursor after an empty read: %+v, want since %s kept", cur, since)
+	}
+}
