@@ -44,7 +44,7 @@ func newBudgetGitHub(t *testing.T, conditional bool) *budgetGitHub {
 // budgetCounts is a snapshot of what budgetGitHub counted.
 type budgetCounts struct {
 	requests, writes, conditioned, notModified int
-	byEndpoint                                  map[string]int
+	byEndpoint                                 map[string]int
 }
 
 // limited is the calls that cost rate limit: all but the 304s.
