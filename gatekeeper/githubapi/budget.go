@@ -258,10 +258,14 @@ func (t *budgetTransport) conditional(req *http.Request) (*http.Response, error)
 		return kept.response(req, resp), nil
 	case resp.StatusCode == http.StatusOK:
 		return t.keep(key, resp), nil
-	default:
-		// A 404, 410 or 5xx: what was kept may be gone (a deleted
-		// comment); never answer from it again.
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		// What was kept is gone (a deleted comment) or no longer
+		// visible: never answer from it again.
 		t.drop(key)
+		return resp, nil
+	default:
+		// A rate limit, a 5xx: the kept answer stays, so that the
+		// retry is conditional too.
 		return resp, nil
 	}
 }

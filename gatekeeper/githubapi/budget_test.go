@@ -31,6 +31,8 @@ type etagGitHub struct {
 	conditional int
 	notModified int
 	remaining   int
+	// limitNext answers the next n requests 429 with Retry-After: 7.
+	limitNext int
 }
 
 func newETagGitHub(t *testing.T) *etagGitHub {
@@ -58,6 +60,17 @@ func (f *etagGitHub) serve(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	f.requests++
 	w.Header().Set("X-RateLimit-Resource", "core")
+	if f.limitNext > 0 {
+		f.limitNext--
+		if r.Header.Get("If-None-Match") != "" {
+			f.conditional++
+		}
+		w.Header().Set("Retry-After", "7")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"message":"You have exceeded a secondary rate limit."}`)
+		return
+	}
 	body, ok := f.bodies[r.URL.Path]
 	if r.Method == http.MethodPost {
 		f.remaining--
@@ -415,5 +428,48 @@ func TestCommentsCursorStaysWhenNothingChanged(t *testing.T) {
 	}
 	if cur == nil || !cur.Since.Equal(since) {
 		t.Errorf("cursor after an empty read: %+v, want since %s kept", cur, since)
+	}
+}
+
+// TestRateLimitedRevalidation: a 429 with Retry-After on a conditional read
+// is waited out as GitHub asks (by the Publisher's rules; the Source fails
+// fast), and the retry is conditional still: the kept answer is not thrown
+// away by a rate limit.
+func TestRateLimitedRevalidation(t *testing.T) {
+	t.Parallel()
+	f := newETagGitHub(t)
+	f.set("/repos/Codertocat/Hello-World/pulls/1", string(fixtureField(t, "pull_request.opened.json", "pull_request")))
+	tm, obs := newFakeTime(), &observed{}
+	c := newTestClient(t, f.URL+"/", tm, obs, testRetry())
+	if _, err := getPull(t, c); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.limitNext = 1
+	f.mu.Unlock()
+	// The Source does not wait: the read fails with ErrRateLimited.
+	if _, err := getPull(t, c); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("rate-limited read: err = %v, want ErrRateLimited", err)
+	}
+	// The Publisher's mode waits the 7 s asked, then revalidates.
+	var pr *github.PullRequest
+	err := c.do(context.Background(), EndpointGetPull, waitForLimits, func(gh *github.Client) (*github.Response, error) {
+		var resp *github.Response
+		var err error
+		pr, resp, err = gh.PullRequests.Get(context.Background(), "Codertocat", "Hello-World", 1)
+		return resp, err
+	})
+	if err != nil || pr.GetNumber() != 2 {
+		t.Fatalf("after the limit: %v, number %d", err, pr.GetNumber())
+	}
+	if got := tm.sleeps(); len(got) != 1 || got[0] != 7*time.Second {
+		t.Errorf("waits %v, want the 7s Retry-After asked for (the block left by the refusal)", got)
+	}
+	if _, cond, nm := f.counts(); cond != 2 || nm != 1 {
+		t.Errorf("%d conditional reads, %d 304s; want 2 (the refused one and its retry) and 1", cond, nm)
+	}
+	want := "get_pull 200,get_pull 429,get_pull 304"
+	if got := strings.Join(obs.list(), ","); got != want {
+		t.Errorf("observed %s, want %s", got, want)
 	}
 }
