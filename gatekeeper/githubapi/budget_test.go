@@ -473,3 +473,53 @@ func TestRateLimitedRevalidation(t *testing.T) {
 		t.Errorf("observed %s, want %s", got, want)
 	}
 }
+
+// TestBudgetTransportConcurrent: reads and writes from many goroutines
+// (the workers, the reconcile pass, the responder) share one transport;
+// every answer is whole and the bounds hold (run with -race).
+func TestBudgetTransportConcurrent(t *testing.T) {
+	t.Parallel()
+	f := newETagGitHub(t)
+	for i := 0; i < 8; i++ {
+		f.set(fmt.Sprintf("/p/%d", i), fmt.Sprintf(`{"n":%d,"pad":%q}`, i, strings.Repeat("x", 100*i)))
+	}
+	tm := newFakeTime()
+	rt := newBudgetTransport(nil, Budget{CacheEntries: 5}, tm, tm.Sleep, nil)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				p := fmt.Sprintf("/p/%d", (g+i)%8)
+				req := mustReq(t, f.URL+p)
+				req.Header.Set("Authorization", fmt.Sprint("token ", g%2))
+				if i%10 == 0 {
+					req.Method = http.MethodPost
+				}
+				resp, err := rt.RoundTrip(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if req.Method == http.MethodGet {
+					f.mu.Lock()
+					want := f.bodies[p]
+					f.mu.Unlock()
+					if err != nil || string(body) != want {
+						t.Errorf("%s: got %d bytes (%v), want %d", p, len(body), err, len(want))
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if n, _ := rt.stats(); n > 5 {
+		t.Errorf("%d entries kept, bound 5", n)
+	}
+	if _, _, nm := f.counts(); nm == 0 {
+		t.Error("no read was answered 304")
+	}
+}
