@@ -31,6 +31,13 @@ type budgetGitHub struct {
 	notModified int // answered 304
 	byEndpoint  map[string]int
 	remaining   int
+	// limitPosts answers the next status posts 429 with Retry-After: 2.
+	limitPosts int
+	// postsAt are the times of the status posts received, and their codes.
+	postsAt []time.Time
+	codes   []int
+	// callsAt are the times of all requests.
+	callsAt []time.Time
 }
 
 func newBudgetGitHub(t *testing.T, conditional bool) *budgetGitHub {
@@ -114,6 +121,22 @@ func endpointOf(r *http.Request) string {
 func (b *budgetGitHub) serve(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	repo := b.repo
+	now := time.Now()
+	b.callsAt = append(b.callsAt, now)
+	if r.Method == http.MethodPost && statusesRoute.MatchString(r.URL.Path) {
+		b.postsAt = append(b.postsAt, now)
+		if b.limitPosts > 0 {
+			b.limitPosts--
+			b.codes = append(b.codes, http.StatusTooManyRequests)
+			b.requests++
+			b.byEndpoint[endpointOf(r)]++
+			b.mu.Unlock()
+			w.Header().Set("Retry-After", "2")
+			writeJSONStatus(w, http.StatusTooManyRequests, []byte(`{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`))
+			return
+		}
+		b.codes = append(b.codes, http.StatusCreated)
+	}
 	b.mu.Unlock()
 	rec := httptest.NewRecorder()
 	if repo != nil {
@@ -255,5 +278,41 @@ func TestGitHubBudget(t *testing.T) {
 	perHour := float64(with.idle.limited()) / with.idleFor.Seconds() * 12
 	if perHour > 10*1.5 { // target 10; reconcile timing jitters
 		t.Errorf("an idle pull request costs about %.0f rate-limited calls an hour, want at most about 10", perHour)
+	}
+}
+
+// TestGitHubRetryAfterEndToEnd: GitHub refuses the first status post with
+// 429 and Retry-After: 2. The gatekeeper waits the two seconds before it
+// posts again, sends GitHub nothing else meanwhile, and the status is
+// posted once.
+func TestGitHubRetryAfterEndToEnd(t *testing.T) {
+	t.Parallel()
+	gh := newBudgetGitHub(t, true)
+	gh.limitPosts = 1
+	r := newRig(t, rigOptions{extra: []string{"GITHUB_API_URL=" + gh.URL + "/"}})
+	gh.mu.Lock()
+	gh.repo = r.gh
+	gh.mu.Unlock()
+	payload, pr := opened(t, 2, headA, releaseBody)
+	r.gh.setPull(pr)
+	r.github("pull_request", payload)
+	eventually(t, "the status after the 429", func() bool { return len(r.gh.Statuses()) > 0 })
+	r.settle(2)
+	gh.mu.Lock()
+	defer gh.mu.Unlock()
+	if len(gh.codes) != 2 || gh.codes[0] != http.StatusTooManyRequests || gh.codes[1] != http.StatusCreated {
+		t.Fatalf("status posts answered %v, want 429 then 201", gh.codes)
+	}
+	refused, retried := gh.postsAt[0], gh.postsAt[1]
+	if gap := retried.Sub(refused); gap < 2*time.Second {
+		t.Errorf("posted again %s after a 429 asking for 2s", gap)
+	}
+	for _, at := range gh.callsAt {
+		if at.After(refused) && at.Before(retried) {
+			t.Errorf("a call reached GitHub %s into the 2 s it asked for", at.Sub(refused))
+		}
+	}
+	if n := len(r.gh.Statuses()); n != 1 {
+		t.Errorf("%d statuses posted, want 1", n)
 	}
 }
