@@ -3,6 +3,7 @@ package test
 import (
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -314,5 +315,33 @@ func TestGitHubRetryAfterEndToEnd(t *testing.T) {
 	}
 	if n := len(r.gh.Statuses()); n != 1 {
 		t.Errorf("%d statuses posted, want 1", n)
+	}
+
+	// The lag histogram saw the status arrive 2 s or more after its
+	// delivery, and the GitHub calls show the 429 and the budget left.
+	resp, err := http.Get(r.s.url("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	metrics := string(b)
+	var count int
+	var sum float64
+	for _, line := range strings.Split(metrics, "\n") {
+		fmt.Sscanf(line, "gatekeeper_status_lag_seconds_count %d", &count)
+		fmt.Sscanf(line, "gatekeeper_status_lag_seconds_sum %g", &sum)
+	}
+	if count != 1 || sum < 2 || sum > 20 {
+		t.Errorf("status lag: %d observed, %gs in all; want 1 of 2s or more", count, sum)
+	}
+	for _, want := range []string{
+		`gatekeeper_github_api_calls_total{code="429",endpoint="create_status"} 1`,
+		`gatekeeper_github_api_calls_total{code="201",endpoint="create_status"} 1`,
+		`gatekeeper_github_rate_limit_remaining{resource="core"} 49`, // 4,9xx of the fake's 5,000
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
