@@ -25,6 +25,7 @@ type Metrics struct {
 	posts       *prometheus.CounterVec
 	postFails   *prometheus.CounterVec
 	githubCalls *prometheus.CounterVec
+	leaseLost   *prometheus.CounterVec
 	remaining   *prometheus.GaugeVec
 	statusLag   prometheus.Histogram
 	// own is every gatekeeper_ family registered, for tests.
@@ -32,8 +33,9 @@ type Metrics struct {
 }
 
 var (
-	_ gatekeeper.Observer    = (*Metrics)(nil)
-	_ gatekeeper.LagObserver = (*Metrics)(nil)
+	_ gatekeeper.Observer      = (*Metrics)(nil)
+	_ gatekeeper.LeaseObserver = (*Metrics)(nil)
+	_ gatekeeper.LagObserver   = (*Metrics)(nil)
 )
 
 // NewMetrics returns Metrics on a fresh registry that also carries the Go
@@ -72,6 +74,10 @@ func NewMetrics() *Metrics {
 			Namespace: "gatekeeper", Name: "github_api_calls_total",
 			Help: "GitHub REST API calls, by endpoint and HTTP status code; 304 is a conditional read GitHub found unchanged (served from the cache, free of rate limit).",
 		}, []string{"endpoint", "code"}),
+		leaseLost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gatekeeper", Name: "lease_lost_total",
+			Help: "Evaluations stopped because their lease on the pull request expired or another replica took it over, by the step refused (renew, record, publish): what they would have posted may be older than the new holder's decision.",
+		}, []string{"step"}),
 		remaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "gatekeeper", Name: "github_rate_limit_remaining",
 			Help: "GitHub's X-RateLimit-Remaining in its last answer, by rate-limit resource (core, search, …); -1 until the first answer.",
@@ -82,7 +88,7 @@ func NewMetrics() *Metrics {
 			Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900},
 		}),
 	}
-	m.own = []prometheus.Collector{m.webhooks, m.queueDepth, m.evalSeconds, m.evaluations, m.posts, m.postFails, m.githubCalls, m.remaining, m.statusLag}
+	m.own = []prometheus.Collector{m.webhooks, m.queueDepth, m.evalSeconds, m.evaluations, m.posts, m.postFails, m.githubCalls, m.leaseLost, m.remaining, m.statusLag}
 	m.reg.MustRegister(m.own...)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -104,6 +110,9 @@ func (m *Metrics) zero() {
 	}
 	for _, source := range []string{"github", "jenkins"} {
 		m.webhooks.WithLabelValues(source, "unverified", "unauthorized")
+	}
+	for _, step := range []string{"renew", "record", "publish"} {
+		m.leaseLost.WithLabelValues(step)
 	}
 	// Jenkins deliveries have one event label; GitHub's are named by the
 	// delivery and appear as they come.
@@ -202,6 +211,11 @@ func (m *Metrics) Published(state gatekeeper.State, err error) {
 	if err != nil {
 		m.postFails.WithLabelValues(string(state)).Inc()
 	}
+}
+
+// LeaseLost implements gatekeeper.LeaseObserver.
+func (m *Metrics) LeaseLost(step string) {
+	m.leaseLost.WithLabelValues(step).Inc()
 }
 
 // QueueDepth implements gatekeeper.Observer.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,9 +149,24 @@ func newBudgetTransport(base http.RoundTripper, b Budget, clock gatekeeper.Clock
 	}
 }
 
-// credential names the credential of req without keeping it: a hash of
-// its Authorization header ("" when unauthenticated).
+// credentialKey is the context key under which a transport above names the
+// credential a request goes as ("installation/42"), so that kept answers
+// and write pacing follow the installation rather than its token, which
+// GitHub replaces every hour.
+type credentialKey struct{}
+
+// withCredential names the credential of the requests made with ctx.
+func withCredential(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, credentialKey{}, name)
+}
+
+// credential names the credential of req without keeping it: the name a
+// transport above gave it, else a hash of its Authorization header (""
+// when unauthenticated).
 func credential(req *http.Request) string {
+	if name, ok := req.Context().Value(credentialKey{}).(string); ok && name != "" {
+		return "name:" + name
+	}
 	a := req.Header.Get("Authorization")
 	if a == "" {
 		return ""
@@ -165,6 +181,9 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	case http.MethodGet:
 		return t.conditional(req)
 	case http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete:
+		if strings.HasSuffix(req.URL.Path, "/access_tokens") {
+			break // a GitHub App's token, which creates no content
+		}
 		if err := t.pace(req.Context(), credential(req)); err != nil {
 			if req.Body != nil {
 				req.Body.Close()
