@@ -523,3 +523,65 @@ func TestBudgetTransportConcurrent(t *testing.T) {
 		t.Error("no read was answered 304")
 	}
 }
+
+// TestAppConditionalReadsOutliveTokenRefresh: with a GitHub App, kept
+// answers follow the installation, not its token: after ghinstallation
+// replaced the token (a minute before expiry; here the tokens live 63 s),
+// the next read is still conditional and GitHub answers 304.
+func TestAppConditionalReadsOutliveTokenRefresh(t *testing.T) {
+	t.Parallel()
+	f := newFakeApp(t, "")
+	f.tokenTTL = 63 * time.Second
+	f.repos["octo-org/hello"] = 7
+	pull := string(fixtureField(t, "pull_request.opened.json", "pull_request"))
+	etag := fmt.Sprintf(`"%x"`, sha256.Sum256([]byte(pull)))
+	var mu sync.Mutex
+	var conditional, notModified int
+	f.repo = func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/repos/octo-org/hello/pulls/1" {
+			writeJSON(w, http.StatusNotFound, `{"message":"Not Found"}`)
+			return
+		}
+		w.Header().Set("ETag", etag)
+		mu.Lock()
+		defer mu.Unlock()
+		if inm := r.Header.Get("If-None-Match"); inm != "" {
+			conditional++
+			if inm == etag {
+				notModified++
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, pull)
+	}
+	obs := &observed{}
+	c := newAppClient(t, f, newFakeTime(), obs, nil)
+	read := func() {
+		t.Helper()
+		var pr *github.PullRequest
+		err := c.do(context.Background(), EndpointGetPull, failOnLimits, func(gh *github.Client) (*github.Response, error) {
+			var resp *github.Response
+			var err error
+			pr, resp, err = gh.PullRequests.Get(context.Background(), "octo-org", "hello", 1)
+			return resp, err
+		})
+		if err != nil || pr.GetHead().GetSHA() == "" {
+			t.Fatalf("reading the pull request: %v", err)
+		}
+	}
+	read()
+	time.Sleep(3 * time.Second) // the token is now due for refresh
+	read()
+	if n := len(f.issued()); n != 2 {
+		t.Fatalf("%d tokens issued, want 2 (the second read went with a fresh token)", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conditional != 1 || notModified != 1 {
+		t.Errorf("after the token refresh: %d conditional reads, %d 304s; want 1 and 1", conditional, notModified)
+	}
+	if got := strings.Join(obs.list(), ","); !strings.Contains(got, "get_pull 304") {
+		t.Errorf("observed %s, want a get_pull 304", got)
+	}
+}
