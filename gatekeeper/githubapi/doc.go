@@ -47,8 +47,10 @@
 // Under the authentication sits one budget transport (budget.go), which
 // wraps whatever base transport the http.Client carries, so that a GitHub
 // App's installation transport can sit above it. It makes every GET
-// conditional: an answer with an ETag or Last-Modified is kept, keyed by a
-// hash of the credential, the Accept header and the URL, in a bounded LRU
+// conditional: an answer with an ETag or Last-Modified is kept, keyed by
+// the credential (a GitHub App's installation, which outlives its hourly
+// tokens; else a hash of the token), the Accept header and the URL, in a
+// bounded LRU
 // (Budget.CacheEntries, Budget.CacheBytes), and the next GET of the URL
 // sends If-None-Match / If-Modified-Since. GitHub answers 304, which does
 // not count against the rate limit, when nothing changed; go-github then
