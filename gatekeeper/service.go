@@ -84,6 +84,16 @@ type Observer interface {
 	QueueDepth(n int)
 }
 
+// LagObserver is an Observer that also measures how stale a status is when
+// it is posted: the time from the arrival of the newest delivery the
+// evaluation saw (a webhook's acceptance) to the post that reflects it.
+// It is optional, so that existing Observers need not change; the
+// Prometheus metrics implement it as a histogram an SRE can put an
+// objective on.
+type LagObserver interface {
+	StatusLag(d time.Duration)
+}
+
 // Outcome says what Accept did with an event.
 type Outcome string
 
