@@ -168,7 +168,9 @@ func TestGatherSkipsFreshEvidence(t *testing.T) {
 	}
 	ok := map[string]gatekeeper.SourceStatus{"github": {OK: true, CheckedAt: testEpoch.Add(-30 * time.Second)}}
 	pull := []string{"GET " + helloPath, "GET " + helloPath + "/reviews?per_page=100", commentsRequest}
-	checks := func(sha string) []string { return []string{statusRequest(sha), listStatusesRequest(sha), checkRunsRequest(sha)} }
+	checks := func(sha string) []string {
+		return []string{statusRequest(sha), listStatusesRequest(sha), checkRunsRequest(sha)}
+	}
 	both := append(append([]string(nil), pull...), checks(helloHead)...)
 	tests := []struct {
 		name     string
