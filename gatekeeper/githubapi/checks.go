@@ -57,6 +57,11 @@ func (s *Source) checks(ctx context.Context, key gatekeeper.PullKey, sha string,
 		events = append(events, event(EventStatus, c))
 	}
 	runs, errRuns := s.checkRuns(ctx, key, sha)
+	// Oldest first: of two apps' runs of one name, the evidence takes the
+	// one that started first as the check's first creator.
+	slices.SortStableFunc(runs, func(a, b *github.CheckRun) int {
+		return a.GetStartedAt().Time.Compare(b.GetStartedAt().Time)
+	})
 	for _, cr := range runs {
 		c := githubevents.CheckRun(cr)
 		// GitHub lists the runs of the commit asked for; pinning them to
