@@ -76,14 +76,21 @@ func TestCheckTakenOverWithoutTheOriginalsReportIsNotAPass(t *testing.T) {
 }
 
 // A check held before first creators were recorded counts its creator as
-// the first; a fetch naming the first creator does not override one the
-// gatekeeper already knows.
+// the first; a fetch naming another first creator does not override one
+// the gatekeeper already knows.
 func TestCheckFirstCreatorIsKept(t *testing.T) {
 	t.Parallel()
 	ev := Evidence{Checks: []Check{{Name: "ci/build", SHA: "aaa", Kind: "status", State: "failure", UpdatedAt: t0, Creator: "ci-bot"}}}
-	ev.Apply(Event{Check: &Check{Name: "ci/build", SHA: "aaa", Kind: "status", State: "success", UpdatedAt: t0.Add(time.Minute), Creator: "dev-mallory", FirstCreator: "dev-mallory"}})
+	ev.Apply(report("success", "dev-mallory", t0.Add(time.Minute)))
 	if c := ev.Checks[0]; c.FirstCreator != "ci-bot" || !c.TakenOver() || c.Original == nil || c.Original.State != "failure" {
 		t.Errorf("%+v, want first creator ci-bot, taken over", c)
+	}
+	// A fetch whose list names another oldest creator (GitHub keeps a
+	// bounded number of statuses per context: a flood can push the
+	// first out of it) does not change the first creator known.
+	ev.Apply(Event{Check: &Check{Name: "ci/build", SHA: "aaa", Kind: "status", State: "success", UpdatedAt: t0.Add(time.Minute), Creator: "dev-mallory", FirstCreator: "dev-mallory"}})
+	if c := ev.Checks[0]; c.FirstCreator != "ci-bot" || !c.TakenOver() || c.Original == nil || c.Original.State != "failure" {
+		t.Errorf("after the fetch: %+v, want first creator ci-bot, taken over", c)
 	}
 	// Kinds are separate checks: a check run of the same name by
 	// another app is its own check, not a takeover.
@@ -110,5 +117,23 @@ func TestCheckOtherCreatorsBoundedAndCloned(t *testing.T) {
 	cp.Checks[0].OtherCreators[0] = "changed"
 	if ev.Checks[0].Original.State != "failure" || ev.Checks[0].OtherCreators[0] != "dev-0" {
 		t.Errorf("the clone shares the check's original or other creators")
+	}
+}
+
+// A check whose first creator is unknown (fetched before GitHub's list
+// named creators) does not adopt whoever reports next as its first
+// creator; the fetch that names the oldest creator settles it.
+func TestCheckUnknownFirstCreatorIsNotTakenFromTheNextReport(t *testing.T) {
+	t.Parallel()
+	ev := Evidence{Checks: []Check{{Name: "ci/build", SHA: "aaa", Kind: "status", State: "failure", UpdatedAt: t0}}}
+	ev.Apply(report("success", "dev-mallory", t0.Add(time.Minute)))
+	ev.Apply(report("success", "dev-mallory", t0.Add(2*time.Minute)))
+	if c := ev.Checks[0]; c.FirstCreator != "" {
+		t.Errorf("first creator %q, want still unknown", c.FirstCreator)
+	}
+	ev.Apply(Event{Check: &Check{Name: "ci/build", SHA: "aaa", Kind: "status", State: "success", UpdatedAt: t0.Add(2 * time.Minute), Creator: "dev-mallory",
+		FirstCreator: "ci-bot", Original: &CheckReport{Creator: "ci-bot", State: "failure", UpdatedAt: t0}}})
+	if c := ev.Checks[0]; c.FirstCreator != "ci-bot" || !c.TakenOver() || c.Original == nil || c.Original.State != "failure" {
+		t.Errorf("after the fetch: %+v, want taken over from ci-bot's failure", c)
 	}
 }

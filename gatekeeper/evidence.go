@@ -589,12 +589,15 @@ func (ev *Evidence) upsertCheck(c Check) {
 func mergeCheck(cur, c Check) Check {
 	first := cur.FirstCreator
 	if first == "" {
-		// Held before first creators were recorded: its creator is the
-		// first known. A fetch that names the oldest creator says more.
-		first = cur.Creator
-	}
-	if first == "" {
+		// A fetch names the oldest creator in GitHub's list.
 		first = c.FirstCreator
+	}
+	if first == "" && len(cur.OtherCreators) == 0 {
+		// Held before first creators were recorded: its creator is the
+		// first known. (A check merged since with its first creator
+		// unknown names the others: none of them is taken for the
+		// first, whoever reports next.)
+		first = cur.Creator
 	}
 	reports := []*CheckReport{cur.Original, c.Original}
 	if !cur.UpdatedAt.IsZero() || cur.State != "" {
