@@ -72,7 +72,7 @@ type DecisionRecord struct {
 	// EvidenceVersion is the Evidence.Version the decision was made on.
 	EvidenceVersion uint64 `json:"evidence_version"`
 	// Input is the policy input document the decision was made on.
-	Input map[string]any `json:"input,omitempty"`
+	Input *Input `json:"input,omitempty"`
 	// Duration of the evaluation, gathering included.
 	Duration time.Duration `json:"duration_ns"`
 }

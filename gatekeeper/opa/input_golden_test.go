@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/util"
+
 	"github.com/releasegate/gatekeeper/gatekeeper"
 )
 
@@ -119,4 +122,64 @@ func decodeJSON(t *testing.T, b []byte) any {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestInputValueMatchesJSON proves that what OPA evaluates, the typed
+// input walked straight into an ast.Value, is the document its JSON
+// says: the golden file read the way rego.EvalInput would read it.
+func TestInputValueMatchesJSON(t *testing.T) {
+	for name, c := range inputCases(t) {
+		t.Run(name, func(t *testing.T) {
+			got, err := inputValue(gatekeeper.BuildInput(c.ev, c.opt))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join("testdata", "input", name+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc any
+			if err := util.UnmarshalJSON(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			want, err := ast.InterfaceToValue(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Compare(want) != 0 {
+				t.Errorf("ast value of input %s:\ngot  %v\nwant %v", name, got, want)
+			}
+			// Map gives the same document too.
+			m, err := ast.InterfaceToValue(gatekeeper.BuildInput(c.ev, c.opt).Map())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Compare(want) != 0 {
+				t.Errorf("Map of input %s:\ngot  %v\nwant %v", name, m, want)
+			}
+		})
+	}
+}
+
+// BenchmarkInputValue is the typed input's conversion to what OPA
+// evaluates; BenchmarkInputValueMap the plain-map route the hand-written
+// builder took (its maps, then ast.InterfaceToValue).
+func BenchmarkInputValue(b *testing.B) {
+	in := benchInput(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := inputValue(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkInputValueMap(b *testing.B) {
+	in := benchInput(b).Map()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ast.InterfaceToValue(in); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
