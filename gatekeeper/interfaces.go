@@ -52,6 +52,8 @@ type Store interface {
 	AddDecision(ctx context.Context, rec DecisionRecord) error
 	// Decisions returns up to limit records for key, newest first.
 	Decisions(ctx context.Context, key PullKey, limit int) ([]DecisionRecord, error)
+	// PolicyArchive keeps the policy revisions decisions were made under.
+	PolicyArchive
 
 	// ForgetDeliveries drops delivery ids recorded before t, and returns
 	// how many it dropped.

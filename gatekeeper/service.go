@@ -87,6 +87,8 @@ type Service struct {
 	sched *scheduler
 	// locks serialise the posts on one commit (see publish.go).
 	locks keyedLocks
+	// archived: the policy revisions saved for replay (see audit.go).
+	archived archived
 }
 
 // New checks the options, fills in defaults and returns a Service.

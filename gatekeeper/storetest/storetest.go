@@ -80,6 +80,7 @@ func Run(t *testing.T, open Opener) {
 		{"QueueCoalesces", testCoalesce},
 		{"Decisions", testDecisions},
 		{"DecisionsKeepsMaxDecisions", testDecisionsTrim},
+		{"PolicyRevisions", testPolicyRevisions},
 		{"ForgetDeliveries", testForget},
 		{"Ping", testPing},
 		{"ConcurrentRecords", testConcurrentRecords},
