@@ -31,6 +31,9 @@ type Engine struct {
 	// revision, smoke evaluation and tests included.
 	evalDefault   time.Duration
 	reloadTimeout time.Duration
+	// evalCap, when set, bounds every evaluation whatever the policy
+	// data says (WithEvalTimeoutCap).
+	evalCap time.Duration
 
 	// reloadMu serialises the compare-and-swap at the end of a reload,
 	// never the expensive compile and tests before it, so that a newer
@@ -62,6 +65,7 @@ type prepared struct {
 	loadedAt time.Time
 	data     map[string]any // the data documents, read-only
 	settings Settings       // data.release, decoded once
+	served   *snapshot      // the files compiled, for the policy archive
 }
 
 // broken is a content of the folder that is not served: it does not load,
@@ -343,7 +347,7 @@ func (e *Engine) prepare(ctx context.Context, snap *snapshot) (*prepared, error)
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{revision: snap.revision, query: q, files: snap.names, loadedAt: e.clock.Now(), data: data, settings: settings}
+	p := &prepared{revision: snap.revision, query: q, files: snap.names, loadedAt: e.clock.Now(), data: data, settings: settings, served: snap}
 	// The smoke evaluation has the same deadline as every evaluation: a
 	// policy that is slow on every input is refused here, and said so.
 	d, err := e.eval(ctx, p, map[string]any{})
