@@ -196,3 +196,18 @@ func untrustedCapabilities() *ast.Capabilities {
 func WithEvalTimeoutCap(d time.Duration) Option {
 	return func(e *Engine) { e.evalCap = d }
 }
+
+// ReadFiles reads a policy folder as `serve` would (Rego, data and test
+// files; hidden files skipped), for sending it as files: a preview's
+// candidate.
+func ReadFiles(dir string) (map[string]string, error) {
+	snap, err := readSnapshot(dir, true)
+	if err != nil {
+		return nil, err
+	}
+	files := make(map[string]string, len(snap.names))
+	for _, n := range snap.names {
+		files[n] = string(snap.files[n].Data)
+	}
+	return files, nil
+}
