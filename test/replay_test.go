@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/releasegate/gatekeeper/gatekeeper/redisstore/redistest"
 	"github.com/releasegate/gatekeeper/webhooks"
 )
 
@@ -64,7 +65,17 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 // result (exit 0), and under the candidate folder a different one (exit 1).
 func TestPreviewAndReplay(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, rigOptions{})
+	previewAndReplay(t, newRig(t, rigOptions{}))
+}
+
+// TestPreviewAndReplayRedis is TestPreviewAndReplay on the Redis store.
+func TestPreviewAndReplayRedis(t *testing.T) {
+	t.Parallel()
+	rds := redistest.Start(t)
+	previewAndReplay(t, newRig(t, rigOptions{extra: []string{"GATEKEEPER_STORE=" + rds.URL(5)}}))
+}
+
+func previewAndReplay(t *testing.T, r *rig) {
 	server := "--server=http://" + r.s.addr
 	held := map[int]bool{3: true, 5: true}
 	for n := 2; n <= 6; n++ {
