@@ -29,7 +29,7 @@ func TestDecisionsOnlyWhatTheViewerMayRead(t *testing.T) {
 	ids := map[gatekeeper.PullKey]string{}
 	for _, k := range []gatekeeper.PullKey{hello, secret} {
 		rec := gatekeeper.DecisionRecord{ID: gatekeeper.NewDecisionID(k, at), Key: k, HeadSHA: "abc",
-			Decision: gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"QA"}, PolicyRevision: "3fa2c1e9abcd"},
+			Decision:    gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"QA"}, PolicyRevision: "3fa2c1e9abcd"},
 			EvaluatedAt: at, Input: &gatekeeper.Input{Version: gatekeeper.InputVersion}}
 		if err := r.store.AddDecision(ctx, rec); err != nil {
 			t.Fatal(err)
