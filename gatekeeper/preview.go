@@ -111,10 +111,10 @@ type PreviewRow struct {
 }
 
 // Preview evaluates the latest evidence of every open release pull request
-// under the policy in force and under candidate, as the worker would now
-// (same input, no sources asked), and posts nothing. Rows are in pull
-// request order.
-func (s *Service) Preview(ctx context.Context, candidate Evaluator) ([]PreviewRow, error) {
+// the caller may read (readable) under the policy in force and under
+// candidate, as the worker would now (same input, no sources asked), and
+// posts nothing. Rows are in pull request order.
+func (s *Service) Preview(ctx context.Context, candidate Evaluator, readable func(owner, repo string) (bool, error)) ([]PreviewRow, error) {
 	keys, err := s.o.Store.Pulls(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing pull requests: %w", err)
@@ -135,6 +135,11 @@ func (s *Service) Preview(ctx context.Context, candidate Evaluator) ([]PreviewRo
 		}
 		pr := ev.PR
 		if pr == nil || pr.State != "open" || pr.Merged || !s.o.Gated.Release(pr) {
+			continue
+		}
+		if ok, err := readable(k.Owner, k.Repo); err != nil {
+			return nil, err
+		} else if !ok {
 			continue
 		}
 		in := BuildInput(ev, InputOptions{Now: now, Gated: s.o.Gated, StatusContext: s.o.StatusContext, VerifyBuilds: s.o.VerifyBuilds, StageKeys: s.o.StageKeys})

@@ -20,7 +20,7 @@ import (
 type auditService interface {
 	Decisions(ctx context.Context, q gatekeeper.DecisionQuery, readable func(owner, repo string) (bool, error)) ([]gatekeeper.DecisionRecord, error)
 	Decision(ctx context.Context, id string) (gatekeeper.DecisionRecord, gatekeeper.PolicyRevision, error)
-	Preview(ctx context.Context, candidate gatekeeper.Evaluator) ([]gatekeeper.PreviewRow, error)
+	Preview(ctx context.Context, candidate gatekeeper.Evaluator, readable func(owner, repo string) (bool, error)) ([]gatekeeper.PreviewRow, error)
 }
 
 var _ auditService = (*gatekeeper.Service)(nil)

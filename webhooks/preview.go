@@ -55,8 +55,9 @@ type PreviewResult struct {
 	Flips int `json:"flips"`
 }
 
-// apiPreview answers POST /api/v1/preview: every open release pull
-// request's latest evidence under the candidate and the policy in force.
+// apiPreview answers POST /api/v1/preview: the latest evidence of every
+// open release pull request the viewer may read, under the candidate and
+// the policy in force.
 // It posts no status and stores nothing. 200 with the result (a candidate
 // that does not load is a 200 whose error says why, as its failing tests
 // are), 400 for a malformed request, 413 over MaxPreviewBody.
@@ -82,6 +83,16 @@ func (s *server) apiPreview(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), PreviewTimeout)
 	defer cancel()
+	// Someone who may read none of the repositories the gatekeeper keeps
+	// decisions for has nothing to preview, and runs no code here.
+	readable := s.readable(c)
+	if some, err := a.Decisions(ctx, gatekeeper.DecisionQuery{Limit: 1}, readable); err != nil {
+		s.auditError(c, err)
+		return
+	} else if len(some) == 0 {
+		c.JSON(http.StatusNotFound, gin.H{"error": "The release gatekeeper keeps no decisions of a repository you may read."})
+		return
+	}
 	select {
 	case previews <- struct{}{}:
 		defer func() { <-previews }()
@@ -102,7 +113,7 @@ func (s *server) apiPreview(c *gin.Context) {
 		return
 	}
 	res.Candidate = engine.Revision()
-	rows, err := a.Preview(ctx, engine)
+	rows, err := a.Preview(ctx, engine, readable)
 	if err != nil {
 		s.log.ErrorContext(ctx, "previewing a policy", "candidate", res.Candidate, "err", err.Error())
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "The preview did not finish: " + err.Error()})

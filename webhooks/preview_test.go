@@ -2,11 +2,13 @@ package webhooks_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/releasegate/gatekeeper/gatekeeper"
 	"github.com/releasegate/gatekeeper/webhooks"
 )
 
@@ -15,7 +17,11 @@ import (
 func TestPreviewRefuses(t *testing.T) {
 	t.Parallel()
 	r := newAuthRig(t, "https://gate.example", testKey)
-	alice := "Bearer " + r.fake.Token("alice")
+	alice, bob := "Bearer "+r.fake.Token("alice"), "Bearer "+r.fake.Token("bob")
+	if err := r.store.AddDecision(context.Background(), gatekeeper.DecisionRecord{Key: gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2},
+		Decision: gatekeeper.Decision{State: gatekeeper.Pending}}); err != nil {
+		t.Fatal(err)
+	}
 	post := func(body []byte, auth string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodPost, "/api/v1/preview", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -33,6 +39,7 @@ func TestPreviewRefuses(t *testing.T) {
 		want             int
 	}{
 		{"nobody signed in", ok, "", http.StatusUnauthorized},
+		{"someone who may read no gated repository runs nothing", ok, bob, http.StatusNotFound},
 		{"over the bound", huge, alice, http.StatusRequestEntityTooLarge},
 		{"not JSON", "decision.rego", alice, http.StatusBadRequest},
 		{"no files", `{"files": {}}`, alice, http.StatusBadRequest},
