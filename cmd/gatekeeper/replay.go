@@ -73,7 +73,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	key, err := gatekeeper.ParseDecisionID(id)
 	if err != nil {
-		fmt.Fprintf(stderr, "gatekeeper replay: %v\n", err)
+		fmt.Fprintf(stderr, "gatekeeper replay: %q is not a decision id: owner/repo/number/stamp, as GET /api/v1/decisions lists them\n", id)
 		return 2
 	}
 	client, err := newAPIClient(*server, getenv)
