@@ -3,6 +3,7 @@ package webhooks_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,5 +50,41 @@ func TestPreviewRefuses(t *testing.T) {
 		if w := post([]byte(tt.body), tt.auth); w.Code != tt.want {
 			t.Errorf("%s: %d %s, want %d", tt.name, w.Code, w.Body, tt.want)
 		}
+	}
+}
+
+// TestPreviewRowsOnlyWhatTheViewerMayRead: the rows of a preview are the
+// open release pull requests of repositories the viewer may read; one of
+// a repository GitHub does not show them is not evaluated, not named.
+func TestPreviewRowsOnlyWhatTheViewerMayRead(t *testing.T) {
+	t.Parallel()
+	r := newAuthRig(t, "https://gate.example", testKey)
+	ctx := context.Background()
+	secret := gatekeeper.PullKey{Owner: "acme", Repo: "secret", Number: 1}
+	err := r.store.Record(ctx, "secret-pr", []gatekeeper.PullKey{secret}, func(ev *gatekeeper.Evidence) {
+		ev.PR = &gatekeeper.PullRequest{Key: secret, Title: "Secret release", State: "open", HeadRef: "staging", BaseRef: "master", HeadSHA: strings.Repeat("b", 40)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []gatekeeper.PullKey{{Owner: "Codertocat", Repo: "Hello-World", Number: 2}, secret} {
+		if err := r.store.AddDecision(ctx, gatekeeper.DecisionRecord{Key: k, Decision: gatekeeper.Decision{State: gatekeeper.Pending}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := `{"files": {"decision.rego": "package gatekeeper\n\ndecision := {\"state\": \"failure\", \"reasons\": [\"frozen\"], \"waiting\": [], \"channel\": null}\n"}}`
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/preview", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+r.fake.Token("alice"))
+	w := httptest.NewRecorder()
+	r.handler.ServeHTTP(w, req)
+	var res webhooks.PreviewResult
+	if err := json.Unmarshal(w.Body.Bytes(), &res); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("preview: %d %s", w.Code, w.Body)
+	}
+	if len(res.Rows) != 1 || res.Rows[0].Key.Repo != "Hello-World" || res.Rows[0].Candidate.State != gatekeeper.Failure || !res.Rows[0].Flips || res.Flips != 1 {
+		t.Errorf("rows %+v, want Hello-World#2 alone, flipping to failure", res.Rows)
+	}
+	if strings.Contains(w.Body.String(), "Secret release") || strings.Contains(w.Body.String(), "acme/secret") {
+		t.Errorf("the preview names a pull request alice may not read: %s", w.Body)
 	}
 }
