@@ -148,7 +148,9 @@ func replay(ctx context.Context, id string, stored webhooks.StoredDecision, dir 
 		if len(stored.Policy.Files) == 0 {
 			return res, fmt.Errorf("the server does not have policy revision %s (decided before revisions were kept); replay it under a folder with --policies", rec.Decision.PolicyRevision)
 		}
-		engine, _, err = opa.LoadFiles(ctx, stored.Policy.Files, opa.FilesOptions{Revision: stored.Policy.Revision})
+		// The files came over the network: they run fenced, as a preview's
+		// candidate does on the server (no http.send, DNS or runtime).
+		engine, _, err = opa.LoadFiles(ctx, stored.Policy.Files, opa.FilesOptions{Revision: stored.Policy.Revision, Untrusted: true})
 		if err == nil && engine.Revision() != res.Recorded.PolicyRevision {
 			err = fmt.Errorf("the server gave revision %s for a decision made under %s", engine.Revision(), res.Recorded.PolicyRevision)
 		}
