@@ -7,10 +7,12 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/githubapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/jenkinsapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/opa"
 )
@@ -30,6 +32,9 @@ type Config struct {
 
 	GitHubAPIURL string
 	GitHubToken  string
+	// A GitHub App instead of GitHubToken: its id and PEM private key.
+	GitHubAppID         string
+	GitHubAppPrivateKey string
 
 	// Sign-in with GitHub for pages and API (see signin.go).
 	OAuthClientID     string
@@ -47,9 +52,21 @@ type Config struct {
 
 	SlackWebhookURL string
 
+	// GitHubWritesPerMinute paces this replica's content-creating GitHub
+	// requests (statuses, reactions, replies); GitHub's secondary limit
+	// is about 80 a minute per credential, shared by all replicas.
+	GitHubWritesPerMinute int
+	// GitHubMaxAge is how long facts read from GitHub stand before a
+	// reconcile reads them again (team memberships: twice as long). With
+	// conditional requests an unchanged re-read costs no rate limit.
+	GitHubMaxAge time.Duration
+
 	Workers      int
 	PolicyReload time.Duration
 	Reconcile    time.Duration
+	// LeaseTTL is how long a replica's lease on a pull request lasts
+	// unless renewed: how soon another replica takes over its work.
+	LeaseTTL time.Duration
 	// EvalTimeout bounds one evaluation unless the policy data says
 	// (release.evaluation.timeout); ReloadTimeout bounds loading one
 	// policy revision, its tests included.
@@ -87,7 +104,9 @@ func (c *Config) settings() []setting {
 		{"status-context", "GATEKEEPER_STATUS_CONTEXT", "release-gate", "commit status context", &c.StatusContext, false},
 		{"gated-branches", "GATEKEEPER_GATED_BRANCHES", "staging:master", "gated head:base pairs, comma-separated", &c.GatedBranches, false},
 		{"github-api-url", "GITHUB_API_URL", "https://api.github.com/", "GitHub REST base", &c.GitHubAPIURL, false},
-		{"", "GITHUB_TOKEN", "", "GitHub token; none means dry run", &c.GitHubToken, true},
+		{"", "GITHUB_TOKEN", "", "GitHub token; none (and no GitHub App) means dry run", &c.GitHubToken, true},
+		{"github-app-id", "GITHUB_APP_ID", "", "GitHub App id: act as the App's installations instead of GITHUB_TOKEN", &c.GitHubAppID, false},
+		{"", "GITHUB_APP_PRIVATE_KEY", "", "GitHub App private key (PEM), with GITHUB_APP_ID", &c.GitHubAppPrivateKey, true},
 		{"github-oauth-client-id", "GITHUB_OAUTH_CLIENT_ID", "", "GitHub OAuth client id: sign-in for pages and API", &c.OAuthClientID, false},
 		{"", "GITHUB_OAUTH_CLIENT_SECRET", "", "GitHub OAuth client secret", &c.OAuthClientSecret, true},
 		{"", "GATEKEEPER_SESSION_KEY", "", "key sealing the sign-in cookies (at least 32 characters)", &c.SessionKey, true},
@@ -144,6 +163,8 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD", &c.PolicyReload, 5*time.Second)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, time.Minute)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_GITHUB_MAX_AGE", &c.GitHubMaxAge, githubapi.DefaultMaxAge)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_LEASE_TTL", &c.LeaseTTL, gatekeeper.DefaultLeaseTTL)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_EVAL_TIMEOUT", &c.EvalTimeout, opa.DefaultEvalTimeout)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD_TIMEOUT", &c.ReloadTimeout, opa.DefaultReloadTimeout)...)
 	replicasFlag := false
@@ -152,6 +173,14 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 		if v := getenv("GATEKEEPER_REDIS_WAIT_REPLICAS"); v != "" {
 			if _, err := fmt.Sscan(v, &c.RedisWaitReplicas); err != nil {
 				problems = append(problems, fmt.Errorf("GATEKEEPER_REDIS_WAIT_REPLICAS: %q is not a number", v))
+			}
+		}
+	}
+	if c.GitHubWritesPerMinute == 0 {
+		c.GitHubWritesPerMinute = 60
+		if v := getenv("GATEKEEPER_GITHUB_WRITES_PER_MINUTE"); v != "" {
+			if _, err := fmt.Sscan(v, &c.GitHubWritesPerMinute); err != nil {
+				problems = append(problems, fmt.Errorf("GATEKEEPER_GITHUB_WRITES_PER_MINUTE: %q is not a number", v))
 			}
 		}
 	}
@@ -184,8 +213,11 @@ func (c *Config) flagSet() *flag.FlagSet {
 		}
 	}
 	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
+	fs.DurationVar(&c.GitHubMaxAge, "github-max-age", 0, "how long facts read from GitHub stand before a reconcile reads them again; memberships twice as long (env GATEKEEPER_GITHUB_MAX_AGE, default 5m)")
+	fs.IntVar(&c.GitHubWritesPerMinute, "github-writes-per-minute", 0, "this replica's pace of GitHub status posts, reactions and replies, at most 80 (env GATEKEEPER_GITHUB_WRITES_PER_MINUTE, default 60)")
 	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
 	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 0, "how long a replica's hold on a pull request lasts unless renewed: how soon another replica takes over the work of one that died (env GATEKEEPER_LEASE_TTL, default 10s)")
 	fs.DurationVar(&c.EvalTimeout, "eval-timeout", 0, "longest one policy evaluation may take, unless release.evaluation.timeout says (env GATEKEEPER_EVAL_TIMEOUT, default 1s)")
 	fs.IntVar(&c.RedisWaitReplicas, "redis-wait-replicas", 0, "Redis replicas every write waits for, WAIT n (env GATEKEEPER_REDIS_WAIT_REPLICAS, default 0)")
 	fs.DurationVar(&c.ReloadTimeout, "policy-reload-timeout", 0, "longest loading and testing one policy revision may take (env GATEKEEPER_POLICY_RELOAD_TIMEOUT, default 2m)")
@@ -236,6 +268,7 @@ func (c *Config) Validate() error {
 	}
 	p = append(p, checkURL("GATEKEEPER_PUBLIC_URL", c.PublicURL, true, false)...)
 	p = append(p, checkURL("GITHUB_API_URL", c.GitHubAPIURL, true, false)...)
+	p = append(p, c.validateGitHubAuth()...)
 	p = append(p, checkURL("JENKINS_URL", c.JenkinsURL, false, false)...)
 	p = append(p, checkURL("ZENHUB_API_URL", c.ZenHubAPIURL, false, false)...)
 	p = append(p, checkSlackURL(c.SlackWebhookURL)...)
@@ -282,8 +315,14 @@ func (c *Config) Validate() error {
 	if c.PolicyReload <= 0 {
 		p = append(p, fmt.Errorf("GATEKEEPER_POLICY_RELOAD: %s is not a positive duration", c.PolicyReload))
 	}
+	if c.GitHubWritesPerMinute < 0 || c.GitHubWritesPerMinute > 80 {
+		p = append(p, fmt.Errorf("GATEKEEPER_GITHUB_WRITES_PER_MINUTE: %d is not between 1 and 80 (GitHub's secondary limit)", c.GitHubWritesPerMinute))
+	}
 	if c.Reconcile <= 0 {
 		p = append(p, fmt.Errorf("GATEKEEPER_RECONCILE: %s is not a positive duration", c.Reconcile))
+	}
+	if c.LeaseTTL < 500*time.Millisecond || c.LeaseTTL > 10*time.Minute {
+		p = append(p, fmt.Errorf("GATEKEEPER_LEASE_TTL: %s is not between 500ms and 10m", c.LeaseTTL))
 	}
 	if c.EvalTimeout <= 0 || c.EvalTimeout > time.Minute {
 		p = append(p, fmt.Errorf("GATEKEEPER_EVAL_TIMEOUT: %s is not a positive duration of at most 1m", c.EvalTimeout))
@@ -302,6 +341,57 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(p...)
 }
+
+// validateGitHubAuth checks the GitHub credentials: a token, a GitHub App
+// (GITHUB_APP_ID with GITHUB_APP_PRIVATE_KEY), or neither for a dry run;
+// never both. The key is never quoted.
+func (c *Config) validateGitHubAuth() []error {
+	var p []error
+	if c.GitHubToken != "" && (c.GitHubAppID != "" || c.GitHubAppPrivateKey != "") {
+		p = append(p, errors.New("GITHUB_TOKEN and a GitHub App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY) are both set: set one"))
+	}
+	switch {
+	case c.GitHubAppID == "" && c.GitHubAppPrivateKey != "":
+		p = append(p, errors.New("GITHUB_APP_ID is required with GITHUB_APP_PRIVATE_KEY"))
+	case c.GitHubAppID != "" && c.GitHubAppPrivateKey == "":
+		p = append(p, errors.New("GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE) is required with GITHUB_APP_ID"))
+	}
+	if c.GitHubAppID != "" {
+		if id, err := strconv.ParseInt(c.GitHubAppID, 10, 64); err != nil || id <= 0 {
+			p = append(p, fmt.Errorf("GITHUB_APP_ID: %q is not a GitHub App id (a positive number)", c.GitHubAppID))
+		}
+	}
+	if c.GitHubAppPrivateKey != "" {
+		if err := githubapi.CheckAppKey(c.appKey()); err != nil {
+			p = append(p, fmt.Errorf("GITHUB_APP_PRIVATE_KEY: %w", err))
+		}
+	}
+	return p
+}
+
+// appKey is GITHUB_APP_PRIVATE_KEY as PEM bytes. A key pasted into one
+// line with its line breaks written as \n (as some secret stores and
+// .env files hold it) is restored.
+func (c *Config) appKey() []byte {
+	k := c.GitHubAppPrivateKey
+	if !strings.Contains(k, "\n") {
+		k = strings.ReplaceAll(k, `\n`, "\n")
+	}
+	return []byte(k)
+}
+
+// githubApp returns the GitHub App settings, nil when none is set.
+func (c *Config) githubApp() *githubapi.App {
+	if c.GitHubAppID == "" {
+		return nil
+	}
+	id, _ := strconv.ParseInt(c.GitHubAppID, 10, 64) // checked by Validate
+	return &githubapi.App{ID: id, PrivateKey: c.appKey()}
+}
+
+// githubAuth reports whether GitHub credentials are set: without them the
+// gatekeeper runs dry, reading nothing from GitHub and posting nothing.
+func (c *Config) githubAuth() bool { return c.GitHubToken != "" || c.GitHubAppID != "" }
 
 // parseStore finds the store kind GATEKEEPER_STORE names, and the rest of
 // the setting after its scheme.

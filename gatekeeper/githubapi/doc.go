@@ -39,6 +39,30 @@
 // attempt (a few allocations, nothing next to an HTTP round trip), so the
 // only waits are the ones this package decides and logs.
 //
+// The retry loop itself is httpretry's, shared with ZenHub and Slack; this
+// package supplies the classification of GitHub's answers.
+//
+// # Budget
+//
+// Under the authentication sits one budget transport (budget.go), which
+// wraps whatever base transport the http.Client carries, so that a GitHub
+// App's installation transport can sit above it. It makes every GET
+// conditional: an answer with an ETag or Last-Modified is kept, keyed by
+// the credential (a GitHub App's installation, which outlives its hourly
+// tokens; else a hash of the token), the Accept header and the URL, in a
+// bounded LRU
+// (Budget.CacheEntries, Budget.CacheBytes), and the next GET of the URL
+// sends If-None-Match / If-Modified-Since. GitHub answers 304, which does
+// not count against the rate limit, when nothing changed; go-github then
+// sees the kept 200 and Observe reports "304". It paces writes (POST,
+// PATCH, PUT, DELETE) per credential with a token bucket under GitHub's
+// secondary limit (15 at once, then one a second by default), and reports
+// X-RateLimit-Remaining to Options.Remaining. The Publisher refuses a status
+// past Budget.MaxStatusesPerContext on one commit and context (GitHub keeps
+// 1,000). TeamSource shares its answers per team and user across pull
+// requests. The cache and the counts live in the process: a restart or
+// another replica starts cold and pays one full read per URL.
+//
 // # Token permissions
 //
 // The token (GITHUB_TOKEN) needs, per call, on a fine-grained token or a
@@ -74,6 +98,30 @@
 // exception: GitHub answers 404 for "not a member" and for "not visible to
 // the token" alike, so without Members: read nobody holds a role and the
 // roles wait.
+//
+// # GitHub App
+//
+// With Options.App instead of a token, the Client acts as the GitHub App's
+// installations (app.go). A JWT signed with the App's key (RS256, issued
+// by the App id, two minutes long) reads GET /app (the bot login,
+// "<slug>[bot]", that Publisher.Login names before the first post) and
+// the installation of each repository (GET /repos/{o}/{r}/installation)
+// or organisation (GET /orgs/{org}/installation, for team memberships),
+// cached for an hour (a missing installation for a minute). Every other
+// call goes with its installation's token ("Authorization: token …"),
+// created by github.com/bradleyfalzon/ghinstallation/v2 and created again
+// a minute before it expires, so that a call never carries an expired
+// token; each installation has its own token, refreshed under its own
+// lock. A call about something no installation holds fails with
+// ErrNotInstalled, and GitHub refusing the App's JWT or a token's creation
+// with ErrAppRefused; neither is retried. The App needs the permissions
+// listed above, and Members: read where its teams are.
+//
+// GitHub counts each installation's calls apart, so the rate-limit memory
+// of an App is kept per installation: the transport tells Client.do which
+// installation an attempt went as, and holds back (limitHeld) a request to
+// an installation whose limit is known to hold, without a word to GitHub,
+// while the other installations' calls go on.
 //
 // The Publisher waits for a rate limit (up to Retry.MaxRateLimitWait per
 // wait, within Retry.MaxElapsed); the sources, the Responder and RepoID
