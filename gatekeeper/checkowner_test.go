@@ -33,10 +33,10 @@ func TestCheckTakenOverKeepsTheOriginalVerdict(t *testing.T) {
 		t.Errorf("other creators (-want +got):\n%s", diff)
 	}
 	in := checksInput(ev.Checks, "aaa", "release-gate")
-	want := []any{map[string]any{
-		"name": "ci/build", "kind": "status", "state": "failure", "description": "failure by ci-bot", "url": "",
-		"creator": "ci-bot", "other_creators": []any{"dev-mallory"},
-		"takeover": map[string]any{"creator": "dev-mallory", "state": "success", "description": "success by dev-mallory", "url": ""},
+	want := []InputCheck{{
+		Name: "ci/build", Kind: "status", State: "failure", Description: "failure by ci-bot",
+		Creator: "ci-bot", OtherCreators: []string{"dev-mallory"},
+		Takeover: &InputTakeover{Creator: "dev-mallory", State: "success", Description: "success by dev-mallory"},
 	}}
 	if diff := cmp.Diff(want, in); diff != "" {
 		t.Errorf("policy input (-want +got):\n%s", diff)
@@ -58,8 +58,8 @@ func TestCheckTakenOverKeepsTheOriginalVerdict(t *testing.T) {
 		t.Errorf("after ci-bot's new report: %+v, want its success, no takeover", c)
 	}
 	in = checksInput(ev.Checks, "aaa", "release-gate")
-	if got := in[0].(map[string]any); got["takeover"] != nil || got["state"] != "success" || got["creator"] != "ci-bot" {
-		t.Errorf("policy input after ci-bot's new report: %v", got)
+	if got := in[0]; got.Takeover != nil || got.State != "success" || got.Creator != "ci-bot" {
+		t.Errorf("policy input after ci-bot's new report: %+v", got)
 	}
 }
 
@@ -69,9 +69,9 @@ func TestCheckTakenOverWithoutTheOriginalsReportIsNotAPass(t *testing.T) {
 	t.Parallel()
 	var ev Evidence
 	ev.Apply(Event{Check: &Check{Name: "ci/build", SHA: "aaa", Kind: "status", State: "success", UpdatedAt: t0, Creator: "dev-mallory", FirstCreator: "ci-bot"}})
-	in := checksInput(ev.Checks, "aaa", "release-gate")[0].(map[string]any)
-	if in["state"] != "pending" || in["takeover"] == nil || in["creator"] != "ci-bot" {
-		t.Errorf("policy input %v, want pending, taken over, first creator ci-bot", in)
+	in := checksInput(ev.Checks, "aaa", "release-gate")[0]
+	if in.State != "pending" || in.Takeover == nil || in.Creator != "ci-bot" {
+		t.Errorf("policy input %+v, want pending, taken over, first creator ci-bot", in)
 	}
 }
 

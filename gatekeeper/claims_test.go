@@ -167,7 +167,7 @@ func TestClaimedChartCountsOnlyForJenkinsSuccess(t *testing.T) {
 			if tt.read != nil {
 				ev.Apply(apiRead(time.Minute, *tt.read))
 			}
-			b := BuildInput(&ev, InputOptions{Now: t0, VerifyBuilds: tt.verify})["build"].(map[string]any)
+			b := BuildInput(&ev, InputOptions{Now: t0, VerifyBuilds: tt.verify}).Map()["build"].(map[string]any)
 			if got := b["chart"] != nil && b["image_digest"] != "" && b["base_chart"] != nil; got != tt.wantChart {
 				t.Errorf("chart %v, base chart %v, digest %q: counted %v, want %v", b["chart"], b["base_chart"], b["image_digest"], got, tt.wantChart)
 			}
@@ -229,7 +229,7 @@ func TestInputKeysStagesWithTheMapInForce(t *testing.T) {
 		keys func() func(string) string
 		want string
 	}{{nil, ""}, {keys, StageScan}} {
-		b := BuildInput(&ev, InputOptions{Now: t0, StageKeys: tt.keys})["build"].(map[string]any)
+		b := BuildInput(&ev, InputOptions{Now: t0, StageKeys: tt.keys}).Map()["build"].(map[string]any)
 		if got := b["stages"].([]any)[0].(map[string]any)["key"]; got != tt.want {
 			t.Errorf("stage key %v, want %q", got, tt.want)
 		}

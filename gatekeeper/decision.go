@@ -64,15 +64,22 @@ type VoteVerdict struct {
 
 // DecisionRecord is one evaluation, kept for the audit trail.
 type DecisionRecord struct {
-	Key         PullKey   `json:"key"`
-	HeadSHA     string    `json:"head_sha"`
-	Decision    Decision  `json:"decision"`
+	// ID names the record (see NewDecisionID, RecordID).
+	ID       string   `json:"id,omitempty"`
+	Key      PullKey  `json:"key"`
+	HeadSHA  string   `json:"head_sha"`
+	Decision Decision `json:"decision"`
+	// Policy is what the policy itself said, when the gatekeeper's own
+	// rules made Decision something else (a broken policy, a pull request
+	// that is not a release, someone else's status in its context): what
+	// a replay under the same revision gives again.
+	Policy      *Decision `json:"policy,omitempty"`
 	Description string    `json:"description"`
 	EvaluatedAt time.Time `json:"evaluated_at"`
 	// EvidenceVersion is the Evidence.Version the decision was made on.
 	EvidenceVersion uint64 `json:"evidence_version"`
 	// Input is the policy input document the decision was made on.
-	Input map[string]any `json:"input,omitempty"`
+	Input *Input `json:"input,omitempty"`
 	// Duration of the evaluation, gathering included.
 	Duration time.Duration `json:"duration_ns"`
 }

@@ -49,13 +49,18 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	now := s.o.Clock.Now()
 	input := BuildInput(ev, InputOptions{Now: now, Gated: s.o.Gated, StatusContext: s.o.StatusContext, VerifyBuilds: s.o.VerifyBuilds, StageKeys: s.o.StageKeys})
 	dec, perr := s.o.Evaluator.Evaluate(ctx, input)
+	policy := dec
+	s.archive(ctx, dec.PolicyRevision)
 	dec = s.guard(ev, dec, perr)
 	dec = s.notRelease(ev, dec)
 	dec = s.foreignGate(ctx, ev, dec)
 	rec := DecisionRecord{
-		Key: key, HeadSHA: ev.HeadSHA(), Decision: dec, Description: dec.Description(),
+		ID: NewDecisionID(key, now), Key: key, HeadSHA: ev.HeadSHA(), Decision: dec, Description: dec.Description(),
 		EvaluatedAt: now, EvidenceVersion: ev.Version, Input: input,
 		Duration: s.o.Clock.Now().Sub(start),
+	}
+	if perr == nil && !SameVerdict(policy, dec) {
+		rec.Policy = &policy
 	}
 	if err := s.fenced(ctx, "record"); err != nil {
 		return err

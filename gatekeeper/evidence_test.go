@@ -137,7 +137,7 @@ func TestBuildInputPinsToHead(t *testing.T) {
 	ev.Apply(Event{Check: &Check{Name: "ci", SHA: "old", State: "success"}})
 	ev.Apply(Event{Check: &Check{Name: "ci", SHA: "new", State: "pending"}})
 	ev.Apply(Event{Check: &Check{Name: "release-gate", SHA: "new", State: "failure"}})
-	in := BuildInput(&ev, InputOptions{Now: t0, Gated: BranchPairs{{"staging", "master"}}, StatusContext: "release-gate"})
+	in := BuildInput(&ev, InputOptions{Now: t0, Gated: BranchPairs{{"staging", "master"}}, StatusContext: "release-gate"}).Map()
 
 	reviews := in["reviews"].([]any)
 	current := map[string]bool{}
@@ -163,7 +163,7 @@ func TestBuildInputPinsToHead(t *testing.T) {
 
 func TestBuildInputWithoutPull(t *testing.T) {
 	t.Parallel()
-	in := BuildInput(&Evidence{}, InputOptions{Now: t0})
+	in := BuildInput(&Evidence{}, InputOptions{Now: t0}).Map()
 	if in["pull_request"] != nil {
 		t.Errorf("pull_request = %v, want nil", in["pull_request"])
 	}

@@ -1,11 +1,302 @@
 package gatekeeper
 
-import "time"
+import (
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+)
 
 // InputVersion is the version of the policy input document. It changes only
 // when a field changes meaning or disappears; new fields keep the version.
-// policies/README.md documents every field.
+// Input is the document's one definition; policies/README.md explains
+// every field.
 const InputVersion = 1
+
+// Input is the policy input document (Rego's input), version InputVersion.
+// Its JSON is what the policy reads: every field is always present, null
+// when unknown, and lists and objects are empty rather than null. The
+// decision records keep it, replay and preview evaluate it again, and the
+// pages read it. Add a field only with its line in policies/README.md.
+type Input struct {
+	Version int    `json:"version"`
+	Now     string `json:"now"`    // RFC 3339, UTC
+	NowNS   int64  `json:"now_ns"` // Now in Unix nanoseconds
+	// Sources says, per source (github, jenkins, zenhub), whether its last
+	// read succeeded.
+	Sources     map[string]InputSource `json:"sources"`
+	PullRequest *InputPull             `json:"pull_request"`
+	// Reviews are each reviewer's latest review; Current is true when it
+	// was given on the head.
+	Reviews []InputReview `json:"reviews"`
+	// Checks are the statuses and check runs on the head, the
+	// gatekeeper's own context left out.
+	Checks   []InputCheck   `json:"checks"`
+	Build    *InputBuild    `json:"build"`
+	BaseTip  *InputBaseTip  `json:"base_tip"`
+	Baseline *InputBaseline `json:"baseline"`
+	// StaleBuilds counts the builds of older heads: kept, never counted.
+	StaleBuilds int         `json:"stale_builds"`
+	Votes       []InputVote `json:"votes"`
+	Nogos       []InputNogo `json:"nogos"`
+	Lifts       []InputLift `json:"lifts"`
+	// Teams maps "org/team" to the users checked and whether each is an
+	// active member; a user not listed has not been checked.
+	Teams     map[string]map[string]bool `json:"teams"`
+	Checklist map[string]bool            `json:"checklist"`
+	Links     InputLinks                 `json:"links"`
+}
+
+// InputSource is input.sources[name].
+type InputSource struct {
+	OK        bool   `json:"ok"`
+	Error     string `json:"error"`
+	Attempts  int    `json:"attempts"`
+	CheckedAt string `json:"checked_at"`
+}
+
+// InputPull is input.pull_request.
+type InputPull struct {
+	Owner     string            `json:"owner"`
+	Repo      string            `json:"repo"`
+	Number    int               `json:"number"`
+	Title     string            `json:"title"`
+	Body      string            `json:"body"`
+	Author    string            `json:"author"`
+	State     string            `json:"state"`
+	Draft     bool              `json:"draft"`
+	Merged    bool              `json:"merged"`
+	HeadRef   string            `json:"head_ref"`
+	HeadSHA   string            `json:"head_sha"`
+	BaseRef   string            `json:"base_ref"`
+	BaseSHA   string            `json:"base_sha"`
+	Labels    []string          `json:"labels"`
+	LabeledAt map[string]string `json:"labeled_at"` // label → RFC 3339
+	URL       string            `json:"url"`
+	Gated     bool              `json:"gated"`
+	Fork      bool              `json:"fork"`
+}
+
+// InputReview is one of input.reviews.
+type InputReview struct {
+	User        string `json:"user"`
+	State       string `json:"state"`
+	CommitID    string `json:"commit_id"`
+	Current     bool   `json:"current"`
+	SubmittedAt string `json:"submitted_at"`
+}
+
+// InputCheck is one of input.checks.
+type InputCheck struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// State, Description and URL are the verdict of the check's first
+	// creator; another creator's newer report is Takeover.
+	State       string `json:"state"`
+	Description string `json:"description"`
+	URL         string `json:"url"`
+	// Creator is who first reported the check on the head.
+	Creator string `json:"creator"`
+	// OtherCreators are everyone else who reported it.
+	OtherCreators []string `json:"other_creators"`
+	// Takeover is another creator's newer report, while it is the newest.
+	Takeover *InputTakeover `json:"takeover"`
+}
+
+// InputTakeover is input.checks[].takeover.
+type InputTakeover struct {
+	Creator     string `json:"creator"`
+	State       string `json:"state"`
+	Description string `json:"description"`
+	URL         string `json:"url"`
+}
+
+// InputBuild is input.build, the head's current build.
+type InputBuild struct {
+	Job      string `json:"job"`
+	Number   int    `json:"number"`
+	URL      string `json:"url"`
+	Strategy string `json:"strategy"`
+	HeadSHA  string `json:"head_sha"`
+	BaseSHA  string `json:"base_sha"`
+	MergeSHA string `json:"merge_sha"`
+	Phase    string `json:"phase"`
+	Result   string `json:"result"`
+	Building bool   `json:"building"`
+	Verified bool   `json:"verified"`
+	// Verification is VerificationJenkins, VerificationPending or
+	// VerificationNone.
+	Verification    string          `json:"verification"`
+	Disputes        []string        `json:"disputes"`
+	Stages          []InputStage    `json:"stages"`
+	Tests           *InputTests     `json:"tests"`
+	Coverage        *InputCoverage  `json:"coverage"`
+	Vulnerabilities *InputVulns     `json:"vulnerabilities"`
+	ImageDigest     string          `json:"image_digest"`
+	Chart           *InputChart     `json:"chart"`
+	BaseChart       *InputBaseChart `json:"base_chart"`
+	Missing         []string        `json:"missing"`
+}
+
+// InputStage is one of input.build.stages.
+type InputStage struct {
+	Name   string `json:"name"`
+	Key    string `json:"key"`
+	Status string `json:"status"`
+}
+
+// InputTests is input.build.tests; Added is null without a baseline.
+type InputTests struct {
+	Total   int  `json:"total"`
+	Passed  int  `json:"passed"`
+	Failed  int  `json:"failed"`
+	Skipped int  `json:"skipped"`
+	Added   *int `json:"added"`
+}
+
+// InputCoverage is input.build.coverage and input.baseline.coverage.
+type InputCoverage struct {
+	Line   float64  `json:"line"`
+	Branch *float64 `json:"branch"`
+	Source string   `json:"source"`
+}
+
+// InputVulns is input.build.vulnerabilities.
+type InputVulns struct {
+	Critical   int             `json:"critical"`
+	High       int             `json:"high"`
+	Medium     int             `json:"medium"`
+	Low        int             `json:"low"`
+	Unknown    int             `json:"unknown"`
+	Report     string          `json:"report"`
+	Suppressed InputSeverities `json:"suppressed"`
+}
+
+// InputSeverities is input.build.vulnerabilities.suppressed.
+type InputSeverities struct {
+	Critical int `json:"critical"`
+	High     int `json:"high"`
+	Medium   int `json:"medium"`
+	Low      int `json:"low"`
+	Unknown  int `json:"unknown"`
+}
+
+// InputChart is input.build.chart.
+type InputChart struct {
+	Version string `json:"version"`
+	Module  string `json:"module"`
+	Major   string `json:"major"`
+	Minor   string `json:"minor"`
+	Release string `json:"release"`
+	SHA     string `json:"sha"`
+	Valid   bool   `json:"valid"`
+	// Pinned: the chart's sha is the commit Jenkins built.
+	Pinned bool `json:"pinned"`
+}
+
+// InputBaseChart is input.build.base_chart.
+type InputBaseChart struct {
+	Version string `json:"version"`
+	Module  string `json:"module"`
+	Major   string `json:"major"`
+	Minor   string `json:"minor"`
+	Release string `json:"release"`
+	SHA     string `json:"sha"`
+	Valid   bool   `json:"valid"`
+}
+
+// InputBaseTip is input.base_tip.
+type InputBaseTip struct {
+	Ref    string `json:"ref"`
+	SHA    string `json:"sha"`
+	At     string `json:"at"`
+	Source string `json:"source"`
+}
+
+// InputBaseline is input.baseline, the base branch's latest build.
+type InputBaseline struct {
+	Job      string              `json:"job"`
+	Number   int                 `json:"number"`
+	HeadSHA  string              `json:"head_sha"`
+	Coverage *InputCoverage      `json:"coverage"`
+	Tests    *InputBaselineTests `json:"tests"`
+}
+
+// InputBaselineTests is input.baseline.tests.
+type InputBaselineTests struct {
+	Total int `json:"total"`
+}
+
+// InputVote is one of input.votes.
+type InputVote struct {
+	User      string `json:"user"`
+	Vote      string `json:"vote"`
+	Reason    string `json:"reason"`
+	Refused   string `json:"refused"`
+	CommentID int64  `json:"comment_id"`
+	HeadSHA   string `json:"head_sha"`
+	Current   bool   `json:"current"`
+}
+
+// InputNogo is one of input.nogos.
+type InputNogo struct {
+	User      string          `json:"user"`
+	Reason    string          `json:"reason"`
+	CommentID int64           `json:"comment_id"`
+	HeadSHA   string          `json:"head_sha"`
+	Current   bool            `json:"current"`
+	Lifts     []InputNogoLift `json:"lifts"`
+}
+
+// InputNogoLift is one of input.nogos[_].lifts.
+type InputNogoLift struct {
+	User      string `json:"user"`
+	Reason    string `json:"reason"`
+	CommentID int64  `json:"comment_id"`
+}
+
+// InputLift is one of input.lifts.
+type InputLift struct {
+	User      string `json:"user"`
+	Target    string `json:"target"`
+	Reason    string `json:"reason"`
+	Refused   string `json:"refused"`
+	CommentID int64  `json:"comment_id"`
+	HeadSHA   string `json:"head_sha"`
+	Current   bool   `json:"current"`
+}
+
+// InputLinks is input.links.
+type InputLinks struct {
+	Issues           []InputIssue      `json:"issues"`
+	MergedPulls      []InputMergedPull `json:"merged_pulls"`
+	MergedPullsKnown bool              `json:"merged_pulls_known"`
+}
+
+// InputIssue is one issue link; Zenhub is null until it was looked up.
+type InputIssue struct {
+	Owner  string       `json:"owner"`
+	Repo   string       `json:"repo"`
+	Number int          `json:"number"`
+	From   string       `json:"from"`
+	Ref    string       `json:"ref"`
+	Zenhub *InputZenhub `json:"zenhub"`
+}
+
+// InputZenhub is an issue link's ZenHub verification.
+type InputZenhub struct {
+	Found    bool   `json:"found"`
+	Pipeline string `json:"pipeline"`
+}
+
+// InputMergedPull is one of input.links.merged_pulls.
+type InputMergedPull struct {
+	Number  int          `json:"number"`
+	Title   string       `json:"title"`
+	Author  string       `json:"author"`
+	HeadRef string       `json:"head_ref"`
+	Links   []InputIssue `json:"links"`
+}
 
 // InputOptions are the facts BuildInput needs besides the evidence.
 type InputOptions struct {
@@ -25,39 +316,39 @@ type InputOptions struct {
 	StageKeys func() func(name string) string
 }
 
-// BuildInput turns evidence into the policy input document. It is built
-// from plain maps and slices, so that OPA converts it without a JSON round
-// trip. Only facts about the current head commit count: reviews and checks
-// for older heads are marked stale or left out, never passed as current.
-func BuildInput(ev *Evidence, opt InputOptions) map[string]any {
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// BuildInput turns evidence into the policy input document. Only facts
+// about the current head commit count: reviews and checks for older heads
+// are marked stale or left out, never passed as current.
+func BuildInput(ev *Evidence, opt InputOptions) *Input {
 	head := ev.HeadSHA()
-	in := map[string]any{
-		"version": InputVersion,
-		"now":     opt.Now.UTC().Format(time.RFC3339),
-		"now_ns":  opt.Now.UnixNano(),
-		"sources": sourcesInput(ev.Sources),
+	in := &Input{
+		Version:     InputVersion,
+		Now:         rfc3339(opt.Now),
+		NowNS:       opt.Now.UnixNano(),
+		Sources:     sourcesInput(ev.Sources),
+		Reviews:     reviewsInput(ev.LatestReviews(), head),
+		Checks:      checksInput(ev.Checks, head, opt.StatusContext),
+		Build:       buildInput(ev.CurrentBuild(), ev.Baseline, opt),
+		BaseTip:     baseTipInput(ev),
+		Baseline:    baselineInput(ev.Baseline),
+		StaleBuilds: staleBuilds(ev),
+		Votes:       votesInput(ev.Votes(), head),
+		Nogos:       nogosInput(ev.Nogos(), head),
+		Lifts:       liftsInput(ev.Lifts(), head),
+		Teams:       teamsInput(ev.Memberships),
 	}
-	if ev.PR == nil {
-		in["pull_request"] = nil
-	} else {
-		in["pull_request"] = pullInput(ev.PR, opt.Gated)
-	}
-	in["reviews"] = reviewsInput(ev.LatestReviews(), head)
-	in["checks"] = checksInput(ev.Checks, head, opt.StatusContext)
-	in["build"] = buildInput(ev.CurrentBuild(), ev.Baseline, opt)
-	in["base_tip"] = baseTipInput(ev)
-	in["baseline"] = baselineInput(ev.Baseline)
-	in["stale_builds"] = staleBuilds(ev)
-	in["votes"] = votesInput(ev.Votes(), head)
-	in["nogos"] = nogosInput(ev.Nogos(), head)
-	in["lifts"] = liftsInput(ev.Lifts(), head)
-	in["teams"] = teamsInput(ev.Memberships)
 	body, branch := "", ""
 	if ev.PR != nil {
+		in.PullRequest = pullInput(ev.PR, opt.Gated)
 		body, branch = ev.PR.Body, ev.PR.HeadRef
 	}
-	in["checklist"] = checklistInput(ParseChecklist(body))
-	in["links"] = linksInput(ev, body, branch)
+	in.Checklist = ParseChecklist(body)
+	if in.Checklist == nil {
+		in.Checklist = map[string]bool{}
+	}
+	in.Links = linksInput(ev, body, branch)
 	return in
 }
 
@@ -72,7 +363,7 @@ const (
 	VerificationNone = "none"
 )
 
-func buildInput(b, base *Build, opt InputOptions) any {
+func buildInput(b, base *Build, opt InputOptions) *InputBuild {
 	if b == nil {
 		return nil
 	}
@@ -83,10 +374,6 @@ func buildInput(b, base *Build, opt InputOptions) any {
 		verification = VerificationJenkins
 	case verify:
 		verification = VerificationPending
-	}
-	disputes := []any{}
-	for _, d := range b.Disputes() {
-		disputes = append(disputes, d)
 	}
 	digest, chart, baseChart := b.ImageDigest, b.ChartVersion, b.BaseChartVersion
 	if verify && !(b.Verified && !b.Building && b.Result == ResultSuccess) {
@@ -99,74 +386,59 @@ func buildInput(b, base *Build, opt InputOptions) any {
 	if opt.StageKeys != nil {
 		keyOf = opt.StageKeys()
 	}
-	stages := make([]any, len(b.Stages))
+	stages := make([]InputStage, len(b.Stages))
 	for i, st := range b.Stages {
 		key := st.Key
 		if keyOf != nil {
 			key = keyOf(st.Name)
 		}
-		stages[i] = map[string]any{"name": st.Name, "key": key, "status": st.Status}
+		stages[i] = InputStage{Name: st.Name, Key: key, Status: st.Status}
 	}
-	missing := make([]any, len(b.Missing))
-	for i, m := range b.Missing {
-		missing[i] = m
-	}
-	out := map[string]any{
-		"job":             b.JobPath,
-		"number":          int(b.Number),
-		"url":             b.URL,
-		"strategy":        b.Strategy,
-		"head_sha":        b.HeadSHA,
-		"base_sha":        b.BaseSHA,
-		"merge_sha":       b.MergeSHA,
-		"phase":           b.Phase,
-		"result":          b.Result,
-		"building":        b.Building,
-		"verified":        b.Verified,
-		"verification":    verification,
-		"disputes":        disputes,
-		"stages":          stages,
-		"tests":           nil,
-		"coverage":        coverageInput(b.Coverage),
-		"vulnerabilities": nil,
-		"image_digest":    digest,
-		"chart":           nil,
-		"base_chart":      nil,
-		"missing":         missing,
+	out := &InputBuild{
+		Job:          b.JobPath,
+		Number:       int(b.Number),
+		URL:          b.URL,
+		Strategy:     b.Strategy,
+		HeadSHA:      b.HeadSHA,
+		BaseSHA:      b.BaseSHA,
+		MergeSHA:     b.MergeSHA,
+		Phase:        b.Phase,
+		Result:       b.Result,
+		Building:     b.Building,
+		Verified:     b.Verified,
+		Verification: verification,
+		Disputes:     append([]string{}, b.Disputes()...),
+		Stages:       stages,
+		Coverage:     coverageInput(b.Coverage),
+		ImageDigest:  digest,
+		Missing:      append([]string{}, b.Missing...),
 	}
 	if t := b.Tests; t != nil {
-		tests := map[string]any{"total": t.Total, "passed": t.Passed, "failed": t.Failed, "skipped": t.Skipped, "added": nil}
+		out.Tests = &InputTests{Total: t.Total, Passed: t.Passed, Failed: t.Failed, Skipped: t.Skipped}
 		if base != nil && base.Tests != nil {
-			tests["added"] = t.Total - base.Tests.Total
+			added := t.Total - base.Tests.Total
+			out.Tests.Added = &added
 		}
-		out["tests"] = tests
 	}
 	if v := b.Vulnerabilities; v != nil {
-		out["vulnerabilities"] = map[string]any{
-			"critical": v.Critical, "high": v.High, "medium": v.Medium, "low": v.Low,
-			"unknown": v.Unknown, "report": v.Report,
-			"suppressed": map[string]any{
-				"critical": v.Suppressed.Critical, "high": v.Suppressed.High, "medium": v.Suppressed.Medium,
-				"low": v.Suppressed.Low, "unknown": v.Suppressed.Unknown,
-			},
+		s := v.Suppressed
+		out.Vulnerabilities = &InputVulns{
+			Critical: v.Critical, High: v.High, Medium: v.Medium, Low: v.Low, Unknown: v.Unknown, Report: v.Report,
+			Suppressed: InputSeverities{Critical: s.Critical, High: s.High, Medium: s.Medium, Low: s.Low, Unknown: s.Unknown},
 		}
 	}
 	if chart != "" {
 		c, ok := ParseChartVersion(chart)
-		out["chart"] = map[string]any{
-			"version": c.Version, "module": c.Module, "major": c.Major, "minor": c.Minor,
-			"release": c.Release, "sha": c.SHA, "valid": ok,
+		out.Chart = &InputChart{
+			Version: c.Version, Module: c.Module, Major: c.Major, Minor: c.Minor, Release: c.Release, SHA: c.SHA, Valid: ok,
 			// The chart is built from the commit Jenkins built: the local
 			// merge commit of a PR-merge build, or the head itself.
-			"pinned": ok && c.PinnedTo(b.MergeSHA, b.HeadSHA),
+			Pinned: ok && c.PinnedTo(b.MergeSHA, b.HeadSHA),
 		}
 	}
 	if baseChart != "" {
 		c, ok := ParseChartVersion(baseChart)
-		out["base_chart"] = map[string]any{
-			"version": c.Version, "module": c.Module, "major": c.Major, "minor": c.Minor,
-			"release": c.Release, "sha": c.SHA, "valid": ok,
-		}
+		out.BaseChart = &InputBaseChart{Version: c.Version, Module: c.Module, Major: c.Major, Minor: c.Minor, Release: c.Release, SHA: c.SHA, Valid: ok}
 	}
 	return out
 }
@@ -174,39 +446,35 @@ func buildInput(b, base *Build, opt InputOptions) any {
 // baseTipInput is the tip of the pull request's base branch, null while it
 // is unknown (or known only for another branch, before a retarget): a
 // PR-merge build counts only when it merged this commit.
-func baseTipInput(ev *Evidence) any {
+func baseTipInput(ev *Evidence) *InputBaseTip {
 	t := ev.BaseTip
 	if t == nil || ev.PR == nil || t.Ref != ev.PR.BaseRef || t.SHA == "" {
 		return nil
 	}
-	return map[string]any{
-		"ref":    t.Ref,
-		"sha":    t.SHA,
-		"at":     t.At.UTC().Format(time.RFC3339),
-		"source": t.Source,
-	}
+	return &InputBaseTip{Ref: t.Ref, SHA: t.SHA, At: rfc3339(t.At), Source: t.Source}
 }
 
-func coverageInput(c *Coverage) any {
+func coverageInput(c *Coverage) *InputCoverage {
 	if c == nil {
 		return nil
 	}
-	m := map[string]any{"line": c.Line, "branch": nil, "source": c.Source}
+	out := &InputCoverage{Line: c.Line, Source: c.Source}
 	if c.Branch != nil {
-		m["branch"] = *c.Branch
+		branch := *c.Branch
+		out.Branch = &branch
 	}
-	return m
+	return out
 }
 
-func baselineInput(b *Build) any {
+func baselineInput(b *Build) *InputBaseline {
 	if b == nil {
 		return nil
 	}
-	m := map[string]any{"job": b.JobPath, "number": int(b.Number), "head_sha": b.HeadSHA, "coverage": coverageInput(b.Coverage), "tests": nil}
+	out := &InputBaseline{Job: b.JobPath, Number: int(b.Number), HeadSHA: b.HeadSHA, Coverage: coverageInput(b.Coverage)}
 	if b.Tests != nil {
-		m["tests"] = map[string]any{"total": b.Tests.Total}
+		out.Tests = &InputBaselineTests{Total: b.Tests.Total}
 	}
-	return m
+	return out
 }
 
 // staleBuilds counts this pull request's builds of older heads: kept for
@@ -222,18 +490,11 @@ func staleBuilds(ev *Evidence) int {
 	return n
 }
 
-func votesInput(votes []Vote, head string) []any {
-	out := make([]any, 0, len(votes))
+func votesInput(votes []Vote, head string) []InputVote {
+	out := make([]InputVote, 0, len(votes))
 	for _, v := range votes {
-		out = append(out, map[string]any{
-			"user":       v.User,
-			"vote":       v.Vote,
-			"reason":     v.Reason,
-			"refused":    v.Refused,
-			"comment_id": v.CommentID,
-			"head_sha":   v.HeadSHA,
-			"current":    head != "" && v.HeadSHA == head,
-		})
+		out = append(out, InputVote{User: v.User, Vote: v.Vote, Reason: v.Reason, Refused: v.Refused,
+			CommentID: v.CommentID, HeadSHA: v.HeadSHA, Current: head != "" && v.HeadSHA == head})
 	}
 	return out
 }
@@ -241,50 +502,37 @@ func votesInput(votes []Vote, head string) []any {
 // nogosInput lists the NOGOs that stand, whichever head they were cast on:
 // a NOGO is about the release, not a commit. Each carries the lifts that
 // name its author after it; the policy decides which lifters may.
-func nogosInput(nogos []Nogo, head string) []any {
-	out := make([]any, 0, len(nogos))
+func nogosInput(nogos []Nogo, head string) []InputNogo {
+	out := make([]InputNogo, 0, len(nogos))
 	for _, n := range nogos {
-		lifts := make([]any, 0, len(n.Lifts))
+		lifts := make([]InputNogoLift, 0, len(n.Lifts))
 		for _, l := range n.Lifts {
-			lifts = append(lifts, map[string]any{"user": l.User, "reason": l.Reason, "comment_id": l.CommentID})
+			lifts = append(lifts, InputNogoLift{User: l.User, Reason: l.Reason, CommentID: l.CommentID})
 		}
-		out = append(out, map[string]any{
-			"user":       n.User,
-			"reason":     n.Reason,
-			"comment_id": n.CommentID,
-			"head_sha":   n.HeadSHA,
-			"current":    head != "" && n.HeadSHA == head,
-			"lifts":      lifts,
-		})
+		out = append(out, InputNogo{User: n.User, Reason: n.Reason, CommentID: n.CommentID, HeadSHA: n.HeadSHA,
+			Current: head != "" && n.HeadSHA == head, Lifts: lifts})
 	}
 	return out
 }
 
 // liftsInput lists every /lift comment, for the policy's verdicts.
-func liftsInput(lifts []Lift, head string) []any {
-	out := make([]any, 0, len(lifts))
+func liftsInput(lifts []Lift, head string) []InputLift {
+	out := make([]InputLift, 0, len(lifts))
 	for _, l := range lifts {
-		out = append(out, map[string]any{
-			"user":       l.User,
-			"target":     l.Target,
-			"reason":     l.Reason,
-			"refused":    l.Refused,
-			"comment_id": l.CommentID,
-			"head_sha":   l.HeadSHA,
-			"current":    head != "" && l.HeadSHA == head,
-		})
+		out = append(out, InputLift{User: l.User, Target: l.Target, Reason: l.Reason, Refused: l.Refused,
+			CommentID: l.CommentID, HeadSHA: l.HeadSHA, Current: head != "" && l.HeadSHA == head})
 	}
 	return out
 }
 
 // teamsInput gives, per team, the users checked and whether they are
 // active members; a user not listed has not been checked.
-func teamsInput(ms map[string]Membership) map[string]any {
-	out := map[string]any{}
+func teamsInput(ms map[string]Membership) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
 	for _, m := range ms {
-		t, ok := out[m.Team].(map[string]any)
+		t, ok := out[m.Team]
 		if !ok {
-			t = map[string]any{}
+			t = map[string]bool{}
 			out[m.Team] = t
 		}
 		t[m.User] = m.Active
@@ -292,145 +540,197 @@ func teamsInput(ms map[string]Membership) map[string]any {
 	return out
 }
 
-func checklistInput(items map[string]bool) map[string]any {
-	out := make(map[string]any, len(items))
-	for k, v := range items {
-		out[k] = v
-	}
-	return out
-}
-
-func linksInput(ev *Evidence, body, branch string) map[string]any {
+func linksInput(ev *Evidence, body, branch string) InputLinks {
 	owner, repo := ev.Key.Owner, ev.Key.Repo
 	refs := ParseIssueLinks(body, branch, owner, repo)
-	issues := make([]any, 0, len(refs))
+	issues := make([]InputIssue, 0, len(refs))
 	for _, r := range refs {
 		issues = append(issues, refInput(ev, r))
 	}
-	merged := make([]any, 0, len(ev.MergedPulls))
+	merged := make([]InputMergedPull, 0, len(ev.MergedPulls))
 	for _, p := range ev.MergedPulls {
-		links := make([]any, 0, len(p.Links))
+		links := make([]InputIssue, 0, len(p.Links))
 		for _, r := range p.Links {
 			links = append(links, refInput(ev, r))
 		}
-		merged = append(merged, map[string]any{
-			"number": p.Number, "title": p.Title, "author": p.Author, "head_ref": p.HeadRef, "links": links,
-		})
+		merged = append(merged, InputMergedPull{Number: p.Number, Title: p.Title, Author: p.Author, HeadRef: p.HeadRef, Links: links})
 	}
-	return map[string]any{
-		"issues":             issues,
-		"merged_pulls":       merged,
-		"merged_pulls_known": !ev.MergedPullsAt.IsZero(),
-	}
+	return InputLinks{Issues: issues, MergedPulls: merged, MergedPullsKnown: !ev.MergedPullsAt.IsZero()}
 }
 
 // refInput describes one issue link with its ZenHub verification:
 // zenhub is null until the issue was looked up.
-func refInput(ev *Evidence, r IssueRef) map[string]any {
-	m := map[string]any{"owner": r.Owner, "repo": r.Repo, "number": r.Number, "from": r.From, "ref": r.String(), "zenhub": nil}
+func refInput(ev *Evidence, r IssueRef) InputIssue {
+	out := InputIssue{Owner: r.Owner, Repo: r.Repo, Number: r.Number, From: r.From, Ref: r.String()}
 	if c, ok := ev.IssueChecks[r.String()]; ok {
-		m["zenhub"] = map[string]any{"found": c.Found, "pipeline": c.Pipeline}
-	}
-	return m
-}
-
-func pullInput(pr *PullRequest, gated BranchPairs) map[string]any {
-	labels := make([]any, len(pr.Labels))
-	for i, l := range pr.Labels {
-		labels[i] = l
-	}
-	labeledAt := make(map[string]any, len(pr.LabeledAt))
-	for l, at := range pr.LabeledAt {
-		labeledAt[l] = at.UTC().Format(time.RFC3339)
-	}
-	return map[string]any{
-		"owner":      pr.Key.Owner,
-		"repo":       pr.Key.Repo,
-		"number":     pr.Key.Number,
-		"title":      pr.Title,
-		"body":       pr.Body,
-		"author":     pr.Author,
-		"state":      pr.State,
-		"draft":      pr.Draft,
-		"merged":     pr.Merged,
-		"head_ref":   pr.HeadRef,
-		"head_sha":   pr.HeadSHA,
-		"base_ref":   pr.BaseRef,
-		"base_sha":   pr.BaseSHA,
-		"labels":     labels,
-		"labeled_at": labeledAt,
-		"url":        pr.HTMLURL,
-		"gated":      gated.Release(pr),
-		"fork":       pr.FromFork(),
-	}
-}
-
-func reviewsInput(latest []Review, head string) []any {
-	out := make([]any, 0, len(latest))
-	for _, r := range latest {
-		out = append(out, map[string]any{
-			"user":         r.User,
-			"state":        r.State,
-			"commit_id":    r.CommitID,
-			"current":      head != "" && r.CommitID == head,
-			"submitted_at": r.SubmittedAt.UTC().Format(time.RFC3339),
-		})
+		out.Zenhub = &InputZenhub{Found: c.Found, Pipeline: c.Pipeline}
 	}
 	return out
 }
 
-func checksInput(checks []Check, head, own string) []any {
-	out := make([]any, 0, len(checks))
+func pullInput(pr *PullRequest, gated BranchPairs) *InputPull {
+	labeledAt := make(map[string]string, len(pr.LabeledAt))
+	for l, at := range pr.LabeledAt {
+		labeledAt[l] = rfc3339(at)
+	}
+	return &InputPull{
+		Owner: pr.Key.Owner, Repo: pr.Key.Repo, Number: pr.Key.Number,
+		Title: pr.Title, Body: pr.Body, Author: pr.Author, State: pr.State,
+		Draft: pr.Draft, Merged: pr.Merged,
+		HeadRef: pr.HeadRef, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef, BaseSHA: pr.BaseSHA,
+		Labels: append([]string{}, pr.Labels...), LabeledAt: labeledAt,
+		URL: pr.HTMLURL, Gated: gated.Release(pr), Fork: pr.FromFork(),
+	}
+}
+
+func reviewsInput(latest []Review, head string) []InputReview {
+	out := make([]InputReview, 0, len(latest))
+	for _, r := range latest {
+		out = append(out, InputReview{User: r.User, State: r.State, CommitID: r.CommitID,
+			Current: head != "" && r.CommitID == head, SubmittedAt: rfc3339(r.SubmittedAt)})
+	}
+	return out
+}
+
+func checksInput(checks []Check, head, own string) []InputCheck {
+	out := make([]InputCheck, 0, len(checks))
 	for _, c := range checks {
 		if head == "" || c.SHA != head || c.Name == own {
 			continue
 		}
 		// The verdict that counts is the first creator's: another
 		// creator's newer report is named in takeover, never in state.
-		state, desc, url := "pending", "", ""
+		ic := InputCheck{Name: c.Name, Kind: c.Kind, State: "pending", Creator: c.FirstCreator, OtherCreators: []string{}}
 		if o := c.Owner(); o != nil {
-			state, desc, url = o.State, o.Description, o.URL
+			ic.State, ic.Description, ic.URL = o.State, o.Description, o.URL
 		}
-		var takeover any
 		if c.TakenOver() {
-			takeover = map[string]any{
-				"creator":     c.Creator,
-				"state":       c.State,
-				"description": c.Description,
-				"url":         c.URL,
-			}
+			ic.Takeover = &InputTakeover{Creator: c.Creator, State: c.State, Description: c.Description, URL: c.URL}
 		}
-		creator := c.FirstCreator
-		if creator == "" {
-			creator = c.Creator // held before first creators were recorded
+		if ic.Creator == "" {
+			ic.Creator = c.Creator // held before first creators were recorded
 		}
-		others := make([]any, 0, len(c.OtherCreators))
-		for _, o := range c.OtherCreators {
-			others = append(others, o)
-		}
-		out = append(out, map[string]any{
-			"name":           c.Name,
-			"kind":           c.Kind,
-			"state":          state,
-			"description":    desc,
-			"url":            url,
-			"creator":        creator,
-			"other_creators": others,
-			"takeover":       takeover,
-		})
+		ic.OtherCreators = append(ic.OtherCreators, c.OtherCreators...)
+		out = append(out, ic)
 	}
 	return out
 }
 
-func sourcesInput(src map[string]SourceStatus) map[string]any {
-	out := make(map[string]any, len(src))
+func sourcesInput(src map[string]SourceStatus) map[string]InputSource {
+	out := make(map[string]InputSource, len(src))
 	for n, s := range src {
-		out[n] = map[string]any{
-			"ok":         s.OK,
-			"error":      s.Error,
-			"attempts":   s.Attempts,
-			"checked_at": s.CheckedAt.UTC().Format(time.RFC3339),
-		}
+		out[n] = InputSource{OK: s.OK, Error: s.Error, Attempts: s.Attempts, CheckedAt: rfc3339(s.CheckedAt)}
 	}
 	return out
+}
+
+// Map returns the document as plain Go values (map[string]any, []any,
+// string, bool, int, int64, float64, nil), keyed as its JSON is: for
+// tests and for code that walks the document generically.
+func (in *Input) Map() map[string]any {
+	if in == nil {
+		return nil
+	}
+	m, _ := plain(reflect.ValueOf(in).Elem()).(map[string]any)
+	return m
+}
+
+// JSONField is one field of a struct as encoding/json names it.
+type JSONField struct {
+	Index     int
+	Name      string
+	OmitEmpty bool
+}
+
+var fieldCache sync.Map // reflect.Type → []JSONField
+
+// JSONFields lists the exported fields of the struct type t under their
+// JSON names, as encoding/json would encode them (no embedded structs: the
+// Input types have none). Cached per type.
+func JSONFields(t reflect.Type) []JSONField {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.([]JSONField)
+	}
+	var out []JSONField
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if name == "-" && opts == "" {
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		out = append(out, JSONField{Index: i, Name: name, OmitEmpty: strings.Contains(","+opts+",", ",omitempty,")})
+	}
+	f, _ := fieldCache.LoadOrStore(t, out)
+	return f.([]JSONField)
+}
+
+// plain converts v to plain Go values, as Map documents.
+func plain(v reflect.Value) any {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return plain(v.Elem())
+	case reflect.Struct:
+		fields := JSONFields(v.Type())
+		m := make(map[string]any, len(fields))
+		for _, f := range fields {
+			fv := v.Field(f.Index)
+			if f.OmitEmpty && JSONEmpty(fv) {
+				continue
+			}
+			m[f.Name] = plain(fv)
+		}
+		return m
+	case reflect.Map:
+		if v.IsNil() {
+			return nil
+		}
+		m := make(map[string]any, v.Len())
+		it := v.MapRange()
+		for it.Next() {
+			m[it.Key().String()] = plain(it.Value())
+		}
+		return m
+	case reflect.Slice:
+		if v.IsNil() {
+			return nil
+		}
+		s := make([]any, v.Len())
+		for i := range s {
+			s[i] = plain(v.Index(i))
+		}
+		return s
+	case reflect.String:
+		return v.String()
+	case reflect.Bool:
+		return v.Bool()
+	case reflect.Int:
+		return int(v.Int())
+	case reflect.Int64:
+		return v.Int()
+	case reflect.Float64:
+		return v.Float()
+	}
+	return v.Interface()
+}
+
+// JSONEmpty reports whether encoding/json's omitempty leaves v out.
+func JSONEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
+		return v.IsZero()
+	}
+	return false
 }

@@ -38,7 +38,7 @@ func TestCurrentBuild(t *testing.T) {
 	if b == nil || b.Number != 10 {
 		t.Fatalf("current build %+v, want #10: not the old head's, not the -head job's, not another PR's", b)
 	}
-	in := BuildInput(&ev, InputOptions{Now: t0})
+	in := BuildInput(&ev, InputOptions{Now: t0}).Map()
 	if in["stale_builds"] != 1 {
 		t.Errorf("stale_builds %v, want 1", in["stale_builds"])
 	}
@@ -70,7 +70,7 @@ func TestBuildInputReleaseSections(t *testing.T) {
 		IssueChecks: map[string]IssueCheck{"acme/shop#12": {Ref: IssueRef{"acme", "shop", 12, "body"}, Found: true, Pipeline: "Done"}},
 		MergedPulls: []MergedPull{{Number: 3, Title: "fix", Links: []IssueRef{{"acme", "shop", 40, "branch"}}}},
 	}
-	in := BuildInput(&ev, InputOptions{Now: t0})
+	in := BuildInput(&ev, InputOptions{Now: t0}).Map()
 	b := in["build"].(map[string]any)
 	if got := b["tests"].(map[string]any)["added"]; got != 5 {
 		t.Errorf("tests added %v, want 5", got)
@@ -106,7 +106,7 @@ func TestBuildInputReleaseSections(t *testing.T) {
 
 	// A chart that names another commit is well formed but not pinned.
 	ev.Builds[0].ChartVersion = "shop-2-14-3-fffffff"
-	if c := BuildInput(&ev, InputOptions{Now: t0})["build"].(map[string]any)["chart"].(map[string]any); c["valid"] != true || c["pinned"] != false {
+	if c := BuildInput(&ev, InputOptions{Now: t0}).Map()["build"].(map[string]any)["chart"].(map[string]any); c["valid"] != true || c["pinned"] != false {
 		t.Errorf("chart %v: want valid but not pinned", c)
 	}
 }

@@ -52,6 +52,8 @@ type Store interface {
 	AddDecision(ctx context.Context, rec DecisionRecord) error
 	// Decisions returns up to limit records for key, newest first.
 	Decisions(ctx context.Context, key PullKey, limit int) ([]DecisionRecord, error)
+	// PolicyArchive keeps the policy revisions decisions were made under.
+	PolicyArchive
 
 	// ForgetDeliveries drops delivery ids recorded before t, and returns
 	// how many it dropped.
@@ -77,8 +79,10 @@ type Evaluator interface {
 	// returns an error wrapping ErrPolicy when the policy cannot be
 	// evaluated (it does not compile, or evaluation fails), in which case
 	// the Decision, if its State is set, is what the last good policy said,
-	// for the record only.
-	Evaluate(ctx context.Context, input map[string]any) (Decision, error)
+	// for the record only. input is the gatekeeper's *Input, or any
+	// document that encodes as a JSON object (the eval command's, a
+	// test's).
+	Evaluate(ctx context.Context, input any) (Decision, error)
 	// Revision is the content hash of the policy in force.
 	Revision() string
 	// Ready returns an error while no good policy has ever been loaded.

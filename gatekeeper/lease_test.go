@@ -40,7 +40,7 @@ func (c *concurrency) leave() {
 	c.running--
 }
 
-func (e *labelEvaluator) Evaluate(_ context.Context, in map[string]any) (gatekeeper.Decision, error) {
+func (e *labelEvaluator) Evaluate(_ context.Context, input any) (gatekeeper.Decision, error) {
 	if e.shared != nil {
 		e.shared.enter()
 		defer e.shared.leave()
@@ -52,8 +52,11 @@ func (e *labelEvaluator) Evaluate(_ context.Context, in map[string]any) (gatekee
 	if e.shared != nil {
 		time.Sleep(5 * time.Millisecond) // long enough to overlap if allowed
 	}
-	labels, _ := in["pull_request"].(map[string]any)["labels"].([]any)
-	if slices.Contains(labels, any("blocked")) {
+	var labels []string
+	if in, _ := input.(*gatekeeper.Input); in != nil && in.PullRequest != nil {
+		labels = in.PullRequest.Labels
+	}
+	if slices.Contains(labels, "blocked") {
 		return gatekeeper.Decision{State: gatekeeper.Failure, Reasons: []string{"blocked"}}, nil
 	}
 	return gatekeeper.Decision{State: gatekeeper.Success}, nil

@@ -26,11 +26,13 @@ func (b *byNumber) set(n int, d gatekeeper.Decision) {
 	b.decisions[n] = d
 }
 
-func (b *byNumber) Evaluate(_ context.Context, input map[string]any) (gatekeeper.Decision, error) {
+func (b *byNumber) Evaluate(_ context.Context, input any) (gatekeeper.Decision, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	pr, _ := input["pull_request"].(map[string]any)
-	n, _ := pr["number"].(int)
+	n := 0
+	if in, _ := input.(*gatekeeper.Input); in != nil && in.PullRequest != nil {
+		n = in.PullRequest.Number
+	}
 	d, ok := b.decisions[n]
 	if !ok {
 		return gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"a decision for #" + fmt.Sprint(n)}}, nil

@@ -212,14 +212,14 @@ func TestBaseTipInput(t *testing.T) {
 		ev := &gatekeeper.Evidence{Key: key}
 		ev.Apply(release(7, head, t0))
 		ev.Apply(gatekeeper.Event{Name: "push", BaseTip: &gatekeeper.BaseTip{Ref: tt.ref, SHA: tip, At: t0, Source: "push"}})
-		in := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: t0, Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}})
+		in := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: t0, Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}}).Map()
 		if diff := cmp.Diff(tt.want, in["base_tip"]); diff != "" {
 			t.Errorf("%s: base_tip (-want +got):\n%s", tt.name, diff)
 		}
 	}
 	ev := &gatekeeper.Evidence{Key: key}
 	ev.Apply(release(7, head, t0))
-	if in := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: t0}); in["base_tip"] != nil {
+	if in := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: t0}).Map(); in["base_tip"] != nil {
 		t.Errorf("base_tip %v before any push or read, want null", in["base_tip"])
 	}
 }

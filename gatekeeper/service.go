@@ -112,6 +112,8 @@ type Service struct {
 	sched *scheduler
 	// locks serialise the posts on one commit (see publish.go).
 	locks keyedLocks
+	// archived: the policy revisions saved for replay (see audit.go).
+	archived archived
 	// disc is what the Discoverer is asked about (discover.go).
 	disc *discovery
 }

@@ -317,7 +317,7 @@ func TestOneEvaluationPerPullAtATime(t *testing.T) {
 		t.Errorf("%d evaluations for a burst, want 2 (the held one and one coalesced)", ev.calls)
 	}
 	// The coalesced evaluation saw the end of the burst.
-	if got := ev.lastInput["pull_request"].(map[string]any)["labels"]; !cmp.Equal(got, []any{"label-20"}) {
+	if got := ev.lastInput.PullRequest.Labels; !cmp.Equal(got, []string{"label-20"}) {
 		t.Errorf("the last evaluation saw labels %v, want the burst's last, [label-20]", got)
 	}
 }
@@ -330,14 +330,14 @@ type gateEvaluator struct {
 
 	mu                         sync.Mutex
 	running, maxRunning, calls int
-	lastInput                  map[string]any
+	lastInput                  *gatekeeper.Input
 }
 
-func (g *gateEvaluator) Evaluate(ctx context.Context, in map[string]any) (gatekeeper.Decision, error) {
+func (g *gateEvaluator) Evaluate(ctx context.Context, in any) (gatekeeper.Decision, error) {
 	g.mu.Lock()
 	g.running++
 	g.calls++
-	g.lastInput = in
+	g.lastInput, _ = in.(*gatekeeper.Input)
 	if g.running > g.maxRunning {
 		g.maxRunning = g.running
 	}
@@ -500,7 +500,7 @@ type countingEvaluator struct {
 	calls int
 }
 
-func (c *countingEvaluator) Evaluate(context.Context, map[string]any) (gatekeeper.Decision, error) {
+func (c *countingEvaluator) Evaluate(context.Context, any) (gatekeeper.Decision, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls++

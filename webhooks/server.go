@@ -164,6 +164,9 @@ func (s *server) routes(r *gin.Engine) {
 	view := r.Group("", s.signedIn)
 	view.GET("/api/v1/pulls/:owner/:repo/:number", s.apiPull)
 	view.GET("/pulls/:owner/:repo/:number", s.pullPage)
+	view.GET("/api/v1/decisions", s.apiDecisions)
+	view.GET("/api/v1/decisions/:owner/:repo/:number/:stamp", s.apiDecision)
+	view.POST("/api/v1/preview", s.apiPreview)
 
 	r.GET("/auth/login", s.login)
 	r.GET("/auth/callback", s.callback)

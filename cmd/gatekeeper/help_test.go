@@ -23,6 +23,8 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		{"policy", []string{"policy"}, "usage: gatekeeper policy test"},
 		{"policy test", []string{"policy", "test"}, "usage: gatekeeper policy test"},
 		{"version", []string{"version"}, "usage: gatekeeper version"},
+		{"replay", []string{"replay"}, "usage: gatekeeper replay"},
+		{"preview", []string{"preview"}, "usage: gatekeeper preview"},
 	}
 	for _, c := range commands {
 		for _, h := range []string{"-h", "--help", "-help", "help"} {

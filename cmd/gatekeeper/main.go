@@ -6,6 +6,8 @@
 //	gatekeeper eval --input FILE [--policies DIR]    decide one input (exit 0 allow, 1 deny, 2 error)
 //	gatekeeper policy test [DIR]                     run the policy's Rego unit tests
 //	gatekeeper version [DIR]                         version, commit, policy revision
+//	gatekeeper preview --policies DIR [--server URL] [--json]
+//	gatekeeper replay DECISION_ID [--policies DIR] [--server URL] [--json]
 //	gatekeeper help [COMMAND]                        usage; COMMAND -h is the same
 package main
 
@@ -36,6 +38,10 @@ const usage = `usage:
   gatekeeper eval --input FILE [--policies DIR]     print the decision for a policy input; exit 0 allow, 1 deny, 2 error
   gatekeeper policy test [DIR]                      run the Rego unit tests of a policy folder
   gatekeeper version [DIR]                          version, commit, policy revision
+  gatekeeper preview --policies DIR [--server URL] [--json]
+                                                    compare a candidate policy with the one in force on every open release PR; exit 0 none flip, 1 some flip, 2 error
+  gatekeeper replay DECISION_ID [--policies DIR] [--server URL] [--json]
+                                                    evaluate a stored decision again; exit 0 same result, 1 different, 2 error
   gatekeeper help [COMMAND]                         this text, or a command's (as COMMAND -h prints it)
 `
 
@@ -109,13 +115,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return policyTestCmd(ctx, args[2:], stdout, stderr)
 	case "version":
 		return versionCmd(args[1:], stdout, stderr, getenv)
+	case "replay":
+		return replayCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "preview":
+		return previewCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "-help", "--help":
 		if len(args) == 1 {
 			fmt.Fprint(stdout, usage)
 			return 0
 		}
 		switch args[1] {
-		case "serve", "eval", "policy", "version":
+		case "serve", "eval", "policy", "version", "replay", "preview":
 			if len(args) == 2 {
 				return run(ctx, []string{args[1], "-h"}, stdout, stderr, getenv)
 			}

@@ -17,7 +17,7 @@ type Evaluator struct {
 	err      error
 	ready    error
 	revision string
-	inputs   []map[string]any
+	inputs   []any
 }
 
 var _ gatekeeper.Evaluator = (*Evaluator)(nil)
@@ -44,7 +44,7 @@ func (e *Evaluator) SetReady(err error) {
 }
 
 // Evaluate implements gatekeeper.Evaluator.
-func (e *Evaluator) Evaluate(_ context.Context, input map[string]any) (gatekeeper.Decision, error) {
+func (e *Evaluator) Evaluate(_ context.Context, input any) (gatekeeper.Decision, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.inputs = append(e.inputs, input)
@@ -71,11 +71,21 @@ func (e *Evaluator) Ready() error {
 	return e.ready
 }
 
-// Inputs returns the input documents evaluated so far, oldest first.
+// Inputs returns the input documents evaluated so far, oldest first, as
+// plain maps (a *gatekeeper.Input through its Map).
 func (e *Evaluator) Inputs() []map[string]any {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]map[string]any(nil), e.inputs...)
+	out := make([]map[string]any, len(e.inputs))
+	for i, in := range e.inputs {
+		switch x := in.(type) {
+		case *gatekeeper.Input:
+			out[i] = x.Map()
+		case map[string]any:
+			out[i] = x
+		}
+	}
+	return out
 }
 
 // Published is one status a Publisher was asked to send.

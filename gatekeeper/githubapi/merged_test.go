@@ -150,7 +150,7 @@ func TestMergedSourceListsMergedPulls(t *testing.T) {
 	for _, e := range got {
 		ev.Apply(e)
 	}
-	links := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: testEpoch})["links"].(map[string]any)
+	links := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: testEpoch}).Map()["links"].(map[string]any)
 	if links["merged_pulls_known"] != true || len(links["merged_pulls"].([]any)) != 2 {
 		t.Errorf("input.links = %v, want two merged pulls, known", links)
 	}

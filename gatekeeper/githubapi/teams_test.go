@@ -241,7 +241,7 @@ func TestTeamSourceGather(t *testing.T) {
 				for _, e := range got {
 					ev.Apply(e)
 				}
-				in := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: testEpoch})
+				in := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: testEpoch}).Map()
 				if diff := cmp.Diff(tt.wantTeams, in["teams"]); diff != "" {
 					t.Errorf("input.teams (-want +got):\n%s", diff)
 				}

@@ -213,7 +213,7 @@ func TestSourceGatherNotifiedBuild(t *testing.T) {
 	if cur == nil || cur.Number != prNumber || cur.Coverage == nil || cur.Vulnerabilities == nil || len(cur.Stages) != 7 {
 		t.Fatalf("after Gather, CurrentBuild = %+v", cur)
 	}
-	in := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: testNow})
+	in := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: testNow}).Map()
 	if b := in["build"].(map[string]any); b["tests"].(map[string]any)["added"] != 4 {
 		t.Errorf("policy input tests = %v, want 4 added over the baseline", b["tests"])
 	}

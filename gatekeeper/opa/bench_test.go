@@ -19,7 +19,7 @@ import (
 // benchInput is a realistic policy input: the recorded pull request with
 // a history of two heads, reviews, checks on both heads, three sources,
 // and every later evidence section present.
-func benchInput(b *testing.B) map[string]any {
+func benchInput(b *testing.B) *gatekeeper.Input {
 	b.Helper()
 	ev := evidence(b)
 	old := readPull(b, "github/pull_request.opened.json")

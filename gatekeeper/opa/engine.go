@@ -31,6 +31,9 @@ type Engine struct {
 	// revision, smoke evaluation and tests included.
 	evalDefault   time.Duration
 	reloadTimeout time.Duration
+	// evalCap, when set, bounds every evaluation whatever the policy
+	// data says (WithEvalTimeoutCap).
+	evalCap time.Duration
 
 	// reloadMu serialises the compare-and-swap at the end of a reload,
 	// never the expensive compile and tests before it, so that a newer
@@ -62,6 +65,7 @@ type prepared struct {
 	loadedAt time.Time
 	data     map[string]any // the data documents, read-only
 	settings Settings       // data.release, decoded once
+	served   *snapshot      // the files compiled, for the policy archive
 }
 
 // broken is a content of the folder that is not served: it does not load,
@@ -343,7 +347,7 @@ func (e *Engine) prepare(ctx context.Context, snap *snapshot) (*prepared, error)
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{revision: snap.revision, query: q, files: snap.names, loadedAt: e.clock.Now(), data: data, settings: settings}
+	p := &prepared{revision: snap.revision, query: q, files: snap.names, loadedAt: e.clock.Now(), data: data, settings: settings, served: snap}
 	// The smoke evaluation has the same deadline as every evaluation: a
 	// policy that is slow on every input is refused here, and said so.
 	d, err := e.eval(ctx, p, map[string]any{})
@@ -362,7 +366,7 @@ func (e *Engine) prepare(ctx context.Context, snap *snapshot) (*prepared, error)
 // for the record, and an error wrapping gatekeeper.ErrPolicy naming the
 // broken revision and why it is not served.
 // Before any revision loaded, it returns a zero Decision and such an error.
-func (e *Engine) Evaluate(ctx context.Context, input map[string]any) (gatekeeper.Decision, error) {
+func (e *Engine) Evaluate(ctx context.Context, input any) (gatekeeper.Decision, error) {
 	st := e.cur.Load()
 	if st.good == nil {
 		return gatekeeper.Decision{}, e.notLoaded(st)
@@ -385,7 +389,7 @@ func (e *Engine) Evaluate(ctx context.Context, input map[string]any) (gatekeeper
 // to other pull requests. Past the deadline the error wraps
 // gatekeeper.ErrPolicy and names the timeout; when ctx itself ended it
 // does not (the gatekeeper is stopping, the policy is not at fault).
-func (e *Engine) eval(ctx context.Context, p *prepared, input map[string]any) (gatekeeper.Decision, error) {
+func (e *Engine) eval(ctx context.Context, p *prepared, input any) (gatekeeper.Decision, error) {
 	limit := e.evalTimeout(p)
 	tctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
@@ -400,16 +404,14 @@ func (e *Engine) eval(ctx context.Context, p *prepared, input map[string]any) (g
 }
 
 // eval evaluates the prepared query. The input goes in as an ast.Value
-// built directly from the Go maps: rego.EvalInput would round-trip it
-// through JSON first (compare BenchmarkEvaluate with BenchmarkRawPreparedQuery).
-func (p *prepared) eval(ctx context.Context, input map[string]any) (gatekeeper.Decision, error) {
+// built directly from the typed document (see inputValue): rego.EvalInput
+// would round-trip it through JSON first (compare BenchmarkEvaluate with
+// BenchmarkRawPreparedQuery).
+func (p *prepared) eval(ctx context.Context, input any) (gatekeeper.Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return gatekeeper.Decision{}, fmt.Errorf("evaluating %s: %w", Query, err)
 	}
-	if input == nil {
-		input = map[string]any{}
-	}
-	v, err := ast.InterfaceToValue(input)
+	v, err := inputValue(input)
 	if err != nil {
 		return gatekeeper.Decision{}, fmt.Errorf("converting policy input: %w: %w", gatekeeper.ErrInvalid, err)
 	}

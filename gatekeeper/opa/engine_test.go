@@ -50,22 +50,22 @@ func TestEvaluateDefaultPolicy(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		input func(t *testing.T) map[string]any
+		input func(t *testing.T) any
 		want  gatekeeper.Decision
 	}{
 		{
 			name:  "today's evidence waits for every later section",
-			input: func(t *testing.T) map[string]any { return input(evidence(t)) },
+			input: func(t *testing.T) any { return input(evidence(t)) },
 			want:  gatekeeper.Decision{State: gatekeeper.Pending, Reasons: []string{}, Waiting: laterEvidence},
 		},
 		{
 			name:  "every section present and passing",
-			input: func(t *testing.T) map[string]any { return input(complete(t, evidence(t))) },
+			input: func(t *testing.T) any { return input(complete(t, evidence(t))) },
 			want:  gatekeeper.Decision{State: gatekeeper.Success, Reasons: []string{}, Waiting: []string{}, Channel: "beta"},
 		},
 		{
 			name: "closed pull request (recorded closed webhook) fails",
-			input: func(t *testing.T) map[string]any {
+			input: func(t *testing.T) any {
 				ev := evidence(t)
 				ev.Apply(gatekeeper.Event{Name: "pull_request.closed", Received: now, PullRequest: readPull(t, "github/pull_request.closed.json")})
 				return input(complete(t, ev))
@@ -74,7 +74,7 @@ func TestEvaluateDefaultPolicy(t *testing.T) {
 		},
 		{
 			name: "draft fails",
-			input: func(t *testing.T) map[string]any {
+			input: func(t *testing.T) any {
 				ev := evidence(t)
 				ev.PR.Draft = true
 				return input(complete(t, ev))
@@ -83,7 +83,7 @@ func TestEvaluateDefaultPolicy(t *testing.T) {
 		},
 		{
 			name: "pull request not on a gated pair fails",
-			input: func(t *testing.T) map[string]any {
+			input: func(t *testing.T) any {
 				ev := evidence(t)
 				ev.PR.BaseRef = "develop"
 				return input(complete(t, ev))
@@ -92,7 +92,7 @@ func TestEvaluateDefaultPolicy(t *testing.T) {
 		},
 		{
 			name: "failing check run (recorded) is named",
-			input: func(t *testing.T) map[string]any {
+			input: func(t *testing.T) any {
 				ev := evidence(t)
 				c := readCheckRun(t, "github/check_run.completed.failure.json")
 				ev.Apply(gatekeeper.Event{Name: "check_run.completed", Received: now, SHA: c.SHA, Check: &c})
@@ -102,7 +102,7 @@ func TestEvaluateDefaultPolicy(t *testing.T) {
 		},
 		{
 			name: "pending check waits",
-			input: func(t *testing.T) map[string]any {
+			input: func(t *testing.T) any {
 				ev := evidence(t)
 				ev.Apply(gatekeeper.Event{Name: "status", Received: now, Check: &gatekeeper.Check{Name: "ci/lint", SHA: ev.HeadSHA(), Kind: "status", State: "pending", UpdatedAt: now}})
 				return input(complete(t, ev))
@@ -111,7 +111,7 @@ func TestEvaluateDefaultPolicy(t *testing.T) {
 		},
 		{
 			name: "no pull request snapshot waits for it first",
-			input: func(t *testing.T) map[string]any {
+			input: func(t *testing.T) any {
 				return input(&gatekeeper.Evidence{Key: gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}})
 			},
 			want: gatekeeper.Decision{State: gatekeeper.Pending, Reasons: []string{}, Waiting: []string{
@@ -122,7 +122,7 @@ func TestEvaluateDefaultPolicy(t *testing.T) {
 		},
 		{
 			name: "source error waits and names it",
-			input: func(t *testing.T) map[string]any {
+			input: func(t *testing.T) any {
 				ev := evidence(t)
 				ev.Sources["jenkins"] = gatekeeper.SourceStatus{Error: "connection refused", Attempts: 2, CheckedAt: now}
 				return input(complete(t, ev))
@@ -131,7 +131,7 @@ func TestEvaluateDefaultPolicy(t *testing.T) {
 		},
 		{
 			name: "approval of an older head does not count",
-			input: func(t *testing.T) map[string]any {
+			input: func(t *testing.T) any {
 				ev := complete(t, evidence(t))
 				// sre-dan's latest review is on a commit before the head.
 				ev.Apply(gatekeeper.Event{Name: "pull_request_review.submitted", Received: now, Review: &gatekeeper.Review{

@@ -16,10 +16,10 @@ import (
 func TestEvalExitCode(t *testing.T) {
 	t.Parallel()
 	broken := writePolicy(t, map[string]string{"decision.rego": "package gatekeeper\n\ndecision := {\n"})
-	draft := input(complete(t, evidence(t)))
+	draft := input(complete(t, evidence(t))).Map()
 	draft["pull_request"].(map[string]any)["draft"] = true
 	// Complete evidence on a Saturday waits for the release window.
-	weekend := input(complete(t, evidence(t)))
+	weekend := input(complete(t, evidence(t))).Map()
 	weekend["now"] = now.Add(24 * time.Hour).Format(time.RFC3339)
 	tests := []struct {
 		name     string
@@ -28,11 +28,11 @@ func TestEvalExitCode(t *testing.T) {
 		want     gatekeeper.State
 		wantExit int
 	}{
-		{"success allows", policiesDir, input(complete(t, evidence(t))), gatekeeper.Success, ExitAllow},
+		{"success allows", policiesDir, input(complete(t, evidence(t))).Map(), gatekeeper.Success, ExitAllow},
 		{"failure denies", policiesDir, draft, gatekeeper.Failure, ExitDeny},
 		{"pending denies", policiesDir, weekend, gatekeeper.Pending, ExitDeny},
-		{"broken policy errors", broken, input(evidence(t)), "", ExitError},
-		{"missing folder errors", t.TempDir() + "/nope", input(evidence(t)), "", ExitError},
+		{"broken policy errors", broken, input(evidence(t)).Map(), "", ExitError},
+		{"missing folder errors", t.TempDir() + "/nope", input(evidence(t)).Map(), "", ExitError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

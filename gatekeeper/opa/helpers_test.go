@@ -137,7 +137,7 @@ func evidence(t testing.TB) *gatekeeper.Evidence {
 }
 
 // input builds the policy input of ev exactly as the Service does.
-func input(ev *gatekeeper.Evidence) map[string]any {
+func input(ev *gatekeeper.Evidence) *gatekeeper.Input {
 	return gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: now, Gated: gated, StatusContext: "release-gate"})
 }
 

@@ -200,6 +200,9 @@ func (e *Engine) Settings() Settings {
 // evalTimeout is the deadline of one evaluation of p.
 func (e *Engine) evalTimeout(p *prepared) time.Duration {
 	if t := time.Duration(p.settings.Evaluation.Timeout); t > 0 {
+		if e.evalCap > 0 && t > e.evalCap {
+			return e.evalCap
+		}
 		return t
 	}
 	if e.evalDefault > 0 {

@@ -42,6 +42,9 @@ type snapshot struct {
 	checksum string // full hex sha256 of every file read, tests included
 	files    fstest.MapFS
 	names    []string // sorted slash-separated relative paths
+	// caps, when set, are the capabilities the policy compiles with (an
+	// untrusted candidate's: see LoadFiles).
+	caps *ast.Capabilities
 }
 
 // policyFile reports whether name is a file the loader understands: Rego
@@ -142,7 +145,7 @@ func (s *snapshot) served() *snapshot {
 	if !s.hasTests() {
 		return s
 	}
-	v := &snapshot{dir: s.dir, revision: s.revision, files: fstest.MapFS{}}
+	v := &snapshot{dir: s.dir, revision: s.revision, files: fstest.MapFS{}, caps: s.caps}
 	for _, n := range s.names {
 		if !testFile(n) {
 			v.files[n] = s.files[n]
@@ -196,6 +199,9 @@ func (s *snapshot) prepare(ctx context.Context) (rego.PreparedEvalQuery, map[str
 	// The path-conflicts check rejects a rule whose path a data file also
 	// defines, which would otherwise make one of them silently win.
 	compiler := ast.NewCompiler().WithPathConflictsCheck(storage.NonEmpty(ctx, store, txn))
+	if s.caps != nil {
+		compiler = compiler.WithCapabilities(s.caps)
+	}
 	if compiler.Compile(res.ParsedModules()); compiler.Failed() {
 		return rego.PreparedEvalQuery{}, nil, compiler.Errors
 	}

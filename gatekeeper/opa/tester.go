@@ -135,6 +135,9 @@ func (s *snapshot) runTests(ctx context.Context, f testFilter) ([]*tester.Result
 		WithEnablePrintStatements(true).
 		WithUseTypeCheckAnnotations(true).
 		WithRewriteTestRules(f.trace)
+	if s.caps != nil {
+		compiler = compiler.WithCapabilities(s.caps)
+	}
 	runner := tester.NewRunner().
 		SetCompiler(compiler).
 		SetStore(store).

@@ -257,7 +257,7 @@ func TestNogoOutlivesAPush(t *testing.T) {
 			}
 			if tt.wantVerdict != nil && tt.wantVerdict.Verdict == "counted" {
 				// The lift is recorded in the input, with its reason.
-				nogos := in["nogos"].([]any)
+				nogos := in.Map()["nogos"].([]any)
 				if len(nogos) != 1 {
 					t.Fatalf("input nogos %v, want carol's", nogos)
 				}

@@ -80,6 +80,7 @@ func Run(t *testing.T, open Opener) {
 		{"QueueCoalesces", testCoalesce},
 		{"Decisions", testDecisions},
 		{"DecisionsKeepsMaxDecisions", testDecisionsTrim},
+		{"PolicyRevisions", testPolicyRevisions},
 		{"ForgetDeliveries", testForget},
 		{"Ping", testPing},
 		{"ConcurrentRecords", testConcurrentRecords},
@@ -622,8 +623,8 @@ func testCoalesce(t *testing.T, open Opener) {
 	}
 }
 
-// decision is the n-th decision record for key. Input holds only what
-// survives a JSON round trip unchanged (float64, string, bool, maps, slices).
+// decision is the n-th decision record for key, with a policy input that
+// survives a JSON round trip unchanged.
 func decision(key gatekeeper.PullKey, n int) gatekeeper.DecisionRecord {
 	return gatekeeper.DecisionRecord{
 		Key:     key,
@@ -635,10 +636,10 @@ func decision(key gatekeeper.PullKey, n int) gatekeeper.DecisionRecord {
 		Description:     "Waiting for: build",
 		EvaluatedAt:     start.Add(time.Duration(n) * time.Minute),
 		EvidenceVersion: uint64(n),
-		Input: map[string]any{
-			"version":      float64(1),
-			"pull_request": map[string]any{"number": float64(key.Number), "draft": false},
-			"reviews":      []any{"alice"},
+		Input: &gatekeeper.Input{
+			Version:     gatekeeper.InputVersion,
+			PullRequest: &gatekeeper.InputPull{Owner: key.Owner, Repo: key.Repo, Number: key.Number, Labels: []string{}},
+			Reviews:     []gatekeeper.InputReview{{User: "alice", State: "APPROVED"}},
 		},
 		Duration: time.Duration(n) * time.Millisecond,
 	}

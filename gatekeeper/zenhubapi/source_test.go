@@ -135,7 +135,7 @@ func TestGatherLooksUpEveryLink(t *testing.T) {
 	for _, e := range got {
 		ev.Apply(e)
 	}
-	links := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: testEpoch})["links"].(map[string]any)
+	links := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: testEpoch}).Map()["links"].(map[string]any)
 	issues := links["issues"].([]any)
 	wantFirst := map[string]any{"found": true, "pipeline": "QA"}
 	if diff := cmp.Diff(wantFirst, issues[0].(map[string]any)["zenhub"]); diff != "" {
