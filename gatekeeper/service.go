@@ -59,6 +59,10 @@ type Options struct {
 	// that a burst of webhooks is one evaluation. Default 200ms; negative
 	// means none.
 	Debounce time.Duration
+	// Decided, when set, is called with every decision record the store
+	// keeps, after it is kept (the GO/NOGO board's live updates). It must
+	// not block: it runs on a worker.
+	Decided func(DecisionRecord)
 }
 
 // Observer receives the Service's measurements; webhooks exports them as
