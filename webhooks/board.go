@@ -79,7 +79,7 @@ type countdown struct {
 	At   time.Time // zero: the policy names no such time
 	// Clock is At as "16:00 IST" (the script counts down from it).
 	Clock string
-	Text string    // "16:00 IST, in 2h 05m"
+	Text  string // "16:00 IST, in 2h 05m"
 	// Past is true once At has passed (today's meeting has begun).
 	Past bool
 }
@@ -314,7 +314,7 @@ func newMatrix(st opa.Settings, ev *gatekeeper.Evidence, latest *gatekeeper.Deci
 		case verdict.Verdict == "refused":
 			m.NotCounted = append(m.NotCounted, uncounted{User: v.User, Vote: v.Vote, Reason: v.Reason, Why: verdict.Why})
 		case m.Known && !holdsRole[lu] && verdict.Verdict != "counted":
-			m.NotCounted = append(m.NotCounted, uncounted{User: v.User, Vote: v.Vote, Reason: v.Reason, Why: "holds no release role"})
+			m.NotCounted = append(m.NotCounted, uncounted{User: v.User, Vote: v.Vote, Reason: v.Reason, Why: "holds no release role the gatekeeper knows of"})
 		}
 	}
 	return m
