@@ -223,8 +223,10 @@ func TestBoardInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(row)),
 	)
 	shot("board-phone.png")
-	if eval(`document.documentElement.scrollWidth > window.innerWidth + 1`) != false {
-		t.Errorf("on a 390px screen the board is %v px wide", eval(`document.documentElement.scrollWidth`))
+	// A mobile layout viewport widens to fit what overflows it, so ask
+	// each element where it ends rather than the page how wide it is.
+	if right := eval(`Math.max(...[...document.querySelectorAll('body *')].map(e => e.getBoundingClientRect().right))`); right.(float64) > 390.5 {
+		t.Errorf("on a 390px screen the board reaches %v px", right)
 	}
 	if label := eval(`getComputedStyle(document.querySelector('td[data-label="state"]'), '::before').content`); label != `"state"` {
 		t.Errorf("on a phone the cells are not labelled: ::before is %v", label)
