@@ -186,8 +186,20 @@ func TestBoard(t *testing.T) {
 	}
 	// Another pull request of the same repository, closed: not on the board.
 	closed.Key.Number, closed.PullRequest.Key.Number, closed.PullRequest.State = 3, 3, "closed"
-	r.accept(t, append(releaseEvidence(t), closed)...)
+	events := releaseEvidence(t)
+	// A pull request title is anyone's text: the board escapes it, and
+	// its policy lets no script run but its own.
+	events[0].PullRequest.Title = `<img src=x onerror=alert(1)> release`
+	r.accept(t, append(events, closed)...)
 	body := r.waitFor(t, "/", `decided 2024`)
+	if !strings.Contains(body, "&lt;img src=x onerror=alert(1)&gt; release") || strings.Contains(body, "<img") {
+		t.Errorf("the title is not escaped on the board")
+	}
+	w := httptest.NewRecorder()
+	r.handler.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	if csp := w.Header().Get("Content-Security-Policy"); csp != "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'" {
+		t.Errorf("the board's Content-Security-Policy: %q", csp)
+	}
 	row := rowOf(t, body, helloRow)
 	for _, want := range []*regexp.Regexp{
 		// The role matrix: QA's holder approved the head and voted GO.
