@@ -3,11 +3,13 @@ package test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -250,4 +252,31 @@ func TestBoardInChromium(t *testing.T) {
 		t.Error("the details page does not show its times in IST")
 	}
 	t.Logf("screenshots in %s", dir)
+}
+
+// TestBoardStreamDoesNotHoldShutdown: a board left open (its event stream
+// never ends by itself) does not make SIGTERM wait: the stream ends when
+// shutdown begins and the process exits promptly.
+func TestBoardStreamDoesNotHoldShutdown(t *testing.T) {
+	s := startServer(t, serverOptions{}) // loopback: the board needs no sign-in here
+	resp, err := http.Get(s.url("/board/events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("/board/events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	buf := make([]byte, 256)
+	if n, err := resp.Body.Read(buf); err != nil || !strings.Contains(string(buf[:n]), "event: ready") {
+		t.Fatalf("the stream starts with %q, %v; want the ready event", buf[:n], err)
+	}
+	start := time.Now()
+	s.stop(syscall.SIGTERM)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("shutting down with a board open took %v; the stream held it", took)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Logf("the stream ended with %v", err)
+	}
 }
