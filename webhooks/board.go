@@ -183,8 +183,10 @@ type holderCell struct {
 	// cast on the head (a NOGO stands across pushes: Standing).
 	Vote, Reason          string
 	VoteCurrent, Standing bool
-	// Veto: a NOGO by a holder of a veto role.
+	// Veto: a NOGO by a holder of a veto role, not lifted.
 	Veto bool
+	// LiftedBy names who lifted the NOGO (a lift the policy counted).
+	LiftedBy string
 }
 
 // roleRow is one release role with its holders known to the gatekeeper.
@@ -259,19 +261,25 @@ func newMatrix(st opa.Settings, ev *gatekeeper.Evidence, latest *gatekeeper.Deci
 			approved[strings.ToLower(r.User)] = true
 		}
 	}
-	standing := map[int64]bool{}
-	for _, n := range ev.Nogos() {
-		standing[n.CommentID] = true
-	}
-	votes := map[string]gatekeeper.Vote{}
-	for _, v := range ev.Votes() {
-		votes[strings.ToLower(v.User)] = v
-	}
 	verdicts := map[int64]gatekeeper.VoteVerdict{}
 	if latest != nil {
 		for _, v := range latest.Decision.Votes {
 			verdicts[v.CommentID] = v
 		}
+	}
+	// A standing NOGO the policy counted a lift of is lifted: no veto.
+	standing, lifted := map[int64]bool{}, map[int64]string{}
+	for _, n := range ev.Nogos() {
+		standing[n.CommentID] = true
+		for _, l := range n.Lifts {
+			if verdicts[l.CommentID].Verdict == "counted" {
+				lifted[n.CommentID] = l.User
+			}
+		}
+	}
+	votes := map[string]gatekeeper.Vote{}
+	for _, v := range ev.Votes() {
+		votes[strings.ToLower(v.User)] = v
 	}
 	quorum, veto := map[string]bool{}, map[string]bool{}
 	for _, id := range st.Votes.QuorumRoles {
@@ -297,7 +305,8 @@ func newMatrix(st opa.Settings, ev *gatekeeper.Evidence, latest *gatekeeper.Deci
 				c.Vote, c.Reason = v.Vote, v.Reason
 				c.VoteCurrent = head != "" && v.HeadSHA == head
 				c.Standing = standing[v.CommentID]
-				c.Veto = v.Vote == "nogo" && row.Veto && (c.VoteCurrent || c.Standing)
+				c.LiftedBy = lifted[v.CommentID]
+				c.Veto = v.Vote == "nogo" && row.Veto && (c.VoteCurrent || c.Standing) && c.LiftedBy == ""
 			}
 			row.Approved = row.Approved || c.Approved
 			row.GoOnHead = row.GoOnHead || (c.Vote == "go" && c.VoteCurrent)

@@ -70,3 +70,37 @@ func TestHubNeverBlocks(t *testing.T) {
 	var none *Hub
 	none.Publish(gatekeeper.DecisionRecord{}) // a nil Hub publishes nothing
 }
+
+// TestMatrixLiftedNogo: QA's NOGO is a veto until a lift the policy
+// counted takes it away; a lift it refused changes nothing.
+func TestMatrixLiftedNogo(t *testing.T) {
+	at := time.Date(2024, 5, 6, 10, 0, 0, 0, time.UTC)
+	head := "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+	st := opa.Settings{
+		Approvals: opa.ApprovalSettings{Roles: []opa.Role{{ID: "qa", Display: "QA", Users: []string{"qa-carol"}}, {ID: "release_manager", Users: []string{"rm-grace"}}}},
+		Votes:     opa.VoteSettings{VetoRoles: []string{"qa"}},
+	}
+	ev := &gatekeeper.Evidence{
+		PR:    &gatekeeper.PullRequest{State: "open", HeadSHA: head, Author: "dev"},
+		Heads: []gatekeeper.HeadChange{{SHA: head, At: at.Add(-time.Hour)}},
+		Comments: []gatekeeper.Comment{
+			{ID: 5, User: "qa-carol", Body: "/nogo smoke tests red", CreatedAt: at, UpdatedAt: at},
+			{ID: 6, User: "rm-grace", Body: "/lift @qa-carol fixed upstream", CreatedAt: at.Add(time.Minute), UpdatedAt: at.Add(time.Minute)},
+		},
+	}
+	cell := func(verdict string) holderCell {
+		rec := &gatekeeper.DecisionRecord{Decision: gatekeeper.Decision{Votes: []gatekeeper.VoteVerdict{
+			{CommentID: 5, User: "qa-carol", Verdict: "counted"}, {CommentID: 6, User: "rm-grace", Verdict: verdict}}}}
+		m := newMatrix(st, ev, rec)
+		if len(m.Roles) == 0 || len(m.Roles[0].Holders) != 1 {
+			t.Fatalf("matrix = %+v", m)
+		}
+		return m.Roles[0].Holders[0]
+	}
+	if c := cell("refused"); !c.Veto || c.LiftedBy != "" || c.Vote != "nogo" {
+		t.Errorf("with the lift refused: %+v, want a veto", c)
+	}
+	if c := cell("counted"); c.Veto || c.LiftedBy != "rm-grace" {
+		t.Errorf("with the lift counted: %+v, want lifted by rm-grace, no veto", c)
+	}
+}
