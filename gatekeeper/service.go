@@ -59,6 +59,21 @@ type Options struct {
 	// that a burst of webhooks is one evaluation. Default 200ms; negative
 	// means none.
 	Debounce time.Duration
+
+	// Leaser gives one replica at a time the right to evaluate a pull
+	// request. Default: the Store when it is a Leaser (Redis), else
+	// leases in this process.
+	Leaser Leaser
+	// LeaseTTL is how long a lease lasts unless renewed (every third of
+	// it): how soon the work of a replica that died or paused is taken
+	// over. Default 10s.
+	LeaseTTL time.Duration
+	// ReplicaID names this process as a lease holder. Default: host
+	// name, process id and a random suffix.
+	ReplicaID string
+	// Discoverer finds the pull requests whose webhooks were lost
+	// (discover.go); nil (a dry run) means none are looked for.
+	Discoverer Discoverer
 	// Decided, when set, is called with every decision record the store
 	// keeps, after it is kept (the GO/NOGO board's live updates). It must
 	// not block: it runs on a worker.
@@ -91,6 +106,8 @@ type Service struct {
 	sched *scheduler
 	// locks serialise the posts on one commit (see publish.go).
 	locks keyedLocks
+	// disc is what the Discoverer is asked about (discover.go).
+	disc *discovery
 }
 
 // New checks the options, fills in defaults and returns a Service.
@@ -138,8 +155,23 @@ func New(o Options) (*Service, error) {
 	if o.Reconcile <= 0 {
 		o.Reconcile = time.Minute
 	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = DefaultLeaseTTL
+	}
+	if o.Leaser == nil {
+		if l, ok := o.Store.(Leaser); ok {
+			o.Leaser = l
+		} else {
+			o.Leaser = NewLocalLeases(nil)
+		}
+	}
+	if o.ReplicaID == "" {
+		o.ReplicaID = replicaID()
+	}
 	if o.Rescan <= 0 {
-		o.Rescan = 30 * time.Second
+		// Another replica's work is found here when it dies: within a
+		// lease and a half of its last renewal.
+		o.Rescan = min(30*time.Second, o.LeaseTTL/2)
 	}
 	if o.DeliveryTTL <= 0 {
 		o.DeliveryTTL = 8 * 24 * time.Hour
@@ -151,7 +183,7 @@ func New(o Options) (*Service, error) {
 		o.Debounce = 200 * time.Millisecond
 	}
 	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
-	s := &Service{o: o, log: o.Logger}
+	s := &Service{o: o, log: o.Logger, disc: newDiscovery()}
 	s.sched = newScheduler(s)
 	return s, nil
 }
@@ -193,6 +225,7 @@ func (s *Service) Accept(ctx context.Context, e Event) (Outcome, error) {
 
 // route finds the pull requests an event is about.
 func (s *Service) route(ctx context.Context, e Event) ([]PullKey, string, error) {
+	s.disc.saw(e.Repo)
 	if e.BaseTip != nil {
 		return s.routeTip(ctx, e)
 	}
@@ -270,6 +303,12 @@ func (s *Service) routeSHA(ctx context.Context, e Event) ([]PullKey, string, err
 		}
 	}
 	if len(out) == 0 {
+		if e.Check != nil && e.Check.Name == s.o.StatusContext {
+			// A release-gate status on a commit no known pull request
+			// has: a pull request whose opened delivery was lost, and a
+			// status set by hand on it. Find it, off this request.
+			s.disc.lookup(e.Repo, e.SHA)
+		}
 		return nil, "no known pull request of " + e.Repo.Owner + "/" + e.Repo.Name + " has head " + e.SHA, nil
 	}
 	return out, "", nil
@@ -358,6 +397,9 @@ func (s *Service) Reconcile(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
+	}
+	if err := s.discoverOpen(ctx, keys); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -85,6 +85,8 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentRecords", testConcurrentRecords},
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"ConcurrentRecordsAndUpdates", testConcurrentRecordsAndUpdates},
+		{"Lease", testLease},
+		{"LeaseConcurrent", testLeaseConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
