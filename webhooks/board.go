@@ -570,6 +570,23 @@ type rowEvent struct {
 // connections.
 var heartbeat = 20 * time.Second
 
+// resyncEvery is how often a stream compares every row with the store,
+// for the decisions its Hub does not carry (those of other replicas).
+var resyncEvery = 10 * time.Second
+
+// signature says what a row was drawn from: the evidence version, the
+// latest decision and whether it is queued.
+func signature(pv *gatekeeper.PullView) string {
+	sig := fmt.Sprintf("q%v", pv.Queued)
+	if pv.Evidence != nil {
+		sig += fmt.Sprintf(" v%d", pv.Evidence.Version)
+	}
+	if pv.Latest != nil {
+		sig += fmt.Sprintf(" %d %s", pv.Latest.EvaluatedAt.UnixNano(), pv.Latest.Decision.State)
+	}
+	return sig
+}
+
 // boardEvents answers GET /board/events: a server-sent event stream with
 // every row of the board drawn anew when connected, then each row again
 // within moments of a new decision about it, only for repositories the
@@ -592,6 +609,8 @@ func (s *server) boardEvents(c *gin.Context) {
 	c.Status(http.StatusOK)
 	cache := map[string]bool{}
 	checked := time.Now()
+	// sent is what each row on the viewer's board was drawn from.
+	sent := map[gatekeeper.PullKey]string{}
 	send := func(name string, data any) bool {
 		b, err := json.Marshal(data)
 		if err != nil {
@@ -619,13 +638,17 @@ func (s *server) boardEvents(c *gin.Context) {
 		pv, err := s.svc.Pull(ctx, key, 1)
 		if err != nil {
 			if errors.Is(err, gatekeeper.ErrNotFound) {
+				delete(sent, key)
 				return send("row", rowEvent{ID: rowID(key), Key: key.String()})
 			}
 			s.log.ErrorContext(ctx, "board event", "pr", key.String(), "err", err.Error())
 			return true
 		}
+		sent[key] = signature(pv)
 		ev := rowEvent{ID: rowID(key), Key: key.String()}
-		if pv.Evidence != nil && bs.OpenGated(pv.Evidence) {
+		if pv.Evidence == nil || !bs.OpenGated(pv.Evidence) {
+			delete(sent, key)
+		} else {
 			st := s.settings()
 			var buf bytes.Buffer
 			if err := s.pages.ExecuteTemplate(&buf, "boardrow", newBoardRow(pv, st, zoneOf(st), s.auth.now())); err != nil {
@@ -636,21 +659,42 @@ func (s *server) boardEvents(c *gin.Context) {
 		}
 		return send("row", ev)
 	}
-	// What was decided between the page and this stream is not lost: the
-	// stream starts with every row.
-	views, err := bs.OpenPulls(ctx, 1)
-	if err == nil {
+	// resync redraws every row whose evidence or decision changed since
+	// it was sent, and removes the rows that left the board: what the Hub
+	// did not carry (a decision another replica made, a notice dropped)
+	// still arrives.
+	resync := func() bool {
+		views, err := bs.OpenPulls(ctx, 1)
+		if err != nil {
+			s.log.ErrorContext(ctx, "board resync", "err", err.Error())
+			return true
+		}
+		listed := map[gatekeeper.PullKey]bool{}
 		for _, pv := range views {
+			listed[pv.Key] = true
+			if sig, ok := sent[pv.Key]; ok && sig == signature(pv) {
+				continue
+			}
 			if !row(pv.Key) {
-				return
+				return false
 			}
 		}
+		for key := range sent {
+			if !listed[key] && !row(key) {
+				return false
+			}
+		}
+		return true
 	}
-	if !send("ready", gin.H{"rows": len(views)}) {
+	// What was decided between the page and this stream is not lost: the
+	// stream starts with every row.
+	if !resync() || !send("ready", gin.H{"rows": len(sent)}) {
 		return
 	}
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
+	poll := time.NewTicker(resyncEvery)
+	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -662,6 +706,10 @@ func (s *server) boardEvents(c *gin.Context) {
 			return
 		case key := <-sub.keys:
 			if !row(key) {
+				return
+			}
+		case <-poll.C:
+			if !resync() {
 				return
 			}
 		case <-tick.C:

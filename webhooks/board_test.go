@@ -42,7 +42,7 @@ var shippedPolicy = sync.OnceValues(func() (*opa.Engine, error) {
 	return opa.Load(context.Background(), "../policies")
 })
 
-func newBoardRig(t *testing.T, signIn bool) *boardRig {
+func newBoardRig(t *testing.T, signIn bool, edit ...func(*gatekeeper.Options)) *boardRig {
 	t.Helper()
 	engine, err := shippedPolicy()
 	if err != nil {
@@ -55,10 +55,14 @@ func newBoardRig(t *testing.T, signIn bool) *boardRig {
 	}
 	r := &boardRig{store: gatekeepertest.NewStore(clock), pub: gatekeepertest.NewPublisher(true), engine: engine, hub: webhooks.NewHub()}
 	log := slog.New(slog.DiscardHandler)
-	r.svc, err = gatekeeper.New(gatekeeper.Options{
+	so := gatekeeper.Options{
 		Store: r.store, Evaluator: engine, Publisher: r.pub, Clock: clock, Logger: log,
 		Gated: gated, PublicURL: "https://gate.example", Decided: r.hub.Publish, Debounce: -1,
-	})
+	}
+	for _, e := range edit {
+		e(&so)
+	}
+	r.svc, err = gatekeeper.New(so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,6 +427,30 @@ func TestPullPageRolesAndFixes(t *testing.T) {
 	for _, bad := range []string{"%!", " UTC<", `<td>dev-zoe</td><td><span class="pill ok">go</span>`} {
 		if strings.Contains(body, bad) {
 			t.Errorf("the details page shows %q", bad)
+		}
+	}
+}
+
+// TestBoardEventsWithoutTheHub: a decision the board's Hub never carries
+// (another replica made it) still reaches an open board, when the stream
+// next compares its rows with the store.
+func TestBoardEventsWithoutTheHub(t *testing.T) {
+	old := webhooks.SetResyncEvery(200 * time.Millisecond)
+	t.Cleanup(func() { webhooks.SetResyncEvery(old) })
+	r := newBoardRig(t, false, func(o *gatekeeper.Options) { o.Decided = nil })
+	r.accept(t, releaseEvidence(t)...)
+	r.waitFor(t, "/", allEvidence)
+	srv := httptest.NewServer(r.handler)
+	t.Cleanup(srv.Close)
+	s := stream(t, srv.URL+"/board/events")
+	s.next(t, "ready")
+	at := time.Date(2024, 5, 6, 9, 58, 0, 0, time.UTC)
+	r.accept(t, gatekeeper.Event{Delivery: "comment-3", Name: "issue_comment.created", Key: helloKey,
+		Comment: &gatekeeper.Comment{ID: 903, User: "qa-carol", Body: "/nogo smoke tests red", CreatedAt: at, UpdatedAt: at}})
+	for {
+		ev := s.next(t, "row")
+		if strings.Contains(ev.data, "smoke tests red") {
+			break
 		}
 	}
 }
