@@ -106,6 +106,9 @@ func (s *Service) record(ctx context.Context, rec DecisionRecord) (changed bool,
 	if err := s.o.Store.AddDecision(ctx, rec); err != nil {
 		return false, fmt.Errorf("recording decision for %s: %w", rec.Key, err)
 	}
+	if s.o.Decided != nil {
+		s.o.Decided(rec)
+	}
 	return true, nil
 }
 

@@ -74,6 +74,10 @@ type Options struct {
 	// Discoverer finds the pull requests whose webhooks were lost
 	// (discover.go); nil (a dry run) means none are looked for.
 	Discoverer Discoverer
+	// Decided, when set, is called with every decision record the store
+	// keeps, after it is kept (the GO/NOGO board's live updates). It must
+	// not block: it runs on a worker.
+	Decided func(DecisionRecord)
 }
 
 // Observer receives the Service's measurements; webhooks exports them as

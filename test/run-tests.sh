@@ -8,6 +8,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "redis-server for the Redis store tests (test/redis.sh)"
 source test/redis.sh
+step "chromium for the browser tests (test/chromium.sh)"; source test/chromium.sh
 
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*'))

@@ -75,7 +75,7 @@ func (s *server) apiDecisions(c *gin.Context) {
 		}
 		q.Limit = n
 	}
-	recs, err := a.Decisions(c.Request.Context(), q, s.readable(c))
+	recs, err := a.Decisions(c.Request.Context(), q, s.readableOf(c))
 	if err != nil {
 		s.auditError(c, err)
 		return
@@ -117,18 +117,13 @@ func (s *server) apiDecision(c *gin.Context) {
 	c.JSON(http.StatusOK, StoredDecision{Decision: rec, Policy: rev})
 }
 
-// readable says, without answering the request, whether the viewer may
-// read a repository: mayRead's question for each repository of a list.
-func (s *server) readable(c *gin.Context) func(owner, repo string) (bool, error) {
-	if s.auth.mode != AuthGitHub {
-		return func(string, string) (bool, error) { return true, nil }
-	}
-	v := viewerOf(c)
+// readableOf is readable (board.go) for the request's viewer, as the
+// function the audit listings filter with; verdicts are cached for the
+// request.
+func (s *server) readableOf(c *gin.Context) func(owner, repo string) (bool, error) {
+	v, cache := viewerOf(c), map[string]bool{}
 	return func(owner, repo string) (bool, error) {
-		if v.token == "" {
-			return false, gatekeeper.ErrUnauthorized
-		}
-		return s.auth.gh.CanRead(c.Request.Context(), v.token, owner, repo)
+		return s.readable(c.Request.Context(), v, owner, repo, cache)
 	}
 }
 

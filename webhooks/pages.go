@@ -13,9 +13,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/opa"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/*.js
 var templateFS embed.FS
 
 // parsePages parses the embedded page templates. html/template escapes
@@ -25,6 +26,13 @@ func parsePages() (*template.Template, error) {
 	t, err := template.New("pages").Funcs(template.FuncMap{
 		"when":  when,
 		"short": short,
+		"pct":   pct,
+		"signed": func(f *float64) string {
+			if f == nil {
+				return ""
+			}
+			return fmt.Sprintf("%+.2f", *f)
+		},
 		"issue": func(checks map[string]gatekeeper.IssueCheck, r gatekeeper.IssueRef) *gatekeeper.IssueCheck {
 			if c, ok := checks[r.String()]; ok {
 				return &c
@@ -38,13 +46,19 @@ func parsePages() (*template.Template, error) {
 	return t, nil
 }
 
-// when formats a time for the page, in UTC so that everyone reading a
-// link sees the same text.
-func when(t time.Time) string {
-	if t.IsZero() {
-		return "—"
+// pct formats a percentage, a float64 or a *float64 (a coverage metric
+// that may be absent): "81.25", "—" for nil. A pointer given to printf
+// would print its address.
+func pct(v any) string {
+	switch f := v.(type) {
+	case float64:
+		return fmt.Sprintf("%.2f", f)
+	case *float64:
+		if f != nil {
+			return fmt.Sprintf("%.2f", *f)
+		}
 	}
-	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	return "—"
 }
 
 // short abbreviates a commit sha the way GitHub shows it.
@@ -95,6 +109,11 @@ type pullPage struct {
 	// BaseTip is the base branch's current tip, nil while unknown; the
 	// build counts only when it merged it.
 	BaseTip *gatekeeper.BaseTip
+	// Zone is the release window's time zone: every time is shown in it.
+	Zone zone
+	// Matrix and Stages are the board's role matrix and stage strip.
+	Matrix matrix
+	Stages []stageCell
 }
 
 // chartRow is the Helm chart version with what was checked of it.
@@ -108,6 +127,9 @@ type chartRow struct {
 type voteRow struct {
 	User, Vote, Reason, Refused string
 	Current, Standing           bool
+	// NotCounted says why the policy does not count the vote ("" when it
+	// does, or has not said yet).
+	NotCounted string
 }
 
 // nogoRow is a NOGO that stands across pushes, with the lifts that name
@@ -153,7 +175,7 @@ func stateWords(s gatekeeper.State) string {
 
 // newPullPage arranges a PullView for the page. Only facts about the
 // current head count; the rest is shown apart, as stale.
-func newPullPage(v *gatekeeper.PullView) pullPage {
+func newPullPage(v *gatekeeper.PullView, st opa.Settings) pullPage {
 	ev := v.Evidence
 	if ev == nil {
 		ev = &gatekeeper.Evidence{Key: v.Key}
@@ -163,6 +185,11 @@ func newPullPage(v *gatekeeper.PullView) pullPage {
 		Key: v.Key, PR: ev.PR, Latest: v.Latest, Queued: v.Queued, HeadSHA: head,
 		State: "none", StateWords: stateWords(""),
 		Published: ev.Published, DryRun: v.DryRun, History: v.History, Configured: v.Sources,
+		Zone: zoneOf(st), Matrix: newMatrix(st, ev, v.Latest), Stages: newStrip(st, ev.CurrentBuild()),
+	}
+	notCounted := map[string]string{}
+	for _, u := range p.Matrix.NotCounted {
+		notCounted[strings.ToLower(u.User)] = u.Why
 	}
 	if v.Latest != nil {
 		p.State = string(v.Latest.Decision.State)
@@ -219,7 +246,7 @@ func newPullPage(v *gatekeeper.PullView) pullPage {
 	}
 	for _, v := range ev.Votes() {
 		p.Votes = append(p.Votes, voteRow{User: v.User, Vote: v.Vote, Reason: v.Reason, Refused: v.Refused,
-			Current: head != "" && v.HeadSHA == head, Standing: standing[v.CommentID]})
+			Current: head != "" && v.HeadSHA == head, Standing: standing[v.CommentID], NotCounted: notCounted[strings.ToLower(v.User)]})
 	}
 	verdicts := map[int64]gatekeeper.VoteVerdict{}
 	if p.Latest != nil {
@@ -269,7 +296,7 @@ func (s *server) pullPage(c *gin.Context) {
 		s.renderError(c, err, key)
 		return
 	}
-	p := newPullPage(v)
+	p := newPullPage(v, s.settings())
 	p.Viewer = viewerOf(c)
 	s.render(c, http.StatusOK, "pull.html", p)
 }
@@ -303,12 +330,21 @@ func (s *server) renderError(c *gin.Context, err error, key gatekeeper.PullKey) 
 // render executes a template into a buffer first, so that a template error
 // gives a clean 500 instead of half a page.
 func (s *server) render(c *gin.Context, code int, name string, data any) {
+	s.renderCSP(c, code, name, data, pageCSP)
+}
+
+// pageCSP lets a page use its own inline styles and nothing else: no
+// script, no frame, no request elsewhere.
+const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+// renderCSP is render with its own Content-Security-Policy.
+func (s *server) renderCSP(c *gin.Context, code int, name string, data any, csp string) {
 	var buf bytes.Buffer
 	if err := s.pages.ExecuteTemplate(&buf, name, data); err != nil {
 		s.log.ErrorContext(c.Request.Context(), "rendering page", "page", name, "err", err.Error())
 		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error rendering the page\n"))
 		return
 	}
-	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	c.Header("Content-Security-Policy", csp)
 	c.Data(code, "text/html; charset=utf-8", buf.Bytes())
 }

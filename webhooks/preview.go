@@ -85,7 +85,7 @@ func (s *server) apiPreview(c *gin.Context) {
 	defer cancel()
 	// Someone who may read none of the repositories the gatekeeper keeps
 	// decisions for has nothing to preview, and runs no code here.
-	readable := s.readable(c)
+	readable := s.readableOf(c)
 	if some, err := a.Decisions(ctx, gatekeeper.DecisionQuery{Limit: 1}, readable); err != nil {
 		s.auditError(c, err)
 		return

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/opa"
 )
 
 // Service is what the HTTP edge needs from the domain; *gatekeeper.Service
@@ -70,6 +71,13 @@ type Options struct {
 	// is refused: /readyz shows it, and Metrics exports it as the
 	// gatekeeper_policy_ok gauge.
 	Policy func() gatekeeper.PolicyHealth
+	// Settings, when set, are the release settings of the policy in force
+	// (opa.Engine.Settings): the board and the details page read the
+	// roles, stages and window from them.
+	Settings func() opa.Settings
+	// Hub, when set, carries decisions to the board's live updates; the
+	// same Hub's Publish must be the Service's Decided hook.
+	Hub *Hub
 }
 
 // server holds what the handlers share. It is read-only after New.
@@ -85,6 +93,10 @@ type server struct {
 	pages        *template.Template
 	auth         *auth
 	policy       func() gatekeeper.PolicyHealth // nil: not shown
+	// policySettings are the settings in force (nil: none); hub the live
+	// board's decisions (nil: the board does not update live).
+	policySettings func() opa.Settings
+	hub            *Hub
 }
 
 // New checks the options and returns the gin engine serving every
@@ -133,6 +145,9 @@ func New(o Options) (*gin.Engine, error) {
 		pages:        pages,
 		auth:         au,
 		policy:       o.Policy,
+
+		policySettings: o.Settings,
+		hub:            o.Hub,
 	}
 	if o.Policy != nil {
 		o.Metrics.watchPolicy(o.Policy)
@@ -167,6 +182,9 @@ func (s *server) routes(r *gin.Engine) {
 	view.GET("/api/v1/decisions", s.apiDecisions)
 	view.GET("/api/v1/decisions/:owner/:repo/:number/:stamp", s.apiDecision)
 	view.POST("/api/v1/preview", s.apiPreview)
+	view.GET("/", s.board)
+	view.GET("/board/events", s.boardEvents)
+	r.GET("/board.js", s.boardJS)
 
 	r.GET("/auth/login", s.login)
 	r.GET("/auth/callback", s.callback)

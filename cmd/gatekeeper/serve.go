@@ -56,6 +56,8 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 			return err
 		}
 	}
+	// The GO/NOGO board's live updates: every decision kept is published.
+	hub := webhooks.NewHub()
 	svc, err := gatekeeper.New(gatekeeper.Options{
 		Store: store, Evaluator: engine, Publisher: deps.publisher, Responder: deps.responder,
 		Notifier: deps.notifier, Sources: deps.sources, Discoverer: deps.discoverer,
@@ -66,6 +68,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		// Stages are keyed with the policy in force at every evaluation,
 		// however and whenever they were recorded.
 		StageKeys: func() func(string) string { return stageMap(engine, log).Keys() },
+		Decided:   hub.Publish,
 	})
 	if err != nil {
 		return err
@@ -88,6 +91,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 			Repos: cfg.jobRepos, Stages: func() jenkinsapi.StageMap { return stageMap(engine, log) },
 		}),
 		Logger: log, Metrics: metrics, Auth: auth, Policy: engine.Health,
+		Settings: engine.Settings, Hub: hub,
 	})
 	if err != nil {
 		return err
@@ -102,6 +106,9 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The board's event streams never end by themselves: end them when
+	// shutting down, or Shutdown would wait its whole timeout for them.
+	srv.RegisterOnShutdown(hub.Close)
 	log.Info("listening", "addr", ln.Addr().String(), "version", version, "commit", commit,
 		"policy", engine.Revision(), "store", cfg.Store, "dry_run", deps.publisher.DryRun(),
 		"github_auth", githubAuthKind(cfg),
