@@ -33,8 +33,8 @@ type SlackVote struct {
 	// Voter is the GitHub login the Slack user is mapped to.
 	Voter string `json:"voter"`
 	// SlackUser is the Slack user id (U…, W…) that pressed the button.
-	SlackUser string  `json:"slack_user"`
-	Command   Command `json:"command"`
+	SlackUser string    `json:"slack_user"`
+	Command   Command   `json:"command"`
 	At        time.Time `json:"at"`
 	// CommentID is the echo comment, 0 until it was posted.
 	CommentID int64 `json:"comment_id,omitempty"`
@@ -211,3 +211,14 @@ func (s *Service) Claim(ctx context.Context, id string) (bool, error) {
 	}
 	return true, nil
 }
+
+// The Block Kit ids the Slack messages and the NOGO modal carry, and the
+// interaction endpoint reads back. A button's value is the pull request
+// key (owner/repo#number); the modal's private_metadata is the same key.
+const (
+	SlackActionGo     = "gatekeeper_go"
+	SlackActionNogo   = "gatekeeper_nogo"
+	SlackNogoCallback = "gatekeeper_nogo_reason"
+	SlackReasonBlock  = "reason"
+	SlackReasonAction = "reason"
+)

@@ -70,6 +70,9 @@ type Options struct {
 	// is refused: /readyz shows it, and Metrics exports it as the
 	// gatekeeper_policy_ok gauge.
 	Policy func() gatekeeper.PolicyHealth
+	// Slack enables POST /webhooks/slack, the GO/NOGO buttons; without
+	// its signing secret the endpoint answers 401 to everyone.
+	Slack SlackOptions
 }
 
 // server holds what the handlers share. It is read-only after New.
@@ -85,6 +88,7 @@ type server struct {
 	pages        *template.Template
 	auth         *auth
 	policy       func() gatekeeper.PolicyHealth // nil: not shown
+	slackOpts    SlackOptions
 }
 
 // New checks the options and returns the gin engine serving every
@@ -133,7 +137,9 @@ func New(o Options) (*gin.Engine, error) {
 		pages:        pages,
 		auth:         au,
 		policy:       o.Policy,
+		slackOpts:    o.Slack,
 	}
+	s.slackOpts.SigningSecret = append([]byte(nil), o.Slack.SigningSecret...)
 	if o.Policy != nil {
 		o.Metrics.watchPolicy(o.Policy)
 	}
@@ -157,6 +163,7 @@ func New(o Options) (*gin.Engine, error) {
 func (s *server) routes(r *gin.Engine) {
 	r.POST("/webhooks/github", s.github)
 	r.POST("/webhooks/jenkins", s.jenkins)
+	r.POST("/webhooks/slack", s.slack)
 
 	// Pages and API show private repositories' content: every route in
 	// this group needs a signed-in viewer (see signedIn), and a handler
