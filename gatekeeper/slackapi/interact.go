@@ -56,11 +56,11 @@ func NewInteractor(opts InteractOptions) (*Interactor, error) {
 	if raw == "" {
 		raw = DefaultAPIURL
 	}
-	host, err := checkWebhookURL(raw)
-	if err != nil {
+	if _, err := checkWebhookURL(raw); err != nil {
 		return nil, fmt.Errorf("SLACK_API_URL: %w", err)
 	}
 	u, _ := url.Parse(raw)
+	host := u.Hostname()
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
 	}
