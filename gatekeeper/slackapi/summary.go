@@ -155,6 +155,17 @@ type SummaryOptions struct {
 // several replicas exactly one claims the day; a post that fails after the
 // claim is logged, not retried by another replica (at most once a day).
 func RunSummaries(ctx context.Context, o SummaryOptions) {
+	o = o.withDefaults()
+	for {
+		SummaryTick(ctx, o)
+		if err := o.Sleep(ctx, o.Every); err != nil {
+			return
+		}
+	}
+}
+
+// withDefaults fills the zero fields of o.
+func (o SummaryOptions) withDefaults() SummaryOptions {
 	if o.Every <= 0 {
 		o.Every = time.Minute
 	}
@@ -170,16 +181,12 @@ func RunSummaries(ctx context.Context, o SummaryOptions) {
 	if o.Sleep == nil {
 		o.Sleep = sleepContext
 	}
-	for {
-		SummaryTick(ctx, o)
-		if err := o.Sleep(ctx, o.Every); err != nil {
-			return
-		}
-	}
+	return o
 }
 
 // SummaryTick is one check of RunSummaries; it reports whether it posted.
 func SummaryTick(ctx context.Context, o SummaryOptions) bool {
+	o = o.withDefaults()
 	now := o.Clock.Now()
 	at, zone, ok := o.Due(now)
 	if !ok || now.Before(at) || now.Sub(at) > o.Late {
