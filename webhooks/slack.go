@@ -26,6 +26,8 @@ const (
 	// SlackMaxAge is how old (or how far in the future) a signed Slack
 	// request may be: Slack's own advice against replays.
 	SlackMaxAge = 5 * time.Minute
+	// slackOpenTimeout bounds views.open inside the request.
+	slackOpenTimeout = 2500 * time.Millisecond
 	// slackMaxBody bounds an interaction payload; Slack's are a few KiB.
 	slackMaxBody = 1 << 20
 )
@@ -282,7 +284,11 @@ func (s *server) receiveSlack(ctx context.Context, w http.ResponseWriter, r *htt
 		if o.OpenReason == nil {
 			return refuse("A NOGO needs a reason, and this gatekeeper cannot open Slack forms (no SLACK_BOT_TOKEN): comment /nogo <reason> on " + cast.key.String() + ".")
 		}
-		if err := o.OpenReason(ctx, cast.triggerID, cast.key); err != nil {
+		// Slack shows an error when the answer takes over 3 seconds,
+		// and honours a trigger_id for 3 seconds only.
+		openCtx, cancel := context.WithTimeout(ctx, slackOpenTimeout)
+		defer cancel()
+		if err := o.OpenReason(openCtx, cast.triggerID, cast.key); err != nil {
 			return 0, nil, fmt.Errorf("opening the NOGO reason form for %s: %w", cast.key, err)
 		}
 		d.result = "asked"

@@ -380,3 +380,40 @@ func FuzzSlackInteraction(f *testing.F) {
 		}
 	})
 }
+
+// TestSlackNoVoteWithoutTheMeans: without GitHub access no vote can be
+// echoed, and without a bot token the NOGO form cannot open; either way
+// nothing is recorded and no form opens.
+func TestSlackNoVoteWithoutTheMeans(t *testing.T) {
+	t.Parallel()
+	now := strconv.FormatInt(slackNow.Unix(), 10)
+	for _, tt := range []struct {
+		name   string
+		edit   func(*webhooks.SlackOptions)
+		action string
+	}{
+		{"no GitHub token, GO", func(o *webhooks.SlackOptions) { o.Votes = false }, gatekeeper.SlackActionGo},
+		{"no GitHub token, NOGO", func(o *webhooks.SlackOptions) { o.Votes = false }, gatekeeper.SlackActionNogo},
+		{"no bot token, NOGO", func(o *webhooks.SlackOptions) { o.OpenReason = nil }, gatekeeper.SlackActionNogo},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sh := newSlackHarness(t, tt.edit)
+			b := slackBody(t, pressPayload("U-QA", tt.action, helloKey.String(), "1.5"))
+			if w := sh.post(t, b, now, slackSign(slackSecret, now, b)); w.Code != http.StatusOK {
+				t.Fatalf("status %d %s", w.Code, w.Body)
+			}
+			if n := len(sh.slackVotes(t)); n != 0 || len(sh.opened) != 0 {
+				t.Errorf("%d votes recorded, %d forms opened; want none", n, len(sh.opened))
+			}
+		})
+	}
+}
+
+func TestSlackGetIs405(t *testing.T) {
+	t.Parallel()
+	sh := newSlackHarness(t)
+	if w := sh.get(t, "/webhooks/slack"); w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != "POST" {
+		t.Errorf("GET: %d Allow %q, want 405 POST", w.Code, w.Header().Get("Allow"))
+	}
+}
