@@ -85,6 +85,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentRecords", testConcurrentRecords},
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"ConcurrentRecordsAndUpdates", testConcurrentRecordsAndUpdates},
+		{"DeliveryWithoutKeysIsAClaim", testClaim},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
