@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -222,3 +223,18 @@ const (
 	SlackReasonBlock  = "reason"
 	SlackReasonAction = "reason"
 )
+
+// echoHead matches the first line EchoBody writes: the vote and the voter.
+var echoHead = regexp.MustCompile(`^\*\*(GO|NOGO)\*\* from @([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?), cast in Slack`)
+
+// ParseEcho reads the vote ("GO" or "NOGO") and the voter from the text of
+// an echo comment. Only the gatekeeper's own comments are echoes: the
+// caller must check the author before believing it, and use it for words
+// only (whom a reply addresses), never to count a vote.
+func ParseEcho(body string) (vote, voter string, ok bool) {
+	m := echoHead.FindStringSubmatch(body)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}
