@@ -118,3 +118,34 @@ func TestSlackVotesBounded(t *testing.T) {
 		t.Errorf("%d pending votes kept, want every one of the %d", p, (maxSlackVotes+10)/2)
 	}
 }
+
+// TestDeletedSlackEcho: GitHub is the record; a deleted echo takes a GO
+// with it, while a NOGO stands (the voter did not take it back).
+func TestDeletedSlackEcho(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		kind, reason string
+		fetched      bool
+		stands       bool
+	}{
+		{"go", "", false, false},
+		{"go", "", true, false},
+		{"nogo", "flaky", false, true},
+		{"nogo", "flaky", true, true},
+	} {
+		v, err := NewSlackVote("slack:1", "U1", "qa-frank", tt.kind, tt.reason, chatopsAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := &Evidence{}
+		ev.Apply(Event{SlackVote: &v})
+		ev.Apply(Event{Comment: &Comment{ID: 9, User: "qa-frank", Command: &v.Command, CreatedAt: chatopsAt, UpdatedAt: chatopsAt, Via: ViaSlack},
+			SlackEcho: &SlackEcho{Vote: v.ID, CommentID: 9}})
+		ev.Apply(Event{Comment: &Comment{ID: 9, User: "gatekeeper[bot]", Deleted: true, Fetched: tt.fetched, EditedBy: "admin",
+			CreatedAt: chatopsAt, UpdatedAt: chatopsAt.Add(time.Hour)}})
+		casts := ev.casts()
+		if got := len(casts) == 1; got != tt.stands {
+			t.Errorf("%s (fetched %v) after its echo was deleted: stands %v, want %v", tt.kind, tt.fetched, got, tt.stands)
+		}
+	}
+}

@@ -16,4 +16,7 @@
 //     Service downgrades any "success" that the evidence cannot support.
 //   - A delivery the Store accepted is durable and queued: a crash after the
 //     acknowledgement loses nothing, because the queue is the Store.
+//   - Of any number of replicas sharing a Store, one at a time evaluates a
+//     pull request, under a lease (lease.go); a replica that lost its lease
+//     records and posts nothing, so no older decision lands after a newer.
 package gatekeeper

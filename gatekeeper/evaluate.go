@@ -57,6 +57,9 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 		EvaluatedAt: now, EvidenceVersion: ev.Version, Input: input,
 		Duration: s.o.Clock.Now().Sub(start),
 	}
+	if err := s.fenced(ctx, "record"); err != nil {
+		return err
+	}
 	changed, err := s.record(ctx, rec)
 	if err != nil {
 		return err
@@ -116,18 +119,30 @@ func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool) {
 		return ev, false
 	}
 	type result struct {
-		events []Event
-		err    error
+		events  []Event
+		err     error
+		skipped bool
 	}
 	results := make([]result, len(s.o.Sources))
+	// A pull request that is not a release fails whatever its evidence
+	// (notRelease) or is not gated at all: only GitHub, which says what it
+	// is now (a retargeted pull request may become a release) and what
+	// statuses its head carries, is asked about it. Anybody may open such
+	// pull requests on a public repository; they must not spend the
+	// Jenkins or ZenHub budget the release needs.
+	stranger := ev.PR != nil && !s.o.Gated.Release(ev.PR)
 	// Each source sees what the sources before it found (the merged pull
 	// requests GitHub lists are what ZenHub then verifies), so one
 	// evaluation gathers everything it can.
 	work := ev.Clone()
 	now := s.o.Clock.Now()
 	for i, src := range s.o.Sources {
+		if stranger && src.Name() != "github" {
+			results[i].skipped = true
+			continue
+		}
 		events, err := src.Gather(ctx, work)
-		results[i] = result{events, err}
+		results[i] = result{events: events, err: err}
 		if err != nil {
 			s.log.WarnContext(ctx, "gathering evidence", "source", src.Name(), "pr", ev.Key.String(), "err", err)
 		}
@@ -152,6 +167,10 @@ func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool) {
 		}
 		for i, src := range s.o.Sources {
 			r := results[i]
+			if r.skipped {
+				delete(cur.Sources, src.Name()) // asked nothing, says nothing
+				continue
+			}
 			for _, e := range r.events {
 				if e.Received.IsZero() {
 					e.Received = now

@@ -100,7 +100,9 @@ type Comment struct {
 	EditedBy string `json:"edited_by,omitempty"`
 	// Fetched marks a comment read from the comments list rather than from
 	// a webhook. The list recovers comments whose webhook was lost; it does
-	// not say who edited a comment, so it never overrides a webhook's view.
+	// not say who edited a comment, so it never overrides a webhook's view,
+	// and an edit it shows counts only when it closes the gate (a NOGO)
+	// until the edit's webhook names the author as the editor.
 	Fetched bool `json:"fetched,omitempty"`
 	// Via is ViaSlack for the gatekeeper's echo of a vote cast in Slack:
 	// User is then the voter the Slack user is mapped to, not the
@@ -291,6 +293,12 @@ func (ev *Evidence) Apply(e Event) {
 		ev.compactComments() // written before commands were kept
 	}
 	if pr := e.PullRequest; pr != nil {
+		if ev.PR != nil && ev.PR.RepoID != 0 && pr.RepoID != 0 && pr.RepoID != ev.PR.RepoID {
+			// Another repository has this name now (the one known was
+			// renamed or deleted, and a new one took its name): nothing
+			// known of the old one's pull request is this one's.
+			*ev = Evidence{Key: ev.Key, Log: ev.Log, Version: ev.Version}
+		}
 		ev.applyPull(*pr, e.Received)
 	}
 	if r := e.Review; r != nil {
@@ -429,6 +437,11 @@ func (ev *Evidence) upsertReview(r Review) {
 
 func (ev *Evidence) upsertComment(c Comment) {
 	c.compact()
+	// An edited comment read from the list does not say who edited it:
+	// anybody with write access may edit anybody's comment. Until a
+	// webhook names the editor, such an edit may only close the gate
+	// (a NOGO, or a command dropped that was not a NOGO), never open it.
+	unattributed := c.Fetched && !c.Deleted && c.UpdatedAt.After(c.CreatedAt)
 	for i := range ev.Comments {
 		cur := &ev.Comments[i]
 		if cur.ID != c.ID {
@@ -437,17 +450,30 @@ func (ev *Evidence) upsertComment(c Comment) {
 		switch {
 		// The echo of a Slack vote is the voter's vote as recorded when
 		// it was posted; GitHub's copies of it name the gatekeeper as
-		// author (and anyone with write access may edit it), so they
-		// change nothing. It replaces the copy that arrived first.
+		// author (and anyone with write access may edit it), so their
+		// text changes nothing. It replaces the copy that arrived first.
+		// GitHub is the record: when the echo is deleted, a GO goes with
+		// it (fail closed), a NOGO stays (whoever deleted it, it was not
+		// the voter taking it back).
 		case c.Via == ViaSlack:
 			*cur = c
 		case cur.Via == ViaSlack:
+			if cmd, ok := cur.command(); c.Deleted && ok && cmd.Kind != "nogo" {
+				cur.Deleted = true
+			}
 		// A deletion is final (its delivery may arrive before the
 		// creation's), and an older edit never replaces a newer one.
 		case cur.Deleted, c.UpdatedAt.Before(cur.UpdatedAt):
+		// Someone else's edit known only from the list so far: what
+		// the evidence holds is that edit, not the author's vote.
+		case c.EditedBy != "" && c.EditedBy != cur.User && cur.Fetched && !cur.UpdatedAt.Before(c.UpdatedAt):
+			if cmd, ok := cur.command(); !ok || cmd.Kind != "nogo" {
+				cur.Deleted, cur.EditedBy = true, c.EditedBy
+			}
 		// Someone else's edit or deletion does not change the author's
 		// vote; it stays in the log for the record.
 		case c.EditedBy != "" && c.EditedBy != cur.User:
+		case unattributed && !closes(cur, c):
 		// The list only recovers what webhooks missed. When a known
 		// comment has vanished from GitHub, a GO, a /withdraw or a
 		// lift goes (fail closed) but a NOGO stays: GitHub cannot say
@@ -470,6 +496,11 @@ func (ev *Evidence) upsertComment(c Comment) {
 	if c.Fetched && c.Deleted {
 		return // never seen, and gone
 	}
+	if unattributed && (c.Command == nil || c.Command.Kind != "nogo") {
+		// Edited by someone GitHub's list does not name: the edit's
+		// webhook says who, and brings it in if it was the author.
+		return
+	}
 	if c.Command == nil {
 		// Holds no command: nothing in it counts, and a later edit
 		// that adds one arrives with its body. (A deletion or someone
@@ -479,6 +510,17 @@ func (ev *Evidence) upsertComment(c Comment) {
 	}
 	ev.Comments = append(ev.Comments, c)
 	ev.trimComments(c.User)
+}
+
+// closes reports whether replacing cur by the edit c can only close the
+// gate: c is a NOGO, or c holds no command and cur held no NOGO (a GO, a
+// /withdraw or a lift dropped takes nothing back that blocks).
+func closes(cur *Comment, c Comment) bool {
+	if c.Command != nil {
+		return c.Command.Kind == "nogo"
+	}
+	cmd, ok := cur.command()
+	return !ok || cmd.Kind != "nogo"
 }
 
 func (ev *Evidence) upsertCheck(c Check) {

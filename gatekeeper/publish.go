@@ -365,6 +365,11 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 			"pr", key.String(), "sha", sha, "creator", other.Creator, "state", other.State)
 	}
 
+	// A replica paused since it read the evidence must not post over a
+	// newer holder's status.
+	if err := s.fenced(ctx, "publish"); err != nil {
+		return err
+	}
 	err = s.o.Publisher.Publish(ctx, key, sha, st)
 	if !dry { // a dry run posts nothing to count
 		s.o.Observer.Published(st.State, err)

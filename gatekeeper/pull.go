@@ -191,3 +191,21 @@ func (p BranchPairs) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// DistinctKeys checks the keys and drops repeats, keeping the first
+// order, so that a Store's Record applies its change once per pull
+// request. An invalid key is ErrInvalid.
+func DistinctKeys(keys []PullKey) ([]PullKey, error) {
+	out := make([]PullKey, 0, len(keys))
+	seen := make(map[PullKey]bool, len(keys))
+	for _, k := range keys {
+		if !k.Valid() {
+			return nil, fmt.Errorf("pull request key %q: %w", k, ErrInvalid)
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}

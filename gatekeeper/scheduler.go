@@ -10,7 +10,12 @@ import (
 )
 
 // scheduler hands queued pull requests to a fixed pool of workers. The
-// durable queue is the Store; the scheduler keeps only hints in memory:
+// durable queue is the Store; what the scheduler decides is the machine's
+// (machine.go), and this loop only feeds it: notifications, outcomes, the
+// time. Of several replicas sharing a store, each evaluates a pull request
+// only under its lease (lease.go): one that another replica holds waits a
+// pause and is tried again, and what a replica that died left queued is
+// found by the rescan once its lease expired.
 //
 //   - a pull request is never evaluated by two workers at once: while it
 //     runs, new notifications for it only set "again", and it is queued once
@@ -23,10 +28,13 @@ import (
 type scheduler struct {
 	s     *Service
 	marks chan PullKey
+	// now is the machine's clock: the real one. (Service.Clock is the
+	// decisions' clock; tests stop it, and time must still pass here.)
+	now func() time.Time
 }
 
 func newScheduler(s *Service) *scheduler {
-	return &scheduler{s: s, marks: make(chan PullKey, 4096)}
+	return &scheduler{s: s, marks: make(chan PullKey, 4096), now: time.Now}
 }
 
 // notify tells the dispatcher that key was queued in the Store. It never
@@ -43,6 +51,12 @@ type outcome struct {
 	err error
 }
 
+// busyPause is how long a pull request whose lease another replica holds
+// waits before this replica tries again.
+func (s *Service) busyPause() time.Duration {
+	return max(s.o.LeaseTTL/10, 50*time.Millisecond)
+}
+
 func (sc *scheduler) run(ctx context.Context) error {
 	s := sc.s
 	// Evaluations in flight outlive ctx for up to DrainTimeout.
@@ -56,87 +70,46 @@ func (sc *scheduler) run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for k := range work {
-				done <- outcome{k, sc.safeEvaluate(workCtx, k)}
+				done <- outcome{k, sc.work(workCtx, k)}
 			}
 		}()
 	}
-	stop := make(chan struct{})
-	defer close(stop)
-	retry := make(chan PullKey)
+	m := newMachine(s.o.Debounce, s.busyPause(), s.backoff)
 
-	var (
-		queue     []PullKey
-		inQueue   = map[PullKey]bool{}
-		running   = map[PullKey]bool{}
-		again     = map[PullKey]bool{}
-		attempts  = map[PullKey]int{}
-		notBefore = map[PullKey]time.Time{}
-	)
-	add := func(k PullKey) {
-		switch {
-		case running[k]:
-			again[k] = true
-		case inQueue[k]:
-		case s.o.Clock.Now().Before(notBefore[k]):
-			// its retry timer will add it
-		default:
-			queue = append(queue, k)
-			inQueue[k] = true
+	// The timers' jobs (rescan, reconcile, delivery-id janitor) run one of
+	// each at a time, tracked: run returns only after they have, so that
+	// the caller may close the Store.
+	var chores sync.WaitGroup
+	defer chores.Wait()
+	chore := func(running *atomic.Bool, f func(context.Context)) {
+		if !running.CompareAndSwap(false, true) {
+			return // the last one is still at it
 		}
+		chores.Add(1)
+		go func() {
+			defer chores.Done()
+			defer running.Store(false)
+			f(ctx)
+		}()
 	}
-	// later queues k after d; until then notifications for k add nothing.
-	later := func(k PullKey, d time.Duration) {
-		notBefore[k] = s.o.Clock.Now().Add(d)
-		time.AfterFunc(d, func() {
-			select {
-			case retry <- k:
-			case <-stop:
-			}
-		})
-	}
-	// notified handles new evidence for k: a burst of webhooks (a push
-	// brings the synchronize, then statuses and check runs) is taken in
-	// one evaluation after Debounce, rather than one evaluation each.
-	notified := func(k PullKey) {
-		_, armed := notBefore[k] // a debounce or a retry is on its way
-		switch {
-		case running[k]:
-			again[k] = true
-		case inQueue[k], armed:
-		case s.o.Debounce <= 0:
-			add(k)
-		default:
-			later(k, s.o.Debounce)
-		}
-	}
-	rescan := func() {
+	var rescanning, reconciling, forgetting atomic.Bool
+	rescanned := make(chan []PullKey, 1)
+	rescan := func(ctx context.Context) {
 		items, err := s.o.Store.Queued(ctx)
 		if err != nil {
 			s.log.ErrorContext(ctx, "reading the queue", "err", err)
 			return
 		}
-		for _, it := range items {
-			notified(it.Key)
+		keys := make([]PullKey, len(items))
+		for i, it := range items {
+			keys[i] = it.Key
+		}
+		select {
+		case rescanned <- keys:
+		case <-ctx.Done():
 		}
 	}
-	rescan()
-
-	// background runs the timer's reconcile and delivery-id janitor, one of
-	// each at a time; run returns only after they have, so that the caller
-	// may close the Store.
-	var background sync.WaitGroup
-	var reconciling, forgetting atomic.Bool
-	spawn := func(busy *atomic.Bool, job func(context.Context)) {
-		if !busy.CompareAndSwap(false, true) {
-			return // the previous one is still at it
-		}
-		background.Add(1)
-		go func() {
-			defer background.Done()
-			defer busy.Store(false)
-			job(ctx)
-		}()
-	}
+	chore(&rescanning, rescan)
 
 	rescanTick := time.NewTicker(s.o.Rescan)
 	defer rescanTick.Stop()
@@ -144,65 +117,97 @@ func (sc *scheduler) run(ctx context.Context) error {
 	defer reconcileTick.Stop()
 	janitorTick := time.NewTicker(time.Hour)
 	defer janitorTick.Stop()
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
 
 	for {
+		now := sc.now()
 		var out chan PullKey
-		var next PullKey
-		if len(queue) > 0 {
-			out, next = work, queue[0]
+		next, ok := m.peek(now)
+		if ok {
+			out = work
 		}
+		if at, ok := m.wake(); ok {
+			wake.Reset(max(at.Sub(now), 0))
+		} else {
+			wake.Reset(time.Hour)
+		}
+		s.o.Observer.QueueDepth(m.depth())
 		select {
 		case <-ctx.Done():
-			sc.drain(running, done, cancelWork)
+			sc.drain(m.inFlight(), done, cancelWork)
 			close(work)
 			wg.Wait()
-			background.Wait()
+			chores.Wait() // then the caller may close the Store
 			return nil
 		case k := <-sc.marks:
-			notified(k)
+			m.notify(k, sc.now())
+		case keys := <-rescanned:
+			for _, k := range keys {
+				m.notify(k, sc.now())
+			}
 		case out <- next:
-			queue = queue[1:]
-			delete(inQueue, next)
-			running[next] = true
+			m.next(now)
 		case o := <-done:
-			delete(running, o.key)
-			if o.err != nil {
-				attempts[o.key]++
-				d := s.backoff(attempts[o.key])
-				if !errors.Is(o.err, errRetry) {
-					s.log.ErrorContext(ctx, "evaluating", "pr", o.key.String(), "attempt", attempts[o.key], "retry_in", d.String(), "err", o.err)
-				}
-				later(o.key, d)
-			} else {
-				delete(attempts, o.key)
-			}
-			if again[o.key] {
-				delete(again, o.key)
-				notified(o.key)
-			}
-		case k := <-retry:
-			delete(notBefore, k)
-			add(k)
+			sc.finished(ctx, m, o)
+		case <-wake.C:
 		case <-rescanTick.C:
-			rescan()
+			chore(&rescanning, rescan)
 		case <-reconcileTick.C:
-			spawn(&reconciling, sc.reconcile)
+			chore(&reconciling, sc.reconcile)
 		case <-janitorTick.C:
-			spawn(&forgetting, sc.forget)
+			chore(&forgetting, sc.forget)
 		}
-		s.o.Observer.QueueDepth(len(queue) + len(running))
 	}
 }
 
-// drain waits for the evaluations in flight, cancelling them after
+// finished gives the machine an evaluation's outcome, and logs failures.
+func (sc *scheduler) finished(ctx context.Context, m *machine, o outcome) {
+	now := sc.now()
+	switch {
+	case o.err == nil:
+		m.finish(o.key, succeeded, now)
+	case errors.Is(o.err, errBusy):
+		m.finish(o.key, busyElsewhere, now)
+		sc.s.log.DebugContext(ctx, "another replica holds the lease; trying again later", "pr", o.key.String(),
+			"retry_in", sc.s.busyPause().String())
+	case errors.Is(o.err, ErrLeaseLost):
+		// Taken over while it ran: the newer holder has it. Look again
+		// after the pause, in case that one died too.
+		sc.s.log.WarnContext(ctx, "evaluation stopped: lease lost", "pr", o.key.String(), "err", o.err)
+		m.finish(o.key, busyElsewhere, now)
+	default:
+		m.finish(o.key, failed, now)
+		if !errors.Is(o.err, errRetry) {
+			sc.s.log.ErrorContext(ctx, "evaluating", "pr", o.key.String(), "attempt", m.attempts(o.key),
+				"retry_in", m.slots[o.key].at.Sub(now).String(), "err", o.err)
+		}
+	}
+}
+
+// work evaluates key under its lease.
+func (sc *scheduler) work(ctx context.Context, key PullKey) error {
+	l, err := sc.s.acquire(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer l.end()
+	err = sc.safeEvaluate(l.ctx, key)
+	if err != nil && l.lost() && !errors.Is(err, ErrLeaseLost) {
+		err = fmt.Errorf("%w: %w", ErrLeaseLost, err)
+	}
+	return err
+}
+
+// drain waits for the n evaluations in flight, cancelling them after
 // DrainTimeout. What they had not finished stays queued in the Store.
-func (sc *scheduler) drain(running map[PullKey]bool, done <-chan outcome, cancel context.CancelFunc) {
+func (sc *scheduler) drain(n int, done <-chan outcome, cancel context.CancelFunc) {
 	timer := time.NewTimer(sc.s.o.DrainTimeout)
 	defer timer.Stop()
-	for len(running) > 0 {
+	for n > 0 {
 		select {
-		case o := <-done:
-			delete(running, o.key)
+		case <-done:
+			n--
 		case <-timer.C:
 			cancel()
 		}

@@ -59,6 +59,18 @@ type Options struct {
 	// that a burst of webhooks is one evaluation. Default 200ms; negative
 	// means none.
 	Debounce time.Duration
+
+	// Leaser gives one replica at a time the right to evaluate a pull
+	// request. Default: the Store when it is a Leaser (Redis), else
+	// leases in this process.
+	Leaser Leaser
+	// LeaseTTL is how long a lease lasts unless renewed (every third of
+	// it): how soon the work of a replica that died or paused is taken
+	// over. Default 10s.
+	LeaseTTL time.Duration
+	// ReplicaID names this process as a lease holder. Default: host
+	// name, process id and a random suffix.
+	ReplicaID string
 }
 
 // Observer receives the Service's measurements; webhooks exports them as
@@ -134,8 +146,23 @@ func New(o Options) (*Service, error) {
 	if o.Reconcile <= 0 {
 		o.Reconcile = time.Minute
 	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = DefaultLeaseTTL
+	}
+	if o.Leaser == nil {
+		if l, ok := o.Store.(Leaser); ok {
+			o.Leaser = l
+		} else {
+			o.Leaser = NewLocalLeases(nil)
+		}
+	}
+	if o.ReplicaID == "" {
+		o.ReplicaID = replicaID()
+	}
 	if o.Rescan <= 0 {
-		o.Rescan = 30 * time.Second
+		// Another replica's work is found here when it dies: within a
+		// lease and a half of its last renewal.
+		o.Rescan = min(30*time.Second, o.LeaseTTL/2)
 	}
 	if o.DeliveryTTL <= 0 {
 		o.DeliveryTTL = 8 * 24 * time.Hour

@@ -44,7 +44,62 @@ var liftArgs = regexp.MustCompile(`^@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\
 // ParseCommand reads the command in a comment body. When a comment holds
 // several command lines the last one counts, as a person reading it would
 // assume. ok is false when the comment holds none.
+//
+// Only what GitHub shows counts, when it would open the gate: a command
+// line in a fenced code block or an HTML comment is not a GO, a
+// /withdraw or a lift (a NOGO saying "once fixed I will post /go" in a
+// code block stays a NOGO). A NOGO counts wherever it is: closing the gate
+// is the safe direction.
 func ParseCommand(body string) (cmd Command, ok bool) {
+	if all, ok := lastCommand(body); ok && all.Kind == "nogo" && all.Refused == "" {
+		return all, true
+	}
+	return lastCommand(visibleText(body))
+}
+
+// visibleText is body as GitHub renders it, for finding command lines:
+// the lines of fenced code blocks (``` or ~~~) are blanked and HTML
+// comments removed (one left open hides the rest).
+func visibleText(body string) string {
+	if !strings.Contains(body, "```") && !strings.Contains(body, "~~~") && !strings.Contains(body, "<!--") {
+		return body
+	}
+	lines := strings.Split(body, "\n")
+	fence := ""
+	for i, line := range lines {
+		trimmed := strings.TrimLeft(line, " ")
+		indent := len(line) - len(trimmed)
+		switch {
+		case fence != "":
+			if indent <= 3 && strings.HasPrefix(trimmed, fence) && strings.Trim(trimmed, fence[:1]+" \t\r") == "" {
+				fence = ""
+			}
+			lines[i] = ""
+		case indent <= 3 && (strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~")):
+			n := len(trimmed) - len(strings.TrimLeft(trimmed, trimmed[:1]))
+			fence = strings.Repeat(trimmed[:1], n)
+			lines[i] = ""
+		}
+	}
+	text := strings.Join(lines, "\n")
+	var out strings.Builder
+	for {
+		open := strings.Index(text, "<!--")
+		if open < 0 {
+			out.WriteString(text)
+			return out.String()
+		}
+		out.WriteString(text[:open])
+		end := strings.Index(text[open+4:], "-->")
+		if end < 0 {
+			return out.String()
+		}
+		text = text[open+4+end+3:]
+	}
+}
+
+// lastCommand reads the last command line of body (see ParseCommand).
+func lastCommand(body string) (cmd Command, ok bool) {
 	m := commandLine.FindAllStringSubmatch(body, -1)
 	if len(m) == 0 {
 		return Command{}, false

@@ -258,10 +258,17 @@ chart := build.chart if is_string(build.chart.version)
 
 waiting_items contains [60, "Helm chart version"] if not chart
 
-reason_items contains [60, sprintf("Helm chart version %s malformed", [chart.version])] if {
+reason_items contains [60, malformed_chart(chart.version)] if {
 	chart
 	not chart.valid == true
 }
+
+# malformed_chart names a malformed version only when it is a plain word:
+# the status is public, and a pipeline's text (a registry reference, a
+# URL) may name internal hosts. The details page shows it whole.
+malformed_chart(version) := sprintf("Helm chart version %s malformed", [version]) if {
+	regex.match(`^[A-Za-z0-9._-]{1,64}$`, version)
+} else := "Helm chart version malformed (see the details page)"
 
 reason_items contains [60, sprintf("Helm chart %s is not for commit %s", [chart.version, head])] if {
 	chart.valid == true

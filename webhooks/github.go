@@ -108,17 +108,14 @@ func (s *server) receiveGitHub(ctx context.Context, w http.ResponseWriter, r *ht
 }
 
 // readBody reads the whole body, at most MaxBody bytes. A Content-Length
-// over the limit is refused before reading anything.
+// over the limit is refused before reading anything; memory follows the
+// bytes received, and large bodies are read a few at a time (readBounded).
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxBody {
 		return nil, fmt.Errorf("reading body: %d bytes, over the %d MiB limit: %w", r.ContentLength, MaxBody>>20, errTooLarge)
 	}
 	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		// ReadFrom wants MinRead spare bytes to see EOF without growing.
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody))
+	err := readBounded(r.Context(), &buf, http.MaxBytesReader(w, r.Body, MaxBody), r.ContentLength)
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return nil, fmt.Errorf("reading body: over the %d MiB limit: %w", MaxBody>>20, errTooLarge)

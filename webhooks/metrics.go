@@ -25,11 +25,15 @@ type Metrics struct {
 	posts       *prometheus.CounterVec
 	postFails   *prometheus.CounterVec
 	githubCalls *prometheus.CounterVec
+	leaseLost   *prometheus.CounterVec
 	// own is every gatekeeper_ family registered, for tests.
 	own []prometheus.Collector
 }
 
-var _ gatekeeper.Observer = (*Metrics)(nil)
+var (
+	_ gatekeeper.Observer      = (*Metrics)(nil)
+	_ gatekeeper.LeaseObserver = (*Metrics)(nil)
+)
 
 // NewMetrics returns Metrics on a fresh registry that also carries the Go
 // runtime and process collectors.
@@ -67,8 +71,12 @@ func NewMetrics() *Metrics {
 			Namespace: "gatekeeper", Name: "github_api_calls_total",
 			Help: "GitHub REST API calls, by endpoint and HTTP status code.",
 		}, []string{"endpoint", "code"}),
+		leaseLost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gatekeeper", Name: "lease_lost_total",
+			Help: "Evaluations stopped because their lease on the pull request expired or another replica took it over, by the step refused (renew, record, publish): what they would have posted may be older than the new holder's decision.",
+		}, []string{"step"}),
 	}
-	m.own = []prometheus.Collector{m.webhooks, m.queueDepth, m.evalSeconds, m.evaluations, m.posts, m.postFails, m.githubCalls}
+	m.own = []prometheus.Collector{m.webhooks, m.queueDepth, m.evalSeconds, m.evaluations, m.posts, m.postFails, m.githubCalls, m.leaseLost}
 	m.reg.MustRegister(m.own...)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -90,6 +98,9 @@ func (m *Metrics) zero() {
 	}
 	for _, source := range []string{"github", "jenkins"} {
 		m.webhooks.WithLabelValues(source, "unverified", "unauthorized")
+	}
+	for _, step := range []string{"renew", "record", "publish"} {
+		m.leaseLost.WithLabelValues(step)
 	}
 	// Jenkins deliveries have one event label; GitHub's are named by the
 	// delivery and appear as they come.
@@ -168,6 +179,11 @@ func (m *Metrics) Published(state gatekeeper.State, err error) {
 	if err != nil {
 		m.postFails.WithLabelValues(string(state)).Inc()
 	}
+}
+
+// LeaseLost implements gatekeeper.LeaseObserver.
+func (m *Metrics) LeaseLost(step string) {
+	m.leaseLost.WithLabelValues(step).Inc()
 }
 
 // QueueDepth implements gatekeeper.Observer.

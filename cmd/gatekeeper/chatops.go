@@ -25,7 +25,7 @@ func slackOptions(cfg *Config, engine *opa.Engine, log *slog.Logger) (webhooks.S
 			}
 			return s.Voter(user)
 		},
-		Votes: cfg.GitHubToken != "",
+		Votes: cfg.githubAuth(),
 	}
 	if cfg.SlackSigningSecret == "" {
 		return o, nil
@@ -41,7 +41,7 @@ func slackOptions(cfg *Config, engine *opa.Engine, log *slog.Logger) (webhooks.S
 		log.Warn("no SLACK_BOT_TOKEN: the NOGO button cannot ask for a reason, and asks for a /nogo <reason> comment instead")
 	}
 	if !o.Votes {
-		log.Warn("no GITHUB_TOKEN: GO/NOGO buttons are answered, but votes from Slack cannot be recorded on the pull request and do not count")
+		log.Warn("no GITHUB_TOKEN nor GitHub App: GO/NOGO buttons are answered, but votes from Slack cannot be recorded on the pull request and do not count")
 	}
 	return o, nil
 }

@@ -7,10 +7,12 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/githubapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/jenkinsapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/opa"
 	"github.com/releasegate/gatekeeper/gatekeeper/slackapi"
@@ -31,6 +33,9 @@ type Config struct {
 
 	GitHubAPIURL string
 	GitHubToken  string
+	// A GitHub App instead of GitHubToken: its id and PEM private key.
+	GitHubAppID         string
+	GitHubAppPrivateKey string
 
 	// Sign-in with GitHub for pages and API (see signin.go).
 	OAuthClientID     string
@@ -57,6 +62,9 @@ type Config struct {
 	Workers      int
 	PolicyReload time.Duration
 	Reconcile    time.Duration
+	// LeaseTTL is how long a replica's lease on a pull request lasts
+	// unless renewed: how soon another replica takes over its work.
+	LeaseTTL time.Duration
 	// EvalTimeout bounds one evaluation unless the policy data says
 	// (release.evaluation.timeout); ReloadTimeout bounds loading one
 	// policy revision, its tests included.
@@ -94,7 +102,9 @@ func (c *Config) settings() []setting {
 		{"status-context", "GATEKEEPER_STATUS_CONTEXT", "release-gate", "commit status context", &c.StatusContext, false},
 		{"gated-branches", "GATEKEEPER_GATED_BRANCHES", "staging:master", "gated head:base pairs, comma-separated", &c.GatedBranches, false},
 		{"github-api-url", "GITHUB_API_URL", "https://api.github.com/", "GitHub REST base", &c.GitHubAPIURL, false},
-		{"", "GITHUB_TOKEN", "", "GitHub token; none means dry run", &c.GitHubToken, true},
+		{"", "GITHUB_TOKEN", "", "GitHub token; none (and no GitHub App) means dry run", &c.GitHubToken, true},
+		{"github-app-id", "GITHUB_APP_ID", "", "GitHub App id: act as the App's installations instead of GITHUB_TOKEN", &c.GitHubAppID, false},
+		{"", "GITHUB_APP_PRIVATE_KEY", "", "GitHub App private key (PEM), with GITHUB_APP_ID", &c.GitHubAppPrivateKey, true},
 		{"github-oauth-client-id", "GITHUB_OAUTH_CLIENT_ID", "", "GitHub OAuth client id: sign-in for pages and API", &c.OAuthClientID, false},
 		{"", "GITHUB_OAUTH_CLIENT_SECRET", "", "GitHub OAuth client secret", &c.OAuthClientSecret, true},
 		{"", "GATEKEEPER_SESSION_KEY", "", "key sealing the sign-in cookies (at least 32 characters)", &c.SessionKey, true},
@@ -154,6 +164,7 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD", &c.PolicyReload, 5*time.Second)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, time.Minute)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_LEASE_TTL", &c.LeaseTTL, gatekeeper.DefaultLeaseTTL)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_EVAL_TIMEOUT", &c.EvalTimeout, opa.DefaultEvalTimeout)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD_TIMEOUT", &c.ReloadTimeout, opa.DefaultReloadTimeout)...)
 	replicasFlag := false
@@ -196,6 +207,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
 	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
 	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 0, "how long a replica's hold on a pull request lasts unless renewed: how soon another replica takes over the work of one that died (env GATEKEEPER_LEASE_TTL, default 10s)")
 	fs.DurationVar(&c.EvalTimeout, "eval-timeout", 0, "longest one policy evaluation may take, unless release.evaluation.timeout says (env GATEKEEPER_EVAL_TIMEOUT, default 1s)")
 	fs.IntVar(&c.RedisWaitReplicas, "redis-wait-replicas", 0, "Redis replicas every write waits for, WAIT n (env GATEKEEPER_REDIS_WAIT_REPLICAS, default 0)")
 	fs.DurationVar(&c.ReloadTimeout, "policy-reload-timeout", 0, "longest loading and testing one policy revision may take (env GATEKEEPER_POLICY_RELOAD_TIMEOUT, default 2m)")
@@ -246,6 +258,7 @@ func (c *Config) Validate() error {
 	}
 	p = append(p, checkURL("GATEKEEPER_PUBLIC_URL", c.PublicURL, true, false)...)
 	p = append(p, checkURL("GITHUB_API_URL", c.GitHubAPIURL, true, false)...)
+	p = append(p, c.validateGitHubAuth()...)
 	p = append(p, checkURL("JENKINS_URL", c.JenkinsURL, false, false)...)
 	p = append(p, checkURL("ZENHUB_API_URL", c.ZenHubAPIURL, false, false)...)
 	p = append(p, checkSlackURL(c.SlackWebhookURL)...)
@@ -296,6 +309,9 @@ func (c *Config) Validate() error {
 	if c.Reconcile <= 0 {
 		p = append(p, fmt.Errorf("GATEKEEPER_RECONCILE: %s is not a positive duration", c.Reconcile))
 	}
+	if c.LeaseTTL < 500*time.Millisecond || c.LeaseTTL > 10*time.Minute {
+		p = append(p, fmt.Errorf("GATEKEEPER_LEASE_TTL: %s is not between 500ms and 10m", c.LeaseTTL))
+	}
 	if c.EvalTimeout <= 0 || c.EvalTimeout > time.Minute {
 		p = append(p, fmt.Errorf("GATEKEEPER_EVAL_TIMEOUT: %s is not a positive duration of at most 1m", c.EvalTimeout))
 	}
@@ -313,6 +329,57 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(p...)
 }
+
+// validateGitHubAuth checks the GitHub credentials: a token, a GitHub App
+// (GITHUB_APP_ID with GITHUB_APP_PRIVATE_KEY), or neither for a dry run;
+// never both. The key is never quoted.
+func (c *Config) validateGitHubAuth() []error {
+	var p []error
+	if c.GitHubToken != "" && (c.GitHubAppID != "" || c.GitHubAppPrivateKey != "") {
+		p = append(p, errors.New("GITHUB_TOKEN and a GitHub App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY) are both set: set one"))
+	}
+	switch {
+	case c.GitHubAppID == "" && c.GitHubAppPrivateKey != "":
+		p = append(p, errors.New("GITHUB_APP_ID is required with GITHUB_APP_PRIVATE_KEY"))
+	case c.GitHubAppID != "" && c.GitHubAppPrivateKey == "":
+		p = append(p, errors.New("GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE) is required with GITHUB_APP_ID"))
+	}
+	if c.GitHubAppID != "" {
+		if id, err := strconv.ParseInt(c.GitHubAppID, 10, 64); err != nil || id <= 0 {
+			p = append(p, fmt.Errorf("GITHUB_APP_ID: %q is not a GitHub App id (a positive number)", c.GitHubAppID))
+		}
+	}
+	if c.GitHubAppPrivateKey != "" {
+		if err := githubapi.CheckAppKey(c.appKey()); err != nil {
+			p = append(p, fmt.Errorf("GITHUB_APP_PRIVATE_KEY: %w", err))
+		}
+	}
+	return p
+}
+
+// appKey is GITHUB_APP_PRIVATE_KEY as PEM bytes. A key pasted into one
+// line with its line breaks written as \n (as some secret stores and
+// .env files hold it) is restored.
+func (c *Config) appKey() []byte {
+	k := c.GitHubAppPrivateKey
+	if !strings.Contains(k, "\n") {
+		k = strings.ReplaceAll(k, `\n`, "\n")
+	}
+	return []byte(k)
+}
+
+// githubApp returns the GitHub App settings, nil when none is set.
+func (c *Config) githubApp() *githubapi.App {
+	if c.GitHubAppID == "" {
+		return nil
+	}
+	id, _ := strconv.ParseInt(c.GitHubAppID, 10, 64) // checked by Validate
+	return &githubapi.App{ID: id, PrivateKey: c.appKey()}
+}
+
+// githubAuth reports whether GitHub credentials are set: without them the
+// gatekeeper runs dry, reading nothing from GitHub and posting nothing.
+func (c *Config) githubAuth() bool { return c.GitHubToken != "" || c.GitHubAppID != "" }
 
 // parseStore finds the store kind GATEKEEPER_STORE names, and the rest of
 // the setting after its scheme.

@@ -51,11 +51,17 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if deps.github.IsApp() {
+		if err := learnAppLogin(ctx, deps.github, log); err != nil {
+			return err
+		}
+	}
 	svc, err := gatekeeper.New(gatekeeper.Options{
 		Store: store, Evaluator: engine, Publisher: deps.publisher, Responder: deps.responder,
 		Notifier: deps.notifier, Sources: deps.sources,
 		Logger: log, Observer: metrics, Gated: cfg.gated, StatusContext: cfg.StatusContext,
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
+		LeaseTTL:     cfg.LeaseTTL,
 		VerifyBuilds: cfg.JenkinsURL != "",
 		// Stages are keyed with the policy in force at every evaluation,
 		// however and whenever they were recorded.
@@ -102,6 +108,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", version, "commit", commit,
 		"policy", engine.Revision(), "store", cfg.Store, "dry_run", deps.publisher.DryRun(),
+		"github_auth", githubAuthKind(cfg),
 		"gated", cfg.gated.String(), "sources", deps.names())
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -164,6 +171,56 @@ func watchPolicy(ctx context.Context, engine *opa.Engine, svc *gatekeeper.Servic
 	})
 }
 
+// learnAppLogin reads the GitHub App's bot login ("<slug>[bot]", GET /app)
+// before the first status is posted, so that the gatekeeper knows its own
+// statuses from the start. GitHub refusing the App (a wrong id or key) stops
+// the start; GitHub not answering within 5 s does not (webhooks are lost
+// while nothing listens): the login is then read again in the background,
+// and the first status posted names it meanwhile.
+func learnAppLogin(ctx context.Context, gh *githubapi.Client, log *slog.Logger) error {
+	first, cancel := context.WithTimeout(ctx, 5*time.Second)
+	login, err := gh.AppLogin(first)
+	cancel()
+	switch {
+	case err == nil:
+		log.Info("acting as a GitHub App", "login", login)
+		return nil
+	case errors.Is(err, githubapi.ErrAppRefused):
+		return err
+	}
+	log.Warn("reading the GitHub App's login; trying again in the background", "err", err)
+	go func() {
+		for ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(30 * time.Second):
+			}
+			try, cancel := context.WithTimeout(ctx, 20*time.Second)
+			login, err := gh.AppLogin(try)
+			cancel()
+			if err == nil {
+				log.Info("acting as a GitHub App", "login", login)
+				return
+			}
+			log.Warn("reading the GitHub App's login", "err", err)
+		}
+	}()
+	return nil
+}
+
+// githubAuthKind names how the gatekeeper authenticates to GitHub, for the
+// start-up log line.
+func githubAuthKind(cfg *Config) string {
+	switch {
+	case cfg.GitHubAppID != "":
+		return "app " + cfg.GitHubAppID
+	case cfg.GitHubToken != "":
+		return "token"
+	}
+	return "none"
+}
+
 // dependencies are the adapters built from the settings.
 type dependencies struct {
 	publisher gatekeeper.Publisher
@@ -171,6 +228,7 @@ type dependencies struct {
 	notifier  gatekeeper.Notifier // nil: no Slack notifications
 	slack     *slackapi.Notifier  // the same, for the daily summary
 	sources   []gatekeeper.Source
+	github    *githubapi.Client
 }
 
 func (d dependencies) names() []string {
@@ -188,13 +246,15 @@ func (d dependencies) names() []string {
 func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, log *slog.Logger) (dependencies, error) {
 	var d dependencies
 	gh, err := githubapi.New(githubapi.Options{
-		BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Logger: log, Observe: metrics.GitHubCall,
+		BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, App: cfg.githubApp(),
+		Logger: log, Observe: metrics.GitHubCall,
 	})
 	if err != nil {
 		return d, err
 	}
-	if cfg.GitHubToken == "" {
-		log.Warn("no GITHUB_TOKEN: dry run, statuses and vote answers are logged and shown on the details page, not posted; GitHub is not read")
+	d.github = gh
+	if !cfg.githubAuth() {
+		log.Warn("no GITHUB_TOKEN nor GitHub App: dry run, statuses and vote answers are logged and shown on the details page, not posted; GitHub is not read")
 		d.publisher = githubapi.NewDryRun(log)
 		d.responder = githubapi.NewDryRunResponder(log)
 	} else {
@@ -220,11 +280,11 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 	} else if cfg.JenkinsToken == "" {
 		log.Warn("Jenkins is not configured (GATEKEEPER_JENKINS_TOKEN, JENKINS_URL): release pull requests will wait for their build")
 	}
-	if cfg.GitHubToken != "" && cfg.SlackSigningSecret != "" {
+	if cfg.githubAuth() && cfg.SlackSigningSecret != "" {
 		// Votes cast with the Slack buttons become comments, then votes.
 		d.sources = append(d.sources, githubapi.NewSlackEcho(gh))
 	}
-	if cfg.GitHubToken != "" {
+	if cfg.githubAuth() {
 		d.sources = append(d.sources, githubapi.NewTeamSource(gh, githubapi.TeamSourceOptions{Teams: policyTeams(engine)}))
 	}
 	if cfg.ZenHubAPIURL != "" {
@@ -238,7 +298,7 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 	}
 	if cfg.SlackWebhookURL != "" {
 		sn, err := slackapi.New(slackapi.Options{WebhookURL: cfg.SlackWebhookURL, Logger: log,
-			Buttons: cfg.SlackSigningSecret != "" && cfg.GitHubToken != ""})
+			Buttons: cfg.SlackSigningSecret != "" && cfg.githubAuth()})
 		if err != nil {
 			return d, fmt.Errorf("SLACK_WEBHOOK_URL: %w", err)
 		}

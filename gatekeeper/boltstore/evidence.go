@@ -218,23 +218,6 @@ func headKey(sha string, key gatekeeper.PullKey) []byte {
 	return append(k, key.String()...)
 }
 
-// distinct checks the keys and drops repeats, so that apply runs once per
-// pull request.
-func distinct(keys []gatekeeper.PullKey) ([]gatekeeper.PullKey, error) {
-	out := make([]gatekeeper.PullKey, 0, len(keys))
-	seen := make(map[gatekeeper.PullKey]bool, len(keys))
-	for _, k := range keys {
-		if !k.Valid() {
-			return nil, fmt.Errorf("pull request key %q: %w", k, gatekeeper.ErrInvalid)
-		}
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, k)
-		}
-	}
-	return out, nil
-}
-
 // maxCached bounds the cache; gated release pull requests are few.
 const maxCached = 256
 

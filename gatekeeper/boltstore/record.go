@@ -46,7 +46,7 @@ func (s *Store) Record(ctx context.Context, delivery string, keys []gatekeeper.P
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("recording delivery %s: %w", delivery, err)
 	}
-	keys, err := distinct(keys)
+	keys, err := gatekeeper.DistinctKeys(keys)
 	if err != nil {
 		return fmt.Errorf("recording delivery %s: %w", delivery, err)
 	}

@@ -59,9 +59,16 @@ type Store struct {
 	closed   bool
 
 	cache evidenceCache
+
+	// LocalLeases makes the Store a gatekeeper.Leaser: one process
+	// alone holds a bbolt file, so its leases live in memory.
+	*gatekeeper.LocalLeases
 }
 
-var _ gatekeeper.Store = (*Store)(nil)
+var (
+	_ gatekeeper.Store  = (*Store)(nil)
+	_ gatekeeper.Leaser = (*Store)(nil)
+)
 
 // Option configures Open.
 type Option func(*options)
@@ -137,8 +144,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	s := &Store{
 		db: db, path: path, clock: o.clock, maxBatch: o.batchSize,
-		requests: make(chan *recordReq, o.batchSize),
-		stopped:  make(chan struct{}),
+		LocalLeases: gatekeeper.NewLocalLeases(o.clock),
+		requests:    make(chan *recordReq, o.batchSize),
+		stopped:     make(chan struct{}),
 	}
 	go s.commitLoop()
 	return s, nil

@@ -38,9 +38,15 @@ type Store struct {
 	decisions  map[gatekeeper.PullKey][][]byte // oldest first
 	deliveries map[string]time.Time
 	records    []Recorded
+
+	// LocalLeases makes the Store a gatekeeper.Leaser, as boltstore's.
+	*gatekeeper.LocalLeases
 }
 
-var _ gatekeeper.Store = (*Store)(nil)
+var (
+	_ gatekeeper.Store  = (*Store)(nil)
+	_ gatekeeper.Leaser = (*Store)(nil)
+)
 
 // Recorded is one call to Store.Record and its result.
 type Recorded struct {
@@ -57,12 +63,13 @@ func NewStore(clock gatekeeper.Clock) *Store {
 		clock = gatekeeper.SystemClock{}
 	}
 	return &Store{
-		clock:      clock,
-		evidence:   map[gatekeeper.PullKey][]byte{},
-		heads:      map[string]map[gatekeeper.PullKey]bool{},
-		queue:      map[gatekeeper.PullKey]uint64{},
-		decisions:  map[gatekeeper.PullKey][][]byte{},
-		deliveries: map[string]time.Time{},
+		clock:       clock,
+		LocalLeases: gatekeeper.NewLocalLeases(clock),
+		evidence:    map[gatekeeper.PullKey][]byte{},
+		heads:       map[string]map[gatekeeper.PullKey]bool{},
+		queue:       map[gatekeeper.PullKey]uint64{},
+		decisions:   map[gatekeeper.PullKey][][]byte{},
+		deliveries:  map[string]time.Time{},
 	}
 }
 
@@ -111,7 +118,7 @@ func (s *Store) record(ctx context.Context, delivery string, keys []gatekeeper.P
 	if err := s.check(ctx); err != nil {
 		return fmt.Errorf("recording delivery %s: %w", delivery, err)
 	}
-	keys, err := distinct(keys)
+	keys, err := gatekeeper.DistinctKeys(keys)
 	if err != nil {
 		return fmt.Errorf("recording delivery %s: %w", delivery, err)
 	}
@@ -397,23 +404,6 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	return nil
-}
-
-// distinct checks the keys and drops repeats, so that apply runs once per
-// pull request.
-func distinct(keys []gatekeeper.PullKey) ([]gatekeeper.PullKey, error) {
-	out := make([]gatekeeper.PullKey, 0, len(keys))
-	seen := make(map[gatekeeper.PullKey]bool, len(keys))
-	for _, k := range keys {
-		if !k.Valid() {
-			return nil, fmt.Errorf("pull request key %q: %w", k, gatekeeper.ErrInvalid)
-		}
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, k)
-		}
-	}
-	return out, nil
 }
 
 // sortKeys puts keys in the order of their string form, the order the

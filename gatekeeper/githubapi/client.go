@@ -52,6 +52,7 @@ func Endpoints() []string {
 		EndpointGetTeamMembership, EndpointCompareCommits, EndpointListPulls, EndpointGetComment,
 		EndpointCreateReaction, EndpointCreateComment, EndpointGetRepo, EndpointGetCombinedStatus,
 		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch,
+		EndpointGetApp, EndpointGetInstallation, EndpointCreateInstallationToken, // app.go
 	}
 }
 
@@ -126,6 +127,10 @@ type Options struct {
 	// Token (GITHUB_TOKEN) is sent as "Authorization: Bearer"; empty means
 	// unauthenticated calls (60 an hour: enough for tests, not for use).
 	Token string
+	// App, when set, authenticates as a GitHub App instead of Token (set
+	// at most one): every call about a repository or organisation goes
+	// with the token of the installation that holds it; see app.go.
+	App *App
 	// HTTPClient carries timeouts and transport settings; the default has
 	// a 30s overall timeout. It is copied, never changed.
 	HTTPClient *http.Client
@@ -159,8 +164,11 @@ type Client struct {
 
 	mu sync.Mutex
 	// blockedUntil is when the last rate limit GitHub reported ends; calls
-	// before then do not contact GitHub before waiting (or failing).
+	// before then do not contact GitHub before waiting (or failing). A
+	// GitHub App keeps one per installation in blockedInst instead, as
+	// GitHub counts each installation's calls apart.
 	blockedUntil time.Time
+	blockedInst  map[int64]time.Time
 	// secondaryHits counts consecutive secondary limits without a
 	// Retry-After, for the doubling of SecondaryWait.
 	secondaryHits int
@@ -168,6 +176,13 @@ type Client struct {
 	// repoIDs caches RepoID answers; see repoid.go.
 	idsMu   sync.Mutex
 	repoIDs map[string]int64
+
+	// app is the transport of a GitHub App, nil with a token; appLogin
+	// is its bot login once AppLogin has read it. See app.go.
+	app      *installations
+	appFetch sync.Mutex
+	appMu    sync.Mutex
+	appLogin string
 }
 
 // New returns a Client for opts. It returns an error wrapping
@@ -190,13 +205,8 @@ func New(opts Options) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	authed := github.NewClient(hc)
-	if opts.Token != "" {
-		authed = authed.WithAuthToken(opts.Token)
-	}
 	c := &Client{
 		base:    base,
-		http:    authed.Client(),
 		log:     opts.Logger,
 		observe: opts.Observe,
 		clock:   opts.Clock,
@@ -214,6 +224,28 @@ func New(opts Options) (*Client, error) {
 	}
 	if c.sleep == nil {
 		c.sleep = sleepContext
+	}
+	switch {
+	case opts.App != nil && opts.Token != "":
+		return nil, fmt.Errorf("%w github credentials: a token and a GitHub App; set one", gatekeeper.ErrInvalid)
+	case opts.App != nil:
+		next := hc.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		in, err := newInstallations(*opts.App, base, next, c.clock, c.observe)
+		if err != nil {
+			return nil, err
+		}
+		appHTTP := *hc
+		appHTTP.Transport = in
+		c.app, c.http = in, &appHTTP
+	default:
+		authed := github.NewClient(hc)
+		if opts.Token != "" {
+			authed = authed.WithAuthToken(opts.Token)
+		}
+		c.http = authed.Client()
 	}
 	return c, nil
 }
@@ -237,10 +269,45 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 // go-github's own (kept on the wall clock) survives between attempts; see
 // the package documentation.
 func (c *Client) github() *github.Client {
-	gh := github.NewClient(c.http)
+	return c.githubAs(nil, true)
+}
+
+// githubAs is github for one attempt of do. For a GitHub App, its requests
+// record in *inst the installation they went as, and a request to an
+// installation whose rate limit holds is not sent (a *limitHeld error)
+// unless pass.
+func (c *Client) githubAs(inst *int64, pass bool) *github.Client {
+	hc := c.http
+	if c.app != nil && inst != nil {
+		scoped := *c.http
+		scoped.Transport = roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			return c.app.roundTrip(req, func(id int64) error {
+				*inst = id
+				if until := c.limitedUntil(id); !pass && c.clock.Now().Before(until) {
+					return &limitHeld{until: until}
+				}
+				return nil
+			})
+		})
+		hc = &scoped
+	}
+	gh := github.NewClient(hc)
 	u := *c.base
 	gh.BaseURL = &u
 	return gh
+}
+
+// roundTripFunc is an http.RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// limitHeld is the error of a request not sent because its installation's
+// rate limit holds until then.
+type limitHeld struct{ until time.Time }
+
+func (e *limitHeld) Error() string {
+	return "github rate limit of this installation holds until " + e.until.UTC().Format(time.RFC3339)
 }
 
 // callMode says how a call treats rate limits.
@@ -260,31 +327,35 @@ func (c *Client) do(ctx context.Context, endpoint string, mode callMode, call fu
 	deadline := start.Add(c.retry.MaxElapsed)
 
 	// A limit reported to an earlier call still holds: wait (or fail)
-	// before contacting GitHub, as GitHub asks integrations to.
-	if until := c.limitedUntil(); c.clock.Now().Before(until) {
-		wait := until.Sub(c.clock.Now())
-		if mode == failOnLimits {
-			return fmt.Errorf("%w until %s", ErrRateLimited, until.UTC().Format(time.RFC3339))
-		}
-		wait = min(wait, c.retry.MaxRateLimitWait)
-		if c.clock.Now().Add(wait).After(deadline) {
-			return fmt.Errorf("%w until %s, beyond the %s retry limit", ErrRateLimited, until.UTC().Format(time.RFC3339), c.retry.MaxElapsed)
-		}
-		c.log.LogAttrs(ctx, slog.LevelWarn, "waiting for github rate limit",
-			slog.String("endpoint", endpoint), slog.Duration("wait", wait))
-		if err := c.sleep(ctx, wait); err != nil {
+	// before contacting GitHub, as GitHub asks integrations to. A GitHub
+	// App learns which installation's limit applies only from the request:
+	// its transport stops a request to a limited installation (limitHeld)
+	// and the wait happens below.
+	if c.app == nil {
+		if err := c.waitLimit(ctx, endpoint, mode, c.limitedUntil(0), deadline); err != nil {
 			return err
 		}
 	}
 
+	waited := false // a call waits out a held limit once, then asks GitHub
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		resp, err := call(c.github())
+		var inst int64 // the installation the attempt went as; 0 for a token
+		resp, err := call(c.githubAs(&inst, waited))
+		var held *limitHeld
+		if errors.As(err, &held) {
+			if err := c.waitLimit(ctx, endpoint, mode, held.until, deadline); err != nil {
+				return err
+			}
+			waited = true
+			attempt--
+			continue
+		}
 		c.observe(endpoint, resultCode(ctx, resp, err))
 		if err == nil {
-			c.succeeded()
+			c.succeeded(inst)
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -298,7 +369,7 @@ func (c *Client) do(ctx context.Context, endpoint string, mode callMode, call fu
 			return v.final(err)
 		}
 		if v.limited {
-			c.block(c.clock.Now().Add(v.wait))
+			c.block(inst, c.clock.Now().Add(v.wait))
 			if mode == failOnLimits {
 				return fmt.Errorf("%w: %w", ErrRateLimited, err)
 			}
@@ -374,6 +445,8 @@ func (c *Client) classify(err error, attempt int) verdict {
 			return verdict{invalid: true}
 		}
 		return verdict{}
+	case errors.Is(err, ErrNotInstalled) || errors.Is(err, ErrAppRefused):
+		return verdict{} // asking again cannot help; see app.go
 	case transient(err):
 		return verdict{retry: true, wait: c.backoff(attempt)}
 	}
@@ -421,14 +494,38 @@ func (c *Client) secondaryWait() time.Duration {
 	return d
 }
 
-// succeeded forgets the rate limits: GitHub just answered, so whatever
-// limit was recorded is over (a capped wait may end before the recorded
-// reset, which came from GitHub's clock).
-func (c *Client) succeeded() {
+// succeeded forgets the rate limits of inst (0: the token): GitHub just
+// answered, so whatever limit was recorded is over (a capped wait may end
+// before the recorded reset, which came from GitHub's clock).
+func (c *Client) succeeded(inst int64) {
 	c.mu.Lock()
 	c.secondaryHits = 0
-	c.blockedUntil = time.Time{}
+	if inst == 0 {
+		c.blockedUntil = time.Time{}
+	} else {
+		delete(c.blockedInst, inst)
+	}
 	c.mu.Unlock()
+}
+
+// waitLimit waits until a limit that holds ends, capped at
+// Retry.MaxRateLimitWait, or fails: at once in failOnLimits mode, and when
+// the wait would pass deadline.
+func (c *Client) waitLimit(ctx context.Context, endpoint string, mode callMode, until, deadline time.Time) error {
+	if !c.clock.Now().Before(until) {
+		return nil
+	}
+	wait := until.Sub(c.clock.Now())
+	if mode == failOnLimits {
+		return fmt.Errorf("%w until %s", ErrRateLimited, until.UTC().Format(time.RFC3339))
+	}
+	wait = min(wait, c.retry.MaxRateLimitWait)
+	if c.clock.Now().Add(wait).After(deadline) {
+		return fmt.Errorf("%w until %s, beyond the %s retry limit", ErrRateLimited, until.UTC().Format(time.RFC3339), c.retry.MaxElapsed)
+	}
+	c.log.LogAttrs(ctx, slog.LevelWarn, "waiting for github rate limit",
+		slog.String("endpoint", endpoint), slog.Duration("wait", wait))
+	return c.sleep(ctx, wait)
 }
 
 // backoff is the wait before attempt+1 after a transient failure: the
@@ -443,18 +540,33 @@ func (c *Client) backoff(attempt int) time.Duration {
 	return half + rand.N(d-half+1)
 }
 
-func (c *Client) block(until time.Time) {
-	c.mu.Lock()
-	if until.After(c.blockedUntil) {
-		c.blockedUntil = until
-	}
-	c.mu.Unlock()
-}
-
-func (c *Client) limitedUntil() time.Time {
+// block records a rate limit of inst (0: the token) until then.
+func (c *Client) block(inst int64, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.blockedUntil
+	if inst == 0 {
+		if until.After(c.blockedUntil) {
+			c.blockedUntil = until
+		}
+		return
+	}
+	if c.blockedInst == nil {
+		c.blockedInst = map[int64]time.Time{}
+	}
+	if until.After(c.blockedInst[inst]) {
+		c.blockedInst[inst] = until
+	}
+}
+
+// limitedUntil is when the recorded rate limit of inst (0: the token)
+// ends.
+func (c *Client) limitedUntil(inst int64) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if inst == 0 {
+		return c.blockedUntil
+	}
+	return c.blockedInst[inst]
 }
 
 // resultCode is the Observe result of one attempt.

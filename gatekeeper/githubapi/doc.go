@@ -75,6 +75,30 @@
 // the token" alike, so without Members: read nobody holds a role and the
 // roles wait.
 //
+// # GitHub App
+//
+// With Options.App instead of a token, the Client acts as the GitHub App's
+// installations (app.go). A JWT signed with the App's key (RS256, issued
+// by the App id, two minutes long) reads GET /app (the bot login,
+// "<slug>[bot]", that Publisher.Login names before the first post) and
+// the installation of each repository (GET /repos/{o}/{r}/installation)
+// or organisation (GET /orgs/{org}/installation, for team memberships),
+// cached for an hour (a missing installation for a minute). Every other
+// call goes with its installation's token ("Authorization: token …"),
+// created by github.com/bradleyfalzon/ghinstallation/v2 and created again
+// a minute before it expires, so that a call never carries an expired
+// token; each installation has its own token, refreshed under its own
+// lock. A call about something no installation holds fails with
+// ErrNotInstalled, and GitHub refusing the App's JWT or a token's creation
+// with ErrAppRefused; neither is retried. The App needs the permissions
+// listed above, and Members: read where its teams are.
+//
+// GitHub counts each installation's calls apart, so the rate-limit memory
+// of an App is kept per installation: the transport tells Client.do which
+// installation an attempt went as, and holds back (limitHeld) a request to
+// an installation whose limit is known to hold, without a word to GitHub,
+// while the other installations' calls go on.
+//
 // The Publisher waits for a rate limit (up to Retry.MaxRateLimitWait per
 // wait, within Retry.MaxElapsed); the sources, the Responder and RepoID
 // never wait for one: they run in a worker, and an unavailable source is

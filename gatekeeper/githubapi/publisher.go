@@ -45,11 +45,17 @@ func (p *Publisher) DryRun() bool { return p.c == nil }
 
 // Login returns the login GitHub named as the creator of the last status
 // posted (the creator.login of POST …/statuses/{sha}'s answer: the token's
-// user, or an app's bot user), "" before the first post and in a dry run.
+// user, or an app's bot user), "" in a dry run. Before the first post it
+// is a GitHub App's bot login ("<slug>[bot]") once Client.AppLogin has
+// read it, else "".
 func (p *Publisher) Login() string {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.login
+	login := p.login
+	p.mu.Unlock()
+	if login == "" {
+		login = p.c.knownAppLogin()
+	}
+	return login
 }
 
 // Publish sets the commit status st on sha of key's repository. It refuses,

@@ -16,6 +16,9 @@
 //	P:delivered      sorted set: delivery id, scored by the microsecond it
 //	                 was recorded
 //	P:commit:<id>    a group commit's receipt, kept ten minutes
+//	P:lease:<pull>   string "<token>|<owner>": the replica evaluating the
+//	                 pull request, expiring (PX) unless renewed
+//	P:fence          counter: the leases' fencing tokens, never reused
 //
 // A 202 keeps its promise through one Lua script (commitScript): the
 // delivery id, the evidence and the queue entry are written together or not

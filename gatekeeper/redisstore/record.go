@@ -42,7 +42,7 @@ type writeReq struct {
 // between the read and the write, the group is read and applied again;
 // only the run that is written counts.
 func (s *Store) Record(ctx context.Context, delivery string, keys []gatekeeper.PullKey, apply func(*gatekeeper.Evidence)) error {
-	keys, err := distinct(keys)
+	keys, err := gatekeeper.DistinctKeys(keys)
 	if err != nil {
 		return fmt.Errorf("recording delivery %s: %w", delivery, err)
 	}
@@ -378,23 +378,6 @@ func headSHAs(ev *gatekeeper.Evidence) []string {
 		}
 	}
 	return out
-}
-
-// distinct checks the keys and drops repeats, so that apply runs once per
-// pull request.
-func distinct(keys []gatekeeper.PullKey) ([]gatekeeper.PullKey, error) {
-	out := make([]gatekeeper.PullKey, 0, len(keys))
-	seen := make(map[gatekeeper.PullKey]bool, len(keys))
-	for _, k := range keys {
-		if !k.Valid() {
-			return nil, fmt.Errorf("pull request key %q: %w", k, gatekeeper.ErrInvalid)
-		}
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, k)
-		}
-	}
-	return out, nil
 }
 
 // micros is t in microseconds since 1970, the score of a delivery: exact in

@@ -122,3 +122,44 @@ redis.call('LPUSH', k, ARGV[3])
 redis.call('LTRIM', k, 0, tonumber(ARGV[4]) - 1)
 return 1
 `)
+
+// The lease scripts keep one key per leased pull request, P:lease:<pull>,
+// whose value is "<token>|<owner>" and whose expiry (PX) is the lease's:
+// Redis drops it when nobody renews it. Tokens come from one counter,
+// P:fence, so that a newer lease always has a larger token.
+
+// acquireScript takes the lease when nobody holds it.
+// ARGV: prefix, field, owner, ttl (ms). Reply: the token, or 0 when held.
+var acquireScript = redis.NewScript(`
+local k = ARGV[1] .. ':lease:' .. ARGV[2]
+if redis.call('EXISTS', k) == 1 then return 0 end
+local t = redis.call('INCR', ARGV[1] .. ':fence')
+redis.call('SET', k, t .. '|' .. ARGV[3], 'PX', ARGV[4])
+return t
+`)
+
+// renewScript extends the lease when it is still (token, owner)'s.
+// ARGV: prefix, field, owner, token, ttl (ms). Reply: 1 renewed, 0 not.
+var renewScript = redis.NewScript(`
+local k = ARGV[1] .. ':lease:' .. ARGV[2]
+if redis.call('GET', k) ~= ARGV[4] .. '|' .. ARGV[3] then return 0 end
+redis.call('PEXPIRE', k, ARGV[5])
+return 1
+`)
+
+// releaseScript drops the lease when it is still (token, owner)'s.
+// ARGV: prefix, field, owner, token. Reply: 1 released, 0 not.
+var releaseScript = redis.NewScript(`
+local k = ARGV[1] .. ':lease:' .. ARGV[2]
+if redis.call('GET', k) ~= ARGV[4] .. '|' .. ARGV[3] then return 0 end
+redis.call('DEL', k)
+return 1
+`)
+
+// fencedScript says whether token is the live lease's.
+// ARGV: prefix, field, token. Reply: 1 or 0.
+var fencedScript = redis.NewScript(`
+local v = redis.call('GET', ARGV[1] .. ':lease:' .. ARGV[2])
+if v and string.match(v, '^(%d+)|') == ARGV[3] then return 1 end
+return 0
+`)

@@ -86,6 +86,8 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"ConcurrentRecordsAndUpdates", testConcurrentRecordsAndUpdates},
 		{"DeliveryWithoutKeysIsAClaim", testClaim},
+		{"Lease", testLease},
+		{"LeaseConcurrent", testLeaseConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

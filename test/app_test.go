@@ -1,0 +1,381 @@
+package test
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const e2eAppID = 4242
+
+// appFront is GitHub as a GitHub App sees it, in front of the fake GitHub:
+// GET /app, GET /repos/{o}/{r}/installation and POST
+// /app/installations/{id}/access_tokens take only a JWT signed with the
+// App's key (RS256, iss = the App id, expiring within 10 minutes); every
+// other call takes only an unexpired token of the installation that holds
+// the repository, and is then passed to the fake GitHub behind. It serves
+// under /api/v3, as GitHub Enterprise Server does. The App answers have
+// the shapes GitHub documents: no App exchange is among the fixtures.
+type appFront struct {
+	*httptest.Server
+	pub *rsa.PublicKey
+	// owners maps "repos/owner/repo" and "orgs/org" (lower case) to the
+	// installation that holds them.
+	owners map[string]int64
+
+	// ownStatus, when set, is the status in the gatekeeper's context that
+	// is already on every commit: the combined status and the list of
+	// statuses show it.
+	ownStatus []byte
+
+	mu     sync.Mutex
+	tokens map[string]frontToken
+	log    []string // "METHOD /path as"
+}
+
+type frontToken struct {
+	inst    int64
+	expires time.Time
+}
+
+var (
+	frontTokens       = regexp.MustCompile(`^/app/installations/([0-9]+)/access_tokens$`)
+	frontInstallation = regexp.MustCompile(`^/(repos/[^/]+/[^/]+|orgs/[^/]+)/installation$`)
+	frontOwner        = regexp.MustCompile(`^/(repos/[^/]+/[^/]+|orgs/[^/]+)/`)
+	frontCommitStatus = regexp.MustCompile(`^/repos/[^/]+/[^/]+/commits/([0-9a-f]{40})/(status|statuses)$`)
+)
+
+func newAppFront(t *testing.T, behind *fakeGitHub, pub *rsa.PublicKey) *appFront {
+	t.Helper()
+	target, err := url.Parse(behind.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	// The repository is a user's, the release teams an organisation's:
+	// two installations.
+	f := &appFront{pub: pub, owners: map[string]int64{"repos/codertocat/hello-world": 77, "orgs/releasegate": 78}, tokens: map[string]frontToken{}}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, ok := strings.CutPrefix(r.URL.Path, "/api/v3")
+		if !ok {
+			writeJSONStatus(w, http.StatusNotFound, []byte(`{"message":"Not Found"}`))
+			return
+		}
+		if path == "/app" || frontTokens.MatchString(path) || frontInstallation.MatchString(path) {
+			f.serveApp(w, r, path)
+			return
+		}
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "token ")
+		f.mu.Lock()
+		got, known := f.tokens[tok]
+		f.mu.Unlock()
+		if !known || !time.Now().Before(got.expires) {
+			f.record(r.Method + " " + path + " refused")
+			writeJSONStatus(w, http.StatusUnauthorized, []byte(`{"message":"Bad credentials"}`))
+			return
+		}
+		if m := frontOwner.FindStringSubmatch(path); m == nil || f.owners[strings.ToLower(m[1])] != got.inst {
+			f.record(r.Method + " " + path + " other installation's token")
+			writeJSONStatus(w, http.StatusNotFound, []byte(`{"message":"Not Found"}`))
+			return
+		}
+		f.record(fmt.Sprintf("%s %s token %d", r.Method, path, got.inst))
+		if m := frontCommitStatus.FindStringSubmatch(path); m != nil && f.ownStatus != nil {
+			if m[2] == "statuses" {
+				writeJSONStatus(w, http.StatusOK, []byte("["+string(f.ownStatus)+"]"))
+			} else {
+				writeJSONStatus(w, http.StatusOK, []byte(fmt.Sprintf(`{"state":"pending","sha":%q,"total_count":1,"statuses":[%s]}`, m[1], f.ownStatus)))
+			}
+			return
+		}
+		r.URL.Path = path
+		r.Header.Del("Authorization")
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *appFront) record(s string) {
+	f.mu.Lock()
+	f.log = append(f.log, s)
+	f.mu.Unlock()
+}
+
+func (f *appFront) calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.log...)
+}
+
+func (f *appFront) serveApp(w http.ResponseWriter, r *http.Request, path string) {
+	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if err := checkAppJWT(bearer, f.pub, time.Now()); err != nil {
+		f.record(r.Method + " " + path + " bad jwt: " + err.Error())
+		writeJSONStatus(w, http.StatusUnauthorized, []byte(`{"message":"A JSON web token could not be decoded"}`))
+		return
+	}
+	f.record(r.Method + " " + path + " jwt")
+	switch m, inst := frontTokens.FindStringSubmatch(path), frontInstallation.FindStringSubmatch(path); {
+	case path == "/app":
+		writeJSONStatus(w, http.StatusOK, []byte(fmt.Sprintf(`{"id":%d,"slug":"release-gate","name":"Release Gate"}`, e2eAppID)))
+	case inst != nil:
+		id, ok := f.owners[strings.ToLower(inst[1])]
+		if !ok {
+			writeJSONStatus(w, http.StatusNotFound, []byte(`{"message":"Not Found"}`))
+			return
+		}
+		writeJSONStatus(w, http.StatusOK, []byte(fmt.Sprintf(`{"id":%d,"app_id":%d}`, id, e2eAppID)))
+	case m != nil && r.Method == http.MethodPost && (m[1] == "77" || m[1] == "78"):
+		id, _ := strconv.ParseInt(m[1], 10, 64)
+		b := make([]byte, 16)
+		rand.Read(b)
+		tok := "ghs_" + hex.EncodeToString(b)
+		exp := time.Now().Add(time.Hour).Truncate(time.Second)
+		f.mu.Lock()
+		f.tokens[tok] = frontToken{inst: id, expires: exp}
+		f.mu.Unlock()
+		writeJSONStatus(w, http.StatusCreated, []byte(fmt.Sprintf(`{"token":%q,"expires_at":%q}`, tok, exp.UTC().Format(time.RFC3339))))
+	default:
+		writeJSONStatus(w, http.StatusNotFound, []byte(`{"message":"Not Found"}`))
+	}
+}
+
+// checkAppJWT checks a GitHub App JWT as GitHub does.
+func checkAppJWT(tok string, pub *rsa.PublicKey, now time.Time) error {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return errors.New("not a JWT")
+	}
+	seg := func(i int, v any) error {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(b, v)
+	}
+	var header struct{ Alg string }
+	if err := seg(0, &header); err != nil || header.Alg != "RS256" {
+		return fmt.Errorf("alg %q", header.Alg)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
+		return errors.New("signature")
+	}
+	var claims struct {
+		Iss      any
+		Exp, Iat int64
+	}
+	if err := seg(1, &claims); err != nil {
+		return err
+	}
+	exp := time.Unix(claims.Exp, 0)
+	switch {
+	case fmt.Sprint(claims.Iss) != strconv.Itoa(e2eAppID):
+		return fmt.Errorf("iss %v", claims.Iss)
+	case !exp.After(now) || exp.Sub(now) > 10*time.Minute:
+		return fmt.Errorf("exp in %s", exp.Sub(now))
+	case time.Unix(claims.Iat, 0).After(now.Add(time.Minute)):
+		return errors.New("iat in the future")
+	}
+	return nil
+}
+
+// startAppServer runs the binary as App e2eAppID against front, with a
+// key made for the test and handed over in a file.
+func startAppServer(t *testing.T, front func(pub *rsa.PublicKey) *appFront) (*server, *appFront) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "app.pem")
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	if err := os.WriteFile(keyFile, pemKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := front(&key.PublicKey)
+	s := startServer(t, serverOptions{extra: []string{
+		"GITHUB_API_URL=" + f.URL + "/api/v3/",
+		"GITHUB_APP_ID=" + strconv.Itoa(e2eAppID),
+		"GITHUB_APP_PRIVATE_KEY_FILE=" + keyFile,
+	}})
+	return s, f
+}
+
+// TestGitHubAppPostsStatus runs the real binary as a GitHub App against
+// GitHub Enterprise Server's /api/v3 base: the recorded pull request gets
+// the same statuses as with a token (the "opened" golden), every read and
+// the status post go with the installation's token, the installation is
+// looked up and its token created once, and the App's bot login is read.
+func TestGitHubAppPostsStatus(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t)
+	s, front := startAppServer(t, func(pub *rsa.PublicKey) *appFront { return newAppFront(t, gh, pub) })
+	if code, body := s.deliver("pull_request", "app-1", fixture(t, "github/pull_request.opened.json")); code != http.StatusAccepted {
+		t.Fatalf("delivery: %d %s", code, body)
+	}
+	s.settled("Codertocat", "Hello-World", 2)
+	golden(t, "opened", normalizeHost(gh.Posts(), s.addr))
+
+	count := map[string]int{}
+	for _, c := range front.calls() {
+		switch {
+		case strings.HasSuffix(c, " token 77") && strings.Contains(c, " /repos/Codertocat/Hello-World/"):
+			count["repository call with its token"]++
+		case strings.HasSuffix(c, " token 78") && strings.Contains(c, " /orgs/releasegate/teams/"):
+			count["team call with its token"]++
+		default:
+			count[c]++
+		}
+	}
+	if count["repository call with its token"] < 5 || count["team call with its token"] < 1 {
+		t.Errorf("calls with installation tokens: %v", count)
+	}
+	delete(count, "repository call with its token")
+	delete(count, "team call with its token")
+	want := map[string]int{
+		"GET /app jwt": 1,
+		"GET /repos/Codertocat/Hello-World/installation jwt": 1,
+		"GET /orgs/releasegate/installation jwt":             1,
+		"POST /app/installations/77/access_tokens jwt":       1,
+		"POST /app/installations/78/access_tokens jwt":       1,
+	}
+	if fmt.Sprint(want) != fmt.Sprint(count) {
+		t.Errorf("App calls %v, want %v (every other call with the token); all calls:\n%s", count, want, strings.Join(front.calls(), "\n"))
+	}
+	if !strings.Contains(s.Logs(), `"login":"release-gate[bot]"`) || !strings.Contains(s.Logs(), `"github_auth":"app 4242"`) {
+		t.Errorf("the log does not name the App and its bot login:\n%s", s.Logs())
+	}
+	if strings.Contains(s.Logs(), "PRIVATE KEY") {
+		t.Error("the log shows the private key")
+	}
+}
+
+// TestGitHubAppKnowsItsOwnStatus: a status in the gatekeeper's context
+// that the App's bot (release-gate[bot]) posted, found on the commit
+// before this process has posted anything (a new store, another replica),
+// is the gatekeeper's own: not "someone else's", which would fail the
+// gate. The bot login comes from GET /app at start.
+func TestGitHubAppKnowsItsOwnStatus(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t)
+	var status map[string]any
+	if err := json.Unmarshal(gh.created, &status); err != nil {
+		t.Fatal(err)
+	}
+	status["context"], status["state"], status["description"] = "release-gate", "pending", "Waiting for: a build"
+	status["creator"].(map[string]any)["login"] = "release-gate[bot]"
+	own, err := json.Marshal(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := startAppServer(t, func(pub *rsa.PublicKey) *appFront {
+		f := newAppFront(t, gh, pub)
+		f.ownStatus = own
+		return f
+	})
+	if code, body := s.deliver("pull_request", "app-own-1", fixture(t, "github/pull_request.opened.json")); code != http.StatusAccepted {
+		t.Fatalf("delivery: %d %s", code, body)
+	}
+	p := s.settled("Codertocat", "Hello-World", 2)
+	if p.Latest.Decision.State != "pending" {
+		t.Errorf("decision %s %q, want pending: the App's own status was taken for someone else's", p.Latest.Decision.State, p.Latest.Decision.Reasons)
+	}
+	if strings.Contains(s.Logs(), "someone else") {
+		t.Errorf("the App's own status was taken for someone else's:\n%s", s.Logs())
+	}
+}
+
+// TestGitHubAppRefusedAtStart: settings GitHub would refuse stop the start
+// with a message saying so, instead of a server that cannot post: a token
+// and an App together (every problem listed), and an App key GitHub does
+// not accept (GET /app answers 401).
+func TestGitHubAppRefusedAtStart(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "app.pem")
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	if err := os.WriteFile(keyFile, pemKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	front := newAppFront(t, newFakeGitHub(t), &other.PublicKey) // GitHub knows another key
+	tests := []struct {
+		name  string
+		env   []string
+		wants []string
+	}{
+		{"token and app", []string{"GITHUB_TOKEN=ghp_e2e", "GATEKEEPER_LOG_LEVEL=loud"},
+			[]string{"GITHUB_TOKEN and a GitHub App", "GATEKEEPER_LOG_LEVEL"}},
+		{"key github refuses", nil, []string{"GET /app", "401"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(binary, "serve")
+			cmd.Env = append([]string{
+				"PATH=" + os.Getenv("PATH"),
+				"GATEKEEPER_ADDR=" + freeAddr(t),
+				"GATEKEEPER_POLICIES=" + policyCopy(t),
+				"GATEKEEPER_STORE=bolt://" + filepath.Join(t.TempDir(), "gatekeeper.db"),
+				"GATEKEEPER_WEBHOOK_SECRET=" + secret,
+				"GITHUB_API_URL=" + front.URL + "/api/v3/",
+				"GITHUB_APP_ID=" + strconv.Itoa(e2eAppID),
+				"GITHUB_APP_PRIVATE_KEY_FILE=" + keyFile,
+			}, tc.env...)
+			done := make(chan struct{})
+			var out []byte
+			go func() { out, _ = cmd.CombinedOutput(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("still running after 20s:\n%s", out)
+			}
+			if cmd.ProcessState.ExitCode() == 0 {
+				t.Errorf("exit 0, want a failure:\n%s", out)
+			}
+			for _, want := range tc.wants {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("output does not say %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(string(out), "PRIVATE KEY") {
+				t.Errorf("output shows the key:\n%s", out)
+			}
+		})
+	}
+}
