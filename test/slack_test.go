@@ -10,11 +10,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/releasegate/gatekeeper/gatekeeper/redisstore/redistest"
 )
 
 const (
@@ -289,5 +294,67 @@ func (r *rig) settleUntil(n int, ok func(pull) bool) pull {
 			return p
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestSlackSummaryOncePerDayOnReplicas: three gatekeepers on one Redis,
+// each with the Slack webhook, all start after the day's summary time:
+// exactly one summary reaches Slack, and it lists the open release pull
+// request.
+func TestSlackSummaryOncePerDayOnReplicas(t *testing.T) {
+	t.Parallel()
+	rds := redistest.Start(t)
+	sl := newFakeSlack(t)
+	gh := newFakeGitHub(t)
+	ist, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	policies := policyCopy(t)
+	path := filepath.Join(policies, "data.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(string(b), `    summary_at: ""`, `    summary_at: "`+time.Now().In(ist).Add(-time.Minute).Format("15:04")+`"`, 1)
+	y = strings.Replace(y, "      - Friday\n", "      - Friday\n      - Saturday\n      - Sunday\n", 1)
+	if y == string(b) {
+		t.Fatal("data.yaml has no summary_at to set")
+	}
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := "GATEKEEPER_STORE=" + rds.URL(6)
+	github := []string{"GITHUB_API_URL=" + gh.URL + "/", "GITHUB_TOKEN=e2e-token"}
+
+	// The release pull request is known before the replicas with Slack
+	// start.
+	first := startServer(t, serverOptions{policies: policies, extra: append([]string{store}, github...)})
+	if code, body := first.deliver("pull_request", "slack-replicas-open", fixture(t, "github/pull_request.opened.json")); code != http.StatusAccepted {
+		t.Fatalf("opened: %d %s", code, body)
+	}
+	first.settled("Codertocat", "Hello-World", 2)
+	first.stop(syscall.SIGTERM)
+
+	for i := 0; i < 3; i++ {
+		startServer(t, serverOptions{policies: policies, extra: append([]string{store, "SLACK_WEBHOOK_URL=" + sl.URL + "/hook"}, github...)})
+	}
+	var summaries []map[string]any
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		messages, _, _ := sl.snapshot()
+		summaries = summaries[:0]
+		for _, m := range messages {
+			if strings.Contains(m["text"].(string), "Go/NoGo") {
+				summaries = append(summaries, m)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(summaries) != 1 {
+		t.Fatalf("%d summaries posted by three replicas, want 1: %v", len(summaries), summaries)
+	}
+	if s := mustString(t, summaries[0]); !strings.Contains(s, "Codertocat/Hello-World#2") || !strings.Contains(s, "1 open release pull request") {
+		t.Errorf("summary does not list the open release pull request: %s", s)
 	}
 }
