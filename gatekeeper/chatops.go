@@ -51,14 +51,24 @@ type SlackEcho struct {
 // echoed ones first: their comments are the record.
 const maxSlackVotes = 50
 
-// applySlackVote records a vote cast in Slack, once per id.
+// applySlackVote records a vote cast in Slack, once per id. A voter's
+// newer vote replaces their vote still waiting for its echo: only each
+// person's latest vote counts, and so pending votes stay at most one per
+// person however often the buttons are pressed while GitHub is away.
 func (ev *Evidence) applySlackVote(v SlackVote) {
 	for _, cur := range ev.SlackVotes {
 		if cur.ID == v.ID {
 			return
 		}
 	}
-	ev.SlackVotes = append(ev.SlackVotes, v)
+	kept := ev.SlackVotes[:0]
+	for _, cur := range ev.SlackVotes {
+		if cur.CommentID == 0 && cur.Voter == v.Voter && !cur.At.After(v.At) {
+			continue
+		}
+		kept = append(kept, cur)
+	}
+	ev.SlackVotes = append(kept, v)
 	if n := len(ev.SlackVotes); n > maxSlackVotes {
 		out := ev.SlackVotes[:0:0]
 		drop := n - maxSlackVotes

@@ -1,6 +1,7 @@
 package gatekeeper
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,7 +104,7 @@ func TestSlackVotesBounded(t *testing.T) {
 	ev := &Evidence{}
 	for i := 0; i < maxSlackVotes+10; i++ {
 		id := "v" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)
-		ev.Apply(Event{SlackVote: &SlackVote{ID: id, Voter: "a", Command: Command{Kind: "go"}}})
+		ev.Apply(Event{SlackVote: &SlackVote{ID: id, Voter: id, Command: Command{Kind: "go"}}})
 		if i%2 == 0 {
 			ev.Apply(Event{SlackEcho: &SlackEcho{Vote: id, CommentID: int64(i + 1)}})
 		}
@@ -147,5 +148,29 @@ func TestDeletedSlackEcho(t *testing.T) {
 		if got := len(casts) == 1; got != tt.stands {
 			t.Errorf("%s (fetched %v) after its echo was deleted: stands %v, want %v", tt.kind, tt.fetched, got, tt.stands)
 		}
+	}
+}
+
+// TestPendingSlackVotesOnePerVoter: pressing again while the echo waits
+// replaces the waiting vote, so a voter's presses cannot grow the evidence.
+func TestPendingSlackVotesOnePerVoter(t *testing.T) {
+	t.Parallel()
+	ev := &Evidence{}
+	for i := 0; i < 1000; i++ {
+		kind, reason := "go", ""
+		if i%2 == 1 {
+			kind, reason = "nogo", "flaky"
+		}
+		v, err := NewSlackVote("slack:"+strconv.Itoa(i), "U1", "qa-frank", kind, reason, chatopsAt.Add(time.Duration(i)*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Apply(Event{SlackVote: &v})
+	}
+	other, _ := NewSlackVote("slack:x", "U2", "sre-grace", "go", "", chatopsAt)
+	ev.Apply(Event{SlackVote: &other})
+	p := ev.PendingSlackVotes()
+	if len(p) != 2 || p[0].ID != "slack:999" || p[0].Command.Kind != "nogo" || p[1].Voter != "sre-grace" {
+		t.Errorf("pending %+v, want qa-frank's latest (a NOGO) and sre-grace's", p)
 	}
 }

@@ -98,3 +98,24 @@ func TestSlackSignatureKnownAnswer(t *testing.T) {
 		t.Error("Slack's example with a byte more: accepted")
 	}
 }
+
+// BenchmarkSlackVerifyAndParse is the endpoint's own work on a press:
+// the signature check and the payload parse.
+func BenchmarkSlackVerifyAndParse(b *testing.B) {
+	body := []byte(url.Values{"payload": {`{"type":"block_actions","team":{"id":"T1"},"user":{"id":"U1"},"trigger_id":"t","response_url":"https://hooks.slack.com/actions/T1/1/x","actions":[{"action_id":"gatekeeper_go","value":"acme/payments#42","action_ts":"1714991400.000100","type":"button"}]}`}}.Encode())
+	secret := []byte("8f742231b10e8888abcd99yyyzzz85a5")
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("v0:1714991400:"))
+	mac.Write(body)
+	sig := "v0=" + hex.EncodeToString(mac.Sum(nil))
+	now := time.Unix(1714991400, 0)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := checkSlackSignature(secret, "1714991400", sig, body, now); err != nil {
+			b.Fatal(err)
+		}
+		if _, ok, err := parseSlackInteraction(body); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}

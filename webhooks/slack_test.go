@@ -76,7 +76,7 @@ type slackHarness struct {
 	opened []string // trigger ids
 }
 
-func newSlackHarness(t *testing.T, edit ...func(*webhooks.SlackOptions)) *slackHarness {
+func newSlackHarness(t testing.TB, edit ...func(*webhooks.SlackOptions)) *slackHarness {
 	t.Helper()
 	sh := &slackHarness{}
 	sh.harness = newHarness(t, func(o *webhooks.Options) {
@@ -415,5 +415,25 @@ func TestSlackGetIs405(t *testing.T) {
 	sh := newSlackHarness(t)
 	if w := sh.get(t, "/webhooks/slack"); w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != "POST" {
 		t.Errorf("GET: %d Allow %q, want 405 POST", w.Code, w.Header().Get("Allow"))
+	}
+}
+
+// BenchmarkSlackPress measures one signed GO press through the endpoint:
+// verify, parse, map, record (the in-memory store), answer.
+func BenchmarkSlackPress(b *testing.B) {
+	sh := newSlackHarness(b)
+	now := strconv.FormatInt(slackNow.Unix(), 10)
+	bodies := make([][]byte, b.N)
+	sigs := make([]string, b.N)
+	for i := range bodies {
+		bodies[i] = slackBody(b, pressPayload("U-QA", gatekeeper.SlackActionGo, helloKey.String(), "1714991400."+strconv.Itoa(i)))
+		sigs[i] = slackSign(slackSecret, now, bodies[i])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if w := sh.post(b, bodies[i], now, sigs[i]); w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
 	}
 }
