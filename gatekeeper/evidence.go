@@ -51,6 +51,9 @@ type Evidence struct {
 	// reconciling). It counts only while its Ref is the pull request's
 	// base: a PR-merge build counts only when it merged that tip.
 	BaseTip *BaseTip `json:"base_tip,omitempty"`
+	// SlackVotes are the votes cast in Slack, each until its echo comment
+	// is posted and then for the record (see SlackVote).
+	SlackVotes []SlackVote `json:"slack_votes,omitempty"`
 	// Log is a bounded trail of the events folded into this evidence.
 	Log []LogEntry `json:"log,omitempty"`
 	// Version increases with every change the Store writes.
@@ -101,6 +104,12 @@ type Comment struct {
 	// and an edit it shows counts only when it closes the gate (a NOGO)
 	// until the edit's webhook names the author as the editor.
 	Fetched bool `json:"fetched,omitempty"`
+	// Via is ViaSlack for the gatekeeper's echo of a vote cast in Slack:
+	// User is then the voter the Slack user is mapped to, not the
+	// gatekeeper's account that GitHub names as the author, and Command
+	// is the vote cast, whatever the comment's text says. Webhooks and
+	// the comments list never change such a comment (see SlackVote).
+	Via string `json:"via,omitempty"`
 }
 
 // CommentsCursor is a position in the comments list: the list is read
@@ -303,6 +312,10 @@ type Event struct {
 	Repo *Repo `json:"repo,omitempty"`
 	// BaseTip is a base branch's new tip (push, or GitHub read).
 	BaseTip *BaseTip `json:"base_tip,omitempty"`
+	// SlackVote is a vote cast in Slack, to be echoed on the pull
+	// request; SlackEcho says that its echo comment was posted.
+	SlackVote *SlackVote `json:"slack_vote,omitempty"`
+	SlackEcho *SlackEcho `json:"slack_echo,omitempty"`
 }
 
 // Membership is one checked GitHub team membership. Only an "active"
@@ -411,6 +424,12 @@ func (ev *Evidence) Apply(e Event) {
 		cp := *c
 		ev.CommentsCursor = &cp
 	}
+	if v := e.SlackVote; v != nil {
+		ev.applySlackVote(*v)
+	}
+	if v := e.SlackEcho; v != nil {
+		ev.applySlackEcho(*v)
+	}
 	if a := e.Answered; a != nil {
 		if ev.Answered == nil {
 			ev.Answered = map[int64]string{}
@@ -501,6 +520,19 @@ func (ev *Evidence) upsertComment(c Comment) {
 			continue
 		}
 		switch {
+		// The echo of a Slack vote is the voter's vote as recorded when
+		// it was posted; GitHub's copies of it name the gatekeeper as
+		// author (and anyone with write access may edit it), so their
+		// text changes nothing. It replaces the copy that arrived first.
+		// GitHub is the record: when the echo is deleted, a GO goes with
+		// it (fail closed), a NOGO stays (whoever deleted it, it was not
+		// the voter taking it back).
+		case c.Via == ViaSlack:
+			*cur = c
+		case cur.Via == ViaSlack:
+			if cmd, ok := cur.command(); c.Deleted && ok && cmd.Kind != "nogo" {
+				cur.Deleted = true
+			}
 		// A deletion is final (its delivery may arrive before the
 		// creation's), and an older edit never replaces a newer one.
 		case cur.Deleted, c.UpdatedAt.Before(cur.UpdatedAt):
@@ -990,6 +1022,7 @@ func (ev *Evidence) Clone() *Evidence {
 	cp.Heads = append([]HeadChange(nil), ev.Heads...)
 	cp.Reviews = append([]Review(nil), ev.Reviews...)
 	cp.Comments = append([]Comment(nil), ev.Comments...)
+	cp.SlackVotes = append([]SlackVote(nil), ev.SlackVotes...)
 	cp.Checks = append([]Check(nil), ev.Checks...)
 	for i := range cp.Checks {
 		cp.Checks[i] = cp.Checks[i].clone()

@@ -16,6 +16,15 @@
 // not redeliver on its own. Every error is turned into an HTTP status by
 // one function, httpStatus.
 //
+// The Slack receiver (slack.go, POST /webhooks/slack) takes the GO/NOGO
+// buttons of the Slack messages: it checks Slack's v0 signature and the
+// request's age (5 minutes) before reading anything, maps the Slack user to
+// a GitHub login through the policy data (SlackOptions.Voter), and hands a
+// SlackVote to Service.Accept; the worker then echoes the vote as a comment
+// on the pull request, which is what counts (see gatekeeper.SlackVote). Only
+// the NOGO reason form is opened inside the request, since Slack honours a
+// trigger_id for 3 seconds.
+//
 // Pages and API show private repositories' content, so they sit behind
 // sign-in (auth.go): with GitHub's OAuth web flow or a GitHub token sent as
 // Bearer, a repository is shown only to whom GitHub, asked with their own

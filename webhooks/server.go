@@ -78,6 +78,9 @@ type Options struct {
 	// Hub, when set, carries decisions to the board's live updates; the
 	// same Hub's Publish must be the Service's Decided hook.
 	Hub *Hub
+	// Slack enables POST /webhooks/slack, the GO/NOGO buttons; without
+	// its signing secret the endpoint answers 401 to everyone.
+	Slack SlackOptions
 }
 
 // server holds what the handlers share. It is read-only after New.
@@ -97,6 +100,7 @@ type server struct {
 	// board's decisions (nil: the board does not update live).
 	policySettings func() opa.Settings
 	hub            *Hub
+	slackOpts      SlackOptions
 }
 
 // New checks the options and returns the gin engine serving every
@@ -148,7 +152,9 @@ func New(o Options) (*gin.Engine, error) {
 
 		policySettings: o.Settings,
 		hub:            o.Hub,
+		slackOpts:      o.Slack,
 	}
+	s.slackOpts.SigningSecret = append([]byte(nil), o.Slack.SigningSecret...)
 	if o.Policy != nil {
 		o.Metrics.watchPolicy(o.Policy)
 	}
@@ -172,6 +178,7 @@ func New(o Options) (*gin.Engine, error) {
 func (s *server) routes(r *gin.Engine) {
 	r.POST("/webhooks/github", s.github)
 	r.POST("/webhooks/jenkins", s.jenkins)
+	r.POST("/webhooks/slack", s.slack)
 
 	// Pages and API show private repositories' content: every route in
 	// this group needs a signed-in viewer (see signedIn), and a handler

@@ -15,6 +15,7 @@ import (
 	"github.com/releasegate/gatekeeper/gatekeeper/githubapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/jenkinsapi"
 	"github.com/releasegate/gatekeeper/gatekeeper/opa"
+	"github.com/releasegate/gatekeeper/gatekeeper/slackapi"
 )
 
 // Config is every setting of `gatekeeper serve`. Each comes from a flag, else
@@ -51,6 +52,12 @@ type Config struct {
 	ZenHubAPIToken string
 
 	SlackWebhookURL string
+	// SlackSigningSecret verifies POST /webhooks/slack (the GO/NOGO
+	// buttons); SlackBotToken opens the NOGO reason modal; SlackAPIURL
+	// is the Web API base.
+	SlackSigningSecret string
+	SlackBotToken      string
+	SlackAPIURL        string
 
 	// GitHubWritesPerMinute paces this replica's content-creating GitHub
 	// requests (statuses, reactions, replies); GitHub's secondary limit
@@ -118,6 +125,9 @@ func (c *Config) settings() []setting {
 		{"zenhub-api-url", "ZENHUB_API_URL", "", "ZenHub API base URL", &c.ZenHubAPIURL, false},
 		{"", "ZENHUB_API_TOKEN", "", "ZenHub API token", &c.ZenHubAPIToken, true},
 		{"", "SLACK_WEBHOOK_URL", "", "Slack incoming webhook for #production", &c.SlackWebhookURL, true},
+		{"", "SLACK_SIGNING_SECRET", "", "Slack app signing secret: enables the GO/NOGO buttons (POST /webhooks/slack)", &c.SlackSigningSecret, true},
+		{"", "SLACK_BOT_TOKEN", "", "Slack bot token (xoxb-…): opens the NOGO reason form", &c.SlackBotToken, true},
+		{"slack-api-url", "SLACK_API_URL", "https://slack.com/api/", "Slack Web API base", &c.SlackAPIURL, false},
 		{"log-level", "GATEKEEPER_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel, false},
 	}
 }
@@ -272,6 +282,7 @@ func (c *Config) Validate() error {
 	p = append(p, checkURL("JENKINS_URL", c.JenkinsURL, false, false)...)
 	p = append(p, checkURL("ZENHUB_API_URL", c.ZenHubAPIURL, false, false)...)
 	p = append(p, checkSlackURL(c.SlackWebhookURL)...)
+	p = append(p, checkSlackInteractivity(c)...)
 	if c.JenkinsURL != "" && (c.JenkinsUser == "") != (c.JenkinsAPIToken == "") {
 		p = append(p, errors.New("JENKINS_USER and JENKINS_API_TOKEN must be set together"))
 	}
@@ -483,4 +494,23 @@ func quoteDefault(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// checkSlackInteractivity checks the settings of the GO/NOGO buttons: the
+// Web API base by the Slack client's own rule, and a signing secret long
+// enough to be Slack's (32 hex characters).
+func checkSlackInteractivity(c *Config) []error {
+	var p []error
+	if c.SlackSigningSecret != "" && len(c.SlackSigningSecret) < 16 {
+		p = append(p, errors.New("SLACK_SIGNING_SECRET is shorter than 16 characters; Slack's has 32"))
+	}
+	if c.SlackBotToken != "" && c.SlackSigningSecret == "" {
+		p = append(p, errors.New("SLACK_BOT_TOKEN is set without SLACK_SIGNING_SECRET: the NOGO form it opens could not be received"))
+	}
+	if c.SlackAPIURL != "" {
+		if _, err := slackapi.NewInteractor(slackapi.InteractOptions{APIURL: c.SlackAPIURL}); err != nil {
+			p = append(p, fmt.Errorf("SLACK_API_URL: %s is not https (http is only for a test server on 127.0.0.1)", redactURL(c.SlackAPIURL)))
+		}
+	}
+	return p
 }

@@ -84,13 +84,17 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	slack, err := slackOptions(cfg, engine, log)
+	if err != nil {
+		return err
+	}
 	gin.SetMode(gin.ReleaseMode)
 	handler, err := webhooks.New(webhooks.Options{
 		Service: svc, ParseGitHub: githubevents.ParseDelivery, WebhookSecret: []byte(cfg.WebhookSecret),
 		JenkinsToken: []byte(cfg.JenkinsToken), ParseJenkins: jenkinsParser(jenkinsapi.ParseOptions{
 			Repos: cfg.jobRepos, Stages: func() jenkinsapi.StageMap { return stageMap(engine, log) },
 		}),
-		Logger: log, Metrics: metrics, Auth: auth, Policy: engine.Health,
+		Logger: log, Metrics: metrics, Auth: auth, Policy: engine.Health, Slack: slack,
 		Settings: engine.Settings, Hub: hub,
 	})
 	if err != nil {
@@ -119,6 +123,10 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); watchPolicy(workCtx, engine, svc, cfg.PolicyReload, log) }()
 	go func() { defer wg.Done(); _ = svc.Run(workCtx) }()
+	if deps.slack != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); runSummaries(workCtx, deps.slack, engine, svc, log) }()
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -225,6 +233,7 @@ type dependencies struct {
 	publisher gatekeeper.Publisher
 	responder gatekeeper.Responder
 	notifier  gatekeeper.Notifier // nil: no Slack notifications
+	slack     *slackapi.Notifier  // the same, for the daily summary
 	sources   []gatekeeper.Source
 	github    *githubapi.Client
 	// discoverer finds pull requests whose webhooks were lost; nil in a
@@ -284,6 +293,10 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 	} else if cfg.JenkinsToken == "" {
 		log.Warn("Jenkins is not configured (GATEKEEPER_JENKINS_TOKEN, JENKINS_URL): release pull requests will wait for their build")
 	}
+	if cfg.githubAuth() && cfg.SlackSigningSecret != "" {
+		// Votes cast with the Slack buttons become comments, then votes.
+		d.sources = append(d.sources, githubapi.NewSlackEcho(gh))
+	}
 	if cfg.githubAuth() {
 		d.sources = append(d.sources, githubapi.NewTeamSource(gh, githubapi.TeamSourceOptions{Teams: policyTeams(engine), TTL: 2 * cfg.GitHubMaxAge}))
 	}
@@ -297,12 +310,13 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 		d.sources = append(d.sources, zs)
 	}
 	if cfg.SlackWebhookURL != "" {
-		sn, err := slackapi.New(slackapi.Options{WebhookURL: cfg.SlackWebhookURL, Logger: log})
+		sn, err := slackapi.New(slackapi.Options{WebhookURL: cfg.SlackWebhookURL, Logger: log,
+			Buttons: cfg.SlackSigningSecret != "" && cfg.githubAuth()})
 		if err != nil {
 			return d, fmt.Errorf("SLACK_WEBHOOK_URL: %w", err)
 		}
 		log.Info("gate changes go to Slack", "host", sn.Host()) // the URL is a secret
-		d.notifier = sn
+		d.notifier, d.slack = sn, sn
 	}
 	return d, nil
 }

@@ -165,8 +165,14 @@ func refusalText(c *github.IssueComment, why string) string {
 	if why == "" {
 		why = "it is not a valid vote"
 	}
+	user := c.GetUser().GetLogin()
+	if vote, voter, ok := gatekeeper.ParseEcho(c.GetBody()); ok && c.GetUser().GetType() == "Bot" {
+		// The gatekeeper's echo of a vote cast in Slack: the vote is the
+		// voter's, and so is the answer.
+		what, user = vote, voter
+	}
 	text := fmt.Sprintf("your %s was not counted: %s", what, markdownEscaper.Replace(why))
-	if user := c.GetUser().GetLogin(); user != "" {
+	if user != "" {
 		text = "@" + user + " " + text
 	}
 	return text

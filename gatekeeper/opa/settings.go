@@ -41,6 +41,69 @@ type Settings struct {
 	Votes      VoteSettings       `json:"votes"`
 	Window     WindowSettings     `json:"window"`
 	Evaluation EvaluationSettings `json:"evaluation"`
+	Slack      SlackSettings      `json:"slack"`
+}
+
+// SlackSettings is release.slack: who may vote with the Slack buttons,
+// and when the daily Go/NoGo summary is posted.
+type SlackSettings struct {
+	// Users maps Slack user ids (U…, W…) to GitHub logins: the only way a
+	// Slack button press becomes someone's vote. The Slack profile is not
+	// used: its fields are edited by the user themselves.
+	Users map[string]string `json:"users"`
+	// Team, when set, is the Slack workspace id (T…) whose users these
+	// are; a request from another workspace is refused.
+	Team string `json:"team"`
+	// SummaryAt is when the daily summary is posted (HH:MM in
+	// window.timezone, on window.weekdays); "" means window.go_nogo, and
+	// "off" posts none.
+	SummaryAt string `json:"summary_at"`
+}
+
+// Voter returns the GitHub login the policy data maps Slack user id to,
+// and false when it maps none.
+func (s SlackSettings) Voter(slackUser string) (string, bool) {
+	login, ok := s.Users[slackUser]
+	return login, ok && login != ""
+}
+
+// Summary returns when the daily Go/NoGo summary is due on the day of
+// now, in the window's time zone: the time, and false when none is due
+// that day (not a window weekday, summaries off, or a setting that does
+// not parse).
+func (s Settings) Summary(now time.Time) (time.Time, bool) {
+	at := s.Slack.SummaryAt
+	if at == "" {
+		at = s.Window.GoNoGo
+	}
+	if at == "" || at == "off" {
+		return time.Time{}, false
+	}
+	loc := time.UTC
+	if s.Window.Timezone != "" {
+		l, err := time.LoadLocation(s.Window.Timezone)
+		if err != nil {
+			return time.Time{}, false
+		}
+		loc = l
+	}
+	hm, err := time.Parse("15:04", at)
+	if err != nil {
+		return time.Time{}, false
+	}
+	local := now.In(loc)
+	if len(s.Window.Weekdays) > 0 {
+		ok := false
+		for _, d := range s.Window.Weekdays {
+			if strings.EqualFold(d, local.Weekday().String()) {
+				ok = true
+			}
+		}
+		if !ok {
+			return time.Time{}, false
+		}
+	}
+	return time.Date(local.Year(), local.Month(), local.Day(), hm.Hour(), hm.Minute(), 0, 0, loc), true
 }
 
 // BuildSettings is release.build.
@@ -157,6 +220,11 @@ func decodeSettings(data map[string]any, revision string) (Settings, error) {
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		return s, fmt.Errorf("release settings: %s", jsonPath(err))
+	}
+	if at := s.Slack.SummaryAt; at != "" && at != "off" {
+		if _, err := time.Parse("15:04", at); err != nil {
+			return s, fmt.Errorf("release settings: slack.summary_at %q, want HH:MM or \"off\"", at)
+		}
 	}
 	if t := time.Duration(s.Evaluation.Timeout); t < 0 || t > maxEvalTimeout {
 		return s, fmt.Errorf("release settings: evaluation.timeout %s, want more than 0s and at most %s", t, maxEvalTimeout)

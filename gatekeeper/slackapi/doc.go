@@ -30,6 +30,18 @@
 // MinInterval apart. All waits go through the injected Sleep and Clock, so
 // tests never wait.
 //
+// # Chatops
+//
+// With Options.Buttons every message carries GO and NOGO buttons (an
+// actions block whose action_id and value, the pull request key, the
+// interaction endpoint reads back). PostSummary posts the daily Go/NoGo
+// summary of the open release pull requests, through the same webhook, pace
+// and retries; RunSummaries posts it at the time the policy data says, once
+// a day across replicas (it claims the day in the store first). An
+// Interactor opens the NOGO reason modal (views.open, with SLACK_BOT_TOKEN)
+// and answers a press ephemerally on its response_url, which must be on
+// hooks.slack.com: a payload must not make the gatekeeper post anywhere.
+//
 // The webhook URL carries its own credential: it is never logged nor put in
 // an error, only its host is.
 package slackapi

@@ -67,6 +67,9 @@ type Options struct {
 	MinInterval time.Duration
 	// MaxRetryAfter caps one wait for a 429 (default DefaultMaxRetryAfter).
 	MaxRetryAfter time.Duration
+	// Buttons adds GO and NOGO buttons to every message (set when the
+	// interaction endpoint is configured: SLACK_SIGNING_SECRET).
+	Buttons bool
 }
 
 // Notifier posts gate changes to a Slack incoming webhook. It is safe for
@@ -81,6 +84,7 @@ type Notifier struct {
 	sleep         func(context.Context, time.Duration) error
 	minInterval   time.Duration
 	maxRetryAfter time.Duration
+	buttons       bool
 
 	// turn is a one-slot semaphore serializing posts; unlike a mutex,
 	// waiting for it ends with the caller's context.
@@ -102,7 +106,7 @@ func New(opts Options) (*Notifier, error) {
 	n := &Notifier{
 		url: opts.WebhookURL, host: host, http: opts.HTTPClient, log: opts.Logger,
 		clock: opts.Clock, sleep: opts.Sleep, minInterval: opts.MinInterval,
-		maxRetryAfter: opts.MaxRetryAfter, turn: make(chan struct{}, 1),
+		maxRetryAfter: opts.MaxRetryAfter, buttons: opts.Buttons, turn: make(chan struct{}, 1),
 	}
 	if n.http == nil {
 		n.http = &http.Client{Timeout: DefaultTimeout}
@@ -156,7 +160,7 @@ func checkWebhookURL(raw string) (string, error) {
 // 200, or an error after a refusal (wrapping ErrRejected), after the last
 // attempt, or when ctx ended. The error never contains the webhook URL.
 func (n *Notifier) Notify(ctx context.Context, note gatekeeper.Notification) error {
-	body, err := json.Marshal(buildMessage(note))
+	body, err := json.Marshal(n.render(note))
 	if err != nil {
 		return fmt.Errorf("encoding slack message for %s: %w", note.Key, err)
 	}

@@ -86,6 +86,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentRecords", testConcurrentRecords},
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"ConcurrentRecordsAndUpdates", testConcurrentRecordsAndUpdates},
+		{"DeliveryWithoutKeysIsAClaim", testClaim},
 		{"Lease", testLease},
 		{"LeaseConcurrent", testLeaseConcurrent},
 	}

@@ -1,0 +1,108 @@
+package githubapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
+)
+
+// TestSlackEchoPostsAndAttributes: each pending Slack vote is posted as a
+// comment, and the events make that comment (GitHub's id and time) the
+// voter's vote as cast; echoed votes are not posted again.
+func TestSlackEchoPostsAndAttributes(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	created := patchJSON(t, fixtureField(t, "issue_comment.created.json", "comment"),
+		map[string]any{"id": 4242, "user": map[string]any{"login": "release-gatekeeper[bot]", "type": "Bot"}})
+	gh.on(replyRoute, jsonReply(http.StatusCreated, string(created)))
+	src := NewSlackEcho(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()))
+
+	at := time.Date(2024, 5, 6, 10, 30, 0, 0, time.UTC)
+	nogo, err := gatekeeper.NewSlackVote("slack:T:U1:1.1", "U1", "qa-frank", "nogo", "flaky", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := nogo
+	done.ID, done.CommentID = "slack:T:U1:0.9", 1
+	ev := &gatekeeper.Evidence{Key: voteKey, SlackVotes: []gatekeeper.SlackVote{done, nogo}}
+	events, err := src.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := sentRequests(t, gh)
+	if len(reqs) != 1 || reqs[0].Route != replyRoute {
+		t.Fatalf("requests %+v, want one comment posted", reqs)
+	}
+	body := reqs[0].Body.(map[string]any)["body"].(string)
+	if !strings.HasPrefix(body, "**NOGO** from @qa-frank, cast in Slack") || !strings.Contains(body, "> flaky") {
+		t.Errorf("echo body %q", body)
+	}
+	when := time.Date(2020, 12, 29, 5, 49, 14, 0, time.UTC) // the recorded comment's created_at
+	want := []gatekeeper.Event{{Name: "slack.echo", Key: voteKey,
+		Comment:   &gatekeeper.Comment{ID: 4242, User: "qa-frank", Command: &gatekeeper.Command{Kind: "nogo", Reason: "flaky"}, CreatedAt: when, UpdatedAt: when, Via: gatekeeper.ViaSlack},
+		SlackEcho: &gatekeeper.SlackEcho{Vote: nogo.ID, CommentID: 4242}}}
+	if diff := cmp.Diff(want, events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	for _, e := range events {
+		ev.Apply(e)
+	}
+	if n := len(ev.Nogos()); n != 1 {
+		t.Errorf("%d NOGOs after the echo, want qa-frank's", n)
+	}
+	if _, err := src.Gather(context.Background(), ev); err != nil || len(sentRequests(t, gh)) != 1 {
+		t.Errorf("second gather: %v, %d requests; want nothing posted again", err, len(sentRequests(t, gh)))
+	}
+}
+
+func TestSlackEchoFailureHoldsTheGate(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	gh.on(replyRoute, jsonReply(http.StatusForbidden, `{"message":"Resource not accessible by integration"}`))
+	src := NewSlackEcho(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()))
+	v, _ := gatekeeper.NewSlackVote("slack:T:U1:1.1", "U1", "qa-frank", "go", "", time.Now())
+	events, err := src.Gather(context.Background(), &gatekeeper.Evidence{Key: voteKey, SlackVotes: []gatekeeper.SlackVote{v}})
+	if err == nil || len(events) != 0 {
+		t.Fatalf("Gather = %v, %v; want the error (the release waits) and no event", events, err)
+	}
+}
+
+// TestRefusalOfASlackVoteAddressesTheVoter: a refused vote cast in Slack
+// is the gatekeeper's own comment; the reply names the voter, not the bot.
+// Text that only looks like an echo, by a person, is answered as theirs.
+func TestRefusalOfASlackVoteAddressesTheVoter(t *testing.T) {
+	t.Parallel()
+	recorded := fixtureField(t, "issue_comment.created.json", "comment")
+	echo := gatekeeper.EchoBody(gatekeeper.SlackVote{Voter: "qa-frank", SlackUser: "U1", Command: gatekeeper.Command{Kind: "go"}})
+	for _, tt := range []struct {
+		name    string
+		comment []byte
+		want    string
+	}{
+		{"echo by the gatekeeper", patchJSON(t, recorded, map[string]any{"body": echo,
+			"user": map[string]any{"login": "release-gatekeeper[bot]", "type": "Bot"}}), "@qa-frank your GO was not counted: qa-frank holds no release role"},
+		{"echo text by a person", patchJSON(t, recorded, map[string]any{"body": echo}), "@lts-def your vote was not counted: qa-frank holds no release role"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			gh := newFakeGitHub(t, "")
+			gh.on(voteRoute, jsonReply(http.StatusOK, string(tt.comment)))
+			gh.on(reactionRoute, jsonReply(http.StatusCreated, reactionCreated))
+			gh.on(replyRoute, jsonReply(http.StatusCreated, commentCreated))
+			r := NewResponder(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()))
+			if err := r.Answer(context.Background(), voteKey, voteID, VerdictRefused, "qa-frank holds no release role"); err != nil {
+				t.Fatal(err)
+			}
+			reqs := sentRequests(t, gh)
+			if got := reqs[len(reqs)-1].Body.(map[string]any)["body"]; got != tt.want {
+				t.Errorf("reply %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
