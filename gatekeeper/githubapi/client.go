@@ -35,6 +35,7 @@ const (
 	EndpointCompareCommits    = "compare_commits"
 	EndpointListPulls         = "list_pulls"
 	EndpointGetComment        = "get_comment"
+	EndpointGetReview         = "get_review"
 	EndpointCreateReaction    = "create_reaction"
 	EndpointCreateComment     = "create_comment"
 	EndpointGetRepo           = "get_repo"
@@ -51,7 +52,7 @@ func Endpoints() []string {
 		EndpointCreateStatus, EndpointGetPull, EndpointListReviews, EndpointListComments,
 		EndpointGetTeamMembership, EndpointCompareCommits, EndpointListPulls, EndpointGetComment,
 		EndpointCreateReaction, EndpointCreateComment, EndpointGetRepo, EndpointGetCombinedStatus,
-		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch,
+		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch, EndpointGetReview,
 		EndpointGetApp, EndpointGetInstallation, EndpointCreateInstallationToken, // app.go
 	}
 }
