@@ -89,7 +89,7 @@ func TestGatherConfirmsClaims(t *testing.T) {
 		state["comment "+strconv.FormatInt(c.ID, 10)] = claimState(c.Confirmed, c.Disputed)
 	}
 	want := map[string]string{
-		"review " + strconv.FormatInt(real.ID, 10): "confirmed",
+		"review " + strconv.FormatInt(real.ID, 10):  "confirmed",
 		"review " + strconv.FormatInt(forgedID, 10): "disputed",
 		"comment 1001": "confirmed",
 		"comment 1002": "disputed", // GitHub's body says otherwise
