@@ -428,9 +428,12 @@ func (ev *Evidence) upsertReview(r Review) {
 	for i := range ev.Reviews {
 		if ev.Reviews[i].ID == r.ID {
 			cur := ev.Reviews[i]
-			if !r.Confirmed && cur.Confirmed && cur.User == r.User && cur.State == r.State && cur.CommitID == r.CommitID {
-				// A redelivery of what GitHub already showed.
-				r.Confirmed = true
+			if !r.Confirmed && cur.Confirmed && r.State != "DISMISSED" {
+				// GitHub showed this review; a submitted review never
+				// changes but by dismissal, so a claim saying otherwise
+				// is a redelivery or a forgery, and must not hide (even
+				// for a moment) a request for changes GitHub has.
+				return
 			}
 			if !r.Confirmed && cur.Disputed != "" && cur.User == r.User && cur.State == r.State && cur.CommitID == r.CommitID {
 				r.Disputed = cur.Disputed // a claim disputed stays so
@@ -461,9 +464,19 @@ func (ev *Evidence) upsertComment(c Comment) {
 		}
 		if c.Disputed != "" {
 			// GitHub's REST API contradicts a claim (see Evidence.Counted).
-			if !cur.Confirmed {
-				cur.Disputed = c.Disputed
+			if cur.Confirmed {
+				return
 			}
+			if c.restores(cur) {
+				// GitHub still has what the claim (a forged edit)
+				// replaced: the author's comment as they wrote it, or
+				// a NOGO. It stands again.
+				r := c
+				r.Disputed, r.EditedBy, r.Deleted = "", "", false
+				*cur = r
+				return
+			}
+			cur.Disputed = c.Disputed
 			return
 		}
 		if c.Confirmed && !c.Deleted && !cur.Deleted && cur.shows(c) {
@@ -537,6 +550,17 @@ func (cur *Comment) shows(c Comment) bool {
 	a, okA := cur.command()
 	b, okB := c.command()
 	return okA == okB && a == b
+}
+
+// restores reports whether the dispute c carries GitHub's own version of
+// the comment (Confirmed) that may replace the disputed claim cur: by the
+// same author, and never edited or a NOGO (the list does not say who
+// edited a comment, so an edit counts only when it closes the gate).
+func (c Comment) restores(cur *Comment) bool {
+	if !c.Confirmed || c.User != cur.User || c.Command == nil {
+		return false
+	}
+	return c.Command.Kind == "nogo" || !c.UpdatedAt.After(c.CreatedAt)
 }
 
 // closes reports whether replacing cur by the edit c can only close the

@@ -139,3 +139,35 @@ func TestClaimsFold(t *testing.T) {
 		t.Errorf("awaited after an edit %v", w)
 	}
 }
+
+// TestForgedEditsDoNotHideWhatCloses: a signed edit of a NOGO GitHub has
+// into a /go, and a signed "approved" for a review GitHub has as changes
+// requested, neither hide what GitHub has: the review is kept as GitHub
+// showed it, and the NOGO is put back when GitHub disputes the edit.
+func TestForgedEditsDoNotHideWhatCloses(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	ev := &gatekeeper.Evidence{Key: key}
+	ev.Apply(opened(head, at))
+	blocked := gatekeeper.Review{ID: 10, User: "mgmt", State: "CHANGES_REQUESTED", CommitID: head, SubmittedAt: at, Confirmed: true}
+	ev.Apply(gatekeeper.Event{Name: "github.review", Review: &blocked})
+	forgedReview := blocked
+	forgedReview.State, forgedReview.Confirmed = "approved", false
+	ev.Apply(gatekeeper.Event{Name: "pull_request_review.edited", Review: &forgedReview})
+	if r := ev.Counted(true).LatestReviews(); len(r) != 1 || r[0].State != "CHANGES_REQUESTED" {
+		t.Errorf("after a forged approval of the same review: %+v, want GitHub's changes requested", r)
+	}
+
+	nogo := gatekeeper.Comment{ID: 2, User: "sre", Body: "/nogo flaky", CreatedAt: at.Add(time.Minute), UpdatedAt: at.Add(time.Minute), Fetched: true, Confirmed: true}
+	ev.Apply(gatekeeper.Event{Name: "github.comment", Comment: &nogo})
+	forged := nogo
+	forged.Body, forged.UpdatedAt, forged.EditedBy, forged.Fetched, forged.Confirmed = "/go", at.Add(2*time.Minute), "sre", false, false
+	ev.Apply(gatekeeper.Event{Name: "issue_comment.edited", Comment: &forged})
+	// GitHub's answer to the read-back: the NOGO as it was, disputing the edit.
+	dispute := nogo
+	dispute.Disputed = "GitHub has comment 2 by sre at … saying otherwise"
+	ev.Apply(gatekeeper.Event{Name: "github.claim", Comment: &dispute})
+	if n := ev.Counted(true).Nogos(); len(n) != 1 || n[0].User != "sre" {
+		t.Errorf("after a forged edit of a NOGO GitHub disputed: nogos %+v, want sre's", n)
+	}
+}

@@ -139,6 +139,15 @@ func (s *Source) confirmComment(ctx context.Context, key gatekeeper.PullKey, c g
 			return gatekeeper.Event{Name: EventClaim, Received: now, Key: key, Comment: &gc}, nil
 		}
 		why = fmt.Sprintf("GitHub has comment %d by %s at %s saying otherwise", c.ID, gc.User, gc.UpdatedAt.Format(time.RFC3339))
+		s.suspicious(ctx, key, "comment", c.ID, why)
+		// With GitHub's own version: the domain puts it back when it
+		// is safe to (a forged edit of a NOGO must not drop the NOGO).
+		shown.Disputed = why
+		shown.Body, shown.Command = "", nil
+		if cmd, ok := gatekeeper.ParseCommand(gc.Body); ok {
+			shown.Command = &cmd
+		}
+		return gatekeeper.Event{Name: EventClaim, Received: now, Key: key, Comment: &shown}, nil
 	}
 	s.suspicious(ctx, key, "comment", c.ID, why)
 	d := gatekeeper.Comment{ID: c.ID, User: c.User, Command: c.Command, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Disputed: why}
