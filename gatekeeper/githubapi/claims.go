@@ -13,6 +13,10 @@ import (
 	"github.com/releasegate/gatekeeper/gatekeeper/githubevents"
 )
 
+// EndpointGetReview names GET …/pulls/{n}/reviews/{id}, a claimed review
+// read back, in the call metrics.
+const EndpointGetReview = "get_review"
+
 // EventClaim carries what GitHub's REST API said of one claim a webhook
 // brought (a review or comment read back one by one): the review or
 // comment as GitHub has it (Confirmed), or the claim marked Disputed.

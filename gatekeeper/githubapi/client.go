@@ -35,7 +35,6 @@ const (
 	EndpointCompareCommits    = "compare_commits"
 	EndpointListPulls         = "list_pulls"
 	EndpointGetComment        = "get_comment"
-	EndpointGetReview         = "get_review"
 	EndpointCreateReaction    = "create_reaction"
 	EndpointCreateComment     = "create_comment"
 	EndpointGetRepo           = "get_repo"
@@ -52,8 +51,9 @@ func Endpoints() []string {
 		EndpointCreateStatus, EndpointGetPull, EndpointListReviews, EndpointListComments,
 		EndpointGetTeamMembership, EndpointCompareCommits, EndpointListPulls, EndpointGetComment,
 		EndpointCreateReaction, EndpointCreateComment, EndpointGetRepo, EndpointGetCombinedStatus,
-		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch, EndpointGetReview,
+		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch,
 		EndpointGetApp, EndpointGetInstallation, EndpointCreateInstallationToken, // app.go
+		EndpointGetReview, // claims.go
 	}
 }
 
