@@ -47,11 +47,12 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	}
 
 	now := s.o.Clock.Now()
-	input := BuildInput(ev, InputOptions{Now: now, Gated: s.o.Gated, StatusContext: s.o.StatusContext, VerifyBuilds: s.o.VerifyBuilds, StageKeys: s.o.StageKeys})
+	input := BuildInput(ev.Counted(s.o.ConfirmClaims), InputOptions{Now: now, Gated: s.o.Gated, StatusContext: s.o.StatusContext, VerifyBuilds: s.o.VerifyBuilds, StageKeys: s.o.StageKeys})
 	dec, perr := s.o.Evaluator.Evaluate(ctx, input)
 	policy := dec
 	s.archive(ctx, dec.PolicyRevision)
 	dec = s.guard(ev, dec, perr)
+	dec = s.awaitClaims(ev, dec)
 	dec = s.notRelease(ev, dec)
 	dec = s.foreignGate(ctx, ev, dec)
 	rec := DecisionRecord{
@@ -207,6 +208,24 @@ func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool) {
 		return ev, true
 	}
 	return updated, incomplete
+}
+
+// awaitClaims makes the decision wait for GitHub to confirm the claims
+// left out of the input (Evidence.Counted): an approval or vote only a
+// webhook brought.
+func (s *Service) awaitClaims(ev *Evidence, dec Decision) Decision {
+	if !s.o.ConfirmClaims || dec.State == Error || dec.State == Failure {
+		return dec
+	}
+	claims := ev.AwaitedClaims()
+	if len(claims) == 0 {
+		return dec
+	}
+	if dec.State == Success {
+		dec.State, dec.Channel = Pending, ""
+	}
+	dec.Waiting = append(claims, dec.Waiting...)
+	return dec
 }
 
 func (s *Service) configured(name string) bool {

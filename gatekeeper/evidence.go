@@ -76,6 +76,14 @@ type Review struct {
 	CommitID          string    `json:"commit_id"`
 	SubmittedAt       time.Time `json:"submitted_at"`
 	AuthorAssociation string    `json:"author_association,omitempty"`
+	// Confirmed marks a review GitHub's REST API has shown (the reviews
+	// list, or the single review read back). A webhook's review is only a
+	// claim: anyone holding the webhook secret can sign one. See
+	// Evidence.Counted.
+	Confirmed bool `json:"confirmed,omitempty"`
+	// Disputed says what GitHub's REST API contradicts in the claim (it
+	// has no such review); a disputed review never counts.
+	Disputed string `json:"disputed,omitempty"`
 }
 
 // Comment is one pull request conversation comment. Events carry its Body;
@@ -110,6 +118,11 @@ type Comment struct {
 	// is the vote cast, whatever the comment's text says. Webhooks and
 	// the comments list never change such a comment (see SlackVote).
 	Via string `json:"via,omitempty"`
+	// Confirmed marks a comment whose author, command and time GitHub's
+	// REST API has shown (the comments list, or the single comment read
+	// back); Disputed, what it contradicts. Like Review.Confirmed.
+	Confirmed bool   `json:"confirmed,omitempty"`
+	Disputed  string `json:"disputed,omitempty"`
 }
 
 // CommentsCursor is a position in the comments list: the list is read
@@ -493,8 +506,29 @@ func labeledAt(old *PullRequest, pr PullRequest) map[string]time.Time {
 
 func (ev *Evidence) upsertReview(r Review) {
 	r.State = NormalizeReviewState(r.State)
+	if r.Disputed != "" {
+		// GitHub's REST API contradicts a claim: only the claim is
+		// marked, nothing GitHub has shown.
+		for i := range ev.Reviews {
+			if cur := &ev.Reviews[i]; cur.ID == r.ID && !cur.Confirmed {
+				cur.Disputed = r.Disputed
+			}
+		}
+		return
+	}
 	for i := range ev.Reviews {
 		if ev.Reviews[i].ID == r.ID {
+			cur := ev.Reviews[i]
+			if !r.Confirmed && cur.Confirmed && r.State != "DISMISSED" {
+				// GitHub showed this review; a submitted review never
+				// changes but by dismissal, so a claim saying otherwise
+				// is a redelivery or a forgery, and must not hide (even
+				// for a moment) a request for changes GitHub has.
+				return
+			}
+			if !r.Confirmed && cur.Disputed != "" && cur.User == r.User && cur.State == r.State && cur.CommitID == r.CommitID {
+				r.Disputed = cur.Disputed // a claim disputed stays so
+			}
 			// A dismissal is final: a late or redelivered "submitted"
 			// must not bring the approval back.
 			if ev.Reviews[i].State == "DISMISSED" {
@@ -518,6 +552,33 @@ func (ev *Evidence) upsertComment(c Comment) {
 		cur := &ev.Comments[i]
 		if cur.ID != c.ID {
 			continue
+		}
+		if c.Disputed != "" {
+			// GitHub's REST API contradicts a claim (see Evidence.Counted).
+			if cur.Confirmed {
+				return
+			}
+			if c.restores(cur) {
+				// GitHub still has what the claim (a forged edit)
+				// replaced: the author's comment as they wrote it, or
+				// a NOGO. It stands again.
+				r := c
+				r.Disputed, r.EditedBy, r.Deleted = "", "", false
+				*cur = r
+				return
+			}
+			cur.Disputed = c.Disputed
+			return
+		}
+		if c.Confirmed && !c.Deleted && !cur.Deleted && cur.shows(c) {
+			// GitHub shows what the evidence holds: the claim is confirmed.
+			cur.Confirmed, cur.Disputed = true, ""
+			return
+		}
+		if !c.Confirmed && (cur.Confirmed || cur.Disputed != "") && !c.Deleted && cur.shows(c) {
+			// A redelivery of what GitHub already showed, or of a claim
+			// it already contradicted.
+			return
 		}
 		switch {
 		// The echo of a Slack vote is the voter's vote as recorded when
@@ -565,7 +626,7 @@ func (ev *Evidence) upsertComment(c Comment) {
 		// author wrote is unknown, so it is no vote at all.
 		c.Deleted = true
 	}
-	if c.Fetched && c.Deleted {
+	if c.Disputed != "" || (c.Fetched && c.Deleted) {
 		return // never seen, and gone
 	}
 	if unattributed && (c.Command == nil || c.Command.Kind != "nogo") {
@@ -582,6 +643,28 @@ func (ev *Evidence) upsertComment(c Comment) {
 	}
 	ev.Comments = append(ev.Comments, c)
 	ev.trimComments(c.User)
+}
+
+// shows reports whether c says what cur holds: the same author, command
+// and time of the last edit.
+func (cur *Comment) shows(c Comment) bool {
+	if cur.User != c.User || !cur.UpdatedAt.Equal(c.UpdatedAt) {
+		return false
+	}
+	a, okA := cur.command()
+	b, okB := c.command()
+	return okA == okB && a == b
+}
+
+// restores reports whether the dispute c carries GitHub's own version of
+// the comment (Confirmed) that may replace the disputed claim cur: by the
+// same author, and never edited or a NOGO (the list does not say who
+// edited a comment, so an edit counts only when it closes the gate).
+func (c Comment) restores(cur *Comment) bool {
+	if !c.Confirmed || c.User != cur.User || c.Command == nil {
+		return false
+	}
+	return c.Command.Kind == "nogo" || !c.UpdatedAt.After(c.CreatedAt)
 }
 
 // closes reports whether replacing cur by the edit c can only close the

@@ -32,6 +32,11 @@ type Options struct {
 	// VerifyBuilds is true when a source reads builds from Jenkins' REST
 	// API (JENKINS_URL): then only what it states counts (InputOptions).
 	VerifyBuilds bool
+	// ConfirmClaims is true when a source reads reviews and comments from
+	// GitHub's REST API (a token or an App): then an approval or a vote
+	// that only a webhook brought counts once GitHub has shown it
+	// (Evidence.Counted). False (a dry run): webhooks are believed.
+	ConfirmClaims bool
 	// StageKeys maps Jenkins stage names onto release stages with the
 	// policy data in force (InputOptions); nil keeps the recorded keys.
 	StageKeys func() func(name string) string
@@ -459,6 +464,9 @@ type PullView struct {
 	// VerifyBuilds is true when builds are read from Jenkins' REST API;
 	// false: what is known of a build is only claimed.
 	VerifyBuilds bool `json:"verify_builds"`
+	// ConfirmClaims is true when approvals and votes count only once
+	// GitHub's REST API has shown them; false: webhooks are believed.
+	ConfirmClaims bool `json:"confirm_claims"`
 }
 
 // Pull returns the view of one pull request, with up to history decision
@@ -476,7 +484,7 @@ func (s *Service) Pull(ctx context.Context, key PullKey, history int) (*PullView
 	if err != nil {
 		return nil, fmt.Errorf("reading queue for %s: %w", key, err)
 	}
-	v := &PullView{Key: key, TargetURL: s.TargetURL(key), Queued: queued, Evidence: ev, History: recs, DryRun: s.o.Publisher.DryRun(), VerifyBuilds: s.o.VerifyBuilds}
+	v := &PullView{Key: key, TargetURL: s.TargetURL(key), Queued: queued, Evidence: ev, History: recs, DryRun: s.o.Publisher.DryRun(), VerifyBuilds: s.o.VerifyBuilds, ConfirmClaims: s.o.ConfirmClaims}
 	for _, src := range s.o.Sources {
 		v.Sources = append(v.Sources, src.Name())
 	}

@@ -92,6 +92,7 @@ var (
 	statusesRoute   = regexp.MustCompile(`^` + repoPath + `/statuses/([0-9a-f]{40})$`)
 	pullRoute       = regexp.MustCompile(`^` + repoPath + `/pulls/([0-9]+)$`)
 	reviewsRoute    = regexp.MustCompile(`^` + repoPath + `/pulls/([0-9]+)/reviews$`)
+	reviewRoute     = regexp.MustCompile(`^` + repoPath + `/pulls/([0-9]+)/reviews/([0-9]+)$`)
 	compareRoute    = regexp.MustCompile(`^` + repoPath + `/compare/([^/]+)\.\.\.([0-9a-f]{40})$`)
 	combinedRoute   = regexp.MustCompile(`^` + repoPath + `/commits/([0-9a-f]{40})/status$`)
 	checkRunsRoute  = regexp.MustCompile(`^` + repoPath + `/commits/[0-9a-f]{40}/check-runs$`)
@@ -158,6 +159,19 @@ func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			list = []map[string]any{}
 		}
 		writeJSONStatus(w, http.StatusOK, mustJSON(f.t, list))
+	case get && reviewRoute.MatchString(p):
+		// GET …/pulls/{n}/reviews/{id}: the review, 404 when GitHub
+		// has none by that id on that pull request.
+		m := reviewRoute.FindStringSubmatch(p)
+		n, _ := strconv.Atoi(m[1])
+		id, _ := strconv.ParseFloat(m[2], 64)
+		for _, rv := range f.reviews[n] {
+			if rv["id"] == id {
+				writeJSONStatus(w, http.StatusOK, mustJSON(f.t, rv))
+				return
+			}
+		}
+		notFoundJSON(w)
 	case get && compareRoute.MatchString(p):
 		// GitHub's documented compare shape: the merge commits of the
 		// pull requests merged into the release branch.

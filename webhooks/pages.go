@@ -88,6 +88,7 @@ type pullPage struct {
 	StaleChecks       []gatekeeper.Check  // on older commits
 	Build             *gatekeeper.Build   // the PR-merge build of the head
 	VerifyBuilds      bool                // builds are read from Jenkins' REST API
+	ConfirmClaims     bool                // approvals and votes count once GitHub shows them
 	Baseline          *gatekeeper.Build   // the base branch's latest good build
 	Chart             *chartRow           // the build's Helm chart version, checked
 	StaleBuilds       int                 // builds of older heads, not counted
@@ -220,6 +221,7 @@ func newPullPage(v *gatekeeper.PullView, st opa.Settings) pullPage {
 		}
 	}
 	p.VerifyBuilds = v.VerifyBuilds
+	p.ConfirmClaims = v.ConfirmClaims
 	if b := ev.CurrentBuild(); b != nil {
 		p.Build = b
 		if b.ChartVersion != "" {

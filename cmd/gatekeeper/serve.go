@@ -65,6 +65,9 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
 		LeaseTTL:     cfg.LeaseTTL,
 		VerifyBuilds: cfg.JenkinsURL != "",
+		// With GitHub readable, webhooks' approvals and votes are claims
+		// until GitHub shows them; in a dry run they are believed.
+		ConfirmClaims: cfg.githubAuth(),
 		// Stages are keyed with the policy in force at every evaluation,
 		// however and whenever they were recorded.
 		StageKeys: func() func(string) string { return stageMap(engine, log).Keys() },

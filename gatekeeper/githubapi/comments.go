@@ -63,7 +63,7 @@ func (s *Source) comments(ctx context.Context, key gatekeeper.PullKey, ev *gatek
 	events := make([]gatekeeper.Event, 0, len(listed)+1)
 	for _, ic := range listed {
 		c := githubevents.Comment(ic)
-		c.Fetched = true
+		c.Fetched, c.Confirmed = true, true
 		events = append(events, gatekeeper.Event{Name: EventComment, Received: now, Key: key, Comment: &c})
 	}
 	if err != nil {

@@ -26,6 +26,7 @@ var fixtureComment = gatekeeper.Comment{
 	CreatedAt: time.Date(2020, 12, 29, 5, 49, 14, 0, time.UTC),
 	UpdatedAt: time.Date(2020, 12, 29, 5, 49, 14, 0, time.UTC),
 	Fetched:   true,
+	Confirmed: true,
 }
 
 // recordedComments is the JSON list of the recorded comment alone.
@@ -54,7 +55,7 @@ func (c listedComment) json(t testing.TB) json.RawMessage {
 
 // domain returns c as the Source reports it.
 func (c listedComment) domain() gatekeeper.Comment {
-	return gatekeeper.Comment{ID: c.id, User: c.user, Body: c.body, CreatedAt: c.at.UTC(), UpdatedAt: c.at.UTC(), Fetched: true}
+	return gatekeeper.Comment{ID: c.id, User: c.user, Body: c.body, CreatedAt: c.at.UTC(), UpdatedAt: c.at.UTC(), Fetched: true, Confirmed: true}
 }
 
 // commentList returns a comments-list reply holding cs.
@@ -92,7 +93,8 @@ var (
 )
 
 // commentEvidence is fixturePR's evidence knowing cs from webhooks (the
-// deleted ones marked so), never fetched from GitHub.
+// deleted ones marked so), never fetched from GitHub's list, each already
+// read back one by one (Confirmed: claims are claims_test.go's).
 func commentEvidence(deleted []listedComment, cs ...listedComment) *gatekeeper.Evidence {
 	pr := fixturePR
 	ev := &gatekeeper.Evidence{

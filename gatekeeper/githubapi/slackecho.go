@@ -63,6 +63,9 @@ func (s *SlackEcho) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gate
 			Comment: &gatekeeper.Comment{
 				ID: created.GetID(), User: v.Voter, Command: &cmd,
 				CreatedAt: at, UpdatedAt: at, Via: gatekeeper.ViaSlack,
+				// GitHub's own answer to the post: nothing to read back.
+				// (The vote itself was signed by Slack.)
+				Confirmed: true,
 			},
 			SlackEcho: &gatekeeper.SlackEcho{Vote: v.ID, CommentID: created.GetID()},
 		})

@@ -45,7 +45,7 @@ func TestSlackEchoPostsAndAttributes(t *testing.T) {
 	}
 	when := time.Date(2020, 12, 29, 5, 49, 14, 0, time.UTC) // the recorded comment's created_at
 	want := []gatekeeper.Event{{Name: "slack.echo", Key: voteKey,
-		Comment:   &gatekeeper.Comment{ID: 4242, User: "qa-frank", Command: &gatekeeper.Command{Kind: "nogo", Reason: "flaky"}, CreatedAt: when, UpdatedAt: when, Via: gatekeeper.ViaSlack},
+		Comment:   &gatekeeper.Comment{ID: 4242, User: "qa-frank", Command: &gatekeeper.Command{Kind: "nogo", Reason: "flaky"}, CreatedAt: when, UpdatedAt: when, Via: gatekeeper.ViaSlack, Confirmed: true},
 		SlackEcho: &gatekeeper.SlackEcho{Vote: nogo.ID, CommentID: 4242}}}
 	if diff := cmp.Diff(want, events); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)

@@ -188,6 +188,9 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 		events = append(events, comments...)
 		errComments = err
 	}
+	claims, err := s.confirm(ctx, key, ev, events, now)
+	events = append(events, claims...)
+	errComments = errors.Join(errComments, err)
 	if head == "" || !s.checksDue(ev, head, now) {
 		return events, errComments
 	}
@@ -232,6 +235,7 @@ func (s *Source) pull(ctx context.Context, key gatekeeper.PullKey, now time.Time
 			continue
 		}
 		rv := githubevents.Review(r)
+		rv.Confirmed = true
 		events = append(events, gatekeeper.Event{
 			Name:     EventReview,
 			Received: now,

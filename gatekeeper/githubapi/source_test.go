@@ -60,6 +60,7 @@ func TestGatherFetchesMissingSnapshot(t *testing.T) {
 		t.Fatalf("Gather: %v", err)
 	}
 	pr, review, comment := fixturePR, fixtureRESTReview, fixtureComment
+	review.Confirmed = true // read from GitHub's REST API, not claimed
 	want := []gatekeeper.Event{
 		{Name: EventPullRequest, Received: testEpoch, Key: helloKey, SHA: pr.HeadSHA, PullRequest: &pr},
 		{Name: EventReview, Received: testEpoch, Key: helloKey, SHA: review.CommitID, Review: &review},
@@ -130,7 +131,9 @@ func TestGatherPaginatesReviews(t *testing.T) {
 			reviews = append(reviews, *e.Review)
 		}
 	}
-	if diff := cmp.Diff([]gatekeeper.Review{fixtureRESTReview, fixtureWebhookReview}, reviews); diff != "" {
+	first, second := fixtureRESTReview, fixtureWebhookReview
+	first.Confirmed, second.Confirmed = true, true // GitHub listed both
+	if diff := cmp.Diff([]gatekeeper.Review{first, second}, reviews); diff != "" {
 		t.Errorf("reviews across pages (-want +got):\n%s", diff)
 	}
 
