@@ -40,7 +40,6 @@ func (s stallingSource) Gather(ctx context.Context, _ *gatekeeper.Evidence) ([]g
 // has finished (a slow policy is an error, not a stall: issue 7 item 15;
 // the same must hold for a slow source).
 func TestAttackSlowSourceHoldsAnOldSuccess(t *testing.T) {
-	t.Skip("defect: gathering has no overall deadline and runs before every evaluation, so while a source is slow (a minute here; up to calls x 30s timeouts in production) a NOGO accepted meanwhile leaves the old success posted")
 	t.Parallel()
 	ctx := context.Background()
 	engine, err := opa.Load(ctx, policyCopy(t))
