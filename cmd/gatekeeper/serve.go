@@ -61,7 +61,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		Notifier: deps.notifier, Sources: deps.sources,
 		Logger: log, Observer: metrics, Gated: cfg.gated, StatusContext: cfg.StatusContext,
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
-		LeaseTTL:     cfg.LeaseTTL,
+		LeaseTTL: cfg.LeaseTTL, GatherTimeout: cfg.GatherTimeout,
 		VerifyBuilds: cfg.JenkinsURL != "",
 		// Stages are keyed with the policy in force at every evaluation,
 		// however and whenever they were recorded.
