@@ -59,9 +59,14 @@ func newGathers() *gathers {
 	return &gathers{calls: map[gatherKey]*gatherCall{}, base: ctx, stop: cancel}
 }
 
-// close cancels the calls still running and waits for them.
+// close cancels the calls still running and waits for them; calls made
+// later (a Service run again) start afresh.
 func (g *gathers) close() {
-	g.stop()
+	g.mu.Lock()
+	stop := g.stop
+	g.base, g.stop = context.WithCancel(context.Background())
+	g.mu.Unlock()
+	stop()
 	g.wg.Wait()
 }
 
@@ -87,7 +92,7 @@ func (s *Service) ask(ctx context.Context, src Source, ev *Evidence) (events []E
 		c = &gatherCall{started: now, done: make(chan struct{})}
 		g.calls[k] = c
 		g.wg.Add(1)
-		go s.call(g, k, c, src, ev.Clone())
+		go s.call(g, g.base, k, c, src, ev.Clone())
 	}
 	g.mu.Unlock()
 
@@ -116,9 +121,9 @@ func (s *Service) ask(ctx context.Context, src Source, ev *Evidence) (events []E
 }
 
 // call runs one Gather, bounded by gatherCap and the service's life.
-func (s *Service) call(g *gathers, k gatherKey, c *gatherCall, src Source, ev *Evidence) {
+func (s *Service) call(g *gathers, base context.Context, k gatherKey, c *gatherCall, src Source, ev *Evidence) {
 	defer g.wg.Done()
-	ctx, cancel := context.WithTimeout(g.base, gatherCap)
+	ctx, cancel := context.WithTimeout(base, gatherCap)
 	events, err := src.Gather(ctx, ev)
 	cancel()
 	g.mu.Lock()
@@ -126,13 +131,13 @@ func (s *Service) call(g *gathers, k gatherKey, c *gatherCall, src Source, ev *E
 	close(c.done)
 	abandoned := c.abandoned
 	g.mu.Unlock()
-	if !abandoned || g.base.Err() != nil {
+	if !abandoned || base.Err() != nil {
 		return
 	}
 	took := c.ended.Sub(c.started)
-	s.log.InfoContext(g.base, "a slow evidence source answered; evaluating again", "source", k.source, "pr", k.key.String(),
+	s.log.InfoContext(base, "a slow evidence source answered; evaluating again", "source", k.source, "pr", k.key.String(),
 		"took", took.Round(time.Millisecond).String(), "err", err)
-	if err := s.Enqueue(g.base, k.key); err != nil {
-		s.log.ErrorContext(g.base, "queueing a pull request after a slow source answered", "source", k.source, "pr", k.key.String(), "err", err)
+	if err := s.Enqueue(base, k.key); err != nil {
+		s.log.ErrorContext(base, "queueing a pull request after a slow source answered", "source", k.source, "pr", k.key.String(), "err", err)
 	}
 }
