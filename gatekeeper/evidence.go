@@ -129,6 +129,78 @@ type Check struct {
 	// app that created a check run. "" when GitHub did not say. It tells
 	// the gatekeeper's own statuses from anybody else's in its context.
 	Creator string `json:"creator,omitempty"`
+	// The fields above are the newest report of the check, whoever made
+	// it (GitHub shows that one). Anyone with write access may report in
+	// any context, so the gatekeeper also remembers who reported it first
+	// on this commit: another creator's later report does not replace
+	// that one's verdict (see CheckOwner).
+	//
+	// FirstCreator is who first reported the check on this commit, as
+	// far as the gatekeeper learnt (a webhook, or the oldest status of the
+	// context in GitHub's list); "" when unknown.
+	FirstCreator string `json:"first_creator,omitempty"`
+	// Original is, while the newest report is by another creator than
+	// FirstCreator, FirstCreator's newest report: its verdict stands.
+	// nil otherwise (and when FirstCreator's report is not known).
+	Original *CheckReport `json:"original,omitempty"`
+	// OtherCreators are the other creators that reported the check on
+	// this commit, in the order learnt, at most maxOtherCreators.
+	OtherCreators []string `json:"other_creators,omitempty"`
+}
+
+// CheckReport is one report of a check: a status or a check run.
+type CheckReport struct {
+	Creator     string    `json:"creator,omitempty"`
+	State       string    `json:"state"`
+	Description string    `json:"description,omitempty"`
+	URL         string    `json:"url,omitempty"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// maxOtherCreators bounds Check.OtherCreators: a flood of hand-set
+// statuses from many accounts must not grow the evidence without end.
+const maxOtherCreators = 10
+
+// Report is the newest report the check holds.
+func (c Check) Report() CheckReport {
+	return CheckReport{Creator: c.Creator, State: c.State, Description: c.Description, URL: c.URL, UpdatedAt: c.UpdatedAt}
+}
+
+// TakenOver reports whether the newest report of the check is by another
+// creator than the one that first reported it ("ci/build reported by
+// ci-bot, then set to success by dev-mallory"). A later report by the
+// first creator is normal; so is a check whose first creator is unknown.
+// A newest report whose creator GitHub did not name, over a known first
+// creator, counts as taken over: it cannot be shown to be the original's.
+func (c Check) TakenOver() bool {
+	return c.FirstCreator != "" && !strings.EqualFold(c.Creator, c.FirstCreator)
+}
+
+// Owner is the verdict that counts for the check: the first creator's
+// newest report while another creator took it over (nil when that report
+// is not known), else the newest report.
+func (c Check) Owner() *CheckReport {
+	if c.TakenOver() {
+		if c.Original == nil {
+			return nil
+		}
+		o := *c.Original
+		return &o
+	}
+	r := c.Report()
+	return &r
+}
+
+func (c Check) clone() Check {
+	if c.Original != nil {
+		o := *c.Original
+		c.Original = &o
+	}
+	c.OtherCreators = append([]string(nil), c.OtherCreators...)
+	if len(c.OtherCreators) == 0 {
+		c.OtherCreators = nil
+	}
+	return c
 }
 
 // BaseTip is the commit a base branch pointed at, as of At.
@@ -492,18 +564,75 @@ func closes(cur *Comment, c Comment) bool {
 }
 
 func (ev *Evidence) upsertCheck(c Check) {
+	c = c.clone()
 	for i := range ev.Checks {
 		// A check run and a status of the same name are two checks:
 		// GitHub requires both to pass, so one must not hide the other.
 		if ev.Checks[i].Name == c.Name && ev.Checks[i].SHA == c.SHA && ev.Checks[i].Kind == c.Kind {
-			if c.UpdatedAt.Before(ev.Checks[i].UpdatedAt) {
-				return
-			}
-			ev.Checks[i] = c
+			ev.Checks[i] = mergeCheck(ev.Checks[i], c)
 			return
 		}
 	}
-	ev.Checks = append(ev.Checks, c)
+	if c.FirstCreator == "" {
+		c.FirstCreator = c.Creator
+	}
+	ev.Checks = append(ev.Checks, mergeCheck(Check{Name: c.Name, SHA: c.SHA, Kind: c.Kind, FirstCreator: c.FirstCreator}, c))
+}
+
+// mergeCheck merges the report c (a webhook's, or a fetch's, which may
+// also name the first creator and its newest report) into the check held,
+// cur. The newest report is GitHub's view, as before; who reported first
+// is kept from the first report learnt, and while another creator's
+// report is the newest, the first creator's newest report is kept as
+// Original, so that a status set by hand over another system's never
+// replaces that system's verdict.
+func mergeCheck(cur, c Check) Check {
+	first := cur.FirstCreator
+	if first == "" {
+		// A fetch names the oldest creator in GitHub's list.
+		first = c.FirstCreator
+	}
+	if first == "" && len(cur.OtherCreators) == 0 {
+		// Held before first creators were recorded: its creator is the
+		// first known. (A check merged since with its first creator
+		// unknown names the others: none of them is taken for the
+		// first, whoever reports next.)
+		first = cur.Creator
+	}
+	reports := []*CheckReport{cur.Original, c.Original}
+	if !cur.UpdatedAt.IsZero() || cur.State != "" {
+		r := cur.Report()
+		reports = append(reports, &r)
+	}
+	r := c.Report()
+	reports = append(reports, &r)
+	out := cur
+	if cur.State == "" && cur.UpdatedAt.IsZero() || !c.UpdatedAt.Before(cur.UpdatedAt) {
+		// The newest report wins the top-level fields, as GitHub shows it.
+		out.State, out.Description, out.URL, out.UpdatedAt, out.Creator = c.State, c.Description, c.URL, c.UpdatedAt, c.Creator
+	}
+	out.FirstCreator = first
+	out.Original = nil
+	if out.TakenOver() {
+		for _, r := range reports {
+			if r != nil && strings.EqualFold(r.Creator, first) && (out.Original == nil || !r.UpdatedAt.Before(out.Original.UpdatedAt)) {
+				o := *r
+				out.Original = &o
+			}
+		}
+	}
+	others := append(append([]string(nil), cur.OtherCreators...), c.OtherCreators...)
+	others = append(others, cur.Creator, c.Creator)
+	out.OtherCreators = nil
+	for _, o := range others {
+		if o == "" || strings.EqualFold(o, first) || slices.ContainsFunc(out.OtherCreators, func(s string) bool { return strings.EqualFold(s, o) }) {
+			continue
+		}
+		if len(out.OtherCreators) < maxOtherCreators {
+			out.OtherCreators = append(out.OtherCreators, o)
+		}
+	}
+	return out
 }
 
 // phaseRank orders notification phases; a later phase is never replaced
@@ -862,6 +991,9 @@ func (ev *Evidence) Clone() *Evidence {
 	cp.Reviews = append([]Review(nil), ev.Reviews...)
 	cp.Comments = append([]Comment(nil), ev.Comments...)
 	cp.Checks = append([]Check(nil), ev.Checks...)
+	for i := range cp.Checks {
+		cp.Checks[i] = cp.Checks[i].clone()
+	}
 	cp.Builds = make([]Build, len(ev.Builds))
 	for i := range ev.Builds {
 		cp.Builds[i] = ev.Builds[i].clone()

@@ -385,12 +385,38 @@ func checksInput(checks []Check, head, own string) []any {
 		if head == "" || c.SHA != head || c.Name == own {
 			continue
 		}
+		// The verdict that counts is the first creator's: another
+		// creator's newer report is named in takeover, never in state.
+		state, desc, url := "pending", "", ""
+		if o := c.Owner(); o != nil {
+			state, desc, url = o.State, o.Description, o.URL
+		}
+		var takeover any
+		if c.TakenOver() {
+			takeover = map[string]any{
+				"creator":     c.Creator,
+				"state":       c.State,
+				"description": c.Description,
+				"url":         c.URL,
+			}
+		}
+		creator := c.FirstCreator
+		if creator == "" {
+			creator = c.Creator // held before first creators were recorded
+		}
+		others := make([]any, 0, len(c.OtherCreators))
+		for _, o := range c.OtherCreators {
+			others = append(others, o)
+		}
 		out = append(out, map[string]any{
-			"name":        c.Name,
-			"kind":        c.Kind,
-			"state":       c.State,
-			"description": c.Description,
-			"url":         c.URL,
+			"name":           c.Name,
+			"kind":           c.Kind,
+			"state":          state,
+			"description":    desc,
+			"url":            url,
+			"creator":        creator,
+			"other_creators": others,
+			"takeover":       takeover,
 		})
 	}
 	return out

@@ -373,6 +373,11 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 	err = s.o.Publisher.Publish(ctx, key, sha, st)
 	if !dry { // a dry run posts nothing to count
 		s.o.Observer.Published(st.State, err)
+		if lo, ok := s.o.Observer.(LagObserver); ok && err == nil {
+			if at := newestArrival(ev); !at.IsZero() {
+				lo.StatusLag(max(s.o.Clock.Now().Sub(at), 0))
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("publishing status for %s@%s: %w", key, sha, err)
@@ -388,6 +393,18 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 	}
 	s.notify(ctx, ev, rec, st)
 	return nil
+}
+
+// newestArrival is when the newest delivery in ev's log was accepted (zero
+// when none is there): what a status posted now is the answer to.
+func newestArrival(ev *Evidence) time.Time {
+	var at time.Time
+	for _, l := range ev.Log {
+		if l.Delivery != "" && l.At.After(at) {
+			at = l.At
+		}
+	}
+	return at
 }
 
 // release re-queues the open pull requests that share the head this pull

@@ -92,7 +92,7 @@ func (sc *scheduler) run(ctx context.Context) error {
 			f(ctx)
 		}()
 	}
-	var rescanning, reconciling, forgetting atomic.Bool
+	var rescanning, reconciling, forgetting, lookingUp atomic.Bool
 	rescanned := make(chan []PullKey, 1)
 	rescan := func(ctx context.Context) {
 		items, err := s.o.Store.Queued(ctx)
@@ -157,6 +157,8 @@ func (sc *scheduler) run(ctx context.Context) error {
 			chore(&reconciling, sc.reconcile)
 		case <-janitorTick.C:
 			chore(&forgetting, sc.forget)
+		case <-s.disc.wake:
+			chore(&lookingUp, s.lookUp)
 		}
 	}
 }

@@ -78,6 +78,9 @@ type Options struct {
 	// ReplicaID names this process as a lease holder. Default: host
 	// name, process id and a random suffix.
 	ReplicaID string
+	// Discoverer finds the pull requests whose webhooks were lost
+	// (discover.go); nil (a dry run) means none are looked for.
+	Discoverer Discoverer
 }
 
 // Observer receives the Service's measurements; webhooks exports them as
@@ -86,6 +89,16 @@ type Observer interface {
 	Evaluated(d time.Duration, state State)
 	Published(state State, err error)
 	QueueDepth(n int)
+}
+
+// LagObserver is an Observer that also measures how stale a status is when
+// it is posted: the time from the arrival of the newest delivery the
+// evaluation saw (a webhook's acceptance) to the post that reflects it.
+// It is optional, so that existing Observers need not change; the
+// Prometheus metrics implement it as a histogram an SRE can put an
+// objective on.
+type LagObserver interface {
+	StatusLag(d time.Duration)
 }
 
 // Outcome says what Accept did with an event.
@@ -109,6 +122,8 @@ type Service struct {
 	gathers *gathers
 	// locks serialise the posts on one commit (see publish.go).
 	locks keyedLocks
+	// disc is what the Discoverer is asked about (discover.go).
+	disc *discovery
 }
 
 // New checks the options, fills in defaults and returns a Service.
@@ -187,7 +202,7 @@ func New(o Options) (*Service, error) {
 		o.Debounce = 200 * time.Millisecond
 	}
 	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
-	s := &Service{o: o, log: o.Logger, gathers: newGathers()}
+	s := &Service{o: o, log: o.Logger, disc: newDiscovery(), gathers: newGathers()}
 	s.sched = newScheduler(s)
 	return s, nil
 }
@@ -229,6 +244,7 @@ func (s *Service) Accept(ctx context.Context, e Event) (Outcome, error) {
 
 // route finds the pull requests an event is about.
 func (s *Service) route(ctx context.Context, e Event) ([]PullKey, string, error) {
+	s.disc.saw(e.Repo)
 	if e.BaseTip != nil {
 		return s.routeTip(ctx, e)
 	}
@@ -306,6 +322,12 @@ func (s *Service) routeSHA(ctx context.Context, e Event) ([]PullKey, string, err
 		}
 	}
 	if len(out) == 0 {
+		if e.Check != nil && e.Check.Name == s.o.StatusContext {
+			// A release-gate status on a commit no known pull request
+			// has: a pull request whose opened delivery was lost, and a
+			// status set by hand on it. Find it, off this request.
+			s.disc.lookup(e.Repo, e.SHA)
+		}
 		return nil, "no known pull request of " + e.Repo.Owner + "/" + e.Repo.Name + " has head " + e.SHA, nil
 	}
 	return out, "", nil
@@ -394,6 +416,9 @@ func (s *Service) Reconcile(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
+	}
+	if err := s.discoverOpen(ctx, keys); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

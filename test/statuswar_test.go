@@ -45,12 +45,13 @@ type repoStatus struct {
 }
 
 var (
-	echoStatuses = regexp.MustCompile(`^` + repoPath + `/statuses/([0-9a-f]{40})$`)
-	echoCombined = regexp.MustCompile(`^` + repoPath + `/commits/([0-9a-f]{40})/status$`)
-	echoList     = regexp.MustCompile(`^` + repoPath + `/commits/([0-9a-f]{40})/statuses$`)
-	echoChecks   = regexp.MustCompile(`^` + repoPath + `/commits/[0-9a-f]{40}/check-runs$`)
-	echoPull     = regexp.MustCompile(`^` + repoPath + `/pulls/([0-9]+)$`)
-	echoEmpty    = regexp.MustCompile(`^` + repoPath + `/(pulls/[0-9]+/reviews|issues/[0-9]+/comments|pulls)$`)
+	echoStatuses    = regexp.MustCompile(`^` + repoPath + `/statuses/([0-9a-f]{40})$`)
+	echoCombined    = regexp.MustCompile(`^` + repoPath + `/commits/([0-9a-f]{40})/status$`)
+	echoList        = regexp.MustCompile(`^` + repoPath + `/commits/([0-9a-f]{40})/statuses$`)
+	echoChecks      = regexp.MustCompile(`^` + repoPath + `/commits/[0-9a-f]{40}/check-runs$`)
+	echoPull        = regexp.MustCompile(`^` + repoPath + `/pulls/([0-9]+)$`)
+	echoCommitPulls = regexp.MustCompile(`^` + repoPath + `/commits/([0-9a-f]{40})/pulls$`)
+	echoEmpty       = regexp.MustCompile(`^` + repoPath + `/(pulls/[0-9]+/reviews|issues/[0-9]+/comments|pulls)$`)
 )
 
 func newEchoRepo(t *testing.T) *echoRepo {
@@ -151,6 +152,31 @@ func (f *echoRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSONStatus(w, http.StatusOK, mustJSON(f.t, pr))
+	case get && p == repoPath+"/pulls" && r.URL.Query().Get("state") == "open":
+		// The open pull requests into ?base=, as GitHub lists them.
+		base := r.URL.Query().Get("base")
+		list := []map[string]any{}
+		f.mu.Lock()
+		for _, pr := range f.pulls {
+			if pr["state"] == "open" && (base == "" || pr["base"].(map[string]any)["ref"] == base) {
+				list = append(list, pr)
+			}
+		}
+		f.mu.Unlock()
+		writeJSONStatus(w, http.StatusOK, mustJSON(f.t, list))
+	case get && echoCommitPulls.MatchString(p):
+		// The pull requests that contain the commit; the fake's commits
+		// are their heads.
+		sha := echoCommitPulls.FindStringSubmatch(p)[1]
+		list := []map[string]any{}
+		f.mu.Lock()
+		for _, pr := range f.pulls {
+			if pr["head"].(map[string]any)["sha"] == sha {
+				list = append(list, pr)
+			}
+		}
+		f.mu.Unlock()
+		writeJSONStatus(w, http.StatusOK, mustJSON(f.t, list))
 	case get && echoEmpty.MatchString(p):
 		writeJSONStatus(w, http.StatusOK, []byte(`[]`))
 	case get && strings.HasPrefix(p, repoPath+"/compare/"):

@@ -26,6 +26,8 @@ type Metrics struct {
 	postFails   *prometheus.CounterVec
 	githubCalls *prometheus.CounterVec
 	leaseLost   *prometheus.CounterVec
+	remaining   *prometheus.GaugeVec
+	statusLag   prometheus.Histogram
 	// own is every gatekeeper_ family registered, for tests.
 	own []prometheus.Collector
 }
@@ -33,6 +35,7 @@ type Metrics struct {
 var (
 	_ gatekeeper.Observer      = (*Metrics)(nil)
 	_ gatekeeper.LeaseObserver = (*Metrics)(nil)
+	_ gatekeeper.LagObserver   = (*Metrics)(nil)
 )
 
 // NewMetrics returns Metrics on a fresh registry that also carries the Go
@@ -69,14 +72,23 @@ func NewMetrics() *Metrics {
 		}, []string{"state"}),
 		githubCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "gatekeeper", Name: "github_api_calls_total",
-			Help: "GitHub REST API calls, by endpoint and HTTP status code.",
+			Help: "GitHub REST API calls, by endpoint and HTTP status code; 304 is a conditional read GitHub found unchanged (served from the cache, free of rate limit).",
 		}, []string{"endpoint", "code"}),
 		leaseLost: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "gatekeeper", Name: "lease_lost_total",
 			Help: "Evaluations stopped because their lease on the pull request expired or another replica took it over, by the step refused (renew, record, publish): what they would have posted may be older than the new holder's decision.",
 		}, []string{"step"}),
+		remaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "gatekeeper", Name: "github_rate_limit_remaining",
+			Help: "GitHub's X-RateLimit-Remaining in its last answer, by rate-limit resource (core, search, …); -1 until the first answer.",
+		}, []string{"resource"}),
+		statusLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "gatekeeper", Name: "status_lag_seconds",
+			Help:    "Time from the acceptance of the newest webhook delivery an evaluation saw to the posting of the status that reflects it.",
+			Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900},
+		}),
 	}
-	m.own = []prometheus.Collector{m.webhooks, m.queueDepth, m.evalSeconds, m.evaluations, m.posts, m.postFails, m.githubCalls, m.leaseLost}
+	m.own = []prometheus.Collector{m.webhooks, m.queueDepth, m.evalSeconds, m.evaluations, m.posts, m.postFails, m.githubCalls, m.leaseLost, m.remaining, m.statusLag}
 	m.reg.MustRegister(m.own...)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -107,18 +119,38 @@ func (m *Metrics) zero() {
 	for _, result := range []string{"accepted", "duplicate", "ignored", "invalid", "too_large", "unavailable"} {
 		m.webhooks.WithLabelValues("jenkins", "build", result)
 	}
+	m.remaining.WithLabelValues("core").Set(-1)
 	// The GitHub client's endpoints are not known here (webhooks does not
 	// import the adapter): cmd names them with KnownGitHubEndpoints.
 }
 
 // KnownGitHubEndpoints shows each endpoint in github_api_calls_total at 0
-// with code "error" (calls that got no answer), so that the family and an
-// alert on its errors exist before the first call, and in a dry run that
-// makes none.
+// with code "error" (calls that got no answer) and "304" (conditional reads
+// found unchanged), so that the family, an alert on its errors and the
+// share of 304s exist before the first call, and in a dry run that makes
+// none.
 func (m *Metrics) KnownGitHubEndpoints(endpoints ...string) {
 	for _, e := range endpoints {
 		m.githubCalls.WithLabelValues(e, "error")
+		m.githubCalls.WithLabelValues(e, "304")
 	}
+}
+
+// GitHubRemaining records GitHub's remaining rate limit for resource, as
+// its last answer said (X-RateLimit-Remaining). cmd hooks it into the
+// GitHub client.
+func (m *Metrics) GitHubRemaining(resource string, remaining int) {
+	switch resource {
+	case "core", "search", "graphql", "integration_manifest", "code_search", "code_scanning_upload", "source_import", "actions_runner_registration", "scim", "dependency_snapshots":
+	default:
+		resource = "other" // GitHub's header: keep the label set bounded
+	}
+	m.remaining.WithLabelValues(resource).Set(float64(remaining))
+}
+
+// StatusLag implements gatekeeper.LagObserver.
+func (m *Metrics) StatusLag(d time.Duration) {
+	m.statusLag.Observe(d.Seconds())
 }
 
 // watchPolicy exports health as the gatekeeper_policy_ok gauge, read at

@@ -43,6 +43,9 @@ func TestEveryFamilyAtZeroFromTheStart(t *testing.T) {
 	for _, want := range []string{
 		`gatekeeper_github_api_calls_total{code="error",endpoint="get_pull"} 0`,
 		`gatekeeper_github_api_calls_total{code="error",endpoint="create_status"} 0`,
+		`gatekeeper_github_api_calls_total{code="304",endpoint="get_pull"} 0`,
+		`gatekeeper_github_rate_limit_remaining{resource="core"} -1`,
+		`gatekeeper_status_lag_seconds_count 0`,
 		`gatekeeper_evaluations_total{state="pending"} 0`,
 		`gatekeeper_status_posts_total{state="success"} 0`,
 		`gatekeeper_webhooks_total{event="unverified",result="unauthorized",source="jenkins"} 0`,

@@ -362,3 +362,44 @@ func TestPullPageShowsALiftedNogo(t *testing.T) {
 		}
 	}
 }
+
+// TestPullPageNamesACheckTakenOver: a status set by hand over another
+// system's (dev-mallory's success over ci-bot's failing ci/build) is
+// named on the page, beside the verdict that counts, ci-bot's.
+func TestPullPageNamesACheckTakenOver(t *testing.T) {
+	t.Parallel()
+	h := evaluated(t, gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"approval from QA"}}, false)
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	hello := &gatekeeper.Repo{ID: 186853002, Owner: "Codertocat", Name: "Hello-World"}
+	for _, e := range []gatekeeper.Event{
+		{Name: "status", SHA: helloHead, Repo: hello, Check: &gatekeeper.Check{Kind: "status", Name: "ci/build", SHA: helloHead,
+			State: "failure", Description: "tests failed", UpdatedAt: at, Creator: "ci-bot"}},
+		{Name: "status", SHA: helloHead, Repo: hello, Check: &gatekeeper.Check{Kind: "status", Name: "ci/build", SHA: helloHead,
+			State: "success", Description: "<b>fine</b>", UpdatedAt: at.Add(time.Minute), Creator: "dev-mallory"}},
+	} {
+		if _, err := h.svc.Accept(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		body = h.get(t, "/pulls/Codertocat/Hello-World/2").Body.String()
+		if strings.Contains(body, "dev-mallory") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, want := range []string{
+		"<td>ci-bot <span class=\"muted\">(also reported by dev-mallory)</span></td>",
+		"<span class=\"pill state-failure\">failure</span> <span class=\"pill bad\">taken over: set to success by dev-mallory</span>",
+		"<td>tests failed</td>",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<b>fine</b>") {
+		t.Errorf("the page shows the taken-over description unescaped")
+	}
+}

@@ -52,6 +52,15 @@ type Config struct {
 
 	SlackWebhookURL string
 
+	// GitHubWritesPerMinute paces this replica's content-creating GitHub
+	// requests (statuses, reactions, replies); GitHub's secondary limit
+	// is about 80 a minute per credential, shared by all replicas.
+	GitHubWritesPerMinute int
+	// GitHubMaxAge is how long facts read from GitHub stand before a
+	// reconcile reads them again (team memberships: twice as long). With
+	// conditional requests an unchanged re-read costs no rate limit.
+	GitHubMaxAge time.Duration
+
 	Workers      int
 	PolicyReload time.Duration
 	Reconcile    time.Duration
@@ -157,6 +166,7 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD", &c.PolicyReload, 5*time.Second)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, time.Minute)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_GITHUB_MAX_AGE", &c.GitHubMaxAge, githubapi.DefaultMaxAge)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_LEASE_TTL", &c.LeaseTTL, gatekeeper.DefaultLeaseTTL)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_GATHER_TIMEOUT", &c.GatherTimeout, gatekeeper.DefaultGatherTimeout)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_EVAL_TIMEOUT", &c.EvalTimeout, opa.DefaultEvalTimeout)...)
@@ -167,6 +177,14 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 		if v := getenv("GATEKEEPER_REDIS_WAIT_REPLICAS"); v != "" {
 			if _, err := fmt.Sscan(v, &c.RedisWaitReplicas); err != nil {
 				problems = append(problems, fmt.Errorf("GATEKEEPER_REDIS_WAIT_REPLICAS: %q is not a number", v))
+			}
+		}
+	}
+	if c.GitHubWritesPerMinute == 0 {
+		c.GitHubWritesPerMinute = 60
+		if v := getenv("GATEKEEPER_GITHUB_WRITES_PER_MINUTE"); v != "" {
+			if _, err := fmt.Sscan(v, &c.GitHubWritesPerMinute); err != nil {
+				problems = append(problems, fmt.Errorf("GATEKEEPER_GITHUB_WRITES_PER_MINUTE: %q is not a number", v))
 			}
 		}
 	}
@@ -199,6 +217,8 @@ func (c *Config) flagSet() *flag.FlagSet {
 		}
 	}
 	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
+	fs.DurationVar(&c.GitHubMaxAge, "github-max-age", 0, "how long facts read from GitHub stand before a reconcile reads them again; memberships twice as long (env GATEKEEPER_GITHUB_MAX_AGE, default 5m)")
+	fs.IntVar(&c.GitHubWritesPerMinute, "github-writes-per-minute", 0, "this replica's pace of GitHub status posts, reactions and replies, at most 80 (env GATEKEEPER_GITHUB_WRITES_PER_MINUTE, default 60)")
 	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
 	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 0, "how long a replica's hold on a pull request lasts unless renewed: how soon another replica takes over the work of one that died (env GATEKEEPER_LEASE_TTL, default 10s)")
@@ -299,6 +319,9 @@ func (c *Config) Validate() error {
 	c.gated = gated
 	if c.PolicyReload <= 0 {
 		p = append(p, fmt.Errorf("GATEKEEPER_POLICY_RELOAD: %s is not a positive duration", c.PolicyReload))
+	}
+	if c.GitHubWritesPerMinute < 0 || c.GitHubWritesPerMinute > 80 {
+		p = append(p, fmt.Errorf("GATEKEEPER_GITHUB_WRITES_PER_MINUTE: %d is not between 1 and 80 (GitHub's secondary limit)", c.GitHubWritesPerMinute))
 	}
 	if c.Reconcile <= 0 {
 		p = append(p, fmt.Errorf("GATEKEEPER_RECONCILE: %s is not a positive duration", c.Reconcile))

@@ -171,3 +171,37 @@ func TestLoadConfigSlackURLAsTheNotifierDoes(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadConfigGitHubWritesPerMinute(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"GATEKEEPER_WEBHOOK_SECRET": "0123456789abcdef", "GATEKEEPER_POLICIES": t.TempDir()}
+	for _, tt := range []struct {
+		value   string
+		want    int
+		wantErr bool
+	}{{"", 60, false}, {"30", 30, false}, {"80", 80, false}, {"81", 0, true}, {"-1", 0, true}, {"many", 0, true}} {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		if tt.value != "" {
+			m["GATEKEEPER_GITHUB_WRITES_PER_MINUTE"] = tt.value
+		}
+		c, err := LoadConfig(nil, env(m))
+		if tt.wantErr {
+			if err == nil || !strings.Contains(err.Error(), "GATEKEEPER_GITHUB_WRITES_PER_MINUTE") {
+				t.Errorf("%q: err = %v, want one naming GATEKEEPER_GITHUB_WRITES_PER_MINUTE", tt.value, err)
+			}
+			continue
+		}
+		if err != nil || c.GitHubWritesPerMinute != tt.want {
+			t.Errorf("%q: %d, %v; want %d", tt.value, c.GitHubWritesPerMinute, err, tt.want)
+		}
+	}
+	if b := githubBudget(60); b.WriteInterval != time.Second || b.WriteBurst != 15 {
+		t.Errorf("githubBudget(60) = %+v, want 1s and a burst of 15", b)
+	}
+	if b := githubBudget(80); b.WriteInterval != 750*time.Millisecond || b.WriteBurst != 1 {
+		t.Errorf("githubBudget(80) = %+v, want 750ms and no burst", b)
+	}
+}

@@ -58,7 +58,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	}
 	svc, err := gatekeeper.New(gatekeeper.Options{
 		Store: store, Evaluator: engine, Publisher: deps.publisher, Responder: deps.responder,
-		Notifier: deps.notifier, Sources: deps.sources,
+		Notifier: deps.notifier, Sources: deps.sources, Discoverer: deps.discoverer,
 		Logger: log, Observer: metrics, Gated: cfg.gated, StatusContext: cfg.StatusContext,
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
 		LeaseTTL: cfg.LeaseTTL, GatherTimeout: cfg.GatherTimeout,
@@ -220,6 +220,9 @@ type dependencies struct {
 	notifier  gatekeeper.Notifier // nil: no Slack notifications
 	sources   []gatekeeper.Source
 	github    *githubapi.Client
+	// discoverer finds pull requests whose webhooks were lost; nil in a
+	// dry run, which reads nothing from GitHub.
+	discoverer gatekeeper.Discoverer
 }
 
 func (d dependencies) names() []string {
@@ -239,6 +242,8 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 	gh, err := githubapi.New(githubapi.Options{
 		BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, App: cfg.githubApp(),
 		Logger: log, Observe: metrics.GitHubCall,
+		Remaining: metrics.GitHubRemaining,
+		Budget:    githubBudget(cfg.GitHubWritesPerMinute),
 	})
 	if err != nil {
 		return d, err
@@ -251,10 +256,11 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 	} else {
 		d.publisher = githubapi.NewPublisher(gh)
 		d.responder = githubapi.NewResponder(gh)
+		d.discoverer = gh
 		d.sources = append(d.sources,
-			githubapi.NewSource(gh, githubapi.SourceOptions{StatusContext: cfg.StatusContext}),
-			githubapi.NewMergedSource(gh, githubapi.MergedSourceOptions{Gated: cfg.gated}),
-			githubapi.NewBaseTipSource(gh, 0),
+			githubapi.NewSource(gh, githubapi.SourceOptions{StatusContext: cfg.StatusContext, MaxAge: cfg.GitHubMaxAge}),
+			githubapi.NewMergedSource(gh, githubapi.MergedSourceOptions{Gated: cfg.gated, MaxAge: cfg.GitHubMaxAge}),
+			githubapi.NewBaseTipSource(gh, cfg.GitHubMaxAge),
 		)
 	}
 	if cfg.JenkinsURL != "" {
@@ -272,7 +278,7 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 		log.Warn("Jenkins is not configured (GATEKEEPER_JENKINS_TOKEN, JENKINS_URL): release pull requests will wait for their build")
 	}
 	if cfg.githubAuth() {
-		d.sources = append(d.sources, githubapi.NewTeamSource(gh, githubapi.TeamSourceOptions{Teams: policyTeams(engine)}))
+		d.sources = append(d.sources, githubapi.NewTeamSource(gh, githubapi.TeamSourceOptions{Teams: policyTeams(engine), TTL: 2 * cfg.GitHubMaxAge}))
 	}
 	if cfg.ZenHubAPIURL != "" {
 		zs, err := zenhubapi.New(zenhubapi.Options{
@@ -292,6 +298,19 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 		d.notifier = sn
 	}
 	return d, nil
+}
+
+// githubBudget paces writes at perMinute a minute, with a burst that keeps
+// any one minute under GitHub's secondary limit of 80 (at most 15); 0
+// means the default, 60.
+func githubBudget(perMinute int) githubapi.Budget {
+	if perMinute <= 0 {
+		perMinute = 60
+	}
+	return githubapi.Budget{
+		WriteInterval: time.Minute / time.Duration(perMinute),
+		WriteBurst:    max(1, min(15, 80-perMinute)),
+	}
 }
 
 // policyTeams returns the GitHub teams the release roles name in the policy

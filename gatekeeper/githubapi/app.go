@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -188,6 +189,9 @@ func (in *installations) roundTrip(req *http.Request, before func(inst int64) er
 		closeBody(req)
 		return nil, err
 	}
+	// The budget transport below keys kept answers and paces writes by
+	// the installation, not by its hourly token.
+	req = req.WithContext(withCredential(req.Context(), "installation/"+strconv.FormatInt(id, 10)))
 	resp, err := in.tokenTransport(id).RoundTrip(req)
 	var he *ghinstallation.HTTPError
 	if errors.As(err, &he) {

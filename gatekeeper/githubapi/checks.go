@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,11 +48,20 @@ func (s *Source) checks(ctx context.Context, key gatekeeper.PullKey, sha string,
 		return gatekeeper.Event{Name: name, Received: now, Key: key, SHA: sha, Check: &c}
 	}
 	var events []gatekeeper.Event
-	statuses, errStatus := s.statuses(ctx, key, sha)
+	statuses, hist, errStatus := s.statuses(ctx, key, sha)
 	for _, st := range statuses {
-		events = append(events, event(EventStatus, statusCheck(st, sha)))
+		c := statusCheck(st, sha)
+		if h, ok := hist[c.Name]; ok {
+			h.fill(&c, sha)
+		}
+		events = append(events, event(EventStatus, c))
 	}
 	runs, errRuns := s.checkRuns(ctx, key, sha)
+	// Oldest first: of two apps' runs of one name, the evidence takes the
+	// one that started first as the check's first creator.
+	slices.SortStableFunc(runs, func(a, b *github.CheckRun) int {
+		return a.GetStartedAt().Time.Compare(b.GetStartedAt().Time)
+	})
 	for _, cr := range runs {
 		c := githubevents.CheckRun(cr)
 		// GitHub lists the runs of the commit asked for; pinning them to
@@ -67,8 +77,10 @@ func (s *Source) checks(ctx context.Context, key gatekeeper.PullKey, sha string,
 }
 
 // statuses lists the latest status of every context on sha through the
-// combined status, whose "statuses" the Link header pages through.
-func (s *Source) statuses(ctx context.Context, key gatekeeper.PullKey, sha string) ([]*github.RepoStatus, error) {
+// combined status, whose "statuses" the Link header pages through, and,
+// when there is any, what the list of sha's statuses tells of each context
+// (see history).
+func (s *Source) statuses(ctx context.Context, key gatekeeper.PullKey, sha string) ([]*github.RepoStatus, map[string]*statusHistory, error) {
 	var all []*github.RepoStatus
 	opts := &github.ListOptions{PerPage: checksPerPage}
 	for pages := 1; ; pages++ {
@@ -84,7 +96,7 @@ func (s *Source) statuses(ctx context.Context, key gatekeeper.PullKey, sha strin
 			return resp, err
 		})
 		if err != nil {
-			return all, fmt.Errorf("fetching commit statuses of %s for %s (page %d): %w", sha, key, max(opts.Page, 1), err)
+			return all, nil, fmt.Errorf("fetching commit statuses of %s for %s (page %d): %w", sha, key, max(opts.Page, 1), err)
 		}
 		for _, st := range combined.Statuses {
 			if st != nil {
@@ -92,29 +104,53 @@ func (s *Source) statuses(ctx context.Context, key gatekeeper.PullKey, sha strin
 			}
 		}
 		if next == 0 {
-			return all, s.creator(ctx, key, sha, all)
+			hist, err := s.history(ctx, key, sha, all)
+			return all, hist, err
 		}
 		if next <= opts.Page || pages >= maxCheckPages {
-			return all, fmt.Errorf("fetching commit statuses of %s for %s: pagination did not end after page %d", sha, key, max(opts.Page, 1))
+			return all, nil, fmt.Errorf("fetching commit statuses of %s for %s: pagination did not end after page %d", sha, key, max(opts.Page, 1))
 		}
 		opts.Page = next
 	}
 }
 
-// creator fills in who posted the status in the gatekeeper's own context
-// among statuses, which the combined status does not say: the newest
-// status of that context in the list of sha's statuses (newest first) is
-// the one the combined status shows.
-func (s *Source) creator(ctx context.Context, key gatekeeper.PullKey, sha string, statuses []*github.RepoStatus) error {
-	var own *github.RepoStatus
-	for _, st := range statuses {
-		if st.GetContext() == s.context {
-			own = st
+// statusHistory is what the list of a commit's statuses tells of one
+// context: who posted it first, that creator's newest status, and who
+// else posted in it.
+type statusHistory struct {
+	first  string
+	newest map[string]*github.RepoStatus // per creator (lower case)
+	others []string
+}
+
+// fill names in c (a context's newest status) who posted it first, the
+// first creator's newest status when another posted c, and the others.
+func (h *statusHistory) fill(c *gatekeeper.Check, sha string) {
+	c.FirstCreator = h.first
+	if h.first != "" && !strings.EqualFold(c.Creator, h.first) {
+		if st := h.newest[strings.ToLower(h.first)]; st != nil {
+			o := statusCheck(st, sha)
+			c.Original = &gatekeeper.CheckReport{Creator: o.Creator, State: o.State, Description: o.Description, URL: o.URL, UpdatedAt: o.UpdatedAt}
 		}
 	}
-	if own == nil {
-		return nil
+	c.OtherCreators = append([]string(nil), h.others...)
+}
+
+// history reads the list of sha's statuses (newest first), which, unlike
+// the combined status, names who posted each. Every status among statuses
+// is replaced by the newest of its context in the list (newer than the
+// combined status, should one have landed in between), and each context's
+// history says who posted it first (the oldest status listed): anyone with
+// write access may post in any context, and a status set by hand over
+// another system's must not replace that system's verdict. The
+// gatekeeper's own context is among them: who posted its newest status
+// tells its own from anybody else's. No call when the commit has no
+// status.
+func (s *Source) history(ctx context.Context, key gatekeeper.PullKey, sha string, statuses []*github.RepoStatus) (map[string]*statusHistory, error) {
+	if len(statuses) == 0 {
+		return nil, nil
 	}
+	byContext := map[string][]*github.RepoStatus{} // newest first
 	opts := &github.ListOptions{PerPage: checksPerPage}
 	for pages := 1; ; pages++ {
 		var list []*github.RepoStatus
@@ -129,24 +165,39 @@ func (s *Source) creator(ctx context.Context, key gatekeeper.PullKey, sha string
 			return resp, err
 		})
 		if err != nil {
-			return fmt.Errorf("listing commit statuses of %s for %s (page %d): %w", sha, key, max(opts.Page, 1), err)
+			return nil, fmt.Errorf("listing commit statuses of %s for %s (page %d): %w", sha, key, max(opts.Page, 1), err)
 		}
 		for _, st := range list {
-			if st != nil && st.GetContext() == s.context {
-				// Newer than the combined status, should a status
-				// have landed in between: taken whole.
-				*own = *st
-				return nil
+			if st != nil {
+				byContext[st.GetContext()] = append(byContext[st.GetContext()], st)
 			}
 		}
 		if next == 0 {
-			return nil // gone meanwhile: who posted it stays unknown
+			break
 		}
 		if next <= opts.Page || pages >= maxCheckPages {
-			return fmt.Errorf("listing commit statuses of %s for %s: pagination did not end after page %d", sha, key, max(opts.Page, 1))
+			return nil, fmt.Errorf("listing commit statuses of %s for %s: pagination did not end after page %d", sha, key, max(opts.Page, 1))
 		}
 		opts.Page = next
 	}
+	out := make(map[string]*statusHistory, len(byContext))
+	for ctxName, list := range byContext {
+		h := &statusHistory{first: list[len(list)-1].GetCreator().GetLogin(), newest: map[string]*github.RepoStatus{}}
+		for i := len(list) - 1; i >= 0; i-- { // oldest first
+			login := list[i].GetCreator().GetLogin()
+			h.newest[strings.ToLower(login)] = list[i]
+			if login != "" && !strings.EqualFold(login, h.first) && !slices.ContainsFunc(h.others, func(o string) bool { return strings.EqualFold(o, login) }) {
+				h.others = append(h.others, login)
+			}
+		}
+		out[ctxName] = h
+	}
+	for _, st := range statuses {
+		if list := byContext[st.GetContext()]; len(list) > 0 {
+			*st = *list[0] // taken whole: the newest, and who posted it
+		}
+	}
+	return out, nil
 }
 
 // checkRuns lists the latest run of every check on sha.

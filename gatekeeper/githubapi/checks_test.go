@@ -41,6 +41,11 @@ func statusRequest(sha string) string {
 	return "GET " + statusPath(sha) + "?per_page=100"
 }
 
+// listStatusesRequest reads who posted each status (see history).
+func listStatusesRequest(sha string) string {
+	return "GET " + listStatusesPath(sha) + "?per_page=100"
+}
+
 func checkRunsRequest(sha string) string {
 	return "GET " + checkRunsPath(sha) + "?filter=latest&per_page=100"
 }
@@ -63,6 +68,8 @@ func recordedCombinedStatus(t testing.TB) exchange {
 func serveChecks(t testing.TB, gh *fakeGitHub, sha string) {
 	t.Helper()
 	gh.on("GET "+statusPath(sha), recordedCombinedStatus(t).reply())
+	// Who posted each status: the recorded list (newest first).
+	gh.on("GET "+listStatusesPath(sha), recordedListStatuses(t).reply())
 	gh.on("GET "+checkRunsPath(sha), jsonReply(http.StatusOK, string(readFixture(t, checkRunsFixture))))
 }
 
@@ -71,9 +78,21 @@ func serveChecks(t testing.TB, gh *fakeGitHub, sha string) {
 func recordedStatusChecks(sha string) []gatekeeper.Check {
 	at := time.Date(2017, 10, 10, 16, 0, 0, 0, time.UTC)
 	return []gatekeeper.Check{
-		{Name: "example/1", SHA: sha, Kind: "status", State: "failure", Description: "create-status failure test", URL: "https://example.com", UpdatedAt: at},
-		{Name: "example/2", SHA: sha, Kind: "status", State: "success", Description: "create-status success test", URL: "https://example.com", UpdatedAt: at},
+		{Name: "example/1", SHA: sha, Kind: "status", State: "failure", Description: "create-status failure test", URL: "https://example.com", UpdatedAt: at, Creator: "octokit-fixture-user-a", FirstCreator: "octokit-fixture-user-a"},
+		{Name: "example/2", SHA: sha, Kind: "status", State: "success", Description: "create-status success test", URL: "https://example.com", UpdatedAt: at, Creator: "octokit-fixture-user-a", FirstCreator: "octokit-fixture-user-a"},
 	}
+}
+
+// applied is checks as the evidence holds them: the first report of each
+// names its first creator.
+func applied(checks []gatekeeper.Check) []gatekeeper.Check {
+	out := append([]gatekeeper.Check(nil), checks...)
+	for i := range out {
+		if out[i].FirstCreator == "" {
+			out[i].FirstCreator = out[i].Creator
+		}
+	}
+	return out
 }
 
 // recordedCheckRun is the run of commits.check-runs.list.json: a failure
@@ -148,6 +167,7 @@ func TestGatherChecksPaginates(t *testing.T) {
 	page2.body = patchJSON(t, ex.Response, map[string]any{"statuses": combined.Statuses[1:]})
 	gh.on("GET "+statusPath(helloHead), withLink(page1, gh.URL+strings.TrimPrefix(statusPath(helloHead), "/")+"?per_page=100&page=2"))
 	gh.on("GET "+statusPath(helloHead)+"?page=2", page2)
+	gh.on("GET "+listStatusesPath(helloHead), recordedListStatuses(t).reply())
 	// Check runs: the recorded list, then the webhook's run (the same
 	// schema) on page 2.
 	gh.on("GET "+checkRunsPath(helloHead), withLink(jsonReply(http.StatusOK, string(readFixture(t, checkRunsFixture))),
@@ -166,7 +186,7 @@ func TestGatherChecksPaginates(t *testing.T) {
 		t.Errorf("Gather events (-want +got):\n%s", diff)
 	}
 	wantPaths := []string{
-		statusRequest(helloHead), "GET " + statusPath(helloHead) + "?page=2&per_page=100",
+		statusRequest(helloHead), "GET " + statusPath(helloHead) + "?page=2&per_page=100", listStatusesRequest(helloHead),
 		checkRunsRequest(helloHead), "GET " + checkRunsPath(helloHead) + "?filter=latest&page=2&per_page=100",
 	}
 	if diff := cmp.Diff(wantPaths, gh.paths()); diff != "" {
@@ -193,7 +213,7 @@ func TestGatherChecksErrors(t *testing.T) {
 			},
 			wantInError: []string{"listing check runs of " + helloHead + " for Codertocat/Hello-World#2 (page 1)"},
 			want:        checkEvents(helloHead, recordedStatusChecks(helloHead), nil, false),
-			wantCalls:   []string{"get_combined_status 200", "list_check_runs 500", "list_check_runs 500"},
+			wantCalls:   []string{"get_combined_status 200", "list_statuses 200", "list_check_runs 500", "list_check_runs 500"},
 		},
 		{
 			name: "statuses keep failing, check runs still returned",
@@ -228,7 +248,7 @@ func TestGatherChecksErrors(t *testing.T) {
 			// source failed all the same.
 			want: checkEvents(helloHead, recordedStatusChecks(helloHead),
 				[]gatekeeper.Check{recordedCheckRun(helloHead), recordedCheckRun(helloHead)}, false),
-			wantCalls: []string{"get_combined_status 200", "list_check_runs 200", "list_check_runs 200"},
+			wantCalls: []string{"get_combined_status 200", "list_statuses 200", "list_check_runs 200", "list_check_runs 200"},
 		},
 		{
 			name: "check runs fail on page 2, page 1 still returned",
@@ -240,7 +260,7 @@ func TestGatherChecksErrors(t *testing.T) {
 			},
 			wantInError: []string{"listing check runs of " + helloHead + " for Codertocat/Hello-World#2 (page 2)"},
 			want:        checkEvents(helloHead, recordedStatusChecks(helloHead), []gatekeeper.Check{recordedCheckRun(helloHead)}, false),
-			wantCalls:   []string{"get_combined_status 200", "list_check_runs 200", "list_check_runs 500", "list_check_runs 500"},
+			wantCalls:   []string{"get_combined_status 200", "list_statuses 200", "list_check_runs 200", "list_check_runs 500", "list_check_runs 500"},
 		},
 		{
 			name: "rate limit fails at once",
@@ -327,7 +347,7 @@ func TestGatherFollowsTheHead(t *testing.T) {
 	}{
 		{
 			name:     "first gather",
-			wantNew:  append(pullRequests, statusRequest(helloHead), checkRunsRequest(helloHead)),
+			wantNew:  append(pullRequests, statusRequest(helloHead), listStatusesRequest(helloHead), checkRunsRequest(helloHead)),
 			wantHead: helloHead,
 		},
 		{
@@ -343,7 +363,7 @@ func TestGatherFollowsTheHead(t *testing.T) {
 				pr.HeadSHA, pr.UpdatedAt = pushedHead, tm.Now()
 				apply(gatekeeper.Event{Delivery: "d-sync", Name: "pull_request.synchronize", Received: tm.Now(), Key: helloKey, SHA: pushedHead, PullRequest: &pr})
 			},
-			wantNew:  []string{statusRequest(pushedHead), checkRunsRequest(pushedHead)},
+			wantNew:  []string{statusRequest(pushedHead), listStatusesRequest(pushedHead), checkRunsRequest(pushedHead)},
 			wantHead: pushedHead,
 		},
 		{
@@ -372,7 +392,7 @@ func TestGatherFollowsTheHead(t *testing.T) {
 			onHead = append(onHead, c)
 		}
 	}
-	want := append(recordedStatusChecks(pushedHead), recordedCheckRun(pushedHead))
+	want := applied(append(recordedStatusChecks(pushedHead), recordedCheckRun(pushedHead)))
 	if diff := cmp.Diff(want, onHead); diff != "" {
 		t.Errorf("checks on the pushed head (-want +got):\n%s", diff)
 	}
@@ -388,6 +408,8 @@ func TestStatusCheck(t *testing.T) {
 	}
 	recorded := combined.Statuses[0]
 	want := recordedStatusChecks(helloHead)[0]
+	// The combined status does not say who posted it (history does).
+	want.Creator, want.FirstCreator = "", ""
 	with := func(change func(*gatekeeper.Check)) gatekeeper.Check {
 		c := want
 		change(&c)

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,6 +16,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/httpretry"
 )
 
 // DefaultBaseURL is the REST base of github.com, used when Options.BaseURL
@@ -42,6 +41,8 @@ const (
 	EndpointListStatuses      = "list_statuses"
 	EndpointListCheckRuns     = "list_check_runs"
 	EndpointGetBranch         = "get_branch"
+	// EndpointListPullsForCommit finds the pull requests of a commit.
+	EndpointListPullsForCommit = "list_pulls_for_commit"
 )
 
 // Endpoints lists every endpoint name above, so that metrics can show
@@ -51,7 +52,7 @@ func Endpoints() []string {
 		EndpointCreateStatus, EndpointGetPull, EndpointListReviews, EndpointListComments,
 		EndpointGetTeamMembership, EndpointCompareCommits, EndpointListPulls, EndpointGetComment,
 		EndpointCreateReaction, EndpointCreateComment, EndpointGetRepo, EndpointGetCombinedStatus,
-		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch,
+		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch, EndpointListPullsForCommit,
 		EndpointGetApp, EndpointGetInstallation, EndpointCreateInstallationToken, // app.go
 	}
 }
@@ -148,6 +149,13 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Retry bounds retries; zero fields take defaults.
 	Retry Retry
+	// Budget configures conditional requests, write pacing and the cap
+	// on statuses per commit; zero fields take defaults (see budget.go).
+	Budget Budget
+	// Remaining, when set, is called with GitHub's X-RateLimit-Remaining
+	// and X-RateLimit-Resource ("core", …) of each answer. cmd wires it to
+	// a Prometheus gauge; it must be safe for concurrent use and fast.
+	Remaining func(resource string, remaining int)
 }
 
 // Client is the shared GitHub access of the Publisher and the Source: base
@@ -161,6 +169,7 @@ type Client struct {
 	clock   gatekeeper.Clock
 	sleep   func(context.Context, time.Duration) error
 	retry   Retry
+	budget  Budget
 
 	mu sync.Mutex
 	// blockedUntil is when the last rate limit GitHub reported ends; calls
@@ -205,6 +214,18 @@ func New(opts Options) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
+	if opts.Clock == nil {
+		opts.Clock = gatekeeper.SystemClock{}
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = httpretry.SleepContext
+	}
+	// The budget transport goes under the authentication (the token's or
+	// an installation's), so that it sees each request's credential (see
+	// budgetTransport).
+	budgeted := *hc
+	budgeted.Transport = newBudgetTransport(hc.Transport, opts.Budget, opts.Clock, opts.Sleep, opts.Remaining)
+	hc = &budgeted
 	c := &Client{
 		base:    base,
 		log:     opts.Logger,
@@ -212,6 +233,7 @@ func New(opts Options) (*Client, error) {
 		clock:   opts.Clock,
 		sleep:   opts.Sleep,
 		retry:   opts.Retry.withDefaults(),
+		budget:  opts.Budget.withDefaults(),
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -223,7 +245,7 @@ func New(opts Options) (*Client, error) {
 		c.clock = gatekeeper.SystemClock{}
 	}
 	if c.sleep == nil {
-		c.sleep = sleepContext
+		c.sleep = httpretry.SleepContext
 	}
 	switch {
 	case opts.App != nil && opts.Token != "":
@@ -252,18 +274,6 @@ func New(opts Options) (*Client, error) {
 
 // BaseURL returns the REST base the client calls, with its trailing slash.
 func (c *Client) BaseURL() string { return c.base.String() }
-
-// sleepContext waits d or until ctx ends.
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // github returns a fresh go-github client, so that no rate-limit memory of
 // go-github's own (kept on the wall clock) survives between attempts; see
@@ -338,57 +348,53 @@ func (c *Client) do(ctx context.Context, endpoint string, mode callMode, call fu
 	}
 
 	waited := false // a call waits out a held limit once, then asks GitHub
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	p := httpretry.Policy{
+		MaxAttempts: c.retry.MaxAttempts,
+		MaxElapsed:  max(deadline.Sub(c.clock.Now()), 1),
+		Now:         c.clock.Now,
+		Sleep:       c.sleep,
+		Log:         c.log,
+		Message:     "retrying github call",
+		Attrs:       []slog.Attr{slog.String("endpoint", endpoint)},
+	}
+	return p.Do(ctx, func(ctx context.Context, attempt int) httpretry.Verdict {
 		var inst int64 // the installation the attempt went as; 0 for a token
 		resp, err := call(c.githubAs(&inst, waited))
 		var held *limitHeld
 		if errors.As(err, &held) {
+			// Not sent: wait the installation's limit out (or fail),
+			// then send it once, which counts as this attempt.
 			if err := c.waitLimit(ctx, endpoint, mode, held.until, deadline); err != nil {
-				return err
+				return httpretry.Fail(err)
 			}
 			waited = true
-			attempt--
-			continue
+			inst = 0
+			resp, err = call(c.githubAs(&inst, waited))
 		}
 		c.observe(endpoint, resultCode(ctx, resp, err))
 		if err == nil {
 			c.succeeded(inst)
-			return nil
+			return httpretry.Success()
 		}
 		if ctx.Err() != nil {
 			// The http.Client's own timeout also reports
 			// context.DeadlineExceeded; only our ctx ending stops
 			// retries.
-			return ctx.Err()
+			return httpretry.Fail(ctx.Err())
 		}
 		v := c.classify(err, attempt)
 		if !v.retry {
-			return v.final(err)
+			return httpretry.Fail(v.final(err))
 		}
 		if v.limited {
 			c.block(inst, c.clock.Now().Add(v.wait))
 			if mode == failOnLimits {
-				return fmt.Errorf("%w: %w", ErrRateLimited, err)
+				return httpretry.Fail(fmt.Errorf("%w: %w", ErrRateLimited, err))
 			}
 			v.wait = min(v.wait, c.retry.MaxRateLimitWait)
 		}
-		if attempt >= c.retry.MaxAttempts {
-			return fmt.Errorf("giving up after %d attempts: %w", attempt, v.final(err))
-		}
-		if c.clock.Now().Add(v.wait).After(deadline) {
-			return fmt.Errorf("giving up after %d attempts, next one in %s would pass the %s retry limit: %w",
-				attempt, v.wait, c.retry.MaxElapsed, v.final(err))
-		}
-		c.log.LogAttrs(ctx, slog.LevelWarn, "retrying github call",
-			slog.String("endpoint", endpoint), slog.Int("attempt", attempt),
-			slog.Duration("wait", v.wait), slog.String("error", err.Error()))
-		if err := c.sleep(ctx, v.wait); err != nil {
-			return err
-		}
-	}
+		return httpretry.Again(v.final(err), v.wait)
+	})
 }
 
 // verdict is what classify decided about a failed attempt.
@@ -447,26 +453,18 @@ func (c *Client) classify(err error, attempt int) verdict {
 		return verdict{}
 	case errors.Is(err, ErrNotInstalled) || errors.Is(err, ErrAppRefused):
 		return verdict{} // asking again cannot help; see app.go
-	case transient(err):
+	case httpretry.Transient(err):
 		return verdict{retry: true, wait: c.backoff(attempt)}
 	}
 	return verdict{}
-}
-
-// transient reports whether err is a failure to get an HTTP answer at all.
-func transient(err error) bool {
-	var ue *url.Error
-	var ne net.Error
-	return errors.As(err, &ue) || errors.As(err, &ne) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // headerWait reads the wait a 429 (or an unrecognised 403 limit) asks for:
 // Retry-After seconds, else the primary reset when nothing remains, else
 // the secondary default.
 func (c *Client) headerWait(h http.Header) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After"))); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
+	if d, ok := httpretry.RetryAfter(h, c.clock.Now()); ok && d > 0 {
+		return d
 	}
 	if h.Get("X-RateLimit-Remaining") == "0" {
 		if s, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err == nil && s > 0 {
@@ -528,16 +526,10 @@ func (c *Client) waitLimit(ctx context.Context, endpoint string, mode callMode, 
 	return c.sleep(ctx, wait)
 }
 
-// backoff is the wait before attempt+1 after a transient failure: the
-// doubled base delay, capped, with "equal jitter" (half fixed, half random)
-// so that replicas retrying together spread out but never retry at once.
+// backoff is the wait before attempt+1 after a transient failure, with
+// jitter so that replicas retrying together spread out.
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.retry.BaseDelay << min(attempt-1, 30)
-	if d <= 0 || d > c.retry.MaxDelay {
-		d = c.retry.MaxDelay
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return httpretry.Backoff(c.retry.BaseDelay, c.retry.MaxDelay, attempt, true)
 }
 
 // block records a rate limit of inst (0: the token) until then.
@@ -571,6 +563,9 @@ func (c *Client) limitedUntil(inst int64) time.Time {
 
 // resultCode is the Observe result of one attempt.
 func resultCode(ctx context.Context, resp *github.Response, err error) string {
+	if resp != nil && resp.Response != nil && resp.Header.Get(CacheHeader) == Revalidated {
+		return Code304
+	}
 	if resp != nil && resp.Response != nil {
 		return strconv.Itoa(resp.StatusCode)
 	}

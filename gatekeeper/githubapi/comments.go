@@ -77,6 +77,13 @@ func (s *Source) comments(ctx context.Context, key gatekeeper.PullKey, ev *gatek
 		return events, fmt.Errorf("listing comments of %s: read up to page %d, the rest at the next read", key, next-1)
 	}
 	done := gatekeeper.CommentsCursor{Since: cur.PassStart.Add(-sinceMargin).UTC()}
+	if len(listed) == 0 && !cur.Since.IsZero() && cur.Page <= 1 {
+		// Nothing changed since the cursor: keep it, so that the next
+		// read asks for the very same URL and GitHub can answer 304,
+		// free of rate limit. A since further back only widens the
+		// window, which is safe.
+		done.Since = cur.Since
+	}
 	events = append(events, gatekeeper.Event{Name: EventCommentsCursor, Received: now, Key: key, CommentsCursor: &done})
 	gone, err := s.vanished(ctx, key, ev, events, now)
 	return append(events, gone...), err

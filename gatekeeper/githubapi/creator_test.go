@@ -2,10 +2,12 @@ package githubapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -61,11 +63,43 @@ func TestPublisherLearnsItsLogin(t *testing.T) {
 }
 
 // TestGatherNamesWhoPostedTheGatekeepersContext: the combined status does
-// not say who posted a status. For the gatekeeper's own context the Source
-// reads the list of statuses (newest first) and names the creator; other
-// contexts cost no extra call.
+// not say who posted a status. The Source reads the list of statuses
+// (newest first) and names, for every context, who posted its newest
+// status and who posted it first: for the gatekeeper's own context, to
+// tell its own from anybody else's; for the others, so that a status set
+// by hand over another system's never replaces that system's verdict.
 func TestGatherNamesWhoPostedTheGatekeepersContext(t *testing.T) {
 	t.Parallel()
+	// handSet is the recorded list with, newest, dev-mallory's success
+	// in example/1, over octokit-fixture-user-a's failure.
+	var recorded []map[string]any
+	if err := json.Unmarshal(recordedListStatuses(t).Response, &recorded); err != nil {
+		t.Fatal(err)
+	}
+	var handSet []map[string]any
+	for _, st := range recorded {
+		if st["context"] == "example/1" {
+			mallory := map[string]any{}
+			for k, v := range st {
+				mallory[k] = v
+			}
+			mallory["state"], mallory["description"], mallory["updated_at"] = "success", "fine", "2017-10-10T17:00:00Z"
+			mallory["creator"] = map[string]any{"login": "dev-mallory", "id": 99, "type": "User"}
+			handSet = append(handSet, mallory)
+		}
+	}
+	handSet = append(handSet, recorded...)
+	handSetBody, err := json.Marshal(handSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	takenOver := recordedStatusChecks(helloHead)
+	takenOver[0].Creator, takenOver[0].State, takenOver[0].Description = "dev-mallory", "success", "fine"
+	takenOver[0].UpdatedAt = time.Date(2017, 10, 10, 17, 0, 0, 0, time.UTC)
+	takenOver[0].Original = &gatekeeper.CheckReport{Creator: "octokit-fixture-user-a", State: "failure", Description: "create-status failure test", URL: "https://example.com", UpdatedAt: time.Date(2017, 10, 10, 16, 0, 0, 0, time.UTC)}
+	takenOver[0].OtherCreators = []string{"dev-mallory"}
+	handSetReply := jsonReply(http.StatusOK, string(handSetBody))
+
 	tests := []struct {
 		name      string
 		context   string
@@ -77,20 +111,27 @@ func TestGatherNamesWhoPostedTheGatekeepersContext(t *testing.T) {
 		{
 			name:      "own context: creator from the list",
 			context:   "example/1",
-			want:      withCreator(recordedStatusChecks(helloHead), "example/1", "octokit-fixture-user-a"),
+			want:      recordedStatusChecks(helloHead),
 			wantCalls: []string{"get_combined_status 200", "list_statuses 200", "list_check_runs 200"},
 		},
 		{
-			name:      "own context not on the commit: no extra call",
+			name:      "own context not on the commit: the others' creators",
 			context:   "release-gate",
 			want:      recordedStatusChecks(helloHead),
-			wantCalls: []string{"get_combined_status 200", "list_check_runs 200"},
+			wantCalls: []string{"get_combined_status 200", "list_statuses 200", "list_check_runs 200"},
+		},
+		{
+			name:      "a status set by hand over another creator's: the first creator and its verdict",
+			context:   "release-gate",
+			listReply: &handSetReply,
+			want:      takenOver,
+			wantCalls: []string{"get_combined_status 200", "list_statuses 200", "list_check_runs 200"},
 		},
 		{
 			name:      "the list fails: the source fails",
 			context:   "example/2",
 			listReply: &reply{status: http.StatusNotFound, header: http.Header{"Content-Type": {"application/json"}}, body: []byte(`{"message":"Not Found"}`)},
-			want:      recordedStatusChecks(helloHead),
+			want:      withCreator(withCreator(recordedStatusChecks(helloHead), "example/1", ""), "example/2", ""),
 			wantCalls: []string{"get_combined_status 200", "list_statuses 404", "list_check_runs 200"},
 			wantErr:   true,
 		},
@@ -130,12 +171,13 @@ func TestGatherNamesWhoPostedTheGatekeepersContext(t *testing.T) {
 	}
 }
 
-// withCreator returns checks with the creator of the one named set.
+// withCreator returns checks with the creator (and first creator) of the
+// one named set.
 func withCreator(checks []gatekeeper.Check, name, creator string) []gatekeeper.Check {
 	out := append([]gatekeeper.Check(nil), checks...)
 	for i := range out {
 		if out[i].Name == name {
-			out[i].Creator = creator
+			out[i].Creator, out[i].FirstCreator = creator, creator
 		}
 	}
 	return out

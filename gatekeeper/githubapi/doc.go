@@ -39,6 +39,30 @@
 // attempt (a few allocations, nothing next to an HTTP round trip), so the
 // only waits are the ones this package decides and logs.
 //
+// The retry loop itself is httpretry's, shared with ZenHub and Slack; this
+// package supplies the classification of GitHub's answers.
+//
+// # Budget
+//
+// Under the authentication sits one budget transport (budget.go), which
+// wraps whatever base transport the http.Client carries, so that a GitHub
+// App's installation transport can sit above it. It makes every GET
+// conditional: an answer with an ETag or Last-Modified is kept, keyed by
+// the credential (a GitHub App's installation, which outlives its hourly
+// tokens; else a hash of the token), the Accept header and the URL, in a
+// bounded LRU
+// (Budget.CacheEntries, Budget.CacheBytes), and the next GET of the URL
+// sends If-None-Match / If-Modified-Since. GitHub answers 304, which does
+// not count against the rate limit, when nothing changed; go-github then
+// sees the kept 200 and Observe reports "304". It paces writes (POST,
+// PATCH, PUT, DELETE) per credential with a token bucket under GitHub's
+// secondary limit (15 at once, then one a second by default), and reports
+// X-RateLimit-Remaining to Options.Remaining. The Publisher refuses a status
+// past Budget.MaxStatusesPerContext on one commit and context (GitHub keeps
+// 1,000). TeamSource shares its answers per team and user across pull
+// requests. The cache and the counts live in the process: a restart or
+// another replica starts cold and pays one full read per URL.
+//
 // # Token permissions
 //
 // The token (GITHUB_TOKEN) needs, per call, on a fine-grained token or a

@@ -23,11 +23,15 @@ type Publisher struct {
 
 	mu    sync.Mutex
 	login string // the creator GitHub named in the last 201 answer
+
+	// posted counts the statuses posted per commit and context, against
+	// Budget.MaxStatusesPerContext.
+	posted *postCounts
 }
 
 // NewPublisher returns a Publisher that posts statuses through c.
 func NewPublisher(c *Client) *Publisher {
-	return &Publisher{c: c, log: c.log}
+	return &Publisher{c: c, log: c.log, posted: newPostCounts(c.budget.MaxStatusesPerContext)}
 }
 
 // NewDryRun returns a Publisher that logs each status at info level (repo,
@@ -92,6 +96,15 @@ func (p *Publisher) Publish(ctx context.Context, key gatekeeper.PullKey, sha str
 	if st.TargetURL != "" {
 		status.TargetURL = github.String(st.TargetURL)
 	}
+	// GitHub keeps 1,000 statuses per commit and context and refuses
+	// more; well before that, refuse and say so loudly.
+	countKey := key.Owner + "/" + key.Repo + "\x00" + sha + "\x00" + st.Context
+	if n, ok := p.posted.reserve(countKey); !ok {
+		p.log.LogAttrs(ctx, slog.LevelError, "commit status refused: too many posted on this commit and context",
+			append(attrs, slog.Int("posted", n), slog.Int("max", p.c.budget.MaxStatusesPerContext))...)
+		return fmt.Errorf("setting status %q on %s at %s: %w (%d posted, at most %d)",
+			st.Context, key, shortSHA(sha), ErrStatusCap, n, p.c.budget.MaxStatusesPerContext)
+	}
 	var created *github.RepoStatus
 	err := p.c.do(ctx, EndpointCreateStatus, waitForLimits, func(gh *github.Client) (*github.Response, error) {
 		var resp *github.Response
@@ -100,6 +113,7 @@ func (p *Publisher) Publish(ctx context.Context, key gatekeeper.PullKey, sha str
 		return resp, err
 	})
 	if err != nil {
+		p.posted.release(countKey)
 		return fmt.Errorf("setting status %q on %s at %s: %w", st.Context, key, shortSHA(sha), err)
 	}
 	if login := created.GetCreator().GetLogin(); login != "" {

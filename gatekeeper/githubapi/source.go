@@ -56,13 +56,14 @@ type SourceOptions struct {
 	// MaxAge is how long a fetch stands before GitHub is asked again
 	// (default DefaultMaxAge). Webhooks carry the
 	// live changes; the Source only recovers the ones lost on the way, so
-	// a burst of evaluations of one pull request costs five calls, not
+	// a burst of evaluations of one pull request costs six calls, not
 	// five per evaluation.
 	MaxAge time.Duration
 	// StatusContext is the gatekeeper's own status context (default
 	// "release-gate"). The combined status does not say who posted a
-	// status; for this context the Source reads it from the list of
-	// statuses, so that the Service can tell its own from anybody else's.
+	// status; the Source reads it, for every context, from the list of
+	// statuses, so that the Service can tell its own from anybody else's
+	// and a status set by hand over another system's is seen as such.
 	StatusContext string
 }
 

@@ -83,12 +83,12 @@ func TestGatherFetchesMissingSnapshot(t *testing.T) {
 	wantPaths := []string{
 		"GET " + helloPath + "?", "GET " + helloPath + "/reviews?per_page=100",
 		commentsRequest,
-		statusRequest(pr.HeadSHA), checkRunsRequest(pr.HeadSHA),
+		statusRequest(pr.HeadSHA), listStatusesRequest(pr.HeadSHA), checkRunsRequest(pr.HeadSHA),
 	}
 	if diff := cmp.Diff(wantPaths, paths); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"get_pull 200", "list_reviews 200", "list_comments 200", "get_combined_status 200", "list_check_runs 200"}, obs.list()); diff != "" {
+	if diff := cmp.Diff([]string{"get_pull 200", "list_reviews 200", "list_comments 200", "get_combined_status 200", "list_statuses 200", "list_check_runs 200"}, obs.list()); diff != "" {
 		t.Errorf("observed calls (-want +got):\n%s", diff)
 	}
 
@@ -100,7 +100,7 @@ func TestGatherFetchesMissingSnapshot(t *testing.T) {
 	if ev.HeadSHA() != pr.HeadSHA || len(ev.Reviews) != 1 || ev.Reviews[0].State != "APPROVED" {
 		t.Errorf("evidence after Gather: head %q, reviews %+v", ev.HeadSHA(), ev.Reviews)
 	}
-	wantChecks := append(recordedStatusChecks(pr.HeadSHA), recordedCheckRun(pr.HeadSHA))
+	wantChecks := applied(append(recordedStatusChecks(pr.HeadSHA), recordedCheckRun(pr.HeadSHA)))
 	if diff := cmp.Diff(wantChecks, ev.Checks); diff != "" {
 		t.Errorf("evidence checks after Gather (-want +got):\n%s", diff)
 	}
@@ -168,7 +168,9 @@ func TestGatherSkipsFreshEvidence(t *testing.T) {
 	}
 	ok := map[string]gatekeeper.SourceStatus{"github": {OK: true, CheckedAt: testEpoch.Add(-30 * time.Second)}}
 	pull := []string{"GET " + helloPath, "GET " + helloPath + "/reviews?per_page=100", commentsRequest}
-	checks := func(sha string) []string { return []string{statusRequest(sha), checkRunsRequest(sha)} }
+	checks := func(sha string) []string {
+		return []string{statusRequest(sha), listStatusesRequest(sha), checkRunsRequest(sha)}
+	}
 	both := append(append([]string(nil), pull...), checks(helloHead)...)
 	tests := []struct {
 		name     string
@@ -314,11 +316,11 @@ func TestGatherFetchesOncePerMaxAge(t *testing.T) {
 		after        time.Duration
 		wantRequests int
 	}{
-		{after: 0, wantRequests: 5},
-		{after: time.Minute, wantRequests: 5},
-		{after: 3 * time.Minute, wantRequests: 5},
-		{after: time.Minute, wantRequests: 10}, // 5 minutes after the first fetch
-		{after: time.Minute, wantRequests: 10},
+		{after: 0, wantRequests: 6},
+		{after: time.Minute, wantRequests: 6},
+		{after: 3 * time.Minute, wantRequests: 6},
+		{after: time.Minute, wantRequests: 12}, // 5 minutes after the first fetch
+		{after: time.Minute, wantRequests: 12},
 	} {
 		tm.Sleep(context.Background(), step.after)
 		gather()

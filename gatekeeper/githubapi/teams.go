@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -59,8 +60,11 @@ type TeamSourceOptions struct {
 // blocks until they approve again, and only a role holder's request may
 // block), people whose vote was cast on the head, and the author. Bots
 // ("name[bot]") cannot be team members and are never checked. A
-// membership in ev.Memberships checked less than TTL ago is not checked
-// again. Only state "active" is membership: a pending invitation is not,
+// membership in ev.Memberships checked less than TTL ago (three TTLs for
+// "not a member", see negativeTTLFactor) is not checked again, and neither
+// is one another pull request's Gather checked that recently: answers are
+// shared per team and user, so the same reviewers on many pull requests
+// cost one check per TTL, not one per pull request. Only state "active" is membership: a pending invitation is not,
 // and GitHub's 404 means "not a member" (Active false), which is an answer,
 // not an error. GitHub also answers 404 for a team that does not exist or
 // that the token cannot see (it needs read:org), so a misspelt team in the
@@ -88,6 +92,11 @@ type TeamSource struct {
 	teams    TeamsFunc
 	ttl      time.Duration
 	maxCalls int
+	// known is GitHub's last answer per team and user, shared by every
+	// pull request: the same release managers review dozens of them,
+	// and each membership is asked once per TTL, not once per pull
+	// request and TTL.
+	known *memberships
 }
 
 // NewTeamSource returns a TeamSource that reads through c.
@@ -98,7 +107,7 @@ func NewTeamSource(c *Client, opts TeamSourceOptions) *TeamSource {
 	if opts.MaxCalls <= 0 {
 		opts.MaxCalls = DefaultMaxMembershipCalls
 	}
-	return &TeamSource{c: c, teams: opts.Teams, ttl: opts.TTL, maxCalls: opts.MaxCalls}
+	return &TeamSource{c: c, teams: opts.Teams, ttl: opts.TTL, maxCalls: opts.MaxCalls, known: newMemberships(maxKnownMemberships)}
 }
 
 // Name returns TeamSourceName.
@@ -134,26 +143,88 @@ func (s *TeamSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gat
 	}
 	now := s.c.clock.Now()
 	checks := s.due(ctx, ev, now)
-	if len(checks) > s.maxCalls {
-		s.c.log.LogAttrs(ctx, slog.LevelWarn, "team membership checks deferred to the next gather",
-			slog.String("pr", key.String()), slog.Int("due", len(checks)), slog.Int("max_calls", s.maxCalls))
-		checks = checks[:s.maxCalls]
-	}
 
 	var events []gatekeeper.Event
+	calls, deferred := 0, 0
 	for _, mc := range checks {
+		// Another pull request's gather may have asked GitHub already.
+		if m, ok := s.known.get(mc.team, mc.user); ok && s.fresh(m, now) {
+			events = append(events, gatekeeper.Event{Name: EventMembership, Received: now, Key: key, Membership: &m})
+			continue
+		}
+		if calls >= s.maxCalls {
+			deferred++
+			continue
+		}
+		calls++
 		active, err := s.member(ctx, mc)
 		if err != nil {
 			return events, fmt.Errorf("checking membership of %s in %s: %w", mc.user, mc.team, err)
 		}
-		events = append(events, gatekeeper.Event{
-			Name:       EventMembership,
-			Received:   now,
-			Key:        key,
-			Membership: &gatekeeper.Membership{Team: mc.team, User: mc.user, Active: active, CheckedAt: now},
-		})
+		m := gatekeeper.Membership{Team: mc.team, User: mc.user, Active: active, CheckedAt: now}
+		s.known.put(m)
+		events = append(events, gatekeeper.Event{Name: EventMembership, Received: now, Key: key, Membership: &m})
+	}
+	if deferred > 0 {
+		s.c.log.LogAttrs(ctx, slog.LevelWarn, "team membership checks deferred to the next gather",
+			slog.String("pr", key.String()), slog.Int("due", calls+deferred), slog.Int("max_calls", s.maxCalls))
 	}
 	return events, nil
+}
+
+// negativeTTLFactor is how many TTLs a "not a member" answer stands. A
+// stale "no" only makes a role wait (someone just added to a team is
+// recognised later), while a stale "yes" would let a person who left the
+// team pass the gate; and GitHub's 404 carries no ETag, so each re-check
+// of a "no" costs rate limit where an unchanged "yes" is a free 304.
+const negativeTTLFactor = 3
+
+// fresh reports whether m may stand at now without asking GitHub again.
+func (s *TeamSource) fresh(m gatekeeper.Membership, now time.Time) bool {
+	ttl := s.ttl
+	if !m.Active {
+		ttl *= negativeTTLFactor
+	}
+	return now.Sub(m.CheckedAt) < ttl
+}
+
+// maxKnownMemberships bounds the shared membership answers: a hundred
+// people in a few dozen teams fit many times over.
+const maxKnownMemberships = 20000
+
+// memberships is a bounded map of membership answers by team and user,
+// safe for concurrent use. When full, it forgets the oldest answer (which
+// is then asked again: the safe direction).
+type memberships struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]gatekeeper.Membership
+}
+
+func newMemberships(max int) *memberships {
+	return &memberships{max: max, m: map[string]gatekeeper.Membership{}}
+}
+
+func (k *memberships) get(team, user string) (gatekeeper.Membership, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m, ok := k.m[gatekeeper.Membership{Team: team, User: user}.Key()]
+	return m, ok
+}
+
+func (k *memberships) put(m gatekeeper.Membership) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.m) >= k.max {
+		oldest := ""
+		for key, v := range k.m {
+			if oldest == "" || v.CheckedAt.Before(k.m[oldest].CheckedAt) {
+				oldest = key
+			}
+		}
+		delete(k.m, oldest)
+	}
+	k.m[m.Key()] = m
 }
 
 // due lists the (team, user) pairs to check, in budget order.
@@ -204,7 +275,7 @@ func (s *TeamSource) due(ctx context.Context, ev *gatekeeper.Evidence, now time.
 		org, slug, _ := strings.Cut(team, "/")
 		for user, rank := range people {
 			m, ok := ev.Memberships[gatekeeper.Membership{Team: team, User: user}.Key()]
-			if ok && now.Sub(m.CheckedAt) < s.ttl {
+			if ok && s.fresh(m, now) {
 				continue
 			}
 			out = append(out, membershipCheck{team: team, org: org, slug: slug, user: user, rank: rank, checked: ok})

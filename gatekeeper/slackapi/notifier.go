@@ -10,11 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/httpretry"
 )
 
 // ErrRejected is wrapped by the error of a message Slack refused for good
@@ -114,7 +114,7 @@ func New(opts Options) (*Notifier, error) {
 		n.clock = gatekeeper.SystemClock{}
 	}
 	if n.sleep == nil {
-		n.sleep = sleepContext
+		n.sleep = httpretry.SleepContext
 	}
 	if n.minInterval <= 0 {
 		n.minInterval = DefaultMinInterval
@@ -174,52 +174,47 @@ func (n *Notifier) Notify(ctx context.Context, note gatekeeper.Notification) err
 
 // post sends body, retrying as the package doc says. The caller holds turn.
 func (n *Notifier) post(ctx context.Context, note gatekeeper.Notification, body []byte) error {
-	for attempt := 1; ; attempt++ {
+	p := httpretry.Policy{
+		MaxAttempts: maxAttempts,
+		Now:         n.clock.Now,
+		Sleep:       n.sleep,
+		Log:         n.log,
+		Message:     "retrying slack post",
+		Attrs:       []slog.Attr{slog.String("host", n.host), slog.String("pr", note.Key.String())},
+	}
+	return p.Do(ctx, func(ctx context.Context, attempt int) httpretry.Verdict {
 		if wait := n.last.Add(n.minInterval).Sub(n.clock.Now()); !n.last.IsZero() && wait > 0 {
 			if err := n.sleep(ctx, wait); err != nil {
-				return err
+				return httpretry.Fail(err)
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return httpretry.Fail(err)
 		}
 		status, header, answer, err := n.send(ctx, body)
 		n.last = n.clock.Now()
-		if err != nil && ctx.Err() != nil {
-			return ctx.Err()
-		}
-
-		var wait time.Duration
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return httpretry.Fail(ctx.Err())
 		case err != nil:
-			wait = backoff(attempt)
+			return httpretry.Again(err, backoff(attempt))
 		case status == http.StatusOK:
 			n.log.LogAttrs(ctx, slog.LevelDebug, "posted to slack", slog.String("host", n.host),
 				slog.String("pr", note.Key.String()), slog.String("state", string(note.To)), slog.Int("attempt", attempt))
-			return nil
+			return httpretry.Success()
 		case status == http.StatusTooManyRequests:
-			wait = retryAfter(header, n.clock.Now())
+			wait := retryAfter(header, n.clock.Now())
 			err = fmt.Errorf("slack answered 429, retry after %s", wait)
 			if wait > n.maxRetryAfter {
-				return fmt.Errorf("%w, longer than the %s this notifier waits", err, n.maxRetryAfter)
+				return httpretry.Fail(fmt.Errorf("%w, longer than the %s this notifier waits", err, n.maxRetryAfter))
 			}
+			return httpretry.Again(err, wait)
 		case status >= 500:
-			err = fmt.Errorf("slack answered %d %s", status, answer)
-			wait = backoff(attempt)
+			return httpretry.Again(fmt.Errorf("slack answered %d %s", status, answer), backoff(attempt))
 		default:
-			return fmt.Errorf("%w: %d %s", ErrRejected, status, answer)
+			return httpretry.Fail(fmt.Errorf("%w: %d %s", ErrRejected, status, answer))
 		}
-
-		if attempt >= maxAttempts {
-			return fmt.Errorf("giving up after %d attempts: %w", attempt, err)
-		}
-		n.log.LogAttrs(ctx, slog.LevelWarn, "retrying slack post", slog.String("host", n.host),
-			slog.String("pr", note.Key.String()), slog.Int("attempt", attempt),
-			slog.Duration("wait", wait), slog.String("error", err.Error()))
-		if err := n.sleep(ctx, wait); err != nil {
-			return err
-		}
-	}
+	})
 }
 
 // send makes one POST and reads Slack's (bounded, plain-text) answer. A
@@ -275,29 +270,13 @@ func reason(b []byte) string {
 // retryAfter reads Retry-After, in seconds or as an HTTP date; a missing or
 // unreadable one means one second, Slack's posting pace.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		return time.Duration(min(secs, 1<<20)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
+	if d, ok := httpretry.RetryAfter(h, now); ok {
+		return d
 	}
 	return time.Second
 }
 
 // backoff is the wait before attempt+1 after a 5xx or network error.
 func backoff(attempt int) time.Duration {
-	return baseDelay << min(attempt-1, 10)
-}
-
-// sleepContext waits d or until ctx ends.
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return httpretry.Backoff(baseDelay, baseDelay<<10, attempt, false)
 }

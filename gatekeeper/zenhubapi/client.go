@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/httpretry"
 )
 
 // DefaultBaseURL is ZenHub's REST root, used when Options.BaseURL
@@ -39,10 +39,6 @@ var ErrRateLimited = errors.New("zenhub rate limit exceeded")
 // maxBody bounds the response read: the issue document is a few hundred
 // bytes, and a proxy's error page must not fill memory.
 const maxBody = 1 << 20
-
-// resetMargin is added to a rate-limit reset: X-RateLimit-Reset has whole
-// seconds, and arriving a moment early would cost one more refusal.
-const resetMargin = time.Second
 
 // Retry bounds how a lookup is retried. Zero fields take the defaults named
 // on each field.
@@ -100,10 +96,15 @@ type issueDoc struct {
 // 404; any other failure is an error.
 func (c *client) issue(ctx context.Context, repoID int64, number int) (found bool, pipeline string, err error) {
 	u := c.base.ResolveReference(&url.URL{Path: fmt.Sprintf("p1/repositories/%d/issues/%d", repoID, number)})
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return false, "", err
-		}
+	p := httpretry.Policy{
+		MaxAttempts: c.retry.MaxAttempts,
+		Now:         c.clock.Now,
+		Sleep:       c.sleep,
+		Log:         c.log,
+		Message:     "retrying zenhub call",
+		Attrs:       []slog.Attr{slog.String("endpoint", EndpointGetIssue)},
+	}
+	err = p.Do(ctx, func(ctx context.Context, attempt int) httpretry.Verdict {
 		status, header, body, err := c.get(ctx, u.String())
 		code := CodeError
 		switch {
@@ -113,47 +114,37 @@ func (c *client) issue(ctx context.Context, repoID int64, number int) (found boo
 			code = CodeCanceled
 		}
 		c.observe(EndpointGetIssue, code)
-		if err != nil && ctx.Err() != nil {
-			return false, "", ctx.Err()
-		}
-
-		var wait time.Duration
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return httpretry.Fail(ctx.Err())
 		case err != nil:
-			wait = c.backoff(attempt)
+			return httpretry.Again(err, c.backoff(attempt))
 		case status == http.StatusOK:
 			var doc issueDoc
 			if err := json.Unmarshal(body, &doc); err != nil {
-				return false, "", fmt.Errorf("decoding zenhub issue document: %w", err)
+				return httpretry.Fail(fmt.Errorf("decoding zenhub issue document: %w", err))
 			}
+			found = true
 			if doc.Pipeline != nil {
 				pipeline = doc.Pipeline.Name
 			}
-			return true, pipeline, nil
+			return httpretry.Success()
 		case status == http.StatusNotFound:
-			return false, "", nil
+			return httpretry.Success()
 		case status == http.StatusUnauthorized:
-			return false, "", fmt.Errorf("%w: zenhub rejected the token (401)", gatekeeper.ErrUnauthorized)
+			return httpretry.Fail(fmt.Errorf("%w: zenhub rejected the token (401)", gatekeeper.ErrUnauthorized))
 		case status == http.StatusForbidden:
-			err = fmt.Errorf("%w (403)", ErrRateLimited)
-			wait = c.rateLimitWait(header, attempt)
+			return httpretry.Again(fmt.Errorf("%w (403)", ErrRateLimited), c.rateLimitWait(header, attempt))
 		case status >= 500:
-			err = fmt.Errorf("zenhub answered %d", status)
-			wait = c.backoff(attempt)
+			return httpretry.Again(fmt.Errorf("zenhub answered %d", status), c.backoff(attempt))
 		default:
-			return false, "", fmt.Errorf("zenhub answered %d: %s", status, snippet(body))
+			return httpretry.Fail(fmt.Errorf("zenhub answered %d: %s", status, snippet(body)))
 		}
-
-		if attempt >= c.retry.MaxAttempts {
-			return false, "", fmt.Errorf("giving up after %d attempts: %w", attempt, err)
-		}
-		c.log.LogAttrs(ctx, slog.LevelWarn, "retrying zenhub call",
-			slog.String("endpoint", EndpointGetIssue), slog.Int("attempt", attempt),
-			slog.Duration("wait", wait), slog.String("error", err.Error()))
-		if err := c.sleep(ctx, wait); err != nil {
-			return false, "", err
-		}
+	})
+	if err != nil {
+		return false, "", err
 	}
+	return found, pipeline, nil
 }
 
 // get makes one request and reads its (bounded) body.
@@ -181,27 +172,21 @@ func (c *client) get(ctx context.Context, u string) (int, http.Header, []byte, e
 // response's own Date (ZenHub's advice against clock skew), else by our
 // clock, capped; without a reset header, the backoff.
 func (c *client) rateLimitWait(h http.Header, attempt int) time.Duration {
-	reset, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-RateLimit-Reset")), 10, 64)
-	if err != nil || reset <= 0 {
-		return c.backoff(attempt)
-	}
 	now := c.clock.Now()
 	if d, err := http.ParseTime(h.Get("Date")); err == nil {
 		now = d
 	}
-	wait := max(time.Unix(reset, 0).Sub(now), 0) + resetMargin
+	wait, ok := httpretry.ResetWait(h, now)
+	if !ok {
+		return c.backoff(attempt)
+	}
 	return min(wait, c.retry.MaxRateLimitWait)
 }
 
-// backoff is the wait before attempt+1 after a transient failure: the
-// doubled base delay, capped, half fixed and half random.
+// backoff is the wait before attempt+1 after a transient failure, with
+// jitter.
 func (c *client) backoff(attempt int) time.Duration {
-	d := c.retry.BaseDelay << min(attempt-1, 30)
-	if d <= 0 || d > c.retry.MaxDelay {
-		d = c.retry.MaxDelay
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return httpretry.Backoff(c.retry.BaseDelay, c.retry.MaxDelay, attempt, true)
 }
 
 // snippet shortens an unexpected body for an error message.
@@ -211,16 +196,4 @@ func snippet(b []byte) string {
 		s = s[:200] + "…"
 	}
 	return s
-}
-
-// sleepContext waits d or until ctx ends.
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/httpretry"
 )
 
 var _ gatekeeper.Source = (*Source)(nil)
@@ -140,7 +141,7 @@ func New(opts Options) (*Source, error) {
 		c.clock = gatekeeper.SystemClock{}
 	}
 	if c.sleep == nil {
-		c.sleep = sleepContext
+		c.sleep = httpretry.SleepContext
 	}
 	s := &Source{c: c, repoID: opts.RepoID, ttl: opts.TTL, maxCalls: opts.MaxCalls}
 	if s.ttl <= 0 {

@@ -322,6 +322,34 @@ test_unknown_check_state_waits if {
 	d.waiting == ["check ci/lint (state neutral)"]
 }
 
+taken_over(name, state, first, by, by_state) := object.union(check(name, state), {
+	"creator": first, "other_creators": [by],
+	"takeover": {"creator": by, "state": by_state, "description": "fine", "url": ""},
+})
+
+test_check_taken_over_by_another_creator_fails if {
+	d := gatekeeper.decision with input as with_section("checks", [taken_over("ci/build", "failure", "ci-bot", "dev-mallory", "success")]) with data.release as fixed_release
+	without_votes(d) == {"state": "failure", "reasons": ["check ci/build failed", "check ci/build reported by ci-bot, then set to success by dev-mallory"], "waiting": [], "channel": null}
+}
+
+test_check_taken_over_fails_even_when_the_original_passed if {
+	d := gatekeeper.decision with input as with_section("checks", [taken_over("ci/build", "success", "ci-bot", "dev-mallory", "success")]) with data.release as fixed_release
+	d.state == "failure"
+	d.reasons == ["check ci/build reported by ci-bot, then set to success by dev-mallory"]
+}
+
+test_check_taken_over_names_unknown_creators if {
+	c := json.patch(taken_over("ci/build", "success", "", "", "success"), [{"op": "remove", "path": "/creator"}, {"op": "remove", "path": "/takeover/creator"}])
+	d := gatekeeper.decision with input as with_section("checks", [c]) with data.release as fixed_release
+	d.reasons == ["check ci/build reported by an unknown creator, then set to success by an unknown creator"]
+}
+
+test_check_with_other_creators_but_no_takeover_passes if {
+	c := object.union(check("ci/build", "success"), {"creator": "ci-bot", "other_creators": ["dev-mallory"], "takeover": null})
+	d := gatekeeper.decision with input as with_section("checks", [c]) with data.release as fixed_release
+	d.state == "success"
+}
+
 source(ok, err) := {"ok": ok, "error": err, "attempts": 2, "checked_at": "2024-06-14T09:59:58Z"}
 
 test_source_error_waits_and_names_it if {

@@ -32,6 +32,20 @@ waiting_items contains [20, sprintf("check %s", [check.name])] if {
 	check.state == "pending"
 }
 
+# Anyone with write access may set a status in any context: a check whose
+# newest report is by another creator than the one that first reported it
+# (a status set by hand over the CI's) is not a pass, whatever either says.
+# A later report by the first creator clears it.
+reason_items contains [20, sprintf("check %s reported by %s, then set to %v by %s", [check.name, who(check, "creator"), object.get(check.takeover, "state", "?"), who(check.takeover, "creator")])] if {
+	some check in input.checks
+	is_object(object.get(check, "takeover", null))
+}
+
+# who names the login at obj[key], also when it is missing or "".
+who(obj, key) := sprintf("%v", [obj[key]]) if {
+	not obj[key] in {"", null}
+} else := "an unknown creator"
+
 # A state the gatekeeper does not know is not a pass.
 waiting_items contains [21, sprintf("check %s (state %v)", [check.name, check.state])] if {
 	some check in input.checks
