@@ -36,7 +36,7 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	if err != nil {
 		return fmt.Errorf("loading evidence for %s: %w", key, err)
 	}
-	ev, incomplete := s.gather(ctx, ev)
+	ev, incomplete, slow := s.gather(ctx, ev)
 
 	log := s.log.With("repo", key.Owner+"/"+key.Repo, "pr", key.Number, "sha", ev.HeadSHA())
 	if ev.PR != nil && !s.o.Gated.GatedBase(ev.PR.BaseRef) && ev.Published == nil {
@@ -47,14 +47,30 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	}
 
 	now := s.o.Clock.Now()
-	input := BuildInput(ev.Counted(s.o.ConfirmClaims), InputOptions{Now: now, Gated: s.o.Gated, StatusContext: s.o.StatusContext, VerifyBuilds: s.o.VerifyBuilds, StageKeys: s.o.StageKeys})
-	dec, perr := s.o.Evaluator.Evaluate(ctx, input)
-	policy := dec
-	s.archive(ctx, dec.PolicyRevision)
-	dec = s.guard(ev, dec, perr)
-	dec = s.awaitClaims(ev, dec)
-	dec = s.notRelease(ev, dec)
-	dec = s.foreignGate(ctx, ev, dec)
+	input, dec, policy, perr := s.decide(ctx, ev, now)
+	if len(slow) > 0 {
+		// A source did not answer in time; it goes on, and its answer
+		// queues the pull request again. What is stored already may
+		// make the gate worse (a NOGO, a failed build): that is posted
+		// now. What would pass waits for the answer: the status stays
+		// as it is (never a new success, and no flapping to pending).
+		if dec.State == Success {
+			log.InfoContext(ctx, "evidence sources slow; the decision waits for their answer", "sources", slow)
+			_, err = s.o.Store.Done(ctx, key, gen)
+			return err
+		}
+		marked := *ev
+		marked.Sources = make(map[string]SourceStatus, len(ev.Sources)+len(slow))
+		for name, st := range ev.Sources {
+			marked.Sources[name] = st
+		}
+		for _, name := range slow {
+			st := marked.Sources[name]
+			st.OK, st.Error, st.CheckedAt = false, fmt.Sprintf("no answer within %s; still asking", s.o.GatherTimeout), now
+			marked.Sources[name] = st
+		}
+		input, dec, policy, perr = s.decide(ctx, &marked, now)
+	}
 	rec := DecisionRecord{
 		ID: NewDecisionID(key, now), Key: key, HeadSHA: ev.HeadSHA(), Decision: dec, Description: dec.Description(),
 		EvaluatedAt: now, EvidenceVersion: ev.Version, Input: input,
@@ -92,6 +108,22 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	return nil
 }
 
+// decide evaluates the policy on ev and makes its decision fail closed.
+// It returns the input, the decision, the policy's own answer and the
+// policy's error (the record keeps the answer when the gatekeeper's rules
+// changed it, so that a replay compares like with like).
+func (s *Service) decide(ctx context.Context, ev *Evidence, now time.Time) (*Input, Decision, Decision, error) {
+	input := BuildInput(ev.Counted(s.o.ConfirmClaims), InputOptions{Now: now, Gated: s.o.Gated, StatusContext: s.o.StatusContext, VerifyBuilds: s.o.VerifyBuilds, StageKeys: s.o.StageKeys})
+	dec, perr := s.o.Evaluator.Evaluate(ctx, input)
+	policy := dec
+	s.archive(ctx, dec.PolicyRevision)
+	dec = s.guard(ev, dec, perr)
+	dec = s.awaitClaims(ev, dec)
+	dec = s.notRelease(ev, dec)
+	dec = s.foreignGate(ctx, ev, dec)
+	return input, dec, policy, perr
+}
+
 // record keeps the decision for the audit trail when it differs from the
 // last one kept, and reports whether it did: reconciling every minute must
 // not push the history of changes out of the store.
@@ -122,16 +154,19 @@ func sameDecision(a, b Decision) bool {
 }
 
 // gather runs every source, stores what they found and their outcome, and
-// reports whether any of them failed.
-func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool) {
+// reports whether any of them failed and which did not answer within
+// GatherTimeout (slow: their stored status is left as it was).
+func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool, []string) {
 	if len(s.o.Sources) == 0 && len(ev.Sources) == 0 {
-		return ev, false
+		return ev, false, nil
 	}
 	type result struct {
 		events  []Event
 		err     error
 		skipped bool
+		slow    bool
 	}
+	var slow []string
 	results := make([]result, len(s.o.Sources))
 	// A pull request that is not a release fails whatever its evidence
 	// (notRelease) or is not gated at all: only GitHub, which says what it
@@ -150,8 +185,12 @@ func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool) {
 			results[i].skipped = true
 			continue
 		}
-		events, err := src.Gather(ctx, work)
-		results[i] = result{events: events, err: err}
+		events, err, late := s.ask(ctx, src, work)
+		results[i] = result{events: events, err: err, slow: late}
+		if late {
+			slow = append(slow, src.Name())
+			s.log.WarnContext(ctx, "evidence source slow; going on without it", "source", src.Name(), "pr", ev.Key.String(), "waited", s.o.GatherTimeout.String())
+		}
 		if err != nil {
 			s.log.WarnContext(ctx, "gathering evidence", "source", src.Name(), "pr", ev.Key.String(), "err", err)
 		}
@@ -180,6 +219,9 @@ func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool) {
 				delete(cur.Sources, src.Name()) // asked nothing, says nothing
 				continue
 			}
+			if r.slow {
+				continue // still asking: what it said last stands
+			}
 			for _, e := range r.events {
 				if e.Received.IsZero() {
 					e.Received = now
@@ -205,9 +247,9 @@ func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool) {
 		for _, src := range s.o.Sources {
 			ev.Sources[src.Name()] = SourceStatus{OK: false, Error: "storing gathered evidence: " + err.Error(), CheckedAt: now}
 		}
-		return ev, true
+		return ev, true, slow
 	}
-	return updated, incomplete
+	return updated, incomplete, slow
 }
 
 // awaitClaims makes the decision wait for GitHub to confirm the claims
@@ -279,6 +321,9 @@ func (s *Service) guard(ev *Evidence, dec Decision, perr error) Decision {
 		// The source's own error text (host names, URLs) is for the
 		// signed-in page (the evidence sources table), never the status.
 		public := fmt.Sprintf("%s evidence unavailable (%d tries)", name, st.Attempts)
+		if st.Attempts == 0 {
+			public = name + " evidence unavailable (still asking)" // slow, not failed (gather.go)
+		}
 		if st.Attempts >= s.o.SourceErrorLimit {
 			return Decision{State: Error, Reasons: []string{public + ": " + st.Error}, Waiting: dec.Waiting,
 				PolicyRevision: dec.PolicyRevision, Summary: "Error: " + public}

@@ -140,7 +140,10 @@ type Notification struct {
 }
 
 // Source fills gaps in the evidence from an outside system (GitHub, Jenkins,
-// ZenHub). Sources run in the worker, never in a webhook request.
+// ZenHub). Sources run for the worker, never in a webhook request; the
+// worker waits Options.GatherTimeout for one, and a Gather still running
+// then goes on (on its own copy of the evidence) until it answers or its
+// context ends (gather.go).
 type Source interface {
 	// Name identifies the source in the evidence and the policy input.
 	Name() string

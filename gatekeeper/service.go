@@ -48,6 +48,13 @@ type Options struct {
 	// SourceErrorLimit is how many consecutive failures of one source turn
 	// the state from pending into error. Default 8 (about two minutes).
 	SourceErrorLimit int
+	// GatherTimeout is how long an evaluation waits for one evidence
+	// source. One that overruns goes on in the background, and its
+	// answer queues the pull request again; meanwhile the evaluation
+	// posts what the stored evidence says when that is not a pass (a
+	// NOGO is never held back by a slow Jenkins), and otherwise leaves
+	// the status as it is. Default DefaultGatherTimeout.
+	GatherTimeout time.Duration
 	// Reconcile is how often every open gated pull request is evaluated
 	// again, so that time-based rules (the release window opening and
 	// closing) and lost webhooks are caught. Default one minute.
@@ -119,6 +126,9 @@ type Service struct {
 	o     Options
 	log   *slog.Logger
 	sched *scheduler
+	// gathers are the evidence sources' calls, some outliving the
+	// evaluation that made them (gather.go).
+	gathers *gathers
 	// locks serialise the posts on one commit (see publish.go).
 	locks keyedLocks
 	// archived: the policy revisions saved for replay (see audit.go).
@@ -169,6 +179,9 @@ func New(o Options) (*Service, error) {
 		// error.
 		o.SourceErrorLimit = 8
 	}
+	if o.GatherTimeout <= 0 {
+		o.GatherTimeout = DefaultGatherTimeout
+	}
 	if o.Reconcile <= 0 {
 		o.Reconcile = time.Minute
 	}
@@ -200,7 +213,7 @@ func New(o Options) (*Service, error) {
 		o.Debounce = 200 * time.Millisecond
 	}
 	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
-	s := &Service{o: o, log: o.Logger, disc: newDiscovery()}
+	s := &Service{o: o, log: o.Logger, disc: newDiscovery(), gathers: newGathers()}
 	s.sched = newScheduler(s)
 	return s, nil
 }
@@ -428,7 +441,9 @@ func (s *Service) Reconcile(ctx context.Context) error {
 // caller may close it. Work still queued stays in the Store for the next
 // start.
 func (s *Service) Run(ctx context.Context) error {
-	return s.sched.run(ctx)
+	err := s.sched.run(ctx)
+	s.gathers.close() // a slow source's call still running ends here
+	return err
 }
 
 // TargetURL is the details page of a pull request.

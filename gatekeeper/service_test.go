@@ -56,7 +56,10 @@ func startWith(t *testing.T, o gatekeeper.Options) *harness {
 	}
 	o.Gated = gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}
 	o.PublicURL = "https://gate.example/"
-	o.Workers, o.RetryMin, o.RetryMax, o.SourceErrorLimit = 4, 5*time.Millisecond, 20*time.Millisecond, 3
+	if o.Workers == 0 {
+		o.Workers = 4
+	}
+	o.RetryMin, o.RetryMax, o.SourceErrorLimit = 5*time.Millisecond, 20*time.Millisecond, 3
 	if o.Debounce == 0 {
 		o.Debounce = time.Millisecond
 	}

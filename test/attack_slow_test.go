@@ -40,7 +40,6 @@ func (s stallingSource) Gather(ctx context.Context, _ *gatekeeper.Evidence) ([]g
 // has finished (a slow policy is an error, not a stall: issue 7 item 15;
 // the same must hold for a slow source).
 func TestAttackSlowSourceHoldsAnOldSuccess(t *testing.T) {
-	t.Skip("defect: gathering has no overall deadline and runs before every evaluation, so while a source is slow (a minute here; up to calls x 30s timeouts in production) a NOGO accepted meanwhile leaves the old success posted")
 	t.Parallel()
 	ctx := context.Background()
 	engine, err := opa.Load(ctx, policyCopy(t))
@@ -103,4 +102,49 @@ func TestAttackSlowSourceHoldsAnOldSuccess(t *testing.T) {
 		t.Errorf("after QA's NOGO the status is still success")
 	}
 	t.Logf("status after the NOGO: %s %q, %s after it was accepted", got[1].Status.State, got[1].Status.Description, time.Since(accepted))
+}
+
+// TestAttackSlowJenkinsHoldsAnOldSuccess is the attack on the real binary:
+// the release passed; then Jenkins answers every request slowly, within
+// its client's timeout (20s a request), and QA posts a NOGO. The build is
+// read again at every evaluation (GATEKEEPER_RECONCILE=2s: a build is
+// re-read after half of it), so gathering takes minutes. The status must
+// stop saying success within GATEKEEPER_GATHER_TIMEOUT and a little.
+func TestAttackSlowJenkinsHoldsAnOldSuccess(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{jenkinsAPI: true, zenhub: true, extra: []string{"GATEKEEPER_GATHER_TIMEOUT=2s", "GATEKEEPER_RECONCILE=2s"}})
+	const n = 2
+	readyExceptLeadGO(t, r, n)
+	payload, c := comment(t, n, 751966799, leadUser, "/go", "2020-12-29T05:52:14Z")
+	r.gh.addComment(c)
+	r.github("issue_comment", payload)
+	if p := r.settle(n); p.Latest.Decision.State != "success" {
+		t.Fatalf("the release with every piece of evidence does not pass: %+v", p.Latest.Decision)
+	}
+	if st := r.last(headA); st == nil || st["state"] != "success" {
+		t.Fatalf("status on the head %v, want success", st)
+	}
+
+	r.jk.slow.Store(int64(20 * time.Second))
+	time.Sleep(time.Second) // the build is due to be read again
+	payload, c = comment(t, n, 751966800, qaUser, "/nogo payments flaky", "2020-12-29T06:10:00Z")
+	r.gh.addComment(c)
+	accepted := time.Now()
+	r.github("issue_comment", payload)
+	deadline := accepted.Add(15 * time.Second)
+	for {
+		st := r.last(headA)
+		if st["state"] != "success" {
+			t.Logf("status after the NOGO: %v %q, %s after it was accepted", st["state"], st["description"], time.Since(accepted).Round(time.Millisecond))
+			if st["state"] != "failure" {
+				t.Errorf("status %v, want failure (QA's NOGO)", st)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("15s after QA's NOGO was accepted the status still says success (Jenkins answers slowly)")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.jk.slow.Store(0)
 }

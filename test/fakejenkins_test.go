@@ -8,7 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // The Jenkins side of the recorded pull request Codertocat/Hello-World#2:
@@ -71,6 +73,9 @@ type fakeJenkins struct {
 	mu     sync.Mutex
 	routes map[string][]byte
 	down   bool // every request answers 500
+	// slow delays every answer by this long (nanoseconds; 0: none), or
+	// until the client gives up: a Jenkins that answers slowly.
+	slow atomic.Int64
 }
 
 // newFakeJenkins serves the root and the master job, whose last successful
@@ -154,6 +159,13 @@ func (f *fakeJenkins) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
+	}
+	if d := time.Duration(f.slow.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
 	}
 	path := r.URL.EscapedPath()
 	for strings.Contains(path, "//") {

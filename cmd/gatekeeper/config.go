@@ -74,6 +74,9 @@ type Config struct {
 	// LeaseTTL is how long a replica's lease on a pull request lasts
 	// unless renewed: how soon another replica takes over its work.
 	LeaseTTL time.Duration
+	// GatherTimeout is how long an evaluation waits for one evidence
+	// source before it goes on without its answer.
+	GatherTimeout time.Duration
 	// EvalTimeout bounds one evaluation unless the policy data says
 	// (release.evaluation.timeout); ReloadTimeout bounds loading one
 	// policy revision, its tests included.
@@ -175,6 +178,7 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, time.Minute)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_GITHUB_MAX_AGE", &c.GitHubMaxAge, githubapi.DefaultMaxAge)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_LEASE_TTL", &c.LeaseTTL, gatekeeper.DefaultLeaseTTL)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_GATHER_TIMEOUT", &c.GatherTimeout, gatekeeper.DefaultGatherTimeout)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_EVAL_TIMEOUT", &c.EvalTimeout, opa.DefaultEvalTimeout)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD_TIMEOUT", &c.ReloadTimeout, opa.DefaultReloadTimeout)...)
 	replicasFlag := false
@@ -228,6 +232,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
 	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 0, "how long a replica's hold on a pull request lasts unless renewed: how soon another replica takes over the work of one that died (env GATEKEEPER_LEASE_TTL, default 10s)")
+	fs.DurationVar(&c.GatherTimeout, "gather-timeout", 0, "how long an evaluation waits for one evidence source (GitHub, Jenkins, ZenHub) before it goes on without it; the source's answer is used when it comes (env GATEKEEPER_GATHER_TIMEOUT, default 10s)")
 	fs.DurationVar(&c.EvalTimeout, "eval-timeout", 0, "longest one policy evaluation may take, unless release.evaluation.timeout says (env GATEKEEPER_EVAL_TIMEOUT, default 1s)")
 	fs.IntVar(&c.RedisWaitReplicas, "redis-wait-replicas", 0, "Redis replicas every write waits for, WAIT n (env GATEKEEPER_REDIS_WAIT_REPLICAS, default 0)")
 	fs.DurationVar(&c.ReloadTimeout, "policy-reload-timeout", 0, "longest loading and testing one policy revision may take (env GATEKEEPER_POLICY_RELOAD_TIMEOUT, default 2m)")
@@ -334,6 +339,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LeaseTTL < 500*time.Millisecond || c.LeaseTTL > 10*time.Minute {
 		p = append(p, fmt.Errorf("GATEKEEPER_LEASE_TTL: %s is not between 500ms and 10m", c.LeaseTTL))
+	}
+	if c.GatherTimeout < 100*time.Millisecond || c.GatherTimeout > 5*time.Minute {
+		p = append(p, fmt.Errorf("GATEKEEPER_GATHER_TIMEOUT: %s is not between 100ms and 5m", c.GatherTimeout))
 	}
 	if c.EvalTimeout <= 0 || c.EvalTimeout > time.Minute {
 		p = append(p, fmt.Errorf("GATEKEEPER_EVAL_TIMEOUT: %s is not a positive duration of at most 1m", c.EvalTimeout))

@@ -11,6 +11,8 @@
 //	deliveries  delivery id → time recorded (8 bytes)
 //	delivered   time recorded (8 bytes) + delivery id → empty; the time order
 //	            that ForgetDeliveries walks
+//	health      "pinged" → the time of the last Ping (RFC 3339), written so
+//	            that a file that reads but cannot be written is not ready
 //
 // Record is group-committed: webhook requests that arrive while one
 // transaction commits share the next transaction and its fsync, and in it each

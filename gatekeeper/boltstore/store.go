@@ -30,6 +30,9 @@ var (
 	// bucketVersions holds each pull request's evidence Version, so that
 	// the cache can be checked without decoding the evidence.
 	bucketVersions = []byte("versions")
+	// bucketHealth holds the time of the last Ping, written so that a
+	// store that reads but cannot write (a full disk) is not ready.
+	bucketHealth = []byte("health")
 )
 
 // Defaults for the options.
@@ -155,16 +158,21 @@ func Open(path string, opts ...Option) (*Store, error) {
 // Path returns the file the store was opened on.
 func (s *Store) Path() string { return s.path }
 
-// Ping checks that the store is open and its buckets readable.
+// Ping checks that the store is open, its buckets readable and the file
+// writable: it commits one small write (the time, in its own bucket).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pinging bolt store: %w", err)
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketEvidence) == nil {
 			return errors.New("evidence bucket missing")
 		}
-		return nil
+		b, err := tx.CreateBucketIfNotExists(bucketHealth)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("pinged"), []byte(time.Now().UTC().Format(time.RFC3339Nano)))
 	})
 	if err != nil {
 		return fmt.Errorf("pinging bolt store %s: %w", s.path, err)

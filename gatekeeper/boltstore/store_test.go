@@ -673,3 +673,20 @@ func TestCacheNeverServesUncommittedEvidence(t *testing.T) {
 		t.Errorf("a caller's change reached the store: %q", again.PR.Title)
 	}
 }
+
+// TestPingWrites: Ping commits a write, so that a file that reads but
+// cannot be written (a full disk) is not ready.
+func TestPingWrites(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, gatekeeper.SystemClock{}).(*Store)
+	defer s.Close()
+	st := s.db.Stats()
+	before := st.TxStats.GetWrite()
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st = s.db.Stats()
+	if after := st.TxStats.GetWrite(); after <= before {
+		t.Errorf("Ping wrote nothing (page writes %d, then %d)", before, after)
+	}
+}

@@ -19,6 +19,9 @@
 //	P:lease:<pull>   string "<token>|<owner>": the replica evaluating the
 //	                 pull request, expiring (PX) unless renewed
 //	P:fence          counter: the leases' fencing tokens, never reused
+//	P:health         string: the time of the last Ping, expiring in a
+//	                 minute; written so that a server that answers PING but
+//	                 refuses writes is not ready
 //
 // A 202 keeps its promise through one Lua script (commitScript): the
 // delivery id, the evidence and the queue entry are written together or not

@@ -236,10 +236,15 @@ func (s *Store) run(ctx context.Context, script *redis.Script, args ...any) (any
 	return res.Val(), nil
 }
 
-// Ping checks that the server answers.
+// Ping checks that the server answers and takes a write (a replica, a
+// server refusing writes for want of replicas, memory or a failing
+// snapshot answers PING all the same): it sets a short-lived key.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("pinging redis store: %w", err)
+	}
+	if err := s.rdb.Set(ctx, s.key("health"), time.Now().UTC().Format(time.RFC3339Nano), time.Minute).Err(); err != nil {
+		return fmt.Errorf("pinging redis store: writing: %w", err)
 	}
 	return nil
 }

@@ -389,3 +389,29 @@ func TestRedisRestart(t *testing.T) {
 		t.Errorf("%d deliveries applied, want 32", got)
 	}
 }
+
+// TestPingNeedsAWrite: a server that answers PING and reads but refuses
+// writes (here for want of a replica; equally a read-only replica, a full
+// memory with noeviction or a failing snapshot) is not ready.
+func TestPingNeedsAWrite(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := open(t, srv, WithPrefix(newPrefix()))
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping on a healthy server: %v", err)
+	}
+	if err := s.rdb.ConfigSet(ctx, "min-replicas-to-write", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.rdb.ConfigSet(ctx, "min-replicas-to-write", "0")
+	if _, err := s.Queued(ctx); err != nil {
+		t.Fatalf("reads still work: %v", err)
+	}
+	err := s.Ping(ctx)
+	if err == nil {
+		t.Fatal("Ping succeeds on a server that refuses writes")
+	}
+	t.Log(err)
+}
