@@ -216,9 +216,12 @@ func TestReplicaPausedMidEvaluation(t *testing.T) {
 	if !strings.Contains(a.Logs(), "lease lost") {
 		t.Error("replica a did not log that it lost the lease")
 	}
+	// Once thawed, a may take the pull request again under a new lease
+	// (a slow source's answer queues it again) and post the newest
+	// evidence's decision; what it must never post is the old evidence's.
 	var last replicaPost
 	for _, p := range log.all() {
-		if p.replica == "a" {
+		if p.replica == "a" && !strings.HasSuffix(p.path, newSHA) {
 			t.Errorf("replica a posted %s on %s after it was frozen and its work taken over", p.state, p.path)
 		}
 		last = p
