@@ -437,6 +437,9 @@ func (s *Service) answerVotes(ctx context.Context, key PullKey, ev *Evidence, ve
 	if s.o.Responder == nil {
 		return
 	}
+	// toldNow are the refusals told in this round (ev is not changed: it
+	// may be the store's cached copy).
+	toldNow := map[string]string{}
 	for _, v := range verdicts {
 		if v.Verdict != "counted" && v.Verdict != "refused" {
 			continue
@@ -444,16 +447,37 @@ func (s *Service) answerVotes(ctx context.Context, key PullKey, ev *Evidence, ve
 		if ev.Answered[v.CommentID] == v.Verdict {
 			continue
 		}
-		if err := s.o.Responder.Answer(ctx, key, v.CommentID, v.Verdict, v.Why); err != nil {
-			s.log.WarnContext(ctx, "answering a vote", "pr", key.String(), "comment", v.CommentID, "verdict", v.Verdict, "err", err)
-			continue
+		a := &Answer{CommentID: v.CommentID, Verdict: v.Verdict}
+		if v.Verdict == "refused" {
+			a.User, a.Why = v.User, v.Why
+		}
+		// A refusal the person was already told is recorded, not told
+		// again: thirty /go from a stranger are one reply, not thirty.
+		told := v.Verdict == "refused" && v.User != "" && told(ev, toldNow, v.User, v.Why)
+		if !told {
+			if err := s.o.Responder.Answer(ctx, key, v.CommentID, v.Verdict, v.Why); err != nil {
+				s.log.WarnContext(ctx, "answering a vote", "pr", key.String(), "comment", v.CommentID, "verdict", v.Verdict, "err", err)
+				continue
+			}
 		}
 		_, err := s.o.Store.Update(ctx, key, func(cur *Evidence) {
-			cur.Apply(Event{Name: "gatekeeper.vote_answered", Received: s.o.Clock.Now(),
-				Answered: &Answer{CommentID: v.CommentID, Verdict: v.Verdict}})
+			cur.Apply(Event{Name: "gatekeeper.vote_answered", Received: s.o.Clock.Now(), Answered: a})
 		})
+		if a.User != "" {
+			toldNow[a.User] = a.Why
+		}
 		if err != nil {
 			s.log.WarnContext(ctx, "recording the answer to a vote", "pr", key.String(), "comment", v.CommentID, "err", err)
 		}
 	}
+}
+
+// told reports whether user was last told a command was refused for why,
+// in this round (now) or before (ev).
+func told(ev *Evidence, now map[string]string, user, why string) bool {
+	if last, ok := now[user]; ok {
+		return last == why
+	}
+	last, ok := ev.Refusals[user]
+	return ok && last == why
 }

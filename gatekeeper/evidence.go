@@ -39,6 +39,10 @@ type Evidence struct {
 	// Answered records, per vote comment, the verdict the gatekeeper last
 	// answered with, so that each verdict is answered once.
 	Answered map[int64]string `json:"answered,omitempty"`
+	// Refusals records, per person, why the gatekeeper last told them a
+	// command was refused: the same refusal is told once, however often
+	// the person repeats the command.
+	Refusals map[string]string `json:"refusals,omitempty"`
 	// CommentsCursor is how far the GitHub source has read the comments
 	// list, so that each read asks only for what changed since.
 	CommentsCursor *CommentsCursor `json:"comments_cursor,omitempty"`
@@ -366,7 +370,14 @@ type IssueCheck struct {
 type Answer struct {
 	CommentID int64  `json:"comment_id"`
 	Verdict   string `json:"verdict"`
+	// User and Why, for a refusal, are whom it was told to and why.
+	User string `json:"user,omitempty"`
+	Why  string `json:"why,omitempty"`
 }
+
+// maxRefusals bounds Evidence.Refusals: past it, a new person's refusals
+// are told each time (a crowd of strangers is bounded elsewhere).
+const maxRefusals = 200
 
 // Apply folds e into the evidence. It is deterministic and never fails, so
 // that replaying the same events always gives the same evidence.
@@ -448,6 +459,14 @@ func (ev *Evidence) Apply(e Event) {
 			ev.Answered = map[int64]string{}
 		}
 		ev.Answered[a.CommentID] = a.Verdict
+		if a.Verdict == "refused" && a.User != "" {
+			if ev.Refusals == nil {
+				ev.Refusals = map[string]string{}
+			}
+			if _, known := ev.Refusals[a.User]; known || len(ev.Refusals) < maxRefusals {
+				ev.Refusals[a.User] = a.Why
+			}
+		}
 	}
 	ev.Log = append(ev.Log, LogEntry{Delivery: e.Delivery, Event: e.Name, SHA: e.SHA, At: e.Received})
 	if n := len(ev.Log); n > maxLog {
@@ -1132,6 +1151,7 @@ func (ev *Evidence) Clone() *Evidence {
 	cp.Memberships = cloneMap(ev.Memberships)
 	cp.IssueChecks = cloneMap(ev.IssueChecks)
 	cp.Answered = cloneMap(ev.Answered)
+	cp.Refusals = cloneMap(ev.Refusals)
 	cp.Log = append([]LogEntry(nil), ev.Log...)
 	cp.Sources = cloneMap(ev.Sources)
 	if ev.Published != nil {

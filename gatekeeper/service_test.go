@@ -605,3 +605,31 @@ func TestAcceptBuildOfUntrackedPull(t *testing.T) {
 		t.Errorf("build of a tracked pull request: %s, want accepted", got)
 	}
 }
+
+// A person's refused commands are answered once, however many they post
+// (a stranger's thirty /go would otherwise be thirty replies, spending the
+// token's content-creation budget at the stranger's pace); a refusal of
+// another person, or a counted vote, is still answered.
+func TestRefusalsAnsweredOncePerPerson(t *testing.T) {
+	t.Parallel()
+	refuse := func(id int64, user string) gatekeeper.Decision {
+		return gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"GO vote by QA"},
+			Votes: []gatekeeper.VoteVerdict{{CommentID: id, User: user, Verdict: "refused", Why: "only holders of a release role vote"}}}
+	}
+	ev := gatekeepertest.NewEvaluator(refuse(1, "stranger-sam"), "rev1")
+	resp := &responder{}
+	h := startWith(t, gatekeeper.Options{Evaluator: ev, Publisher: gatekeepertest.NewPublisher(true), Responder: resp})
+	h.accept(t, opened(head, t0))
+	for i := int64(1); i <= 3; i++ {
+		ev.Decide(refuse(i, "stranger-sam"), nil)
+		h.accept(t, gatekeeper.Event{Name: "issue_comment.created", Key: key, Comment: &gatekeeper.Comment{ID: i, User: "stranger-sam", Body: "/go", CreatedAt: t0.Add(time.Duration(i) * time.Second), UpdatedAt: t0.Add(time.Duration(i) * time.Second)}})
+		h.settle(t)
+	}
+	ev.Decide(refuse(7, "other-olga"), nil)
+	h.accept(t, gatekeeper.Event{Name: "issue_comment.created", Key: key, Comment: &gatekeeper.Comment{ID: 7, User: "other-olga", Body: "/go", CreatedAt: t0.Add(time.Minute), UpdatedAt: t0.Add(time.Minute)}})
+	h.settle(t)
+	want := []string{"1:refused:only holders of a release role vote", "7:refused:only holders of a release role vote"}
+	if diff := cmp.Diff(want, resp.got()); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
+	}
+}
