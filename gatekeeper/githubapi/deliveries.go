@@ -1,6 +1,7 @@
 package githubapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -180,9 +181,10 @@ func (s *Sweeper) sweep(ctx context.Context, t target, res *SweepResult, budget 
 		settled[guid] = true
 		failed = append(failed, d)
 	}
+	var first error
 	for _, d := range failed {
 		if *budget <= 0 || ctx.Err() != nil {
-			return ctx.Err()
+			return cmp.Or(ctx.Err(), first)
 		}
 		res.Failed++
 		if s.o.Seen != nil {
@@ -211,7 +213,16 @@ func (s *Sweeper) sweep(ctx context.Context, t target, res *SweepResult, budget 
 			return resp, err
 		})
 		if err != nil {
-			return err
+			// One delivery GitHub will not redeliver (a 422: too old,
+			// gone) must not block the others; a rate limit or the end
+			// of ctx stops the sweep.
+			if errors.Is(err, ErrRateLimited) || ctx.Err() != nil {
+				return err
+			}
+			if first == nil {
+				first = fmt.Errorf("redelivering %s (delivery %d): %w", d.GetGUID(), d.GetID(), err)
+			}
+			continue
 		}
 		res.Redelivered++
 		if s.o.Redelivered != nil {
@@ -220,5 +231,5 @@ func (s *Sweeper) sweep(ctx context.Context, t target, res *SweepResult, budget 
 		s.c.log.InfoContext(ctx, "asked GitHub to redeliver a failed webhook delivery", "hook", t.String(),
 			"delivery", d.GetGUID(), "event", d.GetEvent(), "status", d.GetStatus())
 	}
-	return nil
+	return first
 }

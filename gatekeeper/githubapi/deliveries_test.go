@@ -37,6 +37,7 @@ type fakeDeliveries struct {
 	pageSize    int
 	pages       int     // list calls served
 	redelivered []int64 // delivery ids
+	refuse      int64   // a delivery id answered 422
 }
 
 var attemptsPath = regexp.MustCompile(`/deliveries/([0-9]+)/attempts$`)
@@ -47,6 +48,10 @@ func (f *fakeDeliveries) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m := attemptsPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodPost {
 		id, _ := strconv.ParseInt(m[1], 10, 64)
 		f.redelivered = append(f.redelivered, id)
+		if id == f.refuse {
+			writeJSON(w, http.StatusUnprocessableEntity, `{"message":"Validation Failed"}`)
+			return
+		}
 		writeJSON(w, http.StatusAccepted, `{}`)
 		return
 	}
@@ -187,5 +192,24 @@ func TestSweepAppHookWithJWT(t *testing.T) {
 	}
 	if got := f.calls(); !slices.Equal(got, want) {
 		t.Errorf("calls %q, want %q", got, want)
+	}
+}
+
+func TestSweepGoesOnPastARefusedRedelivery(t *testing.T) {
+	t.Parallel()
+	tm := newFakeTime()
+	fd := &fakeDeliveries{list: deliveriesScript(tm.Now()), pageSize: 100, refuse: 10}
+	mux := http.NewServeMux()
+	mux.Handle("/repos/octo-org/app/hooks/42/", fd)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c := newTestClient(t, srv.URL+"/", tm, nil, testRetry())
+	s := NewSweeper(c, SweeperOptions{Hooks: []Hook{{Owner: "octo-org", Repo: "app", ID: 42}}, Seen: storeHas("guid-c")})
+	res, err := s.Sweep(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "guid-d") {
+		t.Errorf("err = %v, want one naming guid-d", err)
+	}
+	if got, want := fd.asked(), []int64{10, 4}; !slices.Equal(got, want) || res.Redelivered != 1 {
+		t.Errorf("asked %v (want %v), redelivered %d (want 1)", got, want, res.Redelivered)
 	}
 }
