@@ -64,6 +64,13 @@ type Store interface {
 	Close() error
 }
 
+// DeliveryChecker is implemented by a Store that can tell whether a
+// delivery id was recorded (boltstore and redisstore do): the delivery
+// sweeper skips those.
+type DeliveryChecker interface {
+	HasDelivery(ctx context.Context, delivery string) (bool, error)
+}
+
 // QueueItem is one queued pull request.
 type QueueItem struct {
 	Key        PullKey `json:"key"`

@@ -28,6 +28,7 @@ type Metrics struct {
 	leaseLost   *prometheus.CounterVec
 	remaining   *prometheus.GaugeVec
 	statusLag   prometheus.Histogram
+	redelivered prometheus.Counter
 	// own is every gatekeeper_ family registered, for tests.
 	own []prometheus.Collector
 }
@@ -87,8 +88,12 @@ func NewMetrics() *Metrics {
 			Help:    "Time from the acceptance of the newest webhook delivery an evaluation saw to the posting of the status that reflects it.",
 			Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900},
 		}),
+		redelivered: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "gatekeeper", Name: "webhook_redeliveries_total",
+			Help: "Redeliveries of failed GitHub webhook deliveries the sweeper asked GitHub for (and GitHub accepted).",
+		}),
 	}
-	m.own = []prometheus.Collector{m.webhooks, m.queueDepth, m.evalSeconds, m.evaluations, m.posts, m.postFails, m.githubCalls, m.leaseLost, m.remaining, m.statusLag}
+	m.own = []prometheus.Collector{m.webhooks, m.queueDepth, m.evalSeconds, m.evaluations, m.posts, m.postFails, m.githubCalls, m.leaseLost, m.remaining, m.statusLag, m.redelivered}
 	m.reg.MustRegister(m.own...)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -222,3 +227,7 @@ func (m *Metrics) LeaseLost(step string) {
 func (m *Metrics) QueueDepth(n int) {
 	m.queueDepth.Set(float64(n))
 }
+
+// Redelivered counts one redelivery of a failed webhook delivery that
+// GitHub accepted.
+func (m *Metrics) Redelivered() { m.redelivered.Inc() }

@@ -90,8 +90,17 @@ type Config struct {
 	// for (WAIT); 0 waits for none.
 	RedisWaitReplicas int
 
+	// GitHubHooks names the repository webhooks whose failed deliveries
+	// are redelivered: owner/repo=hook_id, comma-separated. The GitHub
+	// App's webhook needs none.
+	GitHubHooks string
+	// DeliverySweep is how often failed webhook deliveries are looked for
+	// and redelivered.
+	DeliverySweep time.Duration
+
 	gated    gatekeeper.BranchPairs
 	jobRepos jenkinsapi.JobRepos
+	hooks    []githubapi.Hook
 }
 
 // setting describes one setting: its flag, its environment variable and
@@ -115,6 +124,7 @@ func (c *Config) settings() []setting {
 		{"gated-branches", "GATEKEEPER_GATED_BRANCHES", "staging:master", "gated head:base pairs, comma-separated", &c.GatedBranches, false},
 		{"github-api-url", "GITHUB_API_URL", "https://api.github.com/", "GitHub REST base", &c.GitHubAPIURL, false},
 		{"", "GITHUB_TOKEN", "", "GitHub token; none (and no GitHub App) means dry run", &c.GitHubToken, true},
+		{"github-hooks", "GATEKEEPER_GITHUB_HOOKS", "", "repository webhooks whose failed deliveries are redelivered, owner/repo=hook_id, comma-separated (a GitHub App's webhook needs none)", &c.GitHubHooks, false},
 		{"github-app-id", "GITHUB_APP_ID", "", "GitHub App id: act as the App's installations instead of GITHUB_TOKEN", &c.GitHubAppID, false},
 		{"", "GITHUB_APP_PRIVATE_KEY", "", "GitHub App private key (PEM), with GITHUB_APP_ID", &c.GitHubAppPrivateKey, true},
 		{"github-oauth-client-id", "GITHUB_OAUTH_CLIENT_ID", "", "GitHub OAuth client id: sign-in for pages and API", &c.OAuthClientID, false},
@@ -177,6 +187,7 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD", &c.PolicyReload, 5*time.Second)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_RECONCILE", &c.Reconcile, time.Minute)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_GITHUB_MAX_AGE", &c.GitHubMaxAge, githubapi.DefaultMaxAge)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_DELIVERY_SWEEP", &c.DeliverySweep, defaultDeliverySweep)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_LEASE_TTL", &c.LeaseTTL, gatekeeper.DefaultLeaseTTL)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_GATHER_TIMEOUT", &c.GatherTimeout, gatekeeper.DefaultGatherTimeout)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_EVAL_TIMEOUT", &c.EvalTimeout, opa.DefaultEvalTimeout)...)
@@ -231,6 +242,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.IntVar(&c.GitHubWritesPerMinute, "github-writes-per-minute", 0, "this replica's pace of GitHub status posts, reactions and replies, at most 80 (env GATEKEEPER_GITHUB_WRITES_PER_MINUTE, default 60)")
 	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
 	fs.DurationVar(&c.Reconcile, "reconcile", 0, "how often open pull requests are evaluated again (env GATEKEEPER_RECONCILE, default 1m)")
+	fs.DurationVar(&c.DeliverySweep, "delivery-sweep", 0, "how often failed GitHub webhook deliveries are looked for and redelivered (env GATEKEEPER_DELIVERY_SWEEP, default 5m)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 0, "how long a replica's hold on a pull request lasts unless renewed: how soon another replica takes over the work of one that died (env GATEKEEPER_LEASE_TTL, default 10s)")
 	fs.DurationVar(&c.GatherTimeout, "gather-timeout", 0, "how long an evaluation waits for one evidence source (GitHub, Jenkins, ZenHub) before it goes on without it; the source's answer is used when it comes (env GATEKEEPER_GATHER_TIMEOUT, default 10s)")
 	fs.DurationVar(&c.EvalTimeout, "eval-timeout", 0, "longest one policy evaluation may take, unless release.evaluation.timeout says (env GATEKEEPER_EVAL_TIMEOUT, default 1s)")
@@ -337,6 +349,14 @@ func (c *Config) Validate() error {
 	if c.Reconcile <= 0 {
 		p = append(p, fmt.Errorf("GATEKEEPER_RECONCILE: %s is not a positive duration", c.Reconcile))
 	}
+	if c.DeliverySweep < 10*time.Second || c.DeliverySweep > 24*time.Hour {
+		p = append(p, fmt.Errorf("GATEKEEPER_DELIVERY_SWEEP: %s is not between 10s and 24h", c.DeliverySweep))
+	}
+	hooks, err := parseHooks(c.GitHubHooks)
+	if err != nil {
+		p = append(p, fmt.Errorf("GATEKEEPER_GITHUB_HOOKS: %w", err))
+	}
+	c.hooks = hooks
 	if c.LeaseTTL < 500*time.Millisecond || c.LeaseTTL > 10*time.Minute {
 		p = append(p, fmt.Errorf("GATEKEEPER_LEASE_TTL: %s is not between 500ms and 10m", c.LeaseTTL))
 	}
@@ -521,4 +541,34 @@ func checkSlackInteractivity(c *Config) []error {
 		}
 	}
 	return p
+}
+
+// defaultDeliverySweep is how often failed webhook deliveries are swept
+// unless GATEKEEPER_DELIVERY_SWEEP says: GitHub keeps them for 3 days, and
+// a missed event waits at most this long plus an evaluation.
+const defaultDeliverySweep = 5 * time.Minute
+
+// parseHooks parses GATEKEEPER_GITHUB_HOOKS: owner/repo=hook_id,...
+func parseHooks(s string) ([]githubapi.Hook, error) {
+	var out []githubapi.Hook
+	seen := map[string]bool{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		repo, id, ok := strings.Cut(item, "=")
+		owner, name, ok2 := strings.Cut(strings.TrimSpace(repo), "/")
+		n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 64)
+		if !ok || !ok2 || owner == "" || name == "" || strings.Contains(name, "/") || err != nil || n <= 0 {
+			return nil, fmt.Errorf("%w: %q is not owner/repo=hook_id", gatekeeper.ErrInvalid, item)
+		}
+		h := githubapi.Hook{Owner: owner, Repo: name, ID: n}
+		if seen[h.String()] {
+			continue
+		}
+		seen[h.String()] = true
+		out = append(out, h)
+	}
+	return out, nil
 }

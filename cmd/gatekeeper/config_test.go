@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +204,49 @@ func TestLoadConfigGitHubWritesPerMinute(t *testing.T) {
 	}
 	if b := githubBudget(80); b.WriteInterval != 750*time.Millisecond || b.WriteBurst != 1 {
 		t.Errorf("githubBudget(80) = %+v, want 750ms and no burst", b)
+	}
+}
+
+func TestLoadConfigGitHubHooks(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"GATEKEEPER_WEBHOOK_SECRET": "0123456789abcdef", "GATEKEEPER_POLICIES": t.TempDir()}
+	for _, tt := range []struct {
+		hooks, sweep string
+		want         string // the hooks parsed, or the setting an error names
+		wantErr      bool
+	}{
+		{"", "", "[]", false},
+		{"octo-org/app=42, octo-org/lib=7,octo-org/app=42", "1m", "[octo-org/app=42 octo-org/lib=7]", false},
+		{"octo-org/app", "", "GATEKEEPER_GITHUB_HOOKS", true},
+		{"octo-org=42", "", "GATEKEEPER_GITHUB_HOOKS", true},
+		{"octo-org/app/x=42", "", "GATEKEEPER_GITHUB_HOOKS", true},
+		{"octo-org/app=0", "", "GATEKEEPER_GITHUB_HOOKS", true},
+		{"octo-org/app=abc", "", "GATEKEEPER_GITHUB_HOOKS", true},
+		{"", "1s", "GATEKEEPER_DELIVERY_SWEEP", true},
+	} {
+		m := map[string]string{"GATEKEEPER_GITHUB_HOOKS": tt.hooks}
+		if tt.sweep != "" {
+			m["GATEKEEPER_DELIVERY_SWEEP"] = tt.sweep
+		}
+		for k, v := range base {
+			m[k] = v
+		}
+		c, err := LoadConfig(nil, env(m))
+		if tt.wantErr {
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%q %q: err = %v, want one naming %s", tt.hooks, tt.sweep, err, tt.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.hooks, err)
+			continue
+		}
+		if got := fmt.Sprint(c.hooks); got != tt.want && !(tt.want == "[]" && c.hooks == nil) {
+			t.Errorf("%q: hooks %s, want %s", tt.hooks, got, tt.want)
+		}
+		if tt.sweep == "" && c.DeliverySweep != 5*time.Minute {
+			t.Errorf("default sweep %s, want 5m", c.DeliverySweep)
+		}
 	}
 }

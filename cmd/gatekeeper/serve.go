@@ -126,6 +126,10 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); watchPolicy(workCtx, engine, svc, cfg.PolicyReload, log) }()
 	go func() { defer wg.Done(); _ = svc.Run(workCtx) }()
+	if sw := newSweeper(cfg, deps.github, store, metrics); sw != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); runSweeper(workCtx, sw, cfg.DeliverySweep, log) }()
+	}
 	if deps.slack != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); runSummaries(workCtx, deps.slack, engine, svc, log) }()

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
 )
 
 // ForgetDeliveries drops the delivery ids recorded before t, oldest first
@@ -58,3 +60,22 @@ func deliveredKey(at []byte, delivery string) []byte {
 	k = append(k, at...)
 	return append(k, delivery...)
 }
+
+// HasDelivery reports whether delivery was recorded (and not yet
+// forgotten): the delivery sweeper does not ask GitHub to redeliver it.
+func (s *Store) HasDelivery(ctx context.Context, delivery string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	var found bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		found = tx.Bucket(bucketDeliveries).Get([]byte(delivery)) != nil
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("looking up delivery %s: %w", delivery, err)
+	}
+	return found, nil
+}
+
+var _ gatekeeper.DeliveryChecker = (*Store)(nil)

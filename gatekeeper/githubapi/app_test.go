@@ -68,6 +68,9 @@ type fakeApp struct {
 	orgs     map[string]int64 // "org" → installation id
 	// repo answers authorised calls about repositories and organisations.
 	repo http.HandlerFunc
+	// hook, when set, answers the calls under /app/hook/ (the App's
+	// webhook deliveries) made with a valid JWT.
+	hook http.HandlerFunc
 
 	mu     sync.Mutex
 	tokens map[string]appToken
@@ -133,6 +136,17 @@ func (f *fakeApp) serve(w http.ResponseWriter, r *http.Request) {
 	path, ok := strings.CutPrefix(r.URL.Path, f.prefix)
 	if !ok {
 		writeJSON(w, http.StatusNotFound, `{"message":"Not Found"}`)
+		return
+	}
+	if strings.HasPrefix(path, "/app/hook/") && f.hook != nil {
+		bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if err := verifyAppJWT(bearer, f.pub, testAppID, time.Now()); err != nil {
+			f.record(r, path, "bad jwt: "+err.Error())
+			writeJSON(w, http.StatusUnauthorized, `{"message":"A JSON web token could not be decoded"}`)
+			return
+		}
+		f.record(r, path, "jwt")
+		f.hook(w, r)
 		return
 	}
 	if path == "/app" || accessTokensPath.MatchString(path) || installationPath.MatchString(path) {

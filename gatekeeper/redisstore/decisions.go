@@ -3,10 +3,12 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/releasegate/gatekeeper/gatekeeper"
 )
 
@@ -66,3 +68,19 @@ func (s *Store) ForgetDeliveries(ctx context.Context, before time.Time) (int, er
 	}
 	return int(n), nil
 }
+
+// HasDelivery reports whether delivery was recorded (and not yet
+// forgotten): the delivery sweeper does not ask GitHub to redeliver it.
+func (s *Store) HasDelivery(ctx context.Context, delivery string) (bool, error) {
+	err := s.rdb.ZScore(ctx, s.key("delivered"), delivery).Err()
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	default:
+		return false, fmt.Errorf("looking up delivery %s: %w", delivery, err)
+	}
+}
+
+var _ gatekeeper.DeliveryChecker = (*Store)(nil)
