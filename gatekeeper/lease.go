@@ -77,7 +77,7 @@ type LocalLeases struct {
 	mu    sync.Mutex
 	seq   uint64
 	held  map[string]localLease // by PullKey.String or NamedLeaseField
-	calls int // since the last sweep of expired leases
+	calls int                   // since the last sweep of expired leases
 }
 
 type localLease struct {
