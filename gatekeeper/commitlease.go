@@ -25,6 +25,8 @@ type commitLease struct {
 	s     *Service
 	name  string
 	token uint64
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 // leaseCommit takes the lease on key's commit sha, waiting while another
@@ -40,7 +42,9 @@ func (s *Service) leaseCommit(ctx context.Context, key PullKey, sha string) (*co
 			return nil, fmt.Errorf("leasing %s: %w", name, err)
 		}
 		if ok {
-			return &commitLease{s: s, name: name, token: token}, nil
+			c := &commitLease{s: s, name: name, token: token, stop: make(chan struct{}), done: make(chan struct{})}
+			go c.renewing(ctx)
+			return c, nil
 		}
 		if time.Now().After(giveUp) {
 			return nil, fmt.Errorf("another replica holds %s: %w", name, errRetry)
@@ -71,8 +75,33 @@ func (c *commitLease) fence(ctx context.Context) error {
 	return nil
 }
 
-// end gives the commit lease up.
+// renewing renews the lease every ttl/3 until end, so that a post that
+// GitHub keeps waiting (Publish retries) keeps it.
+func (c *commitLease) renewing(ctx context.Context) {
+	defer close(c.done)
+	ttl := c.s.o.LeaseTTL
+	tick := time.NewTicker(ttl / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-tick.C:
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ttl/3)
+			ok, err := c.s.o.NamedLeaser.RenewName(rctx, c.name, c.s.o.ReplicaID, c.token, ttl)
+			cancel()
+			if err == nil && !ok {
+				c.s.log.WarnContext(ctx, "a commit's lease was lost while posting on it", "lease", c.name, "token", c.token)
+				return
+			}
+		}
+	}
+}
+
+// end stops renewing and gives the commit lease up.
 func (c *commitLease) end(ctx context.Context) {
+	close(c.stop)
+	<-c.done
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.s.o.LeaseTTL/3)
 	defer cancel()
 	if err := c.s.o.NamedLeaser.ReleaseName(ctx, c.name, c.s.o.ReplicaID, c.token); err != nil {

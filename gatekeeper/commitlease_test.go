@@ -16,6 +16,8 @@ import (
 // another if the replicas let it.
 type overlapPublisher struct {
 	*gatekeepertest.Publisher
+	firstDelay          time.Duration // how long the first post takes
+	first               atomic.Bool
 	mu                  sync.Mutex
 	running, maxRunning map[string]int
 }
@@ -25,7 +27,11 @@ func (p *overlapPublisher) Publish(ctx context.Context, key gatekeeper.PullKey, 
 	p.running[sha]++
 	p.maxRunning[sha] = max(p.maxRunning[sha], p.running[sha])
 	p.mu.Unlock()
-	time.Sleep(5 * time.Millisecond)
+	if p.firstDelay > 0 && p.first.CompareAndSwap(false, true) {
+		time.Sleep(p.firstDelay)
+	} else {
+		time.Sleep(5 * time.Millisecond)
+	}
 	defer func() {
 		p.mu.Lock()
 		p.running[sha]--
@@ -157,5 +163,34 @@ func TestOneReplicaReconcilesPerTick(t *testing.T) {
 	time.Sleep(10 * every)
 	if got := other.n.Load() - before; got < 4 {
 		t.Errorf("the remaining replica reconciled %d times in 10 ticks after the other stopped, want at least 4", got)
+	}
+}
+
+// TestSlowPostKeepsTheCommitLease: replica A's post on the shared head
+// takes three lease ttls (GitHub slow, Publish retrying); replica B, asked
+// to post for the other pull request on that head meanwhile, waits for it
+// rather than taking the expired lease over.
+func TestSlowPostKeepsTheCommitLease(t *testing.T) {
+	t.Parallel()
+	store := gatekeepertest.NewStore(gatekeeper.SystemClock{})
+	pub := &overlapPublisher{Publisher: gatekeepertest.NewPublisher(false), firstDelay: 3 * testTTL,
+		running: map[string]int{}, maxRunning: map[string]int{}}
+	a := startWith(t, gatekeeper.Options{Store: store, Publisher: pub, Evaluator: &labelEvaluator{}, LeaseTTL: testTTL, ReplicaID: "a", Debounce: -1})
+	b := startWith(t, gatekeeper.Options{Store: store, Publisher: pub, Evaluator: &labelEvaluator{}, LeaseTTL: testTTL, ReplicaID: "b", Debounce: -1})
+	a.accept(t, pullAt(2, head, t0))
+	deadline := time.Now().Add(10 * time.Second)
+	for !pub.first.Load() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	e5 := pullAt(5, head, t0)
+	e5.PullRequest.Labels = []string{"blocked"}
+	b.accept(t, e5)
+	settled(t, store, gatekeeper.PullKey{Owner: "acme", Repo: "shop", Number: 2}, gatekeeper.PullKey{Owner: "acme", Repo: "shop", Number: 5})
+	a.stop()
+	b.stop()
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	if pub.maxRunning[head] != 1 {
+		t.Errorf("%d posts on one commit ran at once while the first was slow, want 1", pub.maxRunning[head])
 	}
 }
