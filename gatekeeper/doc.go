@@ -19,4 +19,7 @@
 //   - Of any number of replicas sharing a Store, one at a time evaluates a
 //     pull request, under a lease (lease.go); a replica that lost its lease
 //     records and posts nothing, so no older decision lands after a newer.
+//     Posting on a commit (which pull requests may share) and running the
+//     reconcile timer take leases on names too (commitlease.go): one
+//     replica at a time posts on a commit, and one reconciles per tick.
 package gatekeeper

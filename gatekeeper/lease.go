@@ -42,6 +42,24 @@ type Leaser interface {
 	Fenced(ctx context.Context, key PullKey, token uint64) (bool, error)
 }
 
+// NamedLeaser is a Leaser's lease on anything named by a string rather
+// than a pull request: "commit:<owner>/<repo>@<sha>" while a status is
+// posted on a commit (two pull requests may share it), "reconciler" for
+// the one replica that runs the reconcile timer. The rules are Leaser's;
+// tokens come from the same sequence, and a name never meets a PullKey's
+// lease.
+type NamedLeaser interface {
+	AcquireName(ctx context.Context, name, owner string, ttl time.Duration) (token uint64, ok bool, err error)
+	RenewName(ctx context.Context, name, owner string, token uint64, ttl time.Duration) (bool, error)
+	ReleaseName(ctx context.Context, name, owner string, token uint64) error
+	FencedName(ctx context.Context, name string, token uint64) (bool, error)
+}
+
+// NamedLeaseField is the field a store keeps the lease called name under:
+// "n:" and the name, which no PullKey's String (owner/repo#number, where
+// an owner has no colon) is.
+func NamedLeaseField(name string) string { return "n:" + name }
+
 // ErrLeaseLost is returned by an evaluation whose lease expired or was
 // taken over before it could record or publish: what it would have said is
 // older than what the newer holder says.
@@ -58,8 +76,8 @@ type LocalLeases struct {
 
 	mu    sync.Mutex
 	seq   uint64
-	held  map[PullKey]localLease
-	calls int // since the last sweep of expired leases
+	held  map[string]localLease // by PullKey.String or NamedLeaseField
+	calls int                   // since the last sweep of expired leases
 }
 
 type localLease struct {
@@ -68,18 +86,21 @@ type localLease struct {
 	expires time.Time
 }
 
-var _ Leaser = (*LocalLeases)(nil)
+var (
+	_ Leaser      = (*LocalLeases)(nil)
+	_ NamedLeaser = (*LocalLeases)(nil)
+)
 
 // NewLocalLeases returns an empty LocalLeases on clock (SystemClock when nil).
 func NewLocalLeases(clock Clock) *LocalLeases {
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	return &LocalLeases{clock: clock, held: map[PullKey]localLease{}}
+	return &LocalLeases{clock: clock, held: map[string]localLease{}}
 }
 
 // live returns key's lease when it has not expired. l.mu is held.
-func (l *LocalLeases) live(key PullKey, now time.Time) (localLease, bool) {
+func (l *LocalLeases) live(key string, now time.Time) (localLease, bool) {
 	h, ok := l.held[key]
 	if !ok || !now.Before(h.expires) {
 		return localLease{}, false
@@ -89,6 +110,47 @@ func (l *LocalLeases) live(key PullKey, now time.Time) (localLease, bool) {
 
 // Acquire implements Leaser.
 func (l *LocalLeases) Acquire(_ context.Context, key PullKey, owner string, ttl time.Duration) (uint64, bool, error) {
+	return l.acquire(key.String(), owner, ttl)
+}
+
+// Renew implements Leaser.
+func (l *LocalLeases) Renew(_ context.Context, key PullKey, owner string, token uint64, ttl time.Duration) (bool, error) {
+	return l.renew(key.String(), owner, token, ttl), nil
+}
+
+// Release implements Leaser.
+func (l *LocalLeases) Release(_ context.Context, key PullKey, owner string, token uint64) error {
+	l.release(key.String(), owner, token)
+	return nil
+}
+
+// Fenced implements Leaser.
+func (l *LocalLeases) Fenced(_ context.Context, key PullKey, token uint64) (bool, error) {
+	return l.fenced(key.String(), token), nil
+}
+
+// AcquireName implements NamedLeaser.
+func (l *LocalLeases) AcquireName(_ context.Context, name, owner string, ttl time.Duration) (uint64, bool, error) {
+	return l.acquire(NamedLeaseField(name), owner, ttl)
+}
+
+// RenewName implements NamedLeaser.
+func (l *LocalLeases) RenewName(_ context.Context, name, owner string, token uint64, ttl time.Duration) (bool, error) {
+	return l.renew(NamedLeaseField(name), owner, token, ttl), nil
+}
+
+// ReleaseName implements NamedLeaser.
+func (l *LocalLeases) ReleaseName(_ context.Context, name, owner string, token uint64) error {
+	l.release(NamedLeaseField(name), owner, token)
+	return nil
+}
+
+// FencedName implements NamedLeaser.
+func (l *LocalLeases) FencedName(_ context.Context, name string, token uint64) (bool, error) {
+	return l.fenced(NamedLeaseField(name), token), nil
+}
+
+func (l *LocalLeases) acquire(key, owner string, ttl time.Duration) (uint64, bool, error) {
 	if ttl <= 0 {
 		return 0, false, fmt.Errorf("leasing %s: ttl %s is not positive: %w", key, ttl, ErrInvalid)
 	}
@@ -111,36 +173,32 @@ func (l *LocalLeases) Acquire(_ context.Context, key PullKey, owner string, ttl 
 	return l.seq, true, nil
 }
 
-// Renew implements Leaser.
-func (l *LocalLeases) Renew(_ context.Context, key PullKey, owner string, token uint64, ttl time.Duration) (bool, error) {
+func (l *LocalLeases) renew(key, owner string, token uint64, ttl time.Duration) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock.Now()
 	h, ok := l.live(key, now)
 	if !ok || h.owner != owner || h.token != token {
-		return false, nil
+		return false
 	}
 	h.expires = now.Add(ttl)
 	l.held[key] = h
-	return true, nil
+	return true
 }
 
-// Release implements Leaser.
-func (l *LocalLeases) Release(_ context.Context, key PullKey, owner string, token uint64) error {
+func (l *LocalLeases) release(key, owner string, token uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if h, ok := l.held[key]; ok && h.owner == owner && h.token == token {
 		delete(l.held, key)
 	}
-	return nil
 }
 
-// Fenced implements Leaser.
-func (l *LocalLeases) Fenced(_ context.Context, key PullKey, token uint64) (bool, error) {
+func (l *LocalLeases) fenced(key string, token uint64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	h, ok := l.live(key, l.clock.Now())
-	return ok && h.token == token, nil
+	return ok && h.token == token
 }
 
 // lease is one evaluation's hold on its pull request. It is renewed in

@@ -326,6 +326,13 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 	}
 	unlock := s.locks.lock(key.Owner + "/" + key.Repo + "@" + sha)
 	defer unlock()
+	// The lock serialises this process's posts on the commit; the lease,
+	// every replica's.
+	cl, err := s.leaseCommit(ctx, key, sha)
+	if err != nil {
+		return err
+	}
+	defer cl.end(ctx)
 	peers, err := s.peers(ctx, key, sha)
 	if err != nil {
 		return err
@@ -368,6 +375,9 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 	// A replica paused since it read the evidence must not post over a
 	// newer holder's status.
 	if err := s.fenced(ctx, "publish"); err != nil {
+		return err
+	}
+	if err := cl.fence(ctx); err != nil {
 		return err
 	}
 	err = s.o.Publisher.Publish(ctx, key, sha, st)

@@ -139,6 +139,7 @@ func (sc *scheduler) run(ctx context.Context) error {
 			close(work)
 			wg.Wait()
 			chores.Wait() // then the caller may close the Store
+			sc.s.releaseReconciler(context.WithoutCancel(ctx))
 			return nil
 		case k := <-sc.marks:
 			m.notify(k, sc.now())
@@ -229,7 +230,7 @@ func (sc *scheduler) safeEvaluate(ctx context.Context, key PullKey) (err error) 
 
 // reconcile runs Service.Reconcile on the timer.
 func (sc *scheduler) reconcile(ctx context.Context) {
-	if err := sc.s.Reconcile(ctx); err != nil {
+	if _, err := sc.s.ReconcileTick(ctx); err != nil {
 		sc.s.log.ErrorContext(ctx, "reconciling", "err", err)
 	}
 }

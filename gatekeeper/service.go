@@ -76,6 +76,11 @@ type Options struct {
 	// request. Default: the Store when it is a Leaser (Redis), else
 	// leases in this process.
 	Leaser Leaser
+	// NamedLeaser gives one replica at a time the right to post on a
+	// commit, and to run the reconcile timer. Default: Leaser when it is
+	// a NamedLeaser, else the Store when it is one, else leases in this
+	// process.
+	NamedLeaser NamedLeaser
 	// LeaseTTL is how long a lease lasts unless renewed (every third of
 	// it): how soon the work of a replica that died or paused is taken
 	// over. Default 10s.
@@ -131,6 +136,9 @@ type Service struct {
 	gathers *gathers
 	// locks serialise the posts on one commit (see publish.go).
 	locks keyedLocks
+	// reconciler is this replica's lease on running the reconcile timer
+	// (see commitlease.go).
+	reconciler reconcilerLease
 	// archived: the policy revisions saved for replay (see audit.go).
 	archived archived
 	// disc is what the Discoverer is asked about (discover.go).
@@ -193,6 +201,15 @@ func New(o Options) (*Service, error) {
 			o.Leaser = l
 		} else {
 			o.Leaser = NewLocalLeases(nil)
+		}
+	}
+	if o.NamedLeaser == nil {
+		if l, ok := o.Leaser.(NamedLeaser); ok {
+			o.NamedLeaser = l
+		} else if l, ok := o.Store.(NamedLeaser); ok {
+			o.NamedLeaser = l
+		} else {
+			o.NamedLeaser = NewLocalLeases(nil)
 		}
 	}
 	if o.ReplicaID == "" {

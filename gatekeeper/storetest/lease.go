@@ -195,3 +195,61 @@ func testLeaseConcurrent(t *testing.T, open Opener) {
 		t.Fatalf("%d owners got the lease (%v), want exactly 1", len(winners), winners)
 	}
 }
+
+// testNamedLease checks the leases on names (a commit, the reconcile
+// timer): one holder at a time, fenced, renewed and released by the holder
+// only, expiring unless renewed, with tokens from the pull requests'
+// sequence, and never the lease of a pull request.
+func testNamedLease(t *testing.T, open Opener) {
+	s, clock := openStore(t, open)
+	l := leaser(t, s)
+	n, ok := s.(gatekeeper.NamedLeaser)
+	if !ok {
+		t.Fatalf("%T is not a gatekeeper.NamedLeaser", s)
+	}
+	ctx := context.Background()
+	must := func(ok bool, err error) bool {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	const commit = "commit:acme/widget@0123456789abcdef"
+	tp, _ := acquire(t, l, pr1, "a", time.Minute)
+	t1, ok, err := n.AcquireName(ctx, commit, "a", leaseTTL)
+	if !must(ok, err) || t1 <= tp {
+		t.Fatalf("AcquireName = %d, %v; want a token larger than the pull request's %d", t1, ok, tp)
+	}
+	if _, ok, err := n.AcquireName(ctx, commit, "b", time.Minute); must(ok, err) {
+		t.Fatal("a second holder got a live named lease")
+	}
+	if _, ok, err := n.AcquireName(ctx, pr1.String(), "b", time.Minute); !must(ok, err) {
+		t.Fatal("a name spelled like a pull request's key met that pull request's lease")
+	}
+	if !must(n.FencedName(ctx, commit, t1)) || must(n.FencedName(ctx, commit, t1+1)) || must(n.FencedName(ctx, "reconciler", t1)) {
+		t.Fatal("FencedName is wrong about the live token")
+	}
+	if must(n.RenewName(ctx, commit, "b", t1, leaseTTL)) || !must(n.RenewName(ctx, commit, "a", t1, leaseTTL)) {
+		t.Fatal("RenewName by another owner succeeded, or by the holder was refused")
+	}
+	if err := n.ReleaseName(ctx, commit, "b", t1); err != nil || !must(n.FencedName(ctx, commit, t1)) {
+		t.Fatalf("another owner's ReleaseName freed the lease (%v)", err)
+	}
+
+	// Expiry: the next holder gets a newer token; the old one is fenced off.
+	expire(clock)
+	if must(n.FencedName(ctx, commit, t1)) || must(n.RenewName(ctx, commit, "a", t1, leaseTTL)) {
+		t.Fatal("an expired named lease is still live")
+	}
+	t2, ok, err := n.AcquireName(ctx, commit, "b", time.Minute)
+	if !must(ok, err) || t2 <= t1 {
+		t.Fatalf("AcquireName after expiry = %d, %v; want a token larger than %d", t2, ok, t1)
+	}
+	if err := n.ReleaseName(ctx, commit, "b", t2); err != nil || must(n.FencedName(ctx, commit, t2)) {
+		t.Fatalf("the holder's ReleaseName left the lease live (%v)", err)
+	}
+	if _, _, err := n.AcquireName(ctx, commit, "a", 0); !errors.Is(err, gatekeeper.ErrInvalid) {
+		t.Errorf("AcquireName with ttl 0 = %v, want ErrInvalid", err)
+	}
+}

@@ -89,6 +89,7 @@ func Run(t *testing.T, open Opener) {
 		{"DeliveryWithoutKeysIsAClaim", testClaim},
 		{"Lease", testLease},
 		{"LeaseConcurrent", testLeaseConcurrent},
+		{"NamedLease", testNamedLease},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
