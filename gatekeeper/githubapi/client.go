@@ -54,7 +54,8 @@ func Endpoints() []string {
 		EndpointCreateReaction, EndpointCreateComment, EndpointGetRepo, EndpointGetCombinedStatus,
 		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch, EndpointListPullsForCommit,
 		EndpointGetApp, EndpointGetInstallation, EndpointCreateInstallationToken, // app.go
-		EndpointGetReview, // claims.go
+		EndpointGetReview,                              // claims.go
+		EndpointCreateCheckRun, EndpointUpdateCheckRun, // checklist.go
 	}
 }
 
