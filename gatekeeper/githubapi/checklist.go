@@ -82,6 +82,14 @@ func (l *Checklist) Checklist(ctx context.Context, key gatekeeper.PullKey, sha s
 	run.mu.Lock()
 	defer run.mu.Unlock()
 	sig := conclusion + "\x00" + title + "\x00" + summary
+	if run.id == 0 {
+		// After a restart, or when another replica posted it: the run
+		// already on the head is updated, not doubled, and left alone when
+		// it already says this.
+		if err := l.find(ctx, key, sha, run); err != nil {
+			return err
+		}
+	}
 	if run.id != 0 && run.last == sig {
 		return nil
 	}
@@ -124,6 +132,37 @@ func (l *Checklist) Checklist(ctx context.Context, key gatekeeper.PullKey, sha s
 	run.last = sig
 	l.log.InfoContext(ctx, "checklist check run posted", "repo", key.Owner+"/"+key.Repo, "pr", key.Number,
 		"sha", sha, "check_run_id", run.id, "conclusion", conclusion)
+	return nil
+}
+
+// find fills run with the App's newest checklist run on sha, if any
+// (GET …/commits/{sha}/check-runs?check_name=…&app_id=…).
+func (l *Checklist) find(ctx context.Context, key gatekeeper.PullKey, sha string, run *checklistRun) error {
+	opts := &github.ListCheckRunsOptions{
+		CheckName: github.String(ChecklistName), AppID: github.Int64(l.c.app.appID), Filter: github.String("latest"),
+		ListOptions: github.ListOptions{PerPage: 1},
+	}
+	var list *github.ListCheckRunsResults
+	err := l.c.do(ctx, EndpointListCheckRuns, waitForLimits, func(gh *github.Client) (*github.Response, error) {
+		var resp *github.Response
+		var err error
+		list, resp, err = gh.Checks.ListCheckRunsForRef(ctx, key.Owner, key.Repo, sha, opts)
+		return resp, err
+	})
+	if err != nil {
+		return fmt.Errorf("finding check run %q on %s at %s: %w", ChecklistName, key, shortSHA(sha), err)
+	}
+	for _, cr := range list.CheckRuns {
+		if l.c.ownCheckRun(cr) && cr.GetID() != 0 {
+			run.id = cr.GetID()
+			concl := ""
+			if cr.GetStatus() == "completed" {
+				concl = cr.GetConclusion()
+			}
+			run.last = concl + "\x00" + cr.GetOutput().GetTitle() + "\x00" + cr.GetOutput().GetSummary()
+			return nil
+		}
+	}
 	return nil
 }
 

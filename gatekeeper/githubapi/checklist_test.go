@@ -18,8 +18,9 @@ import (
 
 // checkRunBodies records what the fake was sent for check runs.
 type checkRunBodies struct {
-	mu   sync.Mutex
-	sent []map[string]any
+	mu       sync.Mutex
+	sent     []map[string]any
+	existing string // a check run already on the head (JSON), "" for none
 }
 
 // serveCheckRuns makes f answer POST …/check-runs (201, id 9001) and
@@ -28,6 +29,20 @@ type checkRunBodies struct {
 func serveCheckRuns(t *testing.T, f *fakeApp) *checkRunBodies {
 	b := &checkRunBodies{}
 	f.repo = func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/commits/"+testSHA+"/check-runs") {
+			b.mu.Lock()
+			existing := b.existing
+			b.mu.Unlock()
+			if r.URL.Query().Get("check_name") != ChecklistName || r.URL.Query().Get("app_id") != "424242" {
+				existing = ""
+			}
+			if existing == "" {
+				writeJSON(w, http.StatusOK, `{"total_count":0,"check_runs":[]}`)
+				return
+			}
+			writeJSON(w, http.StatusOK, `{"total_count":1,"check_runs":[`+existing+`]}`)
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		var m map[string]any
 		if err := json.Unmarshal(body, &m); err != nil {
@@ -97,6 +112,7 @@ func TestChecklistCreatedOnceThenUpdatedOnlyOnChange(t *testing.T) {
 		}
 	}
 	want := []string{
+		"GET /repos/octo-org/hello/commits/" + testSHA + "/check-runs inst 7",
 		"POST /repos/octo-org/hello/check-runs inst 7",
 		"PATCH /repos/octo-org/hello/check-runs/9001 inst 7",
 	}
@@ -196,5 +212,57 @@ func TestOwnCheckRunByAppID(t *testing.T) {
 	}
 	if c.ownCheckRun(run("release-gate", testAppID, "release-gate")) {
 		t.Error("a run named like the status context taken for the checklist")
+	}
+}
+
+// TestChecklistAfterRestart: a new process finds the App's run already on
+// the head: the same decision posts nothing, a changed one PATCHes that
+// run; nothing is created twice.
+func TestChecklistAfterRestart(t *testing.T) {
+	t.Parallel()
+	st := gatekeeper.Status{Context: "release-gate", State: gatekeeper.Success, Description: "Ready to merge"}
+	dec := gatekeeper.Decision{State: gatekeeper.Success}
+	concl, title, summary := ChecklistOutput(st, dec)
+	out, _ := json.Marshal(map[string]any{"id": 9001, "name": ChecklistName, "head_sha": testSHA, "status": "completed", "conclusion": concl,
+		"output": map[string]any{"title": title, "summary": summary}, "app": map[string]any{"id": testAppID, "slug": "release-gate"}})
+	for _, tt := range []struct {
+		name string
+		dec  gatekeeper.Decision
+		st   gatekeeper.Status
+		want string
+	}{
+		{"unchanged", dec, st, ""},
+		{"changed", gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"qa"}}, gatekeeper.Status{Context: "release-gate", State: gatekeeper.Pending, Description: "Waiting for: qa"}, "PATCH /repos/octo-org/hello/check-runs/9001 inst 7"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeApp(t, "")
+			f.repos["octo-org/hello"] = 7
+			b := serveCheckRuns(t, f)
+			b.existing = string(out)
+			l, err := NewChecklist(newAppClient(t, f, newFakeTime(), &observed{}, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := gatekeeper.PullKey{Owner: "octo-org", Repo: "hello", Number: 1}
+			for range 2 {
+				if err := l.Checklist(context.Background(), key, testSHA, tt.st, tt.dec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var writes []string
+			for _, c := range f.calls() {
+				if strings.Contains(c, "check-runs") && !strings.HasPrefix(c, "GET ") {
+					writes = append(writes, c)
+				}
+			}
+			var want []string
+			if tt.want != "" {
+				want = []string{tt.want}
+			}
+			if diff := cmp.Diff(want, writes); diff != "" {
+				t.Errorf("writes (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
