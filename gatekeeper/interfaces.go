@@ -114,6 +114,9 @@ const ChecklistName = "release-gate checklist"
 // failure is logged; the commit status is the record.
 type Checklister interface {
 	Checklist(ctx context.Context, key PullKey, sha string, st Status, dec Decision) error
+	// Own reports whether c is the gatekeeper's own checklist run (its
+	// name, created by its App): never a check of the policy.
+	Own(c Check) bool
 }
 
 // Status is one commit status.

@@ -527,12 +527,8 @@ func (nopObserver) Evaluated(time.Duration, State) {}
 func (nopObserver) Published(State, error)         {}
 func (nopObserver) QueueDepth(int)                 {}
 
-// ownCheckRun reports whether c is the gatekeeper's own checklist run: a
-// check run of that name created by the App whose bot the Publisher names.
+// ownCheckRun reports whether c is the gatekeeper's own checklist run, as
+// its Checklister (which knows the App) says.
 func (s *Service) ownCheckRun(c Check) bool {
-	if c.Kind != "check_run" || c.Name != ChecklistName || c.Creator == "" {
-		return false
-	}
-	login := s.o.Publisher.Login()
-	return login != "" && strings.EqualFold(c.Creator+"[bot]", login)
+	return s.o.Checklist != nil && c.Kind == "check_run" && c.Name == ChecklistName && s.o.Checklist.Own(c)
 }

@@ -225,6 +225,15 @@ func truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// Own reports whether c, a check run as a webhook or a listing names it
+// (Creator is the App's slug), is this App's checklist run. A slug names
+// one App on a GitHub instance.
+func (l *Checklist) Own(c gatekeeper.Check) bool {
+	login := l.c.knownAppLogin()
+	return c.Kind == "check_run" && c.Name == ChecklistName && c.Creator != "" && login != "" &&
+		strings.EqualFold(c.Creator+"[bot]", login)
+}
+
 // ownCheckRun reports whether cr is the gatekeeper's own checklist: its
 // name, created by this Client's App (by id, or by slug when the listing
 // names no id).
