@@ -35,6 +35,9 @@ const (
 	MaxChecklistTitle   = 255   // kept short: the title is one line in the UI
 )
 
+// maxChecklistRuns bounds the heads whose run is remembered.
+const maxChecklistRuns = 4096
+
 var _ gatekeeper.Checklister = (*Checklist)(nil)
 
 // Checklist keeps one check run per repository and head, created on the
@@ -75,6 +78,13 @@ func (l *Checklist) Checklist(ctx context.Context, key gatekeeper.PullKey, sha s
 	l.mu.Lock()
 	run := l.runs[name]
 	if run == nil {
+		if len(l.runs) >= maxChecklistRuns {
+			// Forget one: a head seen again finds its run on GitHub.
+			for k := range l.runs {
+				delete(l.runs, k)
+				break
+			}
+		}
 		run = &checklistRun{}
 		l.runs[name] = run
 	}
