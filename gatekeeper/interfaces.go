@@ -111,6 +111,21 @@ type Publisher interface {
 	Login() string
 }
 
+// ChecklistName is the name of the check run a GitHub App gatekeeper posts
+// beside its commit status. Its own run of that name is never a check of
+// the policy nor a foreign claim on the gate.
+const ChecklistName = "release-gate checklist"
+
+// Checklister posts the check run beside the commit status (GitHub App
+// mode): created once per head, updated when the decision changes. A
+// failure is logged; the commit status is the record.
+type Checklister interface {
+	Checklist(ctx context.Context, key PullKey, sha string, st Status, dec Decision) error
+	// Own reports whether c is the gatekeeper's own checklist run (its
+	// name, created by its App): never a check of the policy.
+	Own(c Check) bool
+}
+
 // Status is one commit status.
 type Status struct {
 	Context     string `json:"context"`

@@ -342,6 +342,17 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 		return err
 	}
 	dry := s.o.Publisher.DryRun()
+	if s.o.Checklist != nil && !dry {
+		// A replica that lost the pull request posts nothing, here either.
+		if err := s.fenced(ctx, "checklist"); err != nil {
+			return err
+		}
+		// Best effort, and deduplicated by the Checklister itself: its
+		// summary may change while the status stays the same.
+		if err := s.o.Checklist.Checklist(ctx, key, sha, st, rec.Decision); err != nil {
+			s.log.WarnContext(ctx, "checklist check run not posted", "pr", key.String(), "sha", sha, "err", err)
+		}
+	}
 	all := append([]*Evidence{ev}, peers...)
 	last := newestPublished(sha, all...)
 

@@ -17,6 +17,9 @@ type Options struct {
 	Publisher Publisher
 	// Responder answers vote comments; nil means votes are not answered.
 	Responder Responder
+	// Checklist posts the check run beside the status (GitHub App mode);
+	// nil means none.
+	Checklist Checklister
 	// Notifier tells #production when a gate turns ready, blocked or
 	// errored, or stops being ready; nil means no notifications.
 	Notifier Notifier
@@ -246,6 +249,15 @@ func New(o Options) (*Service, error) {
 // Ignored when there is none; a push to a gated base branch is applied to
 // every open pull request of its repository into it.
 func (s *Service) Accept(ctx context.Context, e Event) (Outcome, error) {
+	if c := e.Check; c != nil && s.ownCheckRun(*c) {
+		// The gatekeeper's own checklist run: its own posts are no news;
+		// a "Re-evaluate" or a re-run asks for an evaluation only.
+		if !strings.HasSuffix(e.Name, ".rerequested") && !strings.HasSuffix(e.Name, ".requested_action") {
+			s.log.DebugContext(ctx, "event ignored", "delivery", e.Delivery, "event", e.Name, "why", "the gatekeeper's own check run")
+			return Ignored, nil
+		}
+		e.Check = nil
+	}
 	keys, why, err := s.route(ctx, e)
 	if err != nil {
 		return "", err
@@ -531,3 +543,9 @@ type nopObserver struct{}
 func (nopObserver) Evaluated(time.Duration, State) {}
 func (nopObserver) Published(State, error)         {}
 func (nopObserver) QueueDepth(int)                 {}
+
+// ownCheckRun reports whether c is the gatekeeper's own checklist run, as
+// its Checklister (which knows the App) says.
+func (s *Service) ownCheckRun(c Check) bool {
+	return s.o.Checklist != nil && c.Kind == "check_run" && c.Name == ChecklistName && s.o.Checklist.Own(c)
+}

@@ -49,6 +49,10 @@ type appFront struct {
 	// statuses show it.
 	ownStatus []byte
 
+	// checkRuns, when set, answers the check run writes (POST …/check-runs,
+	// PATCH …/check-runs/{id}) instead of the fake GitHub behind.
+	checkRuns http.HandlerFunc
+
 	mu     sync.Mutex
 	tokens map[string]frontToken
 	log    []string // "METHOD /path as"
@@ -101,6 +105,10 @@ func newAppFront(t *testing.T, behind *fakeGitHub, pub *rsa.PublicKey) *appFront
 			return
 		}
 		f.record(fmt.Sprintf("%s %s token %d", r.Method, path, got.inst))
+		if f.checkRuns != nil && r.Method != http.MethodGet && strings.Contains(path, "/check-runs") {
+			f.checkRuns(w, r)
+			return
+		}
 		if m := frontCommitStatus.FindStringSubmatch(path); m != nil && f.ownStatus != nil {
 			if m[2] == "statuses" {
 				writeJSONStatus(w, http.StatusOK, []byte("["+string(f.ownStatus)+"]"))

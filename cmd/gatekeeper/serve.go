@@ -60,7 +60,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	hub := webhooks.NewHub()
 	svc, err := gatekeeper.New(gatekeeper.Options{
 		Store: store, Evaluator: engine, Publisher: deps.publisher, Responder: deps.responder,
-		Notifier: deps.notifier, Sources: deps.sources, Discoverer: deps.discoverer,
+		Notifier: deps.notifier, Sources: deps.sources, Discoverer: deps.discoverer, Checklist: deps.checklist,
 		Logger: log, Observer: metrics, Gated: cfg.gated, StatusContext: cfg.StatusContext,
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
 		LeaseTTL: cfg.LeaseTTL, GatherTimeout: cfg.GatherTimeout,
@@ -243,6 +243,9 @@ type dependencies struct {
 	slack     *slackapi.Notifier  // the same, for the daily summary
 	sources   []gatekeeper.Source
 	github    *githubapi.Client
+	// checklist posts the "release-gate checklist" check run; nil without
+	// a GitHub App (a token cannot create check runs).
+	checklist gatekeeper.Checklister
 	// discoverer finds pull requests whose webhooks were lost; nil in a
 	// dry run, which reads nothing from GitHub.
 	discoverer gatekeeper.Discoverer
@@ -280,6 +283,11 @@ func buildSources(cfg *Config, engine *opa.Engine, metrics *webhooks.Metrics, lo
 		d.publisher = githubapi.NewPublisher(gh)
 		d.responder = githubapi.NewResponder(gh)
 		d.discoverer = gh
+		if cl, err := githubapi.NewChecklist(gh); err == nil {
+			d.checklist = cl
+		} else {
+			log.Info("no GitHub App: the \""+githubapi.ChecklistName+"\" check run is not posted; the commit status is", "why", err)
+		}
 		d.sources = append(d.sources,
 			githubapi.NewSource(gh, githubapi.SourceOptions{StatusContext: cfg.StatusContext, MaxAge: cfg.GitHubMaxAge}),
 			githubapi.NewMergedSource(gh, githubapi.MergedSourceOptions{Gated: cfg.gated, MaxAge: cfg.GitHubMaxAge}),

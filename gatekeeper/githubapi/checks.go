@@ -63,6 +63,9 @@ func (s *Source) checks(ctx context.Context, key gatekeeper.PullKey, sha string,
 		return a.GetStartedAt().Time.Compare(b.GetStartedAt().Time)
 	})
 	for _, cr := range runs {
+		if s.c.ownCheckRun(cr) {
+			continue // the gatekeeper's own checklist: never a check of the policy
+		}
 		c := githubevents.CheckRun(cr)
 		// GitHub lists the runs of the commit asked for; pinning them to
 		// that sha files them on the head the policy looks at.

@@ -56,6 +56,7 @@ func Endpoints() []string {
 		EndpointGetApp, EndpointGetInstallation, EndpointCreateInstallationToken, // app.go
 		EndpointGetReview,                                         // claims.go
 		EndpointListHookDeliveries, EndpointRedeliverHookDelivery, // deliveries.go
+		EndpointCreateCheckRun, EndpointUpdateCheckRun, // checklist.go
 	}
 }
 

@@ -41,9 +41,13 @@ func used(eventType, action string) bool {
 		}
 	case "check_run":
 		switch action {
-		case "created", "completed", "rerequested":
+		case "created", "completed", "rerequested", "requested_action":
 			return true
 		}
+	case "check_suite":
+		// A re-run of the suite (the gatekeeper App's own: GitHub sends an
+		// App only its suites' rerequested) asks for an evaluation.
+		return action == "rerequested"
 	}
 	return false
 }
@@ -77,6 +81,13 @@ func Parse(eventType, deliveryID string, payload []byte) (gatekeeper.Event, erro
 		// field the gatekeeper never reads (check_run.app.created_at in
 		// GitHub's older "2018-04-25 20:42:10" form).
 		e, err := checkRun(payload)
+		if err != nil {
+			return gatekeeper.Event{}, err
+		}
+		e.Delivery = deliveryID
+		return e, nil
+	case "check_suite":
+		e, err := checkSuite(payload)
 		if err != nil {
 			return gatekeeper.Event{}, err
 		}
@@ -299,6 +310,34 @@ func checkRun(payload []byte) (gatekeeper.Event, error) {
 	// check_run.pull_requests is empty for forks, so the Service routes
 	// by sha (within the repository) rather than by the numbers listed.
 	return gatekeeper.Event{Name: name, SHA: c.SHA, Check: &c, Repo: r}, nil
+}
+
+// checkSuite reads a check_suite delivery: only "rerequested" is used, as
+// a request to evaluate the pull requests of its head again. The event
+// carries no check: a suite is not one.
+func checkSuite(payload []byte) (gatekeeper.Event, error) {
+	var p struct {
+		Action     string `json:"action"`
+		CheckSuite *struct {
+			HeadSHA string `json:"head_sha"`
+		} `json:"check_suite"`
+		Repository *github.Repository `json:"repository"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return gatekeeper.Event{}, fmt.Errorf("decoding check_suite payload: %w: %w", gatekeeper.ErrInvalid, err)
+	}
+	name := "check_suite." + p.Action
+	if !used("check_suite", p.Action) {
+		return gatekeeper.Event{}, fmt.Errorf("%s: %w", name, ErrIgnored)
+	}
+	if p.CheckSuite == nil || p.CheckSuite.HeadSHA == "" {
+		return gatekeeper.Event{}, fmt.Errorf("%s: no head_sha: %w", name, gatekeeper.ErrInvalid)
+	}
+	r := repo(p.Repository)
+	if r == nil {
+		return gatekeeper.Event{}, fmt.Errorf("%s: no repository: %w", name, gatekeeper.ErrInvalid)
+	}
+	return gatekeeper.Event{Name: name, SHA: p.CheckSuite.HeadSHA, Repo: r}, nil
 }
 
 // pushPayload is the part of a push delivery the gatekeeper reads.

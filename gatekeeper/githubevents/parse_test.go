@@ -296,7 +296,10 @@ func TestParseErrors(t *testing.T) {
 		{name: "status with unknown state", eventType: "status", payload: `{"sha":"abc","state":"green","context":"ci"}`, want: gatekeeper.ErrInvalid},
 		{name: "check run without head sha", eventType: "check_run", payload: `{"action":"completed","check_run":{"name":"lint"}}`, want: gatekeeper.ErrInvalid},
 		{name: "unused pull request action", eventType: "pull_request", payload: `{"action":"assigned"}`, want: githubevents.ErrIgnored},
-		{name: "unused check run action", eventType: "check_run", payload: `{"action":"requested_action"}`, want: githubevents.ErrIgnored},
+		{name: "unused check run action", eventType: "check_run", payload: `{"action":"unknown"}`, want: githubevents.ErrIgnored},
+		{name: "requested action without check run", eventType: "check_run", payload: `{"action":"requested_action"}`, want: gatekeeper.ErrInvalid},
+		{name: "unused check suite action", eventType: "check_suite", payload: `{"action":"requested"}`, want: githubevents.ErrIgnored},
+		{name: "check suite rerequested without head sha", eventType: "check_suite", payload: `{"action":"rerequested","check_suite":{},"repository":{"id":1,"name":"r","owner":{"login":"o"}}}`, want: gatekeeper.ErrInvalid},
 		{name: "unknown event type", eventType: "star", payload: `{"action":"created"}`, want: githubevents.ErrIgnored},
 		{name: "ping", eventType: "ping", payload: `{"zen":"Keep it logically awesome."}`, want: githubevents.ErrIgnored},
 	}
