@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,65 +14,10 @@ import (
 	"github.com/releasegate/gatekeeper/gatekeeper"
 	"github.com/releasegate/gatekeeper/gatekeeper/boltstore"
 	"github.com/releasegate/gatekeeper/gatekeeper/redisstore/redistest"
+	"github.com/releasegate/gatekeeper/gatekeeper/storetest"
 )
 
 var benchStart = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-
-// releaseEvents are the events of a busy release pull request (as in
-// boltstore's benchmarks): three head pushes, thirty checks per head, six
-// reviews, forty comments, and a full evidence log; about the size a real
-// release pull request's evidence reaches by the end of the day.
-func releaseEvents(key gatekeeper.PullKey) []gatekeeper.Event {
-	var out []gatekeeper.Event
-	at := benchStart
-	next := func() time.Time { at = at.Add(time.Second); return at }
-	for h := range 3 {
-		sha := fmt.Sprintf("%040x", h+1)
-		out = append(out, gatekeeper.Event{
-			Name: "pull_request.synchronize", Received: next(), Key: key, SHA: sha,
-			PullRequest: &gatekeeper.PullRequest{
-				Key: key, RepoID: 123456, Title: "Release 2026-03-02",
-				Body:   strings.Repeat("- change\n", 60),
-				Author: "release-bot", State: "open", HeadRef: "staging", HeadSHA: sha,
-				BaseRef: "master", BaseSHA: fmt.Sprintf("%040x", 99),
-				Labels: []string{"release", "alpha"}, HTMLURL: "https://github.com/acme/shop/pull/1",
-				UpdatedAt: at,
-			},
-		})
-		for c := range 30 {
-			out = append(out, gatekeeper.Event{
-				Name: "status", Received: next(), Key: key, SHA: sha,
-				Check: &gatekeeper.Check{
-					Name: fmt.Sprintf("ci/jenkins/stage-%02d", c), SHA: sha, Kind: "status",
-					State: "success", Description: "Build #1234 succeeded in 4m 12s",
-					URL: "https://jenkins.example/job/shop/1234/", UpdatedAt: at,
-				},
-			})
-		}
-	}
-	for r := range 6 {
-		out = append(out, gatekeeper.Event{
-			Name: "pull_request_review.submitted", Received: next(), Key: key,
-			Review: &gatekeeper.Review{
-				ID: int64(r + 1), User: fmt.Sprintf("manager%d", r), State: "approved",
-				CommitID: fmt.Sprintf("%040x", 3), SubmittedAt: at, AuthorAssociation: "MEMBER",
-			},
-		})
-	}
-	for c := range 40 {
-		out = append(out, gatekeeper.Event{
-			Name: "issue_comment.created", Received: next(), Key: key,
-			Comment: &gatekeeper.Comment{
-				ID: int64(c + 1), User: "qa", Body: strings.Repeat("looks good on beta. ", 15),
-				CreatedAt: at, UpdatedAt: at,
-			},
-		})
-	}
-	for len(out) < 220 {
-		out = append(out, gatekeeper.Event{Name: "check_run.completed", Received: next(), Key: key, SHA: fmt.Sprintf("%040x", 3)})
-	}
-	return out
-}
 
 // statusApply is what a Jenkins status webhook does to the evidence: it
 // updates one existing check, so the evidence keeps its size.
@@ -93,7 +37,7 @@ func statusApply(key gatekeeper.PullKey, delivery string, n int64) func(*gatekee
 // seed records the busy release evidence under key.
 func seed(b *testing.B, s gatekeeper.Store, key gatekeeper.PullKey) {
 	b.Helper()
-	events := releaseEvents(key)
+	events := storetest.ReleaseEvents(key, benchStart)
 	err := s.Record(context.Background(), "seed-"+key.String(), []gatekeeper.PullKey{key}, func(ev *gatekeeper.Evidence) {
 		for _, e := range events {
 			ev.Apply(e)
