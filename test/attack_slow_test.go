@@ -52,35 +52,15 @@ func TestAttackSlowSourceHoldsAnOldSuccess(t *testing.T) {
 		ev.Comments[i].CreatedAt = attackAt.Add(-90 * time.Minute)
 		ev.Comments[i].UpdatedAt = ev.Comments[i].CreatedAt
 	}
-	store := gatekeepertest.NewStore(gatekeepertest.NewClock(attackAt))
-	pub := gatekeepertest.NewPublisher(false)
 	var stall atomic.Bool
-	svc, err := gatekeeper.New(gatekeeper.Options{
-		Store: store, Evaluator: engine, Publisher: pub, Clock: gatekeepertest.NewClock(attackAt),
-		Sources:  []gatekeeper.Source{stallingSource{name: "jenkins", stall: &stall}, flakySource{name: "github"}},
-		Gated:    gatekeeper.BranchPairs{{Head: "staging", Base: "master"}},
-		Workers:  2,
-		RetryMin: time.Second, RetryMax: time.Second, Debounce: -1, SourceErrorLimit: 3, Reconcile: time.Hour,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Record(ctx, "seed", []gatekeeper.PullKey{ev.Key}, func(cur *gatekeeper.Evidence) { *cur = *ev.Clone() }); err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Enqueue(ctx, ev.Key); err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { svc.Run(runCtx); close(done) }()
-	defer func() { cancel(); <-done }()
-	waitCtx, stop := context.WithTimeout(ctx, 20*time.Second)
-	defer stop()
-	got, err := pub.Wait(waitCtx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first, svc, pub := firstStatus(t, gatekeeper.Options{
+		Evaluator: engine,
+		Sources:   []gatekeeper.Source{stallingSource{name: "jenkins", stall: &stall}, flakySource{name: "github"}},
+		Gated:     gatekeeper.BranchPairs{{Head: "staging", Base: "master"}},
+		Workers:   2,
+		RetryMin:  time.Second, RetryMax: time.Second, Debounce: -1, SourceErrorLimit: 3, Reconcile: time.Hour,
+	}, ev, attackAt)
+	got := []gatekeepertest.Published{first}
 	if got[0].Status.State != gatekeeper.Success {
 		t.Fatalf("the release does not pass: %s %q", got[0].Status.State, got[0].Status.Description)
 	}
@@ -92,7 +72,7 @@ func TestAttackSlowSourceHoldsAnOldSuccess(t *testing.T) {
 	if _, err := svc.Accept(ctx, nogo); err != nil {
 		t.Fatal(err)
 	}
-	waitCtx, stop = context.WithTimeout(ctx, 20*time.Second)
+	waitCtx, stop := context.WithTimeout(ctx, 20*time.Second)
 	defer stop()
 	got, err = pub.Wait(waitCtx, 2)
 	if err != nil {

@@ -2,7 +2,6 @@ package test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -19,42 +18,14 @@ var attackAt = time.Date(2026, 11, 27, 11, 30, 0, 0, time.UTC)
 // returns the first status it publishes.
 func decideOnce(t *testing.T, engine gatekeeper.Evaluator, ev *gatekeeper.Evidence, events ...gatekeeper.Event) gatekeepertest.Published {
 	t.Helper()
-	ctx := context.Background()
-	store := gatekeepertest.NewStore(gatekeepertest.NewClock(attackAt))
-	pub := gatekeepertest.NewPublisher(false)
-	svc, err := gatekeeper.New(gatekeeper.Options{
-		Store: store, Evaluator: engine, Publisher: pub, Clock: gatekeepertest.NewClock(attackAt),
-		Sources:  []gatekeeper.Source{flakySource{name: "jenkins"}, flakySource{name: "github"}},
-		Gated:    gatekeeper.BranchPairs{{Head: "staging", Base: "master"}},
-		Workers:  1,
-		RetryMin: time.Hour, RetryMax: time.Hour, Debounce: -1, SourceErrorLimit: 3, Reconcile: time.Hour,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Record(ctx, "seed", []gatekeeper.PullKey{ev.Key}, func(cur *gatekeeper.Evidence) { *cur = *ev.Clone() }); err != nil {
-		t.Fatal(err)
-	}
-	for i, e := range events {
-		e.Delivery = fmt.Sprintf("attack-%d", i)
-		if _, err := svc.Accept(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := svc.Enqueue(ctx, ev.Key); err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { svc.Run(runCtx); close(done) }()
-	defer func() { cancel(); <-done }()
-	waitCtx, stop := context.WithTimeout(ctx, 20*time.Second)
-	defer stop()
-	got, err := pub.Wait(waitCtx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got[0]
+	got, _, _ := firstStatus(t, gatekeeper.Options{
+		Evaluator: engine,
+		Sources:   []gatekeeper.Source{flakySource{name: "jenkins"}, flakySource{name: "github"}},
+		Gated:     gatekeeper.BranchPairs{{Head: "staging", Base: "master"}},
+		Workers:   1,
+		RetryMin:  time.Hour, RetryMax: time.Hour, Debounce: -1, SourceErrorLimit: 3, Reconcile: time.Hour,
+	}, ev, attackAt, events...)
+	return got
 }
 
 // withoutComment drops comment id from the evidence.

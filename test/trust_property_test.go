@@ -3,7 +3,6 @@ package test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -294,10 +293,8 @@ func TestNoSuccessWithoutTheEvidence(t *testing.T) {
 	// the status it posts.
 	decide := func(t *testing.T, ev *gatekeeper.Evidence, sourceErr error, at time.Time, events ...gatekeeper.Event) gatekeepertest.Published {
 		t.Helper()
-		store := gatekeepertest.NewStore(gatekeepertest.NewClock(at))
-		pub := gatekeepertest.NewPublisher(false)
-		svc, err := gatekeeper.New(gatekeeper.Options{
-			Store: store, Evaluator: engine, Publisher: pub, Clock: gatekeepertest.NewClock(at),
+		got, _, _ := firstStatus(t, gatekeeper.Options{
+			Evaluator:        engine,
 			Sources:          []gatekeeper.Source{flakySource{name: "jenkins", err: sourceErr}, flakySource{name: "github"}},
 			Gated:            gatekeeper.BranchPairs{{Head: "staging", Base: "master"}},
 			VerifyBuilds:     true, // the "jenkins" source stands for JENKINS_URL
@@ -307,33 +304,8 @@ func TestNoSuccessWithoutTheEvidence(t *testing.T) {
 			Debounce:         -1,
 			SourceErrorLimit: 3,
 			Reconcile:        time.Hour,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := store.Record(ctx, "seed", []gatekeeper.PullKey{ev.Key}, func(cur *gatekeeper.Evidence) { *cur = *ev.Clone() }); err != nil {
-			t.Fatal(err)
-		}
-		for i, e := range events {
-			e.Delivery = fmt.Sprintf("spoil-%d", i)
-			if _, err := svc.Accept(ctx, e); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := svc.Enqueue(ctx, ev.Key); err != nil {
-			t.Fatal(err)
-		}
-		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { svc.Run(runCtx); close(done) }()
-		defer func() { cancel(); <-done }()
-		waitCtx, stop := context.WithTimeout(ctx, 20*time.Second)
-		defer stop()
-		got, err := pub.Wait(waitCtx, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got[0]
+		}, ev, at, events...)
+		return got
 	}
 
 	base := verifiedRelease()
