@@ -185,15 +185,15 @@ func (s *snapshot) load() (*loader.Result, error) {
 // the expensive step, done once per revision. The modules are compiled here
 // rather than by rego, whose errors would bury the file and line under
 // "bundle activation failed".
-func (s *snapshot) prepare(ctx context.Context) (rego.PreparedEvalQuery, map[string]any, error) {
+func (s *snapshot) prepare(ctx context.Context) (rego.PreparedEvalQuery, map[string]any, *precomputed, error) {
 	res, err := s.load()
 	if err != nil {
-		return rego.PreparedEvalQuery{}, nil, err
+		return rego.PreparedEvalQuery{}, nil, nil, err
 	}
 	store := inmem.NewFromObject(res.Documents)
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
-		return rego.PreparedEvalQuery{}, nil, fmt.Errorf("opening policy data: %w", err)
+		return rego.PreparedEvalQuery{}, nil, nil, fmt.Errorf("opening policy data: %w", err)
 	}
 	defer store.Abort(ctx, txn)
 	// The path-conflicts check rejects a rule whose path a data file also
@@ -203,7 +203,7 @@ func (s *snapshot) prepare(ctx context.Context) (rego.PreparedEvalQuery, map[str
 		compiler = compiler.WithCapabilities(s.caps)
 	}
 	if compiler.Compile(res.ParsedModules()); compiler.Failed() {
-		return rego.PreparedEvalQuery{}, nil, compiler.Errors
+		return rego.PreparedEvalQuery{}, nil, nil, compiler.Errors
 	}
 	pq, err := rego.New(
 		rego.Query(Query),
@@ -212,9 +212,13 @@ func (s *snapshot) prepare(ctx context.Context) (rego.PreparedEvalQuery, map[str
 		rego.StrictBuiltinErrors(true),
 	).PrepareForEval(ctx)
 	if err != nil {
-		return rego.PreparedEvalQuery{}, nil, fmt.Errorf("preparing %s: %w", Query, err)
+		return rego.PreparedEvalQuery{}, nil, nil, fmt.Errorf("preparing %s: %w", Query, err)
 	}
-	return pq, res.Documents, nil
+	pre, err := precompute(ctx, compiler, store)
+	if err != nil {
+		return rego.PreparedEvalQuery{}, nil, nil, fmt.Errorf("precomputing the rules of the policy data: %w", err)
+	}
+	return pq, res.Documents, pre, nil
 }
 
 // testStore loads the snapshot the way `opa test` does: data documents and
