@@ -58,3 +58,16 @@ test_unpinned_checks_unchanged if {
 	d := pinned_decision(c)
 	d.state == "success"
 }
+
+# A pin that is no map of names to logins would pin nothing, silently.
+test_pins_not_a_map_fail if {
+	every bad in [["ci/build"], {"ci/build": ""}, {"ci/build": ["ci-bot"]}, "ci-bot"] {
+		pins_refused(bad)
+	}
+}
+
+pins_refused(bad) if {
+	d := gatekeeper.decision with input as with_section("checks", []) with data.release as release_with("checks", {"creators": bad})
+	d.state == "failure"
+	"policy data release.checks.creators is not a map of check names to logins" in d.reasons
+}

@@ -29,6 +29,19 @@ check_words := {"failure": "failed", "error": "errored"}
 # fails it. Other checks count as their first creator reports them.
 pinned(check) := lower(data.release.checks.creators[check.name])
 
+# A pin that is no map of names to logins would pin nothing, silently.
+reason_items contains [1, "policy data release.checks.creators is not a map of check names to logins"] if {
+	not valid_pins(object.get(data.release, ["checks", "creators"], {}))
+}
+
+valid_pins(pins) if {
+	is_object(pins)
+	every _, login in pins {
+		is_string(login)
+		login != ""
+	}
+}
+
 # check_verdict is the report that counts for the check; undefined when a pinned
 # check's creator's report is not known.
 check_verdict(check) := check if not pinned(check)
