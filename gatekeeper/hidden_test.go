@@ -28,7 +28,10 @@ func TestAttackCodeBlocksNeverOpenTheGate(t *testing.T) {
 		{"fence in a quote", "> ```\n> /go\n> ```", ""},
 		{"fence with CRLF line ends", "looks fine\r\n```\r\n/go\r\n```\r\n", ""},
 		{"fence with lone CR line ends", "/nogo flaky\r```\r/go\r```", "nogo"},
+		{"an HTML pre block", "example:\n<pre>\n/go\n</pre>", ""},
+		{"an HTML pre block left open", "<PRE class=x>\n/withdraw", ""},
 		{"indented NOGO still counts", "\n    /nogo still broken", "nogo"},
+		{"after a closed pre block", "<pre>\nlog\n</pre>\n/go", "go"},
 		// Visible commands as before.
 		{"three spaces is not code", "   /go", "go"},
 		{"after a closed fence", "```\nlog\n```\n/go", "go"},

@@ -47,11 +47,11 @@ var liftArgs = regexp.MustCompile(`^@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\
 //
 // Only what GitHub shows as text counts, when it would open the gate: a
 // command line in a code block (fenced with ``` or ~~~, also inside a list
-// item or a quote, or indented by four columns: spaces or a tab) or in an
-// HTML comment is not a GO, a /withdraw or a lift (a NOGO saying "once
-// fixed I will post /go" in a code block stays a NOGO). A NOGO counts
-// wherever it is: closing the gate is the safe direction. Lines end at
-// "\n", "\r\n" or a lone "\r", as in Markdown.
+// item or a quote, or indented by four columns: spaces or a tab), in an
+// HTML <pre> block or in an HTML comment is not a GO, a /withdraw or a
+// lift (a NOGO saying "once fixed I will post /go" in a code block stays a
+// NOGO). A NOGO counts wherever it is: closing the gate is the safe
+// direction. Lines end at "\n", "\r\n" or a lone "\r", as in Markdown.
 func ParseCommand(body string) (cmd Command, ok bool) {
 	if strings.Contains(body, "\r") {
 		body = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(body)
@@ -69,12 +69,13 @@ func ParseCommand(body string) (cmd Command, ok bool) {
 // paragraph or a list item with it, and a fence left open (or one only
 // Markdown's finer rules would not take for a fence) hides the rest.
 func visibleText(body string) string {
-	if !strings.Contains(body, "```") && !strings.Contains(body, "~~~") && !strings.Contains(body, "<!--") &&
+	if !strings.Contains(body, "```") && !strings.Contains(body, "~~~") && !strings.Contains(body, "<") &&
 		!strings.Contains(body, "\t") && !strings.Contains(body, "    ") {
 		return body
 	}
 	lines := strings.Split(body, "\n")
 	fence := ""
+	raw := false // in an HTML block of preformatted text (<pre>, …)
 	for i, line := range lines {
 		content := stripContainers(line)
 		switch {
@@ -82,6 +83,9 @@ func visibleText(body string) string {
 			if closesFence(content, fence) {
 				fence = ""
 			}
+			lines[i] = ""
+		case raw || opensRawBlock(content):
+			raw = !closesRawBlock(content)
 			lines[i] = ""
 		case opensFence(content) != "":
 			fence = opensFence(content)
@@ -105,6 +109,39 @@ func visibleText(body string) string {
 		}
 		text = text[open+4+end+3:]
 	}
+}
+
+// rawTags open the HTML blocks Markdown passes through up to their closing
+// tag, blank lines and all; <pre> shows its text as code.
+var rawTags = []string{"pre", "script", "style", "textarea"}
+
+// opensRawBlock reports whether content (after at most three spaces)
+// begins such a block: "<pre", then white space, ">" or the line's end,
+// whatever the case.
+func opensRawBlock(content string) bool {
+	trimmed := strings.TrimLeft(content, " ")
+	if len(content)-len(trimmed) > 3 || !strings.HasPrefix(trimmed, "<") {
+		return false
+	}
+	lower := strings.ToLower(trimmed[1:])
+	for _, tag := range rawTags {
+		if rest, ok := strings.CutPrefix(lower, tag); ok && (rest == "" || strings.ContainsAny(rest[:1], " \t>")) {
+			return true
+		}
+	}
+	return false
+}
+
+// closesRawBlock reports whether content holds a closing tag that ends
+// such a block.
+func closesRawBlock(content string) bool {
+	lower := strings.ToLower(content)
+	for _, tag := range rawTags {
+		if strings.Contains(lower, "</"+tag+">") {
+			return true
+		}
+	}
+	return false
 }
 
 // indentColumns is how many columns of white space begin line, a tab
