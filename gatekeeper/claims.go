@@ -81,7 +81,11 @@ func (ev *Evidence) AwaitedClaims() []string {
 	}
 	for _, c := range ev.Comments {
 		if c.Awaited() && c.DeletionClaimed != "" {
-			out = append(out, fmt.Sprintf("GitHub to confirm %s deleted their NOGO", c.User))
+			what := "deleted"
+			if c.EditClaimed {
+				what = "edited away"
+			}
+			out = append(out, fmt.Sprintf("GitHub to confirm %s %s their NOGO", c.User, what))
 		} else if c.Awaited() {
 			cmd, _ := c.command()
 			out = append(out, fmt.Sprintf("GitHub to confirm %s's /%s", c.User, cmd.Kind))

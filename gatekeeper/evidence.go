@@ -134,6 +134,11 @@ type Comment struct {
 	// the comment, and a deletion GitHub contradicts is forgotten.
 	DeletionClaimed   string    `json:"deletion_claimed,omitempty"`
 	DeletionClaimedAt time.Time `json:"deletion_claimed_at,omitzero"`
+	// EditClaimed marks the claim as an edit that took the NOGO away (into
+	// no command, or another): the NOGO stands until GitHub shows the
+	// comment changed, and GitHub's version then replaces it as the
+	// author's edit.
+	EditClaimed bool `json:"edit_claimed,omitempty"`
 }
 
 // CommentsCursor is a position in the comments list: the list is read
@@ -687,7 +692,8 @@ func (ev *Evidence) upsertComment(c Comment, received time.Time) {
 }
 
 // claimDeletion handles c when it is a webhook's deletion of a NOGO by its
-// author, or GitHub's answer to such a claim, and reports whether it did.
+// author, or an edit by its author that takes the NOGO away, or GitHub's
+// answer to such a claim, and reports whether it did.
 // A deletion claim leaves the NOGO standing, marked DeletionClaimed, until
 // GitHub confirms it (a Confirmed deletion: the comment answers 404); what
 // GitHub shows of the comment refutes it. Someone else's deletion of a NOGO
@@ -703,23 +709,34 @@ func (ev *Evidence) claimDeletion(c Comment, received time.Time) bool {
 		switch {
 		case c.Confirmed && c.Deleted:
 			cur.Deleted, cur.EditedBy = true, cur.DeletionClaimed
-			cur.DeletionClaimed, cur.DeletionClaimedAt = "", time.Time{}
+			cur.DeletionClaimed, cur.DeletionClaimedAt, cur.EditClaimed = "", time.Time{}, false
 			return true
 		case c.Confirmed || c.Disputed != "":
-			// GitHub still has the comment: the deletion was forged
-			// (or replayed). The NOGO stands as it was; GitHub's
-			// version confirms it when it shows the same.
-			cur.DeletionClaimed, cur.DeletionClaimedAt = "", time.Time{}
+			// GitHub still has the comment: a deletion was forged (or
+			// replayed), and so was an edit unless GitHub shows it
+			// (githubapi sends it as the author's, not Fetched). The
+			// NOGO stands as it was; GitHub's version confirms it when
+			// it shows the same.
+			cur.DeletionClaimed, cur.DeletionClaimedAt, cur.EditClaimed = "", time.Time{}, false
 			if c.Disputed != "" {
 				return true
 			}
 			return false
 		}
 	}
-	if !c.Deleted || c.Fetched || c.Confirmed || c.Via == ViaSlack || (c.EditedBy != "" && c.EditedBy != c.User) {
+	if c.Fetched || c.Confirmed || c.Via == ViaSlack || (c.EditedBy != "" && c.EditedBy != c.User) {
 		return false
 	}
 	nogo := func(x *Comment) bool { cmd, ok := x.command(); return ok && cmd.Kind == "nogo" }
+	if !c.Deleted {
+		// An edit by the author that takes their NOGO away is a claim
+		// like a deletion (an edit into another NOGO only closes).
+		if c.EditedBy == "" || cur == nil || cur.Deleted || cur.Via == ViaSlack || cur.User != c.User || !nogo(cur) || nogo(&c) {
+			return false
+		}
+		cur.DeletionClaimed, cur.DeletionClaimedAt, cur.EditClaimed = c.User, received, true
+		return true
+	}
 	switch {
 	case cur == nil && nogo(&c):
 		// First seen deleted: the NOGO it held stands until GitHub
@@ -731,7 +748,7 @@ func (ev *Evidence) claimDeletion(c Comment, received time.Time) bool {
 	case cur != nil && !cur.Deleted && cur.Via != ViaSlack && cur.User == c.User && nogo(cur):
 		// What the evidence holds is the NOGO: a forged deletion's
 		// body must not replace it.
-		cur.DeletionClaimed, cur.DeletionClaimedAt = c.User, received
+		cur.DeletionClaimed, cur.DeletionClaimedAt, cur.EditClaimed = c.User, received, false
 		return true
 	}
 	return false

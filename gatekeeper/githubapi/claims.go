@@ -165,8 +165,10 @@ func (s *Source) confirmComment(ctx context.Context, key gatekeeper.PullKey, c g
 }
 
 // confirmDeletion settles a webhook's claim that the author of the NOGO c
-// deleted it, from GitHub's answer to GET …/issues/comments/{id}: a 404
-// confirms it (the NOGO goes); the comment shown refutes it (the NOGO
+// deleted it (or edited the NOGO away), from GitHub's answer to GET
+// …/issues/comments/{id}: a 404 confirms it (the NOGO goes), and so does,
+// for an edit, the comment shown without the NOGO (GitHub's version
+// replaces it as the author's edit); the NOGO shown refutes it (the NOGO
 // stands, and the claim is logged as suspicious). Within claimGrace of the
 // comment's last edit a 404, and of the claim a comment shown, may be a
 // lagging replica: the claim stays awaited.
@@ -184,10 +186,21 @@ func (s *Source) confirmDeletion(ctx context.Context, key gatekeeper.PullKey, c 
 	case now.Sub(c.DeletionClaimedAt) < claimGrace:
 		return gatekeeper.Event{}, nil
 	}
-	why := fmt.Sprintf("a webhook says %s deleted comment %d, GitHub still has it", c.DeletionClaimed, c.ID)
-	s.suspicious(ctx, key, "comment deletion", c.ID, why)
 	gc := githubevents.Comment(got)
-	gc.Fetched, gc.Confirmed = true, true
+	gc.Confirmed = true
+	if cmd, ok := gatekeeper.ParseCommand(gc.Body); c.EditClaimed && gc.User == c.User && (!ok || cmd.Kind != "nogo") {
+		// GitHub shows the NOGO taken away, as the webhook said its
+		// author did: the edit is theirs.
+		gc.EditedBy = c.DeletionClaimed
+		return gatekeeper.Event{Name: EventClaim, Received: now, Key: key, Comment: &gc}, nil
+	}
+	what := "deleted"
+	if c.EditClaimed {
+		what = "edited away the NOGO of"
+	}
+	why := fmt.Sprintf("a webhook says %s %s comment %d, GitHub still has it", c.DeletionClaimed, what, c.ID)
+	s.suspicious(ctx, key, "comment deletion", c.ID, why)
+	gc.Fetched = true
 	return gatekeeper.Event{Name: EventClaim, Received: now, Key: key, Comment: &gc}, nil
 }
 

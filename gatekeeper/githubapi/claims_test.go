@@ -216,3 +216,56 @@ func TestGatherConfirmsNogoDeletions(t *testing.T) {
 		})
 	}
 }
+
+// TestGatherConfirmsNogoEdits: a webhook saying a NOGO's author edited it
+// into something else (no command at all, or a /go) is a claim too: the
+// NOGO stands until GitHub shows the edit, and stays when GitHub still has
+// the NOGO.
+func TestGatherConfirmsNogoEdits(t *testing.T) {
+	t.Parallel()
+	nogoPath := "GET /repos/Codertocat/Hello-World/issues/comments/1003"
+	for _, tc := range []struct {
+		name      string
+		newBody   string // the edit the webhook claims
+		github    string // the body GitHub has
+		wantStand bool
+	}{
+		{name: "forged: no command, GitHub has the NOGO", newBody: "thanks all", github: bobNogo.body, wantStand: true},
+		{name: "forged: a go, GitHub has the NOGO", newBody: "/go", github: bobNogo.body, wantStand: true},
+		{name: "genuine: no command", newBody: "thanks all", github: "thanks all", wantStand: false},
+		{name: "genuine: a go", newBody: "/go", github: "/go", wantStand: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			gh := newFakeGitHub(t, "")
+			edited := bobNogo
+			edited.body = tc.github
+			raw := edited.json(t)
+			if tc.github != bobNogo.body {
+				// GitHub's copy of an edited comment says when.
+				raw = patchJSON(t, raw, map[string]any{"updated_at": bobNogo.at.Add(time.Minute).UTC().Format(time.RFC3339)})
+			}
+			gh.on(nogoPath, jsonReply(http.StatusOK, string(raw)))
+			ev := freshEvidence(bobNogo)
+			ev.Comments[0].Confirmed = false // the NOGO came by webhook
+			edit := bobNogo.domain()
+			edit.Body, edit.UpdatedAt = tc.newBody, bobNogo.at.Add(time.Minute).UTC()
+			edit.Fetched, edit.Confirmed, edit.EditedBy = false, false, "bob"
+			ev.Apply(gatekeeper.Event{Name: "issue_comment.edited", Key: helloKey, Received: testEpoch.Add(-5 * time.Minute), Comment: &edit})
+			if n := len(ev.Counted(true).Nogos()); n != 1 {
+				t.Fatalf("before GitHub is asked, %d NOGOs stand, want 1: an edit claim must not drop a NOGO", n)
+			}
+			s := newTestSource(t, gh, newFakeTime(), testRetry())
+			got, err := s.Gather(context.Background(), ev)
+			if err != nil {
+				t.Fatalf("Gather: %v", err)
+			}
+			for _, e := range got {
+				ev.Apply(e)
+			}
+			if stands := len(ev.Counted(true).Nogos()) == 1; stands != tc.wantStand {
+				t.Errorf("NOGO stands: %v, want %v (comments %+v)", stands, tc.wantStand, ev.Comments)
+			}
+		})
+	}
+}
