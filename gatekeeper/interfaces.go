@@ -36,6 +36,10 @@ type Store interface {
 	Pulls(ctx context.Context) ([]PullKey, error)
 	// PullsForSHA lists the pull requests whose head has been sha.
 	PullsForSHA(ctx context.Context, sha string) ([]PullKey, error)
+	// PullsIndexed lists, in key order and once each, the pull requests
+	// indexed under any of terms (IndexTerms of their evidence, written
+	// with it; see pullindex.go): a superset the caller checks.
+	PullsIndexed(ctx context.Context, terms ...string) ([]PullKey, error)
 
 	// Enqueue queues key for evaluation (raising its generation).
 	Enqueue(ctx context.Context, key PullKey) error

@@ -402,7 +402,7 @@ func (s *Service) routeTip(ctx context.Context, e Event) ([]PullKey, string, err
 	if e.Repo == nil {
 		return nil, "names no repository", nil
 	}
-	keys, err := s.o.Store.Pulls(ctx)
+	keys, err := s.o.Store.PullsIndexed(ctx, BaseTerms(e.Repo.ID, e.Repo.Owner, e.Repo.Name, t.Ref)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("listing pull requests into %s: %w", t.Ref, err)
 	}
