@@ -141,7 +141,7 @@ type Service struct {
 	locks keyedLocks
 	// reconciler is this replica's lease on running the reconcile timer
 	// (see commitlease.go).
-	reconciler reconcilerLease
+	reconciler *TimerLease
 	// archived: the policy revisions saved for replay (see audit.go).
 	archived archived
 	// disc is what the Discoverer is asked about (discover.go).
@@ -234,6 +234,7 @@ func New(o Options) (*Service, error) {
 	}
 	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
 	s := &Service{o: o, log: o.Logger, disc: newDiscovery(), gathers: newGathers()}
+	s.reconciler = s.TimerLease(reconcilerLeaseName, s.reconcileTTL())
 	s.sched = newScheduler(s)
 	return s, nil
 }
