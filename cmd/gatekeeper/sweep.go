@@ -14,15 +14,13 @@ import (
 // GATEKEEPER_GITHUB_HOOKS names and, for a GitHub App, of the App's
 // webhook; nil in a dry run (GitHub is not written to) or with no hook to
 // sweep.
-func newSweeper(cfg *Config, gh *githubapi.Client, store gatekeeper.Store, metrics *webhooks.Metrics) *githubapi.Sweeper {
+func newSweeper(cfg *Config, gh *githubapi.Client, deliveries gatekeeper.DeliveryLog, metrics *webhooks.Metrics) *githubapi.Sweeper {
 	if !cfg.githubAuth() || (len(cfg.hooks) == 0 && !gh.IsApp()) {
 		return nil
 	}
-	o := githubapi.SweeperOptions{Hooks: cfg.hooks, App: gh.IsApp(), Redelivered: metrics.Redelivered}
-	if dc, ok := store.(gatekeeper.DeliveryChecker); ok {
-		o.Seen = dc.HasDelivery
-	}
-	return githubapi.NewSweeper(gh, o)
+	return githubapi.NewSweeper(gh, githubapi.SweeperOptions{
+		Hooks: cfg.hooks, App: gh.IsApp(), Redelivered: metrics.Redelivered, Seen: deliveries.HasDelivery,
+	})
 }
 
 // sweeper is what the sweep timer runs: githubapi.Sweeper.

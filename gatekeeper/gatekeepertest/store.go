@@ -399,6 +399,17 @@ func (s *Store) Decisions(ctx context.Context, key gatekeeper.PullKey, limit int
 	return out, nil
 }
 
+// HasDelivery implements gatekeeper.Store.
+func (s *Store) HasDelivery(ctx context.Context, delivery string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx); err != nil {
+		return false, fmt.Errorf("looking up delivery %s: %w", delivery, err)
+	}
+	_, ok := s.deliveries[delivery]
+	return ok, nil
+}
+
 // ForgetDeliveries implements gatekeeper.Store.
 func (s *Store) ForgetDeliveries(ctx context.Context, before time.Time) (int, error) {
 	s.mu.Lock()

@@ -800,17 +800,14 @@ func testForget(t *testing.T, open Opener) {
 		{name: "recorded at the cut", delivery: "d-at-cut", wantDup: true},
 		{name: "recorded after the cut", delivery: "d-new", wantDup: true},
 	}
-	// A store that says which ids it has (the delivery sweeper asks)
-	// agrees with Record's dedupe.
-	if dc, ok := s.(gatekeeper.DeliveryChecker); ok {
-		for _, tt := range append(tests, struct {
-			name     string
-			delivery string
-			wantDup  bool
-		}{name: "never recorded", delivery: "d-never", wantDup: false}) {
-			if has, err := dc.HasDelivery(ctx, tt.delivery); err != nil || has != tt.wantDup {
-				t.Errorf("%s: HasDelivery(%s) = %t, %v; want %t", tt.name, tt.delivery, has, err, tt.wantDup)
-			}
+	// HasDelivery (the delivery sweeper asks) agrees with Record's dedupe.
+	for _, tt := range append(tests, struct {
+		name     string
+		delivery string
+		wantDup  bool
+	}{name: "never recorded", delivery: "d-never", wantDup: false}) {
+		if has, err := s.HasDelivery(ctx, tt.delivery); err != nil || has != tt.wantDup {
+			t.Errorf("%s: HasDelivery(%s) = %t, %v; want %t", tt.name, tt.delivery, has, err, tt.wantDup)
 		}
 	}
 	for _, tt := range tests {
