@@ -348,7 +348,11 @@ func (e *Engine) prepare(ctx context.Context, snap *snapshot) (*prepared, error)
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{revision: snap.revision, query: q, pre: pre, files: snap.names, loadedAt: e.clock.Now(), data: data, settings: settings, served: snap}
+	p := &prepared{revision: snap.revision, query: q, files: snap.names, loadedAt: e.clock.Now(), data: data, settings: settings, served: snap}
+	// The rules of the data alone get the time of one evaluation: a rule
+	// slower than that is left to the evaluations, whose deadline then
+	// stops it as it always did.
+	p.pre = pre(ctx, e.evalTimeout(p))
 	// The smoke evaluation has the same deadline as every evaluation: a
 	// policy that is slow on every input is refused here, and said so.
 	d, err := e.eval(ctx, p, map[string]any{})

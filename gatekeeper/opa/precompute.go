@@ -2,8 +2,8 @@ package opa
 
 import (
 	"context"
-	"fmt"
 	"slices"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
@@ -36,36 +36,43 @@ var nondeterministic = map[string]bool{
 }
 
 // precompute finds the input-free rules of compiler and evaluates each of
-// them once against store. A rule whose evaluation fails (a builtin error,
-// a conflict) is left to be evaluated, and fail, in every evaluation as
-// before.
-func precompute(ctx context.Context, compiler *ast.Compiler, store storage.Store) (*precomputed, error) {
-	refs := inputFree(compiler)
+// them once against store, within budget in all: what is not done by then
+// (a slow rule, or ctx ending) is left to every evaluation, as is a rule
+// whose evaluation fails (a builtin error, a conflict), so that it is
+// evaluated, and fails or times out, exactly as it would without this.
+func precompute(ctx context.Context, compiler *ast.Compiler, store storage.Store, budget time.Duration) *precomputed {
 	p := &precomputed{cache: topdown.NewVirtualCache()}
+	refs := inputFree(compiler)
 	if len(refs) == 0 {
-		return p, nil
+		return p
 	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("opening policy data: %w", err)
+		return p
 	}
 	defer store.Abort(ctx, txn)
 	x := ast.VarTerm("x")
 	for _, ref := range refs {
+		if ctx.Err() != nil {
+			break
+		}
 		body, err := compiler.QueryCompiler().Compile(ast.NewBody(ast.Equality.Expr(x, ast.NewTerm(ref))))
 		if err != nil {
 			continue
 		}
+		stop := topdown.NewCancel()
+		unwatch := context.AfterFunc(ctx, stop.Cancel)
 		rs, err := topdown.NewQuery(body).
 			WithCompiler(compiler).
 			WithStore(store).
 			WithTransaction(txn).
 			WithStrictBuiltinErrors(true).
+			WithCancel(stop).
 			Run(ctx)
+		unwatch()
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
 			continue
 		}
 		switch len(rs) {
@@ -78,7 +85,7 @@ func precompute(ctx context.Context, compiler *ast.Compiler, store storage.Store
 		}
 		p.rules = append(p.rules, ref.String())
 	}
-	return p, nil
+	return p
 }
 
 // inputFree returns the refs of the rules (no arguments, one ground name

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing/fstest"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/loader"
@@ -185,7 +186,10 @@ func (s *snapshot) load() (*loader.Result, error) {
 // the expensive step, done once per revision. The modules are compiled here
 // rather than by rego, whose errors would bury the file and line under
 // "bundle activation failed".
-func (s *snapshot) prepare(ctx context.Context) (rego.PreparedEvalQuery, map[string]any, *precomputed, error) {
+//
+// pre evaluates the rules of the policy data alone (see precompute) within
+// a budget of CPU time, once the caller knows the evaluation deadline.
+func (s *snapshot) prepare(ctx context.Context) (q rego.PreparedEvalQuery, data map[string]any, pre func(context.Context, time.Duration) *precomputed, err error) {
 	res, err := s.load()
 	if err != nil {
 		return rego.PreparedEvalQuery{}, nil, nil, err
@@ -214,11 +218,9 @@ func (s *snapshot) prepare(ctx context.Context) (rego.PreparedEvalQuery, map[str
 	if err != nil {
 		return rego.PreparedEvalQuery{}, nil, nil, fmt.Errorf("preparing %s: %w", Query, err)
 	}
-	pre, err := precompute(ctx, compiler, store)
-	if err != nil {
-		return rego.PreparedEvalQuery{}, nil, nil, fmt.Errorf("precomputing the rules of the policy data: %w", err)
-	}
-	return pq, res.Documents, pre, nil
+	return pq, res.Documents, func(ctx context.Context, budget time.Duration) *precomputed {
+		return precompute(ctx, compiler, store, budget)
+	}, nil
 }
 
 // testStore loads the snapshot the way `opa test` does: data documents and
