@@ -115,17 +115,19 @@ go_gap := shortfall([[role_name(role), go_voters(role)] |
 	count(go_voters(role)) > 0
 ]) if one_person_one_role
 
-pass_items contains [70, i, sprintf("approved by %s %s on the head", [role_name(role), at_list(approvers(role))])] if {
+pass_items contains [70, i, sprintf("approved by %s %s on the head", [role_name(role), at_list(users)])] if {
 	some i, role in approval_roles
 	not role.id in emergency_roles
-	count(approvers(role)) > 0
+	users := approvers(role)
+	count(users) > 0
 	not role_name(role) in approvals_short_of
 }
 
-pass_items contains [69, i, sprintf("emergency approval by %s %s after the %s label", [role_name(role), at_list(approvers(role)), emergency_label_name])] if {
+pass_items contains [69, i, sprintf("emergency approval by %s %s after the %s label", [role_name(role), at_list(users), emergency_label_name])] if {
 	some i, role in approval_roles
 	role.id in emergency_roles
-	count(approvers(role)) > 0
+	users := approvers(role)
+	count(users) > 0
 	not role_name(role) in approvals_short_of
 }
 
@@ -142,9 +144,10 @@ pass_items contains [75, "no NOGO stands"] if {
 	not nogo_unchecked
 }
 
-pass_items contains [80, i, sprintf("GO by %s %s on the head", [role_name(role), at_list(go_voters(role))])] if {
+pass_items contains [80, i, sprintf("GO by %s %s on the head", [role_name(role), at_list(users)])] if {
 	some i, role in quorum_roles
-	count(go_voters(role)) > 0
+	users := go_voters(role)
+	count(users) > 0
 	not role_name(role) in go_short_of
 }
 
