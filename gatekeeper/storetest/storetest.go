@@ -687,7 +687,7 @@ func decision(key gatekeeper.PullKey, n int) gatekeeper.DecisionRecord {
 		HeadSHA: fmt.Sprintf("%040d", n),
 		Decision: gatekeeper.Decision{
 			State: gatekeeper.Pending, Reasons: []string{}, Waiting: []string{"build"},
-			PolicyRevision: "rev-1",
+			Passes: []string{"check ci/lint passed"}, PolicyRevision: "rev-1",
 		},
 		Description:     "Waiting for: build",
 		EvaluatedAt:     start.Add(time.Duration(n) * time.Minute),
