@@ -16,25 +16,28 @@ import (
 // because some evidence source did not answer.
 var errRetry = errors.New("evidence incomplete")
 
-// evaluate is one worker's job for one pull request: gather, decide,
-// record, publish, and take the pull request off the queue if nothing new
-// arrived meanwhile. An error leaves it queued; the scheduler retries it.
-func (s *Service) evaluate(ctx context.Context, key PullKey) error {
+// evaluate is one worker's job for one pull request: gather, decide and
+// record. What is left to do is returned as post, which the post queue
+// runs apart from the workers (postqueue.go): publish, answer votes, and
+// take the pull request off the queue if nothing new arrived meanwhile.
+// post is nil when nothing is left. An error (of evaluate or of post)
+// leaves the pull request queued; the scheduler retries it.
+func (s *Service) evaluate(ctx context.Context, key PullKey) (post func(context.Context) error, err error) {
 	start := s.o.Clock.Now()
 	gen, queued, err := s.o.Store.Generation(ctx, key)
 	if err != nil {
-		return fmt.Errorf("reading queue for %s: %w", key, err)
+		return nil, fmt.Errorf("reading queue for %s: %w", key, err)
 	}
 	if !queued {
-		return nil
+		return nil, nil
 	}
 	ev, err := s.o.Store.Evidence(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		_, err = s.o.Store.Done(ctx, key, gen)
-		return err
+		return nil, err
 	}
 	if err != nil {
-		return fmt.Errorf("loading evidence for %s: %w", key, err)
+		return nil, fmt.Errorf("loading evidence for %s: %w", key, err)
 	}
 	ev, incomplete, slow := s.gather(ctx, ev)
 
@@ -43,7 +46,7 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 		// Never into a gated base and never given a status: nothing to say.
 		log.InfoContext(ctx, "pull request not gated", "head", ev.PR.HeadRef, "base", ev.PR.BaseRef)
 		_, err = s.o.Store.Done(ctx, key, gen)
-		return err
+		return nil, err
 	}
 
 	now := s.o.Clock.Now()
@@ -57,7 +60,7 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 		if dec.State == Success {
 			log.InfoContext(ctx, "evidence sources slow; the decision waits for their answer", "sources", slow)
 			_, err = s.o.Store.Done(ctx, key, gen)
-			return err
+			return nil, err
 		}
 		marked := *ev
 		marked.Sources = make(map[string]SourceStatus, len(ev.Sources)+len(slow))
@@ -80,11 +83,11 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 		rec.Policy = &policy
 	}
 	if err := s.fenced(ctx, "record"); err != nil {
-		return err
+		return nil, err
 	}
 	changed, err := s.record(ctx, rec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.o.Observer.Evaluated(rec.Duration, dec.State)
 	// Reconciling evaluates every open pull request every minute: only a
@@ -95,17 +98,19 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	}
 	log.Log(ctx, level, "evaluated", "state", dec.State, "description", rec.Description, "policy", dec.PolicyRevision, "changed", changed)
 
-	if err := s.publish(ctx, key, ev, rec); err != nil {
-		return err
-	}
-	s.answerVotes(ctx, key, ev, dec.Votes)
-	if incomplete {
-		return errRetry
-	}
-	if _, err := s.o.Store.Done(ctx, key, gen); err != nil {
-		return fmt.Errorf("dequeueing %s: %w", key, err)
-	}
-	return nil
+	return func(ctx context.Context) error {
+		if err := s.publish(ctx, key, ev, rec); err != nil {
+			return err
+		}
+		s.answerVotes(ctx, key, ev, dec.Votes)
+		if incomplete {
+			return errRetry
+		}
+		if _, err := s.o.Store.Done(ctx, key, gen); err != nil {
+			return fmt.Errorf("dequeueing %s: %w", key, err)
+		}
+		return nil
+	}, nil
 }
 
 // decide evaluates the policy on ev and makes its decision fail closed.
@@ -455,7 +460,10 @@ func (s *Service) answerVotes(ctx context.Context, key PullKey, ev *Evidence, ve
 		// again: thirty /go from a stranger are one reply, not thirty.
 		told := v.Verdict == "refused" && v.User != "" && told(ev, toldNow, v.User, v.Why)
 		if !told {
-			if err := s.o.Responder.Answer(ctx, key, v.CommentID, v.Verdict, v.Why); err != nil {
+			actx, cancel := context.WithTimeout(ctx, s.o.PublishTimeout)
+			err := s.o.Responder.Answer(actx, key, v.CommentID, v.Verdict, v.Why)
+			cancel()
+			if err != nil {
 				s.log.WarnContext(ctx, "answering a vote", "pr", key.String(), "comment", v.CommentID, "verdict", v.Verdict, "err", err)
 				continue
 			}

@@ -349,7 +349,10 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 		}
 		// Best effort, and deduplicated by the Checklister itself: its
 		// summary may change while the status stays the same.
-		if err := s.o.Checklist.Checklist(ctx, key, sha, st, rec.Decision); err != nil {
+		cctx, cancel := context.WithTimeout(ctx, s.o.PublishTimeout)
+		err := s.o.Checklist.Checklist(cctx, key, sha, st, rec.Decision)
+		cancel()
+		if err != nil {
 			s.log.WarnContext(ctx, "checklist check run not posted", "pr", key.String(), "sha", sha, "err", err)
 		}
 	}
@@ -391,7 +394,11 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 	if err := cl.fence(ctx); err != nil {
 		return err
 	}
-	err = s.o.Publisher.Publish(ctx, key, sha, st)
+	// A deadline fitted to one small post (with its retries): past it the
+	// post failed, and the pull request is tried again after its backoff.
+	pctx, cancel := context.WithTimeout(ctx, s.o.PublishTimeout)
+	err = s.o.Publisher.Publish(pctx, key, sha, st)
+	cancel()
 	if !dry { // a dry run posts nothing to count
 		s.o.Observer.Published(st.State, err)
 		if lo, ok := s.o.Observer.(LagObserver); ok && err == nil {
