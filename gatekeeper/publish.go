@@ -314,15 +314,18 @@ func (s *Service) newestStatus(ev *Evidence, sha string) *Check {
 
 // publish sets the status of the pull request's head (see the rules at the
 // top of this file) when it differs from what the gatekeeper last sent on
-// that commit, or corrects someone else's status there.
-func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec DecisionRecord) error {
-	s.release(ctx, key, ev)
+// that commit, or corrects someone else's status there. When it posts it
+// records the evaluation itself (c's settlement, in two writes around the
+// post: the outbox) and reports posted; when it does not, the caller
+// records it.
+func (s *Service) publish(ctx context.Context, c conclusion) (posted bool, err error) {
+	key, ev, rec := c.key, c.ev, c.rec
 	sha := ev.HeadSHA()
 	if sha == "" {
-		return nil // nothing to attach a status to yet
+		return false, nil // nothing to attach a status to yet
 	}
 	if !s.posts(ev) {
-		return nil // closed, or never gated: the status is the open ones' business
+		return false, nil // closed, or never gated: the status is the open ones' business
 	}
 	unlock := s.locks.lock(key.Owner + "/" + key.Repo + "@" + sha)
 	defer unlock()
@@ -330,22 +333,22 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 	// every replica's.
 	cl, err := s.leaseCommit(ctx, key, sha)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer cl.end(ctx)
 	peers, err := s.peers(ctx, key, sha)
 	if err != nil {
-		return err
+		return false, err
 	}
 	st, err := s.shared(ctx, key, ev, rec, peers)
 	if err != nil {
-		return err
+		return false, err
 	}
 	dry := s.o.Publisher.DryRun()
 	if s.o.Checklist != nil && !dry {
 		// A replica that lost the pull request posts nothing, here either.
 		if err := s.fenced(ctx, "checklist"); err != nil {
-			return err
+			return false, err
 		}
 		// Best effort, and deduplicated by the Checklister itself: its
 		// summary may change while the status stays the same.
@@ -368,7 +371,7 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 	correcting := other != nil && (last == nil || last.Replaced != ForeignStatusID(*other))
 	if last != nil && !correcting && last.State == st.State && last.Description == st.Description &&
 		last.TargetURL == st.TargetURL && last.DryRun == dry {
-		return nil
+		return false, nil
 	}
 	now := s.o.Clock.Now()
 	corrections := 0
@@ -379,48 +382,119 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 		if corrections > 0 && now.Sub(last.At) < correctionPause(corrections) {
 			s.log.WarnContext(ctx, "someone else keeps posting in the gatekeeper's context; correcting it later",
 				"pr", key.String(), "sha", sha, "creator", other.Creator, "corrections", corrections)
-			return fmt.Errorf("correcting %s's status on %s again: %w", other.Creator, sha, errRetry)
+			if err := s.record(ctx, c, Settlement{Apply: c.gathered}); err != nil {
+				return true, err
+			}
+			return true, fmt.Errorf("correcting %s's status on %s again: %w", other.Creator, sha, errRetry)
 		}
 		corrections++
 		s.log.WarnContext(ctx, "correcting someone else's status in the gatekeeper's context",
 			"pr", key.String(), "sha", sha, "creator", other.Creator, "state", other.State)
-	}
-
-	// A replica paused since it read the evidence must not post over a
-	// newer holder's status.
-	if err := s.fenced(ctx, "publish"); err != nil {
-		return err
-	}
-	if err := cl.fence(ctx); err != nil {
-		return err
-	}
-	// A deadline fitted to one small post (with its retries): past it the
-	// post failed, and the pull request is tried again after its backoff.
-	pctx, cancel := context.WithTimeout(ctx, s.o.PublishTimeout)
-	err = s.o.Publisher.Publish(pctx, key, sha, st)
-	cancel()
-	if !dry { // a dry run posts nothing to count
-		s.o.Observer.Published(st.State, err)
-		if lo, ok := s.o.Observer.(LagObserver); ok && err == nil {
-			if at := newestArrival(ev); !at.IsZero() {
-				lo.StatusLag(max(s.o.Clock.Now().Sub(at), 0))
-			}
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("publishing status for %s@%s: %w", key, sha, err)
 	}
 	pub := &PublishedStatus{SHA: sha, State: st.State, Description: st.Description, TargetURL: st.TargetURL,
 		DryRun: dry, At: now, Creator: s.o.Publisher.Login(), Corrections: corrections}
 	if other != nil {
 		pub.Replaced = ForeignStatusID(*other)
 	}
-	_, err = s.o.Store.Update(ctx, key, func(cur *Evidence) { cur.Published = pub })
+
+	// An earlier attempt recorded this very post as about to be sent and
+	// never recorded its outcome: it may have landed. GitHub is asked
+	// before it is posted twice.
+	landed, err := s.landed(ctx, key, ev, sha, st)
 	if err != nil {
-		return fmt.Errorf("recording published status for %s: %w", key, err)
+		return false, err
+	}
+	// The outbox: the status about to be sent is recorded first, with
+	// the decision and what the sources gathered.
+	gathered := c.gathered
+	if err := s.record(ctx, c, Settlement{Apply: func(cur *Evidence) {
+		if gathered != nil {
+			gathered(cur)
+		}
+		p := *pub
+		cur.Posting = &p
+	}}); err != nil {
+		return true, err
+	}
+
+	if !landed {
+		// A replica paused since it read the evidence must not post over
+		// a newer holder's status.
+		if err := s.fenced(ctx, "publish"); err != nil {
+			return true, err
+		}
+		if err := cl.fence(ctx); err != nil {
+			return true, err
+		}
+		// A deadline fitted to one small post (with its retries): past
+		// it the post failed, and the pull request is tried again after
+		// its backoff.
+		pctx, cancel := context.WithTimeout(ctx, s.o.PublishTimeout)
+		err = s.o.Publisher.Publish(pctx, key, sha, st)
+		cancel()
+		if !dry { // a dry run posts nothing to count
+			s.o.Observer.Published(st.State, err)
+			if lo, ok := s.o.Observer.(LagObserver); ok && err == nil {
+				if at := newestArrival(ev); !at.IsZero() {
+					lo.StatusLag(max(s.o.Clock.Now().Sub(at), 0))
+				}
+			}
+		}
+		if err != nil {
+			return true, fmt.Errorf("publishing status for %s@%s: %w", key, sha, err)
+		}
+		if login := s.o.Publisher.Login(); login != "" {
+			pub.Creator = login
+		}
+	} else {
+		s.log.InfoContext(ctx, "status already on GitHub from an attempt whose outcome was not recorded; not posting it twice",
+			"pr", key.String(), "sha", sha, "state", st.State)
+	}
+	_, _, err = s.settle(ctx, key, Settlement{Apply: func(cur *Evidence) {
+		cur.Published, cur.Posting = pub, nil
+	}, Dequeue: !c.incomplete, Generation: c.gen})
+	if err != nil {
+		// GitHub has the status; the store does not know yet. The outbox
+		// entry stays, and the next attempt does not post it again.
+		return true, fmt.Errorf("recording the status posted for %s@%s: %w", key, sha, err)
 	}
 	s.notify(ctx, ev, rec, st)
-	return nil
+	return true, nil
+}
+
+// StatusChecker is a Publisher that can read back the newest status in a
+// context on a commit (githubapi's Publisher). It is asked only after a
+// post whose outcome was never recorded.
+type StatusChecker interface {
+	// Newest returns the newest status in context on sha of key's
+	// repository and the login that created it; ok is false when there
+	// is none.
+	Newest(ctx context.Context, key PullKey, sha, context string) (st Status, creator string, ok bool, err error)
+}
+
+// landed reports whether st, which an earlier attempt recorded as about to
+// be posted on sha without recording its outcome, is already the newest
+// status of the gatekeeper's on GitHub: then it is not posted again.
+func (s *Service) landed(ctx context.Context, key PullKey, ev *Evidence, sha string, st Status) (bool, error) {
+	p := ev.Posting
+	if p == nil || p.SHA != sha || p.State != st.State || p.Description != st.Description || p.TargetURL != st.TargetURL || p.DryRun {
+		return false, nil
+	}
+	if c := s.newestStatus(ev, sha); c != nil && s.ours(c.Creator, ev) && c.State == string(st.State) && c.Description == st.Description {
+		return true, nil // the gatekeeper's own post came back as evidence
+	}
+	sc, ok := s.o.Publisher.(StatusChecker)
+	if !ok {
+		return false, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.o.PublishTimeout)
+	defer cancel()
+	got, creator, found, err := sc.Newest(cctx, key, sha, st.Context)
+	if err != nil {
+		return false, fmt.Errorf("reading back the status of %s@%s from GitHub: %w", key, sha, err)
+	}
+	return found && s.ours(creator, ev) && got.State == st.State && got.Description == st.Description &&
+		got.TargetURL == st.TargetURL, nil
 }
 
 // newestArrival is when the newest delivery in ev's log was accepted (zero

@@ -163,3 +163,19 @@ local v = redis.call('GET', ARGV[1] .. ':lease:' .. ARGV[2])
 if v and string.match(v, '^(%d+)|') == ARGV[3] then return 1 end
 return 0
 `)
+
+// settleScript is addDecisionScript and doneScript in one step, either
+// part optional. ARGV: prefix, field, json ("" for none), max, generation
+// ("" for no dequeue). Reply: 1 dequeued, 0 not.
+var settleScript = redis.NewScript(`
+if ARGV[3] ~= '' then
+  local k = ARGV[1] .. ':dec:' .. ARGV[2]
+  redis.call('LPUSH', k, ARGV[3])
+  redis.call('LTRIM', k, 0, tonumber(ARGV[4]) - 1)
+end
+if ARGV[5] ~= '' and redis.call('HGET', ARGV[1] .. ':queue', ARGV[2]) == ARGV[5] then
+  redis.call('HDEL', ARGV[1] .. ':queue', ARGV[2])
+  return 1
+end
+return 0
+`)
