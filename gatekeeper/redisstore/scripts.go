@@ -55,8 +55,10 @@ return out
 // tells whether its commit was made.
 //
 // ARGV: prefix, commit id, now (µs), n, n delivery ids, m,
-// m × (field, expected token or "", new token, json, queue 0/1, h, h head shas).
-// Reply: {"ok"}, {"dup", id} or {"stale", field}.
+// m × (field, expected token or "", new token, json, queue 0/1, h, h head shas),
+// s, s × (field, decision json or "", max decisions, generation or "")
+// (Settle's decision records and dequeues, made after the evidence).
+// Reply: {"ok", s × 1 dequeued / 0 not}, {"dup", id} or {"stale", field}.
 var commitScript = redis.NewScript(`
 local p = ARGV[1]
 local cid = ARGV[2]
@@ -92,8 +94,24 @@ for _, pl in ipairs(pulls) do
     redis.call('HSET', p .. ':queue', pl[1], redis.call('INCR', p .. ':gen'))
   end
 end
+local out = {'ok'}
+local s = tonumber(ARGV[i] or '0'); i = i + 1
+for k = 1, s do
+  local field, dec, max, gen = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
+  i = i + 4
+  if dec ~= '' then
+    redis.call('LPUSH', p .. ':dec:' .. field, dec)
+    redis.call('LTRIM', p .. ':dec:' .. field, 0, tonumber(max) - 1)
+  end
+  local done = 0
+  if gen ~= '' and redis.call('HGET', p .. ':queue', field) == gen then
+    redis.call('HDEL', p .. ':queue', field)
+    done = 1
+  end
+  out[#out+1] = done
+end
 redis.call('SET', p .. ':commit:' .. cid, 1, 'EX', 600)
-return {'ok'}
+return out
 `)
 
 // enqueueScript gives a pull request the next generation.
