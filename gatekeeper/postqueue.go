@@ -15,9 +15,11 @@ import (
 // repository's status:
 //
 //   - at most PostsPerRepo posts run at once per repository, and
-//     PostsPerOwner per owner (a GitHub App installation is an owner's);
-//     the others wait in line, first come first served, each behind its own
-//     target only;
+//     PostsPerOwner per owner (a GitHub App installation is an owner's:
+//     it bounds the connections a hung installation holds, and is large
+//     enough that one organisation's hung repository, or several, leave
+//     room for its other repositories); the others wait in line, first
+//     come first served, each behind its own targets only;
 //   - each post has a deadline fitted to it (PublishTimeout), after which
 //     the pull request stays queued and is tried again with the usual
 //     backoff, as any failed post;
@@ -31,7 +33,7 @@ import (
 // Defaults of Options.PostsPerRepo, PostsPerOwner and PublishTimeout.
 const (
 	DefaultPostsPerRepo   = 2
-	DefaultPostsPerOwner  = 8
+	DefaultPostsPerOwner  = 32
 	DefaultPublishTimeout = 30 * time.Second
 )
 
