@@ -124,17 +124,24 @@ type conclusion struct {
 func (s *Service) conclude(ctx context.Context, c conclusion) error {
 	key, ev := c.key, c.ev
 	s.release(ctx, key, ev)
-	posted, err := s.publish(ctx, c)
+	pub, recorded, err := s.publish(ctx, c)
 	if err != nil {
 		return err
 	}
-	if !posted {
-		// Nothing to post: everything in one write.
+	s.answerVotes(ctx, key, ev, c.rec.Decision.Votes)
+	switch {
+	case pub != nil:
+		// The post is recorded, and the pull request leaves the queue,
+		// last: once it has, everything the evaluation does is done.
+		if err := s.recordPosted(ctx, c, pub); err != nil {
+			return err
+		}
+	case !recorded:
+		// Nothing posted: everything in one write.
 		if err := s.record(ctx, c, Settlement{Apply: c.gathered, Dequeue: !c.incomplete, Generation: c.gen}); err != nil {
 			return err
 		}
 	}
-	s.answerVotes(ctx, key, ev, c.rec.Decision.Votes)
 	if c.incomplete {
 		return errRetry
 	}

@@ -314,18 +314,20 @@ func (s *Service) newestStatus(ev *Evidence, sha string) *Check {
 
 // publish sets the status of the pull request's head (see the rules at the
 // top of this file) when it differs from what the gatekeeper last sent on
-// that commit, or corrects someone else's status there. When it posts it
-// records the evaluation itself (c's settlement, in two writes around the
-// post: the outbox) and reports posted; when it does not, the caller
-// records it.
-func (s *Service) publish(ctx context.Context, c conclusion) (posted bool, err error) {
+// that commit, or corrects someone else's status there. When it posts, it
+// records the evaluation before the post (with the status as about to be
+// sent: the outbox), and returns the status posted, which the caller
+// records with recordPosted once the votes are answered; recorded is then
+// true. When it posts nothing, recorded is false and the caller records
+// the evaluation.
+func (s *Service) publish(ctx context.Context, c conclusion) (pub *PublishedStatus, recorded bool, err error) {
 	key, ev, rec := c.key, c.ev, c.rec
 	sha := ev.HeadSHA()
 	if sha == "" {
-		return false, nil // nothing to attach a status to yet
+		return nil, false, nil // nothing to attach a status to yet
 	}
 	if !s.posts(ev) {
-		return false, nil // closed, or never gated: the status is the open ones' business
+		return nil, false, nil // closed, or never gated: the status is the open ones' business
 	}
 	unlock := s.locks.lock(key.Owner + "/" + key.Repo + "@" + sha)
 	defer unlock()
@@ -333,22 +335,22 @@ func (s *Service) publish(ctx context.Context, c conclusion) (posted bool, err e
 	// every replica's.
 	cl, err := s.leaseCommit(ctx, key, sha)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	defer cl.end(ctx)
 	peers, err := s.peers(ctx, key, sha)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	st, err := s.shared(ctx, key, ev, rec, peers)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	dry := s.o.Publisher.DryRun()
 	if s.o.Checklist != nil && !dry {
 		// A replica that lost the pull request posts nothing, here either.
 		if err := s.fenced(ctx, "checklist"); err != nil {
-			return false, err
+			return nil, false, err
 		}
 		// Best effort, and deduplicated by the Checklister itself: its
 		// summary may change while the status stays the same.
@@ -371,7 +373,7 @@ func (s *Service) publish(ctx context.Context, c conclusion) (posted bool, err e
 	correcting := other != nil && (last == nil || last.Replaced != ForeignStatusID(*other))
 	if last != nil && !correcting && last.State == st.State && last.Description == st.Description &&
 		last.TargetURL == st.TargetURL && last.DryRun == dry {
-		return false, nil
+		return nil, false, nil
 	}
 	now := s.o.Clock.Now()
 	corrections := 0
@@ -383,15 +385,15 @@ func (s *Service) publish(ctx context.Context, c conclusion) (posted bool, err e
 			s.log.WarnContext(ctx, "someone else keeps posting in the gatekeeper's context; correcting it later",
 				"pr", key.String(), "sha", sha, "creator", other.Creator, "corrections", corrections)
 			if err := s.record(ctx, c, Settlement{Apply: c.gathered}); err != nil {
-				return true, err
+				return nil, true, err
 			}
-			return true, fmt.Errorf("correcting %s's status on %s again: %w", other.Creator, sha, errRetry)
+			return nil, true, fmt.Errorf("correcting %s's status on %s again: %w", other.Creator, sha, errRetry)
 		}
 		corrections++
 		s.log.WarnContext(ctx, "correcting someone else's status in the gatekeeper's context",
 			"pr", key.String(), "sha", sha, "creator", other.Creator, "state", other.State)
 	}
-	pub := &PublishedStatus{SHA: sha, State: st.State, Description: st.Description, TargetURL: st.TargetURL,
+	pub = &PublishedStatus{SHA: sha, State: st.State, Description: st.Description, TargetURL: st.TargetURL,
 		DryRun: dry, At: now, Creator: s.o.Publisher.Login(), Corrections: corrections}
 	if other != nil {
 		pub.Replaced = ForeignStatusID(*other)
@@ -402,7 +404,9 @@ func (s *Service) publish(ctx context.Context, c conclusion) (posted bool, err e
 	// before it is posted twice.
 	landed, err := s.landed(ctx, key, ev, sha, st)
 	if err != nil {
-		return false, err
+		// GitHub cannot tell: post it again rather than not at all (a
+		// second identical status changes nothing on the commit).
+		s.log.WarnContext(ctx, "reading back a status whose outcome was not recorded; posting it again", "pr", key.String(), "sha", sha, "err", err)
 	}
 	// The outbox: the status about to be sent is recorded first, with
 	// the decision and what the sources gathered.
@@ -414,17 +418,17 @@ func (s *Service) publish(ctx context.Context, c conclusion) (posted bool, err e
 		p := *pub
 		cur.Posting = &p
 	}}); err != nil {
-		return true, err
+		return nil, true, err
 	}
 
 	if !landed {
 		// A replica paused since it read the evidence must not post over
 		// a newer holder's status.
 		if err := s.fenced(ctx, "publish"); err != nil {
-			return true, err
+			return nil, true, err
 		}
 		if err := cl.fence(ctx); err != nil {
-			return true, err
+			return nil, true, err
 		}
 		// A deadline fitted to one small post (with its retries): past
 		// it the post failed, and the pull request is tried again after
@@ -441,7 +445,7 @@ func (s *Service) publish(ctx context.Context, c conclusion) (posted bool, err e
 			}
 		}
 		if err != nil {
-			return true, fmt.Errorf("publishing status for %s@%s: %w", key, sha, err)
+			return nil, true, fmt.Errorf("publishing status for %s@%s: %w", key, sha, err)
 		}
 		if login := s.o.Publisher.Login(); login != "" {
 			pub.Creator = login
@@ -450,16 +454,26 @@ func (s *Service) publish(ctx context.Context, c conclusion) (posted bool, err e
 		s.log.InfoContext(ctx, "status already on GitHub from an attempt whose outcome was not recorded; not posting it twice",
 			"pr", key.String(), "sha", sha, "state", st.State)
 	}
-	_, _, err = s.settle(ctx, key, Settlement{Apply: func(cur *Evidence) {
+	if !landed {
+		// Only the attempt that posted tells #production: a retry after
+		// the store failed to record the post does not say it again.
+		s.notify(ctx, ev, rec, st)
+	}
+	return pub, true, nil
+}
+
+// recordPosted records, after the post, the status posted and takes the
+// pull request off the queue unless its evidence was incomplete. When it
+// fails, GitHub has the status and the store does not know yet: the
+// outbox entry stays, and the next attempt does not post it again.
+func (s *Service) recordPosted(ctx context.Context, c conclusion, pub *PublishedStatus) error {
+	_, _, err := s.settle(ctx, c.key, Settlement{Apply: func(cur *Evidence) {
 		cur.Published, cur.Posting = pub, nil
 	}, Dequeue: !c.incomplete, Generation: c.gen})
 	if err != nil {
-		// GitHub has the status; the store does not know yet. The outbox
-		// entry stays, and the next attempt does not post it again.
-		return true, fmt.Errorf("recording the status posted for %s@%s: %w", key, sha, err)
+		return fmt.Errorf("recording the status posted for %s@%s: %w", c.key, pub.SHA, err)
 	}
-	s.notify(ctx, ev, rec, st)
-	return true, nil
+	return nil
 }
 
 // StatusChecker is a Publisher that can read back the newest status in a
