@@ -507,7 +507,11 @@ func (s *Service) landed(ctx context.Context, key PullKey, ev *Evidence, sha str
 	if err != nil {
 		return false, fmt.Errorf("reading back the status of %s@%s from GitHub: %w", key, sha, err)
 	}
-	return found && s.ours(creator, ev) && got.State == st.State && got.Description == st.Description &&
+	// Ours: the Publisher's login, a creator recorded on the pull
+	// request, or the login this gatekeeper had when it recorded the post
+	// (a process started since may not know its token's login yet).
+	mine := s.ours(creator, ev) || (p.Creator != "" && strings.EqualFold(p.Creator, creator))
+	return found && mine && got.State == st.State && got.Description == st.Description &&
 		got.TargetURL == st.TargetURL, nil
 }
 
