@@ -91,6 +91,7 @@ func Run(t *testing.T, open Opener) {
 		{"Lease", testLease},
 		{"LeaseConcurrent", testLeaseConcurrent},
 		{"NamedLease", testNamedLease},
+		{"Settle", testSettle},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
