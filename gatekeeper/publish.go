@@ -408,12 +408,33 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 	if other != nil {
 		pub.Replaced = ForeignStatusID(*other)
 	}
-	_, err = s.o.Store.Update(ctx, key, func(cur *Evidence) { cur.Published = pub })
-	if err != nil {
+	if err := s.recordPublished(ctx, key, pub); err != nil {
 		return fmt.Errorf("recording published status for %s: %w", key, err)
 	}
 	s.notify(ctx, ev, rec, st)
 	return nil
+}
+
+// recordPublished records a status GitHub has accepted. The post cannot be
+// taken back, and what is not recorded is posted again by the retry of the
+// evaluation: a store that is down for a moment (Redis restarting) is
+// asked again for a few seconds before giving up.
+func (s *Service) recordPublished(ctx context.Context, key PullKey, pub *PublishedStatus) error {
+	wait := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		_, err := s.o.Store.Update(ctx, key, func(cur *Evidence) { cur.Published = pub })
+		if err == nil || errors.Is(err, ErrNotFound) || attempt == 8 {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // newestArrival is when the newest delivery in ev's log was accepted (zero

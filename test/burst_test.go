@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -317,8 +318,9 @@ func settleAll(t *testing.T, s *server, pulls []*burstPull, limit time.Duration)
 				if got.Latest != nil {
 					dec = *got.Latest
 				}
-				t.Fatalf("#%d (%s) did not settle within %s: queued %v, evidence version %d, latest decision %+v, published %+v",
+				t.Errorf("#%d (%s) did not settle within %s: queued %v, evidence version %d, latest decision %+v, published %+v",
 					p.n, burstKindNames[p.kind], limit, got.Queued, got.Evidence.Version, dec, pub)
+				return nil
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -334,6 +336,9 @@ func settleAll(t *testing.T, s *server, pulls []*burstPull, limit time.Duration)
 func checkBurst(t *testing.T, w *burstWorld, s *server, b *burstSender, pulls []*burstPull) {
 	t.Helper()
 	got := settleAll(t, s, pulls, 4*time.Minute)
+	if got == nil {
+		return
+	}
 	b.mu.Lock()
 	acked := map[int]map[string]bool{}
 	for id, n := range b.acked {
@@ -370,7 +375,7 @@ func checkBurst(t *testing.T, w *burstWorld, s *server, b *burstSender, pulls []
 			a, c := list[i-1], list[i]
 			if a["state"] == c["state"] && a["description"] == c["description"] && a["target_url"] == c["target_url"] {
 				dups++
-				t.Errorf("commit %s: status %s %q posted twice in a row", sha[:12], c["state"], c["description"])
+				t.Errorf("commit %s: status %s %q posted twice in a row", sha, c["state"], c["description"])
 			}
 		}
 	}
@@ -408,6 +413,10 @@ func burstReplicas(t *testing.T, w *burstWorld, storeURL string) (*server, *serv
 		return startServer(t, serverOptions{policies: w.policies, extra: append(append([]string(nil), w.extra...),
 			"GATEKEEPER_STORE="+storeURL,
 			"GATEKEEPER_LEASE_TTL="+replicaLeaseTTL.String(),
+			// Replicas behind one load balancer link statuses to one
+			// address; each its own would make them post over each
+			// other's statuses.
+			"GATEKEEPER_PUBLIC_URL=http://gatekeeper.test",
 		)})
 	}
 	return start(), start()
@@ -468,10 +477,7 @@ func TestBurstReplicaKilled(t *testing.T) {
 	close(done)
 	faults.Wait()
 	checkBurst(t, w, b, sender, pulls)
-	if t.Failed() {
-		t.Logf("replica a:\n%s", tail(a.Logs(), 60))
-		t.Logf("replica b:\n%s", tail(b.Logs(), 60))
-	}
+	dumpLogs(t, map[string]*server{"a": a, "b": b})
 }
 
 // TestBurstRedisRestarted: the same burst, with redis-server killed a
@@ -510,9 +516,21 @@ func TestBurstRedisRestarted(t *testing.T) {
 	close(done)
 	faults.Wait()
 	checkBurst(t, w, a, sender, pulls)
-	if t.Failed() {
-		t.Logf("replica a:\n%s", tail(a.Logs(), 60))
-		t.Logf("replica b:\n%s", tail(b.Logs(), 60))
+	dumpLogs(t, map[string]*server{"a": a, "b": b})
+}
+
+// dumpLogs writes the replicas' logs into GATEKEEPER_BURST_LOGS, when set,
+// after a failure.
+func dumpLogs(t *testing.T, replicas map[string]*server) {
+	dir := os.Getenv("GATEKEEPER_BURST_LOGS")
+	if dir == "" || !t.Failed() {
+		return
+	}
+	for name, s := range replicas {
+		path := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "-")+"-"+name+".log")
+		if err := os.WriteFile(path, []byte(s.Logs()), 0o644); err == nil {
+			t.Logf("replica %s's log: %s", name, path)
+		}
 	}
 }
 
