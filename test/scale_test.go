@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -325,22 +326,32 @@ func TestMixFigures(t *testing.T) {
 			}
 			posts := c.byEndpoint["POST statuses"]
 			reads := c.requests - c.writes
-			figure(t, "%s: GitHub reads per event over the mix (%d events on %d pull requests): %.2f, %.2f rate-limited (%d reads, %d answered 304) (target ≤ 2)",
-				kind, len(burst), len(pulls), float64(reads)/float64(len(burst)), float64(reads-c.notModified)/float64(len(burst)), reads, c.notModified)
+			figure(t, "%s: GitHub reads per event over the mix (%d events on %d pull requests): %.2f, %.2f of them rate-limited (%d reads, %d answered 304: %s) (target ≤ 2)",
+				kind, len(burst), len(pulls), float64(reads)/float64(len(burst)), float64(reads-c.notModified)/float64(len(burst)), reads, c.notModified, callsOf(c, true))
 			figure(t, "%s: GitHub writes per state change over the mix: %.2f status posts, %.2f writes in all (%d decision changes, %d posts, %d writes: %s)",
-				kind, float64(posts)/float64(changes), float64(c.writes)/float64(changes), changes, posts, c.writes, writesOf(c))
+				kind, float64(posts)/float64(changes), float64(c.writes)/float64(changes), changes, posts, c.writes, callsOf(c, false))
 		})
 	}
 }
 
-// writesOf lists the writes of c by endpoint.
-func writesOf(c budgetCounts) string {
-	var out []string
+// callsOf lists the calls of c by endpoint, the reads (GET) or the
+// writes, reactions to every comment counted as one endpoint.
+func callsOf(c budgetCounts, reads bool) string {
+	by := map[string]int{}
 	for k, v := range c.byEndpoint {
-		if !strings.HasPrefix(k, "GET ") {
-			out = append(out, fmt.Sprintf("%s=%d", k, v))
+		if strings.HasPrefix(k, "GET ") != reads {
+			continue
 		}
+		if reactionRoute.MatchString(strings.TrimPrefix(k, "POST ")) {
+			k = "POST reactions"
+		}
+		by[k] += v
 	}
+	var out []string
+	for k, v := range by {
+		out = append(out, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(out)
 	return strings.Join(out, " ")
 }
 
