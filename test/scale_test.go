@@ -342,8 +342,14 @@ func callsOf(c budgetCounts, reads bool) string {
 		if strings.HasPrefix(k, "GET ") != reads {
 			continue
 		}
-		if reactionRoute.MatchString(strings.TrimPrefix(k, "POST ")) {
-			k = "POST reactions"
+		method, path, _ := strings.Cut(k, " ")
+		switch {
+		case reactionRoute.MatchString(path):
+			k = method + " reactions"
+		case commentRoute.MatchString(path):
+			k = method + " comment"
+		case reviewRoute.MatchString(path):
+			k = method + " review"
 		}
 		by[k] += v
 	}
