@@ -533,12 +533,3 @@ func dumpLogs(t *testing.T, replicas map[string]*server) {
 		}
 	}
 }
-
-// tail is the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
