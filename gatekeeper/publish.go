@@ -480,14 +480,36 @@ func (s *Service) publish(ctx context.Context, c conclusion) (pub *PublishedStat
 // pull request off the queue unless its evidence was incomplete. When it
 // fails, GitHub has the status and the store does not know yet: the
 // outbox entry stays, and the next attempt does not post it again.
+//
+// A store that is briefly away (Redis restarting) is asked again for a few
+// seconds first, so that a publisher that cannot read statuses back (a
+// dry run, a test's) does not post the same status twice either.
 func (s *Service) recordPosted(ctx context.Context, c conclusion, pub *PublishedStatus) error {
-	_, _, err := s.settle(ctx, c.key, Settlement{Apply: func(cur *Evidence) {
-		cur.Published, cur.Posting = pub, nil
-	}, Dequeue: !c.incomplete, Generation: c.gen})
-	if err != nil {
-		return fmt.Errorf("recording the status posted for %s@%s: %w", c.key, pub.SHA, err)
+	wait := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		_, _, err := s.settle(ctx, c.key, Settlement{Apply: func(cur *Evidence) {
+			cur.Published, cur.Posting = pub, nil
+		}, Dequeue: !c.incomplete, Generation: c.gen})
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, ErrNotFound) || attempt == 8 || !sleepCtx(ctx, wait) {
+			return fmt.Errorf("recording the status posted for %s@%s: %w", c.key, pub.SHA, err)
+		}
+		wait = min(2*wait, time.Second)
 	}
-	return nil
+}
+
+// sleepCtx waits d, and reports false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // StatusChecker is a Publisher that can read back the newest status in a

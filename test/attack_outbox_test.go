@@ -64,20 +64,27 @@ func (g *statusGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// flakyWrites is a store whose next evidence write fails once failNext is
-// set, as a disk that filled up or a Redis that went away would.
+// flakyWrites is a store whose next failNext evidence writes fail, as a
+// disk that filled up or a Redis that went away would.
 type flakyWrites struct {
 	*gatekeepertest.Store
-	failNext atomic.Bool
+	failNext atomic.Int32
 	failed   atomic.Int32
 }
+
+// recordAttempts is how many times in a row the gatekeeper asks the store
+// to record a status it posted before leaving it to the outbox
+// (gatekeeper's recordPosted).
+const recordAttempts = 8
 
 var errDiskFull = errors.New("no space left on device")
 
 func (s *flakyWrites) Update(ctx context.Context, key gatekeeper.PullKey, fn func(*gatekeeper.Evidence)) (*gatekeeper.Evidence, error) {
-	if s.failNext.CompareAndSwap(true, false) {
-		s.failed.Add(1)
-		return nil, fmt.Errorf("updating evidence of %s: %w", key, errDiskFull)
+	for n := s.failNext.Load(); n > 0; n = s.failNext.Load() {
+		if s.failNext.CompareAndSwap(n, n-1) {
+			s.failed.Add(1)
+			return nil, fmt.Errorf("updating evidence of %s: %w", key, errDiskFull)
+		}
 	}
 	return s.Store.Update(ctx, key, fn)
 }
@@ -124,7 +131,9 @@ func TestAttackStatusPostedButNotRecorded(t *testing.T) {
 	ctx := context.Background()
 	store := &flakyWrites{Store: gatekeepertest.NewStore(nil)}
 	gh := &statusGitHub{}
-	gh.afterPost = func() { store.failNext.Store(true) } // only after the first post
+	// Only after the first post, and for longer than the gatekeeper's own
+	// retries of that write: the outbox must carry it.
+	gh.afterPost = func() { store.failNext.CompareAndSwap(0, recordAttempts) }
 	srv := httptest.NewServer(gh)
 	t.Cleanup(srv.Close)
 	client, err := githubapi.New(githubapi.Options{BaseURL: srv.URL + "/", Token: "test-token"})
@@ -178,8 +187,8 @@ func TestAttackStatusPostedButNotRecorded(t *testing.T) {
 	gh.mu.Lock()
 	posts, lists := len(gh.posts), gh.lists
 	gh.mu.Unlock()
-	if store.failed.Load() != 1 {
-		t.Fatalf("the store failed %d writes, want 1 (the one after the post)", store.failed.Load())
+	if store.failed.Load() != recordAttempts {
+		t.Fatalf("the store failed %d writes, want %d (the ones after the post)", store.failed.Load(), recordAttempts)
 	}
 	if posts != 1 {
 		t.Errorf("GitHub got %d status posts, want 1: a status whose recording failed was posted again", posts)

@@ -48,3 +48,10 @@ go test -run '^$' -bench 'Enrich|Gather$|Publish' -benchmem -benchtime "$BENCHTI
 
 echo "== loopback load run: durable acknowledgement vs bare gin handler"
 go run ./test/loadrun -n "$LOAD_N" -c 32
+
+# The scale figures: the real binary on bbolt and on Redis in one run, a
+# fake GitHub that counts calls and answers 304 to a matching If-None-Match
+# (test/scale_test.go, test/budget_test.go). A few minutes.
+echo "== GitHub budget and memory at scale, bbolt vs Redis (test/; targets: a pass over 1,000 open pull requests ≤ 60 s and ≤ 100 rate-limited calls with nothing changed; ≤ 10 calls an hour of an idle pull request; ≤ 2 reads per event; ≤ 150 MiB)"
+GATEKEEPER_SCALE=1 go test -count=1 -timeout 40m -run 'TestScaleFigures|TestMixFigures|TestGitHubBudget' -v ./test/ |
+	grep -E 'FIGURE|^(---|ok|FAIL|PASS)' | sed -e 's/^ *[a-z_]*_test.go:[0-9]*: FIGURE /  /'
