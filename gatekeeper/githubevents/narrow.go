@@ -1,8 +1,9 @@
 package githubevents
 
 import (
-	"encoding/json"
 	"fmt"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"strings"
 	"time"
 
@@ -141,7 +142,7 @@ func pullRequestNarrow(payload []byte) (gatekeeper.Event, error) {
 		Repository  *repository   `json:"repository"`
 		Label       *labelPayload `json:"label"`
 	}
-	if err := json.Unmarshal(payload, &p); err != nil {
+	if err := decode(payload, &p); err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("decoding pull_request payload: %w: %w", gatekeeper.ErrInvalid, err)
 	}
 	name := "pull_request." + p.Action
@@ -177,7 +178,7 @@ func reviewNarrow(payload []byte) (gatekeeper.Event, error) {
 			AuthorAssociation string            `json:"author_association"`
 		} `json:"review"`
 	}
-	if err := json.Unmarshal(payload, &p); err != nil {
+	if err := decode(payload, &p); err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("decoding pull_request_review payload: %w: %w", gatekeeper.ErrInvalid, err)
 	}
 	name := "pull_request_review." + p.Action
@@ -233,7 +234,7 @@ func commentNarrow(payload []byte) (gatekeeper.Event, error) {
 		Repository *repository `json:"repository"`
 		Sender     *user       `json:"sender"`
 	}
-	if err := json.Unmarshal(payload, &p); err != nil {
+	if err := decode(payload, &p); err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("decoding issue_comment payload: %w: %w", gatekeeper.ErrInvalid, err)
 	}
 	name := "issue_comment." + p.Action
@@ -288,7 +289,7 @@ func statusNarrow(payload []byte) (gatekeeper.Event, error) {
 		Sender      *user             `json:"sender"`
 		Repository  *repository       `json:"repository"`
 	}
-	if err := json.Unmarshal(payload, &p); err != nil {
+	if err := decode(payload, &p); err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("decoding status payload: %w: %w", gatekeeper.ErrInvalid, err)
 	}
 	if p.SHA == "" || p.Context == "" {
@@ -318,4 +319,11 @@ func statusNarrow(payload []byte) (gatekeeper.Event, error) {
 		return gatekeeper.Event{}, fmt.Errorf("%s: no repository: %w", name, gatekeeper.ErrInvalid)
 	}
 	return gatekeeper.Event{Name: name, SHA: p.SHA, Check: &c, Repo: r}, nil
+}
+
+// decode is encoding/json's Unmarshal, semantics included (field names
+// matched without regard to case, the last of duplicate names wins,
+// invalid UTF-8 replaced), in one pass over the payload.
+func decode(payload []byte, v any) error {
+	return jsonv2.Unmarshal(payload, v, jsonv2.MatchCaseInsensitiveNames(true), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 }

@@ -66,16 +66,17 @@ func main() {
 	rounds := flag.Int("rounds", 3, "with -pinned: rounds over the targets; medians are printed")
 	serve := flag.String("serve", "", "internal: serve one target (bare, bbolt, redis) on loopback until stdin closes")
 	figures := flag.String("figures", "", "with -pinned: append the median figures to this file")
+	profile := flag.String("profile", "", "with -pinned: write each server's CPU profile into this folder")
 	flag.Parse()
 	if *serve != "" {
-		if err := serveOne(*serve, *policies); err != nil {
+		if err := serveOne(*serve, *policies, *profile); err != nil {
 			fmt.Fprintln(os.Stderr, "loadrun:", err)
 			os.Exit(1)
 		}
 		return
 	}
 	if *pinned {
-		if err := runPinned(*n, *c, *rounds, *maxTime, *payload, *policies, *withRedis, *figures); err != nil {
+		if err := runPinned(*n, *c, *rounds, *maxTime, *payload, *policies, *withRedis, *figures, *profile); err != nil {
 			fmt.Fprintln(os.Stderr, "loadrun:", err)
 			os.Exit(1)
 		}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -28,8 +29,19 @@ import (
 // serveOne serves one target on a free loopback port, prints
 // "listening ADDR" on stdout, and stops when stdin closes (the generator
 // ended, or died) or on SIGTERM/SIGINT; it removes what it created.
-func serveOne(target, policies string) error {
+func serveOne(target, policies, profile string) error {
 	gin.SetMode(gin.ReleaseMode)
+	if profile != "" {
+		f, err := os.Create(filepath.Join(profile, target+".cpu.pprof"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir, err := os.MkdirTemp("", "loadrun-"+target)
@@ -107,12 +119,12 @@ type child struct {
 
 // startChild starts `taskset -c 0 <this binary> -serve target` and waits
 // for its address.
-func startChild(target, policies string) (*child, error) {
+func startChild(target, policies, profile string) (*child, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("taskset", "-c", "0", self, "-serve", target, "-policies", policies)
+	cmd := exec.Command("taskset", "-c", "0", self, "-serve", target, "-policies", policies, "-profile", profile)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -166,7 +178,7 @@ func (c *child) stop() {
 
 // runPinned loads every target's pinned server for rounds rounds, and
 // prints (and appends to figuresPath) the medians.
-func runPinned(n, c, rounds int, maxTime time.Duration, payloadPath, policies string, withRedis bool, figuresPath string) error {
+func runPinned(n, c, rounds int, maxTime time.Duration, payloadPath, policies string, withRedis bool, figuresPath, profile string) error {
 	body, err := os.ReadFile(payloadPath)
 	if err != nil {
 		return err
@@ -190,7 +202,7 @@ func runPinned(n, c, rounds int, maxTime time.Duration, payloadPath, policies st
 		}
 	}()
 	for _, t := range targets {
-		ch, err := startChild(t.target, policies)
+		ch, err := startChild(t.target, policies, profile)
 		if err != nil {
 			return err
 		}
