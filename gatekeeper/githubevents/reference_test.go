@@ -320,3 +320,32 @@ func benchParse(b *testing.B, parse func(string, string, []byte) (gatekeeper.Eve
 		}
 	}
 }
+
+// TestNarrowParseEdgeCases: the JSON corners where a one-pass decoder
+// could part from encoding/json (and so from go-github): duplicate names,
+// names in another case or with Unicode case folding, nulls, invalid
+// UTF-8, numbers out of range.
+func TestNarrowParseEdgeCases(t *testing.T) {
+	t.Parallel()
+	const pr = `"pull_request":{"number":2,"head":{"sha":"abc","ref":"staging"},"base":{"ref":"master"},"title":"t"}`
+	const repo = `"repository":{"id":1,"name":"r","owner":{"login":"o"}}`
+	cases := map[string][2]string{
+		"duplicate action":       {"pull_request", `{"action":"closed","action":"opened",` + pr + `,` + repo + `}`},
+		"action in upper case":   {"pull_request", `{"ACTION":"opened",` + pr + `,` + repo + `}`},
+		"two spellings":          {"pull_request", `{"Action":"opened","action":"closed",` + pr + `,` + repo + `}`},
+		"long s folds to s":      {"status", `{"ſha":"abc","context":"c","state":"success",` + repo + `}`},
+		"label in upper case":    {"pull_request", `{"action":"labeled","LABEL":{"name":"x"},` + pr + `,` + repo + `}`},
+		"null pull request":      {"pull_request", `{"action":"opened","pull_request":null,` + repo + `}`},
+		"null title":             {"pull_request", `{"action":"opened","pull_request":{"number":2,"title":null,"head":{"sha":"abc"}},` + repo + `}`},
+		"invalid UTF-8 in title": {"pull_request", "{\"action\":\"opened\",\"pull_request\":{\"number\":2,\"title\":\"a\xff\",\"head\":{\"sha\":\"abc\"}}," + repo + "}"},
+		"number too large":       {"pull_request", `{"action":"opened","pull_request":{"number":99999999999999999999,"head":{"sha":"abc"}},` + repo + `}`},
+		"number as a string":     {"pull_request", `{"action":"opened","pull_request":{"number":"2","head":{"sha":"abc"}},` + repo + `}`},
+		"fractional number":      {"pull_request", `{"action":"opened","pull_request":{"number":2.0,"head":{"sha":"abc"}},` + repo + `}`},
+		"unix updated_at":        {"status", `{"sha":"abc","context":"c","state":"success","updated_at":1700000000,` + repo + `}`},
+		"comment on a pr, null":  {"issue_comment", `{"action":"created","issue":{"number":2,"pull_request":null},"comment":{"id":1},` + repo + `}`},
+		"trailing garbage":       {"pull_request", `{"action":"opened",` + pr + `,` + repo + `} x`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) { sameParse(t, c[0], []byte(c[1])) })
+	}
+}
