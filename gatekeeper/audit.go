@@ -37,18 +37,6 @@ func ShortRevision(rev string) string {
 	return rev
 }
 
-// PolicyArchive keeps every policy revision the gatekeeper served, so that
-// any decision can be replayed under the policy that made it. Both stores
-// implement it (storetest checks them).
-type PolicyArchive interface {
-	// SavePolicy keeps rev under its short revision; saving a revision
-	// kept already changes nothing.
-	SavePolicy(ctx context.Context, rev PolicyRevision) error
-	// Policy returns the revision named by a short or full revision, or an
-	// error wrapping ErrNotFound.
-	Policy(ctx context.Context, revision string) (PolicyRevision, error)
-}
-
 // Served is what an Evaluator that can say what it serves implements
 // (opa.Engine): the files of the revision in force, when its short
 // revision is short.
@@ -121,13 +109,11 @@ type archived struct {
 }
 
 // archive saves the revision that decided, before the decision that names
-// it is recorded, when the store keeps revisions and the evaluator can say
-// what it serves. A failure is logged and tried again on the next
+// it is recorded, when the evaluator can say what it serves. A failure is logged and tried again on the next
 // evaluation: the decision itself is not held up.
 func (s *Service) archive(ctx context.Context, short string) {
-	pa, ok := s.o.Store.(PolicyArchive)
-	sv, ok2 := s.o.Evaluator.(Served)
-	if !ok || !ok2 || short == "" {
+	sv, ok := s.o.Evaluator.(Served)
+	if !ok || short == "" {
 		return
 	}
 	s.archived.mu.Lock()
@@ -141,7 +127,7 @@ func (s *Service) archive(ctx context.Context, short string) {
 		return // the revision in force changed meanwhile; the next one saves it
 	}
 	rev.SavedAt = s.o.Clock.Now().UTC()
-	if err := pa.SavePolicy(ctx, rev); err != nil {
+	if err := s.o.Store.SavePolicy(ctx, rev); err != nil {
 		s.log.ErrorContext(ctx, "saving the policy revision for replay", "policy", short, "err", err.Error())
 		return
 	}

@@ -3,7 +3,6 @@ package gatekeeper
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -15,10 +14,6 @@ import (
 func commitLeaseName(key PullKey, sha string) string {
 	return "commit:" + key.Owner + "/" + key.Repo + "@" + sha
 }
-
-// reconcilerLeaseName is the name of the lease whose holder alone runs
-// the reconcile timer.
-const reconcilerLeaseName = "reconciler"
 
 // commitLease is a held lease on a commit.
 type commitLease struct {
@@ -109,50 +104,16 @@ func (c *commitLease) end(ctx context.Context) {
 	}
 }
 
-// reconcilerLease is this replica's hold, if any, on the reconcile timer.
-type reconcilerLease struct {
-	mu    sync.Mutex
-	token uint64 // 0: not held
-}
-
 // reconcileTTL is how long the reconciler lease lasts: two ticks, so the
 // holder renews it in time at each tick, and another replica takes the
 // timer over within two ticks of the holder's death.
 func (s *Service) reconcileTTL() time.Duration { return 2 * s.o.Reconcile }
 
-// reconciles reports whether this replica holds the reconciler lease,
-// renewing it or taking it when free. One replica at a time reconciles;
-// the others skip the tick.
-func (s *Service) reconciles(ctx context.Context) (bool, error) {
-	r := &s.reconciler
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	l := s.o.NamedLeaser
-	if r.token != 0 {
-		ok, err := l.RenewName(ctx, reconcilerLeaseName, s.o.ReplicaID, r.token, s.reconcileTTL())
-		if err != nil {
-			return false, fmt.Errorf("renewing the reconciler lease: %w", err)
-		}
-		if ok {
-			return true, nil
-		}
-		r.token = 0
-	}
-	token, ok, err := l.AcquireName(ctx, reconcilerLeaseName, s.o.ReplicaID, s.reconcileTTL())
-	if err != nil {
-		return false, fmt.Errorf("taking the reconciler lease: %w", err)
-	}
-	if ok {
-		r.token = token
-	}
-	return ok, nil
-}
-
 // ReconcileTick is the reconcile timer's tick: Reconcile when this replica
 // holds the reconciler lease, else nothing. It reports whether it
 // reconciled.
 func (s *Service) ReconcileTick(ctx context.Context) (bool, error) {
-	ok, err := s.reconciles(ctx)
+	ok, err := s.reconciler.Hold(ctx)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -162,16 +123,9 @@ func (s *Service) ReconcileTick(ctx context.Context) (bool, error) {
 // releaseReconciler gives the reconciler lease up (at shutdown), so that
 // another replica takes the timer over at its next tick.
 func (s *Service) releaseReconciler(ctx context.Context) {
-	r := &s.reconciler
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.token == 0 {
-		return
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.o.LeaseTTL/3)
 	defer cancel()
-	if err := s.o.NamedLeaser.ReleaseName(ctx, reconcilerLeaseName, s.o.ReplicaID, r.token); err != nil {
+	if err := s.reconciler.Release(ctx); err != nil {
 		s.log.WarnContext(ctx, "releasing the reconciler lease", "err", err)
 	}
-	r.token = 0
 }

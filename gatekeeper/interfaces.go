@@ -5,26 +5,36 @@ import (
 	"time"
 )
 
-// Store keeps evidence, the work queue, decision records and the delivery ids
-// already seen. Every method is safe for concurrent use. Implementations:
-// boltstore (the embedded default) and redisstore (several replicas on one
-// Redis); both pass storetest.
-//
-// The work queue is a set of "dirty" pull requests, each with a generation
-// that grows every time new evidence arrives. A worker reads the generation,
-// evaluates, and calls Done with it: when more evidence arrived meanwhile the
-// generation moved on, the pull request stays queued and is evaluated again.
-// That is how a burst of events coalesces into one evaluation of the latest
-// state, and how a crash before Done loses nothing.
+// Store keeps evidence, the work queue, decision records, the policy
+// revisions they were made under and the delivery ids already seen: the
+// composition of the roles below, each of which a consumer that needs only
+// it takes instead. Every method is safe for concurrent use.
+// Implementations: boltstore (the embedded default) and redisstore (several
+// replicas on one Redis); both pass storetest.
 type Store interface {
+	EvidenceStore
+	WorkQueue
+	DecisionLog
+	PolicyArchive
+	DeliveryLog
+	// Ping checks that the store is reachable and takes a write.
+	Ping(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}
+
+// EvidenceStore keeps what is known of each pull request, and the indexes
+// that find pull requests by head sha, repository and base.
+type EvidenceStore interface {
 	// Record atomically marks delivery as seen, applies apply to the
-	// evidence of each key (creating it when absent), and queues the keys.
-	// It returns ErrDuplicate, changing nothing, when the delivery id was
-	// seen before. An empty delivery id is never deduplicated. When Record
-	// returns nil the change is durable. apply may run more than once (a
-	// store retries on evidence read afresh when a concurrent write got
-	// there first); only the run that is written counts, so apply must
-	// depend on nothing but the evidence it is given.
+	// evidence of each key (creating it when absent), and queues the keys
+	// (WorkQueue). It returns ErrDuplicate, changing nothing, when the
+	// delivery id was seen before. An empty delivery id is never
+	// deduplicated. When Record returns nil the change is durable. apply
+	// may run more than once (a store retries on evidence read afresh
+	// when a concurrent write got there first); only the run that is
+	// written counts, so apply must depend on nothing but the evidence it
+	// is given.
 	Record(ctx context.Context, delivery string, keys []PullKey, apply func(*Evidence)) error
 	// Update applies fn to the evidence of key, which must exist, and
 	// returns the evidence as written. It does not queue the key. Like
@@ -36,7 +46,20 @@ type Store interface {
 	Pulls(ctx context.Context) ([]PullKey, error)
 	// PullsForSHA lists the pull requests whose head has been sha.
 	PullsForSHA(ctx context.Context, sha string) ([]PullKey, error)
+	// PullsIndexed lists, in key order and once each, the pull requests
+	// indexed under any of terms (IndexTerms of their evidence, written
+	// with it; see pullindex.go): a superset the caller checks.
+	PullsIndexed(ctx context.Context, terms ...string) ([]PullKey, error)
+}
 
+// WorkQueue is the durable queue of pull requests to evaluate: a set of
+// "dirty" pull requests, each with a generation that grows every time new
+// evidence arrives. A worker reads the generation, evaluates, and calls
+// Done with it: when more evidence arrived meanwhile the generation moved
+// on, the pull request stays queued and is evaluated again. That is how a
+// burst of events coalesces into one evaluation of the latest state, and
+// how a crash before Done loses nothing.
+type WorkQueue interface {
 	// Enqueue queues key for evaluation (raising its generation).
 	Enqueue(ctx context.Context, key PullKey) error
 	// Queued returns every queued pull request with its generation.
@@ -46,29 +69,38 @@ type Store interface {
 	// Done removes key from the queue if its generation is still gen, and
 	// reports whether it did.
 	Done(ctx context.Context, key PullKey, gen uint64) (bool, error)
+}
 
+// DecisionLog keeps the newest decision records of each pull request.
+type DecisionLog interface {
 	// AddDecision appends a decision record, keeping the newest
 	// MaxDecisions per pull request.
 	AddDecision(ctx context.Context, rec DecisionRecord) error
 	// Decisions returns up to limit records for key, newest first.
 	Decisions(ctx context.Context, key PullKey, limit int) ([]DecisionRecord, error)
-	// PolicyArchive keeps the policy revisions decisions were made under.
-	PolicyArchive
+}
 
+// PolicyArchive keeps every policy revision the gatekeeper served, so that
+// any decision can be replayed under the policy that made it.
+type PolicyArchive interface {
+	// SavePolicy keeps rev under its short revision; saving a revision
+	// kept already changes nothing.
+	SavePolicy(ctx context.Context, rev PolicyRevision) error
+	// Policy returns the revision named by a short or full revision, or an
+	// error wrapping ErrNotFound.
+	Policy(ctx context.Context, revision string) (PolicyRevision, error)
+}
+
+// DeliveryLog is the record of the delivery ids seen (Record writes them),
+// which deduplicates redeliveries and tells the delivery sweeper which
+// failed deliveries need none.
+type DeliveryLog interface {
+	// HasDelivery reports whether delivery was recorded (and not yet
+	// forgotten).
+	HasDelivery(ctx context.Context, delivery string) (bool, error)
 	// ForgetDeliveries drops delivery ids recorded before t, and returns
 	// how many it dropped.
 	ForgetDeliveries(ctx context.Context, before time.Time) (int, error)
-	// Ping checks that the store is reachable.
-	Ping(ctx context.Context) error
-	// Close releases the store.
-	Close() error
-}
-
-// DeliveryChecker is implemented by a Store that can tell whether a
-// delivery id was recorded (boltstore and redisstore do): the delivery
-// sweeper skips those.
-type DeliveryChecker interface {
-	HasDelivery(ctx context.Context, delivery string) (bool, error)
 }
 
 // QueueItem is one queued pull request.

@@ -27,7 +27,13 @@ func (s *Service) Decisions(ctx context.Context, q DecisionQuery, readable func(
 	if q.Limit <= 0 || q.Limit > MaxDecisionList {
 		q.Limit = MaxDecisionList
 	}
-	keys, err := s.o.Store.Pulls(ctx)
+	var keys []PullKey
+	var err error
+	if q.Owner != "" {
+		keys, err = s.o.Store.PullsIndexed(ctx, RepoTerm(q.Owner, q.Repo))
+	} else {
+		keys, err = s.o.Store.Pulls(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listing pull requests: %w", err)
 	}

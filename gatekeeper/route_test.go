@@ -147,7 +147,8 @@ func TestForkSharingTheHeadIsNoRelease(t *testing.T) {
 
 // TestPushToBaseRequeuesReleases: a push to a gated base reaches every open
 // pull request of the repository into it, carrying the new tip; a push to
-// another branch or from another repository reaches none.
+// another branch or from another repository reaches none. The repository
+// is known by id: a push after a rename still reaches them.
 func TestPushToBaseRequeuesReleases(t *testing.T) {
 	t.Parallel()
 	h := start(t, gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending}, "rev1"))
@@ -164,6 +165,10 @@ func TestPushToBaseRequeuesReleases(t *testing.T) {
 	}
 	if got := h.accept(t, push("master", &gatekeeper.Repo{ID: 200, Owner: "mirror", Name: "shop"}, t0)); got != gatekeeper.Ignored {
 		t.Errorf("push to a mirror's master: %s, want ignored", got)
+	}
+	// The repository renamed since: the push names it anew, by the same id.
+	if got := h.accept(t, push("master", &gatekeeper.Repo{ID: shopID, Owner: "acme", Name: "shop-renamed"}, t0.Add(time.Minute))); got != gatekeeper.Accepted {
+		t.Errorf("push to master of the renamed repository: %s, want accepted", got)
 	}
 	if got := h.accept(t, push("master", own, t0.Add(time.Hour))); got != gatekeeper.Accepted {
 		t.Fatalf("push to master: %s, want accepted", got)

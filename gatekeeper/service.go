@@ -141,7 +141,7 @@ type Service struct {
 	locks keyedLocks
 	// reconciler is this replica's lease on running the reconcile timer
 	// (see commitlease.go).
-	reconciler reconcilerLease
+	reconciler *TimerLease
 	// archived: the policy revisions saved for replay (see audit.go).
 	archived archived
 	// disc is what the Discoverer is asked about (discover.go).
@@ -234,6 +234,7 @@ func New(o Options) (*Service, error) {
 	}
 	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
 	s := &Service{o: o, log: o.Logger, disc: newDiscovery(), gathers: newGathers()}
+	s.reconciler = s.TimerLease(reconcilerLeaseName, s.reconcileTTL())
 	s.sched = newScheduler(s)
 	return s, nil
 }
@@ -402,7 +403,7 @@ func (s *Service) routeTip(ctx context.Context, e Event) ([]PullKey, string, err
 	if e.Repo == nil {
 		return nil, "names no repository", nil
 	}
-	keys, err := s.o.Store.Pulls(ctx)
+	keys, err := s.o.Store.PullsIndexed(ctx, BaseTerms(e.Repo.ID, e.Repo.Owner, e.Repo.Name, t.Ref)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("listing pull requests into %s: %w", t.Ref, err)
 	}

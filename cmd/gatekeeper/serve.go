@@ -128,7 +128,8 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	go func() { defer wg.Done(); _ = svc.Run(workCtx) }()
 	if sw := newSweeper(cfg, deps.github, store, metrics); sw != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); runSweeper(workCtx, sw, cfg.DeliverySweep, log) }()
+		lease := svc.TimerLease(gatekeeper.SweeperLeaseName, 2*cfg.DeliverySweep)
+		go func() { defer wg.Done(); runSweeper(workCtx, sw, lease, cfg.DeliverySweep, log) }()
 	}
 	if deps.slack != nil {
 		wg.Add(1)

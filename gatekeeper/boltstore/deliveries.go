@@ -7,8 +7,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/releasegate/gatekeeper/gatekeeper"
 )
 
 // ForgetDeliveries drops the delivery ids recorded before t, oldest first
@@ -77,5 +75,3 @@ func (s *Store) HasDelivery(ctx context.Context, delivery string) (bool, error) 
 	}
 	return found, nil
 }
-
-var _ gatekeeper.DeliveryChecker = (*Store)(nil)

@@ -4,6 +4,8 @@
 //
 //	evidence    key → Evidence as JSON
 //	heads       sha + "\x00" + key → empty; every head sha a pull request has had
+//	index       term + "\x00" + key → empty; every gatekeeper.IndexTerms its
+//	            evidence has had (its repository, its repository and base)
 //	queue       key → generation (uint64, big-endian); the bucket's sequence is
 //	            the generation counter, so generations are never reused
 //	decisions   key → nested bucket: sequence (uint64, big-endian) → DecisionRecord

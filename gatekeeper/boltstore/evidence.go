@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -123,6 +124,9 @@ func (s *Store) storeEvidence(tx *bolt.Tx, key gatekeeper.PullKey, ev *gatekeepe
 		return fmt.Errorf("writing the version of the evidence of %s: %w", key, err)
 	}
 	s.cache.replace(key, ev)
+	if err := indexEvidence(tx.Bucket(bucketIndex), ev); err != nil {
+		return err
+	}
 	heads := tx.Bucket(bucketHeads)
 	for _, h := range ev.Heads {
 		if h.SHA == "" {
@@ -207,6 +211,75 @@ func (s *Store) PullsForSHA(ctx context.Context, sha string) ([]gatekeeper.PullK
 		return nil, fmt.Errorf("finding pull requests for %s: %w", sha, err)
 	}
 	return out, nil
+}
+
+// PullsIndexed lists, in key order and once each, the pull requests
+// indexed under any of terms.
+func (s *Store) PullsIndexed(ctx context.Context, terms ...string) ([]gatekeeper.PullKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("finding indexed pull requests: %w", err)
+	}
+	seen := map[gatekeeper.PullKey]bool{}
+	var out []gatekeeper.PullKey
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketIndex).Cursor()
+		for _, term := range terms {
+			prefix := append([]byte(term), 0)
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				key, err := gatekeeper.ParsePullKey(string(k[len(prefix):]))
+				if err != nil {
+					return err
+				}
+				if !seen[key] {
+					seen[key] = true
+					out = append(out, key)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finding pull requests under %q: %w", terms, err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out, nil
+}
+
+// indexEvidence adds ev's pull request under each of its index terms
+// (term + "\x00" + key → empty) that it is not under yet.
+func indexEvidence(b *bolt.Bucket, ev *gatekeeper.Evidence) error {
+	for _, term := range gatekeeper.IndexTerms(ev) {
+		k := make([]byte, 0, len(term)+1+32)
+		k = append(append(append(k, term...), 0), ev.Key.String()...)
+		// Get before Put: a Put of an unchanged key still dirties its page.
+		if b.Get(k) != nil {
+			continue
+		}
+		if err := b.Put(k, nil); err != nil {
+			return fmt.Errorf("indexing %s under %q: %w", ev.Key, term, err)
+		}
+	}
+	return nil
+}
+
+// buildIndex creates the index bucket and indexes every stored evidence.
+func buildIndex(tx *bolt.Tx) error {
+	b, err := tx.CreateBucket(bucketIndex)
+	if err != nil {
+		return fmt.Errorf("creating bucket %s: %w", bucketIndex, err)
+	}
+	return tx.Bucket(bucketEvidence).ForEach(func(k, v []byte) error {
+		var ev gatekeeper.Evidence
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return fmt.Errorf("decoding evidence of %s to index it: %w", k, err)
+		}
+		key, err := gatekeeper.ParsePullKey(string(k))
+		if err != nil {
+			return err
+		}
+		ev.Key = key
+		return indexEvidence(b, &ev)
+	})
 }
 
 // headKey is the heads bucket's key. A sha never contains the separator, so

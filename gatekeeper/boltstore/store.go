@@ -23,6 +23,7 @@ var ErrLocked = errors.New("store file is locked by another process")
 var (
 	bucketEvidence   = []byte("evidence")
 	bucketHeads      = []byte("heads")
+	bucketIndex      = []byte("index")
 	bucketQueue      = []byte("queue")
 	bucketDecisions  = []byte("decisions")
 	bucketDeliveries = []byte("deliveries")
@@ -138,6 +139,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("creating bucket %s: %w", b, err)
 			}
+		}
+		if tx.Bucket(bucketIndex) == nil {
+			// A file written before the index: index what it holds.
+			return buildIndex(tx)
 		}
 		return nil
 	})

@@ -690,3 +690,51 @@ func TestPingWrites(t *testing.T) {
 		t.Errorf("Ping wrote nothing (page writes %d, then %d)", before, after)
 	}
 }
+
+// TestOpenIndexesOlderFile: a file written before the pull request index
+// existed gets it when opened, from the evidence it holds.
+func TestOpenIndexesOlderFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gatekeeper.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	pr := &gatekeeper.PullRequest{Key: keyA, RepoID: 42, State: "open", BaseRef: "master", HeadSHA: "abc"}
+	err = s.Record(ctx, "d-1", []gatekeeper.PullKey{keyA}, func(ev *gatekeeper.Evidence) {
+		ev.Apply(gatekeeper.Event{Name: "pull_request.opened", Received: time.Unix(1, 0), Key: keyA, PullRequest: pr})
+	})
+	if err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketIndex) }); err != nil {
+		t.Fatalf("dropping the index, as a file of an earlier version lacks it: %v", err)
+	}
+	db.Close()
+
+	s, err = Open(path)
+	if err != nil {
+		t.Fatalf("reopening: %v", err)
+	}
+	defer s.Close()
+	for _, terms := range [][]string{
+		{gatekeeper.RepoTerm("acme", "shop")},
+		gatekeeper.BaseTerms(42, "acme", "renamed", "master"),
+	} {
+		got, err := s.PullsIndexed(ctx, terms...)
+		if err != nil {
+			t.Fatalf("PullsIndexed(%q): %v", terms, err)
+		}
+		if diff := cmp.Diff([]gatekeeper.PullKey{keyA}, got); diff != "" {
+			t.Errorf("PullsIndexed(%q) (-want +got):\n%s", terms, diff)
+		}
+	}
+}

@@ -33,6 +33,7 @@ type Store struct {
 	closed     bool
 	evidence   map[gatekeeper.PullKey][]byte
 	heads      map[string]map[gatekeeper.PullKey]bool
+	index      map[string]map[gatekeeper.PullKey]bool
 	queue      map[gatekeeper.PullKey]uint64
 	seq        uint64
 	decisions  map[gatekeeper.PullKey][][]byte // oldest first
@@ -67,6 +68,7 @@ func NewStore(clock gatekeeper.Clock) *Store {
 		LocalLeases: gatekeeper.NewLocalLeases(clock),
 		evidence:    map[gatekeeper.PullKey][]byte{},
 		heads:       map[string]map[gatekeeper.PullKey]bool{},
+		index:       map[string]map[gatekeeper.PullKey]bool{},
 		queue:       map[gatekeeper.PullKey]uint64{},
 		decisions:   map[gatekeeper.PullKey][][]byte{},
 		deliveries:  map[string]time.Time{},
@@ -185,6 +187,12 @@ func (s *Store) put(ev *gatekeeper.Evidence) error {
 		}
 		s.heads[h.SHA][ev.Key] = true
 	}
+	for _, t := range gatekeeper.IndexTerms(ev) {
+		if s.index[t] == nil {
+			s.index[t] = map[gatekeeper.PullKey]bool{}
+		}
+		s.index[t][ev.Key] = true
+	}
 	return nil
 }
 
@@ -260,6 +268,27 @@ func (s *Store) PullsForSHA(ctx context.Context, sha string) ([]gatekeeper.PullK
 	var out []gatekeeper.PullKey
 	for k := range s.heads[sha] {
 		out = append(out, k)
+	}
+	sortKeys(out)
+	return out, nil
+}
+
+// PullsIndexed implements gatekeeper.Store; the keys come in key order.
+func (s *Store) PullsIndexed(ctx context.Context, terms ...string) ([]gatekeeper.PullKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx); err != nil {
+		return nil, fmt.Errorf("finding pull requests under %q: %w", terms, err)
+	}
+	seen := map[gatekeeper.PullKey]bool{}
+	var out []gatekeeper.PullKey
+	for _, t := range terms {
+		for k := range s.index[t] {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
 	}
 	sortKeys(out)
 	return out, nil
@@ -368,6 +397,17 @@ func (s *Store) Decisions(ctx context.Context, key gatekeeper.PullKey, limit int
 		out = append(out, rec)
 	}
 	return out, nil
+}
+
+// HasDelivery implements gatekeeper.Store.
+func (s *Store) HasDelivery(ctx context.Context, delivery string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx); err != nil {
+		return false, fmt.Errorf("looking up delivery %s: %w", delivery, err)
+	}
+	_, ok := s.deliveries[delivery]
+	return ok, nil
 }
 
 // ForgetDeliveries implements gatekeeper.Store.

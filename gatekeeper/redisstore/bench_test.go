@@ -58,26 +58,7 @@ func seed(b *testing.B, s gatekeeper.Store, key gatekeeper.PullKey) {
 // acknowledgements per second and the 99th percentile of one Record's
 // latency.
 func BenchmarkStores(b *testing.B) {
-	srv := redistest.Start(b)
-	stores := []struct {
-		name string
-		open func(b *testing.B) gatekeeper.Store
-	}{
-		{"bolt", func(b *testing.B) gatekeeper.Store {
-			s, err := boltstore.Open(filepath.Join(b.TempDir(), "gatekeeper.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return s
-		}},
-		{"redis", func(b *testing.B) gatekeeper.Store {
-			s, err := Open(context.Background(), srv.URL(0), WithPrefix(newPrefix()))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return s
-		}},
-	}
+	stores := benchStores(redistest.Start(b))
 	key := gatekeeper.PullKey{Owner: "acme", Repo: "shop", Number: 1}
 	for _, st := range stores {
 		for _, par := range []int{1, 32} {
@@ -96,6 +77,101 @@ func BenchmarkStores(b *testing.B) {
 				runRecords(b, s, key, par)
 			})
 		}
+	}
+}
+
+// benchStore opens one kind of store for a benchmark.
+type benchStore struct {
+	name string
+	open func(b *testing.B) gatekeeper.Store
+}
+
+// benchStores are bbolt in a temporary file and Redis on srv under a new
+// prefix, so that one run compares them.
+func benchStores(srv *redistest.Server) []benchStore {
+	return []benchStore{
+		{"bolt", func(b *testing.B) gatekeeper.Store {
+			s, err := boltstore.Open(filepath.Join(b.TempDir(), "gatekeeper.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}},
+		{"redis", func(b *testing.B) gatekeeper.Store {
+			s, err := Open(context.Background(), srv.URL(0), WithPrefix(newPrefix()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}},
+	}
+}
+
+// BenchmarkStoresPushRouting measures what a push to a gated base costs the
+// webhook path with 1,000 tracked pull requests (50 repositories of 20,
+// each with the busy release evidence): finding the open pull requests of
+// the pushed repository into the pushed base, as Service.routeTip does.
+// "scan" is the way before the index (list every pull request, load each
+// one's evidence, keep the matches); "index" looks up the repository's
+// and base's index terms and loads only those. Both find the same 20.
+func BenchmarkStoresPushRouting(b *testing.B) {
+	const repos, perRepo = 50, 20
+	ctx := context.Background()
+	for _, st := range benchStores(redistest.Start(b)) {
+		b.Run("store="+st.name, func(b *testing.B) {
+			s := st.open(b)
+			defer s.Close()
+			for r := range repos {
+				for n := range perRepo {
+					key := gatekeeper.PullKey{Owner: "acme", Repo: fmt.Sprintf("svc%02d", r), Number: n + 1}
+					events := storetest.ReleaseEvents(key, benchStart)
+					err := s.Record(ctx, "seed-"+key.String(), []gatekeeper.PullKey{key}, func(ev *gatekeeper.Evidence) {
+						for _, e := range events {
+							ev.Apply(e)
+						}
+						ev.PR.RepoID = int64(1000 + r)
+					})
+					if err != nil {
+						b.Fatalf("seeding %s: %v", key, err)
+					}
+				}
+			}
+			pushed := gatekeeper.Repo{ID: 1000 + 7, Owner: "acme", Name: "svc07"}
+			match := func(ev *gatekeeper.Evidence) bool {
+				pr := ev.PR
+				return pr != nil && pr.State == "open" && pr.BaseRef == "master" && pr.SameRepo(pushed.ID, pushed.Owner, pushed.Name)
+			}
+			route := func(b *testing.B, keys []gatekeeper.PullKey, err error) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				found := 0
+				for _, k := range keys {
+					ev, err := s.Evidence(ctx, k)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if match(ev) {
+						found++
+					}
+				}
+				if found != perRepo {
+					b.Fatalf("found %d pull requests, want %d", found, perRepo)
+				}
+			}
+			b.Run("scan", func(b *testing.B) {
+				for b.Loop() {
+					keys, err := s.Pulls(ctx)
+					route(b, keys, err)
+				}
+			})
+			b.Run("index", func(b *testing.B) {
+				for b.Loop() {
+					keys, err := s.PullsIndexed(ctx, gatekeeper.BaseTerms(pushed.ID, pushed.Owner, pushed.Name, "master")...)
+					route(b, keys, err)
+				}
+			})
+		})
 	}
 }
 

@@ -82,5 +82,3 @@ func (s *Store) HasDelivery(ctx context.Context, delivery string) (bool, error) 
 		return false, fmt.Errorf("looking up delivery %s: %w", delivery, err)
 	}
 }
-
-var _ gatekeeper.DeliveryChecker = (*Store)(nil)

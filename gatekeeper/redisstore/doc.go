@@ -9,6 +9,10 @@
 //	P:ver            hash: pull → version token ("<Version>:<unique>"); also
 //	                 the list of pull requests with evidence
 //	P:head:<sha>     set: the pull requests whose head has been sha
+//	P:idx:<term>     set: the pull requests whose evidence has had the
+//	                 index term (gatekeeper.IndexTerms)
+//	P:indexed        string: set once the index holds every evidence written
+//	                 before it existed (Open builds it)
 //	P:queue          hash: pull → generation
 //	P:gen            counter: the generations, never reused
 //	P:dec:<pull>     list: DecisionRecords as JSON, newest first, trimmed

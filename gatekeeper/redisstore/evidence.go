@@ -52,6 +52,27 @@ func (s *Store) PullsForSHA(ctx context.Context, sha string) ([]gatekeeper.PullK
 	return out, nil
 }
 
+// PullsIndexed lists, in key order and once each, the pull requests
+// indexed under any of terms.
+func (s *Store) PullsIndexed(ctx context.Context, terms ...string) ([]gatekeeper.PullKey, error) {
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(terms))
+	for i, t := range terms {
+		keys[i] = s.key("idx", t)
+	}
+	fields, err := s.rdb.SUnion(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("finding pull requests under %q: %w", terms, err)
+	}
+	out, err := parseKeys(fields)
+	if err != nil {
+		return nil, fmt.Errorf("finding pull requests under %q: %w", terms, err)
+	}
+	return out, nil
+}
+
 // parseKeys parses PullKey strings and sorts them.
 func parseKeys(fields []string) ([]gatekeeper.PullKey, error) {
 	sort.Strings(fields)

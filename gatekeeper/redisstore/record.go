@@ -284,6 +284,11 @@ func (s *Store) prepare(ctx context.Context, group []*writeReq) (string, []*pend
 		for _, h := range heads {
 			args = append(args, h)
 		}
+		terms := gatekeeper.IndexTerms(p.ev)
+		args = append(args, len(terms))
+		for _, t := range terms {
+			args = append(args, t)
+		}
 	}
 	return cid, order, args, nil
 }

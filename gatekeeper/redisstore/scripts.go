@@ -49,13 +49,14 @@ return out
 // it writes nothing and says which check failed, and the group is read and
 // applied again. When the checks pass it marks the deliveries seen (score:
 // microseconds since 1970), writes each evidence with its new token,
-// indexes its head shas, and gives each pull request to queue a new
+// indexes its head shas and its index terms (gatekeeper.IndexTerms), and gives each pull request to queue a new
 // generation from the one counter. It also leaves a receipt under the
 // commit's unique id for ten minutes, by which a writer whose reply was lost
 // tells whether its commit was made.
 //
 // ARGV: prefix, commit id, now (µs), n, n delivery ids, m,
-// m × (field, expected token or "", new token, json, queue 0/1, h, h head shas).
+// m × (field, expected token or "", new token, json, queue 0/1, h, h head shas,
+// t, t index terms).
 // Reply: {"ok"}, {"dup", id} or {"stale", field}.
 var commitScript = redis.NewScript(`
 local p = ARGV[1]
@@ -77,7 +78,10 @@ for k = 1, m do
   if cur ~= expect then return {'stale', field} end
   local heads = {}
   for x = 1, h do heads[x] = ARGV[i]; i = i + 1 end
-  pulls[k] = {field, tok, json, queue, heads}
+  local t = tonumber(ARGV[i]); i = i + 1
+  local terms = {}
+  for x = 1, t do terms[x] = ARGV[i]; i = i + 1 end
+  pulls[k] = {field, tok, json, queue, heads, terms}
 end
 for _, id in ipairs(ids) do
   redis.call('ZADD', p .. ':delivered', now, id)
@@ -87,6 +91,9 @@ for _, pl in ipairs(pulls) do
   redis.call('HSET', p .. ':ver', pl[1], pl[2])
   for _, sha in ipairs(pl[5]) do
     redis.call('SADD', p .. ':head:' .. sha, pl[1])
+  end
+  for _, term in ipairs(pl[6]) do
+    redis.call('SADD', p .. ':idx:' .. term, pl[1])
   end
   if pl[4] == '1' then
     redis.call('HSET', p .. ':queue', pl[1], redis.call('INCR', p .. ':gen'))

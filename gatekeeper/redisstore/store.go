@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -185,8 +186,52 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		s.rdb.Close()
 		return nil, fmt.Errorf("opening redis store at %s: %w", ropt.Addr, err)
 	}
+	if err := s.buildIndex(ctx); err != nil {
+		s.rdb.Close()
+		return nil, fmt.Errorf("opening redis store at %s: %w", ropt.Addr, err)
+	}
 	go s.commitLoop()
 	return s, nil
+}
+
+// buildIndex indexes the evidence written before the pull request index
+// existed (gatekeeper.IndexTerms), once: P:indexed says it was done. Other
+// replicas may write meanwhile, and may build it too; the index is only
+// ever added to, so whatever order the additions land in, each pull
+// request ends under every term its evidence has had.
+func (s *Store) buildIndex(ctx context.Context) error {
+	done, err := s.rdb.Exists(ctx, s.key("indexed")).Result()
+	if err != nil || done == 1 {
+		return err
+	}
+	fields, err := s.rdb.HKeys(ctx, s.key("ver")).Result()
+	if err != nil {
+		return fmt.Errorf("listing pull requests to index: %w", err)
+	}
+	for _, f := range fields {
+		data, err := s.rdb.Get(ctx, s.key("ev", f)).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("loading evidence of %s to index it: %w", f, err)
+		}
+		ev := &gatekeeper.Evidence{}
+		if err := json.Unmarshal([]byte(data), ev); err != nil {
+			return fmt.Errorf("decoding evidence of %s to index it: %w", f, err)
+		}
+		if ev.Key, err = gatekeeper.ParsePullKey(f); err != nil {
+			return err
+		}
+		pipe := s.rdb.Pipeline()
+		for _, t := range gatekeeper.IndexTerms(ev) {
+			pipe.SAdd(ctx, s.key("idx", t), f)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("indexing %s: %w", f, err)
+		}
+	}
+	return s.rdb.Set(ctx, s.key("indexed"), 1, 0).Err()
 }
 
 // key is the name of one of the store's keys.

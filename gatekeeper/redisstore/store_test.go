@@ -415,3 +415,44 @@ func TestPingNeedsAWrite(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestOpenIndexesOlderData: evidence written before the pull request index
+// existed is indexed by the first Open that finds the index unbuilt.
+func TestOpenIndexesOlderData(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	prefix := newPrefix()
+	s := open(t, srv, WithPrefix(prefix))
+	pr := &gatekeeper.PullRequest{Key: keyA, RepoID: 42, State: "open", BaseRef: "master", HeadSHA: "abc"}
+	err := s.Record(ctx, "d-1", []gatekeeper.PullKey{keyA}, func(ev *gatekeeper.Evidence) {
+		ev.Apply(gatekeeper.Event{Name: "pull_request.opened", Received: time.Unix(1, 0), Key: keyA, PullRequest: pr})
+	})
+	if err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	// What a server written by an earlier version holds: no index.
+	idx, err := s.rdb.Keys(ctx, s.key("idx", "*")).Result()
+	if err != nil || len(idx) == 0 {
+		t.Fatalf("index keys = %v, %v; want some", idx, err)
+	}
+	if err := s.rdb.Del(ctx, append(idx, s.key("indexed"))...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = open(t, srv, WithPrefix(prefix))
+	defer s.Close()
+	for _, terms := range [][]string{
+		{gatekeeper.RepoTerm("acme", "shop")},
+		gatekeeper.BaseTerms(42, "acme", "renamed", "master"),
+	} {
+		got, err := s.PullsIndexed(ctx, terms...)
+		if err != nil {
+			t.Fatalf("PullsIndexed(%q): %v", terms, err)
+		}
+		if diff := cmp.Diff([]gatekeeper.PullKey{keyA}, got); diff != "" {
+			t.Errorf("PullsIndexed(%q) (-want +got):\n%s", terms, diff)
+		}
+	}
+}

@@ -76,6 +76,7 @@ func Run(t *testing.T, open Opener) {
 		{"EvidenceIsACopy", testEvidenceCopy},
 		{"Pulls", testPulls},
 		{"PullsForSHA", testPullsForSHA},
+		{"PullsIndexed", testPullsIndexed},
 		{"Queue", testQueue},
 		{"QueueCoalesces", testCoalesce},
 		{"Decisions", testDecisions},
@@ -498,6 +499,59 @@ func testPulls(t *testing.T, open Opener) {
 	}
 }
 
+func testPullsIndexed(t *testing.T, open Opener) {
+	s, _ := openStore(t, open)
+	ctx := context.Background()
+	const sha = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	other := gatekeeper.PullKey{Owner: "Acme", Repo: "Shop", Number: 103} // another case
+	// pr1 into master, then its base edited to release (through Update);
+	// pr2 into master of repository id 42; pr3 (billing) has no snapshot
+	// yet; other into master, keyed in another case.
+	record(t, s, "d-1", pullEvent(pr1, "d-1", sha, 1), pr1)
+	moved := pullEvent(pr1, "", sha, 2)
+	moved.PullRequest.BaseRef = "release"
+	if _, err := s.Update(ctx, pr1, applying(moved)); err != nil {
+		t.Fatalf("Update(%s): %v", pr1, err)
+	}
+	withID := pullEvent(pr2, "d-2", sha, 1)
+	withID.PullRequest.RepoID = 42
+	record(t, s, "d-2", withID, pr2)
+	record(t, s, "d-3", reviewEvent(pr3, "d-3", 1), pr3)
+	record(t, s, "d-4", pullEvent(other, "d-4", sha, 1), other)
+
+	tests := []struct {
+		name  string
+		terms []string
+		want  []gatekeeper.PullKey
+	}{
+		{name: "repository, any case", terms: []string{gatekeeper.RepoTerm("ACME", "shop")}, want: []gatekeeper.PullKey{pr1, pr2, other}},
+		{name: "repository without a snapshot", terms: []string{gatekeeper.RepoTerm("acme", "billing")}, want: []gatekeeper.PullKey{pr3}},
+		// pr1 stays under its old base: the index is a superset.
+		{name: "base by name", terms: gatekeeper.BaseTerms(0, "acme", "shop", "master"), want: []gatekeeper.PullKey{pr1, pr2, other}},
+		{name: "edited base", terms: gatekeeper.BaseTerms(0, "acme", "shop", "release"), want: []gatekeeper.PullKey{pr1}},
+		// A renamed repository: its new name is unknown to the keys, its id is not.
+		{name: "base by id", terms: gatekeeper.BaseTerms(42, "acme", "shop-renamed", "master"), want: []gatekeeper.PullKey{pr2}},
+		{name: "id and name, once each", terms: gatekeeper.BaseTerms(42, "acme", "shop", "master"), want: []gatekeeper.PullKey{pr1, pr2, other}},
+		{name: "base is not a prefix", terms: gatekeeper.BaseTerms(0, "acme", "shop", "mast"), want: []gatekeeper.PullKey{}},
+		{name: "repository is not a prefix", terms: []string{gatekeeper.RepoTerm("acme", "sho")}, want: []gatekeeper.PullKey{}},
+		{name: "no terms", want: []gatekeeper.PullKey{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.PullsIndexed(ctx, tt.terms...)
+			if err != nil {
+				t.Fatalf("PullsIndexed(%q): %v", tt.terms, err)
+			}
+			if got == nil {
+				got = []gatekeeper.PullKey{}
+			}
+			if diff := cmp.Diff(sortKeys(tt.want), got); diff != "" {
+				t.Errorf("PullsIndexed(%q) (-want +got), in key order:\n%s", tt.terms, diff)
+			}
+		})
+	}
+}
+
 func testPullsForSHA(t *testing.T, open Opener) {
 	s, _ := openStore(t, open)
 	ctx := context.Background()
@@ -746,17 +800,14 @@ func testForget(t *testing.T, open Opener) {
 		{name: "recorded at the cut", delivery: "d-at-cut", wantDup: true},
 		{name: "recorded after the cut", delivery: "d-new", wantDup: true},
 	}
-	// A store that says which ids it has (the delivery sweeper asks)
-	// agrees with Record's dedupe.
-	if dc, ok := s.(gatekeeper.DeliveryChecker); ok {
-		for _, tt := range append(tests, struct {
-			name     string
-			delivery string
-			wantDup  bool
-		}{name: "never recorded", delivery: "d-never", wantDup: false}) {
-			if has, err := dc.HasDelivery(ctx, tt.delivery); err != nil || has != tt.wantDup {
-				t.Errorf("%s: HasDelivery(%s) = %t, %v; want %t", tt.name, tt.delivery, has, err, tt.wantDup)
-			}
+	// HasDelivery (the delivery sweeper asks) agrees with Record's dedupe.
+	for _, tt := range append(tests, struct {
+		name     string
+		delivery string
+		wantDup  bool
+	}{name: "never recorded", delivery: "d-never", wantDup: false}) {
+		if has, err := s.HasDelivery(ctx, tt.delivery); err != nil || has != tt.wantDup {
+			t.Errorf("%s: HasDelivery(%s) = %t, %v; want %t", tt.name, tt.delivery, has, err, tt.wantDup)
 		}
 	}
 	for _, tt := range tests {
@@ -979,6 +1030,13 @@ func testReopen(t *testing.T, open Opener, reopen Reopener) {
 	}
 	if diff := cmp.Diff([]gatekeeper.PullKey{pr1}, got); diff != "" {
 		t.Errorf("PullsForSHA after reopening (-want +got):\n%s", diff)
+	}
+	got, err = s.PullsIndexed(ctx, gatekeeper.BaseTerms(0, pr1.Owner, pr1.Repo, "master")...)
+	if err != nil {
+		t.Fatalf("PullsIndexed after reopening: %v", err)
+	}
+	if diff := cmp.Diff([]gatekeeper.PullKey{pr1}, got); diff != "" {
+		t.Errorf("PullsIndexed after reopening (-want +got):\n%s", diff)
 	}
 	decs, err := s.Decisions(ctx, pr1, 10)
 	if err != nil {
