@@ -224,17 +224,16 @@ func show(e gatekeeper.Event) string {
 	return s
 }
 
-// publicPayloads lists every JSON payload under the shared public
-// fixtures (octokit/webhooks, drone/go-scm) and the recorded ones, with
-// the event type each is for.
+// publicPayloads lists every JSON payload of the public GitHub examples
+// (octokit/webhooks, drone/go-scm: the byte-for-byte copy of
+// shared/fixtures/public/data/github in test/testdata) and the recorded
+// ones, with the event type each is for.
 func publicPayloads(t testing.TB) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, root := range []string{"/work/shared/fixtures/public/data/github", "../../test/testdata/fixtures/github/public"} {
-		files, _ := filepath.Glob(filepath.Join(root, "*", "*", "*.json"))
-		for _, f := range files {
-			out[f] = filepath.Base(filepath.Dir(f))
-		}
+	files, _ := filepath.Glob("../../test/testdata/fixtures/github/public/*/*/*.json")
+	for _, f := range files {
+		out[f] = filepath.Base(filepath.Dir(f))
 	}
 	recorded, _ := filepath.Glob("../../test/testdata/fixtures/github/*.json")
 	for _, f := range recorded {
