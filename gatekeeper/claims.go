@@ -23,7 +23,13 @@ func (r Review) Awaited() bool {
 // Awaited reports whether c is a claim that counts only once GitHub has
 // confirmed it: a command other than a NOGO, not deleted, that GitHub has
 // not shown and not contradicted.
+//
+// A NOGO whose deletion a webhook claims is awaited too: it counts as
+// standing until GitHub confirms the deletion (Counted keeps it).
 func (c Comment) Awaited() bool {
+	if c.DeletionClaimed != "" && !c.Deleted {
+		return true
+	}
 	if c.Confirmed || c.Disputed != "" || c.Deleted {
 		return false
 	}
@@ -36,13 +42,29 @@ func (c Comment) Awaited() bool {
 // all. With confirm true it is a copy without the awaited claims and
 // without anything GitHub contradicted; the rest is shared with ev, so the
 // copy must not be changed.
+//
+// A NOGO whose deletion only a webhook claims stands while confirm is true;
+// with confirm false the claim counts like the others (the copy has it
+// deleted).
 func (ev *Evidence) Counted(confirm bool) *Evidence {
 	if !confirm {
-		return ev
+		if !slices.ContainsFunc(ev.Comments, func(c Comment) bool { return c.DeletionClaimed != "" }) {
+			return ev
+		}
+		out := *ev
+		out.Comments = slices.Clone(ev.Comments)
+		for i := range out.Comments {
+			if c := &out.Comments[i]; c.DeletionClaimed != "" {
+				c.Deleted = true
+			}
+		}
+		return &out
 	}
 	out := *ev
 	out.Reviews = slices.DeleteFunc(slices.Clone(ev.Reviews), func(r Review) bool { return r.Disputed != "" || r.Awaited() })
-	out.Comments = slices.DeleteFunc(slices.Clone(ev.Comments), func(c Comment) bool { return c.Disputed != "" || c.Awaited() })
+	out.Comments = slices.DeleteFunc(slices.Clone(ev.Comments), func(c Comment) bool {
+		return c.Disputed != "" || (c.Awaited() && c.DeletionClaimed == "")
+	})
 	return &out
 }
 
@@ -58,7 +80,13 @@ func (ev *Evidence) AwaitedClaims() []string {
 		}
 	}
 	for _, c := range ev.Comments {
-		if c.Awaited() {
+		if c.Awaited() && c.DeletionClaimed != "" {
+			what := "deleted"
+			if c.EditClaimed {
+				what = "edited away"
+			}
+			out = append(out, fmt.Sprintf("GitHub to confirm %s %s their NOGO", c.User, what))
+		} else if c.Awaited() {
 			cmd, _ := c.command()
 			out = append(out, fmt.Sprintf("GitHub to confirm %s's /%s", c.User, cmd.Kind))
 		}

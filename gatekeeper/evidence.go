@@ -127,6 +127,18 @@ type Comment struct {
 	// back); Disputed, what it contradicts. Like Review.Confirmed.
 	Confirmed bool   `json:"confirmed,omitempty"`
 	Disputed  string `json:"disputed,omitempty"`
+	// DeletionClaimed is who a webhook says deleted this NOGO (its
+	// author), while GitHub has not confirmed the deletion;
+	// DeletionClaimedAt, when the claim arrived. A signed webhook is only a
+	// claim (see claims.go): the NOGO stands until GitHub answers 404 for
+	// the comment, and a deletion GitHub contradicts is forgotten.
+	DeletionClaimed   string    `json:"deletion_claimed,omitempty"`
+	DeletionClaimedAt time.Time `json:"deletion_claimed_at,omitzero"`
+	// EditClaimed marks the claim as an edit that took the NOGO away (into
+	// no command, or another): the NOGO stands until GitHub shows the
+	// comment changed, and GitHub's version then replaces it as the
+	// author's edit.
+	EditClaimed bool `json:"edit_claimed,omitempty"`
 }
 
 // CommentsCursor is a position in the comments list: the list is read
@@ -401,7 +413,7 @@ func (ev *Evidence) Apply(e Event) {
 		ev.upsertReview(*r)
 	}
 	if c := e.Comment; c != nil {
-		ev.upsertComment(*c)
+		ev.upsertComment(*c, e.Received)
 	}
 	if c := e.Check; c != nil {
 		ev.upsertCheck(*c)
@@ -560,8 +572,23 @@ func (ev *Evidence) upsertReview(r Review) {
 	ev.Reviews = append(ev.Reviews, r)
 }
 
-func (ev *Evidence) upsertComment(c Comment) {
+func (ev *Evidence) upsertComment(c Comment, received time.Time) {
 	c.compact()
+	if ev.claimDeletion(c, received) {
+		return
+	}
+	for i := range ev.Comments {
+		if cur := &ev.Comments[i]; cur.ID == c.ID && cur.DeletionClaimed != "" {
+			// A redelivered creation or edit keeps a deletion claim
+			// pending (upsertComment changes cur in place).
+			claim, at := cur.DeletionClaimed, cur.DeletionClaimedAt
+			defer func() {
+				if !cur.Deleted && cur.DeletionClaimed == "" {
+					cur.DeletionClaimed, cur.DeletionClaimedAt = claim, at
+				}
+			}()
+		}
+	}
 	// An edited comment read from the list does not say who edited it:
 	// anybody with write access may edit anybody's comment. Until a
 	// webhook names the editor, such an edit may only close the gate
@@ -662,6 +689,69 @@ func (ev *Evidence) upsertComment(c Comment) {
 	}
 	ev.Comments = append(ev.Comments, c)
 	ev.trimComments(c.User)
+}
+
+// claimDeletion handles c when it is a webhook's deletion of a NOGO by its
+// author, or an edit by its author that takes the NOGO away, or GitHub's
+// answer to such a claim, and reports whether it did.
+// A deletion claim leaves the NOGO standing, marked DeletionClaimed, until
+// GitHub confirms it (a Confirmed deletion: the comment answers 404); what
+// GitHub shows of the comment refutes it. Someone else's deletion of a NOGO
+// is no claim at all: it never drops the NOGO (upsertComment).
+func (ev *Evidence) claimDeletion(c Comment, received time.Time) bool {
+	var cur *Comment
+	for i := range ev.Comments {
+		if ev.Comments[i].ID == c.ID {
+			cur = &ev.Comments[i]
+		}
+	}
+	if cur != nil && cur.DeletionClaimed != "" && !cur.Deleted {
+		switch {
+		case c.Confirmed && c.Deleted:
+			cur.Deleted, cur.EditedBy = true, cur.DeletionClaimed
+			cur.DeletionClaimed, cur.DeletionClaimedAt, cur.EditClaimed = "", time.Time{}, false
+			return true
+		case c.Confirmed || c.Disputed != "":
+			// GitHub still has the comment: a deletion was forged (or
+			// replayed), and so was an edit unless GitHub shows it
+			// (githubapi sends it as the author's, not Fetched). The
+			// NOGO stands as it was; GitHub's version confirms it when
+			// it shows the same.
+			cur.DeletionClaimed, cur.DeletionClaimedAt, cur.EditClaimed = "", time.Time{}, false
+			if c.Disputed != "" {
+				return true
+			}
+			return false
+		}
+	}
+	if c.Fetched || c.Confirmed || c.Via == ViaSlack || (c.EditedBy != "" && c.EditedBy != c.User) {
+		return false
+	}
+	nogo := func(x *Comment) bool { cmd, ok := x.command(); return ok && cmd.Kind == "nogo" }
+	if !c.Deleted {
+		// An edit by the author that takes their NOGO away is a claim
+		// like a deletion (an edit into another NOGO only closes).
+		if c.EditedBy == "" || cur == nil || cur.Deleted || cur.Via == ViaSlack || cur.User != c.User || !nogo(cur) || nogo(&c) {
+			return false
+		}
+		cur.DeletionClaimed, cur.DeletionClaimedAt, cur.EditClaimed = c.User, received, true
+		return true
+	}
+	switch {
+	case cur == nil && nogo(&c):
+		// First seen deleted: the NOGO it held stands until GitHub
+		// confirms the deletion.
+		c.Deleted, c.DeletionClaimed, c.DeletionClaimedAt = false, c.User, received
+		ev.Comments = append(ev.Comments, c)
+		ev.trimComments(c.User)
+		return true
+	case cur != nil && !cur.Deleted && cur.Via != ViaSlack && cur.User == c.User && nogo(cur):
+		// What the evidence holds is the NOGO: a forged deletion's
+		// body must not replace it.
+		cur.DeletionClaimed, cur.DeletionClaimedAt, cur.EditClaimed = c.User, received, false
+		return true
+	}
+	return false
 }
 
 // shows reports whether c says what cur holds: the same author, command

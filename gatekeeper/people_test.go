@@ -170,9 +170,17 @@ func TestOthersCannotChangeAVote(t *testing.T) {
 		{"another person's deletion is ignored", []Comment{nogo,
 			{ID: 1, User: "qa-carol", Body: nogo.Body, CreatedAt: at(1), UpdatedAt: at(1), Deleted: true, EditedBy: "dev-dave"}},
 			[]Vote{{User: "qa-carol", Vote: "nogo", Reason: "smoke test flaky", CommentID: 1, HeadSHA: "aaa"}}},
-		{"the author's own edit counts", []Comment{nogo,
+		{"the author's own edit of a NOGO waits for GitHub", []Comment{nogo,
 			{ID: 1, User: "qa-carol", Body: "/go", CreatedAt: at(1), UpdatedAt: at(2), EditedBy: "qa-carol"}},
+			[]Vote{{User: "qa-carol", Vote: "nogo", Reason: "smoke test flaky", CommentID: 1, HeadSHA: "aaa"}}},
+		{"the author's own edit counts once GitHub shows it", []Comment{nogo,
+			{ID: 1, User: "qa-carol", Body: "/go", CreatedAt: at(1), UpdatedAt: at(2), EditedBy: "qa-carol"},
+			{ID: 1, User: "qa-carol", Body: "/go", CreatedAt: at(1), UpdatedAt: at(2), EditedBy: "qa-carol", Confirmed: true}},
 			[]Vote{{User: "qa-carol", Vote: "go", CommentID: 1, HeadSHA: "aaa"}}},
+		{"the author's own edit of a GO counts", []Comment{
+			{ID: 2, User: "sre-dan", Body: "/go", CreatedAt: at(1), UpdatedAt: at(1)},
+			{ID: 2, User: "sre-dan", Body: "/nogo db migration", CreatedAt: at(1), UpdatedAt: at(2), EditedBy: "sre-dan"}},
+			[]Vote{{User: "sre-dan", Vote: "nogo", Reason: "db migration", CommentID: 2, HeadSHA: "aaa"}}},
 		{"first seen through another person's edit: no vote", []Comment{
 			{ID: 1, User: "qa-carol", Body: "/go", CreatedAt: at(1), UpdatedAt: at(2), EditedBy: "dev-dave"}},
 			[]Vote{}},

@@ -182,6 +182,8 @@ type member struct {
 	state State
 	desc  string
 	gated bool
+	// writes: the author may write to the repository, or is unknown.
+	writes bool
 }
 
 // gated reports whether the pull request is a release pull request (or not
@@ -189,6 +191,12 @@ type member struct {
 // not from a fork (BranchPairs.Release).
 func (s *Service) gated(ev *Evidence) bool {
 	return ev.PR == nil || s.o.Gated.Release(ev.PR)
+}
+
+// writes reports whether the pull request's author may write to the
+// repository (or it is not described yet).
+func writes(ev *Evidence) bool {
+	return ev.PR == nil || ev.PR.WritesTo()
 }
 
 // shared returns the status of sha: rec's own when no other open gated
@@ -199,12 +207,12 @@ func (s *Service) gated(ev *Evidence) bool {
 // release's commit; merging it would merge the same commit anyway.
 func (s *Service) shared(ctx context.Context, key PullKey, ev *Evidence, rec DecisionRecord, peers []*Evidence) (Status, error) {
 	sha := ev.HeadSHA()
-	all := []member{{key, rec.Decision.State, rec.Description, s.gated(ev)}}
+	all := []member{{key, rec.Decision.State, rec.Description, s.gated(ev), writes(ev)}}
 	for _, p := range peers {
 		if !s.posts(p) || p.HeadSHA() != sha {
 			continue
 		}
-		m := member{key: p.Key, state: Pending, desc: "Evaluating", gated: s.gated(p)}
+		m := member{key: p.Key, state: Pending, desc: "Evaluating", gated: s.gated(p), writes: writes(p)}
 		recs, err := s.o.Store.Decisions(ctx, p.Key, 1)
 		if err != nil {
 			return Status{}, fmt.Errorf("loading the last decision for %s: %w", p.Key, err)
@@ -217,6 +225,12 @@ func (s *Service) shared(ctx context.Context, key PullKey, ev *Evidence, rec Dec
 	members := all
 	if slices.ContainsFunc(all, func(m member) bool { return m.gated }) {
 		members = slices.DeleteFunc(slices.Clone(all), func(m member) bool { return !m.gated })
+	}
+	// Nor may a stranger's pull request at the release's head (anyone can
+	// open one on a public repository): while one of an author with write
+	// access is there, only those decide (see PullRequest.WritesTo).
+	if slices.ContainsFunc(members, func(m member) bool { return m.writes }) {
+		members = slices.DeleteFunc(members, func(m member) bool { return !m.writes })
 	}
 	sort.Slice(members, func(i, j int) bool {
 		a, b := members[i], members[j]

@@ -47,19 +47,23 @@ func ParsePullKey(s string) (PullKey, error) {
 
 // PullRequest is a snapshot of a pull request as GitHub last described it.
 type PullRequest struct {
-	Key     PullKey  `json:"key"`
-	RepoID  int64    `json:"repo_id,omitempty"`
-	Title   string   `json:"title"`
-	Body    string   `json:"body"`
-	Author  string   `json:"author"`
-	State   string   `json:"state"` // "open" or "closed"
-	Draft   bool     `json:"draft"`
-	Merged  bool     `json:"merged"`
-	HeadRef string   `json:"head_ref"`
-	HeadSHA string   `json:"head_sha"`
-	BaseRef string   `json:"base_ref"`
-	BaseSHA string   `json:"base_sha"`
-	Labels  []string `json:"labels"`
+	Key    PullKey `json:"key"`
+	RepoID int64   `json:"repo_id,omitempty"`
+	Title  string  `json:"title"`
+	Body   string  `json:"body"`
+	Author string  `json:"author"`
+	// AuthorAssociation is GitHub's word for the author's relation to the
+	// repository (OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, NONE, …);
+	// "" when unknown. See WritesTo.
+	AuthorAssociation string   `json:"author_association,omitempty"`
+	State             string   `json:"state"` // "open" or "closed"
+	Draft             bool     `json:"draft"`
+	Merged            bool     `json:"merged"`
+	HeadRef           string   `json:"head_ref"`
+	HeadSHA           string   `json:"head_sha"`
+	BaseRef           string   `json:"base_ref"`
+	BaseSHA           string   `json:"base_sha"`
+	Labels            []string `json:"labels"`
 	// LabeledAt is when GitHub says each label was last added (the
 	// pull_request "labeled" webhook's updated_at), for the labels it
 	// still has; a label whose adding was not seen has no entry.
@@ -71,6 +75,18 @@ type PullRequest struct {
 	// RepoID for a branch of the repository itself, another for a fork,
 	// 0 when GitHub names none (a deleted fork).
 	HeadRepoID int64 `json:"head_repo_id,omitempty"`
+}
+
+// WritesTo reports whether the author may write to the repository as far
+// as GitHub says (OWNER, MEMBER or COLLABORATOR), or GitHub did not say: a
+// pull request of unknown authorship is taken as one that counts (fail
+// closed where it blocks).
+func (pr *PullRequest) WritesTo() bool {
+	switch strings.ToUpper(pr.AuthorAssociation) {
+	case "", "OWNER", "MEMBER", "COLLABORATOR":
+		return true
+	}
+	return false
 }
 
 // FromFork reports whether the head branch is not the repository's own: a

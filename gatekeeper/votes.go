@@ -45,40 +45,53 @@ var liftArgs = regexp.MustCompile(`^@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\
 // several command lines the last one counts, as a person reading it would
 // assume. ok is false when the comment holds none.
 //
-// Only what GitHub shows counts, when it would open the gate: a command
-// line in a fenced code block or an HTML comment is not a GO, a
-// /withdraw or a lift (a NOGO saying "once fixed I will post /go" in a
-// code block stays a NOGO). A NOGO counts wherever it is: closing the gate
-// is the safe direction.
+// Only what GitHub shows as text counts, when it would open the gate: a
+// command line in a code block (fenced with ``` or ~~~, also inside a list
+// item or a quote, or indented by four columns: spaces or a tab), in an
+// HTML <pre> block or in an HTML comment is not a GO, a /withdraw or a
+// lift (a NOGO saying "once fixed I will post /go" in a code block stays a
+// NOGO). A NOGO counts wherever it is: closing the gate is the safe
+// direction. Lines end at "\n", "\r\n" or a lone "\r", as in Markdown.
 func ParseCommand(body string) (cmd Command, ok bool) {
+	if strings.Contains(body, "\r") {
+		body = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(body)
+	}
 	if all, ok := lastCommand(body); ok && all.Kind == "nogo" && all.Refused == "" {
 		return all, true
 	}
 	return lastCommand(visibleText(body))
 }
 
-// visibleText is body as GitHub renders it, for finding command lines:
-// the lines of fenced code blocks (``` or ~~~) are blanked and HTML
-// comments removed (one left open hides the rest).
+// visibleText is body as GitHub renders it as text, for finding command
+// lines: the lines of code blocks are blanked and HTML comments removed
+// (one left open hides the rest). It errs towards hiding: a line indented
+// by four columns is blanked even where Markdown would continue a
+// paragraph or a list item with it, and a fence left open (or one only
+// Markdown's finer rules would not take for a fence) hides the rest.
 func visibleText(body string) string {
-	if !strings.Contains(body, "```") && !strings.Contains(body, "~~~") && !strings.Contains(body, "<!--") {
+	if !strings.Contains(body, "```") && !strings.Contains(body, "~~~") && !strings.Contains(body, "<") &&
+		!strings.Contains(body, "\t") && !strings.Contains(body, "    ") {
 		return body
 	}
 	lines := strings.Split(body, "\n")
 	fence := ""
+	raw := false // in an HTML block of preformatted text (<pre>, …)
 	for i, line := range lines {
-		trimmed := strings.TrimLeft(line, " ")
-		indent := len(line) - len(trimmed)
+		content := stripContainers(line)
 		switch {
 		case fence != "":
-			if indent <= 3 && strings.HasPrefix(trimmed, fence) && strings.Trim(trimmed, fence[:1]+" \t\r") == "" {
+			if closesFence(content, fence) {
 				fence = ""
 			}
 			lines[i] = ""
-		case indent <= 3 && (strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~")):
-			n := len(trimmed) - len(strings.TrimLeft(trimmed, trimmed[:1]))
-			fence = strings.Repeat(trimmed[:1], n)
+		case raw || opensRawBlock(content):
+			raw = !closesRawBlock(content)
 			lines[i] = ""
+		case opensFence(content) != "":
+			fence = opensFence(content)
+			lines[i] = ""
+		case indentColumns(line) >= 4:
+			lines[i] = "" // an indented code block
 		}
 	}
 	text := strings.Join(lines, "\n")
@@ -96,6 +109,105 @@ func visibleText(body string) string {
 		}
 		text = text[open+4+end+3:]
 	}
+}
+
+// rawTags open the HTML blocks Markdown passes through up to their closing
+// tag, blank lines and all; <pre> shows its text as code.
+var rawTags = []string{"pre", "script", "style", "textarea"}
+
+// opensRawBlock reports whether content (after at most three spaces)
+// begins such a block: "<pre", then white space, ">" or the line's end,
+// whatever the case.
+func opensRawBlock(content string) bool {
+	trimmed := strings.TrimLeft(content, " ")
+	if len(content)-len(trimmed) > 3 || !strings.HasPrefix(trimmed, "<") {
+		return false
+	}
+	lower := strings.ToLower(trimmed[1:])
+	for _, tag := range rawTags {
+		if rest, ok := strings.CutPrefix(lower, tag); ok && (rest == "" || strings.ContainsAny(rest[:1], " \t>")) {
+			return true
+		}
+	}
+	return false
+}
+
+// closesRawBlock reports whether content holds a closing tag that ends
+// such a block.
+func closesRawBlock(content string) bool {
+	lower := strings.ToLower(content)
+	for _, tag := range rawTags {
+		if strings.Contains(lower, "</"+tag+">") {
+			return true
+		}
+	}
+	return false
+}
+
+// indentColumns is how many columns of white space begin line, a tab
+// reaching the next multiple of four, as Markdown counts them.
+func indentColumns(line string) int {
+	cols := 0
+	for _, r := range line {
+		switch r {
+		case ' ':
+			cols++
+		case '\t':
+			cols += 4 - cols%4
+		default:
+			return cols
+		}
+	}
+	return cols
+}
+
+// stripContainers removes the quote markers (">") and list item markers
+// ("-", "*", "+", "1." or "1)") that begin line, each after at most three
+// spaces, so that a fence inside them is seen.
+func stripContainers(line string) string {
+	for {
+		rest := strings.TrimLeft(line, " ")
+		if len(line)-len(rest) > 3 {
+			return line
+		}
+		switch {
+		case strings.HasPrefix(rest, ">"):
+			line = strings.TrimPrefix(rest[1:], " ")
+			continue
+		case strings.HasPrefix(rest, "-") || strings.HasPrefix(rest, "*") || strings.HasPrefix(rest, "+"):
+			if after := rest[1:]; after == "" || after[0] == ' ' || after[0] == '\t' {
+				line = strings.TrimLeft(after, " \t")
+				continue
+			}
+		default:
+			n := len(rest) - len(strings.TrimLeft(rest, "0123456789"))
+			if n >= 1 && n <= 9 && len(rest) > n && (rest[n] == '.' || rest[n] == ')') {
+				if after := rest[n+1:]; after == "" || after[0] == ' ' || after[0] == '\t' {
+					line = strings.TrimLeft(after, " \t")
+					continue
+				}
+			}
+		}
+		return line
+	}
+}
+
+// opensFence returns the fence (three or more backticks or tildes) that
+// content opens, after at most three spaces, or "".
+func opensFence(content string) string {
+	trimmed := strings.TrimLeft(content, " ")
+	if len(content)-len(trimmed) > 3 || !(strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~")) {
+		return ""
+	}
+	n := len(trimmed) - len(strings.TrimLeft(trimmed, trimmed[:1]))
+	return strings.Repeat(trimmed[:1], n)
+}
+
+// closesFence reports whether content closes fence: at most three spaces,
+// at least as many of its characters, nothing after but white space.
+func closesFence(content, fence string) bool {
+	trimmed := strings.TrimLeft(content, " ")
+	return len(content)-len(trimmed) <= 3 && strings.HasPrefix(trimmed, fence) && strings.Trim(trimmed, fence[:1]+" \t") == ""
 }
 
 // lastCommand reads the last command line of body (see ParseCommand).

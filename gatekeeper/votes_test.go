@@ -99,7 +99,7 @@ func TestTrimKeepsAStandingNogo(t *testing.T) {
 // TestNogoOutlivesAPush is the domain side of "a veto outlives a push":
 // QA's NOGO on the old head stands on the new one, a GO by another QA
 // member does not take it away, and only its author's later /go or
-// /withdraw (or deleting it) does; lifts naming the author after the NOGO
+// /withdraw (or deleting it, once GitHub confirms the deletion) does; lifts naming the author after the NOGO
 // are attached.
 func TestNogoOutlivesAPush(t *testing.T) {
 	t.Parallel()
@@ -129,7 +129,17 @@ func TestNogoOutlivesAPush(t *testing.T) {
 		{"the author's withdraw clears it", []Event{comment(3, "qa-carol", "/withdraw", 12)}, []Nogo{}},
 		{"someone else's withdraw does not", []Event{comment(3, "qa-frank", "/withdraw", 12)},
 			[]Nogo{{User: "qa-carol", Reason: "refunds broken", CommentID: 1, HeadSHA: "aaa", At: at(1)}}},
-		{"the author deleting it clears it", []Event{{Comment: &Comment{ID: 1, User: "qa-carol", Body: "/nogo refunds broken", CreatedAt: at(1), UpdatedAt: at(12), Deleted: true, EditedBy: "qa-carol"}}}, []Nogo{}},
+		{"the author deleting it, claimed by a webhook only, does not", []Event{{Comment: &Comment{ID: 1, User: "qa-carol", Body: "/go", CreatedAt: at(1), UpdatedAt: at(12), Deleted: true, EditedBy: "qa-carol"}}},
+			[]Nogo{{User: "qa-carol", Reason: "refunds broken", CommentID: 1, HeadSHA: "aaa", At: at(1)}}},
+		{"the author deleting it clears it once GitHub confirms", []Event{
+			{Comment: &Comment{ID: 1, User: "qa-carol", Body: "/nogo refunds broken", CreatedAt: at(1), UpdatedAt: at(12), Deleted: true, EditedBy: "qa-carol"}},
+			{Comment: &Comment{ID: 1, User: "qa-carol", CreatedAt: at(1), UpdatedAt: at(1), Deleted: true, Fetched: true, Confirmed: true}},
+		}, []Nogo{}},
+		{"a deletion GitHub refutes is forgotten", []Event{
+			{Comment: &Comment{ID: 1, User: "qa-carol", Body: "/nogo refunds broken", CreatedAt: at(1), UpdatedAt: at(12), Deleted: true, EditedBy: "qa-carol"}},
+			{Comment: &Comment{ID: 1, User: "qa-carol", Body: "/nogo refunds broken", CreatedAt: at(1), UpdatedAt: at(1), Fetched: true, Confirmed: true}},
+			{Comment: &Comment{ID: 1, User: "qa-carol", CreatedAt: at(1), UpdatedAt: at(1), Deleted: true, Fetched: true, Confirmed: true}},
+		}, []Nogo{{User: "qa-carol", Reason: "refunds broken", CommentID: 1, HeadSHA: "aaa", At: at(1)}}},
 		{"someone else deleting it does not", []Event{{Comment: &Comment{ID: 1, User: "qa-carol", Body: "/nogo refunds broken", CreatedAt: at(1), UpdatedAt: at(12), Deleted: true, EditedBy: "sre-dan"}}},
 			[]Nogo{{User: "qa-carol", Reason: "refunds broken", CommentID: 1, HeadSHA: "aaa", At: at(1)}}},
 		{"a lift is attached for the policy to judge", []Event{comment(3, "rm-grace", "/lift @QA-Carol fixed in bbb, checked with QA", 12), comment(4, "dev-zoe", "/lift @qa-carol I want it", 13), comment(5, "rm-grace", "/lift @qa-carol", 14)},

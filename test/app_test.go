@@ -1,16 +1,8 @@
 package test
 
 import (
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -22,27 +14,23 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/releasegate/gatekeeper/gatekeeper/githubapi/githubapptest"
 )
 
 const e2eAppID = 4242
 
-// appFront is GitHub as a GitHub App sees it, in front of the fake GitHub:
-// GET /app, GET /repos/{o}/{r}/installation and POST
-// /app/installations/{id}/access_tokens take only a JWT signed with the
-// App's key (RS256, iss = the App id, expiring within 10 minutes); every
-// other call takes only an unexpired token of the installation that holds
-// the repository, and is then passed to the fake GitHub behind. It serves
-// under /api/v3, as GitHub Enterprise Server does. The App answers have
-// the shapes GitHub documents: no App exchange is among the fixtures.
+// appFront is GitHub as a GitHub App sees it (githubapptest.App, shared
+// with the githubapi tests), in front of the fake GitHub: the App's own
+// calls take only a JWT signed with the App's key, every other call only an
+// unexpired token of the installation that holds the repository, and is
+// then passed to the fake GitHub behind. It serves under /api/v3, as GitHub
+// Enterprise Server does.
 type appFront struct {
 	*httptest.Server
-	pub *rsa.PublicKey
-	// owners maps "repos/owner/repo" and "orgs/org" (lower case) to the
-	// installation that holds them.
-	owners map[string]int64
+	*githubapptest.App
 
 	// ownStatus, when set, is the status in the gatekeeper's context that
 	// is already on every commit: the combined status and the list of
@@ -52,23 +40,9 @@ type appFront struct {
 	// checkRuns, when set, answers the check run writes (POST …/check-runs,
 	// PATCH …/check-runs/{id}) instead of the fake GitHub behind.
 	checkRuns http.HandlerFunc
-
-	mu     sync.Mutex
-	tokens map[string]frontToken
-	log    []string // "METHOD /path as"
 }
 
-type frontToken struct {
-	inst    int64
-	expires time.Time
-}
-
-var (
-	frontTokens       = regexp.MustCompile(`^/app/installations/([0-9]+)/access_tokens$`)
-	frontInstallation = regexp.MustCompile(`^/(repos/[^/]+/[^/]+|orgs/[^/]+)/installation$`)
-	frontOwner        = regexp.MustCompile(`^/(repos/[^/]+/[^/]+|orgs/[^/]+)/`)
-	frontCommitStatus = regexp.MustCompile(`^/repos/[^/]+/[^/]+/commits/([0-9a-f]{40})/(status|statuses)$`)
-)
+var frontCommitStatus = regexp.MustCompile(`^/repos/[^/]+/[^/]+/commits/([0-9a-f]{40})/(status|statuses)$`)
 
 func newAppFront(t *testing.T, behind *fakeGitHub, pub *rsa.PublicKey) *appFront {
 	t.Helper()
@@ -79,43 +53,28 @@ func newAppFront(t *testing.T, behind *fakeGitHub, pub *rsa.PublicKey) *appFront
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	// The repository is a user's, the release teams an organisation's:
 	// two installations.
-	f := &appFront{pub: pub, owners: map[string]int64{"repos/codertocat/hello-world": 77, "orgs/releasegate": 78}, tokens: map[string]frontToken{}}
+	f := &appFront{App: githubapptest.New(e2eAppID, pub)}
+	f.Repos["codertocat/hello-world"], f.Orgs["releasegate"] = 77, 78
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path, ok := strings.CutPrefix(r.URL.Path, "/api/v3")
 		if !ok {
 			writeJSONStatus(w, http.StatusNotFound, []byte(`{"message":"Not Found"}`))
 			return
 		}
-		if path == "/app" || frontTokens.MatchString(path) || frontInstallation.MatchString(path) {
-			f.serveApp(w, r, path)
+		if f.ServeApp(w, r, path) {
 			return
 		}
 		if path == "/app/hook/deliveries" {
 			// The delivery sweeper lists the App hook's deliveries, as
 			// the App (a JWT): none failed here.
-			how := "not jwt"
-			if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
-				how = "jwt"
+			if f.JWT(w, r, path) {
+				writeJSONStatus(w, http.StatusOK, []byte(`[]`))
 			}
-			f.record(r.Method + " " + path + " " + how)
-			writeJSONStatus(w, http.StatusOK, []byte(`[]`))
 			return
 		}
-		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "token ")
-		f.mu.Lock()
-		got, known := f.tokens[tok]
-		f.mu.Unlock()
-		if !known || !time.Now().Before(got.expires) {
-			f.record(r.Method + " " + path + " refused")
-			writeJSONStatus(w, http.StatusUnauthorized, []byte(`{"message":"Bad credentials"}`))
+		if f.Authorize(w, r, path) == 0 {
 			return
 		}
-		if m := frontOwner.FindStringSubmatch(path); m == nil || f.owners[strings.ToLower(m[1])] != got.inst {
-			f.record(r.Method + " " + path + " other installation's token")
-			writeJSONStatus(w, http.StatusNotFound, []byte(`{"message":"Not Found"}`))
-			return
-		}
-		f.record(fmt.Sprintf("%s %s token %d", r.Method, path, got.inst))
 		if f.checkRuns != nil && r.Method != http.MethodGet && strings.Contains(path, "/check-runs") {
 			f.checkRuns(w, r)
 			return
@@ -136,106 +95,16 @@ func newAppFront(t *testing.T, behind *fakeGitHub, pub *rsa.PublicKey) *appFront
 	return f
 }
 
-func (f *appFront) record(s string) {
-	f.mu.Lock()
-	f.log = append(f.log, s)
-	f.mu.Unlock()
-}
-
-func (f *appFront) calls() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.log...)
-}
-
-func (f *appFront) serveApp(w http.ResponseWriter, r *http.Request, path string) {
-	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if err := checkAppJWT(bearer, f.pub, time.Now()); err != nil {
-		f.record(r.Method + " " + path + " bad jwt: " + err.Error())
-		writeJSONStatus(w, http.StatusUnauthorized, []byte(`{"message":"A JSON web token could not be decoded"}`))
-		return
-	}
-	f.record(r.Method + " " + path + " jwt")
-	switch m, inst := frontTokens.FindStringSubmatch(path), frontInstallation.FindStringSubmatch(path); {
-	case path == "/app":
-		writeJSONStatus(w, http.StatusOK, []byte(fmt.Sprintf(`{"id":%d,"slug":"release-gate","name":"Release Gate"}`, e2eAppID)))
-	case inst != nil:
-		id, ok := f.owners[strings.ToLower(inst[1])]
-		if !ok {
-			writeJSONStatus(w, http.StatusNotFound, []byte(`{"message":"Not Found"}`))
-			return
-		}
-		writeJSONStatus(w, http.StatusOK, []byte(fmt.Sprintf(`{"id":%d,"app_id":%d}`, id, e2eAppID)))
-	case m != nil && r.Method == http.MethodPost && (m[1] == "77" || m[1] == "78"):
-		id, _ := strconv.ParseInt(m[1], 10, 64)
-		b := make([]byte, 16)
-		rand.Read(b)
-		tok := "ghs_" + hex.EncodeToString(b)
-		exp := time.Now().Add(time.Hour).Truncate(time.Second)
-		f.mu.Lock()
-		f.tokens[tok] = frontToken{inst: id, expires: exp}
-		f.mu.Unlock()
-		writeJSONStatus(w, http.StatusCreated, []byte(fmt.Sprintf(`{"token":%q,"expires_at":%q}`, tok, exp.UTC().Format(time.RFC3339))))
-	default:
-		writeJSONStatus(w, http.StatusNotFound, []byte(`{"message":"Not Found"}`))
-	}
-}
-
-// checkAppJWT checks a GitHub App JWT as GitHub does.
-func checkAppJWT(tok string, pub *rsa.PublicKey, now time.Time) error {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return errors.New("not a JWT")
-	}
-	seg := func(i int, v any) error {
-		b, err := base64.RawURLEncoding.DecodeString(parts[i])
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(b, v)
-	}
-	var header struct{ Alg string }
-	if err := seg(0, &header); err != nil || header.Alg != "RS256" {
-		return fmt.Errorf("alg %q", header.Alg)
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
-		return errors.New("signature")
-	}
-	var claims struct {
-		Iss      any
-		Exp, Iat int64
-	}
-	if err := seg(1, &claims); err != nil {
-		return err
-	}
-	exp := time.Unix(claims.Exp, 0)
-	switch {
-	case fmt.Sprint(claims.Iss) != strconv.Itoa(e2eAppID):
-		return fmt.Errorf("iss %v", claims.Iss)
-	case !exp.After(now) || exp.Sub(now) > 10*time.Minute:
-		return fmt.Errorf("exp in %s", exp.Sub(now))
-	case time.Unix(claims.Iat, 0).After(now.Add(time.Minute)):
-		return errors.New("iat in the future")
-	}
-	return nil
-}
-
 // startAppServer runs the binary as App e2eAppID against front, with a
 // key made for the test and handed over in a file.
 func startAppServer(t *testing.T, front func(pub *rsa.PublicKey) *appFront) (*server, *appFront) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := githubapptest.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	keyFile := filepath.Join(t.TempDir(), "app.pem")
-	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	if err := os.WriteFile(keyFile, pemKey, 0o600); err != nil {
+	if err := os.WriteFile(keyFile, githubapptest.KeyPEM(key), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f := front(&key.PublicKey)
@@ -263,11 +132,11 @@ func TestGitHubAppPostsStatus(t *testing.T) {
 	golden(t, "opened", normalizeHost(gh.Posts(), s.addr))
 
 	count := map[string]int{}
-	for _, c := range front.calls() {
+	for _, c := range front.Calls() {
 		switch {
-		case strings.HasSuffix(c, " token 77") && strings.Contains(c, " /repos/Codertocat/Hello-World/"):
+		case strings.HasSuffix(c, " inst 77") && strings.Contains(c, " /repos/Codertocat/Hello-World/"):
 			count["repository call with its token"]++
-		case strings.HasSuffix(c, " token 78") && strings.Contains(c, " /orgs/releasegate/teams/"):
+		case strings.HasSuffix(c, " inst 78") && strings.Contains(c, " /orgs/releasegate/teams/"):
 			count["team call with its token"]++
 		default:
 			count[c]++
@@ -289,7 +158,7 @@ func TestGitHubAppPostsStatus(t *testing.T) {
 		"POST /app/installations/78/access_tokens jwt":       1,
 	}
 	if fmt.Sprint(want) != fmt.Sprint(count) {
-		t.Errorf("App calls %v, want %v (every other call with the token); all calls:\n%s", count, want, strings.Join(front.calls(), "\n"))
+		t.Errorf("App calls %v, want %v (every other call with the token); all calls:\n%s", count, want, strings.Join(front.Calls(), "\n"))
 	}
 	if !strings.Contains(s.Logs(), `"login":"release-gate[bot]"`) || !strings.Contains(s.Logs(), `"github_auth":"app 4242"`) {
 		t.Errorf("the log does not name the App and its bot login:\n%s", s.Logs())
@@ -340,17 +209,16 @@ func TestGitHubAppKnowsItsOwnStatus(t *testing.T) {
 // not accept (GET /app answers 401).
 func TestGitHubAppRefusedAtStart(t *testing.T) {
 	t.Parallel()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := githubapptest.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	other, err := githubapptest.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	keyFile := filepath.Join(t.TempDir(), "app.pem")
-	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	if err := os.WriteFile(keyFile, pemKey, 0o600); err != nil {
+	if err := os.WriteFile(keyFile, githubapptest.KeyPEM(key), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	front := newAppFront(t, newFakeGitHub(t), &other.PublicKey) // GitHub knows another key

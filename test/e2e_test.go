@@ -213,12 +213,23 @@ func TestFormEncodedDelivery(t *testing.T) {
 // acknowledged delivery is evaluated and its status posted.
 func TestCrashAfterAcknowledge(t *testing.T) {
 	t.Parallel()
+	crashAfterAcknowledge(t, serverOptions{store: filepath.Join(t.TempDir(), "crash.db"), addr: freeAddr(t)}, "crash", 100, nil)
+}
+
+// crashAfterAcknowledge runs the crash test on the server opts start
+// (their github is the test's): a burst of twenty deliveries (delivery ids
+// prefix-1…, pull requests first+1…) is answered 202 while the statuses
+// hang, the gatekeeper gets SIGKILL (and crash, when given, kills its store
+// and starts it again), the gatekeeper starts again, and every acknowledged
+// delivery is evaluated once and its status posted; a redelivery is still a
+// duplicate.
+func crashAfterAcknowledge(t *testing.T, opts serverOptions, prefix string, first int, crash func()) {
+	t.Helper()
 	const pulls = 20
 	gh := newFakeGitHub(t)
 	gh.block = make(chan struct{}) // statuses hang until the restart
-	store := filepath.Join(t.TempDir(), "crash.db")
-	addr := freeAddr(t)
-	s := startServer(t, serverOptions{github: gh, store: store, addr: addr})
+	opts.github = gh
+	s := startServer(t, opts)
 
 	var opened map[string]any
 	if err := json.Unmarshal(fixture(t, "github/pull_request.opened.json"), &opened); err != nil {
@@ -229,17 +240,20 @@ func TestCrashAfterAcknowledge(t *testing.T) {
 		// on a head of its own (pull requests sharing a head share one
 		// status), described later than GitHub's lagging copy that the
 		// fake answers with.
-		opened["number"] = 100 + i
+		opened["number"] = first + i
 		pr := opened["pull_request"].(map[string]any)
-		pr["number"] = 100 + i
-		pr["head"].(map[string]any)["sha"] = fmt.Sprintf("%040x", 0xc0ffee00+i)
+		pr["number"] = first + i
+		pr["head"].(map[string]any)["sha"] = fmt.Sprintf("%040x", 0xc0ffee0000+first*100+i)
 		pr["updated_at"] = "2030-01-01T00:00:00Z"
 		body, _ := json.Marshal(opened)
-		if code, resp := s.deliver("pull_request", fmt.Sprintf("crash-%d", i), body); code != http.StatusAccepted {
+		if code, resp := s.deliver("pull_request", fmt.Sprintf("%s-%d", prefix, i), body); code != http.StatusAccepted {
 			t.Fatalf("delivery %d: %d %s", i, code, resp)
 		}
 	}
 	s.stop(syscall.SIGKILL)
+	if crash != nil {
+		crash()
+	}
 
 	gh.mu.Lock()
 	close(gh.block)
@@ -254,16 +268,21 @@ func TestCrashAfterAcknowledge(t *testing.T) {
 		return len(seen) == pulls
 	})
 	for i := 1; i <= pulls; i++ {
-		p := s.settled("Codertocat", "Hello-World", 100+i)
+		p := s.settled("Codertocat", "Hello-World", first+i)
 		n := 0
 		for _, e := range p.Evidence.Log {
-			if e.Delivery == fmt.Sprintf("crash-%d", i) {
+			if e.Delivery == fmt.Sprintf("%s-%d", prefix, i) {
 				n++
 			}
 		}
 		if n != 1 || p.Latest.Decision.State != "pending" {
-			t.Errorf("#%d: delivery applied %d times (want 1), state %q (want pending)", 100+i, n, p.Latest.Decision.State)
+			t.Errorf("#%d: delivery applied %d times (want 1), state %q (want pending)", first+i, n, p.Latest.Decision.State)
 		}
+	}
+	// A redelivery of an acknowledged delivery is still a duplicate.
+	body, _ := json.Marshal(opened)
+	if code, resp := s.deliver("pull_request", fmt.Sprintf("%s-%d", prefix, pulls), body); code != http.StatusAccepted || !strings.Contains(resp, "duplicate") {
+		t.Errorf("redelivery after the crash: %d %s, want 202 duplicate", code, resp)
 	}
 }
 

@@ -2,20 +2,13 @@ package githubapi
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,70 +19,42 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/githubapi/githubapptest"
 )
 
 const testAppID = 424242
 
 // testAppKey is one RSA key per test binary, made here: no private key is
-// committed. appKeyPEM is its PKCS#1 PEM, as GitHub hands App keys out.
+// committed.
 var testAppKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	k, err := githubapptest.NewKey()
 	if err != nil {
 		panic(err)
 	}
 	return k
 })
 
-func appKeyPEM(k *rsa.PrivateKey) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
-}
-
-// appToken is an installation token the fake issued.
-type appToken struct {
-	inst    int64
-	expires time.Time
-}
-
-// fakeApp is GitHub as a GitHub App sees it: /app and the installation
-// lookups take only a JWT signed by the App's key (RS256, iss = the App
-// id, expiring within 10 minutes), installation tokens expire after
-// tokenTTL, and calls about a repository or organisation take only an
-// unexpired token of the installation that holds it (another's gets 404,
-// as GitHub answers for what a token cannot see). Answers have the shapes
-// GitHub documents; no App exchange is among the recorded fixtures.
+// fakeApp is GitHub as a GitHub App sees it (githubapptest.App, shared with
+// the whole-binary tests) under prefix, answering the authorised calls
+// about repositories and organisations with repo, and the calls under
+// /app/hook/ (the App's webhook deliveries) made with a valid JWT with
+// hook, when set.
 type fakeApp struct {
-	t        testing.TB
-	prefix   string // "/api/v3" for GitHub Enterprise Server
-	pub      *rsa.PublicKey
-	slug     string
-	tokenTTL time.Duration
-	repos    map[string]int64 // "owner/repo" → installation id
-	ids      map[string]int64 // repository id → installation id (/repositories/{id}/…)
-	orgs     map[string]int64 // "org" → installation id
-	// repo answers authorised calls about repositories and organisations.
-	repo http.HandlerFunc
-	// hook, when set, answers the calls under /app/hook/ (the App's
-	// webhook deliveries) made with a valid JWT.
-	hook http.HandlerFunc
-
-	mu     sync.Mutex
-	tokens map[string]appToken
-	log    []string // "METHOD /path as", as: "jwt" or "inst N"
+	*githubapptest.App
+	prefix string // "/api/v3" for GitHub Enterprise Server
+	repo   http.HandlerFunc
+	hook   http.HandlerFunc
 	srv    *httptest.Server
 }
 
 func newFakeApp(t testing.TB, prefix string) *fakeApp {
 	t.Helper()
-	f := &fakeApp{
-		t: t, prefix: prefix, pub: &testAppKey().PublicKey, slug: "release-gate",
-		tokenTTL: time.Hour, repos: map[string]int64{}, orgs: map[string]int64{}, ids: map[string]int64{},
-		tokens: map[string]appToken{},
-	}
+	f := &fakeApp{App: githubapptest.New(testAppID, &testAppKey().PublicKey), prefix: prefix}
 	created := loadExchanges(t, "rest/create-status.recorded-exchange.json")
 	var body []byte
 	for _, ex := range created {
 		if ex.Status == http.StatusCreated {
-			body = patchJSON(t, ex.Response, map[string]any{"creator.login": f.slug + "[bot]"})
+			body = patchJSON(t, ex.Response, map[string]any{"creator.login": f.Slug + "[bot]"})
 		}
 	}
 	f.repo = func(w http.ResponseWriter, r *http.Request) {
@@ -108,29 +73,7 @@ func newFakeApp(t testing.TB, prefix string) *fakeApp {
 // URL is the REST base to configure, with its trailing slash.
 func (f *fakeApp) URL() string { return f.srv.URL + f.prefix + "/" }
 
-func writeJSON(w http.ResponseWriter, code int, body string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(code)
-	fmt.Fprint(w, body)
-}
-
-var (
-	accessTokensPath = regexp.MustCompile(`^/app/installations/([0-9]+)/access_tokens$`)
-	installationPath = regexp.MustCompile(`^/(repos/[^/]+/[^/]+|orgs/[^/]+)/installation$`)
-)
-
-func (f *fakeApp) record(r *http.Request, path, as string) {
-	f.mu.Lock()
-	f.log = append(f.log, r.Method+" "+path+" "+as)
-	f.mu.Unlock()
-}
-
-// calls returns the log so far.
-func (f *fakeApp) calls() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.log...)
-}
+var writeJSON = githubapptest.WriteJSON
 
 func (f *fakeApp) serve(w http.ResponseWriter, r *http.Request) {
 	path, ok := strings.CutPrefix(r.URL.Path, f.prefix)
@@ -139,174 +82,17 @@ func (f *fakeApp) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.HasPrefix(path, "/app/hook/") && f.hook != nil {
-		bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if err := verifyAppJWT(bearer, f.pub, testAppID, time.Now()); err != nil {
-			f.record(r, path, "bad jwt: "+err.Error())
-			writeJSON(w, http.StatusUnauthorized, `{"message":"A JSON web token could not be decoded"}`)
-			return
+		if f.JWT(w, r, path) {
+			f.hook(w, r)
 		}
-		f.record(r, path, "jwt")
-		f.hook(w, r)
 		return
 	}
-	if path == "/app" || accessTokensPath.MatchString(path) || installationPath.MatchString(path) {
-		f.serveApp(w, r, path)
+	if f.ServeApp(w, r, path) {
 		return
 	}
-	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	var inst int64
-	switch {
-	case parts[0] == "repos" && len(parts) >= 3:
-		inst = f.repos[strings.ToLower(parts[1]+"/"+parts[2])]
-	case parts[0] == "orgs" && len(parts) >= 2:
-		inst = f.orgs[strings.ToLower(parts[1])]
-	case parts[0] == "repositories" && len(parts) >= 2:
-		inst = f.ids[parts[1]]
+	if f.Authorize(w, r, path) != 0 {
+		f.repo(w, r)
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "token ")
-	f.mu.Lock()
-	got, known := f.tokens[tok]
-	f.mu.Unlock()
-	switch {
-	case !ok || !known:
-		f.record(r, path, "unauthenticated")
-		writeJSON(w, http.StatusUnauthorized, `{"message":"Bad credentials"}`)
-		return
-	case !time.Now().Before(got.expires):
-		f.record(r, path, "expired")
-		writeJSON(w, http.StatusUnauthorized, `{"message":"Bad credentials"}`)
-		return
-	}
-	f.record(r, path, fmt.Sprintf("inst %d", got.inst))
-	if inst == 0 || got.inst != inst {
-		writeJSON(w, http.StatusNotFound, `{"message":"Not Found"}`)
-		return
-	}
-	f.repo(w, r)
-}
-
-// serveApp answers the calls made with the App's JWT.
-func (f *fakeApp) serveApp(w http.ResponseWriter, r *http.Request, path string) {
-	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if err := verifyAppJWT(bearer, f.pub, testAppID, time.Now()); err != nil {
-		f.record(r, path, "bad jwt: "+err.Error())
-		writeJSON(w, http.StatusUnauthorized, `{"message":"A JSON web token could not be decoded"}`)
-		return
-	}
-	f.record(r, path, "jwt")
-	switch m := accessTokensPath.FindStringSubmatch(path); {
-	case path == "/app" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"id":%d,"slug":%q,"name":"Release Gate","owner":{"login":"octo-org"}}`, testAppID, f.slug))
-	case m != nil && r.Method == http.MethodPost:
-		id, _ := strconv.ParseInt(m[1], 10, 64)
-		if !f.hasInstallation(id) {
-			writeJSON(w, http.StatusNotFound, `{"message":"Not Found"}`)
-			return
-		}
-		b := make([]byte, 16)
-		rand.Read(b)
-		tok := "ghs_" + hex.EncodeToString(b)
-		// GitHub's expires_at has whole seconds; the fake holds the
-		// token to exactly what it said.
-		exp := time.Now().Add(f.tokenTTL).Truncate(time.Second)
-		f.mu.Lock()
-		f.tokens[tok] = appToken{inst: id, expires: exp}
-		f.mu.Unlock()
-		writeJSON(w, http.StatusCreated, fmt.Sprintf(`{"token":%q,"expires_at":%q,"permissions":{"statuses":"write"}}`, tok, exp.UTC().Format(time.RFC3339)))
-	case installationPath.MatchString(path) && r.Method == http.MethodGet:
-		parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
-		var inst int64
-		if parts[0] == "repos" {
-			inst = f.repos[strings.ToLower(parts[1]+"/"+parts[2])]
-		} else {
-			inst = f.orgs[strings.ToLower(parts[1])]
-		}
-		if inst == 0 {
-			writeJSON(w, http.StatusNotFound, `{"message":"Not Found"}`)
-			return
-		}
-		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"id":%d,"app_id":%d,"account":{"login":%q}}`, inst, testAppID, parts[1]))
-	default:
-		writeJSON(w, http.StatusNotFound, `{"message":"Not Found"}`)
-	}
-}
-
-func (f *fakeApp) hasInstallation(id int64) bool {
-	for _, v := range f.repos {
-		if v == id {
-			return true
-		}
-	}
-	for _, v := range f.orgs {
-		if v == id {
-			return true
-		}
-	}
-	return false
-}
-
-// issued returns the installation each token was issued for.
-func (f *fakeApp) issued() map[string]appToken {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := map[string]appToken{}
-	for k, v := range f.tokens {
-		out[k] = v
-	}
-	return out
-}
-
-// verifyAppJWT checks a GitHub App JWT as GitHub does: RS256 signed by the
-// App's key, issued by the App id, unexpired and expiring within 10
-// minutes, and not issued in the future (a minute of skew allowed).
-func verifyAppJWT(tok string, pub *rsa.PublicKey, appID int64, now time.Time) error {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return errors.New("not a JWT")
-	}
-	var header struct {
-		Alg string `json:"alg"`
-	}
-	if err := decodeSegment(parts[0], &header); err != nil || header.Alg != "RS256" {
-		return fmt.Errorf("header: alg %q, %v", header.Alg, err)
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
-		return fmt.Errorf("signature: %w", err)
-	}
-	var claims struct {
-		Iss any   `json:"iss"`
-		Iat int64 `json:"iat"`
-		Exp int64 `json:"exp"`
-	}
-	if err := decodeSegment(parts[1], &claims); err != nil {
-		return err
-	}
-	if fmt.Sprint(claims.Iss) != strconv.FormatInt(appID, 10) {
-		return fmt.Errorf("iss %v", claims.Iss)
-	}
-	exp, iat := time.Unix(claims.Exp, 0), time.Unix(claims.Iat, 0)
-	switch {
-	case !exp.After(now):
-		return errors.New("expired")
-	case exp.Sub(now) > 10*time.Minute:
-		return fmt.Errorf("exp %s is more than 10 minutes ahead", exp.Sub(now))
-	case iat.After(now.Add(time.Minute)):
-		return errors.New("issued in the future")
-	}
-	return nil
-}
-
-func decodeSegment(seg string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
 }
 
 // newAppClient returns a Client of the App on f; the key defaults to the
@@ -318,7 +104,7 @@ func newAppClient(t testing.TB, f *fakeApp, tm *fakeTime, obs *observed, key *rs
 	}
 	return newTestClient(t, f.URL(), tm, obs, testRetry(), func(o *Options) {
 		o.Token = ""
-		o.App = &App{ID: testAppID, PrivateKey: appKeyPEM(key)}
+		o.App = &App{ID: testAppID, PrivateKey: githubapptest.KeyPEM(key)}
 	})
 }
 
@@ -332,7 +118,7 @@ func TestAppPostsStatusWithInstallationToken(t *testing.T) {
 		t.Run("base"+prefix, func(t *testing.T) {
 			t.Parallel()
 			f := newFakeApp(t, prefix)
-			f.repos["octo-org/hello"] = 7
+			f.Repos["octo-org/hello"] = 7
 			obs := &observed{}
 			c := newAppClient(t, f, newFakeTime(), obs, nil)
 			p := NewPublisher(c)
@@ -348,7 +134,7 @@ func TestAppPostsStatusWithInstallationToken(t *testing.T) {
 				"POST /repos/Octo-Org/Hello/statuses/" + testSHA + " inst 7",
 				"POST /repos/Octo-Org/Hello/statuses/" + testSHA + " inst 7",
 			}
-			if diff := cmp.Diff(want, f.calls()); diff != "" {
+			if diff := cmp.Diff(want, f.Calls()); diff != "" {
 				t.Errorf("calls (-want +got):\n%s", diff)
 			}
 			wantObs := []string{"get_installation 200", "create_installation_token 201", "create_status 201", "create_status 201"}
@@ -365,8 +151,8 @@ func TestAppPostsStatusWithInstallationToken(t *testing.T) {
 func TestAppTwoInstallationsEachGetTheirOwnToken(t *testing.T) {
 	t.Parallel()
 	f := newFakeApp(t, "")
-	f.repos["octo-org/one"] = 11
-	f.repos["other-org/two"] = 22
+	f.Repos["octo-org/one"] = 11
+	f.Repos["other-org/two"] = 22
 	c := newAppClient(t, f, newFakeTime(), nil, nil)
 	p := NewPublisher(c)
 	var wg sync.WaitGroup
@@ -390,7 +176,7 @@ func TestAppTwoInstallationsEachGetTheirOwnToken(t *testing.T) {
 		}
 	}
 	count := map[string]int{}
-	for _, call := range f.calls() {
+	for _, call := range f.Calls() {
 		count[call]++
 	}
 	want := map[string]int{
@@ -404,7 +190,7 @@ func TestAppTwoInstallationsEachGetTheirOwnToken(t *testing.T) {
 	if diff := cmp.Diff(want, count); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
-	if n := len(f.issued()); n != 2 {
+	if n := len(f.Issued()); n != 2 {
 		t.Errorf("%d tokens issued, want one per installation", n)
 	}
 }
@@ -418,27 +204,27 @@ func TestAppTwoInstallationsEachGetTheirOwnToken(t *testing.T) {
 func TestAppRefreshesTokenBeforeExpiry(t *testing.T) {
 	t.Parallel()
 	f := newFakeApp(t, "")
-	f.tokenTTL = 63 * time.Second
-	f.repos["octo-org/hello"] = 7
+	f.TokenTTL = 63 * time.Second
+	f.Repos["octo-org/hello"] = 7
 	c := newAppClient(t, f, newFakeTime(), nil, nil)
 	p := NewPublisher(c)
 	key := gatekeeper.PullKey{Owner: "octo-org", Repo: "hello", Number: 1}
 	if err := p.Publish(context.Background(), key, testSHA, testStatus); err != nil {
 		t.Fatal(err)
 	}
-	first := f.issued()
+	first := f.Issued()
 	time.Sleep(3 * time.Second)
 	if err := p.Publish(context.Background(), key, testSHA, testStatus); err != nil {
 		t.Fatal(err)
 	}
 	refreshedAt := time.Now()
-	all := f.issued()
+	all := f.Issued()
 	if len(first) != 1 || len(all) != 2 {
 		t.Fatalf("tokens issued: %d then %d, want 1 then 2 (no refresh before expiry)", len(first), len(all))
 	}
 	for _, tok := range first {
-		if !refreshedAt.Before(tok.expires) {
-			t.Errorf("the first token had expired (%s) when it was replaced", tok.expires)
+		if !refreshedAt.Before(tok.Expires) {
+			t.Errorf("the first token had expired (%s) when it was replaced", tok.Expires)
 		}
 	}
 	want := []string{
@@ -448,7 +234,7 @@ func TestAppRefreshesTokenBeforeExpiry(t *testing.T) {
 		"POST /app/installations/7/access_tokens jwt",
 		"POST /repos/octo-org/hello/statuses/" + testSHA + " inst 7",
 	}
-	if diff := cmp.Diff(want, f.calls()); diff != "" {
+	if diff := cmp.Diff(want, f.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 }
@@ -456,7 +242,7 @@ func TestAppRefreshesTokenBeforeExpiry(t *testing.T) {
 func TestAppNotInstalledIsNotRetriedAndIsRemembered(t *testing.T) {
 	t.Parallel()
 	f := newFakeApp(t, "")
-	f.repos["octo-org/hello"] = 7
+	f.Repos["octo-org/hello"] = 7
 	tm := newFakeTime()
 	c := newAppClient(t, f, tm, nil, nil)
 	p := NewPublisher(c)
@@ -468,14 +254,14 @@ func TestAppNotInstalledIsNotRetriedAndIsRemembered(t *testing.T) {
 		}
 	}
 	want := []string{"GET /repos/stranger/elsewhere/installation jwt"}
-	if diff := cmp.Diff(want, f.calls()); diff != "" {
+	if diff := cmp.Diff(want, f.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 	if len(tm.sleeps()) != 0 {
 		t.Errorf("slept %v: a missing installation is not retried", tm.sleeps())
 	}
 	// Installed meanwhile: after the minute, the next call finds it.
-	f.repos["stranger/elsewhere"] = 9
+	f.Repos["stranger/elsewhere"] = 9
 	tm.Sleep(context.Background(), notInstalledTTL)
 	if err := p.Publish(context.Background(), key, testSHA, testStatus); err != nil {
 		t.Fatalf("Publish after installing: %v", err)
@@ -485,8 +271,8 @@ func TestAppNotInstalledIsNotRetriedAndIsRemembered(t *testing.T) {
 func TestAppUninstalledIsLookedUpAgain(t *testing.T) {
 	t.Parallel()
 	f := newFakeApp(t, "")
-	f.tokenTTL = 30 * time.Second // inside ghinstallation's minute: a new token every call
-	f.repos["octo-org/hello"] = 7
+	f.TokenTTL = 30 * time.Second // inside ghinstallation's minute: a new token every call
+	f.Repos["octo-org/hello"] = 7
 	c := newAppClient(t, f, newFakeTime(), nil, nil)
 	p := NewPublisher(c)
 	key := gatekeeper.PullKey{Owner: "octo-org", Repo: "hello", Number: 1}
@@ -494,7 +280,7 @@ func TestAppUninstalledIsLookedUpAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Uninstalled and installed again: a new installation id.
-	f.repos["octo-org/hello"] = 8
+	f.Repos["octo-org/hello"] = 8
 	if err := p.Publish(context.Background(), key, testSHA, testStatus); err == nil {
 		t.Fatal("Publish with the old installation succeeded")
 	}
@@ -510,7 +296,7 @@ func TestAppUninstalledIsLookedUpAgain(t *testing.T) {
 		"POST /app/installations/8/access_tokens jwt",
 		"POST /repos/octo-org/hello/statuses/" + testSHA + " inst 8",
 	}
-	if diff := cmp.Diff(want, f.calls()); diff != "" {
+	if diff := cmp.Diff(want, f.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 }
@@ -518,7 +304,7 @@ func TestAppUninstalledIsLookedUpAgain(t *testing.T) {
 func TestAppTeamMembershipUsesOrganisationInstallation(t *testing.T) {
 	t.Parallel()
 	f := newFakeApp(t, "")
-	f.orgs["octo-org"] = 5
+	f.Orgs["octo-org"] = 5
 	f.repo = func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, `{"state":"active","role":"member"}`)
 	}
@@ -538,7 +324,7 @@ func TestAppTeamMembershipUsesOrganisationInstallation(t *testing.T) {
 		"POST /app/installations/5/access_tokens jwt",
 		"GET /orgs/octo-org/teams/release/memberships/alice inst 5",
 	}
-	if diff := cmp.Diff(want, f.calls()); diff != "" {
+	if diff := cmp.Diff(want, f.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 }
@@ -560,7 +346,7 @@ func TestAppLogin(t *testing.T) {
 	if got := p.Login(); got != "release-gate[bot]" {
 		t.Errorf("Login before any post = %q, want release-gate[bot]", got)
 	}
-	if diff := cmp.Diff([]string{"GET /app jwt"}, f.calls()); diff != "" {
+	if diff := cmp.Diff([]string{"GET /app jwt"}, f.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 }
@@ -568,7 +354,7 @@ func TestAppLogin(t *testing.T) {
 func TestAppWrongKeyIsRefusedWithoutRetries(t *testing.T) {
 	t.Parallel()
 	f := newFakeApp(t, "")
-	f.repos["octo-org/hello"] = 7
+	f.Repos["octo-org/hello"] = 7
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -582,7 +368,7 @@ func TestAppWrongKeyIsRefusedWithoutRetries(t *testing.T) {
 	if !errors.Is(err, ErrAppRefused) {
 		t.Errorf("Publish = %v, want the App's authentication refused", err)
 	}
-	calls := f.calls()
+	calls := f.Calls()
 	if len(calls) != 2 || !strings.Contains(calls[0], "bad jwt: signature") || !strings.Contains(calls[1], "bad jwt: signature") {
 		t.Errorf("calls = %q, want GET /app and one lookup, both refused for their signature", calls)
 	}
@@ -593,7 +379,7 @@ func TestAppWrongKeyIsRefusedWithoutRetries(t *testing.T) {
 
 func TestNewRefusesBadAppSettings(t *testing.T) {
 	t.Parallel()
-	good := appKeyPEM(testAppKey())
+	good := githubapptest.KeyPEM(testAppKey())
 	pkcs8, err := x509.MarshalPKCS8PrivateKey(testAppKey())
 	if err != nil {
 		t.Fatal(err)
@@ -643,9 +429,9 @@ func TestAppFollowsRenameRedirectWithItsToken(t *testing.T) {
 	}))
 	t.Cleanup(elsewhere.Close)
 	f := newFakeApp(t, "")
-	f.repos["octo-org/old-name"] = 7
-	f.repos["octo-org/moved-away"] = 7
-	f.ids["99"] = 7
+	f.Repos["octo-org/old-name"] = 7
+	f.Repos["octo-org/moved-away"] = 7
+	f.RepoIDs["99"] = 7
 	f.repo = func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/repos/octo-org/old-name":
@@ -671,7 +457,7 @@ func TestAppFollowsRenameRedirectWithItsToken(t *testing.T) {
 		"GET /repos/octo-org/old-name inst 7",
 		"GET /repositories/99 inst 7",
 	}
-	if diff := cmp.Diff(want, f.calls()); diff != "" {
+	if diff := cmp.Diff(want, f.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 	if _, err := c.RepoID(context.Background(), "octo-org", "moved-away"); !errors.Is(err, ErrNotInstalled) {
@@ -692,8 +478,8 @@ func TestAppFollowsRenameRedirectWithItsToken(t *testing.T) {
 func TestAppRateLimitIsPerInstallation(t *testing.T) {
 	t.Parallel()
 	f := newFakeApp(t, "")
-	f.repos["octo-org/one"] = 11
-	f.repos["other-org/two"] = 22
+	f.Repos["octo-org/one"] = 11
+	f.Repos["other-org/two"] = 22
 	reset := strconv.FormatInt(testEpoch.Add(time.Hour).Unix(), 10)
 	created := f.repo
 	f.repo = func(w http.ResponseWriter, r *http.Request) {
@@ -726,13 +512,13 @@ func TestAppRateLimitIsPerInstallation(t *testing.T) {
 		t.Errorf("slept %v: the other installation waited for the limited one", s)
 	}
 	count := 0
-	for _, call := range f.calls() {
+	for _, call := range f.Calls() {
 		if strings.HasPrefix(call, "GET /repos/octo-org/one ") {
 			count++
 		}
 	}
 	if count != 1 {
-		t.Errorf("the limited installation was asked %d times, want once (the limit is remembered):\n%s", count, strings.Join(f.calls(), "\n"))
+		t.Errorf("the limited installation was asked %d times, want once (the limit is remembered):\n%s", count, strings.Join(f.Calls(), "\n"))
 	}
 	// The Publisher waits the limited installation's limit out (capped),
 	// then posts.

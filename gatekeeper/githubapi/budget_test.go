@@ -531,8 +531,8 @@ func TestBudgetTransportConcurrent(t *testing.T) {
 func TestAppConditionalReadsOutliveTokenRefresh(t *testing.T) {
 	t.Parallel()
 	f := newFakeApp(t, "")
-	f.tokenTTL = 63 * time.Second
-	f.repos["octo-org/hello"] = 7
+	f.TokenTTL = 63 * time.Second
+	f.Repos["octo-org/hello"] = 7
 	pull := string(fixtureField(t, "pull_request.opened.json", "pull_request"))
 	etag := fmt.Sprintf(`"%x"`, sha256.Sum256([]byte(pull)))
 	var mu sync.Mutex
@@ -573,7 +573,7 @@ func TestAppConditionalReadsOutliveTokenRefresh(t *testing.T) {
 	read()
 	time.Sleep(3 * time.Second) // the token is now due for refresh
 	read()
-	if n := len(f.issued()); n != 2 {
+	if n := len(f.Issued()); n != 2 {
 		t.Fatalf("%d tokens issued, want 2 (the second read went with a fresh token)", n)
 	}
 	mu.Lock()

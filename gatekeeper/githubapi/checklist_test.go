@@ -83,7 +83,7 @@ func (b *checkRunBodies) list() []map[string]any {
 func TestChecklistCreatedOnceThenUpdatedOnlyOnChange(t *testing.T) {
 	t.Parallel()
 	f := newFakeApp(t, "")
-	f.repos["octo-org/hello"] = 7
+	f.Repos["octo-org/hello"] = 7
 	sent := serveCheckRuns(t, f)
 	l, err := NewChecklist(newAppClient(t, f, newFakeTime(), &observed{}, nil))
 	if err != nil {
@@ -106,7 +106,7 @@ func TestChecklistCreatedOnceThenUpdatedOnlyOnChange(t *testing.T) {
 		}
 	}
 	var calls []string
-	for _, c := range f.calls() {
+	for _, c := range f.Calls() {
 		if strings.Contains(c, "check-runs") {
 			calls = append(calls, c)
 		}
@@ -163,7 +163,7 @@ func TestChecklistOutputWithinLimits(t *testing.T) {
 		t.Errorf("title has %d characters, want at most %d", n, MaxChecklistTitle)
 	}
 	f := newFakeApp(t, "")
-	f.repos["octo-org/hello"] = 7
+	f.Repos["octo-org/hello"] = 7
 	serveCheckRuns(t, f)
 	l, err := NewChecklist(newAppClient(t, f, newFakeTime(), &observed{}, nil))
 	if err != nil {
@@ -237,7 +237,7 @@ func TestChecklistAfterRestart(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFakeApp(t, "")
-			f.repos["octo-org/hello"] = 7
+			f.Repos["octo-org/hello"] = 7
 			b := serveCheckRuns(t, f)
 			b.existing = string(out)
 			l, err := NewChecklist(newAppClient(t, f, newFakeTime(), &observed{}, nil))
@@ -251,7 +251,7 @@ func TestChecklistAfterRestart(t *testing.T) {
 				}
 			}
 			var writes []string
-			for _, c := range f.calls() {
+			for _, c := range f.Calls() {
 				if strings.Contains(c, "check-runs") && !strings.HasPrefix(c, "GET ") {
 					writes = append(writes, c)
 				}

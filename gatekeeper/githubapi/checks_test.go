@@ -102,7 +102,7 @@ func recordedCheckRun(sha string) gatekeeper.Check {
 		Name: "ampproject/owners-check", SHA: sha, Kind: "check_run", State: "failure",
 		Description: "Probot check!", URL: "https://github.com/erwinmombay/github-owners-bot-test-repo/runs/53472313",
 		UpdatedAt: time.Date(2019, 1, 23, 3, 33, 52, 0, time.UTC), // completed_at
-		Creator:   "amp-owners-bot",                               // app.slug
+		Creator:   "amp-owners-bot",                               // app.Slug
 	}
 }
 

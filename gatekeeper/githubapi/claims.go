@@ -57,7 +57,10 @@ func (s *Source) confirm(ctx context.Context, key gatekeeper.PullKey, ev *gateke
 		}
 	}
 	for _, c := range work.Comments {
-		if c.Awaited() {
+		switch {
+		case c.Awaited() && c.DeletionClaimed != "":
+			todo = append(todo, claim{at: c.DeletionClaimedAt, comment: &c})
+		case c.Awaited():
 			todo = append(todo, claim{at: c.UpdatedAt, comment: &c})
 		}
 	}
@@ -124,6 +127,9 @@ func (s *Source) confirmComment(ctx context.Context, key gatekeeper.PullKey, c g
 		got, resp, err = gh.Issues.GetComment(ctx, key.Owner, key.Repo, c.ID)
 		return resp, err
 	})
+	if c.DeletionClaimed != "" {
+		return s.confirmDeletion(ctx, key, c, got, err, now)
+	}
 	var why string
 	switch {
 	case notFound(err):
@@ -156,6 +162,46 @@ func (s *Source) confirmComment(ctx context.Context, key gatekeeper.PullKey, c g
 	s.suspicious(ctx, key, "comment", c.ID, why)
 	d := gatekeeper.Comment{ID: c.ID, User: c.User, Command: c.Command, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Disputed: why}
 	return gatekeeper.Event{Name: EventClaim, Received: now, Key: key, Comment: &d}, nil
+}
+
+// confirmDeletion settles a webhook's claim that the author of the NOGO c
+// deleted it (or edited the NOGO away), from GitHub's answer to GET
+// …/issues/comments/{id}: a 404 confirms it (the NOGO goes), and so does,
+// for an edit, the comment shown without the NOGO (GitHub's version
+// replaces it as the author's edit); the NOGO shown refutes it (the NOGO
+// stands, and the claim is logged as suspicious). Within claimGrace of the
+// comment's last edit a 404, and of the claim a comment shown, may be a
+// lagging replica: the claim stays awaited.
+func (s *Source) confirmDeletion(ctx context.Context, key gatekeeper.PullKey, c gatekeeper.Comment, got *github.IssueComment, err error, now time.Time) (gatekeeper.Event, error) {
+	switch {
+	case notFound(err):
+		if now.Sub(c.UpdatedAt) < claimGrace {
+			return gatekeeper.Event{}, nil
+		}
+		d := gatekeeper.Comment{ID: c.ID, User: c.User, Command: c.Command, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+			Deleted: true, Fetched: true, Confirmed: true, EditedBy: c.DeletionClaimed}
+		return gatekeeper.Event{Name: EventClaim, Received: now, Key: key, Comment: &d}, nil
+	case err != nil:
+		return gatekeeper.Event{}, fmt.Errorf("reading back deleted comment %d of %s: %w", c.ID, key, err)
+	case now.Sub(c.DeletionClaimedAt) < claimGrace:
+		return gatekeeper.Event{}, nil
+	}
+	gc := githubevents.Comment(got)
+	gc.Confirmed = true
+	if cmd, ok := gatekeeper.ParseCommand(gc.Body); c.EditClaimed && gc.User == c.User && (!ok || cmd.Kind != "nogo") {
+		// GitHub shows the NOGO taken away, as the webhook said its
+		// author did: the edit is theirs.
+		gc.EditedBy = c.DeletionClaimed
+		return gatekeeper.Event{Name: EventClaim, Received: now, Key: key, Comment: &gc}, nil
+	}
+	what := "deleted"
+	if c.EditClaimed {
+		what = "edited away the NOGO of"
+	}
+	why := fmt.Sprintf("a webhook says %s %s comment %d, GitHub still has it", c.DeletionClaimed, what, c.ID)
+	s.suspicious(ctx, key, "comment deletion", c.ID, why)
+	gc.Fetched = true
+	return gatekeeper.Event{Name: EventClaim, Received: now, Key: key, Comment: &gc}, nil
 }
 
 // suspicious logs a claim GitHub contradicts: someone holding the webhook

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
 )
@@ -150,4 +151,121 @@ func claimState(confirmed bool, disputed string) string {
 		return "disputed"
 	}
 	return "claimed"
+}
+
+// TestGatherConfirmsNogoDeletions: a webhook saying a NOGO's author deleted
+// it is a claim like any other (anyone holding the webhook secret can sign
+// one, or replay a genuine one): the NOGO stands until GitHub answers 404
+// for the comment. When GitHub still has it, the deletion is disputed and
+// the NOGO stays for good.
+func TestGatherConfirmsNogoDeletions(t *testing.T) {
+	t.Parallel()
+	nogoPath := "GET /repos/Codertocat/Hello-World/issues/comments/1003"
+	for _, tc := range []struct {
+		name      string
+		github    []reply // nil: GitHub has no such comment (404)
+		wantStand bool
+	}{
+		{name: "forged: GitHub still has the NOGO", github: []reply{jsonReply(http.StatusOK, string(bobNogo.json(t)))}, wantStand: true},
+		{name: "genuine: GitHub answers 404", wantStand: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			gh := newFakeGitHub(t, "")
+			if tc.github != nil {
+				gh.on(nogoPath, tc.github...)
+			}
+			ev := freshEvidence(bobNogo)
+			ev.Comments[0].Confirmed = false // the NOGO came by webhook
+			deletion := bobNogo.domain()
+			deletion.Fetched, deletion.Confirmed = false, false
+			deletion.Deleted, deletion.EditedBy = true, "bob"
+			ev.Apply(gatekeeper.Event{Name: "issue_comment.deleted", Key: helloKey, Received: testEpoch.Add(-5 * time.Minute), Comment: &deletion})
+			if n := len(ev.Counted(true).Nogos()); n != 1 {
+				t.Fatalf("before GitHub is asked, %d NOGOs stand, want 1: a deletion claim must not drop a NOGO", n)
+			}
+
+			s := newTestSource(t, gh, newFakeTime(), testRetry())
+			got, err := s.Gather(context.Background(), ev)
+			if err != nil {
+				t.Fatalf("Gather: %v", err)
+			}
+			asked := 0
+			for _, r := range gh.served() {
+				if "GET "+r.Path == nogoPath {
+					asked++
+				}
+			}
+			if asked != 1 {
+				t.Errorf("asked GitHub about the deleted NOGO %d times, want once", asked)
+			}
+			for _, e := range got {
+				ev.Apply(e)
+			}
+			if stands := len(ev.Counted(true).Nogos()) == 1; stands != tc.wantStand {
+				t.Errorf("NOGO stands: %v, want %v (comments %+v)", stands, tc.wantStand, ev.Comments)
+			}
+			// Settled either way: the next Gather asks nothing.
+			before := len(gh.served())
+			if _, err := s.Gather(context.Background(), ev); err != nil {
+				t.Fatalf("second Gather: %v", err)
+			}
+			if n := len(gh.served()) - before; n != 0 {
+				t.Errorf("second Gather made %d calls, want none", n)
+			}
+		})
+	}
+}
+
+// TestGatherConfirmsNogoEdits: a webhook saying a NOGO's author edited it
+// into something else (no command at all, or a /go) is a claim too: the
+// NOGO stands until GitHub shows the edit, and stays when GitHub still has
+// the NOGO.
+func TestGatherConfirmsNogoEdits(t *testing.T) {
+	t.Parallel()
+	nogoPath := "GET /repos/Codertocat/Hello-World/issues/comments/1003"
+	for _, tc := range []struct {
+		name      string
+		newBody   string // the edit the webhook claims
+		github    string // the body GitHub has
+		wantStand bool
+	}{
+		{name: "forged: no command, GitHub has the NOGO", newBody: "thanks all", github: bobNogo.body, wantStand: true},
+		{name: "forged: a go, GitHub has the NOGO", newBody: "/go", github: bobNogo.body, wantStand: true},
+		{name: "genuine: no command", newBody: "thanks all", github: "thanks all", wantStand: false},
+		{name: "genuine: a go", newBody: "/go", github: "/go", wantStand: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			gh := newFakeGitHub(t, "")
+			edited := bobNogo
+			edited.body = tc.github
+			raw := edited.json(t)
+			if tc.github != bobNogo.body {
+				// GitHub's copy of an edited comment says when.
+				raw = patchJSON(t, raw, map[string]any{"updated_at": bobNogo.at.Add(time.Minute).UTC().Format(time.RFC3339)})
+			}
+			gh.on(nogoPath, jsonReply(http.StatusOK, string(raw)))
+			ev := freshEvidence(bobNogo)
+			ev.Comments[0].Confirmed = false // the NOGO came by webhook
+			edit := bobNogo.domain()
+			edit.Body, edit.UpdatedAt = tc.newBody, bobNogo.at.Add(time.Minute).UTC()
+			edit.Fetched, edit.Confirmed, edit.EditedBy = false, false, "bob"
+			ev.Apply(gatekeeper.Event{Name: "issue_comment.edited", Key: helloKey, Received: testEpoch.Add(-5 * time.Minute), Comment: &edit})
+			if n := len(ev.Counted(true).Nogos()); n != 1 {
+				t.Fatalf("before GitHub is asked, %d NOGOs stand, want 1: an edit claim must not drop a NOGO", n)
+			}
+			s := newTestSource(t, gh, newFakeTime(), testRetry())
+			got, err := s.Gather(context.Background(), ev)
+			if err != nil {
+				t.Fatalf("Gather: %v", err)
+			}
+			for _, e := range got {
+				ev.Apply(e)
+			}
+			if stands := len(ev.Counted(true).Nogos()) == 1; stands != tc.wantStand {
+				t.Errorf("NOGO stands: %v, want %v (comments %+v)", stands, tc.wantStand, ev.Comments)
+			}
+		})
+	}
 }

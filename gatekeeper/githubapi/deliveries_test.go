@@ -190,7 +190,7 @@ func TestSweepAppHookWithJWT(t *testing.T) {
 		"POST /app/hook/deliveries/10/attempts jwt",
 		"POST /app/hook/deliveries/4/attempts jwt",
 	}
-	if got := f.calls(); !slices.Equal(got, want) {
+	if got := f.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls %q, want %q", got, want)
 	}
 }

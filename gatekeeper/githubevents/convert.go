@@ -28,21 +28,23 @@ func PullRequest(pr *github.PullRequest, repo *github.Repository) gatekeeper.Pul
 		}
 	}
 	return gatekeeper.PullRequest{
-		Key:       gatekeeper.PullKey{Owner: repo.GetOwner().GetLogin(), Repo: repo.GetName(), Number: pr.GetNumber()},
-		RepoID:    repo.GetID(),
-		Title:     pr.GetTitle(),
-		Body:      pr.GetBody(),
-		Author:    pr.GetUser().GetLogin(),
-		State:     pr.GetState(),
-		Draft:     pr.GetDraft(),
-		Merged:    pr.GetMerged(),
-		HeadRef:   pr.GetHead().GetRef(),
-		HeadSHA:   pr.GetHead().GetSHA(),
-		BaseRef:   pr.GetBase().GetRef(),
-		BaseSHA:   pr.GetBase().GetSHA(),
-		Labels:    labels,
-		HTMLURL:   pr.GetHTMLURL(),
-		UpdatedAt: utc(pr.GetUpdatedAt()),
+		Key:    gatekeeper.PullKey{Owner: repo.GetOwner().GetLogin(), Repo: repo.GetName(), Number: pr.GetNumber()},
+		RepoID: repo.GetID(),
+		Title:  pr.GetTitle(),
+		Body:   pr.GetBody(),
+		Author: pr.GetUser().GetLogin(),
+		// GitHub's author_association of the pull request itself.
+		AuthorAssociation: pr.GetAuthorAssociation(),
+		State:             pr.GetState(),
+		Draft:             pr.GetDraft(),
+		Merged:            pr.GetMerged(),
+		HeadRef:           pr.GetHead().GetRef(),
+		HeadSHA:           pr.GetHead().GetSHA(),
+		BaseRef:           pr.GetBase().GetRef(),
+		BaseSHA:           pr.GetBase().GetSHA(),
+		Labels:            labels,
+		HTMLURL:           pr.GetHTMLURL(),
+		UpdatedAt:         utc(pr.GetUpdatedAt()),
 		// A fork's head names the fork; a deleted fork names none (0).
 		HeadRepoID: pr.GetHead().GetRepo().GetID(),
 	}

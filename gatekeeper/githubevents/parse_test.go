@@ -42,19 +42,20 @@ func ts(s string) time.Time {
 // payloads describe it; updated is the only field that differs between them.
 func helloWorldPR(updated string) *gatekeeper.PullRequest {
 	return &gatekeeper.PullRequest{
-		Key:       gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2},
-		RepoID:    186853002,
-		Title:     "Update the README with new information.",
-		Body:      "This is a pretty simple change that we need to pull into master.",
-		Author:    "Codertocat",
-		State:     "open",
-		HeadRef:   "changes",
-		HeadSHA:   "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
-		BaseRef:   "master",
-		BaseSHA:   "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
-		Labels:    []string{"bug"},
-		HTMLURL:   "https://github.com/Codertocat/Hello-World/pull/2",
-		UpdatedAt: ts(updated),
+		Key:               gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2},
+		RepoID:            186853002,
+		Title:             "Update the README with new information.",
+		Body:              "This is a pretty simple change that we need to pull into master.",
+		Author:            "Codertocat",
+		AuthorAssociation: "OWNER",
+		State:             "open",
+		HeadRef:           "changes",
+		HeadSHA:           "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+		BaseRef:           "master",
+		BaseSHA:           "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+		Labels:            []string{"bug"},
+		HTMLURL:           "https://github.com/Codertocat/Hello-World/pull/2",
+		UpdatedAt:         ts(updated),
 		// The head branch is the repository's own.
 		HeadRepoID: 186853002,
 	}
@@ -103,7 +104,7 @@ func TestParse(t *testing.T) {
 				PullRequest: &gatekeeper.PullRequest{
 					Key:    gatekeeper.PullKey{Owner: "sish8075", Repo: "statistics-source", Number: 17},
 					RepoID: 436929436, Title: "feature/catalog-info", Body: "Fixing the catalog info file.",
-					Author: "sish8075", State: "closed", Merged: true,
+					Author: "sish8075", AuthorAssociation: "OWNER", State: "closed", Merged: true,
 					HeadRef: "feature/catalog-info", HeadSHA: "f359e26935437fa800e73cd5e4cf69b1c26c5b5c",
 					BaseRef: "main", BaseSHA: "c451ce46f93a5c34d7e73fdb55e89df02da726f9",
 					HTMLURL: "https://github.com/sish8075/statistics-source/pull/17", UpdatedAt: ts("2022-10-12T08:33:55Z"),
@@ -120,7 +121,7 @@ func TestParse(t *testing.T) {
 				SHA: "9272f18514cbd3fa935b3ced62ae1c2bf6efa76d",
 				PullRequest: &gatekeeper.PullRequest{
 					Key:    gatekeeper.PullKey{Owner: "erwinmombay", Repo: "github-owners-bot-test-repo", Number: 35},
-					RepoID: 72889098, Title: "Update file.txt", Author: "ampprojectbot", State: "open",
+					RepoID: 72889098, Title: "Update file.txt", Author: "ampprojectbot", AuthorAssociation: "COLLABORATOR", State: "open",
 					HeadRef: "ampprojectbot-patch-3", HeadSHA: "9272f18514cbd3fa935b3ced62ae1c2bf6efa76d",
 					BaseRef: "master", BaseSHA: "e896a1ed550e296573e46bcb7d0ab23afa3bbedf",
 					HTMLURL: "https://github.com/erwinmombay/github-owners-bot-test-repo/pull/35", UpdatedAt: ts("2019-02-26T20:53:31Z"),
