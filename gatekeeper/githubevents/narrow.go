@@ -67,25 +67,29 @@ type branch struct {
 
 // pullPayload is the part of a pull request the gatekeeper reads.
 type pullPayload struct {
-	Number    int               `json:"number"`
-	Title     string            `json:"title"`
-	Body      string            `json:"body"`
-	User      *user             `json:"user"`
-	State     string            `json:"state"`
-	Draft     bool              `json:"draft"`
-	Merged    bool              `json:"merged"`
-	Head      *branch           `json:"head"`
-	Base      *branch           `json:"base"`
-	Labels    []*labelPayload   `json:"labels"`
-	HTMLURL   string            `json:"html_url"`
-	UpdatedAt *github.Timestamp `json:"updated_at"`
+	Number int    `json:"number"`
+	Title  string `json:"title"`
+	Body   string `json:"body"`
+	User   *user  `json:"user"`
+	// AuthorAssociation is GitHub's author_association of the pull
+	// request itself (a stranger's pull request at a shared head).
+	AuthorAssociation string            `json:"author_association"`
+	State             string            `json:"state"`
+	Draft             bool              `json:"draft"`
+	Merged            bool              `json:"merged"`
+	Head              *branch           `json:"head"`
+	Base              *branch           `json:"base"`
+	Labels            []*labelPayload   `json:"labels"`
+	HTMLURL           string            `json:"html_url"`
+	UpdatedAt         *github.Timestamp `json:"updated_at"`
 }
 
 type labelPayload struct {
 	Name string `json:"name"`
 }
 
-// snapshot is PullRequest (convert.go) on the narrow type: the key's owner
+// snapshot is PullRequest (convert.go) on the narrow type, field for field
+// (TestNarrowParseMatchesGoGitHub fails when one is missing): the key's owner
 // and name come from repo, or from the base repository when repo is nil.
 func (pr *pullPayload) snapshot(repo *repository) gatekeeper.PullRequest {
 	if repo == nil && pr.Base != nil {
@@ -98,15 +102,16 @@ func (pr *pullPayload) snapshot(repo *repository) gatekeeper.PullRequest {
 		}
 	}
 	out := gatekeeper.PullRequest{
-		Title:     pr.Title,
-		Body:      pr.Body,
-		Author:    pr.User.login(),
-		State:     pr.State,
-		Draft:     pr.Draft,
-		Merged:    pr.Merged,
-		Labels:    labels,
-		HTMLURL:   pr.HTMLURL,
-		UpdatedAt: utcp(pr.UpdatedAt),
+		Title:             pr.Title,
+		Body:              pr.Body,
+		Author:            pr.User.login(),
+		AuthorAssociation: pr.AuthorAssociation,
+		State:             pr.State,
+		Draft:             pr.Draft,
+		Merged:            pr.Merged,
+		Labels:            labels,
+		HTMLURL:           pr.HTMLURL,
+		UpdatedAt:         utcp(pr.UpdatedAt),
 	}
 	if repo != nil {
 		out.Key = gatekeeper.PullKey{Owner: repo.owner(), Repo: repo.Name, Number: pr.Number}
