@@ -87,11 +87,11 @@ func (rec DecisionRecord) PolicyDecision() Decision {
 }
 
 // SameVerdict reports whether two decisions of the policy say the same:
-// state, reasons, waiting, channel and vote verdicts.
+// state, reasons, waiting, channel, what passes and vote verdicts.
 func SameVerdict(a, b Decision) bool {
 	return a.State == b.State && a.Channel == b.Channel &&
 		slices.Equal(nonNil(a.Reasons), nonNil(b.Reasons)) && slices.Equal(nonNil(a.Waiting), nonNil(b.Waiting)) &&
-		slices.Equal(a.Votes, b.Votes)
+		slices.Equal(nonNil(a.Passes), nonNil(b.Passes)) && slices.Equal(a.Votes, b.Votes)
 }
 
 func nonNil(s []string) []string {

@@ -39,6 +39,10 @@ type Decision struct {
 	Channel string `json:"channel,omitempty"`
 	// PolicyRevision is the content hash of the policy that decided.
 	PolicyRevision string `json:"policy_revision"`
+	// Passes names what passes: each requirement the policy found met,
+	// with its evidence ("coverage 84.2% ≥ 80%"), in the policy's order.
+	// Optional (a policy may leave it out); it never changes State.
+	Passes []string `json:"passes,omitempty"`
 	// Votes says, for each vote on the current head, whether the policy
 	// counted or refused it, so that the voter can be told once.
 	Votes []VoteVerdict `json:"votes,omitempty"`

@@ -16,34 +16,39 @@ import (
 // because some evidence source did not answer.
 var errRetry = errors.New("evidence incomplete")
 
-// evaluate is one worker's job for one pull request: gather, decide,
-// record, publish, and take the pull request off the queue if nothing new
-// arrived meanwhile. An error leaves it queued; the scheduler retries it.
-func (s *Service) evaluate(ctx context.Context, key PullKey) error {
+// evaluate is one worker's job for one pull request: gather and decide,
+// writing nothing. What is left to do is returned as post, which the post
+// queue runs apart from the workers (postqueue.go): record the decision and
+// what the sources gathered, publish, answer votes, and take the pull
+// request off the queue if nothing new arrived meanwhile, in one store
+// write when nothing is posted (settle.go). post is nil when nothing is
+// left. An error (of evaluate or of post) leaves the pull request queued;
+// the scheduler retries it.
+func (s *Service) evaluate(ctx context.Context, key PullKey) (post func(context.Context) error, err error) {
 	start := s.o.Clock.Now()
 	gen, queued, err := s.o.Store.Generation(ctx, key)
 	if err != nil {
-		return fmt.Errorf("reading queue for %s: %w", key, err)
+		return nil, fmt.Errorf("reading queue for %s in the store: %w", key, err)
 	}
 	if !queued {
-		return nil
+		return nil, nil
 	}
 	ev, err := s.o.Store.Evidence(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		_, err = s.o.Store.Done(ctx, key, gen)
-		return err
+		return nil, err
 	}
 	if err != nil {
-		return fmt.Errorf("loading evidence for %s: %w", key, err)
+		return nil, fmt.Errorf("loading evidence for %s from the store: %w", key, err)
 	}
-	ev, incomplete, slow := s.gather(ctx, ev)
+	ev, gathered, incomplete, slow := s.gather(ctx, ev)
 
 	log := s.log.With("repo", key.Owner+"/"+key.Repo, "pr", key.Number, "sha", ev.HeadSHA())
 	if ev.PR != nil && !s.o.Gated.GatedBase(ev.PR.BaseRef) && ev.Published == nil {
 		// Never into a gated base and never given a status: nothing to say.
 		log.InfoContext(ctx, "pull request not gated", "head", ev.PR.HeadRef, "base", ev.PR.BaseRef)
-		_, err = s.o.Store.Done(ctx, key, gen)
-		return err
+		_, _, err = s.settle(ctx, key, Settlement{Apply: gathered, Dequeue: true, Generation: gen})
+		return nil, err
 	}
 
 	now := s.o.Clock.Now()
@@ -56,8 +61,8 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 		// as it is (never a new success, and no flapping to pending).
 		if dec.State == Success {
 			log.InfoContext(ctx, "evidence sources slow; the decision waits for their answer", "sources", slow)
-			_, err = s.o.Store.Done(ctx, key, gen)
-			return err
+			_, _, err = s.settle(ctx, key, Settlement{Apply: gathered, Dequeue: true, Generation: gen})
+			return nil, err
 		}
 		marked := *ev
 		marked.Sources = make(map[string]SourceStatus, len(ev.Sources)+len(slow))
@@ -79,12 +84,9 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	if perr == nil && !SameVerdict(policy, dec) {
 		rec.Policy = &policy
 	}
-	if err := s.fenced(ctx, "record"); err != nil {
-		return err
-	}
-	changed, err := s.record(ctx, rec)
+	changed, err := s.changed(ctx, rec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.o.Observer.Evaluated(rec.Duration, dec.State)
 	// Reconciling evaluates every open pull request every minute: only a
@@ -95,15 +97,72 @@ func (s *Service) evaluate(ctx context.Context, key PullKey) error {
 	}
 	log.Log(ctx, level, "evaluated", "state", dec.State, "description", rec.Description, "policy", dec.PolicyRevision, "changed", changed)
 
-	if err := s.publish(ctx, key, ev, rec); err != nil {
+	c := conclusion{key: key, gen: gen, ev: ev, gathered: gathered, rec: rec, keep: changed, incomplete: incomplete}
+	return func(ctx context.Context) error { return s.conclude(ctx, c) }, nil
+}
+
+// conclusion is what an evaluation leaves to the post queue.
+type conclusion struct {
+	key PullKey
+	gen uint64
+	// ev is the evidence decided on: as loaded, with gathered applied.
+	ev *Evidence
+	// gathered applies what the sources found to the stored evidence;
+	// nil when nothing is to be written.
+	gathered func(*Evidence)
+	rec      DecisionRecord
+	// keep: rec differs from the last decision kept, and is recorded.
+	keep       bool
+	incomplete bool
+}
+
+// conclude records the evaluation, publishes its status and answers votes:
+// one store write when nothing is posted; when a status is posted, one
+// before the post (which records it as about to be sent, the outbox) and
+// one after (which records it sent and takes the pull request off the
+// queue).
+func (s *Service) conclude(ctx context.Context, c conclusion) error {
+	key, ev := c.key, c.ev
+	s.release(ctx, key, ev)
+	pub, recorded, err := s.publish(ctx, c)
+	if err != nil {
 		return err
 	}
-	s.answerVotes(ctx, key, ev, dec.Votes)
-	if incomplete {
+	s.answerVotes(ctx, key, ev, c.rec.Decision.Votes)
+	switch {
+	case pub != nil:
+		// The post is recorded, and the pull request leaves the queue,
+		// last: once it has, everything the evaluation does is done.
+		if err := s.recordPosted(ctx, c, pub); err != nil {
+			return err
+		}
+	case !recorded:
+		// Nothing posted: everything in one write.
+		if err := s.record(ctx, c, Settlement{Apply: c.gathered, Dequeue: !c.incomplete, Generation: c.gen}); err != nil {
+			return err
+		}
+	}
+	if c.incomplete {
 		return errRetry
 	}
-	if _, err := s.o.Store.Done(ctx, key, gen); err != nil {
-		return fmt.Errorf("dequeueing %s: %w", key, err)
+	return nil
+}
+
+// record writes the evaluation's settlement st, with its decision record
+// when it is kept, right after checking the lease (a replica paused since
+// it read the evidence must not record over a newer holder's work).
+func (s *Service) record(ctx context.Context, c conclusion, st Settlement) error {
+	if err := s.fenced(ctx, "record"); err != nil {
+		return err
+	}
+	if c.keep {
+		st.Decision = &c.rec
+	}
+	if _, _, err := s.settle(ctx, c.key, st); err != nil {
+		return err
+	}
+	if c.keep && s.o.Decided != nil {
+		s.o.Decided(c.rec)
 	}
 	return nil
 }
@@ -124,25 +183,16 @@ func (s *Service) decide(ctx context.Context, ev *Evidence, now time.Time) (*Inp
 	return input, dec, policy, perr
 }
 
-// record keeps the decision for the audit trail when it differs from the
-// last one kept, and reports whether it did: reconciling every minute must
-// not push the history of changes out of the store.
-func (s *Service) record(ctx context.Context, rec DecisionRecord) (changed bool, err error) {
+// changed reports whether rec differs from the last decision kept, and so
+// is recorded: reconciling every minute must not push the history of
+// changes out of the store.
+func (s *Service) changed(ctx context.Context, rec DecisionRecord) (bool, error) {
 	last, err := s.o.Store.Decisions(ctx, rec.Key, 1)
 	if err != nil {
-		return false, fmt.Errorf("loading the last decision for %s: %w", rec.Key, err)
+		return false, fmt.Errorf("loading the last decision for %s from the store: %w", rec.Key, err)
 	}
-	if len(last) == 1 && last[0].HeadSHA == rec.HeadSHA && last[0].Description == rec.Description &&
-		sameDecision(last[0].Decision, rec.Decision) {
-		return false, nil
-	}
-	if err := s.o.Store.AddDecision(ctx, rec); err != nil {
-		return false, fmt.Errorf("recording decision for %s: %w", rec.Key, err)
-	}
-	if s.o.Decided != nil {
-		s.o.Decided(rec)
-	}
-	return true, nil
+	return len(last) != 1 || last[0].HeadSHA != rec.HeadSHA || last[0].Description != rec.Description ||
+		!sameDecision(last[0].Decision, rec.Decision), nil
 }
 
 // sameDecision compares two decisions as the store keeps them: an empty
@@ -153,12 +203,15 @@ func sameDecision(a, b Decision) bool {
 	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
-// gather runs every source, stores what they found and their outcome, and
-// reports whether any of them failed and which did not answer within
-// GatherTimeout (slow: their stored status is left as it was).
-func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool, []string) {
+// gather runs every source, and returns the evidence with what they found
+// and their outcome, apply, which makes the same change to the stored
+// evidence (written with the decision, settle.go), whether any of them
+// failed, and which did not answer within GatherTimeout (slow: their
+// stored status is left as it was). apply is nil when there is nothing to
+// write.
+func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, func(*Evidence), bool, []string) {
 	if len(s.o.Sources) == 0 && len(ev.Sources) == 0 {
-		return ev, false, nil
+		return ev, nil, false, nil
 	}
 	type result struct {
 		events  []Event
@@ -202,7 +255,12 @@ func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool, []
 		}
 	}
 	incomplete := false
-	updated, err := s.o.Store.Update(ctx, ev.Key, func(cur *Evidence) {
+	for _, r := range results {
+		if !r.skipped && !r.slow && r.err != nil {
+			incomplete = true
+		}
+	}
+	apply := func(cur *Evidence) {
 		if cur.Sources == nil {
 			cur.Sources = map[string]SourceStatus{}
 		}
@@ -232,24 +290,13 @@ func (s *Service) gather(ctx context.Context, ev *Evidence) (*Evidence, bool, []
 			if r.err != nil {
 				st.Error = r.err.Error()
 				st.Attempts = cur.Sources[src.Name()].Attempts + 1
-				incomplete = true
 			}
 			cur.Sources[src.Name()] = st
 		}
-	})
-	if err != nil {
-		// The evidence as loaded is still the truth; mark every source
-		// unavailable so that the decision cannot pass on it.
-		s.log.ErrorContext(ctx, "storing gathered evidence", "pr", ev.Key.String(), "err", err)
-		if ev.Sources == nil {
-			ev.Sources = map[string]SourceStatus{}
-		}
-		for _, src := range s.o.Sources {
-			ev.Sources[src.Name()] = SourceStatus{OK: false, Error: "storing gathered evidence: " + err.Error(), CheckedAt: now}
-		}
-		return ev, true, slow
 	}
-	return updated, incomplete, slow
+	decided := ev.Clone()
+	apply(decided)
+	return decided, apply, incomplete, slow
 }
 
 // awaitClaims makes the decision wait for GitHub to confirm the claims
@@ -455,7 +502,10 @@ func (s *Service) answerVotes(ctx context.Context, key PullKey, ev *Evidence, ve
 		// again: thirty /go from a stranger are one reply, not thirty.
 		told := v.Verdict == "refused" && v.User != "" && told(ev, toldNow, v.User, v.Why)
 		if !told {
-			if err := s.o.Responder.Answer(ctx, key, v.CommentID, v.Verdict, v.Why); err != nil {
+			actx, cancel := context.WithTimeout(ctx, s.o.PublishTimeout)
+			err := s.o.Responder.Answer(actx, key, v.CommentID, v.Verdict, v.Why)
+			cancel()
+			if err != nil {
 				s.log.WarnContext(ctx, "answering a vote", "pr", key.String(), "comment", v.CommentID, "verdict", v.Verdict, "err", err)
 				continue
 			}

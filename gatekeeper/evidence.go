@@ -50,6 +50,11 @@ type Evidence struct {
 	Sources map[string]SourceStatus `json:"sources,omitempty"`
 	// Published is the last commit status sent (or, in a dry run, logged).
 	Published *PublishedStatus `json:"published,omitempty"`
+	// Posting is the status about to be sent, recorded before the post
+	// (an outbox): when it is still here, the post's outcome was never
+	// recorded (the store failed after it, or the process died), and
+	// GitHub is asked whether it landed before it is posted again.
+	Posting *PublishedStatus `json:"posting,omitempty"`
 	// BaseTip is the newest known tip of a base branch of the pull
 	// request's repository (a push webhook, or GitHub read while
 	// reconciling). It counts only while its Ref is the pull request's
@@ -1244,6 +1249,10 @@ func (ev *Evidence) Clone() *Evidence {
 	cp.Refusals = cloneMap(ev.Refusals)
 	cp.Log = append([]LogEntry(nil), ev.Log...)
 	cp.Sources = cloneMap(ev.Sources)
+	if ev.Posting != nil {
+		p := *ev.Posting
+		cp.Posting = &p
+	}
 	if ev.Published != nil {
 		p := *ev.Published
 		cp.Published = &p

@@ -160,13 +160,16 @@ func (s *Service) Preview(ctx context.Context, candidate Evaluator, readable fun
 			row.Candidate, row.CandidateError = Decision{State: Error, PolicyRevision: row.Candidate.PolicyRevision}, cerr.Error()
 		}
 		row.Flips = row.InForce.State != row.Candidate.State
-		row.Changed = !row.Flips && !SameVerdict(withoutVotes(row.InForce), withoutVotes(row.Candidate))
+		row.Changed = !row.Flips && !SameVerdict(reasonsOnly(row.InForce), reasonsOnly(row.Candidate))
 		rows = append(rows, row)
 	}
 	return rows, nil
 }
 
-func withoutVotes(d Decision) Decision {
-	d.Votes = nil
+// reasonsOnly leaves out the vote verdicts and what passes: Changed is
+// about what fails and what is awaited (a threshold edit that only
+// rewords a pass, "coverage 84.2% ≥ 82%", changes nothing to act on).
+func reasonsOnly(d Decision) Decision {
+	d.Votes, d.Passes = nil, nil
 	return d
 }

@@ -328,15 +328,20 @@ func (s *Service) newestStatus(ev *Evidence, sha string) *Check {
 
 // publish sets the status of the pull request's head (see the rules at the
 // top of this file) when it differs from what the gatekeeper last sent on
-// that commit, or corrects someone else's status there.
-func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec DecisionRecord) error {
-	s.release(ctx, key, ev)
+// that commit, or corrects someone else's status there. When it posts, it
+// records the evaluation before the post (with the status as about to be
+// sent: the outbox), and returns the status posted, which the caller
+// records with recordPosted once the votes are answered; recorded is then
+// true. When it posts nothing, recorded is false and the caller records
+// the evaluation.
+func (s *Service) publish(ctx context.Context, c conclusion) (pub *PublishedStatus, recorded bool, err error) {
+	key, ev, rec := c.key, c.ev, c.rec
 	sha := ev.HeadSHA()
 	if sha == "" {
-		return nil // nothing to attach a status to yet
+		return nil, false, nil // nothing to attach a status to yet
 	}
 	if !s.posts(ev) {
-		return nil // closed, or never gated: the status is the open ones' business
+		return nil, false, nil // closed, or never gated: the status is the open ones' business
 	}
 	unlock := s.locks.lock(key.Owner + "/" + key.Repo + "@" + sha)
 	defer unlock()
@@ -344,26 +349,29 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 	// every replica's.
 	cl, err := s.leaseCommit(ctx, key, sha)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	defer cl.end(ctx)
 	peers, err := s.peers(ctx, key, sha)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	st, err := s.shared(ctx, key, ev, rec, peers)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	dry := s.o.Publisher.DryRun()
 	if s.o.Checklist != nil && !dry {
 		// A replica that lost the pull request posts nothing, here either.
 		if err := s.fenced(ctx, "checklist"); err != nil {
-			return err
+			return nil, false, err
 		}
 		// Best effort, and deduplicated by the Checklister itself: its
 		// summary may change while the status stays the same.
-		if err := s.o.Checklist.Checklist(ctx, key, sha, st, rec.Decision); err != nil {
+		cctx, cancel := context.WithTimeout(ctx, s.o.PublishTimeout)
+		err := s.o.Checklist.Checklist(cctx, key, sha, st, rec.Decision)
+		cancel()
+		if err != nil {
 			s.log.WarnContext(ctx, "checklist check run not posted", "pr", key.String(), "sha", sha, "err", err)
 		}
 	}
@@ -379,7 +387,7 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 	correcting := other != nil && (last == nil || last.Replaced != ForeignStatusID(*other))
 	if last != nil && !correcting && last.State == st.State && last.Description == st.Description &&
 		last.TargetURL == st.TargetURL && last.DryRun == dry {
-		return nil
+		return nil, false, nil
 	}
 	now := s.o.Clock.Now()
 	corrections := 0
@@ -390,44 +398,157 @@ func (s *Service) publish(ctx context.Context, key PullKey, ev *Evidence, rec De
 		if corrections > 0 && now.Sub(last.At) < correctionPause(corrections) {
 			s.log.WarnContext(ctx, "someone else keeps posting in the gatekeeper's context; correcting it later",
 				"pr", key.String(), "sha", sha, "creator", other.Creator, "corrections", corrections)
-			return fmt.Errorf("correcting %s's status on %s again: %w", other.Creator, sha, errRetry)
+			if err := s.record(ctx, c, Settlement{Apply: c.gathered}); err != nil {
+				return nil, true, err
+			}
+			return nil, true, fmt.Errorf("correcting %s's status on %s again: %w", other.Creator, sha, errRetry)
 		}
 		corrections++
 		s.log.WarnContext(ctx, "correcting someone else's status in the gatekeeper's context",
 			"pr", key.String(), "sha", sha, "creator", other.Creator, "state", other.State)
 	}
-
-	// A replica paused since it read the evidence must not post over a
-	// newer holder's status.
-	if err := s.fenced(ctx, "publish"); err != nil {
-		return err
-	}
-	if err := cl.fence(ctx); err != nil {
-		return err
-	}
-	err = s.o.Publisher.Publish(ctx, key, sha, st)
-	if !dry { // a dry run posts nothing to count
-		s.o.Observer.Published(st.State, err)
-		if lo, ok := s.o.Observer.(LagObserver); ok && err == nil {
-			if at := newestArrival(ev); !at.IsZero() {
-				lo.StatusLag(max(s.o.Clock.Now().Sub(at), 0))
-			}
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("publishing status for %s@%s: %w", key, sha, err)
-	}
-	pub := &PublishedStatus{SHA: sha, State: st.State, Description: st.Description, TargetURL: st.TargetURL,
+	pub = &PublishedStatus{SHA: sha, State: st.State, Description: st.Description, TargetURL: st.TargetURL,
 		DryRun: dry, At: now, Creator: s.o.Publisher.Login(), Corrections: corrections}
 	if other != nil {
 		pub.Replaced = ForeignStatusID(*other)
 	}
-	_, err = s.o.Store.Update(ctx, key, func(cur *Evidence) { cur.Published = pub })
+
+	// An earlier attempt recorded this very post as about to be sent and
+	// never recorded its outcome: it may have landed. GitHub is asked
+	// before it is posted twice.
+	landed, err := s.landed(ctx, key, ev, sha, st)
 	if err != nil {
-		return fmt.Errorf("recording published status for %s: %w", key, err)
+		// GitHub cannot tell: post it again rather than not at all (a
+		// second identical status changes nothing on the commit).
+		s.log.WarnContext(ctx, "reading back a status whose outcome was not recorded; posting it again", "pr", key.String(), "sha", sha, "err", err)
 	}
-	s.notify(ctx, ev, rec, st)
-	return nil
+	// The outbox: the status about to be sent is recorded first, with
+	// the decision and what the sources gathered.
+	gathered := c.gathered
+	if err := s.record(ctx, c, Settlement{Apply: func(cur *Evidence) {
+		if gathered != nil {
+			gathered(cur)
+		}
+		p := *pub
+		cur.Posting = &p
+	}}); err != nil {
+		return nil, true, err
+	}
+
+	if !landed {
+		// A replica paused since it read the evidence must not post over
+		// a newer holder's status.
+		if err := s.fenced(ctx, "publish"); err != nil {
+			return nil, true, err
+		}
+		if err := cl.fence(ctx); err != nil {
+			return nil, true, err
+		}
+		// A deadline fitted to one small post (with its retries): past
+		// it the post failed, and the pull request is tried again after
+		// its backoff.
+		pctx, cancel := context.WithTimeout(ctx, s.o.PublishTimeout)
+		err = s.o.Publisher.Publish(pctx, key, sha, st)
+		cancel()
+		if !dry { // a dry run posts nothing to count
+			s.o.Observer.Published(st.State, err)
+			if lo, ok := s.o.Observer.(LagObserver); ok && err == nil {
+				if at := newestArrival(ev); !at.IsZero() {
+					lo.StatusLag(max(s.o.Clock.Now().Sub(at), 0))
+				}
+			}
+		}
+		if err != nil {
+			return nil, true, fmt.Errorf("publishing status for %s@%s: %w", key, sha, err)
+		}
+		if login := s.o.Publisher.Login(); login != "" {
+			pub.Creator = login
+		}
+	} else {
+		s.log.InfoContext(ctx, "status already on GitHub from an attempt whose outcome was not recorded; not posting it twice",
+			"pr", key.String(), "sha", sha, "state", st.State)
+	}
+	if !landed {
+		// Only the attempt that posted tells #production: a retry after
+		// the store failed to record the post does not say it again.
+		s.notify(ctx, ev, rec, st)
+	}
+	return pub, true, nil
+}
+
+// recordPosted records, after the post, the status posted and takes the
+// pull request off the queue unless its evidence was incomplete. When it
+// fails, GitHub has the status and the store does not know yet: the
+// outbox entry stays, and the next attempt does not post it again.
+//
+// A store that is briefly away (Redis restarting) is asked again for a few
+// seconds first, so that a publisher that cannot read statuses back (a
+// dry run, a test's) does not post the same status twice either.
+func (s *Service) recordPosted(ctx context.Context, c conclusion, pub *PublishedStatus) error {
+	wait := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		_, _, err := s.settle(ctx, c.key, Settlement{Apply: func(cur *Evidence) {
+			cur.Published, cur.Posting = pub, nil
+		}, Dequeue: !c.incomplete, Generation: c.gen})
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, ErrNotFound) || attempt == 8 || !sleepCtx(ctx, wait) {
+			return fmt.Errorf("recording the status posted for %s@%s: %w", c.key, pub.SHA, err)
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// sleepCtx waits d, and reports false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// StatusChecker is a Publisher that can read back the newest status in a
+// context on a commit (githubapi's Publisher). It is asked only after a
+// post whose outcome was never recorded.
+type StatusChecker interface {
+	// Newest returns the newest status in context on sha of key's
+	// repository and the login that created it; ok is false when there
+	// is none.
+	Newest(ctx context.Context, key PullKey, sha, context string) (st Status, creator string, ok bool, err error)
+}
+
+// landed reports whether st, which an earlier attempt recorded as about to
+// be posted on sha without recording its outcome, is already the newest
+// status of the gatekeeper's on GitHub: then it is not posted again.
+func (s *Service) landed(ctx context.Context, key PullKey, ev *Evidence, sha string, st Status) (bool, error) {
+	p := ev.Posting
+	if p == nil || p.SHA != sha || p.State != st.State || p.Description != st.Description || p.TargetURL != st.TargetURL || p.DryRun {
+		return false, nil
+	}
+	if c := s.newestStatus(ev, sha); c != nil && s.ours(c.Creator, ev) && c.State == string(st.State) && c.Description == st.Description {
+		return true, nil // the gatekeeper's own post came back as evidence
+	}
+	sc, ok := s.o.Publisher.(StatusChecker)
+	if !ok {
+		return false, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.o.PublishTimeout)
+	defer cancel()
+	got, creator, found, err := sc.Newest(cctx, key, sha, st.Context)
+	if err != nil {
+		return false, fmt.Errorf("reading back the status of %s@%s from GitHub: %w", key, sha, err)
+	}
+	// Ours: the Publisher's login, a creator recorded on the pull
+	// request, or the login this gatekeeper had when it recorded the post
+	// (a process started since may not know its token's login yet).
+	mine := s.ours(creator, ev) || (p.Creator != "" && strings.EqualFold(p.Creator, creator))
+	return found && mine && got.State == st.State && got.Description == st.Description &&
+		got.TargetURL == st.TargetURL, nil
 }
 
 // newestArrival is when the newest delivery in ev's log was accepted (zero

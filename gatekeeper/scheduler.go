@@ -70,7 +70,7 @@ func (sc *scheduler) run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for k := range work {
-				done <- outcome{k, sc.work(workCtx, k)}
+				sc.work(workCtx, k, func(err error) { done <- outcome{k, err} })
 			}
 		}()
 	}
@@ -188,18 +188,29 @@ func (sc *scheduler) finished(ctx context.Context, m *machine, o outcome) {
 	}
 }
 
-// work evaluates key under its lease.
-func (sc *scheduler) work(ctx context.Context, key PullKey) error {
+// work evaluates key under its lease, and hands what the evaluation
+// posts to the post queue: the worker does not wait for GitHub. finish is
+// called once with the outcome, by the worker or by the post queue, after
+// the lease was given up.
+func (sc *scheduler) work(ctx context.Context, key PullKey, finish func(error)) {
 	l, err := sc.s.acquire(ctx, key)
 	if err != nil {
-		return err
+		finish(err)
+		return
 	}
-	defer l.end()
-	err = sc.safeEvaluate(l.ctx, key)
-	if err != nil && l.lost() && !errors.Is(err, ErrLeaseLost) {
-		err = fmt.Errorf("%w: %w", ErrLeaseLost, err)
+	end := func(err error) {
+		if err != nil && l.lost() && !errors.Is(err, ErrLeaseLost) {
+			err = fmt.Errorf("%w: %w", ErrLeaseLost, err)
+		}
+		l.end()
+		finish(err)
 	}
-	return err
+	post, err := sc.safeEvaluate(l.ctx, key)
+	if err != nil || post == nil {
+		end(err)
+		return
+	}
+	sc.s.postQ.submit(key, func() { end(safely(func() error { return post(l.ctx) })) })
 }
 
 // drain waits for the n evaluations in flight, cancelling them after
@@ -219,13 +230,23 @@ func (sc *scheduler) drain(n int, done <-chan outcome, cancel context.CancelFunc
 
 // safeEvaluate turns a panic in one evaluation into an error, so that one
 // bad pull request cannot stop the workers.
-func (sc *scheduler) safeEvaluate(ctx context.Context, key PullKey) (err error) {
+func (sc *scheduler) safeEvaluate(ctx context.Context, key PullKey) (post func(context.Context) error, err error) {
+	err = safely(func() error {
+		var err error
+		post, err = sc.s.evaluate(ctx, key)
+		return err
+	})
+	return post, err
+}
+
+// safely runs f, turning a panic into an error.
+func safely(f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic while evaluating: %v", r)
 		}
 	}()
-	return sc.s.evaluate(ctx, key)
+	return f()
 }
 
 // reconcile runs Service.Reconcile on the timer.

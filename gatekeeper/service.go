@@ -45,6 +45,17 @@ type Options struct {
 	StageKeys func() func(name string) string
 
 	Workers int // default 4
+	// PostsPerRepo and PostsPerOwner bound the posts to GitHub (status,
+	// checklist, vote answers) in flight at once for one repository and
+	// for one owner; the others wait in line for their own target only,
+	// and no worker waits for a post (postqueue.go). Defaults
+	// DefaultPostsPerRepo and DefaultPostsPerOwner.
+	PostsPerRepo, PostsPerOwner int
+	// PublishTimeout bounds one status post with its retries (and each
+	// checklist post and vote answer): past it the post counts as failed
+	// and the pull request is tried again after its backoff. Default
+	// DefaultPublishTimeout.
+	PublishTimeout time.Duration
 	// RetryMin and RetryMax bound the backoff between attempts to
 	// evaluate a pull request whose evaluation or publication failed.
 	RetryMin, RetryMax time.Duration
@@ -134,6 +145,9 @@ type Service struct {
 	o     Options
 	log   *slog.Logger
 	sched *scheduler
+	// posts runs what an evaluation posts to GitHub, apart from the
+	// workers (postqueue.go).
+	postQ *postQueue
 	// gathers are the evidence sources' calls, some outliving the
 	// evaluation that made them (gather.go).
 	gathers *gathers
@@ -177,6 +191,15 @@ func New(o Options) (*Service, error) {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 4
+	}
+	if o.PostsPerRepo <= 0 {
+		o.PostsPerRepo = DefaultPostsPerRepo
+	}
+	if o.PostsPerOwner <= 0 {
+		o.PostsPerOwner = DefaultPostsPerOwner
+	}
+	if o.PublishTimeout <= 0 {
+		o.PublishTimeout = DefaultPublishTimeout
 	}
 	if o.RetryMin <= 0 {
 		o.RetryMin = time.Second
@@ -233,7 +256,7 @@ func New(o Options) (*Service, error) {
 		o.Debounce = 200 * time.Millisecond
 	}
 	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
-	s := &Service{o: o, log: o.Logger, disc: newDiscovery(), gathers: newGathers()}
+	s := &Service{o: o, log: o.Logger, disc: newDiscovery(), gathers: newGathers(), postQ: newPostQueue(o.PostsPerRepo, o.PostsPerOwner)}
 	s.reconciler = s.TimerLease(reconcilerLeaseName, s.reconcileTTL())
 	s.sched = newScheduler(s)
 	return s, nil

@@ -3,8 +3,10 @@ package test
 import (
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +14,9 @@ import (
 
 // TestGitHubAppChecklist runs the real binary as a GitHub App: the pull
 // request gets the "release-gate checklist" check run beside its status
-// (created once, with the checklist in its summary and a Re-evaluate
-// button), and that button (check_run.requested_action on the App's own
+// (created once, with the checklist of what fails, is awaited and passes,
+// as the shipped policy decided and the store kept it, in its summary, and
+// a Re-evaluate button), and that button (check_run.requested_action on the App's own
 // run) queues the pull request for evaluation without the run becoming a
 // check of the policy.
 func TestGitHubAppChecklist(t *testing.T) {
@@ -57,6 +60,27 @@ func TestGitHubAppChecklist(t *testing.T) {
 	}
 	if len(p.Latest.Decision.Waiting) == 0 || !strings.Contains(summary, "Awaited") {
 		t.Errorf("decision %+v, summary:\n%s", p.Latest.Decision, summary)
+	}
+	// What passes: the shipped policy names it, the stored decision keeps
+	// it, and the summary lists every item after what is awaited.
+	passes := p.Latest.Decision.Passes
+	if !slices.Contains(passes, "pull request open, not a draft, changes into master gated") {
+		t.Errorf("stored decision's passes %q lack the pull request's own", passes)
+	}
+	awaited := strings.Index(summary, fmt.Sprintf("### Awaited (%d)\n\n", len(p.Latest.Decision.Waiting)))
+	listed := strings.Index(summary, fmt.Sprintf("### Passes (%d)\n\n", len(passes)))
+	if awaited < 0 || listed < awaited {
+		t.Errorf("summary does not list %d awaited, then %d passing:\n%s", len(p.Latest.Decision.Waiting), len(passes), summary)
+	}
+	for _, it := range passes {
+		if !strings.Contains(summary, "\n- :white_check_mark: "+it+"\n") {
+			t.Errorf("summary lacks what passes, %q:\n%s", it, summary)
+		}
+	}
+	for _, w := range p.Latest.Decision.Waiting {
+		if slices.Contains(passes, w) {
+			t.Errorf("%q is both awaited and passing", w)
+		}
 	}
 
 	// The Re-evaluate button on the App's own run.

@@ -384,6 +384,7 @@ type pull struct {
 			State          string   `json:"state"`
 			Reasons        []string `json:"reasons"`
 			Waiting        []string `json:"waiting"`
+			Passes         []string `json:"passes"`
 			PolicyRevision string   `json:"policy_revision"`
 		} `json:"decision"`
 		EvidenceVersion uint64 `json:"evidence_version"`

@@ -200,6 +200,25 @@ func previewAndReplay(t *testing.T, r *rig) {
 	if code, _, _ := cli(t, "replay", ids[2], "--policies", candidate, server); code != 0 {
 		t.Errorf("replay of #2 (not held) under the candidate: exit %d, want 0", code)
 	}
+	// What passes is part of the result: a candidate that only names one
+	// more pass replays differently (and says what), though nothing flips.
+	praise := t.TempDir()
+	copyDir(t, r.policies, praise)
+	extra := "package gatekeeper\n\npass_items contains [0, \"release desk says hello\"]\n"
+	if err := os.WriteFile(filepath.Join(praise, "praise.rego"), []byte(extra), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// passes_test.rego pins the exact lists, which the extra pass changes:
+	// the preview would (rightly) refuse the candidate for its failing tests.
+	if err := os.Remove(filepath.Join(praise, "passes_test.rego")); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := cli(t, "replay", ids[2], "--policies", praise, server); code != 1 || !strings.Contains(out, "+ passes only as replayed: release desk says hello") {
+		t.Errorf("replay of #2 under a candidate with one more pass: exit %d, want 1 naming the pass\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := cli(t, "preview", "--policies", praise, server); code != 0 {
+		t.Errorf("preview of a candidate that only adds a pass: exit %d, want 0 (nothing flips)\n%s%s", code, out, errOut)
+	}
 	if code, _, errOut := cli(t, "replay", "Codertocat/Hello-World/2/1-deadbeef", server); code != 2 || !strings.Contains(errOut, "404") {
 		t.Errorf("replay of an unknown decision: exit %d, want 2 naming the 404: %s", code, errOut)
 	}

@@ -25,7 +25,17 @@ go run ./cmd/gatekeeper policy test policies
 step "unit, adapter and end-to-end tests, with the race detector"
 # The policy packages compile and test the whole policy many times; under the
 # race detector on a busy 2-core machine that outlasts go test's 10-minute default.
-go test -race -count=1 -timeout 30m ./...
+# Race reports also go to files, so that a failure ends with a short digest of
+# each report (CI shows the end of the output).
+racelogs=$(mktemp -d)
+if ! GORACE="log_path=$racelogs/race" go test -race -count=1 -timeout 30m ./...; then
+  for f in "$racelogs"/race.*; do
+    [ -e "$f" ] || continue
+    echo "== data race report $f (access lines, then the frames in this module and OPA):"
+    grep -E '^(Write|Read|Previous|Goroutine)|releasegate/gatekeeper|open-policy-agent' "$f" | grep -v '^ *[/]' | head -24
+  done
+  exit 1
+fi
 
 step "Helm chart: lint and render (test/helm.sh)"; bash test/helm.sh
 

@@ -46,6 +46,7 @@ func TestPullPage(t *testing.T) {
 		State:   gatekeeper.Failure,
 		Reasons: []string{"coverage 71.2% < 80% threshold", "vulnerability scan: 2 critical findings"},
 		Waiting: []string{"approval from QA", "pipeline stage deploy-preprod"},
+		Passes:  []string{"build stage clone passed on build #57", "approved by SRE <b>@sre-dan</b> on the head"},
 	}
 	tests := []struct {
 		name    string
@@ -59,11 +60,12 @@ func TestPullPage(t *testing.T) {
 				"Blocked", `class="banner state-failure"`,
 				"What fails", "coverage 71.2% &lt; 80% threshold", "vulnerability scan: 2 critical findings",
 				"What we are waiting for", "approval from QA", "pipeline stage deploy-preprod",
+				"What passes", "build stage clone passed on build #57", "approved by SRE &lt;b&gt;@sre-dan&lt;/b&gt; on the head",
 				"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; release",
 				helloHead, "rev-1", "Decision history", "Evidence log", "pull_request.opened", "delivery-1",
 				"Failing: coverage 71.2% &lt; 80% threshold",
 			},
-			notWant: []string{`<script>alert`, "dry run: not posted"},
+			notWant: []string{`<script>alert`, "<b>@sre-dan", "dry run: not posted"},
 		},
 		{
 			name:   "dry run",

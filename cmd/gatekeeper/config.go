@@ -77,6 +77,10 @@ type Config struct {
 	// GatherTimeout is how long an evaluation waits for one evidence
 	// source before it goes on without its answer.
 	GatherTimeout time.Duration
+	// PublishTimeout bounds one status post with its retries; PostsPerRepo
+	// is how many posts to one repository may be in flight at once.
+	PublishTimeout time.Duration
+	PostsPerRepo   int
 	// EvalTimeout bounds one evaluation unless the policy data says
 	// (release.evaluation.timeout); ReloadTimeout bounds loading one
 	// policy revision, its tests included.
@@ -190,6 +194,7 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_DELIVERY_SWEEP", &c.DeliverySweep, defaultDeliverySweep)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_LEASE_TTL", &c.LeaseTTL, gatekeeper.DefaultLeaseTTL)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_GATHER_TIMEOUT", &c.GatherTimeout, gatekeeper.DefaultGatherTimeout)...)
+	problems = append(problems, envDuration(getenv, "GATEKEEPER_PUBLISH_TIMEOUT", &c.PublishTimeout, gatekeeper.DefaultPublishTimeout)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_EVAL_TIMEOUT", &c.EvalTimeout, opa.DefaultEvalTimeout)...)
 	problems = append(problems, envDuration(getenv, "GATEKEEPER_POLICY_RELOAD_TIMEOUT", &c.ReloadTimeout, opa.DefaultReloadTimeout)...)
 	replicasFlag := false
@@ -207,6 +212,15 @@ func LoadConfig(args []string, getenv func(string) string) (*Config, error) {
 			if _, err := fmt.Sscan(v, &c.GitHubWritesPerMinute); err != nil {
 				problems = append(problems, fmt.Errorf("GATEKEEPER_GITHUB_WRITES_PER_MINUTE: %q is not a number", v))
 			}
+		}
+	}
+	if c.PostsPerRepo == 0 {
+		if v := getenv("GATEKEEPER_POSTS_PER_REPO"); v != "" {
+			if _, err := fmt.Sscan(v, &c.PostsPerRepo); err != nil {
+				problems = append(problems, fmt.Errorf("GATEKEEPER_POSTS_PER_REPO: %q is not a number", v))
+			}
+		} else {
+			c.PostsPerRepo = gatekeeper.DefaultPostsPerRepo
 		}
 	}
 	if c.Workers == 0 {
@@ -238,6 +252,8 @@ func (c *Config) flagSet() *flag.FlagSet {
 		}
 	}
 	fs.IntVar(&c.Workers, "workers", 0, "evaluation workers (env GATEKEEPER_WORKERS, default 4)")
+	fs.IntVar(&c.PostsPerRepo, "posts-per-repo", 0, "status posts to one repository in flight at once; the others wait in line, and no worker waits for GitHub (env GATEKEEPER_POSTS_PER_REPO, default 2)")
+	fs.DurationVar(&c.PublishTimeout, "publish-timeout", 0, "longest one status post may take with its retries before it is tried again later (env GATEKEEPER_PUBLISH_TIMEOUT, default 30s)")
 	fs.DurationVar(&c.GitHubMaxAge, "github-max-age", 0, "how long facts read from GitHub stand before a reconcile reads them again; memberships twice as long (env GATEKEEPER_GITHUB_MAX_AGE, default 5m)")
 	fs.IntVar(&c.GitHubWritesPerMinute, "github-writes-per-minute", 0, "this replica's pace of GitHub status posts, reactions and replies, at most 80 (env GATEKEEPER_GITHUB_WRITES_PER_MINUTE, default 60)")
 	fs.DurationVar(&c.PolicyReload, "policy-reload", 0, "how often the policy folder is checked for changes (env GATEKEEPER_POLICY_RELOAD, default 5s)")
@@ -368,6 +384,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ReloadTimeout <= 0 {
 		p = append(p, fmt.Errorf("GATEKEEPER_POLICY_RELOAD_TIMEOUT: %s is not a positive duration", c.ReloadTimeout))
+	}
+	if c.PostsPerRepo < 1 || c.PostsPerRepo > 20 {
+		p = append(p, fmt.Errorf("GATEKEEPER_POSTS_PER_REPO: %d is not between 1 and 20", c.PostsPerRepo))
+	}
+	if c.PublishTimeout < time.Second || c.PublishTimeout > 5*time.Minute {
+		p = append(p, fmt.Errorf("GATEKEEPER_PUBLISH_TIMEOUT: %s is not between 1s and 5m", c.PublishTimeout))
 	}
 	if c.Workers < 1 || c.Workers > 64 {
 		p = append(p, fmt.Errorf("GATEKEEPER_WORKERS: %d is not between 1 and 64", c.Workers))

@@ -222,8 +222,9 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		Description    string                   `json:"description"`
 		PolicyRevision string                   `json:"policy_revision"`
 		Votes          []gatekeeper.VoteVerdict `json:"votes"`
+		Passes         []string                 `json:"passes"`
 		Error          string                   `json:"error,omitempty"`
-	}{State: string(dec.State), Reasons: nonNil(dec.Reasons), Waiting: nonNil(dec.Waiting), PolicyRevision: dec.PolicyRevision, Votes: dec.Votes}
+	}{State: string(dec.State), Reasons: nonNil(dec.Reasons), Waiting: nonNil(dec.Waiting), PolicyRevision: dec.PolicyRevision, Votes: dec.Votes, Passes: nonNil(dec.Passes)}
 	if out.Votes == nil {
 		out.Votes = []gatekeeper.VoteVerdict{}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,8 +120,28 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		fmt.Fprintln(stdout, "same result")
 	} else {
 		fmt.Fprintln(stdout, "DIFFERENT result")
+		// What passes is not in the one-line verdicts: say how it differs.
+		for _, line := range passesDiff(res.Recorded.Passes, res.Replayed.Passes) {
+			fmt.Fprintf(stdout, "  %s\n", line)
+		}
 	}
 	return code
+}
+
+// passesDiff lists what passes on one side only: "- passes only as
+// recorded: …", "+ passes only as replayed: …", in each side's order.
+func passesDiff(recorded, replayed []string) []string {
+	var out []string
+	only := func(prefix string, a, b []string) {
+		for _, p := range a {
+			if !slices.Contains(b, p) {
+				out = append(out, prefix+p)
+			}
+		}
+	}
+	only("- passes only as recorded: ", recorded, replayed)
+	only("+ passes only as replayed: ", replayed, recorded)
+	return out
 }
 
 // replay evaluates the stored decision's input again: under the files of

@@ -64,6 +64,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		Logger: log, Observer: metrics, Gated: cfg.gated, StatusContext: cfg.StatusContext,
 		PublicURL: cfg.PublicURL, Workers: cfg.Workers, Reconcile: cfg.Reconcile,
 		LeaseTTL: cfg.LeaseTTL, GatherTimeout: cfg.GatherTimeout,
+		PublishTimeout: cfg.PublishTimeout, PostsPerRepo: cfg.PostsPerRepo,
 		VerifyBuilds: cfg.JenkinsURL != "",
 		// With GitHub readable, webhooks' approvals and votes are claims
 		// until GitHub shows them; in a dry run they are believed.

@@ -23,43 +23,7 @@ func (s *Store) AddDecision(ctx context.Context, rec gatekeeper.DecisionRecord) 
 	if err != nil {
 		return fmt.Errorf("encoding decision for %s: %w", rec.Key, err)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.Bucket(bucketDecisions).CreateBucketIfNotExists([]byte(rec.Key.String()))
-		if err != nil {
-			return err
-		}
-		// Sequences are consecutive and only the oldest are ever
-		// deleted, so the kept keys are exactly (seq-MaxDecisions, seq].
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		if err := b.Put(encodeUint(seq), data); err != nil {
-			return err
-		}
-		if seq <= gatekeeper.MaxDecisions {
-			return nil
-		}
-		oldest := seq - gatekeeper.MaxDecisions // newest key to drop
-		var drop [][]byte
-		c := b.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			n, err := decodeUint(k)
-			if err != nil {
-				return err
-			}
-			if n > oldest {
-				break
-			}
-			drop = append(drop, append([]byte(nil), k...))
-		}
-		for _, k := range drop {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err = s.db.Update(func(tx *bolt.Tx) error { return addDecision(tx, rec.Key, data) })
 	if err != nil {
 		return fmt.Errorf("adding decision for %s: %w", rec.Key, err)
 	}
@@ -96,4 +60,44 @@ func (s *Store) Decisions(ctx context.Context, key gatekeeper.PullKey, limit int
 		return nil, fmt.Errorf("listing decisions for %s: %w", key, err)
 	}
 	return out, nil
+}
+
+// addDecision appends one encoded decision record of key in tx, keeping
+// the newest MaxDecisions.
+func addDecision(tx *bolt.Tx, key gatekeeper.PullKey, data []byte) error {
+	b, err := tx.Bucket(bucketDecisions).CreateBucketIfNotExists([]byte(key.String()))
+	if err != nil {
+		return err
+	}
+	// Sequences are consecutive and only the oldest are ever
+	// deleted, so the kept keys are exactly (seq-MaxDecisions, seq].
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	if err := b.Put(encodeUint(seq), data); err != nil {
+		return err
+	}
+	if seq <= gatekeeper.MaxDecisions {
+		return nil
+	}
+	oldest := seq - gatekeeper.MaxDecisions // newest key to drop
+	var drop [][]byte
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n, err := decodeUint(k)
+		if err != nil {
+			return err
+		}
+		if n > oldest {
+			break
+		}
+		drop = append(drop, append([]byte(nil), k...))
+	}
+	for _, k := range drop {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

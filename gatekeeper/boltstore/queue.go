@@ -102,21 +102,9 @@ func (s *Store) Done(ctx context.Context, key gatekeeper.PullKey, gen uint64) (b
 	}
 	var done bool
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketQueue)
-		k := []byte(key.String())
-		v := b.Get(k)
-		if v == nil {
-			return nil
-		}
-		cur, err := decodeUint(v)
-		if err != nil {
-			return err
-		}
-		if cur != gen {
-			return nil
-		}
-		done = true
-		return b.Delete(k)
+		var err error
+		done, err = dequeue(tx, key, gen)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("marking %s done at generation %d: %w", key, gen, err)
@@ -133,4 +121,23 @@ func decodeUint(b []byte) (uint64, error) {
 		return 0, fmt.Errorf("want 8 bytes, have %d", len(b))
 	}
 	return binary.BigEndian.Uint64(b), nil
+}
+
+// dequeue removes key from the queue in tx if its generation is still gen,
+// and reports whether it did.
+func dequeue(tx *bolt.Tx, key gatekeeper.PullKey, gen uint64) (bool, error) {
+	b := tx.Bucket(bucketQueue)
+	k := []byte(key.String())
+	v := b.Get(k)
+	if v == nil {
+		return false, nil
+	}
+	cur, err := decodeUint(v)
+	if err != nil {
+		return false, err
+	}
+	if cur != gen {
+		return false, nil
+	}
+	return true, b.Delete(k)
 }

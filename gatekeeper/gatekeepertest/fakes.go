@@ -51,6 +51,7 @@ func (e *Evaluator) Evaluate(_ context.Context, input any) (gatekeeper.Decision,
 	d := e.decision
 	d.Reasons = append([]string(nil), d.Reasons...)
 	d.Waiting = append([]string(nil), d.Waiting...)
+	d.Passes = append([]string(nil), d.Passes...)
 	if e.err != nil {
 		return d, fmt.Errorf("evaluating data.gatekeeper.decision: %w: %w", gatekeeper.ErrPolicy, e.err)
 	}

@@ -177,8 +177,11 @@ func (l *Checklist) find(ctx context.Context, key gatekeeper.PullKey, sha string
 }
 
 // ChecklistOutput is the check run's conclusion ("" while pending: the run
-// stays in progress), title and markdown summary for a decision, within
-// GitHub's limits.
+// stays in progress), title and markdown summary for a decision: what
+// fails, what is awaited and what passes, within GitHub's limits. When the
+// lists do not all fit, each section shows as many whole items as fit, in
+// the policy's order (what fails first, what passes last), and says how
+// many it leaves out and where they all are.
 func ChecklistOutput(st gatekeeper.Status, dec gatekeeper.Decision) (conclusion, title, summary string) {
 	switch st.State {
 	case gatekeeper.Success:
@@ -190,35 +193,94 @@ func ChecklistOutput(st gatekeeper.Status, dec gatekeeper.Decision) (conclusion,
 	if title == "" {
 		title = string(st.State)
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "**release-gate: %s**\n\n", md(string(st.State)))
+	head := fmt.Sprintf("**release-gate: %s**\n\n", md(string(st.State)))
 	if dec.Summary != "" {
 		// An error's reasons carry details for the signed-in page only.
-		fmt.Fprintf(&b, "%s\n\n", md(dec.Summary))
+		head += truncate(md(dec.Summary), maxChecklistItem) + "\n\n"
 	}
-	section := func(head, mark string, items []string) {
-		if len(items) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "### %s\n\n", head)
-		for _, it := range items {
-			fmt.Fprintf(&b, "- %s %s\n", mark, md(it))
-		}
-		b.WriteString("\n")
-	}
-	if dec.Summary == "" {
-		section("Fails", ":x:", dec.Reasons)
-	}
-	section("Awaited", ":hourglass:", dec.Waiting)
+	var foot string
 	if st.State == gatekeeper.Success {
-		b.WriteString(":white_check_mark: Every requirement of the policy passes.\n\n")
+		foot += ":white_check_mark: Every requirement of the policy passes.\n\n"
 	}
 	if dec.PolicyRevision != "" {
-		fmt.Fprintf(&b, "Policy revision `%s`. The commit status `%s` is the required check; this run only explains it.\n",
+		foot += fmt.Sprintf("Policy revision `%s`. The commit status `%s` is the required check; this run only explains it.\n",
 			md(shortSHA(dec.PolicyRevision)), md(st.Context))
 	}
+	type section struct {
+		head, mark string
+		items      []string
+	}
+	var sections []section
+	if dec.Summary == "" {
+		sections = append(sections, section{"Fails", ":x:", dec.Reasons})
+	}
+	sections = append(sections, section{"Awaited", ":hourglass:", dec.Waiting}, section{"Passes", ":white_check_mark:", dec.Passes})
+	where := "the details page"
+	if u := st.TargetURL; (strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")) && !strings.ContainsAny(u, " ()<>[]`\n") {
+		where = "[the details page](" + u + ")"
+	}
+	// Every section keeps room for its heading and its "not shown" line,
+	// so that what is left out is always said.
+	reserve := func(from int) int {
+		n := 0
+		for _, sec := range sections[from:] {
+			if len(sec.items) > 0 {
+				n += runes(sectionHead(sec.head, len(sec.items))) + runes(notShown(len(sec.items), where)) + 1
+			}
+		}
+		return n
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	left := MaxChecklistSummary - runes(head) - runes(foot)
+	for i, sec := range sections {
+		if len(sec.items) == 0 {
+			continue
+		}
+		h := sectionHead(sec.head, len(sec.items))
+		b.WriteString(h)
+		left -= runes(h)
+		// Room for this section's items: what is left after the later
+		// sections' headings and notes and this one's note.
+		room := left - reserve(i+1) - runes(notShown(len(sec.items), where)) - 1
+		shown := 0
+		for _, it := range sec.items {
+			line := fmt.Sprintf("- %s %s\n", sec.mark, truncate(md(it), maxChecklistItem))
+			n := runes(line)
+			if n > room {
+				break
+			}
+			b.WriteString(line)
+			room -= n
+			left -= n
+			shown++
+		}
+		if shown < len(sec.items) {
+			note := notShown(len(sec.items)-shown, where)
+			b.WriteString(note)
+			left -= runes(note)
+		}
+		b.WriteString("\n")
+		left--
+	}
+	b.WriteString(foot)
+	// The budget above keeps within the limit; the cut is a last guard.
 	return conclusion, title, truncate(b.String(), MaxChecklistSummary)
 }
+
+// maxChecklistItem bounds one item of the summary (characters): a policy
+// message is short, and one long one must not crowd the others out.
+const maxChecklistItem = 1000
+
+func sectionHead(head string, n int) string {
+	return fmt.Sprintf("### %s (%d)\n\n", head, n)
+}
+
+func notShown(n int, where string) string {
+	return fmt.Sprintf("- … %d more not shown here: %s lists them all\n", n, where)
+}
+
+func runes(s string) int { return utf8.RuneCountInString(s) }
 
 // md keeps one item on one line and out of markdown links and HTML.
 func md(s string) string {

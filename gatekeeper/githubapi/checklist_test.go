@@ -3,6 +3,7 @@ package githubapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -138,29 +139,47 @@ func TestChecklistCreatedOnceThenUpdatedOnlyOnChange(t *testing.T) {
 		t.Errorf("update = %v, want completed with failure", update)
 	}
 	usum := update["output"].(map[string]any)["summary"].(string)
-	if !strings.Contains(usum, "### Fails\n\n- :x: coverage 71.2% below master's 80.0%") || strings.Contains(usum, "stage deploy-beta") {
+	if !strings.Contains(usum, "### Fails (1)\n\n- :x: coverage 71.2% below master's 80.0%") || strings.Contains(usum, "stage deploy-beta") {
 		t.Errorf("update summary:\n%s", usum)
 	}
 }
 
 // TestChecklistOutputWithinLimits: however many and long the reasons, the
-// summary and title stay within GitHub's limits, and the fake GitHub
-// (which refuses more, as GitHub does) accepts the post.
+// summary and title stay within GitHub's limits, every section says how
+// many of its items it leaves out (shown + left out = all of them), the
+// footer is kept, and the fake GitHub (which refuses more, as GitHub
+// does) accepts the post.
 func TestChecklistOutputWithinLimits(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("é", 700)
-	var reasons []string
-	for range 200 {
-		reasons = append(reasons, long)
+	var reasons, waiting, passes []string
+	for i := range 200 {
+		reasons = append(reasons, fmt.Sprintf("%d %s", i, long))
+		waiting = append(waiting, fmt.Sprintf("waiting %d", i))
+		passes = append(passes, fmt.Sprintf("passes %d", i))
 	}
-	dec := gatekeeper.Decision{State: gatekeeper.Failure, Reasons: reasons}
-	st := gatekeeper.Status{Context: "release-gate", State: gatekeeper.Failure, Description: strings.Repeat("x", 400)}
+	dec := gatekeeper.Decision{State: gatekeeper.Failure, Reasons: reasons, Waiting: waiting, Passes: passes, PolicyRevision: "0123456789abcdef"}
+	st := gatekeeper.Status{Context: "release-gate", State: gatekeeper.Failure, Description: strings.Repeat("x", 400),
+		TargetURL: "https://gate.example/pr/octo-org/hello/1"}
 	_, title, summary := ChecklistOutput(st, dec)
-	if n := utf8.RuneCountInString(summary); n > MaxChecklistSummary || n < MaxChecklistSummary-10 {
+	if n := utf8.RuneCountInString(summary); n > MaxChecklistSummary || n < MaxChecklistSummary-1000 {
 		t.Errorf("summary has %d characters, want at most (and about) %d", n, MaxChecklistSummary)
 	}
 	if n := utf8.RuneCountInString(title); n > MaxChecklistTitle {
 		t.Errorf("title has %d characters, want at most %d", n, MaxChecklistTitle)
+	}
+	for _, sec := range []struct{ head, mark string }{{"Fails", ":x:"}, {"Awaited", ":hourglass:"}, {"Passes", ":white_check_mark:"}} {
+		shown, more := sectionCounts(t, summary, sec.head, sec.mark)
+		if shown+more != 200 {
+			t.Errorf("section %s shows %d and says %d more, want 200 in all", sec.head, shown, more)
+		}
+		if sec.head == "Fails" && (shown == 0 || more == 0) {
+			t.Errorf("Fails shows %d and leaves out %d: want as many whole reasons as fit, then the rest counted", shown, more)
+		}
+	}
+	if !strings.Contains(summary, "more not shown here: [the details page](https://gate.example/pr/octo-org/hello/1) lists them all") ||
+		!strings.HasSuffix(summary, "this run only explains it.\n") {
+		t.Errorf("summary does not point to the details page or lost its footer:\n…%s", summary[len(summary)-600:])
 	}
 	f := newFakeApp(t, "")
 	f.Repos["octo-org/hello"] = 7
@@ -171,6 +190,54 @@ func TestChecklistOutputWithinLimits(t *testing.T) {
 	}
 	if err := l.Checklist(context.Background(), gatekeeper.PullKey{Owner: "octo-org", Repo: "hello", Number: 1}, testSHA, st, dec); err != nil {
 		t.Fatalf("Checklist with 140,000 characters of reasons: %v", err)
+	}
+}
+
+// sectionCounts reads the section head of summary: how many items it
+// shows (lines "- mark …") and how many it says it leaves out.
+func sectionCounts(t *testing.T, summary, head, mark string) (shown, more int) {
+	t.Helper()
+	_, body, ok := strings.Cut(summary, "### "+head+" (")
+	if !ok {
+		t.Fatalf("no section %s in the summary", head)
+	}
+	body, _, _ = strings.Cut(body, "\n\n###")
+	for _, line := range strings.Split(body, "\n") {
+		switch {
+		case strings.HasPrefix(line, "- "+mark+" "):
+			shown++
+		case strings.HasPrefix(line, "- … "):
+			if _, err := fmt.Sscanf(line, "- … %d more", &more); err != nil {
+				t.Fatalf("section %s: %q: %v", head, line, err)
+			}
+		}
+	}
+	return shown, more
+}
+
+// TestChecklistSummaryListsPasses: the summary is the checklist of what
+// fails, what is awaited and what passes, in the policy's order, each
+// section counted.
+func TestChecklistSummaryListsPasses(t *testing.T) {
+	t.Parallel()
+	dec := gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"approval by QA"},
+		Passes: []string{"build stage clone passed on build #57", "coverage 84.2% ≥ 80%", "approved by SRE @sre-dan on the head"}}
+	_, _, summary := ChecklistOutput(gatekeeper.Status{Context: "release-gate", State: gatekeeper.Pending}, dec)
+	want := "**release-gate: pending**\n\n" +
+		"### Awaited (1)\n\n- :hourglass: approval by QA\n\n" +
+		"### Passes (3)\n\n" +
+		"- :white_check_mark: build stage clone passed on build #57\n" +
+		"- :white_check_mark: coverage 84.2% ≥ 80%\n" +
+		"- :white_check_mark: approved by SRE @sre-dan on the head\n\n"
+	if summary != want {
+		t.Errorf("summary:\n%s\nwant:\n%s", summary, want)
+	}
+	// An error's summary stands alone: its reasons are for the signed-in
+	// page, and it has nothing that passes.
+	_, _, summary = ChecklistOutput(gatekeeper.Status{Context: "release-gate", State: gatekeeper.Error},
+		gatekeeper.Decision{State: gatekeeper.Error, Reasons: []string{"release policy: secret.internal:8181 refused"}, Summary: "Error: policy error"})
+	if strings.Contains(summary, "secret.internal") || strings.Contains(summary, "### Passes") || !strings.Contains(summary, "Error: policy error") {
+		t.Errorf("error summary:\n%s", summary)
 	}
 }
 

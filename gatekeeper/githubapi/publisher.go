@@ -152,3 +152,34 @@ func shortSHA(sha string) string {
 	}
 	return sha
 }
+
+var _ gatekeeper.StatusChecker = (*Publisher)(nil)
+
+// Newest implements gatekeeper.StatusChecker: the newest status in
+// context on sha (GET /repos/{o}/{r}/commits/{sha}/statuses, newest
+// first, up to 100 statuses looked at) and its creator's login. The
+// gatekeeper asks only after a post whose outcome it never recorded, so
+// that a status that landed is not posted twice. A dry run has none.
+func (p *Publisher) Newest(ctx context.Context, key gatekeeper.PullKey, sha, context string) (gatekeeper.Status, string, bool, error) {
+	if p.DryRun() {
+		return gatekeeper.Status{}, "", false, nil
+	}
+	var list []*github.RepoStatus
+	err := p.c.do(ctx, EndpointListStatuses, failOnLimits, func(gh *github.Client) (*github.Response, error) {
+		var resp *github.Response
+		var err error
+		list, resp, err = gh.Repositories.ListStatuses(ctx, key.Owner, key.Repo, sha, &github.ListOptions{PerPage: 100})
+		return resp, err
+	})
+	if err != nil {
+		return gatekeeper.Status{}, "", false, fmt.Errorf("reading the statuses of %s at %s: %w", key, shortSHA(sha), err)
+	}
+	for _, st := range list {
+		if st.GetContext() != context {
+			continue
+		}
+		return gatekeeper.Status{Context: context, State: gatekeeper.State(st.GetState()), Description: st.GetDescription(),
+			TargetURL: st.GetTargetURL()}, st.GetCreator().GetLogin(), true, nil
+	}
+	return gatekeeper.Status{}, "", false, nil
+}

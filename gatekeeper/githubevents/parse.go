@@ -74,55 +74,33 @@ func repo(r *github.Repository) *gatekeeper.Repo {
 // is not JSON or lacks what its event type must carry. A nil error
 // promises an event with a valid Key or a non-empty SHA.
 func Parse(eventType, deliveryID string, payload []byte) (gatekeeper.Event, error) {
+	var (
+		e   gatekeeper.Event
+		err error
+	)
 	switch eventType {
-	case "pull_request", "pull_request_review", "issue_comment", "status":
+	case "pull_request":
+		e, err = pullRequestNarrow(payload)
+	case "pull_request_review":
+		e, err = reviewNarrow(payload)
+	case "issue_comment":
+		e, err = commentNarrow(payload)
+	case "status":
+		e, err = statusNarrow(payload)
 	case "check_run":
 		// Decoded narrowly: go-github refuses the whole delivery over a
 		// field the gatekeeper never reads (check_run.app.created_at in
 		// GitHub's older "2018-04-25 20:42:10" form).
-		e, err := checkRun(payload)
-		if err != nil {
-			return gatekeeper.Event{}, err
-		}
-		e.Delivery = deliveryID
-		return e, nil
+		e, err = checkRun(payload)
 	case "check_suite":
-		e, err := checkSuite(payload)
-		if err != nil {
-			return gatekeeper.Event{}, err
-		}
-		e.Delivery = deliveryID
-		return e, nil
+		e, err = checkSuite(payload)
 	case "push":
-		e, err := push(payload)
-		if err != nil {
-			return gatekeeper.Event{}, err
-		}
-		e.Delivery = deliveryID
-		return e, nil
+		e, err = push(payload)
 	default:
 		if !json.Valid(payload) {
 			return gatekeeper.Event{}, fmt.Errorf("decoding %s payload: %w", eventType, gatekeeper.ErrInvalid)
 		}
 		return gatekeeper.Event{}, fmt.Errorf("%s: %w", eventType, ErrIgnored)
-	}
-	raw, err := github.ParseWebHook(eventType, payload)
-	if err != nil {
-		return gatekeeper.Event{}, fmt.Errorf("decoding %s payload: %w: %w", eventType, gatekeeper.ErrInvalid, err)
-	}
-	var e gatekeeper.Event
-	switch ev := raw.(type) {
-	case *github.PullRequestEvent:
-		e, err = pullRequest(ev)
-	case *github.PullRequestReviewEvent:
-		e, err = review(ev)
-	case *github.IssueCommentEvent:
-		e, err = comment(ev)
-	case *github.StatusEvent:
-		e, err = status(ev)
-	default:
-		// ParseWebHook maps each type above to exactly one struct.
-		err = fmt.Errorf("decoding %s payload: unexpected type %T: %w", eventType, raw, gatekeeper.ErrInvalid)
 	}
 	if err != nil {
 		return gatekeeper.Event{}, err
@@ -143,120 +121,6 @@ func ParseDelivery(eventType, deliveryID string, payload []byte) (e gatekeeper.E
 		return gatekeeper.Event{}, false, err
 	}
 	return e, true, nil
-}
-
-func pullRequest(ev *github.PullRequestEvent) (gatekeeper.Event, error) {
-	action := ev.GetAction()
-	name := "pull_request." + action
-	if !used("pull_request", action) {
-		return gatekeeper.Event{}, fmt.Errorf("%s: %w", name, ErrIgnored)
-	}
-	if ev.PullRequest == nil {
-		return gatekeeper.Event{}, fmt.Errorf("%s: no pull_request object: %w", name, gatekeeper.ErrInvalid)
-	}
-	pr := PullRequest(ev.PullRequest, ev.Repo)
-	if err := checkPull(name, pr); err != nil {
-		return gatekeeper.Event{}, err
-	}
-	// GitHub sends no time of the event itself; labelling is what updated
-	// the pull request, so its updated_at is when the label was added.
-	if label := ev.GetLabel().GetName(); action == "labeled" && label != "" && !pr.UpdatedAt.IsZero() {
-		pr.LabeledAt = map[string]time.Time{label: pr.UpdatedAt}
-	}
-	return gatekeeper.Event{Name: name, Key: pr.Key, SHA: pr.HeadSHA, PullRequest: &pr}, nil
-}
-
-func review(ev *github.PullRequestReviewEvent) (gatekeeper.Event, error) {
-	action := ev.GetAction()
-	name := "pull_request_review." + action
-	if !used("pull_request_review", action) {
-		return gatekeeper.Event{}, fmt.Errorf("%s: %w", name, ErrIgnored)
-	}
-	if ev.PullRequest == nil || ev.Review == nil {
-		return gatekeeper.Event{}, fmt.Errorf("%s: no pull_request or review object: %w", name, gatekeeper.ErrInvalid)
-	}
-	pr := PullRequest(ev.PullRequest, ev.Repo)
-	if err := checkPull(name, pr); err != nil {
-		return gatekeeper.Event{}, err
-	}
-	r := Review(ev.Review)
-	if action == "dismissed" {
-		// The payload says "dismissed" too, but the action is the fact.
-		r.State = "DISMISSED"
-	}
-	if r.ID == 0 || r.User == "" || r.State == "" {
-		return gatekeeper.Event{}, fmt.Errorf("%s: review without id, user or state: %w", name, gatekeeper.ErrInvalid)
-	}
-	// The log line names the commit reviewed, which can be older than the
-	// head: that is what makes an approval stale.
-	sha := r.CommitID
-	if sha == "" {
-		sha = pr.HeadSHA
-	}
-	return gatekeeper.Event{Name: name, Key: pr.Key, SHA: sha, PullRequest: &pr, Review: &r}, nil
-}
-
-func comment(ev *github.IssueCommentEvent) (gatekeeper.Event, error) {
-	action := ev.GetAction()
-	name := "issue_comment." + action
-	if !used("issue_comment", action) {
-		return gatekeeper.Event{}, fmt.Errorf("%s: %w", name, ErrIgnored)
-	}
-	if ev.Issue == nil || ev.Comment == nil {
-		return gatekeeper.Event{}, fmt.Errorf("%s: no issue or comment object: %w", name, gatekeeper.ErrInvalid)
-	}
-	if !ev.Issue.IsPullRequest() {
-		return gatekeeper.Event{}, fmt.Errorf("%s on a plain issue: %w", name, ErrIgnored)
-	}
-	key := gatekeeper.PullKey{Owner: ev.GetRepo().GetOwner().GetLogin(), Repo: ev.GetRepo().GetName(), Number: ev.Issue.GetNumber()}
-	if !key.Valid() {
-		return gatekeeper.Event{}, fmt.Errorf("%s: invalid pull request %q: %w", name, key, gatekeeper.ErrInvalid)
-	}
-	c := Comment(ev.Comment)
-	if c.ID == 0 {
-		return gatekeeper.Event{}, fmt.Errorf("%s: comment without id: %w", name, gatekeeper.ErrInvalid)
-	}
-	c.Deleted = action == "deleted"
-	if action == "edited" || action == "deleted" {
-		// Whoever edited or deleted it: not always the author, and only
-		// the author may change their vote.
-		c.EditedBy = ev.GetSender().GetLogin()
-	}
-	// The payload names no commit: which head the comment was made on is
-	// left to the Service, by the comment's time.
-	return gatekeeper.Event{Name: name, Key: key, Comment: &c}, nil
-}
-
-func status(ev *github.StatusEvent) (gatekeeper.Event, error) {
-	const name = "status"
-	sha := ev.GetSHA()
-	if sha == "" || ev.GetContext() == "" {
-		return gatekeeper.Event{}, fmt.Errorf("%s: no sha or context: %w", name, gatekeeper.ErrInvalid)
-	}
-	state := strings.ToLower(ev.GetState())
-	if !gatekeeper.State(state).Valid() {
-		return gatekeeper.Event{}, fmt.Errorf("%s: unknown state %q: %w", name, ev.GetState(), gatekeeper.ErrInvalid)
-	}
-	updated := ev.GetUpdatedAt()
-	if updated.IsZero() {
-		updated = ev.GetCreatedAt()
-	}
-	c := gatekeeper.Check{
-		Name:        ev.GetContext(),
-		SHA:         sha,
-		Kind:        "status",
-		State:       state,
-		Description: ev.GetDescription(),
-		URL:         ev.GetTargetURL(),
-		UpdatedAt:   utc(updated),
-		// The payload has no creator; the sender is who posted it.
-		Creator: ev.GetSender().GetLogin(),
-	}
-	r := repo(ev.GetRepo())
-	if r == nil {
-		return gatekeeper.Event{}, fmt.Errorf("%s: no repository: %w", name, gatekeeper.ErrInvalid)
-	}
-	return gatekeeper.Event{Name: name, SHA: sha, Check: &c, Repo: r}, nil
 }
 
 // checkRunPayload is the part of a check_run delivery the gatekeeper reads.

@@ -57,6 +57,13 @@ func decode(rs rego.ResultSet) (gatekeeper.Decision, error) {
 	default:
 		return gatekeeper.Decision{}, fmt.Errorf("decision channel %v, want alpha, beta, stable or null", ch)
 	}
+	if v, ok := obj["passes"]; ok && v != nil {
+		// Optional: a policy without passes.rego is still valid; one
+		// that returns them returns strings.
+		if d.Passes, err = stringList(obj, "passes"); err != nil {
+			return gatekeeper.Decision{}, err
+		}
+	}
 	if d.Votes, err = voteVerdicts(obj); err != nil {
 		return gatekeeper.Decision{}, err
 	}

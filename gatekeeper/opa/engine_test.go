@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -150,8 +151,9 @@ func TestEvaluateDefaultPolicy(t *testing.T) {
 				t.Fatalf("Evaluate: %v", err)
 			}
 			tt.want.PolicyRevision = rev
-			// Vote verdicts have their own test (votes_test.go).
-			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(gatekeeper.Decision{}, "Votes")); diff != "" {
+			// Vote verdicts and what passes have their own tests
+			// (votes_test.go, TestDefaultPolicyPasses).
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(gatekeeper.Decision{}, "Votes", "Passes")); diff != "" {
 				t.Errorf("Evaluate (-want +got):\n%s", diff)
 			}
 		})
@@ -345,8 +347,18 @@ func TestReloadNewRevision(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := gatekeeper.Decision{State: gatekeeper.Failure, Reasons: []string{"coverage 84.2% below 85%"}, Waiting: []string{}, PolicyRevision: e.Revision()}
-	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(gatekeeper.Decision{}, "Votes")); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(gatekeeper.Decision{}, "Votes", "Passes")); diff != "" {
 		t.Errorf("Evaluate (-want +got):\n%s", diff)
+	}
+	// What passes follows the edit too: the coverage minimum no longer
+	// passes, master's drop still does.
+	for _, p := range got.Passes {
+		if strings.HasPrefix(p, "coverage 84.2% ≥") {
+			t.Errorf("after raising coverage.min to 85, passes still has %q", p)
+		}
+	}
+	if !slices.Contains(got.Passes, "coverage 84.2% is 0.7 points below master 84.9% (max drop 1)") {
+		t.Errorf("passes %q lack the coverage against master", got.Passes)
 	}
 }
 
@@ -437,6 +449,14 @@ decision := {"state": "failure", "reasons": ["x"], "waiting": [], "channel": nul
 decision := {"state": "failure", "reasons": {"b", "a"}, "waiting": set(), "channel": null} if input.case == "sets"
 
 decision := object.union(ok, {"waiting": [to_number("x")]}) if input.case == "builtin error"
+
+decision := object.union(ok, {"passes": "all"}) if input.case == "passes a string"
+
+decision := object.union(ok, {"passes": ["clone", 7]}) if input.case == "passes of numbers"
+
+decision := object.union(ok, {"passes": null}) if input.case == "passes null"
+
+decision := object.union(ok, {"passes": {"b", "a"}}) if input.case == "passes"
 `
 
 func TestEvaluateStrictDecoding(t *testing.T) {
@@ -463,6 +483,8 @@ func TestEvaluateStrictDecoding(t *testing.T) {
 		{"conflict", "eval_conflict_error"},
 		{"undefined", "undefined"},
 		{"builtin error", "to_number"},
+		{"passes a string", "passes is a string"},
+		{"passes of numbers", "passes[1] is a number"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -483,6 +505,9 @@ func TestEvaluateStrictDecoding(t *testing.T) {
 		}{
 			{"success", gatekeeper.Decision{State: gatekeeper.Success, Reasons: []string{}, Waiting: []string{}, Channel: "stable", PolicyRevision: rev}},
 			{"sets", gatekeeper.Decision{State: gatekeeper.Failure, Reasons: []string{"a", "b"}, Waiting: []string{}, PolicyRevision: rev}},
+			// passes is optional: left out (every case above) or null, none.
+			{"passes null", gatekeeper.Decision{State: gatekeeper.Pending, Reasons: []string{}, Waiting: []string{"evidence"}, PolicyRevision: rev}},
+			{"passes", gatekeeper.Decision{State: gatekeeper.Pending, Reasons: []string{}, Waiting: []string{"evidence"}, Passes: []string{"a", "b"}, PolicyRevision: rev}},
 		} {
 			got, err := e.Evaluate(context.Background(), map[string]any{"case": c.name})
 			if err != nil {

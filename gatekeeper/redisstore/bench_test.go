@@ -218,3 +218,18 @@ func runRecords(b *testing.B, s gatekeeper.Store, key gatekeeper.PullKey, par in
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "acks/s")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 }
+
+// BenchmarkEvaluationWrites: one evaluation's writes on a busy release
+// pull request, three round trips against one Settle (see
+// storetest.EvaluationWrites), on a redis-server with appendfsync always.
+func BenchmarkEvaluationWrites(b *testing.B) {
+	srv := redistest.Start(b)
+	s, err := Open(context.Background(), srv.URL(0), WithPrefix(newPrefix()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	key := gatekeeper.PullKey{Owner: "acme", Repo: "shop", Number: 1}
+	seed(b, s, key)
+	storetest.EvaluationWrites(b, s, key, benchStart)
+}

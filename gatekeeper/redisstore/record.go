@@ -20,12 +20,16 @@ type writeReq struct {
 	keys     []gatekeeper.PullKey
 	apply    func(*gatekeeper.Evidence)
 	update   bool // an Update: the evidence must exist, the key is not queued
+	// settle, for a Settle: the decision record and dequeue made in the
+	// same commit, after the evidence.
+	settle *settleArgs
 
 	// Set by each attempt afresh.
-	dup bool
-	err error                // this request alone failed (ErrNotFound, a panic)
-	out *gatekeeper.Evidence // Update: the evidence as fn left it
-	res chan error           // buffered
+	dup      bool
+	err      error                // this request alone failed (ErrNotFound, a panic)
+	out      *gatekeeper.Evidence // Update: the evidence as fn left it
+	dequeued bool                 // Settle: the commit took the key off the queue
+	res      chan error           // buffered
 }
 
 // Record marks delivery as seen, applies apply to the evidence of every key
@@ -181,6 +185,16 @@ func (s *Store) commitGroup(group []*writeReq) error {
 		verdict, _ := reply.([]any)
 		if len(verdict) > 0 && verdict[0] == "ok" {
 			s.cacheGroup(pulls)
+			j := 1
+			for _, req := range group {
+				if req.err == nil && req.settle != nil {
+					if j < len(verdict) {
+						n, _ := verdict[j].(int64)
+						req.dequeued = n == 1
+					}
+					j++
+				}
+			}
 			return err // nil, or too few replicas
 		}
 		if attempt >= maxAttempts {
@@ -289,6 +303,16 @@ func (s *Store) prepare(ctx context.Context, group []*writeReq) (string, []*pend
 		for _, t := range terms {
 			args = append(args, t)
 		}
+	}
+	var settles []*writeReq
+	for _, req := range group {
+		if req.err == nil && req.settle != nil {
+			settles = append(settles, req)
+		}
+	}
+	args = append(args, len(settles))
+	for _, req := range settles {
+		args = append(args, req.keys[0].String(), req.settle.decision, gatekeeper.MaxDecisions, req.settle.gen)
 	}
 	return cid, order, args, nil
 }

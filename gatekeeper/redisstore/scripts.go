@@ -56,8 +56,10 @@ return out
 //
 // ARGV: prefix, commit id, now (µs), n, n delivery ids, m,
 // m × (field, expected token or "", new token, json, queue 0/1, h, h head shas,
-// t, t index terms).
-// Reply: {"ok"}, {"dup", id} or {"stale", field}.
+// t, t index terms),
+// s, s × (field, decision json or "", max decisions, generation or "")
+// (Settle's decision records and dequeues, made after the evidence).
+// Reply: {"ok", s × 1 dequeued / 0 not}, {"dup", id} or {"stale", field}.
 var commitScript = redis.NewScript(`
 local p = ARGV[1]
 local cid = ARGV[2]
@@ -99,8 +101,24 @@ for _, pl in ipairs(pulls) do
     redis.call('HSET', p .. ':queue', pl[1], redis.call('INCR', p .. ':gen'))
   end
 end
+local out = {'ok'}
+local s = tonumber(ARGV[i] or '0'); i = i + 1
+for k = 1, s do
+  local field, dec, max, gen = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
+  i = i + 4
+  if dec ~= '' then
+    redis.call('LPUSH', p .. ':dec:' .. field, dec)
+    redis.call('LTRIM', p .. ':dec:' .. field, 0, tonumber(max) - 1)
+  end
+  local done = 0
+  if gen ~= '' and redis.call('HGET', p .. ':queue', field) == gen then
+    redis.call('HDEL', p .. ':queue', field)
+    done = 1
+  end
+  out[#out+1] = done
+end
 redis.call('SET', p .. ':commit:' .. cid, 1, 'EX', 600)
-return {'ok'}
+return out
 `)
 
 // enqueueScript gives a pull request the next generation.
@@ -168,5 +186,21 @@ return 1
 var fencedScript = redis.NewScript(`
 local v = redis.call('GET', ARGV[1] .. ':lease:' .. ARGV[2])
 if v and string.match(v, '^(%d+)|') == ARGV[3] then return 1 end
+return 0
+`)
+
+// settleScript is addDecisionScript and doneScript in one step, either
+// part optional. ARGV: prefix, field, json ("" for none), max, generation
+// ("" for no dequeue). Reply: 1 dequeued, 0 not.
+var settleScript = redis.NewScript(`
+if ARGV[3] ~= '' then
+  local k = ARGV[1] .. ':dec:' .. ARGV[2]
+  redis.call('LPUSH', k, ARGV[3])
+  redis.call('LTRIM', k, 0, tonumber(ARGV[4]) - 1)
+end
+if ARGV[5] ~= '' and redis.call('HGET', ARGV[1] .. ':queue', ARGV[2]) == ARGV[5] then
+  redis.call('HDEL', ARGV[1] .. ':queue', ARGV[2])
+  return 1
+end
 return 0
 `)

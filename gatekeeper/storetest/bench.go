@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
@@ -63,4 +65,64 @@ func ReleaseEvents(key gatekeeper.PullKey, start time.Time) []gatekeeper.Event {
 		out = append(out, gatekeeper.Event{Name: "check_run.completed", Received: next(), Key: key, SHA: fmt.Sprintf("%040x", 3)})
 	}
 	return out
+}
+
+// EvaluationWrites benchmarks what one evaluation writes on the pull
+// request key (whose evidence s holds): what the sources gathered, a
+// changed decision record and the dequeue, as three writes (Update,
+// AddDecision, Done: how the Service wrote them before Settle) and as one
+// Settle when s is a gatekeeper.Settler. Each iteration also queues key
+// again (one Enqueue, the same in both), so that there is something to
+// dequeue. The stores' benchmarks share it, so that their figures compare.
+func EvaluationWrites(b *testing.B, s gatekeeper.Store, key gatekeeper.PullKey, at time.Time) {
+	ctx := context.Background()
+	gathered := func(ev *gatekeeper.Evidence) {
+		if ev.Sources == nil {
+			ev.Sources = map[string]gatekeeper.SourceStatus{}
+		}
+		ev.Sources["github"] = gatekeeper.SourceStatus{OK: true, CheckedAt: at}
+	}
+	rec := gatekeeper.DecisionRecord{Key: key, HeadSHA: "abc", Description: "Waiting for: a build",
+		Decision: gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"a build"}}, EvaluatedAt: at, Duration: time.Millisecond}
+	writes := []struct {
+		name  string
+		write func(b *testing.B, gen uint64)
+	}{
+		{"three-writes", func(b *testing.B, gen uint64) {
+			if _, err := s.Update(ctx, key, gathered); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.AddDecision(ctx, rec); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.Done(ctx, key, gen); err != nil {
+				b.Fatal(err)
+			}
+		}},
+	}
+	if st, ok := s.(gatekeeper.Settler); ok {
+		writes = append(writes, struct {
+			name  string
+			write func(b *testing.B, gen uint64)
+		}{"one-settle", func(b *testing.B, gen uint64) {
+			if _, _, err := st.Settle(ctx, key, gatekeeper.Settlement{Apply: gathered, Decision: &rec, Dequeue: true, Generation: gen}); err != nil {
+				b.Fatal(err)
+			}
+		}})
+	}
+	for _, w := range writes {
+		b.Run(w.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Enqueue(ctx, key); err != nil {
+					b.Fatal(err)
+				}
+				gen, _, err := s.Generation(ctx, key)
+				if err != nil {
+					b.Fatal(err)
+				}
+				w.write(b, gen)
+			}
+		})
+	}
 }

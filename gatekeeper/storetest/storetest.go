@@ -91,6 +91,7 @@ func Run(t *testing.T, open Opener) {
 		{"Lease", testLease},
 		{"LeaseConcurrent", testLeaseConcurrent},
 		{"NamedLease", testNamedLease},
+		{"Settle", testSettle},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -687,7 +688,7 @@ func decision(key gatekeeper.PullKey, n int) gatekeeper.DecisionRecord {
 		HeadSHA: fmt.Sprintf("%040d", n),
 		Decision: gatekeeper.Decision{
 			State: gatekeeper.Pending, Reasons: []string{}, Waiting: []string{"build"},
-			PolicyRevision: "rev-1",
+			Passes: []string{"check ci/lint passed"}, PolicyRevision: "rev-1",
 		},
 		Description:     "Waiting for: build",
 		EvaluatedAt:     start.Add(time.Duration(n) * time.Minute),

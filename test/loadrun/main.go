@@ -9,6 +9,16 @@
 // latency percentiles for each and their ratio, and stops by itself.
 //
 //	go run ./test/loadrun -n 20000 -c 32
+//
+// With -pinned (what `make bench` runs) every target is a server process of
+// its own, started through taskset on CPU 0 (its redis-server too), and the
+// load generator is this process, which the caller pins to CPU 1:
+//
+//	go build -o /tmp/loadrun ./test/loadrun && taskset -c 1 /tmp/loadrun -pinned
+//
+// Each round loads every target in turn; the figures printed are the
+// medians over the rounds. -figures appends them, one "name value" a line,
+// to a file that test/benchtable turns into the issue 10 table.
 package main
 
 import (
@@ -52,7 +62,26 @@ func main() {
 	payload := flag.String("payload", "test/testdata/fixtures/github/pull_request.opened.json", "recorded webhook body")
 	policies := flag.String("policies", "policies", "policy folder")
 	withRedis := flag.Bool("redis", true, "also measure the durable path on Redis, when redis-server is installed")
+	pinned := flag.Bool("pinned", false, "servers as processes pinned to CPU 0 (taskset); run this generator on CPU 1")
+	rounds := flag.Int("rounds", 3, "with -pinned: rounds over the targets; medians are printed")
+	serve := flag.String("serve", "", "internal: serve one target (bare, bbolt, redis) on loopback until stdin closes")
+	figures := flag.String("figures", "", "with -pinned: append the median figures to this file")
+	profile := flag.String("profile", "", "with -pinned: write each server's CPU profile into this folder")
 	flag.Parse()
+	if *serve != "" {
+		if err := serveOne(*serve, *policies, *profile); err != nil {
+			fmt.Fprintln(os.Stderr, "loadrun:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *pinned {
+		if err := runPinned(*n, *c, *rounds, *maxTime, *payload, *policies, *withRedis, *figures, *profile); err != nil {
+			fmt.Fprintln(os.Stderr, "loadrun:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*n, *c, *maxTime, *payload, *policies, *withRedis); err != nil {
 		fmt.Fprintln(os.Stderr, "loadrun:", err)
 		os.Exit(1)
@@ -118,7 +147,7 @@ func run(n, c int, maxTime time.Duration, payloadPath, policies string, withRedi
 	fmt.Printf("%-34s %10s %10s %10s %10s\n", "target", "req/s", "p50", "p99", "errors")
 	var results []result
 	for _, t := range targets {
-		r, err := load(t.h, body, n, c, maxTime)
+		r, err := load(t.h, body, n, c, maxTime, "load-")
 		if err != nil {
 			return err
 		}
@@ -194,7 +223,7 @@ type result struct {
 
 // load serves h on 127.0.0.1 and sends it n signed deliveries from c
 // connections, each with its own delivery id.
-func load(h http.Handler, body []byte, n, c int, maxTime time.Duration) (result, error) {
+func load(h http.Handler, body []byte, n, c int, maxTime time.Duration, idPrefix string) (result, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return result{}, err
@@ -202,7 +231,12 @@ func load(h http.Handler, body []byte, n, c int, maxTime time.Duration) (result,
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	defer srv.Close()
-	url := "http://" + ln.Addr().String() + "/webhooks/github"
+	return generate("http://"+ln.Addr().String()+"/webhooks/github", body, n, c, maxTime, idPrefix)
+}
+
+// generate sends n signed deliveries to url from c connections, each with
+// its own delivery id (idPrefix and a counter).
+func generate(url string, body []byte, n, c int, maxTime time.Duration, idPrefix string) (result, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c}, Timeout: 30 * time.Second}
 	sig := sign(body)
 
@@ -223,7 +257,7 @@ func load(h http.Handler, body []byte, n, c int, maxTime time.Duration) (result,
 				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("X-GitHub-Event", "pull_request")
-				req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("load-%d", i))
+				req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("%s%d", idPrefix, i))
 				req.Header.Set("X-Hub-Signature-256", sig)
 				t := time.Now()
 				resp, err := client.Do(req)
