@@ -13,6 +13,7 @@ decision := {
 	"waiting": waiting,
 	"channel": channel,
 	"votes": vote_verdicts,
+	"passes": passes,
 }
 
 # reason_items and waiting_items hold [priority, message] pairs, so that the
