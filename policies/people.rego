@@ -382,13 +382,19 @@ waiting_items contains [80, missing_message("GO vote by", "GO votes:", names, no
 	names := [role_name(role) | some role in no_go; go_note(role) == note]
 }
 
-waiting_items contains [81, shortfall_message(gap, "another GO vote", "more GO votes")] if {
+# go_gap is the group of quorum roles short of GO voters (see shortfall),
+# computed once per evaluation, and only when someone may count for two
+# quorum roles. passes.rego reads it too.
+go_gap := shortfall([[role_name(role), go_voters(role)] |
+	some role in quorum_roles
+	count(go_voters(role)) > 0
+]) if {
 	one_person_one_role
 	shared_go_holders
-	gap := shortfall([[role_name(role), go_voters(role)] |
-		some role in quorum_roles
-		count(go_voters(role)) > 0
-	])
+}
+
+waiting_items contains [81, shortfall_message(gap, "another GO vote", "more GO votes")] if {
+	gap := go_gap
 }
 
 # shared_go_holders holds when a person may count for two quorum roles: one

@@ -97,10 +97,6 @@ required_keys := {key | some key, _ in required_stages}
 # missing_keys are the release stages the build has no status for.
 missing_keys := required_keys - stage_keys
 
-# stage_statuses are the statuses of the build's stages that map onto the
-# release stage key.
-stage_statuses(key) := {status | some [k, status] in stage_pairs; k == key}
-
 has_stages if count(build.stages) > 0
 
 stage_reasons contains sprintf("build stage %s %s", [required.display, concat("/", [word(s) | some s in sort(bad)])]) if {
