@@ -195,3 +195,15 @@ test_passes_never_open_the_gate if {
 		}
 	}
 }
+
+# One person, one role (go_gap): a GO that counts for one of two quorum
+# roles only is named for neither, the other GO still is.
+test_passes_name_no_go_one_person_one_role_leaves_short if {
+	votes := [vote("lead-bob", "go"), object.union(vote("lead-bob", "go"), {"user": "alice", "comment_id": 907})]
+	d := gatekeeper.decision with input as with_section("votes", votes) with input.teams as object.union(teams, alice_in_sre_and_qa) with data.release as fixed_release
+	"GO by module lead @lead-bob on the head" in d.passes
+	every msg in d.passes {
+		not startswith(msg, "GO by SRE")
+		not startswith(msg, "GO by QA")
+	}
+}
