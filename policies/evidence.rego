@@ -64,23 +64,56 @@ word(status) := object.get(status_words, status, sprintf("in state %v", [status]
 
 stage_pending := {"IN_PROGRESS", "PAUSED_PENDING_INPUT"}
 
+# stage_pairs are the [key, status] of the build's stages: several Jenkins
+# stages may map onto one release stage key. The sets below are built from
+# them once per evaluation, and a release stage is then looked up in them:
+# in a build that went well, nothing is left to look at stage by stage.
+stage_pairs := {[stage.key, stage.status] | some stage in build.stages}
+
+# stage_keys are the release stage keys that have a status.
+stage_keys := {key | some [key, _] in stage_pairs}
+
+# unsettled are the stages that did not succeed (yet).
+unsettled := {[key, status] | some [key, status] in stage_pairs; status != "SUCCESS"}
+
+# pending_keys have a stage still running or waiting for input.
+pending_keys := {key | some [key, status] in unsettled; status in stage_pending}
+
+# bad_pairs are the stages that ended without success.
+bad_pairs := {[key, status] | some [key, status] in unsettled; not status in stage_pending}
+
+bad_keys := {key | some [key, _] in bad_pairs}
+
+# required_stages maps each release stage key to the stages of
+# build.stages in data.yaml with that key. It is of the policy data alone,
+# like required_keys.
+required_stages := {key: [required | some required in cfg.build.stages; required.key == key] |
+	some stage in cfg.build.stages
+	key := stage.key
+}
+
+required_keys := {key | some key, _ in required_stages}
+
+# missing_keys are the release stages the build has no status for.
+missing_keys := required_keys - stage_keys
+
 # stage_statuses are the statuses of the build's stages that map onto the
-# release stage key (several Jenkins stages may).
-stage_statuses(key) := {stage.status | some stage in build.stages; stage.key == key}
+# release stage key.
+stage_statuses(key) := {status | some [k, status] in stage_pairs; k == key}
 
 has_stages if count(build.stages) > 0
 
 stage_reasons contains sprintf("build stage %s %s", [required.display, concat("/", [word(s) | some s in sort(bad)])]) if {
-	some required in cfg.build.stages
-	bad := (stage_statuses(required.key) - stage_pending) - {"SUCCESS"}
-	count(bad) > 0
+	some key in bad_keys
+	some required in required_stages[key]
+	bad := {status | some [k, status] in bad_pairs; k == key}
 }
 
 stage_reasons contains sprintf("build stage %s did not run", [required.display]) if {
 	has_stages
 	not build_running
-	some required in cfg.build.stages
-	count(stage_statuses(required.key)) == 0
+	some key in missing_keys
+	some required in required_stages[key]
 }
 
 stage_reasons contains sprintf("no stage report for Jenkins build #%v", [build.number]) if {
@@ -100,18 +133,16 @@ reason_items contains [30, sprintf("%s %s", [build_label, word(build.result)])] 
 # A stage still to come: running, or not reached yet by a running build.
 stage_waits contains sprintf("build stage %s", [required.display]) if {
 	has_stages
-	some required in cfg.build.stages
-	statuses := stage_statuses(required.key)
-	count((statuses - stage_pending) - {"SUCCESS"}) == 0
-	stage_waiting(statuses)
+	some key in waiting_keys
+	some required in required_stages[key]
 }
 
-stage_waiting(statuses) if count(statuses & stage_pending) > 0
+waiting_keys := (pending_keys | running_missing_keys) - bad_keys
 
-stage_waiting(statuses) if {
-	count(statuses) == 0
-	build_running
-}
+# running_missing_keys are the stages a running build has not reached yet.
+default running_missing_keys := set()
+
+running_missing_keys := missing_keys if build_running
 
 waiting_items contains [31, msg] if some msg in stage_waits
 
@@ -150,7 +181,7 @@ trust_pipeline_report if object.get(cfg, ["build", "trust_pipeline_report"], fal
 
 # Anything but true or false (absent: false) is a typo that must not pass
 # unnoticed; trust_pipeline_report holds only for true.
-reason_items contains [1, "policy data release.build.trust_pipeline_report is not true or false"] if {
+data_reasons contains [1, "policy data release.build.trust_pipeline_report is not true or false"] if {
 	not is_boolean(object.get(cfg, ["build", "trust_pipeline_report"], false))
 }
 

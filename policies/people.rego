@@ -18,11 +18,29 @@ default teams := {}
 
 teams := input.teams if is_object(input.teams)
 
+# role_holders maps each role to the people who hold it: those listed in
+# its users, and the active members of its team. It is built once per
+# evaluation; who holds a role is then one lookup.
+role_holders := {role: holders |
+	some role in roles
+	members := {user | some user, active in teams[role.team]; active == true}
+	holders := role_users[role] | members
+}
+
+# role_users maps each role to the people its users list (policy data alone).
+role_users := {role: {user | some user in object.get(role, "users", [])} | some role in roles}
+
+# all_holders are the people who hold any role.
+all_holders := {user | some users in role_holders; some user in users}
+
+# shared_holders holds when someone holds two of the roles (or a role is
+# listed twice). Only then can a person count for two roles, so that one
+# person, one role (shortfall) has anything to check.
+shared_holders if sum([count(role_holders[role]) | some role in roles]) > count(all_holders)
+
 # holder holds when user holds role: listed in its users, or an active
 # member of its team.
-holder(role, user) if user in object.get(role, "users", [])
-
-holder(role, user) if teams[role.team][user] == true
+holder(role, user) if user in role_holders[role]
 
 # unchecked holds when whether user holds role depends on a membership
 # GitHub has not been asked about yet.
@@ -32,10 +50,7 @@ unchecked(role, user) if {
 	object.get(teams, [role.team, user], null) == null
 }
 
-holds_a_role(user) if {
-	some role in roles
-	holder(role, user)
-}
+holds_a_role(user) if user in all_holders
 
 unchecked_somewhere(user) if {
 	some role in roles
@@ -52,10 +67,15 @@ one_person_one_role if not object.get(cfg, ["approvals", "one_person_one_role"],
 
 # approval_roles are the roles that must approve: every role not marked
 # `required: false`, and with the emergency label the extra roles.
-approval_roles := [role |
+approval_roles := normal_approval_roles if {
+	count(emergency_roles) == 0
+} else := [role |
 	some role in roles
 	approval_required(role)
 ]
+
+# normal_approval_roles are the roles every release needs approvals from.
+normal_approval_roles := [role | some role in roles; approval_required_normally(role)]
 
 approval_required(role) if approval_required_normally(role)
 
@@ -83,9 +103,11 @@ late_approvals contains review.user if {
 	time.parse_rfc3339_ns(review.submitted_at) > emergency_label_ns
 }
 
-approvers(role) := {user | some user in current_approvals; holder(role, user)} if not role.id in emergency_roles
-
-approvers(role) := {user | some user in late_approvals; holder(role, user)} if role.id in emergency_roles
+approvers(role) := current_approvals & role_holders[role] if {
+	not role.id in emergency_roles
+} else := late_approvals & role_holders[role] if {
+	role.id in emergency_roles
+}
 
 unapproved := [role |
 	some role in approval_roles
@@ -160,7 +182,10 @@ waiting_items contains [70, sprintf("checking %s's team membership (changes requ
 approval_gap := shortfall([[role_name(role), approvers(role)] |
 	some role in approval_roles
 	count(approvers(role)) > 0
-]) if one_person_one_role
+]) if {
+	one_person_one_role
+	shared_holders
+}
 
 waiting_items contains [71, shortfall_message(gap, "another approver", "more approvers")] if {
 	gap := approval_gap
@@ -198,11 +223,17 @@ valid_vote(vote) if {
 	object.get(vote, "refused", "") == ""
 }
 
+# valid_votes are the valid votes, in the order of input.votes.
+valid_votes := [vote |
+	some vote in input.votes
+	vote.current == true
+	object.get(vote, "refused", "") == ""
+]
+
 # counted_votes are the valid votes of holders of a release role.
 counted_votes contains vote if {
-	some vote in input.votes
-	valid_vote(vote)
-	holds_a_role(vote.user)
+	some vote in valid_votes
+	vote.user in all_holders
 }
 
 veto_ids := {id | some id in object.get(cfg, ["votes", "veto_roles"], [])}
@@ -238,8 +269,7 @@ standing contains nogo if {
 }
 
 standing contains vote if {
-	some vote in input.votes
-	valid_vote(vote)
+	some vote in valid_votes
 	lower(vote.vote) == "nogo"
 	not vote.comment_id in nogo_ids
 }
@@ -328,11 +358,10 @@ quorum_roles := [role |
 	role.id == id
 ]
 
-go_voters(role) := {vote.user |
-	some vote in counted_votes
-	lower(vote.vote) == "go"
-	holder(role, vote.user)
-}
+# go_users are the people with a counted GO vote.
+go_users := {vote.user | some vote in counted_votes; lower(vote.vote) == "go"}
+
+go_voters(role) := go_users & role_holders[role]
 
 no_go := [role |
 	some role in quorum_roles
@@ -341,8 +370,7 @@ no_go := [role |
 
 go_note(role) := sprintf(" (checking %s's team membership)", [users[0]]) if {
 	users := sort({vote.user |
-		some vote in input.votes
-		valid_vote(vote)
+		some vote in valid_votes
 		lower(vote.vote) == "go"
 		unchecked(role, vote.user)
 	})
@@ -356,11 +384,20 @@ waiting_items contains [80, missing_message("GO vote by", "GO votes:", names, no
 
 waiting_items contains [81, shortfall_message(gap, "another GO vote", "more GO votes")] if {
 	one_person_one_role
+	shared_go_holders
 	gap := shortfall([[role_name(role), go_voters(role)] |
 		some role in quorum_roles
 		count(go_voters(role)) > 0
 	])
 }
+
+# shared_go_holders holds when a person may count for two quorum roles: one
+# holds two roles, or the quorum names a role twice.
+shared_go_holders if shared_holders
+
+shared_go_holders if quorum_repeats
+
+quorum_repeats if count(quorum_roles) > count({role | some role in quorum_roles})
 
 # vote_verdicts tell each voter on the current head once whether their vote
 # counted: counted (a valid vote by a holder), or refused with what to do
@@ -374,13 +411,12 @@ verdict_items contains [vote.comment_id, verdict(vote, "refused", vote.refused)]
 	object.get(vote, "refused", "") != ""
 }
 
-verdict_items contains [vote.comment_id, verdict(vote, "counted", "")] if {
+verdict_items contains [vote.comment_id, {"comment_id": vote.comment_id, "user": vote.user, "verdict": "counted", "why": ""}] if {
 	some vote in counted_votes
 }
 
 verdict_items contains [vote.comment_id, verdict(vote, "refused", sprintf("only %s vote", [and_list([role_name(role) | some role in roles])]))] if {
-	some vote in input.votes
-	valid_vote(vote)
+	some vote in valid_votes
 	not holds_a_role(vote.user)
 	not unchecked_somewhere(vote.user)
 }
@@ -506,9 +542,12 @@ waiting_items contains [100, "release checklist in the description"] if {
 	count(checklist) == 0
 }
 
+# required_checks are the required items with the words they match.
+required_checks := [[item, lower(trim_space(item))] | some item in required_items]
+
 unticked := [item |
-	some item in required_items
-	not lower(trim_space(item)) in ticked
+	some [item, words] in required_checks
+	not words in ticked
 ]
 
 waiting_items contains [101, sprintf("checklist: tick %s", [concat(", ", unticked)])] if {

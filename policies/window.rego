@@ -189,32 +189,32 @@ opening_today if {
 }
 
 # Settings of the window, checked only while it is enforced.
-reason_items contains [1, "policy data release.window.enforce is not true or false"] if {
+data_reasons contains [1, "policy data release.window.enforce is not true or false"] if {
 	not is_boolean(object.get(window, "enforce", false))
 }
 
-reason_items contains [1, sprintf("policy data release.window.%s is not HH:MM", [key])] if {
+data_reasons contains [1, sprintf("policy data release.window.%s is not HH:MM", [key])] if {
 	window_enforced
 	some key in ["go_nogo", "release", "close"]
 	not minutes(object.get(window, key, null))
 }
 
-reason_items contains [1, sprintf("policy data release.window: release %s is not before close %s", [window.release, window.close])] if {
+data_reasons contains [1, sprintf("policy data release.window: release %s is not before close %s", [window.release, window.close])] if {
 	window_enforced
 	opens >= closes
 }
 
-reason_items contains [1, "policy data release.window.timezone is not a time zone name"] if {
+data_reasons contains [1, "policy data release.window.timezone is not a time zone name"] if {
 	window_enforced
 	not is_string(object.get(window, "timezone", null))
 }
 
-reason_items contains [1, "policy data release.window.weekdays is empty"] if {
+data_reasons contains [1, "policy data release.window.weekdays is empty"] if {
 	window_enforced
 	count(object.get(window, "weekdays", [])) == 0
 }
 
-reason_items contains [1, sprintf("policy data release.window.weekdays: %v is not a weekday", [day])] if {
+data_reasons contains [1, sprintf("policy data release.window.weekdays: %v is not a weekday", [day])] if {
 	window_enforced
 	some day in object.get(window, "weekdays", [])
 	not day in week

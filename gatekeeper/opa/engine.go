@@ -61,6 +61,7 @@ type prepared struct {
 	checksum string // full hex sha256 of the folder's files, tests included
 	tests    int    // how many of the folder's Rego tests it passed
 	query    rego.PreparedEvalQuery
+	pre      *precomputed // the rules of the policy data alone, evaluated once
 	files    []string
 	loadedAt time.Time
 	data     map[string]any // the data documents, read-only
@@ -339,7 +340,7 @@ func (e *testsFailed) Error() string {
 // decision, and that decision must not be success, because a policy that
 // passes a pull request it knows nothing about is open, not closed.
 func (e *Engine) prepare(ctx context.Context, snap *snapshot) (*prepared, error) {
-	q, data, err := snap.prepare(ctx)
+	q, data, pre, err := snap.prepare(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -348,6 +349,10 @@ func (e *Engine) prepare(ctx context.Context, snap *snapshot) (*prepared, error)
 		return nil, err
 	}
 	p := &prepared{revision: snap.revision, query: q, files: snap.names, loadedAt: e.clock.Now(), data: data, settings: settings, served: snap}
+	// The rules of the data alone get the time of one evaluation: a rule
+	// slower than that is left to the evaluations, whose deadline then
+	// stops it as it always did.
+	p.pre = pre(ctx, e.evalTimeout(p))
 	// The smoke evaluation has the same deadline as every evaluation: a
 	// policy that is slow on every input is refused here, and said so.
 	d, err := e.eval(ctx, p, map[string]any{})
@@ -415,7 +420,7 @@ func (p *prepared) eval(ctx context.Context, input any) (gatekeeper.Decision, er
 	if err != nil {
 		return gatekeeper.Decision{}, fmt.Errorf("converting policy input: %w: %w", gatekeeper.ErrInvalid, err)
 	}
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(v))
+	rs, err := p.run(ctx, v)
 	if err != nil {
 		if ctx.Err() != nil {
 			return gatekeeper.Decision{}, fmt.Errorf("evaluating %s: %w", Query, ctx.Err())
@@ -429,6 +434,12 @@ func (p *prepared) eval(ctx context.Context, input any) (gatekeeper.Decision, er
 	}
 	d.PolicyRevision = short(p.revision)
 	return d, nil
+}
+
+// run evaluates the prepared query on input as it is, the revision's
+// precomputed rules (see precompute) in its rule cache.
+func (p *prepared) run(ctx context.Context, input ast.Value) (rego.ResultSet, error) {
+	return p.query.Eval(ctx, rego.EvalParsedInput(input), rego.EvalVirtualCache(p.pre.newCache()))
 }
 
 // notLoaded explains why no revision is in force.

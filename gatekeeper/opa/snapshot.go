@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing/fstest"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/loader"
@@ -185,15 +186,18 @@ func (s *snapshot) load() (*loader.Result, error) {
 // the expensive step, done once per revision. The modules are compiled here
 // rather than by rego, whose errors would bury the file and line under
 // "bundle activation failed".
-func (s *snapshot) prepare(ctx context.Context) (rego.PreparedEvalQuery, map[string]any, error) {
+//
+// pre evaluates the rules of the policy data alone (see precompute) within
+// a budget of CPU time, once the caller knows the evaluation deadline.
+func (s *snapshot) prepare(ctx context.Context) (q rego.PreparedEvalQuery, data map[string]any, pre func(context.Context, time.Duration) *precomputed, err error) {
 	res, err := s.load()
 	if err != nil {
-		return rego.PreparedEvalQuery{}, nil, err
+		return rego.PreparedEvalQuery{}, nil, nil, err
 	}
 	store := inmem.NewFromObject(res.Documents)
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
-		return rego.PreparedEvalQuery{}, nil, fmt.Errorf("opening policy data: %w", err)
+		return rego.PreparedEvalQuery{}, nil, nil, fmt.Errorf("opening policy data: %w", err)
 	}
 	defer store.Abort(ctx, txn)
 	// The path-conflicts check rejects a rule whose path a data file also
@@ -203,7 +207,7 @@ func (s *snapshot) prepare(ctx context.Context) (rego.PreparedEvalQuery, map[str
 		compiler = compiler.WithCapabilities(s.caps)
 	}
 	if compiler.Compile(res.ParsedModules()); compiler.Failed() {
-		return rego.PreparedEvalQuery{}, nil, compiler.Errors
+		return rego.PreparedEvalQuery{}, nil, nil, compiler.Errors
 	}
 	pq, err := rego.New(
 		rego.Query(Query),
@@ -212,9 +216,11 @@ func (s *snapshot) prepare(ctx context.Context) (rego.PreparedEvalQuery, map[str
 		rego.StrictBuiltinErrors(true),
 	).PrepareForEval(ctx)
 	if err != nil {
-		return rego.PreparedEvalQuery{}, nil, fmt.Errorf("preparing %s: %w", Query, err)
+		return rego.PreparedEvalQuery{}, nil, nil, fmt.Errorf("preparing %s: %w", Query, err)
 	}
-	return pq, res.Documents, nil
+	return pq, res.Documents, func(ctx context.Context, budget time.Duration) *precomputed {
+		return precompute(ctx, compiler, store, budget)
+	}, nil
 }
 
 // testStore loads the snapshot the way `opa test` does: data documents and

@@ -48,6 +48,12 @@ default cfg := {}
 
 cfg := data.release if is_object(data.release)
 
+# data_reasons are the mistakes in the policy data. They depend on the
+# policy data alone, never on the input: the gatekeeper evaluates them (and
+# every other rule of the data alone) once per policy revision, not once per
+# evaluation. Keep them free of input.
+reason_items contains item if some item in data_reasons
+
 # A note for editors: `not f(x)` is false, not true, when x is undefined; in a
 # negation, read possibly absent fields with object.get.
 
@@ -75,7 +81,7 @@ required_numbers := [
 	["channel", "stable", "max_medium"],
 ]
 
-reason_items contains [1, sprintf("policy data release.%s is not a number", [concat(".", path)])] if {
+data_reasons contains [1, sprintf("policy data release.%s is not a number", [concat(".", path)])] if {
 	some path in required_numbers
 	not is_number(object.get(cfg, path, null))
 }
@@ -87,7 +93,7 @@ required_lists := [
 	["votes", "quorum_roles"],
 ]
 
-reason_items contains [1, sprintf("policy data release.%s is empty", [concat(".", path)])] if {
+data_reasons contains [1, sprintf("policy data release.%s is empty", [concat(".", path)])] if {
 	some path in required_lists
 	count(object.get(cfg, path, [])) == 0
 }
@@ -101,7 +107,7 @@ optional_lists := [
 	["emergency", "release_kinds"],
 ]
 
-reason_items contains [1, sprintf("policy data release.%s is not a list", [concat(".", path)])] if {
+data_reasons contains [1, sprintf("policy data release.%s is not a list", [concat(".", path)])] if {
 	some path in optional_lists
 	not is_array(object.get(cfg, path, null))
 }
@@ -113,24 +119,24 @@ optional_booleans := [
 	["links", "verify_in_zenhub"],
 ]
 
-reason_items contains [1, sprintf("policy data release.%s is not true or false", [concat(".", path)])] if {
+data_reasons contains [1, sprintf("policy data release.%s is not true or false", [concat(".", path)])] if {
 	some path in optional_booleans
 	not is_boolean(object.get(cfg, path, true))
 }
 
 # votes.lift_roles may be absent (nobody lifts a NOGO but its author).
-reason_items contains [1, "policy data release.votes.lift_roles is not a list"] if {
+data_reasons contains [1, "policy data release.votes.lift_roles is not a list"] if {
 	not is_array(object.get(cfg, ["votes", "lift_roles"], []))
 }
 
-reason_items contains [1, "policy data release.emergency.label is not a string"] if {
+data_reasons contains [1, "policy data release.emergency.label is not a string"] if {
 	not is_string(object.get(cfg, ["emergency", "label"], null))
 }
 
 # The extra roles of an emergency must be roles a normal release does not
 # need: otherwise the approvals every release has anyway would open the
 # window, and the label alone would do it.
-reason_items contains [1, sprintf("policy data release.emergency.extra_approval_roles: %v is a role every release needs (give it required: false)", [role.id])] if {
+data_reasons contains [1, sprintf("policy data release.emergency.extra_approval_roles: %v is a role every release needs (give it required: false)", [role.id])] if {
 	some id in object.get(cfg, ["emergency", "extra_approval_roles"], [])
 	some role in roles
 	role.id == id
@@ -139,7 +145,7 @@ reason_items contains [1, sprintf("policy data release.emergency.extra_approval_
 
 release_kind_names := {"major", "minor", "release"}
 
-reason_items contains [1, sprintf("policy data release.emergency.release_kinds: %v is not major, minor or release", [kind])] if {
+data_reasons contains [1, sprintf("policy data release.emergency.release_kinds: %v is not major, minor or release", [kind])] if {
 	some kind in object.get(cfg, ["emergency", "release_kinds"], [])
 	not kind in release_kind_names
 }
@@ -151,7 +157,7 @@ role_lists := [
 	["emergency", "extra_approval_roles"],
 ]
 
-reason_items contains [1, sprintf("policy data release.%s: %v is not a role", [concat(".", path), id])] if {
+data_reasons contains [1, sprintf("policy data release.%s: %v is not a role", [concat(".", path), id])] if {
 	some path in role_lists
 	some id in object.get(cfg, path, [])
 	not id in role_ids
@@ -159,23 +165,23 @@ reason_items contains [1, sprintf("policy data release.%s: %v is not a role", [c
 
 # A role is held by the members of its team ("org/team-slug"), by the
 # people listed in its users, or both; it needs at least one of them.
-reason_items contains [1, sprintf("policy data: role %v has no team or users", [object.get(role, "id", "?")])] if {
+data_reasons contains [1, sprintf("policy data: role %v has no team or users", [object.get(role, "id", "?")])] if {
 	some role in roles
 	not is_string(object.get(role, "team", null))
 	count(object.get(role, "users", [])) == 0
 }
 
-reason_items contains [1, sprintf("policy data: role %v team %v is not org/team-slug", [object.get(role, "id", "?"), role.team])] if {
+data_reasons contains [1, sprintf("policy data: role %v team %v is not org/team-slug", [object.get(role, "id", "?"), role.team])] if {
 	some role in roles
 	not regex.match(`^[^/\s]+/[^/\s]+$`, sprintf("%v", [role.team]))
 }
 
-reason_items contains [1, sprintf("policy data: role %v users is not a list", [object.get(role, "id", "?")])] if {
+data_reasons contains [1, sprintf("policy data: role %v users is not a list", [object.get(role, "id", "?")])] if {
 	some role in roles
 	not is_array(object.get(role, "users", []))
 }
 
-reason_items contains [1, sprintf("policy data: role %v needs an id and a display", [object.get(role, "id", "?")])] if {
+data_reasons contains [1, sprintf("policy data: role %v needs an id and a display", [object.get(role, "id", "?")])] if {
 	some role in roles
 	role_incomplete(role)
 }
@@ -185,6 +191,6 @@ role_incomplete(role) if not is_string(object.get(role, "id", null))
 role_incomplete(role) if not is_string(object.get(role, "display", null))
 
 # One person, one role enumerates every subset of the roles: keep them few.
-reason_items contains [1, sprintf("policy data release.approvals.roles has %d roles (max 8)", [count(roles)])] if {
+data_reasons contains [1, sprintf("policy data release.approvals.roles has %d roles (max 8)", [count(roles)])] if {
 	count(roles) > 8
 }

@@ -30,7 +30,7 @@ check_words := {"failure": "failed", "error": "errored"}
 pinned(check) := lower(data.release.checks.creators[check.name])
 
 # A pin that is no map of names to logins would pin nothing, silently.
-reason_items contains [1, "policy data release.checks.creators is not a map of check names to logins"] if {
+data_reasons contains [1, "policy data release.checks.creators is not a map of check names to logins"] if {
 	not valid_pins(object.get(data.release, ["checks", "creators"], {}))
 }
 
