@@ -22,10 +22,10 @@ type Budget struct {
 	// CacheEntries bounds the answers kept for conditional requests
 	// (default DefaultCacheEntries); the least recently used goes first.
 	CacheEntries int
-	// CacheBytes bounds the bodies kept, in all (default
-	// DefaultCacheBytes).
+	// CacheBytes bounds the bodies kept, in all, as kept (compressed)
+	// (default DefaultCacheBytes).
 	CacheBytes int64
-	// MaxEntryBytes is the largest body kept (default
+	// MaxEntryBytes is the largest body kept, uncompressed (default
 	// DefaultMaxEntryBytes); a larger answer is passed on, not kept.
 	MaxEntryBytes int64
 	// WriteInterval is the sustained pace of content-creating requests
