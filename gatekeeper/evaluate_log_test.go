@@ -1,12 +1,10 @@
 package gatekeeper_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,25 +12,11 @@ import (
 	"github.com/releasegate/gatekeeper/gatekeeper/gatekeepertest"
 )
 
-// syncBuffer collects log output from concurrent workers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// evaluatedLines returns the level of each "evaluated" log line.
-func (b *syncBuffer) evaluatedLines(t *testing.T) []string {
+// evaluatedLines returns the level of each "evaluated" line of a JSON log.
+func evaluatedLines(t *testing.T, log string) []string {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var levels []string
-	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(log), "\n") {
 		var rec struct{ Level, Msg string }
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
@@ -49,7 +33,7 @@ func (b *syncBuffer) evaluatedLines(t *testing.T) []string {
 // decision that changed is INFO, one that did not is DEBUG.
 func TestEvaluatedLogsAtInfoOnlyOnChange(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &gatekeepertest.LogBuffer{}
 	ev := gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending, Reasons: []string{},
 		Waiting: []string{"QA approval"}, Votes: []gatekeeper.VoteVerdict{}}, "rev1")
 	h := startWith(t, gatekeeper.Options{Evaluator: ev,
@@ -65,7 +49,7 @@ func TestEvaluatedLogsAtInfoOnlyOnChange(t *testing.T) {
 	ev.Decide(gatekeeper.Decision{State: gatekeeper.Failure, Reasons: []string{"coverage fell"}, Waiting: []string{}, Votes: []gatekeeper.VoteVerdict{}}, nil)
 	h.accept(t, gatekeeper.Event{Name: "pull_request.edited", Key: key, PullRequest: opened(head, t0.Add(time.Minute)).PullRequest})
 	h.settle(t)
-	got := strings.Join(logs.evaluatedLines(t), " ")
+	got := strings.Join(evaluatedLines(t, logs.String()), " ")
 	if want := "INFO DEBUG DEBUG INFO"; got != want {
 		t.Errorf("levels of the evaluated lines: %s, want %s", got, want)
 	}

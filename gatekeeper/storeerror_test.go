@@ -1,13 +1,11 @@
 package gatekeeper_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,23 +40,6 @@ func (s okSource) Gather(context.Context, *gatekeeper.Evidence) ([]gatekeeper.Ev
 	return nil, nil
 }
 
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestStoreFailureIsNotGitHubs: the store cannot write while GitHub and
 // every other source answer. No status may blame GitHub ("github evidence
 // unavailable"): before, a failed write of what the sources gathered
@@ -70,7 +51,7 @@ func TestStoreFailureIsNotGitHubs(t *testing.T) {
 	store := &brokenWrites{Store: gatekeepertest.NewStore(nil)}
 	store.broken.Store(true)
 	pub := gatekeepertest.NewPublisher(false)
-	logs := &lockedLog{}
+	logs := &gatekeepertest.LogBuffer{}
 	svc, err := gatekeeper.New(gatekeeper.Options{
 		Store: store, Publisher: pub,
 		Evaluator: gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Success}, "rev1"),

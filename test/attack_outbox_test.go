@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -101,24 +100,6 @@ func (o *postObserver) Published(_ gatekeeper.State, err error) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the Service's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestAttackStatusPostedButNotRecorded: GitHub takes the status post, and
 // then the store fails the write that records it. The pull request stays
 // queued and is evaluated again; the status must not be posted twice
@@ -140,7 +121,7 @@ func TestAttackStatusPostedButNotRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &gatekeepertest.LogBuffer{}
 	obs := &postObserver{}
 	svc, err := gatekeeper.New(gatekeeper.Options{
 		Store:     store,

@@ -444,40 +444,15 @@ func burstSeed(t *testing.T) uint64 {
 // status its evidence calls for, and no status is posted twice in a row.
 func TestBurstReplicaKilled(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("a burst over 200 pull requests takes a minute or two")
-	}
-	rds := redistest.Start(t)
-	w := newBurstWorld(t)
-	pulls := w.plan(t, "kill", 1000, burstPulls)
-	seed := burstSeed(t)
-	burst := shuffled(rand.New(rand.NewPCG(seed, 2)), pulls)
-	a, b := burstReplicas(t, w, rds.URL(5))
-	sender := newBurstSender(seed, a, b)
-
-	done := make(chan struct{})
-	var faults sync.WaitGroup
-	faults.Go(func() {
-		for sender.sent.Load() < int64(len(burst)/3) {
-			select {
-			case <-done:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
+	burstWithFault(t, "kill", 1000, 5, func(_ *redistest.Server, a, _ *server, sender *burstSender, total int) {
 		sender.setDown(a, true)
 		a.stop(syscall.SIGKILL)
-		t.Logf("replica a killed after %d of %d deliveries", sender.sent.Load(), len(burst))
+		t.Logf("replica a killed after %d of %d deliveries", sender.sent.Load(), total)
 		time.Sleep(3 * time.Second)
 		a.start()
 		sender.setDown(a, false)
 		t.Logf("replica a started again after %d deliveries", sender.sent.Load())
 	})
-	sender.run(t, burst, 8)
-	close(done)
-	faults.Wait()
-	checkBurst(t, w, b, sender, pulls)
-	dumpLogs(t, map[string]*server{"a": a, "b": b})
 }
 
 // TestBurstRedisRestarted: the same burst, with redis-server killed a
@@ -485,15 +460,29 @@ func TestBurstReplicaKilled(t *testing.T) {
 // folder: what it acknowledged is in its append-only file.
 func TestBurstRedisRestarted(t *testing.T) {
 	t.Parallel()
+	burstWithFault(t, "redis", 2000, 6, func(rds *redistest.Server, _, _ *server, sender *burstSender, total int) {
+		rds.Kill()
+		t.Logf("redis-server killed after %d of %d deliveries", sender.sent.Load(), total)
+		time.Sleep(time.Second)
+		rds.Restart(t)
+		t.Logf("redis-server started again after %d deliveries", sender.sent.Load())
+	})
+}
+
+// burstWithFault sends the shuffled burst over burstPulls pull requests
+// (numbered from base) to two replicas on database db of one redis-server,
+// runs fault a third of the way in, and checks the outcome through
+// replica b (never the one a fault stops).
+func burstWithFault(t *testing.T, name string, base, db int, fault func(rds *redistest.Server, a, b *server, sender *burstSender, total int)) {
 	if testing.Short() {
 		t.Skip("a burst over 200 pull requests takes a minute or two")
 	}
 	rds := redistest.Start(t)
 	w := newBurstWorld(t)
-	pulls := w.plan(t, "redis", 2000, burstPulls)
+	pulls := w.plan(t, name, base, burstPulls)
 	seed := burstSeed(t)
 	burst := shuffled(rand.New(rand.NewPCG(seed, 2)), pulls)
-	a, b := burstReplicas(t, w, rds.URL(6))
+	a, b := burstReplicas(t, w, rds.URL(db))
 	sender := newBurstSender(seed, a, b)
 
 	done := make(chan struct{})
@@ -506,16 +495,12 @@ func TestBurstRedisRestarted(t *testing.T) {
 			case <-time.After(5 * time.Millisecond):
 			}
 		}
-		rds.Kill()
-		t.Logf("redis-server killed after %d of %d deliveries", sender.sent.Load(), len(burst))
-		time.Sleep(time.Second)
-		rds.Restart(t)
-		t.Logf("redis-server started again after %d deliveries", sender.sent.Load())
+		fault(rds, a, b, sender, len(burst))
 	})
 	sender.run(t, burst, 8)
 	close(done)
 	faults.Wait()
-	checkBurst(t, w, a, sender, pulls)
+	checkBurst(t, w, b, sender, pulls)
 	dumpLogs(t, map[string]*server{"a": a, "b": b})
 }
 

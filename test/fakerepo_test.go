@@ -95,6 +95,7 @@ var (
 	reviewRoute     = regexp.MustCompile(`^` + repoPath + `/pulls/([0-9]+)/reviews/([0-9]+)$`)
 	compareRoute    = regexp.MustCompile(`^` + repoPath + `/compare/([^/]+)\.\.\.([0-9a-f]{40})$`)
 	combinedRoute   = regexp.MustCompile(`^` + repoPath + `/commits/([0-9a-f]{40})/status$`)
+	listStatuses    = regexp.MustCompile(`^` + repoPath + `/commits/([0-9a-f]{40})/statuses$`)
 	checkRunsRoute  = regexp.MustCompile(`^` + repoPath + `/commits/[0-9a-f]{40}/check-runs$`)
 	membershipRoute = regexp.MustCompile(`^/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)$`)
 	commentRoute    = regexp.MustCompile(`^` + repoPath + `/issues/comments/([0-9]+)$`)
@@ -201,6 +202,29 @@ func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if list == nil {
 			list = []map[string]any{}
+		}
+		writeJSONStatus(w, http.StatusOK, mustJSON(f.t, list))
+	case get && listStatuses.MatchString(p):
+		// GET …/commits/{sha}/statuses, newest first, each the recorded
+		// 201 body (its creator the token's user) carrying what was
+		// posted: the gatekeeper reads back a post whose outcome it
+		// could not record.
+		sha := listStatuses.FindStringSubmatch(p)[1]
+		list := []map[string]any{}
+		for i := len(f.statuses) - 1; i >= 0; i-- {
+			sp := f.statuses[i]
+			if statusesRoute.FindStringSubmatch(sp.Path)[1] != sha {
+				continue
+			}
+			var st map[string]any
+			if err := json.Unmarshal(f.created, &st); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			for _, k := range []string{"state", "description", "target_url", "context"} {
+				st[k] = sp.Body[k]
+			}
+			list = append(list, st)
 		}
 		writeJSONStatus(w, http.StatusOK, mustJSON(f.t, list))
 	case get && combinedRoute.MatchString(p):

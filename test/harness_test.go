@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/releasegate/gatekeeper/gatekeeper/gatekeepertest"
 	"io"
 	"net"
 	"net/http"
@@ -224,7 +225,7 @@ type server struct {
 	cmd  *exec.Cmd
 	addr string
 	env  []string
-	logs *lockedWriter
+	logs *gatekeepertest.LogBuffer
 	done chan struct{}
 }
 
@@ -284,7 +285,7 @@ func startServer(t *testing.T, o serverOptions) *server {
 func (s *server) start() {
 	s.t.Helper()
 	if s.logs == nil {
-		s.logs = &lockedWriter{}
+		s.logs = &gatekeepertest.LogBuffer{}
 	}
 	s.done = make(chan struct{})
 	s.cmd = exec.Command(binary, "serve")
@@ -334,9 +335,7 @@ func (s *server) stop(sig syscall.Signal) {
 
 // Logs returns what the process (and any earlier run of it) logged.
 func (s *server) Logs() string {
-	s.logs.mu.Lock()
-	defer s.logs.mu.Unlock()
-	return s.logs.buf.String()
+	return s.logs.String()
 }
 
 func (s *server) url(path string) string { return "http://" + s.addr + path }
@@ -480,19 +479,6 @@ func normalizeHost(posts []statusPost, addr string) []statusPost {
 		}
 	}
 	return posts
-}
-
-// lockedWriter collects a process's output; the process writes while the
-// test reads.
-type lockedWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
 }
 
 // policyCopy copies ../policies into a temporary folder with the release

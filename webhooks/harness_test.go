@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,24 +58,6 @@ func sign(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// lockedBuffer collects log output from concurrent handlers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // harness is a real gin engine over a real gatekeeper.Service, whose Store,
 // Evaluator and Publisher are the recording fakes.
 type harness struct {
@@ -86,7 +67,7 @@ type harness struct {
 	svc     *gatekeeper.Service
 	metrics *webhooks.Metrics
 	handler http.Handler
-	logs    *lockedBuffer
+	logs    *gatekeepertest.LogBuffer
 }
 
 func newHarness(t testing.TB, edit ...func(*webhooks.Options)) *harness {
@@ -107,7 +88,7 @@ func buildHarness(t testing.TB, dryRun bool, edit ...func(*webhooks.Options)) *h
 		eval:    gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"approval from QA"}}, "rev-1"),
 		pub:     gatekeepertest.NewPublisher(dryRun),
 		metrics: webhooks.NewMetrics(),
-		logs:    &lockedBuffer{},
+		logs:    &gatekeepertest.LogBuffer{},
 	}
 	var logTo io.Writer = h.logs
 	if _, ok := t.(*testing.B); ok {

@@ -34,10 +34,28 @@ func evaluated(t *testing.T, decision gatekeeper.Decision, dryRun bool) *harness
 	h.runService(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	h.posted(ctx, t, e.Key)
+	return h
+}
+
+// posted waits until a status about key was posted and recorded: the page
+// shows it from then on (it is recorded just after the post).
+func (h *harness) posted(ctx context.Context, t *testing.T, key gatekeeper.PullKey) {
+	t.Helper()
 	if _, err := h.pub.Wait(ctx, 1); err != nil {
 		t.Fatalf("no status was published: %v", err)
 	}
-	return h
+	for {
+		ev, err := h.store.Evidence(ctx, key)
+		if err == nil && ev.Published != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the status posted was never recorded: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func TestPullPage(t *testing.T) {

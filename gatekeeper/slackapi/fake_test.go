@@ -1,9 +1,9 @@
 package slackapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/releasegate/gatekeeper/gatekeeper/gatekeepertest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -200,29 +200,11 @@ func (c *fakeClock) Slept() []time.Duration {
 	return append([]time.Duration(nil), c.sleeps...)
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newTestNotifier returns a Notifier posting to f on clock, logging at
 // debug level into the returned buffer.
-func newTestNotifier(t testing.TB, f *fakeSlack, clock *fakeClock) (*Notifier, *syncBuffer) {
+func newTestNotifier(t testing.TB, f *fakeSlack, clock *fakeClock) (*Notifier, *gatekeepertest.LogBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &gatekeepertest.LogBuffer{}
 	n, err := New(Options{
 		WebhookURL: f.URL, Clock: clock, Sleep: clock.Sleep,
 		Logger: newJSONLogger(logs),

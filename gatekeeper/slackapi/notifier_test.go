@@ -3,6 +3,7 @@ package slackapi
 import (
 	"context"
 	"errors"
+	"github.com/releasegate/gatekeeper/gatekeeper/gatekeepertest"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -146,7 +147,7 @@ func TestNotifyNetworkError(t *testing.T) {
 	gone := srv.URL + secretPath
 	srv.Close()
 	clock := newFakeClock()
-	logs := &syncBuffer{}
+	logs := &gatekeepertest.LogBuffer{}
 	n, err := New(Options{WebhookURL: gone, Clock: clock, Sleep: clock.Sleep, Logger: newJSONLogger(logs)})
 	if err != nil {
 		t.Fatal(err)
