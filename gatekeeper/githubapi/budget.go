@@ -2,6 +2,7 @@ package githubapi
 
 import (
 	"bytes"
+	"compress/flate"
 	"container/list"
 	"context"
 	"crypto/sha256"
@@ -21,10 +22,10 @@ type Budget struct {
 	// CacheEntries bounds the answers kept for conditional requests
 	// (default DefaultCacheEntries); the least recently used goes first.
 	CacheEntries int
-	// CacheBytes bounds the bodies kept, in all (default
-	// DefaultCacheBytes).
+	// CacheBytes bounds the bodies kept, in all, as kept (compressed)
+	// (default DefaultCacheBytes).
 	CacheBytes int64
-	// MaxEntryBytes is the largest body kept (default
+	// MaxEntryBytes is the largest body kept, uncompressed (default
 	// DefaultMaxEntryBytes); a larger answer is passed on, not kept.
 	MaxEntryBytes int64
 	// WriteInterval is the sustained pace of content-creating requests
@@ -132,7 +133,31 @@ type cacheEntry struct {
 	etag         string
 	lastModified string
 	header       http.Header
-	body         []byte
+	// body is the answer's body compressed (DEFLATE, fastest level):
+	// GitHub's JSON shrinks several times over, and 1,000 pull requests'
+	// answers (~25 KB each uncompressed) then hold a few MiB, not tens.
+	body []byte
+	// plain is the body's length uncompressed.
+	plain int64
+}
+
+// deflaters reuses the compressors of kept bodies (each holds several
+// hundred KB of state).
+var deflaters = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(nil, flate.BestSpeed)
+	return w
+}}
+
+// deflate compresses b into a slice of its own size.
+func deflate(b []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(b)/4 + 64)
+	w := deflaters.Get().(*flate.Writer)
+	w.Reset(&buf)
+	w.Write(b) // a bytes.Buffer does not fail
+	w.Close()
+	deflaters.Put(w)
+	return bytes.Clone(buf.Bytes())
 }
 
 func newBudgetTransport(base http.RoundTripper, b Budget, clock gatekeeper.Clock,
@@ -303,7 +328,7 @@ func (e *cacheEntry) response(req *http.Request, fresh *http.Response) *http.Res
 	return &http.Response{
 		Status: "200 OK", StatusCode: http.StatusOK,
 		Proto: fresh.Proto, ProtoMajor: fresh.ProtoMajor, ProtoMinor: fresh.ProtoMinor,
-		Header: h, Body: io.NopCloser(bytes.NewReader(e.body)), ContentLength: int64(len(e.body)),
+		Header: h, Body: flate.NewReader(bytes.NewReader(e.body)), ContentLength: e.plain,
 		Request: req,
 	}
 }
@@ -331,7 +356,8 @@ func (t *budgetTransport) keep(key string, resp *http.Response) *http.Response {
 	}
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	t.put(&cacheEntry{key: key, etag: etag, lastModified: lm, header: resp.Header.Clone(), body: body})
+	t.put(&cacheEntry{key: key, etag: etag, lastModified: lm, header: resp.Header.Clone(),
+		body: deflate(body), plain: int64(len(body))})
 	return resp
 }
 
@@ -378,8 +404,8 @@ func (t *budgetTransport) removeLocked(key string) {
 	t.bytes -= el.Value.(*cacheEntry).size()
 }
 
-// size is what an entry costs against CacheBytes: its body and key, and a
-// rough allowance for its headers.
+// size is what an entry costs against CacheBytes: its body (compressed)
+// and key, and a rough allowance for its headers.
 func (e *cacheEntry) size() int64 {
 	return int64(len(e.body)+len(e.key)) + 1024
 }

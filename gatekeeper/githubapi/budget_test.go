@@ -264,6 +264,59 @@ func TestConditionalCacheIsBounded(t *testing.T) {
 	}
 }
 
+// TestConditionalCacheKeepsPullsSmall: a pull request's answer (~18 KB of
+// JSON in the fixture, ~25 KB at scale) costs the cache a fraction of its
+// length, so that 1,000 tracked pull requests hold a few MiB rather than
+// tens (issue 8's resident memory), and the 304's answer is still the
+// body byte for byte.
+func TestConditionalCacheKeepsPullsSmall(t *testing.T) {
+	t.Parallel()
+	f := newETagGitHub(t)
+	pull := string(fixtureField(t, "pull_request.opened.json", "pull_request"))
+	const n = 20
+	for i := range n {
+		f.set(fmt.Sprintf("/repos/o/r/pulls/%d", i), pull)
+	}
+	rt := newBudgetTransport(nil, Budget{}, gatekeeper.SystemClock{}, nil, nil)
+	read := func(i int) (string, *http.Response) {
+		resp, err := rt.RoundTrip(mustReq(t, fmt.Sprintf("%s/repos/o/r/pulls/%d", f.URL, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ContentLength >= 0 && resp.ContentLength != int64(len(body)) {
+			t.Errorf("#%d: Content-Length %d, body %d bytes", i, resp.ContentLength, len(body))
+		}
+		return string(body), resp
+	}
+	for i := range n {
+		read(i)
+	}
+	entries, kept := rt.stats()
+	if entries != n {
+		t.Fatalf("kept %d entries, want %d", entries, n)
+	}
+	if perPull := kept / n; perPull > int64(len(pull))/3 {
+		t.Errorf("a kept pull request costs %d bytes of a %d-byte answer; want at most a third", perPull, len(pull))
+	}
+	for i := range n {
+		body, resp := read(i)
+		if resp.Header.Get(CacheHeader) != Revalidated {
+			t.Fatalf("#%d was not revalidated", i)
+		}
+		if body != pull {
+			t.Fatalf("#%d: the revalidated body differs from GitHub's (%d bytes, want %d)", i, len(body), len(pull))
+		}
+	}
+	if _, cond, nm := f.counts(); cond != n || nm != n {
+		t.Errorf("conditional %d, 304 %d; want %d, %d", cond, nm, n, n)
+	}
+}
+
 func mustReq(t *testing.T, u string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, u, nil)

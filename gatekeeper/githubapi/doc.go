@@ -51,7 +51,7 @@
 // the credential (a GitHub App's installation, which outlives its hourly
 // tokens; else a hash of the token), the Accept header and the URL, in a
 // bounded LRU
-// (Budget.CacheEntries, Budget.CacheBytes), and the next GET of the URL
+// (Budget.CacheEntries, Budget.CacheBytes; bodies kept compressed), and the next GET of the URL
 // sends If-None-Match / If-Modified-Since. GitHub answers 304, which does
 // not count against the rate limit, when nothing changed; go-github then
 // sees the kept 200 and Observe reports "304". It paces writes (POST,
