@@ -58,7 +58,9 @@ func precompute(ctx context.Context, compiler *ast.Compiler, store storage.Store
 		if ctx.Err() != nil {
 			break
 		}
+		compileMu.Lock()
 		body, err := compiler.QueryCompiler().Compile(ast.NewBody(ast.Equality.Expr(x, ast.NewTerm(ref))))
+		compileMu.Unlock()
 		if err != nil {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing/fstest"
 	"time"
 
@@ -165,6 +166,14 @@ func short(rev string) string {
 	return rev
 }
 
+// compileMu serialises compiling Rego in this process. OPA's type checker
+// (ast.mergeTypes in v1.22.3) changes a type it shares between compilers in
+// place, so two policy revisions compiled at once, or a revision's tests
+// compiled beside a reload, race (the race detector caught it in CI: a
+// write in mergeTypes against a read in hasEmptyCollectionType). Compiling
+// is the rare, slow step of a reload; evaluation never takes this lock.
+var compileMu sync.Mutex
+
 // load parses the snapshot with OPA's loader (Rego v1 syntax), returning
 // the parsed modules and the data documents.
 func (s *snapshot) load() (*loader.Result, error) {
@@ -206,15 +215,20 @@ func (s *snapshot) prepare(ctx context.Context) (q rego.PreparedEvalQuery, data 
 	if s.caps != nil {
 		compiler = compiler.WithCapabilities(s.caps)
 	}
-	if compiler.Compile(res.ParsedModules()); compiler.Failed() {
+	compileMu.Lock()
+	compiler.Compile(res.ParsedModules())
+	compileMu.Unlock()
+	if compiler.Failed() {
 		return rego.PreparedEvalQuery{}, nil, nil, compiler.Errors
 	}
+	compileMu.Lock()
 	pq, err := rego.New(
 		rego.Query(Query),
 		rego.Compiler(compiler),
 		rego.Store(store),
 		rego.StrictBuiltinErrors(true),
 	).PrepareForEval(ctx)
+	compileMu.Unlock()
 	if err != nil {
 		return rego.PreparedEvalQuery{}, nil, nil, fmt.Errorf("preparing %s: %w", Query, err)
 	}

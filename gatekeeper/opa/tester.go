@@ -153,7 +153,11 @@ func (s *snapshot) runTests(ctx context.Context, f testFilter) ([]*tester.Result
 		}
 		runner = runner.Filter("^(" + strings.Join(quoted, "|") + ")$")
 	}
+	// RunTests compiles the folder before it returns (the tests then run
+	// in its goroutines): under compileMu, as every compile is.
+	compileMu.Lock()
 	ch, err := runner.RunTests(ctx, txn)
+	compileMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("compiling: %w", err)
 	}
