@@ -236,13 +236,18 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	} else {
 		out.Description = dec.Description()
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if encErr := enc.Encode(out); encErr != nil {
+	if encErr := writeJSON(stdout, out); encErr != nil {
 		fmt.Fprintf(stderr, "gatekeeper eval: %v\n", encErr)
 		return 2
 	}
 	return opa.ExitCode(dec, err)
+}
+
+// writeJSON writes v to w as indented JSON, the commands' --json output.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func nonNil(s []string) []string {
