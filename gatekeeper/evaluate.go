@@ -120,7 +120,7 @@ type conclusion struct {
 // one store write when nothing is posted; when a status is posted, one
 // before the post (which records it as about to be sent, the outbox) and
 // one after (which records it sent and takes the pull request off the
-// queue).
+// queue); when a dry run "posts" (logs) it, one after, on a Settler.
 func (s *Service) conclude(ctx context.Context, c conclusion) error {
 	key, ev := c.key, c.ev
 	s.release(ctx, key, ev)
@@ -132,8 +132,10 @@ func (s *Service) conclude(ctx context.Context, c conclusion) error {
 	switch {
 	case pub != nil:
 		// The post is recorded, and the pull request leaves the queue,
-		// last: once it has, everything the evaluation does is done.
-		if err := s.recordPosted(ctx, c, pub); err != nil {
+		// last: once it has, everything the evaluation does is done. A
+		// dry run kept no outbox (publish): the evaluation is recorded
+		// here, in the same write.
+		if err := s.recordPosted(ctx, c, pub, !recorded); err != nil {
 			return err
 		}
 	case !recorded:

@@ -332,8 +332,10 @@ func (s *Service) newestStatus(ev *Evidence, sha string) *Check {
 // records the evaluation before the post (with the status as about to be
 // sent: the outbox), and returns the status posted, which the caller
 // records with recordPosted once the votes are answered; recorded is then
-// true. When it posts nothing, recorded is false and the caller records
-// the evaluation.
+// true. A dry run on a Settler keeps no outbox: it returns the status
+// "posted" (logged) with recorded false, and recordPosted records the
+// evaluation with it. When it posts nothing, recorded is false and the
+// caller records the evaluation.
 func (s *Service) publish(ctx context.Context, c conclusion) (pub *PublishedStatus, recorded bool, err error) {
 	key, ev, rec := c.key, c.ev, c.rec
 	sha := ev.HeadSHA()
@@ -423,26 +425,33 @@ func (s *Service) publish(ctx context.Context, c conclusion) (pub *PublishedStat
 		s.log.WarnContext(ctx, "reading back a status whose outcome was not recorded; posting it again", "pr", key.String(), "sha", sha, "err", err)
 	}
 	// The outbox: the status about to be sent is recorded first, with
-	// the decision and what the sources gathered.
-	gathered := c.gathered
-	if err := s.record(ctx, c, Settlement{Apply: func(cur *Evidence) {
-		if gathered != nil {
-			gathered(cur)
+	// the decision and what the sources gathered. A dry run sends
+	// nothing, so no post's outcome can be lost (landed never trusts a
+	// dry-run entry): on a store that writes a settlement at once, the
+	// evaluation is recorded with the status, after it, in one write
+	// (recordPosted).
+	outbox := !dry || !s.settles()
+	if outbox {
+		gathered := c.gathered
+		if err := s.record(ctx, c, Settlement{Apply: func(cur *Evidence) {
+			if gathered != nil {
+				gathered(cur)
+			}
+			p := *pub
+			cur.Posting = &p
+		}}); err != nil {
+			return nil, true, err
 		}
-		p := *pub
-		cur.Posting = &p
-	}}); err != nil {
-		return nil, true, err
 	}
 
 	if !landed {
 		// A replica paused since it read the evidence must not post over
 		// a newer holder's status.
 		if err := s.fenced(ctx, "publish"); err != nil {
-			return nil, true, err
+			return nil, outbox, err
 		}
 		if err := cl.fence(ctx); err != nil {
-			return nil, true, err
+			return nil, outbox, err
 		}
 		// A deadline fitted to one small post (with its retries): past
 		// it the post failed, and the pull request is tried again after
@@ -459,7 +468,7 @@ func (s *Service) publish(ctx context.Context, c conclusion) (pub *PublishedStat
 			}
 		}
 		if err != nil {
-			return nil, true, fmt.Errorf("publishing status for %s@%s: %w", key, sha, err)
+			return nil, outbox, fmt.Errorf("publishing status for %s@%s: %w", key, sha, err)
 		}
 		if login := s.o.Publisher.Login(); login != "" {
 			pub.Creator = login
@@ -473,7 +482,7 @@ func (s *Service) publish(ctx context.Context, c conclusion) (pub *PublishedStat
 		// the store failed to record the post does not say it again.
 		s.notify(ctx, ev, rec, st)
 	}
-	return pub, true, nil
+	return pub, outbox, nil
 }
 
 // recordPosted records, after the post, the status posted and takes the
@@ -484,13 +493,38 @@ func (s *Service) publish(ctx context.Context, c conclusion) (pub *PublishedStat
 // A store that is briefly away (Redis restarting) is asked again for a few
 // seconds first, so that a publisher that cannot read statuses back (a
 // dry run, a test's) does not post the same status twice either.
-func (s *Service) recordPosted(ctx context.Context, c conclusion, pub *PublishedStatus) error {
+//
+// withEvaluation (a dry run's post, publish kept no outbox) records the
+// evaluation in the same write: what the sources gathered and the decision,
+// right after checking the lease, as record does. It is only asked of a
+// Settler, whose write is all or nothing, so that asking again never
+// applies half of it twice.
+func (s *Service) recordPosted(ctx context.Context, c conclusion, pub *PublishedStatus, withEvaluation bool) error {
+	st := Settlement{Apply: func(cur *Evidence) {
+		cur.Published, cur.Posting = pub, nil
+	}, Dequeue: !c.incomplete, Generation: c.gen}
+	if withEvaluation {
+		if err := s.fenced(ctx, "record"); err != nil {
+			return err
+		}
+		gathered := c.gathered
+		st.Apply = func(cur *Evidence) {
+			if gathered != nil {
+				gathered(cur)
+			}
+			cur.Published, cur.Posting = pub, nil
+		}
+		if c.keep {
+			st.Decision = &c.rec
+		}
+	}
 	wait := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		_, _, err := s.settle(ctx, c.key, Settlement{Apply: func(cur *Evidence) {
-			cur.Published, cur.Posting = pub, nil
-		}, Dequeue: !c.incomplete, Generation: c.gen})
+		_, _, err := s.settle(ctx, c.key, st)
 		if err == nil {
+			if withEvaluation && c.keep && s.o.Decided != nil {
+				s.o.Decided(c.rec)
+			}
 			return nil
 		}
 		if errors.Is(err, ErrNotFound) || attempt == 8 || !sleepCtx(ctx, wait) {

@@ -29,6 +29,13 @@ type Settler interface {
 	Settle(ctx context.Context, key PullKey, st Settlement) (*Evidence, bool, error)
 }
 
+// settles reports whether the Store writes a Settlement in one
+// transaction (all or nothing).
+func (s *Service) settles() bool {
+	_, ok := s.o.Store.(Settler)
+	return ok
+}
+
 // settle writes st through the Store's Settle when it has one, else one
 // write after the other (evidence, decision, queue). Its errors name the
 // store: a store failure is never taken for GitHub's.
