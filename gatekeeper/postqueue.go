@@ -1,6 +1,7 @@
 package gatekeeper
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -88,8 +89,16 @@ func (q *postQueue) runJob(j *postJob) {
 	j.run()
 }
 
-// finish frees j's slots and starts the waiting jobs that now have room,
-// oldest first.
+// finish frees j's slots and starts the oldest waiting job that now has
+// room. At most one can: a waiting job had no room (submit and finish keep
+// it so), and what finish frees is one slot of j's repository and one of
+// j's owner. A job that can start now needs a slot of j's owner (the
+// repository's owner too), so it is one of j's owner's jobs; when that
+// owner was full, it gained one slot, taken by the first job that starts;
+// when it was not, none of its jobs waited for it, and only j's repository
+// gained, one slot. So the scan stops at the first job with room: a
+// thousand posts waiting for one repository cost one look each, not a
+// thousand.
 func (q *postQueue) finish(j *postJob) {
 	q.mu.Lock()
 	for _, t := range []string{j.repo, j.owner} {
@@ -97,21 +106,18 @@ func (q *postQueue) finish(j *postJob) {
 			delete(q.inFlight, t)
 		}
 	}
-	var start []*postJob
-	kept := q.waiting[:0]
-	for _, w := range q.waiting {
-		if q.room(w) {
+	var start *postJob
+	for i, w := range q.waiting {
+		if w.owner == j.owner && q.room(w) {
 			q.take(w)
-			start = append(start, w)
-			continue
+			start = w
+			q.waiting = slices.Delete(q.waiting, i, i+1)
+			break
 		}
-		kept = append(kept, w)
 	}
-	clear(q.waiting[len(kept):])
-	q.waiting = kept
 	q.mu.Unlock()
-	for _, w := range start {
-		go q.runJob(w)
+	if start != nil {
+		go q.runJob(start)
 	}
 }
 

@@ -1,9 +1,13 @@
 package gatekeeper
 
 import (
+	"math/rand/v2"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestPostQueueBoundsPerTarget: posts to a repository beyond its share
@@ -71,5 +75,101 @@ func TestPostQueueBoundsPerTarget(t *testing.T) {
 	defer mu.Unlock()
 	if len(started) != 6 {
 		t.Errorf("started %v, want all 6", started)
+	}
+}
+
+// TestPostQueueStartsEveryJobWithRoom: whatever the order of submissions
+// and of posts ending, once the queue is still no waiting job has room
+// (finish starts the one job a freed slot lets in), and the jobs of one
+// repository start in the order they were submitted.
+func TestPostQueueStartsEveryJobWithRoom(t *testing.T) {
+	t.Parallel()
+	rnd := rand.New(rand.NewPCG(10, 1))
+	q := newPostQueue(2, 3)
+	type job struct {
+		key     PullKey
+		release chan struct{}
+	}
+	var mu sync.Mutex
+	var running []*job
+	startedOf := map[string][]int{} // repository → numbers, in start order
+	submittedOf := map[string][]int{}
+	inFlight := func() int {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		n := 0
+		for t, c := range q.inFlight {
+			if strings.HasPrefix(t, "repo:") {
+				n += c
+			}
+		}
+		return n
+	}
+	// still waits until every job the queue counts in flight has started
+	// and every finish has run.
+	still := func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			n := len(running)
+			mu.Unlock()
+			if inFlight() == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("queue never settled: %d in flight, %d running", inFlight(), n)
+			}
+			runtime.Gosched()
+		}
+	}
+	owners, repos := []string{"a", "b"}, []string{"x", "y", "z"}
+	for n := 1; n <= 400; n++ {
+		if len(running) == 0 || rnd.IntN(2) == 0 {
+			j := &job{key: PullKey{Owner: owners[rnd.IntN(2)], Repo: repos[rnd.IntN(3)], Number: n}, release: make(chan struct{})}
+			repo := j.key.Owner + "/" + j.key.Repo
+			submittedOf[repo] = append(submittedOf[repo], n)
+			q.submit(j.key, func() {
+				mu.Lock()
+				running = append(running, j)
+				startedOf[repo] = append(startedOf[repo], j.key.Number)
+				mu.Unlock()
+				<-j.release
+			})
+		} else {
+			mu.Lock()
+			i := rnd.IntN(len(running))
+			j := running[i]
+			running = slices.Delete(running, i, i+1)
+			mu.Unlock()
+			close(j.release)
+		}
+		still()
+		q.mu.Lock()
+		for _, w := range q.waiting {
+			if q.room(w) {
+				t.Fatalf("step %d: %s waits with room", n, w.repo)
+			}
+		}
+		q.mu.Unlock()
+	}
+	mu.Lock()
+	for _, j := range running {
+		close(j.release)
+	}
+	running = nil
+	mu.Unlock()
+	for q.waitingCount() > 0 || inFlight() > 0 {
+		mu.Lock()
+		for _, j := range running {
+			close(j.release)
+		}
+		running = nil
+		mu.Unlock()
+		runtime.Gosched()
+	}
+	for repo, want := range submittedOf {
+		if got := startedOf[repo]; !slices.Equal(got, want) {
+			t.Errorf("%s started %v, want %v (submission order)", repo, got, want)
+		}
 	}
 }
