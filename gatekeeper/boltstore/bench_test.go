@@ -40,7 +40,7 @@ func openBench(b *testing.B, keys []gatekeeper.PullKey, opts ...Option) *Store {
 		b.Fatalf("Evidence: %v", err)
 	}
 	data, _ := json.Marshal(ev)
-	b.Logf("evidence: %d bytes JSON", len(data))
+	b.Logf("evidence: %d bytes JSON, %d log entries", len(data), len(ev.Log))
 	return s
 }
 

@@ -119,17 +119,25 @@ func logKey(key gatekeeper.PullKey, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(logPrefix(key), seq)
 }
 
-// readLog reads the log of key from the log bucket, oldest first.
+// readLog reads the log of key from the log bucket, oldest first. The
+// entries are joined into one JSON array and decoded at once, which costs
+// what decoding the log inline did (an Unmarshal per entry costs twice).
 func readLog(tx *bolt.Tx, key gatekeeper.PullKey) ([]gatekeeper.LogEntry, error) {
 	prefix := logPrefix(key)
-	var log []gatekeeper.LogEntry
+	buf := []byte{'['}
 	c := tx.Bucket(bucketLog).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		var l gatekeeper.LogEntry
-		if err := json.Unmarshal(v, &l); err != nil {
-			return nil, fmt.Errorf("decoding a log entry of %s: %w", key, err)
+		if len(buf) > 1 {
+			buf = append(buf, ',')
 		}
-		log = append(log, l)
+		buf = append(buf, v...)
+	}
+	if len(buf) == 1 {
+		return nil, nil
+	}
+	var log []gatekeeper.LogEntry
+	if err := json.Unmarshal(append(buf, ']'), &log); err != nil {
+		return nil, fmt.Errorf("decoding the log of %s: %w", key, err)
 	}
 	return log, nil
 }
