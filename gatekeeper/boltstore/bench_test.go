@@ -143,3 +143,21 @@ func BenchmarkEvidence(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEvidenceCold loads the evidence of a busy release pull request
+// from the file, past the cache: what a read of a pull request not read
+// lately costs (its 200-entry log included).
+func BenchmarkEvidenceCold(b *testing.B) {
+	keys := benchKeys(1)
+	s := openBench(b, keys)
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		s.cache.mu.Lock()
+		s.cache.m = nil
+		s.cache.mu.Unlock()
+		if _, err := s.Evidence(ctx, keys[0]); err != nil {
+			b.Fatalf("Evidence: %v", err)
+		}
+	}
+}

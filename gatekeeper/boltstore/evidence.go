@@ -121,11 +121,17 @@ func logKey(key gatekeeper.PullKey, seq uint64) []byte {
 
 // readLog reads the log of key from the log bucket, oldest first. The
 // entries are joined into one JSON array and decoded at once, which costs
-// what decoding the log inline did (an Unmarshal per entry costs twice).
+// what decoding the log inline did (an Unmarshal per entry costs twice);
+// a first pass sizes the array.
 func readLog(tx *bolt.Tx, key gatekeeper.PullKey) ([]gatekeeper.LogEntry, error) {
 	prefix := logPrefix(key)
-	buf := []byte{'['}
 	c := tx.Bucket(bucketLog).Cursor()
+	n := 1
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		n += len(v) + 1
+	}
+	buf := make([]byte, 1, n+1)
+	buf[0] = '['
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if len(buf) > 1 {
 			buf = append(buf, ',')

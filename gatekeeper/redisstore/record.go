@@ -396,7 +396,7 @@ func (s *Store) read(ctx context.Context, ids []string, keys []gatekeeper.PullKe
 	for i, k := range keys {
 		tok, _ := reply[len(ids)+3*i].(string)
 		data, _ := reply[len(ids)+3*i+1].(string)
-		entries, _ := reply[len(ids)+3*i+2].([]any)
+		entries, _ := reply[len(ids)+3*i+2].(string)
 		tokens[k] = tok
 		switch {
 		case tok == "":
@@ -419,31 +419,17 @@ func (s *Store) read(ctx context.Context, ids []string, keys []gatekeeper.PullKe
 }
 
 // decodeEvidence decodes the evidence's JSON and, when the JSON says its
-// log is kept apart, the log's entries.
-func decodeEvidence(data string, entries []any) (*gatekeeper.Evidence, storedLog, error) {
+// log is kept apart, the log's entries (their JSON joined by commas).
+func decodeEvidence(data, entries string) (*gatekeeper.Evidence, storedLog, error) {
 	var head evidenceHead
 	if err := json.Unmarshal([]byte(data), &head); err != nil {
 		return nil, storedLog{}, err
 	}
 	ev := &head.Evidence
-	if head.LogApart && len(entries) > 0 {
-		// One JSON array, decoded at once: an Unmarshal per entry costs
-		// twice what decoding the log inline did.
-		n := 2
-		for _, e := range entries {
-			text, _ := e.(string)
-			n += len(text) + 1
-		}
-		buf := make([]byte, 0, n)
-		buf = append(buf, '[')
-		for j, e := range entries {
-			if j > 0 {
-				buf = append(buf, ',')
-			}
-			text, _ := e.(string)
-			buf = append(buf, text...)
-		}
-		if err := json.Unmarshal(append(buf, ']'), &ev.Log); err != nil {
+	if head.LogApart && entries != "" {
+		buf := make([]byte, 0, len(entries)+2)
+		buf = append(append(append(buf, '['), entries...), ']')
+		if err := json.Unmarshal(buf, &ev.Log); err != nil {
 			return nil, storedLog{}, fmt.Errorf("decoding the log: %w", err)
 		}
 	}
