@@ -40,7 +40,7 @@ func (s *Store) Update(ctx context.Context, key gatekeeper.PullKey, fn func(*gat
 // writeEvidence applies fn to the evidence of key, which must exist, and
 // writes it back.
 func (s *Store) writeEvidence(tx *bolt.Tx, key gatekeeper.PullKey, fn func(*gatekeeper.Evidence)) (*gatekeeper.Evidence, error) {
-	ev, stored, err := s.loadEvidence(tx, key)
+	ev, stored, err := s.loadEvidence(tx, key, true)
 	if err != nil {
 		return nil, err
 	}
@@ -67,9 +67,10 @@ type storedLog struct {
 }
 
 // loadEvidence returns the evidence of key as tx sees it, or nil when there
-// is none, and its log as stored. The cache spares the JSON decode when it
-// holds the version tx sees; the caller gets its own copy either way.
-func (s *Store) loadEvidence(tx *bolt.Tx, key gatekeeper.PullKey) (*gatekeeper.Evidence, storedLog, error) {
+// is none, and, for a write (forWrite), its log as stored. The cache spares
+// the JSON decode when it holds the version tx sees; the caller gets its
+// own copy either way.
+func (s *Store) loadEvidence(tx *bolt.Tx, key gatekeeper.PullKey, forWrite bool) (*gatekeeper.Evidence, storedLog, error) {
 	version, known := storedVersion(tx, key)
 	if known {
 		if ev, stored := s.cache.get(key, version); ev != nil {
@@ -92,7 +93,11 @@ func (s *Store) loadEvidence(tx *bolt.Tx, key gatekeeper.PullKey) (*gatekeeper.E
 		}
 		ev.Log = log
 	}
-	stored := storedLog{apart: head.LogApart, log: slices.Clone(ev.Log)}
+	stored := storedLog{apart: head.LogApart}
+	if forWrite {
+		// A copy: the caller may change the entries of ev.Log.
+		stored.log = slices.Clone(ev.Log)
+	}
 	if known && ev.Version == version {
 		s.cache.put(key, ev, stored.apart)
 	}
@@ -276,7 +281,7 @@ func (s *Store) Evidence(ctx context.Context, key gatekeeper.PullKey) (*gatekeep
 	var ev *gatekeeper.Evidence
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		if ev, _, err = s.loadEvidence(tx, key); err == nil && ev == nil {
+		if ev, _, err = s.loadEvidence(tx, key, false); err == nil && ev == nil {
 			err = gatekeeper.ErrNotFound
 		}
 		return err

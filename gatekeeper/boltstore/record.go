@@ -138,7 +138,7 @@ func (s *Store) recordGroup(tx *bolt.Tx, group []*recordReq) error {
 			if !ok {
 				var err error
 				var stored storedLog
-				if ev, stored, err = s.loadEvidence(tx, key); err != nil {
+				if ev, stored, err = s.loadEvidence(tx, key, true); err != nil {
 					return err
 				}
 				if ev == nil {

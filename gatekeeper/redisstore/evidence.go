@@ -11,7 +11,7 @@ import (
 
 // Evidence returns the evidence of key, or an error wrapping ErrNotFound.
 func (s *Store) Evidence(ctx context.Context, key gatekeeper.PullKey) (*gatekeeper.Evidence, error) {
-	_, _, evs, _, err := s.read(ctx, nil, []gatekeeper.PullKey{key})
+	_, _, evs, _, err := s.read(ctx, nil, []gatekeeper.PullKey{key}, false)
 	if err != nil {
 		return nil, fmt.Errorf("loading evidence of %s: %w", key, err)
 	}

@@ -249,7 +249,7 @@ func (s *Store) prepare(ctx context.Context, group []*writeReq) (string, []*pend
 			}
 		}
 	}
-	dups, tokens, evs, logs, err := s.read(ctx, ids, keys)
+	dups, tokens, evs, logs, err := s.read(ctx, ids, keys, true)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -360,9 +360,10 @@ func (s *Store) cacheGroup(pulls []*pending) {
 }
 
 // read returns, in one consistent view, which ids were seen and the token,
-// evidence and stored log of each key (nil evidence when absent). Evidence
-// comes from the cache when it holds the stored token.
-func (s *Store) read(ctx context.Context, ids []string, keys []gatekeeper.PullKey) (map[string]bool, map[gatekeeper.PullKey]string, map[gatekeeper.PullKey]*gatekeeper.Evidence, map[gatekeeper.PullKey]storedLog, error) {
+// evidence and, for a write (forWrite), stored log of each key (nil
+// evidence when absent). Evidence comes from the cache when it holds the
+// stored token.
+func (s *Store) read(ctx context.Context, ids []string, keys []gatekeeper.PullKey, forWrite bool) (map[string]bool, map[gatekeeper.PullKey]string, map[gatekeeper.PullKey]*gatekeeper.Evidence, map[gatekeeper.PullKey]storedLog, error) {
 	args := []any{s.prefix, len(ids)}
 	for _, id := range ids {
 		args = append(args, id)
@@ -406,7 +407,7 @@ func (s *Store) read(ctx context.Context, ids []string, keys []gatekeeper.PullKe
 		case data == "":
 			return nil, nil, nil, nil, fmt.Errorf("reading evidence of %s: version %s has no evidence", k, tok)
 		default:
-			ev, stored, err := decodeEvidence(data, entries)
+			ev, stored, err := decodeEvidence(data, entries, forWrite)
 			if err != nil {
 				return nil, nil, nil, nil, fmt.Errorf("decoding evidence of %s: %w", k, err)
 			}
@@ -419,8 +420,10 @@ func (s *Store) read(ctx context.Context, ids []string, keys []gatekeeper.PullKe
 }
 
 // decodeEvidence decodes the evidence's JSON and, when the JSON says its
-// log is kept apart, the log's entries (their JSON joined by commas).
-func decodeEvidence(data, entries string) (*gatekeeper.Evidence, storedLog, error) {
+// log is kept apart, the log's entries (their JSON joined by commas). For
+// a write (forWrite) the stored log is a copy of the log: the caller may
+// change the entries of ev.Log.
+func decodeEvidence(data, entries string, forWrite bool) (*gatekeeper.Evidence, storedLog, error) {
 	var head evidenceHead
 	if err := json.Unmarshal([]byte(data), &head); err != nil {
 		return nil, storedLog{}, err
@@ -433,7 +436,11 @@ func decodeEvidence(data, entries string) (*gatekeeper.Evidence, storedLog, erro
 			return nil, storedLog{}, fmt.Errorf("decoding the log: %w", err)
 		}
 	}
-	return ev, storedLog{apart: head.LogApart, log: slices.Clone(ev.Log)}, nil
+	stored := storedLog{apart: head.LogApart}
+	if forWrite {
+		stored.log = slices.Clone(ev.Log)
+	}
+	return ev, stored, nil
 }
 
 // applyTo runs fn on ev as one write: the store owns Key and Version, so
