@@ -30,7 +30,8 @@ func fillLog(t *testing.T, s gatekeeper.Store, key gatekeeper.PullKey, prefix st
 // FillLog writes past gatekeeper.MaxLog log entries onto key in every way
 // a store writes: Records alone and in groups, Updates, and changes that
 // edit the log where no Apply does (inside it, cutting it short, emptying
-// it), each followed by appends. After each Update it checks that read
+// it), each followed by appends, and a Settle when the store is a
+// gatekeeper.Settler. After each Update it checks that read
 // gives back what the Update wrote (a store's own test reads past its
 // cache). It returns the evidence the last Update left.
 func FillLog(t *testing.T, s gatekeeper.Store, key gatekeeper.PullKey, prefix string, read func(gatekeeper.PullKey) *gatekeeper.Evidence) *gatekeeper.Evidence {
@@ -89,6 +90,16 @@ func FillLog(t *testing.T, s gatekeeper.Store, key gatekeeper.PullKey, prefix st
 	update("emptied", func(ev *gatekeeper.Evidence) { ev.Log = nil })
 	update("then appended", apply(2))
 	update("filled again", apply(gatekeeper.MaxLog+1))
+	if st, ok := s.(gatekeeper.Settler); ok {
+		// An evaluation's Settle writes the log the same way.
+		ev, _, err := st.Settle(ctx, key, gatekeeper.Settlement{Apply: apply(2)})
+		if err != nil {
+			t.Fatalf("Settle: %v", err)
+		}
+		if diff := cmp.Diff(ev, read(key)); diff != "" {
+			t.Fatalf("evidence after a Settle (-written +read):\n%s", diff)
+		}
+	}
 	return update("and one more", apply(1))
 }
 
