@@ -129,9 +129,6 @@ func (s *Service) conclude(ctx context.Context, c conclusion) error {
 		return err
 	}
 	s.answerVotes(ctx, key, ev, c.rec.Decision.Votes)
-	// What is left is the store's: the post queue's slots go to the next
-	// post (the store groups the writes of evaluations that end together).
-	posted(ctx)
 	switch {
 	case pub != nil:
 		// The post is recorded, and the pull request leaves the queue,
@@ -151,18 +148,6 @@ func (s *Service) conclude(ctx context.Context, c conclusion) error {
 		return errRetry
 	}
 	return nil
-}
-
-// postedCtxKey carries, in an evaluation's post context, the post queue's
-// callback that frees the evaluation's slots (postQueue.submit).
-type postedCtxKey struct{}
-
-// posted tells the post queue that the evaluation running in ctx is done
-// with GitHub (and Slack): only its store write is left.
-func posted(ctx context.Context) {
-	if f, ok := ctx.Value(postedCtxKey{}).(func()); ok {
-		f()
-	}
 }
 
 // record writes the evaluation's settlement st, with its decision record

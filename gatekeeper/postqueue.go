@@ -50,8 +50,7 @@ type postQueue struct {
 // postJob is one evaluation's posts, for one repository.
 type postJob struct {
 	repo, owner string // lower-cased target keys
-	run         func(posted func())
-	freed       sync.Once
+	run         func()
 }
 
 func newPostQueue(perRepo, perOwner int) *postQueue {
@@ -59,10 +58,8 @@ func newPostQueue(perRepo, perOwner int) *postQueue {
 }
 
 // submit runs run in its own goroutine as soon as key's repository and
-// owner have room. It never blocks. run may call posted once its posts are
-// done (what is left, the store write, is not a post): its slots go to the
-// next post then, not when run returns.
-func (q *postQueue) submit(key PullKey, run func(posted func())) {
+// owner have room. It never blocks.
+func (q *postQueue) submit(key PullKey, run func()) {
 	owner := "owner:" + strings.ToLower(key.Owner)
 	j := &postJob{repo: "repo:" + strings.ToLower(key.Owner+"/"+key.Repo), owner: owner, run: run}
 	q.mu.Lock()
@@ -88,9 +85,8 @@ func (q *postQueue) take(j *postJob) {
 }
 
 func (q *postQueue) runJob(j *postJob) {
-	posted := func() { j.freed.Do(func() { q.finish(j) }) }
-	defer posted()
-	j.run(posted)
+	defer q.finish(j)
+	j.run()
 }
 
 // finish frees j's slots and starts the oldest waiting job that now has

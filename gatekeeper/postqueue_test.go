@@ -28,7 +28,7 @@ func TestPostQueueBoundsPerTarget(t *testing.T) {
 		hold[name] = ch
 		mu.Unlock()
 		wg.Add(1)
-		q.submit(PullKey{Owner: owner, Repo: repo, Number: n}, func(func()) {
+		q.submit(PullKey{Owner: owner, Repo: repo, Number: n}, func() {
 			defer wg.Done()
 			mu.Lock()
 			started = append(started, name)
@@ -128,7 +128,7 @@ func TestPostQueueStartsEveryJobWithRoom(t *testing.T) {
 			j := &job{key: PullKey{Owner: owners[rnd.IntN(2)], Repo: repos[rnd.IntN(3)], Number: n}, release: make(chan struct{})}
 			repo := j.key.Owner + "/" + j.key.Repo
 			submittedOf[repo] = append(submittedOf[repo], n)
-			q.submit(j.key, func(func()) {
+			q.submit(j.key, func() {
 				mu.Lock()
 				running = append(running, j)
 				startedOf[repo] = append(startedOf[repo], j.key.Number)
@@ -172,41 +172,4 @@ func TestPostQueueStartsEveryJobWithRoom(t *testing.T) {
 			t.Errorf("%s started %v, want %v (submission order)", repo, got, want)
 		}
 	}
-}
-
-// TestPostQueuePostedFreesTheSlot: a job that said its posts are done
-// (posted) leaves its slots to the next post of its repository while it
-// writes to the store; it frees them once only, however often it says so.
-func TestPostQueuePostedFreesTheSlot(t *testing.T) {
-	t.Parallel()
-	q := newPostQueue(1, 1)
-	secondStarted, saidTwice, writing, secondDone := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
-	bound := func(ch chan struct{}, what string) { // a bound on a hung test
-		select {
-		case <-ch:
-		case <-time.After(10 * time.Second):
-			t.Fatal(what)
-		}
-	}
-	q.submit(PullKey{Owner: "acme", Repo: "shop", Number: 1}, func(posted func()) {
-		posted()
-		<-secondStarted
-		posted() // again, while the second post holds the slot
-		close(saidTwice)
-		<-writing
-	})
-	q.submit(PullKey{Owner: "acme", Repo: "shop", Number: 2}, func(func()) {
-		close(secondStarted)
-		<-secondDone
-	})
-	bound(secondStarted, "the second post waited for the first one's store write")
-	bound(saidTwice, "the first job never said posted twice")
-	third := make(chan struct{})
-	q.submit(PullKey{Owner: "acme", Repo: "shop", Number: 3}, func(func()) { close(third) })
-	if got := q.waitingCount(); got != 1 {
-		t.Errorf("%d posts wait, want 1: the second holds the repository's one slot", got)
-	}
-	close(writing)
-	close(secondDone)
-	bound(third, "the third post never started")
 }

@@ -210,9 +210,7 @@ func (sc *scheduler) work(ctx context.Context, key PullKey, finish func(error)) 
 		end(err)
 		return
 	}
-	sc.s.postQ.submit(key, func(posted func()) {
-		end(safely(func() error { return post(context.WithValue(l.ctx, postedCtxKey{}, posted)) }))
-	})
+	sc.s.postQ.submit(key, func() { end(safely(func() error { return post(l.ctx) })) })
 }
 
 // drain waits for the n evaluations in flight, cancelling them after
