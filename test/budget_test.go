@@ -95,6 +95,8 @@ func endpointOf(r *http.Request) string {
 	switch {
 	case membershipRoute.MatchString(p):
 		return r.Method + " membership"
+	case membersRoute.MatchString(p):
+		return r.Method + " team_members"
 	case statusesRoute.MatchString(p):
 		return r.Method + " statuses"
 	case pullRoute.MatchString(p):

@@ -31,6 +31,8 @@ const (
 	EndpointListReviews       = "list_reviews"
 	EndpointListComments      = "list_comments"
 	EndpointGetTeamMembership = "get_team_membership"
+	// EndpointListTeamMembers reads a team's member list (TeamSource).
+	EndpointListTeamMembers   = "list_team_members"
 	EndpointCompareCommits    = "compare_commits"
 	EndpointListPulls         = "list_pulls"
 	EndpointGetComment        = "get_comment"
@@ -50,7 +52,7 @@ const (
 func Endpoints() []string {
 	return []string{
 		EndpointCreateStatus, EndpointGetPull, EndpointListReviews, EndpointListComments,
-		EndpointGetTeamMembership, EndpointCompareCommits, EndpointListPulls, EndpointGetComment,
+		EndpointGetTeamMembership, EndpointListTeamMembers, EndpointCompareCommits, EndpointListPulls, EndpointGetComment,
 		EndpointCreateReaction, EndpointCreateComment, EndpointGetRepo, EndpointGetCombinedStatus,
 		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch, EndpointListPullsForCommit,
 		EndpointGetApp, EndpointGetInstallation, EndpointCreateInstallationToken, // app.go
