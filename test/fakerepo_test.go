@@ -191,8 +191,19 @@ func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if len(commits) == 0 {
 			status = "identical"
 		}
+		// base_commit is the base branch's tip, as GitHub resolves it.
+		base := compareRoute.FindStringSubmatch(p)[1]
+		tip := f.tips[base]
+		if tip == "" && base == "master" {
+			tip = baseSHA
+		}
+		var baseCommit any
+		if tip != "" {
+			baseCommit = map[string]any{"sha": tip}
+		}
 		writeJSONStatus(w, http.StatusOK, mustJSON(f.t, map[string]any{
 			"status": status, "ahead_by": len(commits), "behind_by": 0, "total_commits": len(commits), "commits": commits, "files": []any{},
+			"base_commit": baseCommit,
 		}))
 	case get && p == repoPath+"/pulls":
 		var list []map[string]any
