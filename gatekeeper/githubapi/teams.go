@@ -121,8 +121,14 @@ type TeamSource struct {
 type roster struct {
 	// mu is held while the list is read, so that concurrent Gathers of
 	// several pull requests read a team once.
-	mu      sync.Mutex
-	read    bool
+	mu   sync.Mutex
+	read bool
+	last teamList
+}
+
+// teamList is one answer of GitHub's to a team's member list. Its map is
+// never changed once made, so copies share it.
+type teamList struct {
 	members map[string]bool // lower-cased logins
 	visible bool            // false: GitHub answered 404
 	readAt  time.Time
@@ -214,7 +220,7 @@ func (s *TeamSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gat
 }
 
 // has reports whether user is on the list.
-func (r *roster) has(user string) bool { return r.members[strings.ToLower(user)] }
+func (l teamList) has(user string) bool { return l.members[strings.ToLower(user)] }
 
 // negativeTTLFactor is how many TTLs GitHub's 404 for a team's list (the
 // team does not exist, or the token cannot see it: nobody holds its role)
@@ -242,9 +248,9 @@ var errBudgetSpent = errors.New("membership budget spent")
 // roster returns mc.team's list as of a read younger than the TTL (three
 // TTLs for a 404), reading it from GitHub when there is none, spending at
 // most budget calls; n is the calls made.
-func (s *TeamSource) roster(ctx context.Context, mc membershipCheck, now time.Time, budget int) (r *roster, n int, err error) {
+func (s *TeamSource) roster(ctx context.Context, mc membershipCheck, now time.Time, budget int) (l teamList, n int, err error) {
 	s.mu.Lock()
-	r = s.rosters[mc.team]
+	r := s.rosters[mc.team]
 	if r == nil {
 		if len(s.rosters) >= maxRosters {
 			for k := range s.rosters { // forget one: it is read again, the safe direction
@@ -260,18 +266,18 @@ func (s *TeamSource) roster(ctx context.Context, mc membershipCheck, now time.Ti
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ttl := s.ttl
-	if !r.visible {
+	if !r.last.visible {
 		ttl *= negativeTTLFactor
 	}
-	if r.read && now.Sub(r.readAt) < ttl && !r.readAt.After(now) {
-		return r, 0, nil
+	if r.read && now.Sub(r.last.readAt) < ttl && !r.last.readAt.After(now) {
+		return r.last, 0, nil
 	}
 	members, visible, n, err := s.list(ctx, mc.org, mc.slug, budget)
 	if err != nil {
-		return nil, n, err
+		return teamList{}, n, err
 	}
-	r.read, r.members, r.visible, r.readAt = true, members, visible, now
-	return r, n, nil
+	r.read, r.last = true, teamList{members: members, visible: visible, readAt: now}
+	return r.last, n, nil
 }
 
 // list reads the member list of org/slug, page by page (each page a

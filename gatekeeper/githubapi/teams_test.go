@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -488,5 +489,42 @@ func TestTeamSourceRejectsBadEvidence(t *testing.T) {
 	}
 	if n := len(gh.served()); n != 0 {
 		t.Errorf("server got %d requests, want none", n)
+	}
+}
+
+// TestTeamRosterConcurrentGathers: the Gathers of many pull requests at
+// once read each team's list once, and all see it (run with -race).
+func TestTeamRosterConcurrentGathers(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	scriptTeams(gh)
+	s := NewTeamSource(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()),
+		TeamSourceOptions{Teams: func() []string { return []string{sre, qa} }})
+	var wg sync.WaitGroup
+	for n := 1; n <= 16; n++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev := peopleEvidence()
+			pr := *ev.PR
+			pr.Key.Number = n
+			ev.PR, ev.Key = &pr, pr.Key
+			got, err := s.Gather(context.Background(), ev)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for _, e := range got {
+				m := e.Membership
+				if want := (m.Team == sre && m.User == "alice") || (m.Team == qa && m.User == "Codertocat"); m.Active != want {
+					t.Errorf("#%d: %s in %s active %v, want %v", n, m.User, m.Team, m.Active, want)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if diff := cmp.Diff([]string{membersRequest(qa), membersRequest(sre)}, gh.paths(),
+		cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }
