@@ -30,6 +30,8 @@ const (
 	EndpointGetPull           = "get_pull"
 	EndpointListReviews       = "list_reviews"
 	EndpointListComments      = "list_comments"
+	// EndpointGetTeamMembership is no longer called (TeamSource reads
+	// each team's list); it stays, at zero, for dashboards keyed on it.
 	EndpointGetTeamMembership = "get_team_membership"
 	// EndpointListTeamMembers reads a team's member list (TeamSource).
 	EndpointListTeamMembers   = "list_team_members"
@@ -618,9 +620,9 @@ func statusCode(er *github.ErrorResponse) int {
 	return er.Response.StatusCode
 }
 
-// notFound reports whether err is GitHub's 404: for a team membership "not
-// a member", for a repository or comment "gone or not visible to the token"
-// (GitHub does not tell the two apart).
+// notFound reports whether err is GitHub's 404: for a team's member list
+// "no such team or not visible to the token", for a repository or comment
+// "gone or not visible to the token" (GitHub does not tell them apart).
 func notFound(err error) bool {
 	var er *github.ErrorResponse
 	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound
