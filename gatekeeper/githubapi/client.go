@@ -26,10 +26,10 @@ const DefaultBaseURL = "https://api.github.com/"
 // Endpoint names passed to Options.Observe, one per GitHub REST call this
 // package makes. They are stable: dashboards and alerts key on them.
 const (
-	EndpointCreateStatus      = "create_status"
-	EndpointGetPull           = "get_pull"
-	EndpointListReviews       = "list_reviews"
-	EndpointListComments      = "list_comments"
+	EndpointCreateStatus = "create_status"
+	EndpointGetPull      = "get_pull"
+	EndpointListReviews  = "list_reviews"
+	EndpointListComments = "list_comments"
 	// EndpointGetTeamMembership is no longer called (TeamSource reads
 	// each team's list); it stays, at zero, for dashboards keyed on it.
 	EndpointGetTeamMembership = "get_team_membership"
