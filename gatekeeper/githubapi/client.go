@@ -26,15 +26,12 @@ const DefaultBaseURL = "https://api.github.com/"
 // Endpoint names passed to Options.Observe, one per GitHub REST call this
 // package makes. They are stable: dashboards and alerts key on them.
 const (
-	EndpointCreateStatus = "create_status"
-	EndpointGetPull      = "get_pull"
-	EndpointListReviews  = "list_reviews"
-	EndpointListComments = "list_comments"
-	// EndpointGetTeamMembership is no longer called (TeamSource reads
-	// each team's list); it stays, at zero, for dashboards keyed on it.
-	EndpointGetTeamMembership = "get_team_membership"
-	// EndpointListTeamMembers reads a team's member list (TeamSource).
-	EndpointListTeamMembers   = "list_team_members"
+	EndpointCreateStatus      = "create_status"
+	EndpointGetPull           = "get_pull"
+	EndpointListReviews       = "list_reviews"
+	EndpointListComments      = "list_comments"
+	EndpointGetTeamMembership = "get_team_membership" // no longer called: kept, at zero, for dashboards
+	EndpointListTeamMembers   = "list_team_members"   // a team's member list (TeamSource)
 	EndpointCompareCommits    = "compare_commits"
 	EndpointListPulls         = "list_pulls"
 	EndpointGetComment        = "get_comment"
