@@ -28,7 +28,8 @@ const EventMembership = "github.team_membership"
 const (
 	DefaultMembershipTTL = 10 * time.Minute
 	// DefaultMaxMembershipCalls is 1% of an hour of GitHub's 5,000-call
-	// primary limit; four roles times a dozen people fit in one Gather.
+	// primary limit: the lists of five teams of up to 1,000 members
+	// (maxRosterPages) fit in one Gather.
 	DefaultMaxMembershipCalls = 50
 )
 
@@ -42,11 +43,12 @@ type TeamSourceOptions struct {
 	// Teams names the teams to check (cmd wires it to the teams of the
 	// loaded policy data). Nil or empty: no checks, no events.
 	Teams TeamsFunc
-	// TTL is how long a checked membership stands before it is checked
-	// again (default DefaultMembershipTTL).
+	// TTL is how long a team's list stands before it is read again,
+	// conditionally (default DefaultMembershipTTL).
 	TTL time.Duration
-	// MaxCalls bounds the GitHub calls of one Gather (default
-	// DefaultMaxMembershipCalls); see TeamSource for what happens past it.
+	// MaxCalls bounds the GitHub calls (list pages) of one Gather
+	// (default DefaultMaxMembershipCalls); see TeamSource for what
+	// happens past it.
 	MaxCalls int
 }
 
