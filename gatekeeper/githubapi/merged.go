@@ -128,7 +128,10 @@ func (s *MergedSource) Name() string { return MergedSourceName }
 
 // Gather returns, when a read is due (see MergedSource), one
 // EventMergedPulls event whose MergedPulls replaces the list, ordered by
-// number. An empty comparison gives an empty list, not nil.
+// number, received when the listing was read (see listed). An empty
+// comparison gives an empty list, not nil. Before it comes an EventBaseTip
+// with the base's tip the comparison names (GitHub's base_commit), read
+// now, when it names one.
 func (s *MergedSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekeeper.Event, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("gathering merged pull requests: %w: nil evidence", gatekeeper.ErrInvalid)
