@@ -499,3 +499,26 @@ func TestMergedSourceBaseTipFromCompare(t *testing.T) {
 		t.Errorf("BaseTipSource after the comparison: %d events, %d calls, %v; want none", len(events), len(gh.served())-before, err)
 	}
 }
+
+// TestMergedSourceListingNotSharedAcrossBranches: a listing is shared only
+// by pull requests from the branch it lists the merges into.
+func TestMergedSourceListingNotSharedAcrossBranches(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	serveRelease(t, gh)
+	obs := &observed{}
+	s := NewMergedSource(newTestClient(t, gh.URL, newFakeTime(), obs, testRetry()), MergedSourceOptions{})
+	for i, headRef := range []string{"staging", "hotfix"} {
+		ev := releaseEvidence()
+		pr := *ev.PR
+		pr.Key.Number, pr.HeadRef = 20+i, headRef
+		ev.PR, ev.Key = &pr, pr.Key
+		if _, err := s.Gather(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"compare_commits 200", "list_pulls 200", "compare_commits 200", "list_pulls 200"}
+	if diff := cmp.Diff(want, obs.list()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
