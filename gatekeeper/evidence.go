@@ -311,8 +311,8 @@ type LogEntry struct {
 	At       time.Time `json:"at"`
 }
 
-// maxLog bounds Evidence.Log; older entries are dropped first.
-const maxLog = 200
+// MaxLog bounds Evidence.Log; older entries are dropped first.
+const MaxLog = 200
 
 // Event is one normalised fact from a webhook or an evidence source. Exactly
 // the fields that the fact carries are set.
@@ -485,10 +485,52 @@ func (ev *Evidence) Apply(e Event) {
 			}
 		}
 	}
-	ev.Log = append(ev.Log, LogEntry{Delivery: e.Delivery, Event: e.Name, SHA: e.SHA, At: e.Received})
-	if n := len(ev.Log); n > maxLog {
-		ev.Log = append(ev.Log[:0:0], ev.Log[n-maxLog:]...)
+	ev.Log = appendLog(ev.Log, LogEntry{Delivery: e.Delivery, Event: e.Name, SHA: e.SHA, At: e.Received})
+}
+
+// appendLog appends l to log and keeps the newest MaxLog entries. Past
+// MaxLog the oldest entry is dropped by reslicing, not by copying the
+// rest: the entries are copied only when append outgrows the array, which
+// it then doubles, so a full log costs one copy of MaxLog entries per
+// MaxLog appends instead of one per append.
+func appendLog(log []LogEntry, l LogEntry) []LogEntry {
+	log = append(log, l)
+	if n := len(log); n > MaxLog {
+		log = log[n-MaxLog:]
 	}
+	return log
+}
+
+// LogAppended tells how stored, a log as it was stored, became log: by
+// dropping the drop oldest entries of stored and appending log[kept:]
+// (log[:kept] is stored[drop:]). A log changed anywhere else (inside,
+// rather than at its ends) comes out as drop len(stored), kept 0: all of
+// it written again. A Store uses it to write a delivery's new log entries
+// and not the log.
+func LogAppended(stored, log []LogEntry) (drop, kept int) {
+	for drop = max(0, len(stored)-len(log)); drop < len(stored); drop++ {
+		kept = len(stored) - drop
+		if !log[0].equal(stored[drop]) {
+			continue
+		}
+		same := true
+		for i := 1; i < kept; i++ {
+			if !log[i].equal(stored[drop+i]) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return drop, kept
+		}
+	}
+	return len(stored), 0
+}
+
+// equal reports whether l and o are the same entry (times compared as
+// instants, as JSON keeps them).
+func (l LogEntry) equal(o LogEntry) bool {
+	return l.Delivery == o.Delivery && l.Event == o.Event && l.SHA == o.SHA && l.At.Equal(o.At)
 }
 
 // applyPull keeps the newest snapshot: webhooks can arrive out of order, and

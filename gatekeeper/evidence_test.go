@@ -1,6 +1,7 @@
 package gatekeeper
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,11 +68,11 @@ func TestApplyUpsertsAndBoundsLog(t *testing.T) {
 	if len(ev.Comments) != 1 || ev.Comments[0].Command == nil || *ev.Comments[0].Command != (Command{Kind: "nogo", Reason: "broken"}) || ev.Comments[0].Body != "" {
 		t.Errorf("comments %+v", ev.Comments)
 	}
-	for i := 0; i < maxLog+10; i++ {
+	for i := 0; i < MaxLog+10; i++ {
 		ev.Apply(Event{Name: "x"})
 	}
-	if len(ev.Log) != maxLog {
-		t.Errorf("log length %d, want %d", len(ev.Log), maxLog)
+	if len(ev.Log) != MaxLog {
+		t.Errorf("log length %d, want %d", len(ev.Log), MaxLog)
 	}
 }
 
@@ -286,5 +287,87 @@ func TestApplyKeepsLabelTimes(t *testing.T) {
 	want = map[string]time.Time{"emergency-release": t0.Add(5 * time.Minute)}
 	if diff := cmp.Diff(want, ev.PR.LabeledAt); diff != "" {
 		t.Errorf("after a late older labeled (-want +got):\n%s", diff)
+	}
+}
+
+// TestApplyLogKeepsNewest: past MaxLog the log holds the newest MaxLog
+// entries in the order applied, however many appends went by.
+func TestApplyLogKeepsNewest(t *testing.T) {
+	t.Parallel()
+	ev := &Evidence{}
+	const n = 5*MaxLog + 37
+	for i := range n {
+		ev.Apply(Event{Name: "x", Delivery: strconv.Itoa(i)})
+		want := min(i+1, MaxLog)
+		if len(ev.Log) != want {
+			t.Fatalf("after %d appends: %d entries, want %d", i+1, len(ev.Log), want)
+		}
+		if first := i + 1 - want; ev.Log[0].Delivery != strconv.Itoa(first) || ev.Log[want-1].Delivery != strconv.Itoa(i) {
+			t.Fatalf("after %d appends: log from %s to %s, want %d to %d", i+1, ev.Log[0].Delivery, ev.Log[want-1].Delivery, first, i)
+		}
+	}
+}
+
+// TestApplyFullLogDoesNotCopyIt: an append to a full log does not copy
+// the log (it used to: 200 entries of garbage per delivery); the array
+// is copied once per many appends, so the average is below one
+// allocation.
+func TestApplyFullLogDoesNotCopyIt(t *testing.T) {
+	ev := &Evidence{}
+	for range MaxLog {
+		ev.Apply(Event{Name: "x"})
+	}
+	e := Event{Name: "status", Delivery: "d"}
+	if allocs := testing.AllocsPerRun(1000, func() { ev.Apply(e) }); allocs >= 1 {
+		t.Errorf("an append to a full log allocates %.2f times, want below 1", allocs)
+	}
+	if len(ev.Log) != MaxLog {
+		t.Errorf("log has %d entries, want %d", len(ev.Log), MaxLog)
+	}
+}
+
+func TestLogAppended(t *testing.T) {
+	t.Parallel()
+	entries := func(ids ...int) []LogEntry {
+		out := []LogEntry{}
+		for _, id := range ids {
+			out = append(out, LogEntry{Delivery: strconv.Itoa(id), Event: "x", At: t0.Add(time.Duration(id) * time.Second)})
+		}
+		return out
+	}
+	tests := []struct {
+		name             string
+		stored, log      []LogEntry
+		wantDrop, wantKp int
+	}{
+		{"nothing", nil, nil, 0, 0},
+		{"first entries", nil, entries(1, 2), 0, 0},
+		{"unchanged", entries(1, 2, 3), entries(1, 2, 3), 0, 3},
+		{"appended", entries(1, 2, 3), entries(1, 2, 3, 4, 5), 0, 3},
+		{"appended and trimmed", entries(1, 2, 3), entries(3, 4, 5), 2, 1},
+		{"trimmed past everything stored", entries(1, 2, 3), entries(4, 5), 3, 0},
+		{"emptied", entries(1, 2, 3), nil, 3, 0},
+		{"changed inside", entries(1, 2, 3), entries(1, 9, 3, 4), 3, 0},
+		{"changed entry", entries(1, 2, 3), append(entries(1, 2), LogEntry{Delivery: "3", Event: "y", At: t0.Add(3 * time.Second)}), 3, 0},
+		{"same time in another zone", entries(1), []LogEntry{{Delivery: "1", Event: "x", At: t0.Add(time.Second).In(time.FixedZone("x", 3600))}}, 0, 1},
+		{"repeated entries", entries(1, 1, 1), entries(1, 1, 1, 1), 0, 3},
+		{"repeated entries trimmed", entries(1, 1, 2), entries(1, 2, 1), 1, 2},
+	}
+	for _, tt := range tests {
+		drop, kept := LogAppended(tt.stored, tt.log)
+		if drop != tt.wantDrop || kept != tt.wantKp {
+			t.Errorf("%s: LogAppended = %d, %d; want %d, %d", tt.name, drop, kept, tt.wantDrop, tt.wantKp)
+		}
+		// Whatever it says rebuilds log from stored.
+		got := append(append([]LogEntry{}, tt.stored[drop:]...), tt.log[kept:]...)
+		if len(got) != len(tt.log) {
+			t.Errorf("%s: rebuilt %d entries, want %d", tt.name, len(got), len(tt.log))
+			continue
+		}
+		for i := range got {
+			if !got[i].equal(tt.log[i]) {
+				t.Errorf("%s: rebuilt entry %d = %+v, want %+v", tt.name, i, got[i], tt.log[i])
+			}
+		}
 	}
 }

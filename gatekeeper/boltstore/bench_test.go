@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,7 +43,7 @@ func openBench(b *testing.B, keys []gatekeeper.PullKey, opts ...Option) *Store {
 		b.Fatalf("Evidence: %v", err)
 	}
 	data, _ := json.Marshal(ev)
-	b.Logf("evidence: %d bytes JSON", len(data))
+	b.Logf("evidence: %d bytes JSON, %d log entries", len(data), len(ev.Log))
 	return s
 }
 
@@ -73,6 +76,7 @@ func BenchmarkRecordSerial(b *testing.B) {
 	keys := benchKeys(1)
 	s := openBench(b, keys)
 	ctx := context.Background()
+	w0 := writtenBytes(b)
 	b.ResetTimer()
 	for i := range b.N {
 		d := fmt.Sprintf("serial-%d", i)
@@ -80,6 +84,24 @@ func BenchmarkRecordSerial(b *testing.B) {
 			b.Fatalf("Record: %v", err)
 		}
 	}
+	b.ReportMetric(float64(writtenBytes(b)-w0)/float64(b.N), "written-B/op")
+}
+
+// writtenBytes is what this process has passed to write system calls so
+// far (/proc/self/io wchar): bbolt's pwrites of the pages a commit changed.
+func writtenBytes(b *testing.B) int64 {
+	data, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		b.Skipf("no /proc/self/io: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	b.Skip("no wchar in /proc/self/io")
+	return 0
 }
 
 // BenchmarkRecordParallel is many webhook requests at once (32 goroutines):
@@ -94,6 +116,7 @@ func BenchmarkRecordParallel(b *testing.B) {
 			ctx := context.Background()
 			var n atomic.Int64
 			b.SetParallelism(16)
+			w0 := writtenBytes(b)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -106,6 +129,7 @@ func BenchmarkRecordParallel(b *testing.B) {
 					}
 				}
 			})
+			b.ReportMetric(float64(writtenBytes(b)-w0)/float64(b.N), "written-B/op")
 		})
 	}
 }
@@ -138,6 +162,24 @@ func BenchmarkEvidence(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for range b.N {
+		if _, err := s.Evidence(ctx, keys[0]); err != nil {
+			b.Fatalf("Evidence: %v", err)
+		}
+	}
+}
+
+// BenchmarkEvidenceCold loads the evidence of a busy release pull request
+// from the file, past the cache: what a read of a pull request not read
+// lately costs (its 200-entry log included).
+func BenchmarkEvidenceCold(b *testing.B) {
+	keys := benchKeys(1)
+	s := openBench(b, keys)
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		s.cache.mu.Lock()
+		s.cache.m = nil
+		s.cache.mu.Unlock()
 		if _, err := s.Evidence(ctx, keys[0]); err != nil {
 			b.Fatalf("Evidence: %v", err)
 		}

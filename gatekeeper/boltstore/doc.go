@@ -2,7 +2,15 @@
 //
 // Layout (every key is a PullKey.String() unless said otherwise):
 //
-//	evidence    key → Evidence as JSON
+//	evidence    key → Evidence as JSON, without its log, and "log_apart":true
+//	            (evidence written before the log was kept apart has no
+//	            log_apart and its log inline; it is read as it is, and the
+//	            next write moves the log out)
+//	log         key + "\x00" + sequence (uint64, big-endian) → LogEntry as
+//	            JSON; the evidence's log, oldest first: a delivery puts its
+//	            entry and deletes the one it pushes past gatekeeper.MaxLog,
+//	            so that its write does not grow with the log
+//	versions    key → the evidence's Version (uint64, big-endian)
 //	heads       sha + "\x00" + key → empty; every head sha a pull request has had
 //	index       term + "\x00" + key → empty; every gatekeeper.IndexTerms its
 //	            evidence has had (its repository, its repository and base)
@@ -18,7 +26,8 @@
 //
 // Record is group-committed: webhook requests that arrive while one
 // transaction commits share the next transaction and its fsync, and in it each
-// pull request's evidence is decoded and encoded once for the whole group.
+// pull request's evidence is decoded and encoded once for the whole group,
+// and its log written by the entries the group added.
 // That is what lets the acknowledgement path keep up with a bare handler (see
 // Record and the benchmarks). bbolt's own DB.Batch is not used: it cannot
 // encode once per group, because it gives no hook between the group's last

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -39,7 +40,7 @@ func (s *Store) Update(ctx context.Context, key gatekeeper.PullKey, fn func(*gat
 // writeEvidence applies fn to the evidence of key, which must exist, and
 // writes it back.
 func (s *Store) writeEvidence(tx *bolt.Tx, key gatekeeper.PullKey, fn func(*gatekeeper.Evidence)) (*gatekeeper.Evidence, error) {
-	ev, err := s.loadEvidence(tx, key)
+	ev, stored, err := s.loadEvidence(tx, key, true)
 	if err != nil {
 		return nil, err
 	}
@@ -49,34 +50,155 @@ func (s *Store) writeEvidence(tx *bolt.Tx, key gatekeeper.PullKey, fn func(*gate
 	if err := applyTo(ev, key, fn); err != nil {
 		return nil, err
 	}
-	if err := s.storeEvidence(tx, key, ev); err != nil {
+	if err := s.storeEvidence(tx, key, ev, stored); err != nil {
 		return nil, err
 	}
 	return ev, nil
 }
 
+// storedLog is the log of an evidence as the file holds it: apart, each
+// entry under its own key in the log bucket (the format since the log was
+// kept apart), or inside the evidence's JSON (the format before). log is
+// never changed: storeEvidence compares the log written with it, to write
+// only the entries that are new.
+type storedLog struct {
+	apart bool
+	log   []gatekeeper.LogEntry
+}
+
 // loadEvidence returns the evidence of key as tx sees it, or nil when there
-// is none. The cache spares the JSON decode when it holds the version tx
-// sees; the caller gets its own copy either way.
-func (s *Store) loadEvidence(tx *bolt.Tx, key gatekeeper.PullKey) (*gatekeeper.Evidence, error) {
+// is none, and, for a write (forWrite), its log as stored. The cache spares
+// the JSON decode when it holds the version tx sees; the caller gets its
+// own copy either way.
+func (s *Store) loadEvidence(tx *bolt.Tx, key gatekeeper.PullKey, forWrite bool) (*gatekeeper.Evidence, storedLog, error) {
 	version, known := storedVersion(tx, key)
 	if known {
-		if ev := s.cache.get(key, version); ev != nil {
-			return ev, nil
+		if ev, stored := s.cache.get(key, version); ev != nil {
+			return ev, stored, nil
 		}
 	}
 	data := tx.Bucket(bucketEvidence).Get([]byte(key.String()))
 	if data == nil {
-		return nil, nil
+		return nil, storedLog{}, nil
 	}
-	ev := &gatekeeper.Evidence{}
-	if err := json.Unmarshal(data, ev); err != nil {
-		return nil, fmt.Errorf("decoding evidence of %s: %w", key, err)
+	var head evidenceHead
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, storedLog{}, fmt.Errorf("decoding evidence of %s: %w", key, err)
+	}
+	ev := &head.Evidence
+	if head.LogApart {
+		log, err := readLog(tx, key)
+		if err != nil {
+			return nil, storedLog{}, err
+		}
+		ev.Log = log
+	}
+	stored := storedLog{apart: head.LogApart}
+	if forWrite {
+		// A copy: the caller may change the entries of ev.Log.
+		stored.log = slices.Clone(ev.Log)
 	}
 	if known && ev.Version == version {
-		s.cache.put(key, ev)
+		s.cache.put(key, ev, stored.apart)
 	}
-	return ev, nil
+	return ev, stored, nil
+}
+
+// evidenceHead is the JSON of the evidence bucket: the Evidence, with
+// LogApart set when its log is in the log bucket (and Log then empty).
+// Evidence written before the log was kept apart has no LogApart, and its
+// Log inline.
+type evidenceHead struct {
+	gatekeeper.Evidence
+	LogApart bool `json:"log_apart,omitempty"`
+}
+
+// logPrefix is the log bucket's prefix for the entries of key.
+func logPrefix(key gatekeeper.PullKey) []byte {
+	return append([]byte(key.String()), 0)
+}
+
+// logKey is the log bucket's key of the entry at seq: the entries of a
+// pull request sort in their order.
+func logKey(key gatekeeper.PullKey, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(logPrefix(key), seq)
+}
+
+// readLog reads the log of key from the log bucket, oldest first. The
+// entries are joined into one JSON array and decoded at once, which costs
+// what decoding the log inline did (an Unmarshal per entry costs twice);
+// a first pass sizes the array.
+func readLog(tx *bolt.Tx, key gatekeeper.PullKey) ([]gatekeeper.LogEntry, error) {
+	prefix := logPrefix(key)
+	c := tx.Bucket(bucketLog).Cursor()
+	n := 1
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		n += len(v) + 1
+	}
+	buf := make([]byte, 1, n+1)
+	buf[0] = '['
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(buf) > 1 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, v...)
+	}
+	if len(buf) == 1 {
+		return nil, nil
+	}
+	var log []gatekeeper.LogEntry
+	if err := json.Unmarshal(append(buf, ']'), &log); err != nil {
+		return nil, fmt.Errorf("decoding the log of %s: %w", key, err)
+	}
+	return log, nil
+}
+
+// writeLog makes the log bucket hold log for key, where it held stored:
+// the entries dropped from the start of the log are deleted and the new
+// ones put, so that a delivery writes one entry, whatever the log's length.
+// Stored inside the evidence (the older format), the log is written whole
+// (after deleting whatever entries of key the bucket holds: a newer file
+// written by an older gatekeeper can leave some).
+func writeLog(tx *bolt.Tx, key gatekeeper.PullKey, stored storedLog, log []gatekeeper.LogEntry) error {
+	b := tx.Bucket(bucketLog)
+	prefix := logPrefix(key)
+	drop, kept, first := 0, 0, uint64(0)
+	if stored.apart {
+		drop, kept = gatekeeper.LogAppended(stored.log, log)
+		if k, _ := b.Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 {
+			first = binary.BigEndian.Uint64(k[len(prefix):])
+		}
+	} else {
+		var old [][]byte
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			old = append(old, slices.Clone(k))
+		}
+		for _, k := range old {
+			if err := b.Delete(k); err != nil {
+				return fmt.Errorf("deleting a log entry of %s: %w", key, err)
+			}
+		}
+	}
+	for i := range drop {
+		if err := b.Delete(logKey(key, first+uint64(i))); err != nil {
+			return fmt.Errorf("deleting a log entry of %s: %w", key, err)
+		}
+	}
+	next := first + uint64(len(stored.log))
+	if !stored.apart {
+		next = 0
+	}
+	for i, l := range log[kept:] {
+		data, err := json.Marshal(l)
+		if err != nil {
+			return fmt.Errorf("encoding a log entry of %s: %w", key, err)
+		}
+		if err := b.Put(logKey(key, next+uint64(i)), data); err != nil {
+			return fmt.Errorf("writing a log entry of %s: %w", key, err)
+		}
+	}
+	return nil
 }
 
 // storedVersion reads the Version written with the evidence of key; known
@@ -107,16 +229,23 @@ func applyTo(ev *gatekeeper.Evidence, key gatekeeper.PullKey, fn func(*gatekeepe
 }
 
 // storeEvidence encodes and writes ev with its version, indexes its head
-// shas, and caches it. Caching inside the transaction is safe even if the
-// transaction then fails: an entry is only ever used for the version the
-// file holds, and the next write of that version replaces the entry.
-func (s *Store) storeEvidence(tx *bolt.Tx, key gatekeeper.PullKey, ev *gatekeeper.Evidence) error {
-	data, err := json.Marshal(ev)
+// shas, and caches it. The log is written apart (writeLog): only the
+// entries not in stored, the log as the file held it. Caching inside the
+// transaction is safe even if the transaction then fails: an entry is
+// only ever used for the version the file holds, and the next write of
+// that version replaces the entry.
+func (s *Store) storeEvidence(tx *bolt.Tx, key gatekeeper.PullKey, ev *gatekeeper.Evidence, stored storedLog) error {
+	head := evidenceHead{Evidence: *ev, LogApart: true}
+	head.Log = nil
+	data, err := json.Marshal(&head)
 	if err != nil {
 		return fmt.Errorf("encoding evidence of %s: %w", key, err)
 	}
 	if err := tx.Bucket(bucketEvidence).Put([]byte(key.String()), data); err != nil {
 		return fmt.Errorf("writing evidence of %s: %w", key, err)
+	}
+	if err := writeLog(tx, key, stored, ev.Log); err != nil {
+		return err
 	}
 	var version [8]byte
 	binary.BigEndian.PutUint64(version[:], ev.Version)
@@ -152,7 +281,7 @@ func (s *Store) Evidence(ctx context.Context, key gatekeeper.PullKey) (*gatekeep
 	var ev *gatekeeper.Evidence
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		if ev, err = s.loadEvidence(tx, key); err == nil && ev == nil {
+		if ev, _, err = s.loadEvidence(tx, key, false); err == nil && ev == nil {
 			err = gatekeeper.ErrNotFound
 		}
 		return err
@@ -301,39 +430,49 @@ const maxCached = 256
 // every evaluation.
 type evidenceCache struct {
 	mu sync.Mutex
-	m  map[gatekeeper.PullKey]*gatekeeper.Evidence
+	m  map[gatekeeper.PullKey]cached
 }
 
-// get returns a copy of the entry for key if it holds version.
-func (c *evidenceCache) get(key gatekeeper.PullKey, version uint64) *gatekeeper.Evidence {
+// cached is one entry: a copy of the evidence, which nothing changes, and
+// whether the file holds its log apart.
+type cached struct {
+	ev    *gatekeeper.Evidence
+	apart bool
+}
+
+// get returns a copy of the entry for key if it holds version, and its log
+// as stored.
+func (c *evidenceCache) get(key gatekeeper.PullKey, version uint64) (*gatekeeper.Evidence, storedLog) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if ev := c.m[key]; ev != nil && ev.Version == version {
-		return ev.Clone()
+	if e := c.m[key]; e.ev != nil && e.ev.Version == version {
+		// The entry's log is never changed: it can stand for the stored one.
+		return e.ev.Clone(), storedLog{apart: e.apart, log: e.ev.Log}
 	}
-	return nil
+	return nil, storedLog{}
 }
 
 // put caches what was read, unless a newer version is cached already.
-func (c *evidenceCache) put(key gatekeeper.PullKey, ev *gatekeeper.Evidence) {
+func (c *evidenceCache) put(key gatekeeper.PullKey, ev *gatekeeper.Evidence, apart bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cur := c.m[key]; cur != nil && cur.Version > ev.Version {
+	if cur := c.m[key]; cur.ev != nil && cur.ev.Version > ev.Version {
 		return
 	}
-	c.set(key, ev)
+	c.set(key, ev, apart)
 }
 
-// replace caches what is being written, whatever was cached.
+// replace caches what is being written (its log apart), whatever was
+// cached.
 func (c *evidenceCache) replace(key gatekeeper.PullKey, ev *gatekeeper.Evidence) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.set(key, ev)
+	c.set(key, ev, true)
 }
 
-func (c *evidenceCache) set(key gatekeeper.PullKey, ev *gatekeeper.Evidence) {
+func (c *evidenceCache) set(key gatekeeper.PullKey, ev *gatekeeper.Evidence, apart bool) {
 	if c.m == nil {
-		c.m = map[gatekeeper.PullKey]*gatekeeper.Evidence{}
+		c.m = map[gatekeeper.PullKey]cached{}
 	}
 	if _, ok := c.m[key]; !ok && len(c.m) >= maxCached {
 		for k := range c.m { // drop any one: a miss only costs a decode
@@ -341,5 +480,5 @@ func (c *evidenceCache) set(key gatekeeper.PullKey, ev *gatekeeper.Evidence) {
 			break
 		}
 	}
-	c.m[key] = ev.Clone()
+	c.m[key] = cached{ev: ev.Clone(), apart: apart}
 }

@@ -115,7 +115,8 @@ func (s *Store) recordGroup(tx *bolt.Tx, group []*recordReq) error {
 	deliveries := tx.Bucket(bucketDeliveries)
 	delivered := tx.Bucket(bucketDelivered)
 	evidence := map[gatekeeper.PullKey]*gatekeeper.Evidence{}
-	var touched []gatekeeper.PullKey // in first-touched order, for stable writes
+	logs := map[gatekeeper.PullKey]storedLog{} // each log as the file holds it
+	var touched []gatekeeper.PullKey           // in first-touched order, for stable writes
 	for _, req := range group {
 		req.dup = false
 		if req.delivery != "" {
@@ -136,13 +137,16 @@ func (s *Store) recordGroup(tx *bolt.Tx, group []*recordReq) error {
 			ev, ok := evidence[key]
 			if !ok {
 				var err error
-				if ev, err = s.loadEvidence(tx, key); err != nil {
+				var stored storedLog
+				if ev, stored, err = s.loadEvidence(tx, key, true); err != nil {
 					return err
 				}
 				if ev == nil {
 					ev = &gatekeeper.Evidence{Key: key}
+					stored.apart = true // nothing stored: nothing to rewrite
 				}
 				evidence[key] = ev
+				logs[key] = stored
 				touched = append(touched, key)
 			}
 			if err := applyTo(ev, key, req.apply); err != nil {
@@ -153,7 +157,7 @@ func (s *Store) recordGroup(tx *bolt.Tx, group []*recordReq) error {
 	// One write and one new generation per pull request, after every
 	// change of the group is in.
 	for _, key := range touched {
-		if err := s.storeEvidence(tx, key, evidence[key]); err != nil {
+		if err := s.storeEvidence(tx, key, evidence[key], logs[key]); err != nil {
 			return err
 		}
 		if _, err := enqueue(tx, key); err != nil {

@@ -38,7 +38,7 @@ func (s *Store) Settle(ctx context.Context, key gatekeeper.PullKey, st gatekeepe
 		if st.Apply != nil {
 			ev, err = s.writeEvidence(tx, key, st.Apply)
 		} else {
-			if ev, err = s.loadEvidence(tx, key); err == nil && ev == nil {
+			if ev, _, err = s.loadEvidence(tx, key, false); err == nil && ev == nil {
 				err = gatekeeper.ErrNotFound
 			}
 		}

@@ -31,6 +31,9 @@ var (
 	// bucketVersions holds each pull request's evidence Version, so that
 	// the cache can be checked without decoding the evidence.
 	bucketVersions = []byte("versions")
+	// bucketLog holds each pull request's evidence log, an entry per key,
+	// so that a delivery writes its entry and not the whole log.
+	bucketLog = []byte("log")
 	// bucketHealth holds the time of the last Ping, written so that a
 	// store that reads but cannot write (a full disk) is not ready.
 	bucketHealth = []byte("health")
@@ -135,7 +138,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("opening bolt store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEvidence, bucketHeads, bucketQueue, bucketDecisions, bucketDeliveries, bucketDelivered, bucketVersions} {
+		for _, b := range [][]byte{bucketEvidence, bucketHeads, bucketQueue, bucketDecisions, bucketDeliveries, bucketDelivered, bucketVersions, bucketLog} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("creating bucket %s: %w", b, err)
 			}

@@ -2,6 +2,8 @@ package boltstore
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -735,6 +737,151 @@ func TestOpenIndexesOlderFile(t *testing.T) {
 		}
 		if diff := cmp.Diff([]gatekeeper.PullKey{keyA}, got); diff != "" {
 			t.Errorf("PullsIndexed(%q) (-want +got):\n%s", terms, diff)
+		}
+	}
+}
+
+// TestLogReadFromTheFile: the log written apart, an entry at a time, reads
+// back from the file (not the cache) as it was written, whatever the
+// writes did to it.
+func TestLogReadFromTheFile(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, gatekeeper.SystemClock{}).(*Store)
+	defer s.Close()
+	storetest.FillLog(t, s, keyA, "d", func(key gatekeeper.PullKey) *gatekeeper.Evidence {
+		s.cache.mu.Lock()
+		s.cache.m = nil
+		s.cache.mu.Unlock()
+		ev, err := s.Evidence(context.Background(), key)
+		if err != nil {
+			t.Fatalf("Evidence: %v", err)
+		}
+		return ev
+	})
+}
+
+// TestOlderFormatEvidence: evidence written before the log was kept apart
+// (the whole Evidence as JSON, its log inline) reads as it was, and the
+// next write moves its log into the log bucket. Entries of the pull
+// request already in the log bucket (a file a newer gatekeeper wrote, then
+// an older one) are not its log and are dropped.
+func TestOlderFormatEvidence(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gatekeeper.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	old := &gatekeeper.Evidence{Key: keyA, Version: 7}
+	for i := range gatekeeper.MaxLog + 3 {
+		old.Apply(gatekeeper.Event{Name: "status", Delivery: fmt.Sprintf("old-%d", i), Received: time.Unix(int64(i), 0).UTC(), Key: keyA})
+	}
+	old.Apply(gatekeeper.Event{Name: "pull_request.opened", Received: time.Unix(900, 0).UTC(), Key: keyA,
+		PullRequest: &gatekeeper.PullRequest{Key: keyA, State: "open", BaseRef: "master", HeadSHA: "abc", UpdatedAt: time.Unix(900, 0).UTC()}})
+	data, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"log":[{"delivery":"old-4"`) {
+		t.Fatalf("the older format holds the log inline: %.200s", data)
+	}
+	// keyB as a file of a version before versions were kept apart.
+	oldB := &gatekeeper.Evidence{Key: keyB, Version: 3, Log: []gatekeeper.LogEntry{{Delivery: "b-1", Event: "status", At: time.Unix(5, 0).UTC()}}}
+	dataB, err := json.Marshal(oldB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketEvidence).Put([]byte(keyA.String()), data); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketVersions).Put([]byte(keyA.String()), binary.BigEndian.AppendUint64(nil, old.Version)); err != nil {
+			return err
+		}
+		for i := range 3 { // stale entries, not keyA's log
+			if err := tx.Bucket(bucketLog).Put(logKey(keyA, uint64(100+i)), []byte(`{"event":"stale"}`)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketEvidence).Put([]byte(keyB.String()), dataB)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err = Open(path)
+	if err != nil {
+		t.Fatalf("reopening: %v", err)
+	}
+	defer s.Close()
+	for _, want := range []*gatekeeper.Evidence{old, oldB} {
+		got, err := s.Evidence(ctx, want.Key)
+		if err != nil {
+			t.Fatalf("Evidence(%s): %v", want.Key, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("older-format evidence of %s read (-want +got):\n%s", want.Key, diff)
+		}
+	}
+	// The next write rewrites it in the new format.
+	next := gatekeeper.Event{Name: "status", Delivery: "new-1", Received: time.Unix(1000, 0).UTC(), Key: keyA}
+	for _, key := range []gatekeeper.PullKey{keyA, keyB} {
+		if err := s.Record(ctx, "new-"+key.String(), []gatekeeper.PullKey{key}, func(ev *gatekeeper.Evidence) { ev.Apply(next) }); err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+	}
+	old.Apply(next)
+	old.Version++
+	oldB.Apply(next)
+	oldB.Version++
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		for _, want := range []*gatekeeper.Evidence{old, oldB} {
+			head := tx.Bucket(bucketEvidence).Get([]byte(want.Key.String()))
+			if strings.Contains(string(head), `"log":`) || !strings.Contains(string(head), `"log_apart":true`) {
+				t.Errorf("evidence of %s after a write: %.300s…; want its log apart", want.Key, head)
+			}
+			log, err := readLog(tx, want.Key)
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(want.Log, log); diff != "" {
+				t.Errorf("log bucket of %s after a write (-want +got):\n%s", want.Key, diff)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err = Open(path)
+	if err != nil {
+		t.Fatalf("reopening: %v", err)
+	}
+	defer s.Close()
+	for _, want := range []*gatekeeper.Evidence{old, oldB} {
+		got, err := s.Evidence(ctx, want.Key)
+		if err != nil {
+			t.Fatalf("Evidence(%s): %v", want.Key, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("evidence of %s rewritten and read (-want +got):\n%s", want.Key, diff)
 		}
 	}
 }

@@ -72,7 +72,7 @@ func BenchmarkStores(b *testing.B) {
 				seed(b, s, key)
 				if ev, err := s.Evidence(context.Background(), key); err == nil {
 					data, _ := json.Marshal(ev)
-					b.Logf("evidence: %d bytes JSON", len(data))
+					b.Logf("evidence: %d bytes JSON, %d log entries", len(data), len(ev.Log))
 				}
 				runRecords(b, s, key, par)
 			})

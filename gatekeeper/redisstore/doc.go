@@ -5,7 +5,14 @@
 // Layout (P is the prefix as a hash tag, "{gatekeeper}" by default, so that
 // every key falls in one slot; a field is a PullKey.String()):
 //
-//	P:ev:<pull>      string: the Evidence as JSON
+//	P:ev:<pull>      string: the Evidence as JSON, without its log, and
+//	                 "log_apart":true (evidence written before the log was
+//	                 kept apart has no log_apart and its log inline; it is
+//	                 read as it is, and the next write moves the log out)
+//	P:log:<pull>     list: the evidence's log, each LogEntry as JSON,
+//	                 oldest first; a delivery pushes its entry and trims
+//	                 the ones it pushes past gatekeeper.MaxLog, so that
+//	                 its write does not grow with the log
 //	P:ver            hash: pull → version token ("<Version>:<unique>"); also
 //	                 the list of pull requests with evidence
 //	P:head:<sha>     set: the pull requests whose head has been sha
@@ -37,7 +44,8 @@
 // once; only the run written counts). Within one process a single goroutine
 // writes, in groups, as boltstore does: requests that arrive while one
 // group commits share the next, and each pull request is read, decoded,
-// encoded and written once per group.
+// encoded and written once per group (its log by the entries the group
+// added).
 //
 // The client does not retry writes by itself: a write whose reply was lost
 // may have been made, and must not be made twice (an Update has no delivery

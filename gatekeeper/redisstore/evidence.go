@@ -11,7 +11,7 @@ import (
 
 // Evidence returns the evidence of key, or an error wrapping ErrNotFound.
 func (s *Store) Evidence(ctx context.Context, key gatekeeper.PullKey) (*gatekeeper.Evidence, error) {
-	_, _, evs, err := s.read(ctx, nil, []gatekeeper.PullKey{key})
+	_, _, evs, _, err := s.read(ctx, nil, []gatekeeper.PullKey{key}, false)
 	if err != nil {
 		return nil, fmt.Errorf("loading evidence of %s: %w", key, err)
 	}
@@ -100,10 +100,12 @@ type evidenceCache struct {
 	m  map[gatekeeper.PullKey]*entry
 }
 
-// entry is one cached evidence and the token it was stored under.
+// entry is one cached evidence, the token it was stored under, and its
+// log as stored (never changed: it stands for the stored log).
 type entry struct {
-	token string
-	ev    *gatekeeper.Evidence
+	token  string
+	ev     *gatekeeper.Evidence
+	stored storedLog
 }
 
 // get returns a copy of the entry for key, or nil.
@@ -114,11 +116,11 @@ func (c *evidenceCache) get(key gatekeeper.PullKey) *entry {
 	if e == nil {
 		return nil
 	}
-	return &entry{token: e.token, ev: e.ev.Clone()}
+	return &entry{token: e.token, ev: e.ev.Clone(), stored: e.stored}
 }
 
-// put caches a copy of ev, stored under token.
-func (c *evidenceCache) put(key gatekeeper.PullKey, token string, ev *gatekeeper.Evidence) {
+// put caches a copy of ev, stored under token, its log apart or not.
+func (c *evidenceCache) put(key gatekeeper.PullKey, token string, ev *gatekeeper.Evidence, apart bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -130,5 +132,6 @@ func (c *evidenceCache) put(key gatekeeper.PullKey, token string, ev *gatekeeper
 			break
 		}
 	}
-	c.m[key] = &entry{token: token, ev: ev.Clone()}
+	cp := ev.Clone()
+	c.m[key] = &entry{token: token, ev: cp, stored: storedLog{apart: apart, log: cp.Log}}
 }

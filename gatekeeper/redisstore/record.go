@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -126,7 +127,24 @@ type pending struct {
 	expect  string // token read, "" when absent
 	written string // token written
 	ev      *gatekeeper.Evidence
+	stored  storedLog // the log as read, to write only what changed
 	queue   bool
+}
+
+// storedLog is the log of an evidence as the server holds it: apart, in
+// the list P:log:<pull> (the format since the log was kept apart), or
+// inside the evidence's JSON (the format before). log is never changed.
+type storedLog struct {
+	apart bool
+	log   []gatekeeper.LogEntry
+}
+
+// evidenceHead is the JSON of P:ev:<pull>: the Evidence, with LogApart set
+// when its log is in P:log:<pull> (and Log then empty). Evidence written
+// before the log was kept apart has no LogApart, and its Log inline.
+type evidenceHead struct {
+	gatekeeper.Evidence
+	LogApart bool `json:"log_apart,omitempty"`
 }
 
 // errAgain starts a group's attempt again without the request that failed
@@ -231,7 +249,7 @@ func (s *Store) prepare(ctx context.Context, group []*writeReq) (string, []*pend
 			}
 		}
 	}
-	dups, tokens, evs, err := s.read(ctx, ids, keys)
+	dups, tokens, evs, logs, err := s.read(ctx, ids, keys, true)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -253,9 +271,10 @@ func (s *Store) prepare(ctx context.Context, group []*writeReq) (string, []*pend
 		for _, k := range req.keys {
 			p := byKey[k]
 			if p == nil {
-				p = &pending{key: k, expect: tokens[k], ev: evs[k]}
+				p = &pending{key: k, expect: tokens[k], ev: evs[k], stored: logs[k]}
 				if p.ev == nil {
 					p.ev = &gatekeeper.Evidence{Key: k}
+					p.stored.apart = true // nothing stored: nothing to rewrite
 				}
 				byKey[k] = p
 				order = append(order, p)
@@ -284,7 +303,9 @@ func (s *Store) prepare(ctx context.Context, group []*writeReq) (string, []*pend
 	}
 	args = append(args, len(order))
 	for _, p := range order {
-		data, err := json.Marshal(p.ev)
+		head := evidenceHead{Evidence: *p.ev, LogApart: true}
+		head.Log = nil
+		data, err := json.Marshal(&head)
 		if err != nil {
 			return "", nil, nil, fmt.Errorf("encoding evidence of %s: %w", p.key, err)
 		}
@@ -303,6 +324,20 @@ func (s *Store) prepare(ctx context.Context, group []*writeReq) (string, []*pend
 		for _, t := range terms {
 			args = append(args, t)
 		}
+		mode, drop, kept := "replace", 0, 0
+		if p.stored.apart {
+			mode = "append"
+			drop, kept = gatekeeper.LogAppended(p.stored.log, p.ev.Log)
+		}
+		added := p.ev.Log[kept:]
+		args = append(args, mode, drop, len(added))
+		for _, l := range added {
+			entry, err := json.Marshal(l)
+			if err != nil {
+				return "", nil, nil, fmt.Errorf("encoding a log entry of %s: %w", p.key, err)
+			}
+			args = append(args, string(entry))
+		}
 	}
 	var settles []*writeReq
 	for _, req := range group {
@@ -320,14 +355,15 @@ func (s *Store) prepare(ctx context.Context, group []*writeReq) (string, []*pend
 // cacheGroup caches what a group wrote, under the tokens it wrote.
 func (s *Store) cacheGroup(pulls []*pending) {
 	for _, p := range pulls {
-		s.cache.put(p.key, p.written, p.ev)
+		s.cache.put(p.key, p.written, p.ev, true)
 	}
 }
 
-// read returns, in one consistent view, which ids were seen and the token
-// and evidence of each key (nil evidence when absent). Evidence comes from
-// the cache when it holds the stored token.
-func (s *Store) read(ctx context.Context, ids []string, keys []gatekeeper.PullKey) (map[string]bool, map[gatekeeper.PullKey]string, map[gatekeeper.PullKey]*gatekeeper.Evidence, error) {
+// read returns, in one consistent view, which ids were seen and the token,
+// evidence and, for a write (forWrite), stored log of each key (nil
+// evidence when absent). Evidence comes from the cache when it holds the
+// stored token.
+func (s *Store) read(ctx context.Context, ids []string, keys []gatekeeper.PullKey, forWrite bool) (map[string]bool, map[gatekeeper.PullKey]string, map[gatekeeper.PullKey]*gatekeeper.Evidence, map[gatekeeper.PullKey]storedLog, error) {
 	args := []any{s.prefix, len(ids)}
 	for _, id := range ids {
 		args = append(args, id)
@@ -345,10 +381,10 @@ func (s *Store) read(ctx context.Context, ids []string, keys []gatekeeper.PullKe
 	}
 	reply, err := readScript.Run(ctx, s.rdb, nil, args...).Slice()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading from redis: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("reading from redis: %w", err)
 	}
-	if len(reply) != len(ids)+2*len(keys) {
-		return nil, nil, nil, fmt.Errorf("reading from redis: %d values in the reply, want %d", len(reply), len(ids)+2*len(keys))
+	if len(reply) != len(ids)+3*len(keys) {
+		return nil, nil, nil, nil, fmt.Errorf("reading from redis: %d values in the reply, want %d", len(reply), len(ids)+3*len(keys))
 	}
 	dups := make(map[string]bool, len(ids))
 	for i, id := range ids {
@@ -357,26 +393,54 @@ func (s *Store) read(ctx context.Context, ids []string, keys []gatekeeper.PullKe
 	}
 	tokens := make(map[gatekeeper.PullKey]string, len(keys))
 	evs := make(map[gatekeeper.PullKey]*gatekeeper.Evidence, len(keys))
+	logs := make(map[gatekeeper.PullKey]storedLog, len(keys))
 	for i, k := range keys {
-		tok, _ := reply[len(ids)+2*i].(string)
-		data, _ := reply[len(ids)+2*i+1].(string)
+		tok, _ := reply[len(ids)+3*i].(string)
+		data, _ := reply[len(ids)+3*i+1].(string)
+		entries, _ := reply[len(ids)+3*i+2].(string)
 		tokens[k] = tok
 		switch {
 		case tok == "":
 		case data == "" && cached[i] != nil && cached[i].token == tok:
 			evs[k] = cached[i].ev // a copy: get copies
+			logs[k] = cached[i].stored
 		case data == "":
-			return nil, nil, nil, fmt.Errorf("reading evidence of %s: version %s has no evidence", k, tok)
+			return nil, nil, nil, nil, fmt.Errorf("reading evidence of %s: version %s has no evidence", k, tok)
 		default:
-			ev := &gatekeeper.Evidence{}
-			if err := json.Unmarshal([]byte(data), ev); err != nil {
-				return nil, nil, nil, fmt.Errorf("decoding evidence of %s: %w", k, err)
+			ev, stored, err := decodeEvidence(data, entries, forWrite)
+			if err != nil {
+				return nil, nil, nil, nil, fmt.Errorf("decoding evidence of %s: %w", k, err)
 			}
 			evs[k] = ev
-			s.cache.put(k, tok, ev)
+			logs[k] = stored
+			s.cache.put(k, tok, ev, stored.apart)
 		}
 	}
-	return dups, tokens, evs, nil
+	return dups, tokens, evs, logs, nil
+}
+
+// decodeEvidence decodes the evidence's JSON and, when the JSON says its
+// log is kept apart, the log's entries (their JSON joined by commas). For
+// a write (forWrite) the stored log is a copy of the log: the caller may
+// change the entries of ev.Log.
+func decodeEvidence(data, entries string, forWrite bool) (*gatekeeper.Evidence, storedLog, error) {
+	var head evidenceHead
+	if err := json.Unmarshal([]byte(data), &head); err != nil {
+		return nil, storedLog{}, err
+	}
+	ev := &head.Evidence
+	if head.LogApart && entries != "" {
+		buf := make([]byte, 0, len(entries)+2)
+		buf = append(append(append(buf, '['), entries...), ']')
+		if err := json.Unmarshal(buf, &ev.Log); err != nil {
+			return nil, storedLog{}, fmt.Errorf("decoding the log: %w", err)
+		}
+	}
+	stored := storedLog{apart: head.LogApart}
+	if forWrite {
+		stored.log = slices.Clone(ev.Log)
+	}
+	return ev, stored, nil
 }
 
 // applyTo runs fn on ev as one write: the store owns Key and Version, so

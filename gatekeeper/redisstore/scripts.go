@@ -15,9 +15,14 @@ import "github.com/redis/go-redis/v9"
 // only when the stored token differs, so that a cache hit costs no transfer
 // of tens of kilobytes of JSON.
 //
+// The evidence comes as its JSON and its log (P:log:<pull>: the entries'
+// JSON, oldest first, joined by commas into one string, which costs far
+// less to send and read than a reply of 200 strings); evidence written
+// before the log was kept apart has it inline in the JSON, and no list.
+//
 // ARGV: prefix, n, n delivery ids, m, m × (field, cached token).
-// Reply: n × (1 seen, 0 new), then m × (token, json); "" for "absent" and
-// for "json not sent, your cache holds it".
+// Reply: n × (1 seen, 0 new), then m × (token, json, log); "" for
+// "absent" and for "not sent, your cache holds it".
 var readScript = redis.NewScript(`
 local p = ARGV[1]
 local i = 2
@@ -33,11 +38,12 @@ for k = 1, m do
   i = i + 2
   local tok = redis.call('HGET', p .. ':ver', field)
   if not tok then
-    out[#out+1] = ''; out[#out+1] = ''
+    out[#out+1] = ''; out[#out+1] = ''; out[#out+1] = ''
   elseif tok == cached then
-    out[#out+1] = tok; out[#out+1] = ''
+    out[#out+1] = tok; out[#out+1] = ''; out[#out+1] = ''
   else
     out[#out+1] = tok; out[#out+1] = redis.call('GET', p .. ':ev:' .. field)
+    out[#out+1] = table.concat(redis.call('LRANGE', p .. ':log:' .. field, 0, -1), ',')
   end
 end
 return out
@@ -54,9 +60,17 @@ return out
 // commit's unique id for ten minutes, by which a writer whose reply was lost
 // tells whether its commit was made.
 //
+// The evidence's JSON holds all but its log; the log is the list
+// P:log:<pull>, changed by what the group did to it: the entries pushed
+// out dropped from its start (LTRIM), the new ones pushed at its end. So a
+// delivery sends and writes its own entry, not the log. When the stored
+// log is not that list (evidence written before the log was kept apart, or
+// a change inside the log), the list is written whole ("replace").
+//
 // ARGV: prefix, commit id, now (µs), n, n delivery ids, m,
 // m × (field, expected token or "", new token, json, queue 0/1, h, h head shas,
-// t, t index terms),
+// t, t index terms, log mode "append" or "replace", dropped, e, e log
+// entries),
 // s, s × (field, decision json or "", max decisions, generation or "")
 // (Settle's decision records and dequeues, made after the evidence).
 // Reply: {"ok", s × 1 dequeued / 0 not}, {"dup", id} or {"stale", field}.
@@ -83,7 +97,11 @@ for k = 1, m do
   local t = tonumber(ARGV[i]); i = i + 1
   local terms = {}
   for x = 1, t do terms[x] = ARGV[i]; i = i + 1 end
-  pulls[k] = {field, tok, json, queue, heads, terms}
+  local mode, dropped, e = ARGV[i], tonumber(ARGV[i+1]), tonumber(ARGV[i+2])
+  i = i + 3
+  local entries = {}
+  for x = 1, e do entries[x] = ARGV[i]; i = i + 1 end
+  pulls[k] = {field, tok, json, queue, heads, terms, mode, dropped, entries}
 end
 for _, id in ipairs(ids) do
   redis.call('ZADD', p .. ':delivered', now, id)
@@ -91,6 +109,15 @@ end
 for _, pl in ipairs(pulls) do
   redis.call('SET', p .. ':ev:' .. pl[1], pl[3])
   redis.call('HSET', p .. ':ver', pl[1], pl[2])
+  local log = p .. ':log:' .. pl[1]
+  if pl[7] == 'replace' then
+    redis.call('DEL', log)
+  elseif pl[8] > 0 then
+    redis.call('LTRIM', log, pl[8], -1)
+  end
+  for _, entry in ipairs(pl[9]) do
+    redis.call('RPUSH', log, entry)
+  end
   for _, sha in ipairs(pl[5]) do
     redis.call('SADD', p .. ':head:' .. sha, pl[1])
   end

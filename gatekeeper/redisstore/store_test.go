@@ -2,8 +2,10 @@ package redisstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -454,5 +456,135 @@ func TestOpenIndexesOlderData(t *testing.T) {
 		if diff := cmp.Diff([]gatekeeper.PullKey{keyA}, got); diff != "" {
 			t.Errorf("PullsIndexed(%q) (-want +got):\n%s", terms, diff)
 		}
+	}
+}
+
+// TestLogReadFromTheServer: the log written apart, an entry at a time,
+// reads back from the server (another replica's store, whose cache never
+// holds the version just written) as it was written, whatever the writes
+// did to it.
+func TestLogReadFromTheServer(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	prefix := newPrefix()
+	s := open(t, srv, WithPrefix(prefix))
+	defer s.Close()
+	r := open(t, srv, WithPrefix(prefix))
+	defer r.Close()
+	storetest.FillLog(t, s, keyA, "d", func(key gatekeeper.PullKey) *gatekeeper.Evidence {
+		ev, err := r.Evidence(context.Background(), key)
+		if err != nil {
+			t.Fatalf("Evidence: %v", err)
+		}
+		return ev
+	})
+	// The two replicas append in turn, each on the other's writes.
+	ctx := context.Background()
+	for i := range 6 {
+		w := []*Store{s, r}[i%2]
+		if err := w.Record(ctx, fmt.Sprintf("turn-%d", i), []gatekeeper.PullKey{keyA}, logged(fmt.Sprintf("turn-%d", i))); err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+	}
+	evS, err := s.Evidence(ctx, keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evR, err := r.Evidence(ctx, keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(evS, evR); diff != "" {
+		t.Errorf("the replicas read different evidence (-s +r):\n%s", diff)
+	}
+	n, err := s.rdb.LLen(ctx, s.key("log", keyA.String())).Result()
+	if err != nil || n != int64(gatekeeper.MaxLog) || len(evS.Log) != gatekeeper.MaxLog {
+		t.Errorf("log list has %d entries (%v), evidence %d; want %d", n, err, len(evS.Log), gatekeeper.MaxLog)
+	}
+	for i := range 6 {
+		if got, want := evS.Log[gatekeeper.MaxLog-6+i].Delivery, fmt.Sprintf("turn-%d", i); got != want {
+			t.Errorf("log entry %d from the end is %s, want %s", 6-i, got, want)
+		}
+	}
+}
+
+// TestOlderFormatEvidence: evidence written before the log was kept apart
+// (the whole Evidence as JSON, its log inline, no list) reads as it was,
+// and the next write moves its log into the list. A list already there (a
+// replica of an older version wrote the evidence whole over a newer one's)
+// is not its log and is replaced.
+func TestOlderFormatEvidence(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	prefix := newPrefix()
+	s := open(t, srv, WithPrefix(prefix))
+	defer s.Close()
+	old := &gatekeeper.Evidence{Key: keyA, Version: 7}
+	for i := range gatekeeper.MaxLog + 3 {
+		old.Apply(gatekeeper.Event{Name: "status", Delivery: fmt.Sprintf("old-%d", i), Received: time.Unix(int64(i), 0).UTC(), Key: keyA})
+	}
+	old.Apply(gatekeeper.Event{Name: "pull_request.opened", Received: time.Unix(900, 0).UTC(), Key: keyA,
+		PullRequest: &gatekeeper.PullRequest{Key: keyA, State: "open", BaseRef: "master", HeadSHA: "abc", UpdatedAt: time.Unix(900, 0).UTC()}})
+	data, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"log":[{"delivery":"old-4"`) {
+		t.Fatalf("the older format holds the log inline: %.200s", data)
+	}
+	field := keyA.String()
+	if err := s.rdb.Set(ctx, s.key("ev", field), data, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.HSet(ctx, s.key("ver"), field, "7:older").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.RPush(ctx, s.key("log", field), `{"event":"stale"}`, `{"event":"stale"}`).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Evidence(ctx, keyA)
+	if err != nil {
+		t.Fatalf("Evidence: %v", err)
+	}
+	if diff := cmp.Diff(old, got); diff != "" {
+		t.Errorf("older-format evidence read (-want +got):\n%s", diff)
+	}
+	next := gatekeeper.Event{Name: "status", Delivery: "new-1", Received: time.Unix(1000, 0).UTC(), Key: keyA}
+	if err := s.Record(ctx, "new-1", []gatekeeper.PullKey{keyA}, func(ev *gatekeeper.Evidence) { ev.Apply(next) }); err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	old.Apply(next)
+	old.Version++
+	head, err := s.rdb.Get(ctx, s.key("ev", field)).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(head, `"log":`) || !strings.Contains(head, `"log_apart":true`) {
+		t.Errorf("evidence after a write: %.300s…; want its log apart", head)
+	}
+	list, err := s.rdb.LRange(ctx, s.key("log", field), 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log []gatekeeper.LogEntry
+	for _, e := range list {
+		var l gatekeeper.LogEntry
+		if err := json.Unmarshal([]byte(e), &l); err != nil {
+			t.Fatalf("log entry %q: %v", e, err)
+		}
+		log = append(log, l)
+	}
+	if diff := cmp.Diff(old.Log, log); diff != "" {
+		t.Errorf("log list after a write (-want +got):\n%s", diff)
+	}
+	fresh := open(t, srv, WithPrefix(prefix))
+	defer fresh.Close()
+	got, err = fresh.Evidence(ctx, keyA)
+	if err != nil {
+		t.Fatalf("Evidence: %v", err)
+	}
+	if diff := cmp.Diff(old, got); diff != "" {
+		t.Errorf("evidence rewritten and read by another store (-want +got):\n%s", diff)
 	}
 }

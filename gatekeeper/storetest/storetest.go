@@ -92,6 +92,7 @@ func Run(t *testing.T, open Opener) {
 		{"LeaseConcurrent", testLeaseConcurrent},
 		{"NamedLease", testNamedLease},
 		{"Settle", testSettle},
+		{"LogKeepsTheNewest", testLog},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1003,6 +1004,13 @@ func testReopen(t *testing.T, open Opener, reopen Reopener) {
 		t.Fatalf("Done(%s, %d) = %t, %v; want true", pr2, gen2, ok, err)
 	}
 	addDecisions(t, s, pr1, 1, 2)
+	// A full log, written in every way a store writes, read back cold.
+	wantLogged := fillLog(t, s, pr3, "log")
+	if gen3, ok := generation(t, s, pr3); !ok {
+		t.Fatalf("%s not queued after its Records", pr3)
+	} else if ok, err := s.Done(ctx, pr3, gen3); err != nil || !ok {
+		t.Fatalf("Done(%s, %d) = %t, %v; want true", pr3, gen3, ok, err)
+	}
 	wantEv := evidence(t, s, pr1)
 	wantQueue := queued(t, s)
 	if len(wantQueue) != 1 || wantQueue[0].Key != pr1 {
@@ -1021,6 +1029,9 @@ func testReopen(t *testing.T, open Opener, reopen Reopener) {
 	})
 	if diff := cmp.Diff(wantEv, evidence(t, s, pr1)); diff != "" {
 		t.Errorf("evidence after reopening (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantLogged, evidence(t, s, pr3)); diff != "" {
+		t.Errorf("evidence with a full log after reopening (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(wantQueue, queued(t, s)); diff != "" {
 		t.Errorf("queue after reopening (-want +got):\n%s", diff)
@@ -1052,8 +1063,8 @@ func testReopen(t *testing.T, open Opener, reopen Reopener) {
 			t.Errorf("Record(%s) after reopening: err = %v, want ErrDuplicate", d, err)
 		}
 	}
-	if n, err := s.ForgetDeliveries(ctx, clock.Now().Add(time.Nanosecond)); err != nil || n != 2 {
-		t.Errorf("ForgetDeliveries after reopening = %d, %v; want 2, nil", n, err)
+	if n, err := s.ForgetDeliveries(ctx, clock.Now().Add(time.Nanosecond)); err != nil || n != 2+gatekeeper.MaxLog+30 {
+		t.Errorf("ForgetDeliveries after reopening = %d, %v; want %d, nil", n, err, 2+gatekeeper.MaxLog+30)
 	}
 	// The generation keeps growing across a restart.
 	gen1 := wantQueue[0].Generation
