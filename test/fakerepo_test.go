@@ -98,6 +98,7 @@ var (
 	listStatuses    = regexp.MustCompile(`^` + repoPath + `/commits/([0-9a-f]{40})/statuses$`)
 	checkRunsRoute  = regexp.MustCompile(`^` + repoPath + `/commits/[0-9a-f]{40}/check-runs$`)
 	membershipRoute = regexp.MustCompile(`^/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)$`)
+	membersRoute    = regexp.MustCompile(`^/orgs/([^/]+)/teams/([^/]+)/members$`)
 	commentRoute    = regexp.MustCompile(`^` + repoPath + `/issues/comments/([0-9]+)$`)
 	reactionRoute   = regexp.MustCompile(`^` + repoPath + `/issues/comments/([0-9]+)/reactions$`)
 	replyRoute      = regexp.MustCompile(`^` + repoPath + `/issues/([0-9]+)/comments$`)
@@ -190,8 +191,19 @@ func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if len(commits) == 0 {
 			status = "identical"
 		}
+		// base_commit is the base branch's tip, as GitHub resolves it.
+		base := compareRoute.FindStringSubmatch(p)[1]
+		tip := f.tips[base]
+		if tip == "" && base == "master" {
+			tip = baseSHA
+		}
+		var baseCommit any
+		if tip != "" {
+			baseCommit = map[string]any{"sha": tip}
+		}
 		writeJSONStatus(w, http.StatusOK, mustJSON(f.t, map[string]any{
 			"status": status, "ahead_by": len(commits), "behind_by": 0, "total_commits": len(commits), "commits": commits, "files": []any{},
+			"base_commit": baseCommit,
 		}))
 	case get && p == repoPath+"/pulls":
 		var list []map[string]any
@@ -243,6 +255,29 @@ func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONStatus(w, http.StatusOK, mustJSON(f.t, map[string]any{
 			"url": f.URL + p, "role": "member", "state": "active",
 		}))
+	case get && membersRoute.MatchString(p):
+		// GET /orgs/{org}/teams/{team_slug}/members: the team's active
+		// members as simple-user objects (one page: these teams are
+		// small), 404 for a team GitHub does not show.
+		m := membersRoute.FindStringSubmatch(p)
+		team, ok := f.members[m[1]+"/"+m[2]]
+		if !ok {
+			notFoundJSON(w)
+			return
+		}
+		var logins []string
+		for login, active := range team {
+			if active {
+				logins = append(logins, login)
+			}
+		}
+		sort.Strings(logins)
+		list := []map[string]any{}
+		for i, login := range logins {
+			list = append(list, map[string]any{"login": login, "id": i + 1, "type": "User", "site_admin": false,
+				"url": "https://api.github.com/users/" + login})
+		}
+		writeJSONStatus(w, http.StatusOK, mustJSON(f.t, list))
 	case get && commentRoute.MatchString(p):
 		id, _ := strconv.ParseInt(commentRoute.FindStringSubmatch(p)[1], 10, 64)
 		c, ok := f.comments[id]

@@ -27,7 +27,10 @@ const EventBaseTip = "github.base_tip"
 // It reads when the evidence has no tip of the pull request's base (none
 // yet, or one of another branch after a retarget), when its last read is
 // older than MaxAge (the newest EventBaseTip entry in ev.Log, measured on
-// the Client's Clock), or when its last Gather failed. Otherwise it returns
+// the Client's Clock), or when its last Gather failed. MergedSource, which
+// runs before it, returns the tip its comparison names as an EventBaseTip
+// too: after a comparison of a release pull request this source makes no
+// call. Otherwise it returns
 // nothing and makes no call. Rate limits are not waited for.
 type BaseTipSource struct {
 	c      *Client

@@ -396,67 +396,6 @@ func TestStatusCapPerCommitAndContext(t *testing.T) {
 	}
 }
 
-// TestMembershipsSharedAcrossPullRequests: the same people on a second pull
-// request cost no membership call while the answers are younger than the
-// TTL (three TTLs for a "not a member"); once older, they are asked again,
-// once for every pull request.
-func TestMembershipsSharedAcrossPullRequests(t *testing.T) {
-	t.Parallel()
-	const sre, qa = "octo-org/sre", "octo-org/qa"
-	gh := newFakeGitHub(t, "")
-	gh.on(membershipRoute(sre, "alice"), jsonReply(http.StatusOK, activeMember))
-	tm, obs := newFakeTime(), &observed{}
-	s := NewTeamSource(newTestClient(t, gh.URL, tm, obs, testRetry()),
-		TeamSourceOptions{Teams: func() []string { return []string{sre, qa} }})
-
-	gather := func(number int) []gatekeeper.Event {
-		t.Helper()
-		ev := peopleEvidence()
-		pr := *ev.PR
-		pr.Key.Number = number
-		ev.PR, ev.Key = &pr, pr.Key
-		events, err := s.Gather(context.Background(), ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return events
-	}
-	first := gather(1)
-	calls := len(obs.list())
-	if calls != 6 || len(first) != 6 {
-		t.Fatalf("first pull request: %d calls, %d events; want 6 and 6 (alice, bob, Codertocat × 2 teams)", calls, len(first))
-	}
-	for n := 2; n <= 20; n++ {
-		events := gather(n)
-		if len(events) != 6 {
-			t.Fatalf("pull request %d: %d events, want the 6 shared answers", n, len(events))
-		}
-		for _, e := range events {
-			if e.Membership.User == "alice" && e.Membership.Team == sre && !e.Membership.Active {
-				t.Errorf("pull request %d: alice's sre membership served as inactive", n)
-			}
-			if e.Key.Number != n {
-				t.Errorf("event keyed %v, want pull request %d", e.Key, n)
-			}
-		}
-	}
-	if got := len(obs.list()); got != calls {
-		t.Errorf("19 more pull requests with the same people made %d membership calls, want 0", got-calls)
-	}
-	// After the TTL only the one "yes" is asked again; a "no" stands
-	// three TTLs (a stale "no" only makes a role wait).
-	tm.Sleep(context.Background(), DefaultMembershipTTL)
-	gather(21)
-	if got := obs.list(); len(got) != calls+1 || got[calls] != "get_team_membership 200" {
-		t.Errorf("after the TTL, calls %v, want alice's sre membership asked again", got[calls:])
-	}
-	tm.Sleep(context.Background(), 2*DefaultMembershipTTL)
-	gather(22)
-	if got := len(obs.list()); got != 2*calls+1 {
-		t.Errorf("after three TTLs, %d more calls, want %d (everybody asked again once)", got-calls-1, calls)
-	}
-}
-
 // TestCommentsCursorStaysWhenNothingChanged: a read of the comments list
 // that found nothing keeps the cursor, so that the next read is the same
 // URL (a 304 for GitHub); one that found a comment moves it on.

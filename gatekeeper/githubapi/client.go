@@ -30,7 +30,8 @@ const (
 	EndpointGetPull           = "get_pull"
 	EndpointListReviews       = "list_reviews"
 	EndpointListComments      = "list_comments"
-	EndpointGetTeamMembership = "get_team_membership"
+	EndpointGetTeamMembership = "get_team_membership" // no longer called: kept, at zero, for dashboards
+	EndpointListTeamMembers   = "list_team_members"   // a team's member list (TeamSource)
 	EndpointCompareCommits    = "compare_commits"
 	EndpointListPulls         = "list_pulls"
 	EndpointGetComment        = "get_comment"
@@ -50,7 +51,7 @@ const (
 func Endpoints() []string {
 	return []string{
 		EndpointCreateStatus, EndpointGetPull, EndpointListReviews, EndpointListComments,
-		EndpointGetTeamMembership, EndpointCompareCommits, EndpointListPulls, EndpointGetComment,
+		EndpointGetTeamMembership, EndpointListTeamMembers, EndpointCompareCommits, EndpointListPulls, EndpointGetComment,
 		EndpointCreateReaction, EndpointCreateComment, EndpointGetRepo, EndpointGetCombinedStatus,
 		EndpointListStatuses, EndpointListCheckRuns, EndpointGetBranch, EndpointListPullsForCommit,
 		EndpointGetApp, EndpointGetInstallation, EndpointCreateInstallationToken, // app.go
@@ -616,9 +617,9 @@ func statusCode(er *github.ErrorResponse) int {
 	return er.Response.StatusCode
 }
 
-// notFound reports whether err is GitHub's 404: for a team membership "not
-// a member", for a repository or comment "gone or not visible to the token"
-// (GitHub does not tell the two apart).
+// notFound reports whether err is GitHub's 404: for a team's member list
+// "no such team or not visible to the token", for a repository or comment
+// "gone or not visible to the token" (GitHub does not tell them apart).
 func notFound(err error) bool {
 	var er *github.ErrorResponse
 	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound

@@ -86,18 +86,18 @@
 //     for the creator of the gatekeeper's own context, the list of its
 //     statuses (GET …/commits/{sha}/statuses) are covered by Commit
 //     statuses.
-//   - team membership, read by TeamSource
-//     (GET /orgs/{org}/teams/{team}/memberships/{user}): Members: read
+//   - team members, read by TeamSource
+//     (GET /orgs/{org}/teams/{team}/members): Members: read
 //     (organization permission; read:org on a classic token).
 //   - the repository, read by RepoID (GET /repos/{o}/{r}): Metadata: read,
 //     which every fine-grained token has.
 //
 // A missing permission shows as a 403 or a 404 on the calls that need it
 // only: the source that makes them is unavailable (the gate waits) while
-// the others are not, and a vote goes unanswered. Team memberships are the
-// exception: GitHub answers 404 for "not a member" and for "not visible to
-// the token" alike, so without Members: read nobody holds a role and the
-// roles wait.
+// the others are not, and a vote goes unanswered. Team members are the
+// exception: GitHub answers 404 for a team not visible to the token, which
+// reads as an empty team, so without Members: read nobody holds a role and
+// the roles wait.
 //
 // # GitHub App
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -85,7 +86,27 @@ type MergedSource struct {
 	gated        gatekeeper.BranchPairs
 	maxCommits   int
 	maxPullPages int
+
+	mu sync.Mutex
+	// listings is the last listing of closed pull requests per
+	// repository and head branch, shared by every pull request from that
+	// branch (see sharedListing); bounded by maxListings.
+	listings map[string]*mergedListing
 }
+
+// mergedListing is what one read of the closed pull requests into a head
+// branch found, for the comparison it was read for.
+type mergedListing struct {
+	// readAt is when the listing was read, after the comparison.
+	readAt time.Time
+	// commits is the comparison the listing was read for.
+	commits map[string]bool
+	// byMerge is the merged pull requests found, by merge commit.
+	byMerge map[string]gatekeeper.MergedPull
+}
+
+// maxListings bounds the listings kept: one per release branch.
+const maxListings = 64
 
 // NewMergedSource returns a MergedSource that reads through c.
 func NewMergedSource(c *Client, opts MergedSourceOptions) *MergedSource {
@@ -98,7 +119,8 @@ func NewMergedSource(c *Client, opts MergedSourceOptions) *MergedSource {
 	if opts.MaxPullPages <= 0 {
 		opts.MaxPullPages = DefaultMaxPullPages
 	}
-	return &MergedSource{c: c, maxAge: opts.MaxAge, gated: opts.Gated, maxCommits: opts.MaxCommits, maxPullPages: opts.MaxPullPages}
+	return &MergedSource{c: c, maxAge: opts.MaxAge, gated: opts.Gated, maxCommits: opts.MaxCommits, maxPullPages: opts.MaxPullPages,
+		listings: map[string]*mergedListing{}}
 }
 
 // Name returns MergedSourceName.
@@ -106,7 +128,10 @@ func (s *MergedSource) Name() string { return MergedSourceName }
 
 // Gather returns, when a read is due (see MergedSource), one
 // EventMergedPulls event whose MergedPulls replaces the list, ordered by
-// number. An empty comparison gives an empty list, not nil.
+// number, received when the listing was read (see listed). An empty
+// comparison gives an empty list, not nil. Before it comes an EventBaseTip
+// with the base's tip the comparison names (GitHub's base_commit), read
+// now, when it names one.
 func (s *MergedSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekeeper.Event, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("gathering merged pull requests: %w: nil evidence", gatekeeper.ErrInvalid)
@@ -124,23 +149,94 @@ func (s *MergedSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]g
 		return nil, fmt.Errorf("gathering merged pull requests: %w pull request key %+v", gatekeeper.ErrInvalid, key)
 	}
 
-	commits, oldest, err := s.compare(ctx, key, pr.BaseRef, pr.HeadSHA)
+	commits, oldest, tip, err := s.compare(ctx, key, pr.BaseRef, pr.HeadSHA)
 	if err != nil {
 		return nil, err
 	}
-	list := []gatekeeper.MergedPull{}
+	var events []gatekeeper.Event
+	if tip != "" {
+		// The comparison names the base branch's tip as GitHub has it
+		// now: the very answer BaseTipSource would read with another
+		// call (it sees this event and makes none).
+		events = append(events, gatekeeper.Event{
+			Name: EventBaseTip, Received: now, Key: key, SHA: tip,
+			BaseTip: &gatekeeper.BaseTip{Ref: pr.BaseRef, SHA: tip, At: now, Source: "github"},
+		})
+	}
+	list, readAt := []gatekeeper.MergedPull{}, now
 	if len(commits) > 0 {
-		if list, err = s.merged(ctx, key, pr.HeadRef, commits, oldest); err != nil {
+		if list, readAt, err = s.listed(ctx, key, pr.HeadRef, commits, oldest, now); err != nil {
 			return nil, err
 		}
 	}
-	return []gatekeeper.Event{{
-		Name:        EventMergedPulls,
-		Received:    now,
+	return append(events, gatekeeper.Event{
+		Name: EventMergedPulls,
+		// When the listing was read: a shared one keeps its age, so
+		// that the next read is due MaxAge after it, not after now.
+		Received:    readAt,
 		Key:         key,
 		SHA:         pr.HeadSHA,
 		MergedPulls: &list,
-	}}, nil
+	}), nil
+}
+
+// listed returns the pull requests merged into headRef whose merge commit
+// is in commits, and when the listing they come from was read.
+//
+// A listing another pull request's Gather read less than MaxAge ago for a
+// comparison that holds every one of commits answers without a call: each
+// of commits was on GitHub before that listing was read (it was compared
+// first), so the pull request that merged it was merged by then and is on
+// that listing, within its early stop (commits' oldest date is no older
+// than that comparison's). A commit the shared comparison lacks (a merge
+// since) makes the listing be read again. Either way the list is as
+// complete as a read of its own; only its age is shared, and kept.
+func (s *MergedSource) listed(ctx context.Context, key gatekeeper.PullKey, headRef string, commits map[string]bool, oldest, now time.Time) ([]gatekeeper.MergedPull, time.Time, error) {
+	lk := key.Owner + "/" + key.Repo + "\x00" + headRef
+	s.mu.Lock()
+	l := s.listings[lk]
+	s.mu.Unlock()
+	if l != nil && !l.readAt.After(now) && now.Sub(l.readAt) < s.maxAge && subset(commits, l.commits) {
+		return l.pick(commits), l.readAt, nil
+	}
+	found, err := s.merged(ctx, key, headRef, commits, oldest)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	l = &mergedListing{readAt: now, commits: commits, byMerge: found}
+	s.mu.Lock()
+	if len(s.listings) >= maxListings {
+		for k := range s.listings { // forget one: it is read again
+			delete(s.listings, k)
+			break
+		}
+	}
+	s.listings[lk] = l
+	s.mu.Unlock()
+	return l.pick(commits), now, nil
+}
+
+// pick returns the listed pull requests merged by one of commits, ordered
+// by number.
+func (l *mergedListing) pick(commits map[string]bool) []gatekeeper.MergedPull {
+	out := []gatekeeper.MergedPull{}
+	for sha, p := range l.byMerge {
+		if commits[sha] {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
+	return out
+}
+
+// subset reports whether every key of a is in b.
+func subset(a, b map[string]bool) bool {
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // due reports whether Gather should read the list (see MergedSource).
@@ -163,15 +259,17 @@ func (s *MergedSource) due(ev *gatekeeper.Evidence, now time.Time) bool {
 	return true
 }
 
-// compare returns the set of commits on head and not on base, and the
-// oldest committer date among them (zero when any commit lacks one, which
-// turns the early stop of merged off).
-func (s *MergedSource) compare(ctx context.Context, key gatekeeper.PullKey, base, head string) (map[string]bool, time.Time, error) {
+// compare returns the set of commits on head and not on base, the oldest
+// committer date among them (zero when any commit lacks one, which turns
+// the early stop of merged off), and the base's tip the comparison names
+// (base_commit; "" when it names none).
+func (s *MergedSource) compare(ctx context.Context, key gatekeeper.PullKey, base, head string) (map[string]bool, time.Time, string, error) {
 	shas := map[string]bool{}
 	var oldest time.Time
 	dated := true
 	opts := &github.ListOptions{PerPage: perPage}
 	total := 0
+	tip := ""
 	for {
 		var comp *github.CommitsComparison
 		var next int
@@ -185,9 +283,12 @@ func (s *MergedSource) compare(ctx context.Context, key gatekeeper.PullKey, base
 			return resp, err
 		})
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("comparing %s...%s in %s/%s (page %d): %w", base, shortSHA(head), key.Owner, key.Repo, max(opts.Page, 1), err)
+			return nil, time.Time{}, "", fmt.Errorf("comparing %s...%s in %s/%s (page %d): %w", base, shortSHA(head), key.Owner, key.Repo, max(opts.Page, 1), err)
 		}
 		total = comp.GetTotalCommits()
+		if sha := comp.GetBaseCommit().GetSHA(); tip == "" && isSHA(sha) {
+			tip = sha
+		}
 		for _, c := range comp.Commits {
 			if c.GetSHA() == "" {
 				continue
@@ -205,23 +306,23 @@ func (s *MergedSource) compare(ctx context.Context, key gatekeeper.PullKey, base
 			break
 		}
 		if next <= opts.Page {
-			return nil, time.Time{}, fmt.Errorf("comparing %s...%s in %s/%s: pagination did not end after page %d", base, shortSHA(head), key.Owner, key.Repo, max(opts.Page, 1))
+			return nil, time.Time{}, "", fmt.Errorf("comparing %s...%s in %s/%s: pagination did not end after page %d", base, shortSHA(head), key.Owner, key.Repo, max(opts.Page, 1))
 		}
 		opts.Page = next
 	}
 	if total > len(shas) {
-		return nil, time.Time{}, fmt.Errorf("comparing %s...%s in %s/%s: %d commits, more than the %d read (raise the commit limit)",
+		return nil, time.Time{}, "", fmt.Errorf("comparing %s...%s in %s/%s: %d commits, more than the %d read (raise the commit limit)",
 			base, shortSHA(head), key.Owner, key.Repo, total, len(shas))
 	}
 	if !dated {
 		oldest = time.Time{}
 	}
-	return shas, oldest, nil
+	return shas, oldest, tip, nil
 }
 
 // merged lists the closed pull requests into headRef, newest update first,
-// and keeps those whose merge commit is in commits.
-func (s *MergedSource) merged(ctx context.Context, key gatekeeper.PullKey, headRef string, commits map[string]bool, oldest time.Time) ([]gatekeeper.MergedPull, error) {
+// and keeps those whose merge commit is in commits, by merge commit.
+func (s *MergedSource) merged(ctx context.Context, key gatekeeper.PullKey, headRef string, commits map[string]bool, oldest time.Time) (map[string]gatekeeper.MergedPull, error) {
 	stopBefore := time.Time{}
 	if !oldest.IsZero() {
 		stopBefore = oldest.Add(-mergeSlack)
@@ -230,7 +331,7 @@ func (s *MergedSource) merged(ctx context.Context, key gatekeeper.PullKey, headR
 		State: "closed", Base: headRef, Sort: "updated", Direction: "desc",
 		ListOptions: github.ListOptions{PerPage: perPage},
 	}
-	out := []gatekeeper.MergedPull{}
+	out := map[string]gatekeeper.MergedPull{}
 	for pages := 1; ; pages++ {
 		var page []*github.PullRequest
 		var next int
@@ -254,7 +355,7 @@ func (s *MergedSource) merged(ctx context.Context, key gatekeeper.PullKey, headR
 			}
 			// The list endpoint has merged_at, not merged.
 			if p.MergedAt != nil && commits[p.GetMergeCommitSHA()] {
-				out = append(out, mergedPull(p, key))
+				out[p.GetMergeCommitSHA()] = mergedPull(p, key)
 			}
 		}
 		if done {
@@ -269,7 +370,6 @@ func (s *MergedSource) merged(ctx context.Context, key gatekeeper.PullKey, headR
 		}
 		opts.Page = next
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
 	return out, nil
 }
 

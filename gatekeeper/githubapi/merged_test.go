@@ -387,3 +387,138 @@ func TestMergedSourceErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMergedSourceSharesListing: release pull requests from one branch
+// share the listing of closed pull requests while it is younger than
+// MaxAge and their comparison holds nothing it was not read for; each
+// still compares its own head. A comparison with a commit the listing was
+// not read for (a pull request merged since) reads the listing again, and
+// so does its age reaching MaxAge. A shared list keeps its age: the event
+// is received when the listing was read.
+func TestMergedSourceSharesListing(t *testing.T) {
+	t.Parallel()
+	const other = "6e2f1b2c3d4e5f60718293a4b5c6d7e8f9012345"
+	gh := newFakeGitHub(t, "")
+	serveRelease(t, gh)
+	// The other release pull request's head has #17 and #18 merged, not
+	// the closed #19's test merge.
+	gh.on("GET /repos/sish8075/statistics-source/compare/main..."+other,
+		jsonReply(http.StatusOK, commitsJSON(2, mergedSHA17, "3333333333333333333333333333333333333333")),
+		jsonReply(http.StatusOK, commitsJSON(3, mergedSHA17, "3333333333333333333333333333333333333333", "4444444444444444444444444444444444444444")))
+	tm, obs := newFakeTime(), &observed{}
+	s := NewMergedSource(newTestClient(t, gh.URL, tm, obs, testRetry()), MergedSourceOptions{
+		Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "main"}},
+	})
+	gather := func(number int, head string) gatekeeper.Event {
+		t.Helper()
+		ev := releaseEvidence()
+		pr := *ev.PR
+		pr.Key.Number, pr.HeadSHA = number, head
+		ev.PR, ev.Key = &pr, pr.Key
+		got, err := s.Gather(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].MergedPulls == nil {
+			t.Fatalf("Gather returned %+v, want one merged pulls event", got)
+		}
+		return got[0]
+	}
+	calls := func() []string {
+		var out []string
+		for _, c := range obs.list() {
+			out = append(out, strings.Fields(c)[0])
+		}
+		return out
+	}
+
+	first := gather(20, releaseHead)
+	if diff := cmp.Diff(wantMerged, *first.MergedPulls); diff != "" {
+		t.Errorf("first list (-want +got):\n%s", diff)
+	}
+	tm.Sleep(context.Background(), DefaultMergedMaxAge/2)
+	shared := gather(21, other)
+	if diff := cmp.Diff(wantMerged, *shared.MergedPulls); diff != "" {
+		t.Errorf("shared list (-want +got):\n%s", diff)
+	}
+	if !shared.Received.Equal(testEpoch) {
+		t.Errorf("shared list received at %s, want when it was read (%s)", shared.Received, testEpoch)
+	}
+	if diff := cmp.Diff([]string{"compare_commits", "list_pulls", "compare_commits"}, calls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	// A commit the listing was not read for: read again.
+	again := gather(21, other)
+	if diff := cmp.Diff([]string{"compare_commits", "list_pulls", "compare_commits", "compare_commits", "list_pulls"}, calls()); diff != "" {
+		t.Errorf("calls after a merge since (-want +got):\n%s", diff)
+	}
+	if !again.Received.Equal(tm.Now()) {
+		t.Errorf("a list read now received at %s, want %s", again.Received, tm.Now())
+	}
+	// MaxAge after that read, the first head's comparison (a subset)
+	// no longer shares it.
+	tm.Sleep(context.Background(), DefaultMergedMaxAge)
+	gather(20, releaseHead)
+	if n := len(calls()); n != 7 {
+		t.Errorf("after MaxAge: calls %v, want the listing read again", calls())
+	}
+}
+
+// TestMergedSourceBaseTipFromCompare: the comparison names the base's tip
+// (base_commit); the source returns it as the base branch's tip read now,
+// so that BaseTipSource, which sees it, makes no call of its own.
+func TestMergedSourceBaseTipFromCompare(t *testing.T) {
+	t.Parallel()
+	const tip = "0ba5e00000000000000000000000000000000001"
+	gh := newFakeGitHub(t, "")
+	serveRelease(t, gh)
+	body := strings.Replace(commitsJSON(3, "1111111111111111111111111111111111111111", mergedSHA17, "3333333333333333333333333333333333333333"),
+		`{"status"`, `{"base_commit":{"sha":"`+tip+`"},"status"`, 1)
+	gh.on(compareRoute, jsonReply(http.StatusOK, body))
+	tm := newFakeTime()
+	c := newTestClient(t, gh.URL, tm, nil, testRetry())
+	s := NewMergedSource(c, MergedSourceOptions{Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "main"}}})
+	ev := releaseEvidence()
+	got, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Name != EventBaseTip || got[1].Name != EventMergedPulls {
+		t.Fatalf("Gather returned %+v, want the base tip then the merged pulls", got)
+	}
+	want := gatekeeper.BaseTip{Ref: "main", SHA: tip, At: testEpoch, Source: "github"}
+	if diff := cmp.Diff(want, *got[0].BaseTip); diff != "" {
+		t.Errorf("base tip (-want +got):\n%s", diff)
+	}
+	for _, e := range got {
+		ev.Apply(e)
+	}
+	before := len(gh.served())
+	events, err := NewBaseTipSource(c, 0).Gather(context.Background(), ev)
+	if err != nil || len(events) != 0 || len(gh.served()) != before {
+		t.Errorf("BaseTipSource after the comparison: %d events, %d calls, %v; want none", len(events), len(gh.served())-before, err)
+	}
+}
+
+// TestMergedSourceListingNotSharedAcrossBranches: a listing is shared only
+// by pull requests from the branch it lists the merges into.
+func TestMergedSourceListingNotSharedAcrossBranches(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	serveRelease(t, gh)
+	obs := &observed{}
+	s := NewMergedSource(newTestClient(t, gh.URL, newFakeTime(), obs, testRetry()), MergedSourceOptions{})
+	for i, headRef := range []string{"staging", "hotfix"} {
+		ev := releaseEvidence()
+		pr := *ev.PR
+		pr.Key.Number, pr.HeadRef = 20+i, headRef
+		ev.PR, ev.Key = &pr, pr.Key
+		if _, err := s.Gather(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"compare_commits 200", "list_pulls 200", "compare_commits 200", "list_pulls 200"}
+	if diff := cmp.Diff(want, obs.list()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}

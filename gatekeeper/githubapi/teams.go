@@ -2,6 +2,7 @@ package githubapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -27,7 +28,8 @@ const EventMembership = "github.team_membership"
 const (
 	DefaultMembershipTTL = 10 * time.Minute
 	// DefaultMaxMembershipCalls is 1% of an hour of GitHub's 5,000-call
-	// primary limit; four roles times a dozen people fit in one Gather.
+	// primary limit: the lists of five teams of up to 1,000 members
+	// (maxRosterPages) fit in one Gather.
 	DefaultMaxMembershipCalls = 50
 )
 
@@ -41,62 +43,97 @@ type TeamSourceOptions struct {
 	// Teams names the teams to check (cmd wires it to the teams of the
 	// loaded policy data). Nil or empty: no checks, no events.
 	Teams TeamsFunc
-	// TTL is how long a checked membership stands before it is checked
-	// again (default DefaultMembershipTTL).
+	// TTL is how long a team's list stands before it is read again,
+	// conditionally (default DefaultMembershipTTL).
 	TTL time.Duration
-	// MaxCalls bounds the GitHub calls of one Gather (default
-	// DefaultMaxMembershipCalls); see TeamSource for what happens past it.
+	// MaxCalls bounds the GitHub calls (list pages) of one Gather
+	// (default DefaultMaxMembershipCalls); see TeamSource for what
+	// happens past it.
 	MaxCalls int
 }
 
-// TeamSource checks the GitHub team memberships the release policy needs to
-// tell who holds a release role
-// (GET /orgs/{org}/teams/{team_slug}/memberships/{username}). It is safe for
-// concurrent use.
+// TeamSource tells the release policy who holds a release role: for each
+// team TeamsFunc names, it reads the team's member list
+// (GET /orgs/{org}/teams/{team_slug}/members, 100 a page, role "all") and
+// returns one Membership per (team, person) the current head needs. It is
+// safe for concurrent use.
 //
-// Whom it checks: every team TeamsFunc names, for every person whose role
-// matters to the current head: reviewers whose latest review is on the
-// head, reviewers whose latest review requests changes on any commit (it
-// blocks until they approve again, and only a role holder's request may
-// block), people whose vote was cast on the head, and the author. Bots
-// ("name[bot]") cannot be team members and are never checked. A
-// membership in ev.Memberships checked less than TTL ago (three TTLs for
-// "not a member", see negativeTTLFactor) is not checked again, and neither
-// is one another pull request's Gather checked that recently: answers are
-// shared per team and user, so the same reviewers on many pull requests
-// cost one check per TTL, not one per pull request. Only state "active" is membership: a pending invitation is not,
-// and GitHub's 404 means "not a member" (Active false), which is an answer,
-// not an error. GitHub also answers 404 for a team that does not exist or
-// that the token cannot see (it needs read:org), so a misspelt team in the
-// policy data reads as "nobody is a member": the role waits, never passes.
+// Whom it answers for: every team TeamsFunc names, for every person whose
+// role matters to the current head: reviewers whose latest review is on
+// the head, reviewers whose latest review requests changes on any commit
+// (it blocks until they approve again, and only a role holder's request
+// may block), people whose vote was cast on the head, the authors and
+// lifters of a standing NOGO, and the author. Bots ("name[bot]") cannot
+// be team members and are never answered for. A membership in
+// ev.Memberships checked less than TTL ago is not answered again.
+//
+// Why a list and not one call per person: GitHub answers "not a member"
+// with a 404, which carries no ETag, so each re-check of a "no" cost rate
+// limit, and a pull request with five people and five teams cost 25 calls
+// a TTL. A team's list is one call for everybody, is shared by every pull
+// request (the same release managers review dozens of them), and is read
+// conditionally (budgetTransport): re-read after the TTL, an unchanged list
+// is a 304, free of rate limit. A list read stands for TTL, "yes" and "no"
+// alike: someone removed from a team stops holding its role, and someone
+// added starts, within one TTL of the change.
+//
+// What counts as membership: being on the list. GitHub's list holds active
+// members only, members of child teams included, as GET …/memberships/{user}
+// counts them; a pending invitation is not on it (GitHub lists those apart,
+// GET …/teams/{team_slug}/invitations, and its docs point to the
+// memberships endpoint for "both active and pending" ones). Logins compare
+// case-insensitively, as GitHub's do. A 404 on the list (a team that does
+// not exist, or that the token cannot see: it needs read:org / Members:
+// read) reads as "nobody is a member": the role waits, never passes; that
+// answer stands three TTLs (negativeTTLFactor), since a 404 carries no ETag
+// and each re-read costs rate limit. A team with more members than
+// maxRosterPages pages is an error, never a partial list.
 //
 // It is a Source of its own, not part of Source, because its rhythm is
 // different: Source asks GitHub once per MaxAge, while a new reviewer or
-// voter must be checked in the very evaluation their webhook causes; and a
-// token without read:org then shows as "github-teams unavailable" without
-// making the pull request facts look unavailable too.
+// voter must be answered for in the very evaluation their webhook causes;
+// and a token without read:org then shows as "github-teams unavailable"
+// without making the pull request facts look unavailable too.
 //
-// Budget: one Gather makes at most MaxCalls calls, serially (GitHub asks
+// Budget: one Gather reads at most MaxCalls pages, serially (GitHub asks
 // integrations not to make concurrent requests, to stay clear of the
-// secondary rate limit). Never-checked pairs go first, then expired ones;
-// within each, reviewers before voters before the author. Pairs past the
-// budget are left for the next Gather (the next event or the Service's
-// reconcile pass): until then a never-checked person holds no role, so the
-// policy waits, and an expired membership keeps its last answer.
+// secondary rate limit). Teams with never-answered people go first, then
+// those with expired answers; within each, the team of the best-ranked
+// person (reviewers before voters before the author). Teams past the
+// budget are left for the next Gather: until then a never-answered person
+// holds no role from them, so the policy waits, and an expired membership
+// keeps its last answer.
 //
-// Rate limits are not waited for (as for Source). When a call fails,
-// Gather returns the memberships it did check, which are facts, together
-// with the error.
+// Rate limits are not waited for (as for Source). When a read fails,
+// Gather returns the memberships of the teams it did read, which are facts,
+// together with the error.
 type TeamSource struct {
 	c        *Client
 	teams    TeamsFunc
 	ttl      time.Duration
 	maxCalls int
-	// known is GitHub's last answer per team and user, shared by every
-	// pull request: the same release managers review dozens of them,
-	// and each membership is asked once per TTL, not once per pull
-	// request and TTL.
-	known *memberships
+
+	mu sync.Mutex
+	// rosters is GitHub's last list per team, shared by every pull
+	// request; bounded by maxRosters.
+	rosters map[string]*roster
+}
+
+// roster is a team's member list as GitHub last answered it.
+type roster struct {
+	// mu is held while the list is read, so that concurrent Gathers of
+	// several pull requests read a team once.
+	mu   sync.Mutex
+	read bool
+	last teamList
+}
+
+// teamList is one answer of GitHub's to a team's member list. Its map is
+// never changed once made, so copies share it.
+type teamList struct {
+	members map[string]bool // lower-cased logins
+	visible bool            // false: GitHub answered 404
+	readAt  time.Time
 }
 
 // NewTeamSource returns a TeamSource that reads through c.
@@ -107,7 +144,7 @@ func NewTeamSource(c *Client, opts TeamSourceOptions) *TeamSource {
 	if opts.MaxCalls <= 0 {
 		opts.MaxCalls = DefaultMaxMembershipCalls
 	}
-	return &TeamSource{c: c, teams: opts.Teams, ttl: opts.TTL, maxCalls: opts.MaxCalls, known: newMemberships(maxKnownMemberships)}
+	return &TeamSource{c: c, teams: opts.Teams, ttl: opts.TTL, maxCalls: opts.MaxCalls, rosters: map[string]*roster{}}
 }
 
 // Name returns TeamSourceName.
@@ -120,16 +157,17 @@ const (
 	rankAuthor
 )
 
-// membershipCheck is one (team, user) pair due for a check.
+// membershipCheck is one (team, user) pair due for an answer.
 type membershipCheck struct {
 	team, org, slug, user string
 	rank                  int
 	checked               bool // an earlier answer exists, only expired
 }
 
-// Gather returns one EventMembership event per membership it checked (see
-// TeamSource). The evidence must have a pull request snapshot for anyone
-// but voters and reviewers to be known; without one it returns nothing.
+// Gather returns one EventMembership event per membership due (see
+// TeamSource), each checked at the time its team's list was read. The
+// evidence must have a pull request snapshot for anyone but voters and
+// reviewers to be known; without one it returns nothing.
 func (s *TeamSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekeeper.Event, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("gathering team memberships: %w: nil evidence", gatekeeper.ErrInvalid)
@@ -144,87 +182,150 @@ func (s *TeamSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gat
 	now := s.c.clock.Now()
 	checks := s.due(ctx, ev, now)
 
+	// Teams in the order of their first due pair (budget order).
+	var order []string
+	byTeam := map[string][]membershipCheck{}
+	for _, mc := range checks {
+		if byTeam[mc.team] == nil {
+			order = append(order, mc.team)
+		}
+		byTeam[mc.team] = append(byTeam[mc.team], mc)
+	}
 	var events []gatekeeper.Event
 	calls, deferred := 0, 0
-	for _, mc := range checks {
-		// Another pull request's gather may have asked GitHub already.
-		if m, ok := s.known.get(mc.team, mc.user); ok && s.fresh(m, now) {
-			events = append(events, gatekeeper.Event{Name: EventMembership, Received: now, Key: key, Membership: &m})
+	for _, team := range order {
+		pairs := byTeam[team]
+		r, n, err := s.roster(ctx, pairs[0], now, s.maxCalls-calls)
+		calls += n
+		if errors.Is(err, errBudgetSpent) {
+			deferred += len(pairs)
 			continue
 		}
-		if calls >= s.maxCalls {
-			deferred++
-			continue
-		}
-		calls++
-		active, err := s.member(ctx, mc)
 		if err != nil {
-			return events, fmt.Errorf("checking membership of %s in %s: %w", mc.user, mc.team, err)
+			return events, fmt.Errorf("reading the members of %s: %w", team, err)
 		}
-		m := gatekeeper.Membership{Team: mc.team, User: mc.user, Active: active, CheckedAt: now}
-		s.known.put(m)
-		events = append(events, gatekeeper.Event{Name: EventMembership, Received: now, Key: key, Membership: &m})
+		for _, mc := range pairs {
+			m := gatekeeper.Membership{Team: team, User: mc.user, Active: r.has(mc.user), CheckedAt: r.readAt}
+			if old, ok := ev.Memberships[m.Key()]; ok && old.Active == m.Active && old.CheckedAt.Equal(m.CheckedAt) {
+				// The very answer the evidence holds (a 404 list
+				// standing longer than the TTL): nothing new.
+				continue
+			}
+			events = append(events, gatekeeper.Event{Name: EventMembership, Received: now, Key: key, Membership: &m})
+		}
 	}
 	if deferred > 0 {
 		s.c.log.LogAttrs(ctx, slog.LevelWarn, "team membership checks deferred to the next gather",
-			slog.String("pr", key.String()), slog.Int("due", calls+deferred), slog.Int("max_calls", s.maxCalls))
+			slog.String("pr", key.String()), slog.Int("deferred", deferred), slog.Int("max_calls", s.maxCalls))
 	}
 	return events, nil
 }
 
-// negativeTTLFactor is how many TTLs a "not a member" answer stands. A
-// stale "no" only makes a role wait (someone just added to a team is
-// recognised later), while a stale "yes" would let a person who left the
-// team pass the gate; and GitHub's 404 carries no ETag, so each re-check
-// of a "no" costs rate limit where an unchanged "yes" is a free 304.
+// has reports whether user is on the list.
+func (l teamList) has(user string) bool { return l.members[strings.ToLower(user)] }
+
+// negativeTTLFactor is how many TTLs GitHub's 404 for a team's list (the
+// team does not exist, or the token cannot see it: nobody holds its role)
+// stands. A 404 carries no ETag, so each re-read costs rate limit, where
+// an unchanged list is a free 304; a stale "nobody" only makes a role wait.
 const negativeTTLFactor = 3
 
 // fresh reports whether m may stand at now without asking GitHub again.
 func (s *TeamSource) fresh(m gatekeeper.Membership, now time.Time) bool {
-	ttl := s.ttl
-	if !m.Active {
-		ttl *= negativeTTLFactor
-	}
-	return now.Sub(m.CheckedAt) < ttl
+	return now.Sub(m.CheckedAt) < s.ttl
 }
 
-// maxKnownMemberships bounds the shared membership answers: a hundred
-// people in a few dozen teams fit many times over.
-const maxKnownMemberships = 20000
+// maxRosters bounds the team lists kept: a policy names a handful.
+const maxRosters = 256
 
-// memberships is a bounded map of membership answers by team and user,
-// safe for concurrent use. When full, it forgets the oldest answer (which
-// is then asked again: the safe direction).
-type memberships struct {
-	mu  sync.Mutex
-	max int
-	m   map[string]gatekeeper.Membership
-}
+// maxRosterPages bounds the pages of one team's list (100 members a page):
+// a release role held by more than 1,000 people is no release role. Past
+// it the read fails rather than answer from part of the list.
+const maxRosterPages = 10
 
-func newMemberships(max int) *memberships {
-	return &memberships{max: max, m: map[string]gatekeeper.Membership{}}
-}
+// errBudgetSpent: the Gather's calls are spent; the team waits for the
+// next Gather.
+var errBudgetSpent = errors.New("membership budget spent")
 
-func (k *memberships) get(team, user string) (gatekeeper.Membership, bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	m, ok := k.m[gatekeeper.Membership{Team: team, User: user}.Key()]
-	return m, ok
-}
-
-func (k *memberships) put(m gatekeeper.Membership) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if len(k.m) >= k.max {
-		oldest := ""
-		for key, v := range k.m {
-			if oldest == "" || v.CheckedAt.Before(k.m[oldest].CheckedAt) {
-				oldest = key
+// roster returns mc.team's list as of a read younger than the TTL (three
+// TTLs for a 404), reading it from GitHub when there is none, spending at
+// most budget calls; n is the calls made.
+func (s *TeamSource) roster(ctx context.Context, mc membershipCheck, now time.Time, budget int) (l teamList, n int, err error) {
+	s.mu.Lock()
+	r := s.rosters[mc.team]
+	if r == nil {
+		if len(s.rosters) >= maxRosters {
+			for k := range s.rosters { // forget one: it is read again, the safe direction
+				delete(s.rosters, k)
+				break
 			}
 		}
-		delete(k.m, oldest)
+		r = &roster{}
+		s.rosters[mc.team] = r
 	}
-	k.m[m.Key()] = m
+	s.mu.Unlock()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ttl := s.ttl
+	if !r.last.visible {
+		ttl *= negativeTTLFactor
+	}
+	if r.read && now.Sub(r.last.readAt) < ttl && !r.last.readAt.After(now) {
+		return r.last, 0, nil
+	}
+	members, visible, n, err := s.list(ctx, mc.org, mc.slug, budget)
+	if err != nil {
+		return teamList{}, n, err
+	}
+	r.read, r.last = true, teamList{members: members, visible: visible, readAt: now}
+	return r.last, n, nil
+}
+
+// list reads the member list of org/slug, page by page (each page a
+// conditional GET: unchanged, a free 304). A 404 is an empty, invisible
+// list, not an error.
+func (s *TeamSource) list(ctx context.Context, org, slug string, budget int) (members map[string]bool, visible bool, n int, err error) {
+	members = map[string]bool{}
+	opts := &github.TeamListTeamMembersOptions{Role: "all", ListOptions: github.ListOptions{PerPage: perPage}}
+	for pages := 1; ; pages++ {
+		if n >= budget {
+			return nil, false, n, errBudgetSpent
+		}
+		var page []*github.User
+		var next int
+		n++
+		err := s.c.do(ctx, EndpointListTeamMembers, failOnLimits, func(gh *github.Client) (*github.Response, error) {
+			var resp *github.Response
+			var err error
+			page, resp, err = gh.Teams.ListTeamMembersBySlug(ctx, org, slug, opts)
+			if resp != nil {
+				next = resp.NextPage
+			}
+			return resp, err
+		})
+		if notFound(err) {
+			return map[string]bool{}, false, n, nil
+		}
+		if err != nil {
+			return nil, false, n, err
+		}
+		for _, u := range page {
+			if login := u.GetLogin(); login != "" {
+				members[strings.ToLower(login)] = true
+			}
+		}
+		if next == 0 {
+			return members, true, n, nil
+		}
+		if next <= opts.Page {
+			return nil, false, n, fmt.Errorf("pagination did not end after page %d", max(opts.Page, 1))
+		}
+		if pages >= maxRosterPages {
+			return nil, false, n, fmt.Errorf("more than %d members (%d pages): a partial list is no answer", maxRosterPages*perPage, maxRosterPages)
+		}
+		opts.Page = next
+	}
 }
 
 // due lists the (team, user) pairs to check, in budget order.
@@ -321,22 +422,4 @@ func (s *TeamSource) teamList(ctx context.Context) []string {
 		out = append(out, t)
 	}
 	return out
-}
-
-// member asks GitHub whether mc.user is an active member of mc.team.
-func (s *TeamSource) member(ctx context.Context, mc membershipCheck) (bool, error) {
-	var m *github.Membership
-	err := s.c.do(ctx, EndpointGetTeamMembership, failOnLimits, func(gh *github.Client) (*github.Response, error) {
-		var resp *github.Response
-		var err error
-		m, resp, err = gh.Teams.GetTeamMembershipBySlug(ctx, mc.org, mc.slug, mc.user)
-		return resp, err
-	})
-	if notFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return m.GetState() == "active", nil
 }

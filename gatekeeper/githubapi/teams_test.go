@@ -3,29 +3,38 @@ package githubapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
 )
 
-// Membership bodies in the documented shape of GET
-// /orgs/{org}/teams/{team_slug}/memberships/{username} (OpenAPI schema
-// "team-membership"; no recorded response is published).
-const (
-	activeMember     = `{"url":"https://api.github.com/teams/1/memberships/alice","role":"member","state":"active"}`
-	activeMaintainer = `{"url":"https://api.github.com/teams/2/memberships/Codertocat","role":"maintainer","state":"active"}`
-	pendingMember    = `{"url":"https://api.github.com/teams/1/memberships/bob","role":"member","state":"pending"}`
-)
-
-func membershipRoute(team, user string) string {
-	org, slug, _ := strings.Cut(team, "/")
-	return "GET /orgs/" + org + "/teams/" + slug + "/memberships/" + user
+// membersBody is a page of GET /orgs/{org}/teams/{team_slug}/members in
+// the documented shape (OpenAPI schema "simple-user", trimmed): the team's
+// active members, those of its child teams included, pending invitations
+// not.
+func membersBody(logins ...string) string {
+	var users []string
+	for i, l := range logins {
+		users = append(users, fmt.Sprintf(`{"login":%q,"id":%d,"node_id":"MDQ6VXNlcjE=","url":"https://api.github.com/users/%s","type":"User","site_admin":false}`, l, i+1, l))
+	}
+	return "[" + strings.Join(users, ",") + "]"
 }
+
+func membersRoute(team string) string {
+	org, slug, _ := strings.Cut(team, "/")
+	return "GET /orgs/" + org + "/teams/" + slug + "/members"
+}
+
+// membersRequest is the request path of a team's first page.
+func membersRequest(team string) string { return membersRoute(team) + "?per_page=100&role=all" }
 
 // peopleEvidence is fixturePR's evidence with people around it: alice
 // approved the head, bob voted GO on it, Codertocat wrote it; carol
@@ -67,24 +76,27 @@ func olderHeadReviews() []gatekeeper.Review {
 	}
 }
 
+// The teams of the tests below: alice and gus are on sre's list; bob's
+// invitation to sre is pending, so GitHub does not list him; Codertocat
+// is on qa's list.
+const sre, qa = "octo-org/sre", "octo-org/qa"
+
+func scriptTeams(gh *fakeGitHub) {
+	gh.on(membersRoute(sre), jsonReply(http.StatusOK, membersBody("alice", "gus")))
+	gh.on(membersRoute(qa), jsonReply(http.StatusOK, membersBody("Codertocat")))
+}
+
 func TestTeamSourceGather(t *testing.T) {
 	t.Parallel()
-	const sre, qa = "octo-org/sre", "octo-org/qa"
 	teams := func() []string { return []string{sre, qa, "not a team", sre, "octo-org/..", "octo-org/../admin?x"} }
-	// Never-checked pairs in budget order: reviewer, voter, author; each
-	// person's teams by name.
-	allPairs := []string{
-		membershipRoute(qa, "alice"), membershipRoute(sre, "alice"),
-		membershipRoute(qa, "bob"), membershipRoute(sre, "bob"),
-		membershipRoute(qa, "Codertocat"), membershipRoute(sre, "Codertocat"),
-	}
 	m := func(team, user string, active bool) gatekeeper.Membership {
 		return gatekeeper.Membership{Team: team, User: user, Active: active, CheckedAt: testEpoch}
 	}
+	// Teams in budget order (the team of the first never-checked pair:
+	// reviewer alice, qa before sre by name), people in that order too.
 	allAnswers := []gatekeeper.Membership{
-		m(qa, "alice", false), m(sre, "alice", true),
-		m(qa, "bob", false), m(sre, "bob", false),
-		m(qa, "Codertocat", true), m(sre, "Codertocat", false),
+		m(qa, "alice", false), m(qa, "bob", false), m(qa, "Codertocat", true),
+		m(sre, "alice", true), m(sre, "bob", false), m(sre, "Codertocat", false),
 	}
 	checked := func(ago time.Duration, ms ...gatekeeper.Membership) map[string]gatekeeper.Membership {
 		out := map[string]gatekeeper.Membership{}
@@ -105,11 +117,11 @@ func TestTeamSourceGather(t *testing.T) {
 		wantTeams map[string]any
 	}{
 		{
-			// alice's sre membership is active, bob's is a pending
-			// invitation, Codertocat maintains qa, the rest are 404.
-			name:  "active, pending and 404",
+			// One list per team, whoever is asked about; bob's pending
+			// invitation is no membership.
+			name:  "one list per team",
 			teams: teams,
-			want:  allPairs,
+			want:  []string{membersRequest(qa), membersRequest(sre)},
 			wantM: allAnswers,
 			wantTeams: map[string]any{
 				sre: map[string]any{"alice": true, "bob": false, "Codertocat": false},
@@ -117,61 +129,48 @@ func TestTeamSourceGather(t *testing.T) {
 			},
 		},
 		{
-			name:  "checks younger than the TTL are skipped, expired ones go last",
+			name:  "answers younger than the TTL are not given again; a team with none due is not read",
 			teams: teams,
 			change: func(ev *gatekeeper.Evidence) {
-				ev.Memberships = checked(9*time.Minute, m(sre, "alice", true), m(qa, "alice", false), m(qa, "bob", false))
-				for k, v := range checked(10*time.Minute, m(sre, "Codertocat", true)) {
+				ev.Memberships = checked(9*time.Minute, m(qa, "alice", false), m(qa, "bob", false), m(qa, "Codertocat", true))
+				for k, v := range checked(10*time.Minute, m(sre, "Codertocat", false)) {
 					ev.Memberships[k] = v
 				}
 			},
-			want:  []string{membershipRoute(sre, "bob"), membershipRoute(qa, "Codertocat"), membershipRoute(sre, "Codertocat")},
-			wantM: []gatekeeper.Membership{m(sre, "bob", false), m(qa, "Codertocat", true), m(sre, "Codertocat", false)},
+			want:  []string{membersRequest(sre)},
+			wantM: []gatekeeper.Membership{m(sre, "alice", true), m(sre, "bob", false), m(sre, "Codertocat", false)},
 		},
 		{
-			name:     "budget spent on never-checked pairs first",
+			name:     "budget spent on teams with never-checked people first",
 			teams:    teams,
-			maxCalls: 3,
+			maxCalls: 1,
 			change: func(ev *gatekeeper.Evidence) {
-				ev.Memberships = checked(time.Hour, m(sre, "alice", true))
+				ev.Memberships = checked(time.Hour, m(qa, "alice", false), m(qa, "bob", false), m(qa, "Codertocat", true))
 			},
-			want:  []string{membershipRoute(qa, "alice"), membershipRoute(qa, "bob"), membershipRoute(sre, "bob")},
-			wantM: []gatekeeper.Membership{m(qa, "alice", false), m(qa, "bob", false), m(sre, "bob", false)},
+			want:  []string{membersRequest(sre)},
+			wantM: []gatekeeper.Membership{m(sre, "alice", true), m(sre, "bob", false), m(sre, "Codertocat", false)},
 		},
 		{
 			// gus's change request on the older head still blocks, so
-			// his role is checked like a head reviewer's; hal approved
-			// since his request and ivy's request was dismissed, so
-			// neither matters.
+			// his role is answered for like a head reviewer's; hal
+			// approved since his request and ivy's request was
+			// dismissed, so neither matters.
 			name:  "changes requested on an older commit",
 			teams: func() []string { return []string{sre} },
 			change: func(ev *gatekeeper.Evidence) {
 				ev.Reviews = append(ev.Reviews, olderHeadReviews()...)
 			},
-			want: []string{
-				membershipRoute(sre, "alice"), membershipRoute(sre, "gus"),
-				membershipRoute(sre, "bob"), membershipRoute(sre, "Codertocat"),
-			},
+			want:  []string{membersRequest(sre)},
 			wantM: []gatekeeper.Membership{m(sre, "alice", true), m(sre, "gus", true), m(sre, "bob", false), m(sre, "Codertocat", false)},
 			wantTeams: map[string]any{
 				sre: map[string]any{"alice": true, "bob": false, "Codertocat": false, "gus": true},
 			},
 		},
 		{
-			name:     "changes requested on an older commit rank with head reviewers",
-			teams:    func() []string { return []string{sre} },
-			maxCalls: 2,
-			change: func(ev *gatekeeper.Evidence) {
-				ev.Reviews = append(ev.Reviews, olderHeadReviews()...)
-			},
-			want:  []string{membershipRoute(sre, "alice"), membershipRoute(sre, "gus")},
-			wantM: []gatekeeper.Membership{m(sre, "alice", true), m(sre, "gus", true)},
-		},
-		{
 			// erin's NOGO on the older head stands across the push, so
 			// her roles matter; so do those of ivy, who tries to lift
 			// it, and of jon, who lifts nobody's on the head.
-			name:  "a standing NOGO's author and the lifters are checked whatever the head",
+			name:  "a standing NOGO's author and the lifters are answered for whatever the head",
 			teams: func() []string { return []string{sre} },
 			change: func(ev *gatekeeper.Evidence) {
 				pushed := testEpoch.Add(-time.Hour)
@@ -181,11 +180,19 @@ func TestTeamSourceGather(t *testing.T) {
 					gatekeeper.Comment{ID: 15, User: "jon", Body: "/lift @kim fixed", CreatedAt: pushed.Add(3 * time.Minute)},
 				)
 			},
-			want: []string{
-				membershipRoute(sre, "alice"), membershipRoute(sre, "bob"), membershipRoute(sre, "erin"),
-				membershipRoute(sre, "ivy"), membershipRoute(sre, "jon"), membershipRoute(sre, "Codertocat"),
-			},
+			want:  []string{membersRequest(sre)},
 			wantM: []gatekeeper.Membership{m(sre, "alice", true), m(sre, "bob", false), m(sre, "erin", false), m(sre, "ivy", false), m(sre, "jon", false), m(sre, "Codertocat", false)},
+		},
+		{
+			// GitHub answers 404 for a team that does not exist or
+			// that the token cannot see: nobody holds its role.
+			name:  "a team GitHub does not show is nobody",
+			teams: func() []string { return []string{"octo-org/secret"} },
+			want:  []string{membersRequest("octo-org/secret")},
+			wantM: []gatekeeper.Membership{m("octo-org/secret", "alice", false), m("octo-org/secret", "bob", false), m("octo-org/secret", "Codertocat", false)},
+			wantTeams: map[string]any{
+				"octo-org/secret": map[string]any{"alice": false, "bob": false, "Codertocat": false},
+			},
 		},
 		{
 			name:  "no teams in the policy",
@@ -204,10 +211,7 @@ func TestTeamSourceGather(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			gh := newFakeGitHub(t, "")
-			gh.on(membershipRoute(sre, "alice"), jsonReply(http.StatusOK, activeMember))
-			gh.on(membershipRoute(sre, "bob"), jsonReply(http.StatusOK, pendingMember))
-			gh.on(membershipRoute(qa, "Codertocat"), jsonReply(http.StatusOK, activeMaintainer))
-			gh.on(membershipRoute(sre, "gus"), jsonReply(http.StatusOK, activeMember))
+			scriptTeams(gh)
 			obs := &observed{}
 			s := NewTeamSource(newTestClient(t, gh.URL, newFakeTime(), obs, testRetry()),
 				TeamSourceOptions{Teams: tt.teams, MaxCalls: tt.maxCalls})
@@ -247,17 +251,157 @@ func TestTeamSourceGather(t *testing.T) {
 				}
 			}
 			for _, call := range obs.list() {
-				if !strings.HasPrefix(call, EndpointGetTeamMembership+" ") {
-					t.Errorf("observed %q, want only %s calls", call, EndpointGetTeamMembership)
+				if !strings.HasPrefix(call, EndpointListTeamMembers+" ") {
+					t.Errorf("observed %q, want only %s calls", call, EndpointListTeamMembers)
 				}
 			}
 		})
 	}
 }
 
+// TestTeamRosterFollowsChanges: a team's list is read once per TTL for
+// every pull request, conditionally. Within the TTL the last answer
+// stands (shared); after it, GitHub's 304 keeps it at no rate limit, a
+// person removed from the team stops counting and one added starts
+// counting. A 404 (the team hidden) is nobody, and is asked again after
+// three TTLs.
+func TestTeamRosterFollowsChanges(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	gh.on(membersRoute(sre),
+		jsonReply(http.StatusOK, membersBody("alice", "gus"), "ETag", `"v1"`),
+		jsonReply(http.StatusNotModified, "", "ETag", `"v1"`),
+		jsonReply(http.StatusOK, membersBody("gus", "Bob"), "ETag", `"v2"`), // alice removed, bob added
+		jsonReply(http.StatusNotFound, `{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}`),
+		jsonReply(http.StatusOK, membersBody("alice"), "ETag", `"v3"`),
+	)
+	tm, obs := newFakeTime(), &observed{}
+	s := NewTeamSource(newTestClient(t, gh.URL, tm, obs, testRetry()),
+		TeamSourceOptions{Teams: func() []string { return []string{sre} }})
+
+	// active gathers pull request number (its own evidence, as the store
+	// keeps it) and returns who holds the sre role among alice, bob and
+	// Codertocat.
+	evs := map[int]*gatekeeper.Evidence{}
+	active := func(number int) map[string]bool {
+		t.Helper()
+		ev := evs[number]
+		if ev == nil {
+			ev = peopleEvidence()
+			pr := *ev.PR
+			pr.Key.Number = number
+			ev.PR, ev.Key = &pr, pr.Key
+			evs[number] = ev
+		}
+		events, err := s.Gather(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			ev.Apply(e)
+		}
+		out := map[string]bool{}
+		for _, m := range ev.Memberships {
+			if m.Active {
+				out[m.User] = true
+			}
+		}
+		return out
+	}
+	step := func(name string, number int, want map[string]bool, wantCalls []string) {
+		t.Helper()
+		before := len(obs.list())
+		got := active(number)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: role holders (-want +got):\n%s", name, diff)
+		}
+		if diff := cmp.Diff(wantCalls, obs.list()[before:], cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: calls (-want +got):\n%s", name, diff)
+		}
+	}
+	alice := map[string]bool{"alice": true}
+	step("first read", 1, alice, []string{"list_team_members 200"})
+	for n := 2; n <= 20; n++ {
+		step("another pull request within the TTL", n, alice, nil)
+	}
+	tm.Sleep(context.Background(), DefaultMembershipTTL)
+	step("after the TTL, unchanged", 1, alice, []string{"list_team_members 304"})
+	if h := gh.served()[1].Header.Get("If-None-Match"); h != `"v1"` {
+		t.Errorf("the re-read sent If-None-Match %q, want the list's ETag", h)
+	}
+	tm.Sleep(context.Background(), DefaultMembershipTTL-time.Second)
+	step("alice removed, within the TTL: the last answer stands", 2, alice, nil)
+	tm.Sleep(context.Background(), time.Second)
+	step("alice removed and bob added, after the TTL", 2, map[string]bool{"bob": true}, []string{"list_team_members 200"})
+	step("the same answer for another pull request", 3, map[string]bool{"bob": true}, nil)
+	tm.Sleep(context.Background(), DefaultMembershipTTL)
+	step("the team hidden from the token: nobody", 3, map[string]bool{}, []string{"list_team_members 404"})
+	tm.Sleep(context.Background(), 2*DefaultMembershipTTL)
+	step("a 404 stands three TTLs", 4, map[string]bool{}, nil)
+	tm.Sleep(context.Background(), DefaultMembershipTTL)
+	step("after three TTLs it is asked again", 4, alice, []string{"list_team_members 200"})
+}
+
+// TestTeamRosterPages: a list of several pages is read to its end; logins
+// compare as GitHub's do, whatever their case; a list longer than
+// maxRosterPages pages is an error, never a partial answer.
+func TestTeamRosterPages(t *testing.T) {
+	t.Parallel()
+	page := func(gh *fakeGitHub, n int, body string, last bool) {
+		r := jsonReply(http.StatusOK, body)
+		if !last {
+			r = withLink(r, gh.URL+fmt.Sprintf("orgs/octo-org/teams/sre/members?per_page=100&role=all&page=%d", n+1))
+		}
+		route := membersRoute(sre)
+		if n > 1 {
+			route += fmt.Sprintf("?page=%d", n)
+		}
+		gh.on(route, r)
+	}
+	t.Run("two pages", func(t *testing.T) {
+		t.Parallel()
+		gh := newFakeGitHub(t, "")
+		page(gh, 1, membersBody("gus"), false)
+		page(gh, 2, membersBody("ALICE"), true)
+		s := NewTeamSource(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()),
+			TeamSourceOptions{Teams: func() []string { return []string{sre} }})
+		got, err := s.Gather(context.Background(), peopleEvidence())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(gh.served()); n != 2 {
+			t.Errorf("%d requests, want 2 pages", n)
+		}
+		for _, e := range got {
+			if want := e.Membership.User == "alice"; e.Membership.Active != want {
+				t.Errorf("%s: active %v, want %v", e.Membership.User, e.Membership.Active, want)
+			}
+		}
+	})
+	t.Run("too many pages", func(t *testing.T) {
+		t.Parallel()
+		gh := newFakeGitHub(t, "")
+		for n := 1; n <= maxRosterPages+1; n++ {
+			page(gh, n, membersBody(fmt.Sprintf("user%d", n)), false)
+		}
+		s := NewTeamSource(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()),
+			TeamSourceOptions{Teams: func() []string { return []string{sre} }})
+		got, err := s.Gather(context.Background(), peopleEvidence())
+		if err == nil || !strings.Contains(err.Error(), "partial list") {
+			t.Errorf("Gather error %v, want a partial list refused", err)
+		}
+		if len(got) != 0 {
+			t.Errorf("%d memberships from a partial list", len(got))
+		}
+		if n := len(gh.served()); n != maxRosterPages {
+			t.Errorf("%d requests, want %d pages", n, maxRosterPages)
+		}
+	})
+}
+
 func TestTeamSourceErrors(t *testing.T) {
 	t.Parallel()
-	teams := func() []string { return []string{"octo-org/sre"} }
+	teams := func() []string { return []string{qa, sre} }
 	tests := []struct {
 		name        string
 		script      func(gh *fakeGitHub)
@@ -268,19 +412,19 @@ func TestTeamSourceErrors(t *testing.T) {
 		wantRequests int
 	}{
 		{
-			name: "server error after one answer",
+			name: "server error after one team",
 			script: func(gh *fakeGitHub) {
-				gh.on(membershipRoute("octo-org/sre", "alice"), jsonReply(http.StatusOK, activeMember))
-				gh.on(membershipRoute("octo-org/sre", "bob"), jsonReply(http.StatusBadGateway, serverErrorBody))
+				gh.on(membersRoute(qa), jsonReply(http.StatusOK, membersBody("Codertocat")))
+				gh.on(membersRoute(sre), jsonReply(http.StatusBadGateway, serverErrorBody))
 			},
-			wantInError:  "checking membership of bob in octo-org/sre",
-			wantUsers:    []string{"alice"},
+			wantInError:  "reading the members of octo-org/sre",
+			wantUsers:    []string{"alice", "bob", "Codertocat"},
 			wantRequests: 1 + 2, // MaxAttempts is 2 below
 		},
 		{
 			name: "rate limit fails at once",
 			script: func(gh *fakeGitHub) {
-				gh.on(membershipRoute("octo-org/sre", "alice"), jsonReply(http.StatusForbidden, primaryLimitBody,
+				gh.on(membersRoute(qa), jsonReply(http.StatusForbidden, primaryLimitBody,
 					"X-RateLimit-Remaining", "0", "X-RateLimit-Reset", unix(10*time.Minute)))
 			},
 			wantErr:      ErrRateLimited,
@@ -289,10 +433,10 @@ func TestTeamSourceErrors(t *testing.T) {
 		{
 			name: "forbidden is no answer",
 			script: func(gh *fakeGitHub) {
-				gh.on(membershipRoute("octo-org/sre", "alice"), jsonReply(http.StatusForbidden,
+				gh.on(membersRoute(qa), jsonReply(http.StatusForbidden,
 					`{"message":"Resource protected by organization SAML enforcement."}`))
 			},
-			wantInError:  "checking membership of alice in octo-org/sre",
+			wantInError:  "reading the members of octo-org/qa",
 			wantRequests: 1,
 		},
 	}
@@ -345,5 +489,42 @@ func TestTeamSourceRejectsBadEvidence(t *testing.T) {
 	}
 	if n := len(gh.served()); n != 0 {
 		t.Errorf("server got %d requests, want none", n)
+	}
+}
+
+// TestTeamRosterConcurrentGathers: the Gathers of many pull requests at
+// once read each team's list once, and all see it (run with -race).
+func TestTeamRosterConcurrentGathers(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	scriptTeams(gh)
+	s := NewTeamSource(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()),
+		TeamSourceOptions{Teams: func() []string { return []string{sre, qa} }})
+	var wg sync.WaitGroup
+	for n := 1; n <= 16; n++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev := peopleEvidence()
+			pr := *ev.PR
+			pr.Key.Number = n
+			ev.PR, ev.Key = &pr, pr.Key
+			got, err := s.Gather(context.Background(), ev)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for _, e := range got {
+				m := e.Membership
+				if want := (m.Team == sre && m.User == "alice") || (m.Team == qa && m.User == "Codertocat"); m.Active != want {
+					t.Errorf("#%d: %s in %s active %v, want %v", n, m.User, m.Team, m.Active, want)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if diff := cmp.Diff([]string{membersRequest(qa), membersRequest(sre)}, gh.paths(),
+		cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }
