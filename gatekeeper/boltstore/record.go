@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -34,9 +35,11 @@ type recordReq struct {
 // Record waiting, runs them in order in one write transaction, and fsyncs
 // once for all of them. While one group commits the next one gathers, so a
 // lone Record waits for nothing but its own fsync, and under load the cost
-// of the fsync is shared. Within a group each pull request's evidence is
-// decoded once, every apply runs on it in turn, and it is encoded once, so
-// a burst of webhooks about the same pull request (the daily release) costs
+// of the fsync is shared. Before it takes a group the loop yields to the
+// goroutines ready to run, so that the handlers already under way join it
+// rather than wait for the next commit. Within a group each pull request's
+// evidence is decoded once, every apply runs on it in turn, and it is
+// encoded once, so a burst of webhooks about the same pull request (the daily release) costs
 // one read-modify-write, not one per webhook.
 //
 // If the group's transaction fails, each of its Records runs again in a
@@ -81,6 +84,18 @@ func (s *Store) Record(ctx context.Context, delivery string, keys []gatekeeper.P
 func (s *Store) commitLoop() {
 	defer close(s.stopped)
 	for first := range s.requests {
+		// The send that woke this loop made it the next goroutine to
+		// run, ahead of every other one ready to run: on one processor
+		// (GOMAXPROCS=1, the pinned server) it would commit the first
+		// Record alone while the handlers behind it, some of them about
+		// to call Record, wait; a few connections then cycle with the
+		// loop in groups of one or two, and the rest, woken by the
+		// network poller into the scheduler's global queue, wait
+		// hundreds of milliseconds. Yielding once lets every goroutine
+		// ready to run go first, so their Records join this group. A
+		// lone Record loses nothing: with nothing else ready, Gosched
+		// returns at once.
+		runtime.Gosched()
 		group := []*recordReq{first}
 	gather:
 		for len(group) < s.maxBatch {

@@ -885,3 +885,54 @@ func TestOlderFormatEvidence(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupTakesRecordsReadyToRun starts sixteen Records at once on one
+// processor (the pinned server's case): they must share commits. Before
+// the commit loop yielded, the first Record's request woke the loop, which
+// the scheduler ran next, ahead of the fifteen other Records ready to run:
+// it committed a group of one, and each Record after it paid its own
+// commit (sixteen commits), while Records whose connections were parked
+// waited behind the ones cycling with the loop.
+func TestGroupTakesRecordsReadyToRun(t *testing.T) {
+	s := openTest(t, gatekeeper.SystemClock{}).(*Store)
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Record(ctx, "d-0", []gatekeeper.PullKey{keyA}, logged("d-0")); err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	genBefore, _, err := s.Generation(ctx, keyA)
+	if err != nil {
+		t.Fatalf("Generation: %v", err)
+	}
+
+	// Without fsync a commit never blocks in the kernel long enough for
+	// the runtime to hand the processor to another thread meanwhile (a
+	// slow fsync would, and mask the order asked for here).
+	s.db.NoSync = true
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const n = 16
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for i := 1; i <= n; i++ {
+		d := fmt.Sprintf("d-%d", i)
+		go func() {
+			<-start
+			errs <- s.Record(ctx, d, []gatekeeper.PullKey{keyA}, logged(d))
+		}()
+	}
+	close(start)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+	}
+
+	// Each group raises keyA's generation by one.
+	genAfter, _, err := s.Generation(ctx, keyA)
+	if err != nil {
+		t.Fatalf("Generation: %v", err)
+	}
+	if groups := genAfter - genBefore; groups > 2 {
+		t.Errorf("%d Records ready to run at once took %d commits, want at most 2 (the first, and one for the rest)", n, groups)
+	}
+}

@@ -18,7 +18,11 @@
 //
 // Each round loads every target in turn; the figures printed are the
 // medians over the rounds. -figures appends them, one "name value" a line,
-// to a file that test/benchtable turns into the issue 10 table.
+// to a file that test/benchtable turns into the issue 10 table. -profile
+// writes each server's CPU profile into a folder; with LOADRUN_TRACE=1 in
+// the environment also its runtime trace (TARGET.trace, each request a
+// task), for go tool trace: what the servers do is the same either way,
+// though tracing slows them down.
 package main
 
 import (

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strings"
 	"syscall"
@@ -41,6 +42,17 @@ func serveOne(target, policies, profile string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+		if os.Getenv("LOADRUN_TRACE") != "" {
+			tf, err := os.Create(filepath.Join(profile, target+".trace"))
+			if err != nil {
+				return err
+			}
+			defer tf.Close()
+			if err := trace.Start(tf); err != nil {
+				return err
+			}
+			defer trace.Stop()
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -92,6 +104,16 @@ func serveOne(target, policies, profile string) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
+	}
+	if profile != "" && os.Getenv("LOADRUN_TRACE") != "" {
+		// Each request a task: go tool trace tells the handler's own
+		// time from the time a request waited to be read.
+		inner := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, task := trace.NewTask(r.Context(), "request")
+			defer task.End()
+			inner.ServeHTTP(w, r.WithContext(ctx))
+		})
 	}
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
