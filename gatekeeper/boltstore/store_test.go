@@ -776,19 +776,7 @@ func TestOlderFormatEvidence(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	old := &gatekeeper.Evidence{Key: keyA, Version: 7}
-	for i := range gatekeeper.MaxLog + 3 {
-		old.Apply(gatekeeper.Event{Name: "status", Delivery: fmt.Sprintf("old-%d", i), Received: time.Unix(int64(i), 0).UTC(), Key: keyA})
-	}
-	old.Apply(gatekeeper.Event{Name: "pull_request.opened", Received: time.Unix(900, 0).UTC(), Key: keyA,
-		PullRequest: &gatekeeper.PullRequest{Key: keyA, State: "open", BaseRef: "master", HeadSHA: "abc", UpdatedAt: time.Unix(900, 0).UTC()}})
-	data, err := json.Marshal(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(data), `"log":[{"delivery":"old-4"`) {
-		t.Fatalf("the older format holds the log inline: %.200s", data)
-	}
+	old, data := storetest.OlderFormat(t, keyA)
 	// keyB as a file of a version before versions were kept apart.
 	oldB := &gatekeeper.Evidence{Key: keyB, Version: 3, Log: []gatekeeper.LogEntry{{Delivery: "b-1", Event: "status", At: time.Unix(5, 0).UTC()}}}
 	dataB, err := json.Marshal(oldB)
@@ -818,20 +806,27 @@ func TestOlderFormatEvidence(t *testing.T) {
 	}
 	db.Close()
 
-	s, err = Open(path)
-	if err != nil {
-		t.Fatalf("reopening: %v", err)
-	}
-	defer s.Close()
-	for _, want := range []*gatekeeper.Evidence{old, oldB} {
-		got, err := s.Evidence(ctx, want.Key)
+	// reopen opens the file again and reads both pull requests' evidence
+	// through the store.
+	reopen := func(what string) {
+		t.Helper()
+		s, err = Open(path)
 		if err != nil {
-			t.Fatalf("Evidence(%s): %v", want.Key, err)
+			t.Fatalf("reopening: %v", err)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("older-format evidence of %s read (-want +got):\n%s", want.Key, diff)
+		opened := s
+		t.Cleanup(func() { opened.Close() })
+		for _, want := range []*gatekeeper.Evidence{old, oldB} {
+			got, err := s.Evidence(ctx, want.Key)
+			if err != nil {
+				t.Fatalf("Evidence(%s): %v", want.Key, err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("evidence of %s %s (-want +got):\n%s", want.Key, what, diff)
+			}
 		}
 	}
+	reopen("in the older format, read")
 	// The next write rewrites it in the new format.
 	next := gatekeeper.Event{Name: "status", Delivery: "new-1", Received: time.Unix(1000, 0).UTC(), Key: keyA}
 	for _, key := range []gatekeeper.PullKey{keyA, keyB} {
@@ -870,20 +865,7 @@ func TestOlderFormatEvidence(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	s, err = Open(path)
-	if err != nil {
-		t.Fatalf("reopening: %v", err)
-	}
-	defer s.Close()
-	for _, want := range []*gatekeeper.Evidence{old, oldB} {
-		got, err := s.Evidence(ctx, want.Key)
-		if err != nil {
-			t.Fatalf("Evidence(%s): %v", want.Key, err)
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("evidence of %s rewritten and read (-want +got):\n%s", want.Key, diff)
-		}
-	}
+	reopen("rewritten and read")
 }
 
 // TestGroupTakesRecordsReadyToRun starts sixteen Records at once on one

@@ -520,19 +520,7 @@ func TestOlderFormatEvidence(t *testing.T) {
 	prefix := newPrefix()
 	s := open(t, srv, WithPrefix(prefix))
 	defer s.Close()
-	old := &gatekeeper.Evidence{Key: keyA, Version: 7}
-	for i := range gatekeeper.MaxLog + 3 {
-		old.Apply(gatekeeper.Event{Name: "status", Delivery: fmt.Sprintf("old-%d", i), Received: time.Unix(int64(i), 0).UTC(), Key: keyA})
-	}
-	old.Apply(gatekeeper.Event{Name: "pull_request.opened", Received: time.Unix(900, 0).UTC(), Key: keyA,
-		PullRequest: &gatekeeper.PullRequest{Key: keyA, State: "open", BaseRef: "master", HeadSHA: "abc", UpdatedAt: time.Unix(900, 0).UTC()}})
-	data, err := json.Marshal(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(data), `"log":[{"delivery":"old-4"`) {
-		t.Fatalf("the older format holds the log inline: %.200s", data)
-	}
+	old, data := storetest.OlderFormat(t, keyA)
 	field := keyA.String()
 	if err := s.rdb.Set(ctx, s.key("ev", field), data, 0).Err(); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,4 +155,26 @@ func testLog(t *testing.T, open Opener) {
 		}
 		seen[l.Delivery] = true
 	}
+}
+
+// OlderFormat returns evidence of key as stores wrote it before the log was
+// kept apart: past a full log of status entries and a pull request, and
+// its JSON, the log inline. The stores' migration tests write these bytes
+// straight into their storage and read them back through the store.
+func OlderFormat(t *testing.T, key gatekeeper.PullKey) (*gatekeeper.Evidence, []byte) {
+	t.Helper()
+	old := &gatekeeper.Evidence{Key: key, Version: 7}
+	for i := range gatekeeper.MaxLog + 3 {
+		old.Apply(gatekeeper.Event{Name: "status", Delivery: fmt.Sprintf("old-%d", i), Received: time.Unix(int64(i), 0).UTC(), Key: key})
+	}
+	old.Apply(gatekeeper.Event{Name: "pull_request.opened", Received: time.Unix(900, 0).UTC(), Key: key,
+		PullRequest: &gatekeeper.PullRequest{Key: key, State: "open", BaseRef: "master", HeadSHA: "abc", UpdatedAt: time.Unix(900, 0).UTC()}})
+	data, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"log":[{"delivery":"old-4"`) {
+		t.Fatalf("the older format holds the log inline: %.200s", data)
+	}
+	return old, data
 }
