@@ -3,6 +3,7 @@ package githubapi
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -101,8 +102,10 @@ type mergedListing struct {
 	readAt time.Time
 	// commits is the comparison the listing was read for.
 	commits map[string]bool
-	// byMerge is the merged pull requests found, by merge commit.
-	byMerge map[string]gatekeeper.MergedPull
+	// byMerge is the merged pull requests found, by merge commit: more
+	// than one can share one (GitHub names a commit pushed to the head
+	// branch as the merge of every pull request whose head it is).
+	byMerge map[string][]gatekeeper.MergedPull
 }
 
 // maxListings bounds the listings kept: one per release branch.
@@ -220,9 +223,9 @@ func (s *MergedSource) listed(ctx context.Context, key gatekeeper.PullKey, headR
 // by number.
 func (l *mergedListing) pick(commits map[string]bool) []gatekeeper.MergedPull {
 	out := []gatekeeper.MergedPull{}
-	for sha, p := range l.byMerge {
+	for sha, ps := range l.byMerge {
 		if commits[sha] {
-			out = append(out, p)
+			out = append(out, ps...)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
@@ -321,8 +324,9 @@ func (s *MergedSource) compare(ctx context.Context, key gatekeeper.PullKey, base
 }
 
 // merged lists the closed pull requests into headRef, newest update first,
-// and keeps those whose merge commit is in commits, by merge commit.
-func (s *MergedSource) merged(ctx context.Context, key gatekeeper.PullKey, headRef string, commits map[string]bool, oldest time.Time) (map[string]gatekeeper.MergedPull, error) {
+// and keeps those whose merge commit is in commits, by merge commit (all
+// of them: two can share one).
+func (s *MergedSource) merged(ctx context.Context, key gatekeeper.PullKey, headRef string, commits map[string]bool, oldest time.Time) (map[string][]gatekeeper.MergedPull, error) {
 	stopBefore := time.Time{}
 	if !oldest.IsZero() {
 		stopBefore = oldest.Add(-mergeSlack)
@@ -331,7 +335,7 @@ func (s *MergedSource) merged(ctx context.Context, key gatekeeper.PullKey, headR
 		State: "closed", Base: headRef, Sort: "updated", Direction: "desc",
 		ListOptions: github.ListOptions{PerPage: perPage},
 	}
-	out := map[string]gatekeeper.MergedPull{}
+	out := map[string][]gatekeeper.MergedPull{}
 	for pages := 1; ; pages++ {
 		var page []*github.PullRequest
 		var next int
@@ -355,7 +359,12 @@ func (s *MergedSource) merged(ctx context.Context, key gatekeeper.PullKey, headR
 			}
 			// The list endpoint has merged_at, not merged.
 			if p.MergedAt != nil && commits[p.GetMergeCommitSHA()] {
-				out[p.GetMergeCommitSHA()] = mergedPull(p, key)
+				sha := p.GetMergeCommitSHA()
+				if !slices.ContainsFunc(out[sha], func(m gatekeeper.MergedPull) bool { return m.Number == p.GetNumber() }) {
+					// (a pull request updated while the pages are read can
+					// appear on two of them: once is enough)
+					out[sha] = append(out[sha], mergedPull(p, key))
+				}
 			}
 		}
 		if done {

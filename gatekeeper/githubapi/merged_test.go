@@ -522,3 +522,25 @@ func TestMergedSourceListingNotSharedAcrossBranches(t *testing.T) {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 }
+
+// TestMergedSourceSharedMergeCommit: two merged pull requests GitHub gives
+// the same merge_commit_sha (a commit pushed to the head branch that is
+// the head of both) are both listed: keyed by merge commit, one would
+// hide the other, and an unlinked one would pass unchecked.
+func TestMergedSourceSharedMergeCommit(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	serveRelease(t, gh)
+	twin := recordedPull(t, map[string]any{"number": 21, "title": "Same head", "merge_commit_sha": "3333333333333333333333333333333333333333",
+		"body": "", "head.ref": "same-head", "user.login": "dev-bob"})
+	gh.on(pullsRoute, jsonReply(http.StatusOK, "["+strings.Join([]string{pull19(t), pull18(t), twin, recordedPull(t, nil), pull16(t)}, ",")+"]"))
+	s := NewMergedSource(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()), MergedSourceOptions{})
+	got, err := s.Gather(context.Background(), releaseEvidence())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(append([]gatekeeper.MergedPull{}, wantMerged...), gatekeeper.MergedPull{Number: 21, Title: "Same head", Author: "dev-bob", HeadRef: "same-head"})
+	if diff := cmp.Diff(want, mergedOf(t, got)); diff != "" {
+		t.Errorf("merged pulls (-want +got):\n%s", diff)
+	}
+}
