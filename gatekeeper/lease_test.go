@@ -2,6 +2,8 @@ package gatekeeper_test
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
+	"github.com/releasegate/gatekeeper/gatekeeper/boltstore"
 	"github.com/releasegate/gatekeeper/gatekeeper/gatekeepertest"
 )
 
@@ -216,5 +219,91 @@ func TestReplicasNeverEvaluateOnePullAtOnce(t *testing.T) {
 	recs, err := store.Decisions(context.Background(), key, 1)
 	if err != nil || len(recs) != 1 || recs[0].Decision.State != gatekeeper.Failure {
 		t.Errorf("latest decision %+v (%v), want the last event's failure", recs, err)
+	}
+}
+
+// losingLeaser is a Leaser whose lease is gone (taken over) once lost is
+// set: Renew reports false and Acquire refuses.
+type losingLeaser struct {
+	gatekeeper.Leaser
+	lost atomic.Bool
+}
+
+func (l *losingLeaser) Acquire(ctx context.Context, k gatekeeper.PullKey, owner string, ttl time.Duration) (uint64, bool, error) {
+	if l.lost.Load() {
+		return 0, false, nil
+	}
+	return l.Leaser.Acquire(ctx, k, owner, ttl)
+}
+
+func (l *losingLeaser) Renew(ctx context.Context, k gatekeeper.PullKey, owner string, token uint64, ttl time.Duration) (bool, error) {
+	if l.lost.Load() {
+		return false, nil
+	}
+	return l.Leaser.Renew(ctx, k, owner, token, ttl)
+}
+
+// flakySettler is a store whose first Settle fails (Redis briefly away)
+// and, meanwhile, the lease is taken over.
+type flakySettler struct {
+	*boltstore.Store
+	leaser  *losingLeaser
+	settles atomic.Int64
+}
+
+func (f *flakySettler) Settle(ctx context.Context, k gatekeeper.PullKey, st gatekeeper.Settlement) (*gatekeeper.Evidence, bool, error) {
+	if f.settles.Add(1) == 1 {
+		f.leaser.lost.Store(true)
+		return nil, false, errors.New("connection refused")
+	}
+	return f.Store.Settle(ctx, k, st)
+}
+
+// TestDryRunRecordRetryChecksTheLease: a dry run records its evaluation in
+// the single write that settles the post, asked again while the store is
+// briefly away; a replica that lost its lease in those seconds must not
+// record on the retry.
+func TestDryRunRecordRetryChecksTheLease(t *testing.T) {
+	t.Parallel()
+	bs, err := boltstore.Open(filepath.Join(t.TempDir(), "gate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bs.Close() })
+	leaser := &losingLeaser{Leaser: gatekeepertest.NewStore(gatekeeper.SystemClock{})}
+	store := &flakySettler{Store: bs, leaser: leaser}
+	obs := &leaseCounter{}
+	svc, err := gatekeeper.New(gatekeeper.Options{
+		Store: store, Leaser: leaser, Publisher: gatekeepertest.NewPublisher(true), Evaluator: &labelEvaluator{}, Observer: obs,
+		Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}, PublicURL: "https://gate.example/", Debounce: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if out, err := svc.Accept(context.Background(), opened(head, t0)); err != nil || out != gatekeeper.Accepted {
+		t.Fatalf("Accept = %s, %v", out, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for obs.lost.Load() == 0 && store.settles.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the record was neither retried nor refused")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	recs, err := bs.Decisions(context.Background(), key, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 0 {
+		t.Errorf("recorded %+v after losing the lease", recs)
+	}
+	if obs.lost.Load() == 0 {
+		t.Error("the lost lease was not counted")
 	}
 }

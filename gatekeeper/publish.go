@@ -496,17 +496,14 @@ func (s *Service) publish(ctx context.Context, c conclusion) (pub *PublishedStat
 //
 // withEvaluation (a dry run's post, publish kept no outbox) records the
 // evaluation in the same write: what the sources gathered and the decision,
-// right after checking the lease, as record does. It is only asked of a
-// Settler, whose write is all or nothing, so that asking again never
-// applies half of it twice.
+// right after checking the lease (before each attempt), as record does. It
+// is only asked of a Settler, whose write is all or nothing, so that asking
+// again never applies half of it twice.
 func (s *Service) recordPosted(ctx context.Context, c conclusion, pub *PublishedStatus, withEvaluation bool) error {
 	st := Settlement{Apply: func(cur *Evidence) {
 		cur.Published, cur.Posting = pub, nil
 	}, Dequeue: !c.incomplete, Generation: c.gen}
 	if withEvaluation {
-		if err := s.fenced(ctx, "record"); err != nil {
-			return err
-		}
 		gathered := c.gathered
 		st.Apply = func(cur *Evidence) {
 			if gathered != nil {
@@ -520,6 +517,13 @@ func (s *Service) recordPosted(ctx context.Context, c conclusion, pub *Published
 	}
 	wait := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
+		if withEvaluation {
+			// Before every attempt: a replica that lost its lease while
+			// the store was away must not record on the retry.
+			if err := s.fenced(ctx, "record"); err != nil {
+				return err
+			}
+		}
 		_, _, err := s.settle(ctx, c.key, st)
 		if err == nil {
 			if withEvaluation && c.keep && s.o.Decided != nil {
