@@ -47,8 +47,8 @@ type TeamSourceOptions struct {
 	// conditionally (default DefaultMembershipTTL).
 	TTL time.Duration
 	// MaxCalls bounds the GitHub calls (list pages) of one Gather
-	// (default DefaultMaxMembershipCalls); see TeamSource for what
-	// happens past it.
+	// (default DefaultMaxMembershipCalls, at least maxRosterPages so that
+	// the longest list fits); see TeamSource for what happens past it.
 	MaxCalls int
 }
 
@@ -144,6 +144,9 @@ func NewTeamSource(c *Client, opts TeamSourceOptions) *TeamSource {
 	if opts.MaxCalls <= 0 {
 		opts.MaxCalls = DefaultMaxMembershipCalls
 	}
+	// A budget under one full list would never read a big team: its
+	// people would keep an expired answer while the source reports OK.
+	opts.MaxCalls = max(opts.MaxCalls, maxRosterPages)
 	return &TeamSource{c: c, teams: opts.Teams, ttl: opts.TTL, maxCalls: opts.MaxCalls, rosters: map[string]*roster{}}
 }
 

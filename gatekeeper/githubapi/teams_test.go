@@ -214,7 +214,11 @@ func TestTeamSourceGather(t *testing.T) {
 			scriptTeams(gh)
 			obs := &observed{}
 			s := NewTeamSource(newTestClient(t, gh.URL, newFakeTime(), obs, testRetry()),
-				TeamSourceOptions{Teams: tt.teams, MaxCalls: tt.maxCalls})
+				TeamSourceOptions{Teams: tt.teams})
+			if tt.maxCalls > 0 {
+				// under NewTeamSource's floor, to spend the budget on one-page lists
+				s.maxCalls = tt.maxCalls
+			}
 			if s.Name() != "github-teams" {
 				t.Errorf("Name() = %q, want github-teams", s.Name())
 			}
@@ -376,6 +380,25 @@ func TestTeamRosterPages(t *testing.T) {
 			if want := e.Membership.User == "alice"; e.Membership.Active != want {
 				t.Errorf("%s: active %v, want %v", e.Membership.User, e.Membership.Active, want)
 			}
+		}
+	})
+	t.Run("a budget under a full list still reads one", func(t *testing.T) {
+		t.Parallel()
+		gh := newFakeGitHub(t, "")
+		for n := 1; n <= maxRosterPages; n++ {
+			page(gh, n, membersBody(fmt.Sprintf("user%d", n), "ALICE"), n == maxRosterPages)
+		}
+		s := NewTeamSource(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()),
+			TeamSourceOptions{Teams: func() []string { return []string{sre} }, MaxCalls: 2})
+		got, err := s.Gather(context.Background(), peopleEvidence())
+		if err != nil {
+			t.Fatalf("Gather: %v", err)
+		}
+		if n := len(gh.served()); n != maxRosterPages {
+			t.Errorf("%d requests, want %d pages", n, maxRosterPages)
+		}
+		if len(got) == 0 {
+			t.Error("no memberships from a list of maxRosterPages pages")
 		}
 	})
 	t.Run("too many pages", func(t *testing.T) {
