@@ -93,6 +93,7 @@ var (
 	pullRoute       = regexp.MustCompile(`^` + repoPath + `/pulls/([0-9]+)$`)
 	reviewsRoute    = regexp.MustCompile(`^` + repoPath + `/pulls/([0-9]+)/reviews$`)
 	reviewRoute     = regexp.MustCompile(`^` + repoPath + `/pulls/([0-9]+)/reviews/([0-9]+)$`)
+	shaPattern      = regexp.MustCompile(`^[0-9a-f]{40}$`)
 	compareRoute    = regexp.MustCompile(`^` + repoPath + `/compare/([^/]+)\.\.\.([0-9a-f]{40})$`)
 	combinedRoute   = regexp.MustCompile(`^` + repoPath + `/commits/([0-9a-f]{40})/status$`)
 	listStatuses    = regexp.MustCompile(`^` + repoPath + `/commits/([0-9a-f]{40})/statuses$`)
@@ -191,11 +192,15 @@ func (f *fakeRepo) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if len(commits) == 0 {
 			status = "identical"
 		}
-		// base_commit is the base branch's tip, as GitHub resolves it.
+		// base_commit is the commit the base resolves to: a commit sha
+		// names itself (as on GitHub), a branch name its tip.
 		base := compareRoute.FindStringSubmatch(p)[1]
 		tip := f.tips[base]
 		if tip == "" && base == "master" {
 			tip = baseSHA
+		}
+		if shaPattern.MatchString(base) {
+			tip = base
 		}
 		var baseCommit any
 		if tip != "" {

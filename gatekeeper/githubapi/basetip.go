@@ -28,9 +28,9 @@ const EventBaseTip = "github.base_tip"
 // yet, or one of another branch after a retarget), when its last read is
 // older than MaxAge (the newest EventBaseTip entry in ev.Log, measured on
 // the Client's Clock), or when its last Gather failed. MergedSource, which
-// runs before it, returns the tip its comparison names as an EventBaseTip
-// too: after a comparison of a release pull request this source makes no
-// call. Otherwise it returns
+// runs before it, reads the same branch first (its comparison starts from
+// that commit) and returns it as an EventBaseTip too: after it, this
+// source makes no call. Otherwise it returns
 // nothing and makes no call. Rate limits are not waited for.
 type BaseTipSource struct {
 	c      *Client
@@ -67,24 +67,40 @@ func (s *BaseTipSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]
 	if !s.due(ev, base, now) {
 		return nil, nil
 	}
+	sha, err := s.c.branchTip(ctx, key, base)
+	if err != nil {
+		return nil, err
+	}
+	return []gatekeeper.Event{baseTipEvent(key, base, sha, now)}, nil
+}
+
+// branchTip reads the commit branch base of key's repository points at
+// (GET /repos/{o}/{r}/branches/{base}: a branch by name, never a tag
+// that shares it; conditional, so an unchanged tip is a free 304).
+func (c *Client) branchTip(ctx context.Context, key gatekeeper.PullKey, base string) (string, error) {
 	var b *github.Branch
-	err := s.c.do(ctx, EndpointGetBranch, failOnLimits, func(gh *github.Client) (*github.Response, error) {
+	err := c.do(ctx, EndpointGetBranch, failOnLimits, func(gh *github.Client) (*github.Response, error) {
 		var resp *github.Response
 		var err error
 		b, resp, err = gh.Repositories.GetBranch(ctx, key.Owner, key.Repo, base, 0)
 		return resp, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading the tip of %s in %s/%s: %w", base, key.Owner, key.Repo, err)
+		return "", fmt.Errorf("reading the tip of %s in %s/%s: %w", base, key.Owner, key.Repo, err)
 	}
 	sha := b.GetCommit().GetSHA()
 	if !isSHA(sha) {
-		return nil, fmt.Errorf("reading the tip of %s in %s/%s: github named no commit (%q)", base, key.Owner, key.Repo, sha)
+		return "", fmt.Errorf("reading the tip of %s in %s/%s: github named no commit (%q)", base, key.Owner, key.Repo, sha)
 	}
-	return []gatekeeper.Event{{
+	return sha, nil
+}
+
+// baseTipEvent is the EventBaseTip of branch base's tip sha, read now.
+func baseTipEvent(key gatekeeper.PullKey, base, sha string, now time.Time) gatekeeper.Event {
+	return gatekeeper.Event{
 		Name: EventBaseTip, Received: now, Key: key, SHA: sha,
 		BaseTip: &gatekeeper.BaseTip{Ref: base, SHA: sha, At: now, Source: "github"},
-	}}, nil
+	}
 }
 
 // due reports whether Gather should read the tip of base.

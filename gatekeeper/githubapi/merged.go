@@ -56,7 +56,10 @@ type MergedSourceOptions struct {
 
 // MergedSource lists the pull requests merged into a release pull request's
 // head branch since its base: the commits of
-// GET /repos/{o}/{r}/compare/{base_ref}...{head_sha} (100 a page), and the
+// GET /repos/{o}/{r}/compare/{base_tip}...{head_sha} (100 a page; base_tip
+// is the base branch's tip by GET /repos/{o}/{r}/branches/{base_ref}, so
+// that the comparison is between two commits and no tag named like the
+// branch can stand in for it), and the
 // closed pull requests into the head branch
 // (GET /repos/{o}/{r}/pulls?state=closed&base={head_ref}&sort=updated&direction=desc)
 // whose merge_commit_sha is one of those commits. Each becomes a
@@ -71,7 +74,8 @@ type MergedSourceOptions struct {
 // Without a pull request snapshot it does nothing: Source fetches one, and
 // the next evaluation reads the list.
 //
-// Budget: ceil(commits/100) compare calls plus at most MaxPullPages list
+// Budget: one branch read (conditional: an unchanged tip is a free 304),
+// ceil(commits/100) compare calls plus at most MaxPullPages list
 // calls. The listing stops early once pull requests were last updated a day
 // before the oldest compared commit (updated_at is never before merged_at).
 // A comparison with more than MaxCommits commits, or a listing that reaches
@@ -133,8 +137,7 @@ func (s *MergedSource) Name() string { return MergedSourceName }
 // EventMergedPulls event whose MergedPulls replaces the list, ordered by
 // number, received when the listing was read (see listed). An empty
 // comparison gives an empty list, not nil. Before it comes an EventBaseTip
-// with the base's tip the comparison names (GitHub's base_commit), read
-// now, when it names one.
+// with the base branch's tip the comparison starts from, read now.
 func (s *MergedSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekeeper.Event, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("gathering merged pull requests: %w: nil evidence", gatekeeper.ErrInvalid)
@@ -152,19 +155,17 @@ func (s *MergedSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]g
 		return nil, fmt.Errorf("gathering merged pull requests: %w pull request key %+v", gatekeeper.ErrInvalid, key)
 	}
 
-	commits, oldest, tip, err := s.compare(ctx, key, pr.BaseRef, pr.HeadSHA)
+	// The base branch's tip by the branch read (a tag of the same name
+	// cannot stand in for it), and the comparison between two commits,
+	// not names. BaseTipSource sees the tip and makes no call of its own.
+	tip, err := s.c.branchTip(ctx, key, pr.BaseRef)
 	if err != nil {
 		return nil, err
 	}
-	var events []gatekeeper.Event
-	if tip != "" {
-		// The comparison names the base branch's tip as GitHub has it
-		// now: the very answer BaseTipSource would read with another
-		// call (it sees this event and makes none).
-		events = append(events, gatekeeper.Event{
-			Name: EventBaseTip, Received: now, Key: key, SHA: tip,
-			BaseTip: &gatekeeper.BaseTip{Ref: pr.BaseRef, SHA: tip, At: now, Source: "github"},
-		})
+	events := []gatekeeper.Event{baseTipEvent(key, pr.BaseRef, tip, now)}
+	commits, oldest, err := s.compare(ctx, key, tip, pr.HeadSHA)
+	if err != nil {
+		return nil, err
 	}
 	list, readAt := []gatekeeper.MergedPull{}, now
 	if len(commits) > 0 {
@@ -262,17 +263,15 @@ func (s *MergedSource) due(ev *gatekeeper.Evidence, now time.Time) bool {
 	return true
 }
 
-// compare returns the set of commits on head and not on base, the oldest
-// committer date among them (zero when any commit lacks one, which turns
-// the early stop of merged off), and the base's tip the comparison names
-// (base_commit; "" when it names none).
-func (s *MergedSource) compare(ctx context.Context, key gatekeeper.PullKey, base, head string) (map[string]bool, time.Time, string, error) {
+// compare returns the set of commits on head and not on base (both commit
+// shas), and the oldest committer date among them (zero when any commit
+// lacks one, which turns the early stop of merged off).
+func (s *MergedSource) compare(ctx context.Context, key gatekeeper.PullKey, base, head string) (map[string]bool, time.Time, error) {
 	shas := map[string]bool{}
 	var oldest time.Time
 	dated := true
 	opts := &github.ListOptions{PerPage: perPage}
 	total := 0
-	tip := ""
 	for {
 		var comp *github.CommitsComparison
 		var next int
@@ -286,12 +285,9 @@ func (s *MergedSource) compare(ctx context.Context, key gatekeeper.PullKey, base
 			return resp, err
 		})
 		if err != nil {
-			return nil, time.Time{}, "", fmt.Errorf("comparing %s...%s in %s/%s (page %d): %w", base, shortSHA(head), key.Owner, key.Repo, max(opts.Page, 1), err)
+			return nil, time.Time{}, fmt.Errorf("comparing %s...%s in %s/%s (page %d): %w", shortSHA(base), shortSHA(head), key.Owner, key.Repo, max(opts.Page, 1), err)
 		}
 		total = comp.GetTotalCommits()
-		if sha := comp.GetBaseCommit().GetSHA(); tip == "" && isSHA(sha) {
-			tip = sha
-		}
 		for _, c := range comp.Commits {
 			if c.GetSHA() == "" {
 				continue
@@ -309,18 +305,18 @@ func (s *MergedSource) compare(ctx context.Context, key gatekeeper.PullKey, base
 			break
 		}
 		if next <= opts.Page {
-			return nil, time.Time{}, "", fmt.Errorf("comparing %s...%s in %s/%s: pagination did not end after page %d", base, shortSHA(head), key.Owner, key.Repo, max(opts.Page, 1))
+			return nil, time.Time{}, fmt.Errorf("comparing %s...%s in %s/%s: pagination did not end after page %d", shortSHA(base), shortSHA(head), key.Owner, key.Repo, max(opts.Page, 1))
 		}
 		opts.Page = next
 	}
 	if total > len(shas) {
-		return nil, time.Time{}, "", fmt.Errorf("comparing %s...%s in %s/%s: %d commits, more than the %d read (raise the commit limit)",
-			base, shortSHA(head), key.Owner, key.Repo, total, len(shas))
+		return nil, time.Time{}, fmt.Errorf("comparing %s...%s in %s/%s: %d commits, more than the %d read (raise the commit limit)",
+			shortSHA(base), shortSHA(head), key.Owner, key.Repo, total, len(shas))
 	}
 	if !dated {
 		oldest = time.Time{}
 	}
-	return shas, oldest, tip, nil
+	return shas, oldest, nil
 }
 
 // merged lists the closed pull requests into headRef, newest update first,

@@ -21,7 +21,9 @@ import (
 const (
 	releaseHead  = "5d1e0a1b2c3d4e5f60718293a4b5c6d7e8f90123"
 	mergedSHA17  = "18936fb4b760b985e35fae9aa953a349703a4c53" // the recording's merge_commit_sha
-	compareRoute = "GET /repos/sish8075/statistics-source/compare/main..." + releaseHead
+	mainTip      = "0ba5e00000000000000000000000000000000001" // the base branch's tip
+	branchRoute2 = "GET /repos/sish8075/statistics-source/branches/main"
+	compareRoute = "GET /repos/sish8075/statistics-source/compare/" + mainTip + "..." + releaseHead
 	pullsRoute   = "GET /repos/sish8075/statistics-source/pulls"
 )
 
@@ -89,18 +91,24 @@ var wantMerged = []gatekeeper.MergedPull{
 	}},
 }
 
+// serveMain answers the base branch's read: main is at mainTip.
+func serveMain(gh *fakeGitHub) {
+	gh.on(branchRoute2, jsonReply(http.StatusOK, `{"name":"main","commit":{"sha":"`+mainTip+`"},"protected":true}`))
+}
+
 func serveRelease(t *testing.T, gh *fakeGitHub) {
 	t.Helper()
+	serveMain(gh)
 	gh.on(compareRoute, jsonReply(http.StatusOK, commitsJSON(3, "1111111111111111111111111111111111111111", mergedSHA17, "3333333333333333333333333333333333333333")))
 	gh.on(pullsRoute, jsonReply(http.StatusOK, "["+strings.Join([]string{pull19(t), pull18(t), recordedPull(t, nil), pull16(t)}, ",")+"]"))
 }
 
 func mergedOf(t *testing.T, events []gatekeeper.Event) []gatekeeper.MergedPull {
 	t.Helper()
-	if len(events) != 1 {
-		t.Fatalf("Gather returned %d events, want 1", len(events))
+	if len(events) != 2 || events[0].Name != EventBaseTip || events[0].BaseTip.SHA != mainTip {
+		t.Fatalf("Gather returned %+v, want the base tip and the merged pulls", events)
 	}
-	e := events[0]
+	e := events[1]
 	if e.Name != EventMergedPulls || e.Key != releaseKey || e.SHA != releaseHead || !e.Received.Equal(testEpoch) || e.MergedPulls == nil {
 		t.Fatalf("event %+v: want %s for %s at %s, received now, with a list", e, EventMergedPulls, releaseKey, releaseHead)
 	}
@@ -129,10 +137,11 @@ func TestMergedSourceListsMergedPulls(t *testing.T) {
 	}
 
 	served := gh.served()
-	if len(served) != 2 {
-		t.Fatalf("server got %d requests, want compare and list: %v", len(served), gh.paths())
+	if len(served) != 3 {
+		t.Fatalf("server got %d requests, want branch, compare and list: %v", len(served), gh.paths())
 	}
 	wantQueries := []url.Values{
+		{},
 		{"per_page": {"100"}},
 		{"state": {"closed"}, "base": {"staging"}, "sort": {"updated"}, "direction": {"desc"}, "per_page": {"100"}},
 	}
@@ -142,7 +151,7 @@ func TestMergedSourceListsMergedPulls(t *testing.T) {
 			t.Errorf("request %d %s query (-want +got):\n%s", i, r.Path, diff)
 		}
 	}
-	if diff := cmp.Diff([]string{"compare_commits 200", "list_pulls 200"}, obs.list()); diff != "" {
+	if diff := cmp.Diff([]string{"get_branch 200", "compare_commits 200", "list_pulls 200"}, obs.list()); diff != "" {
 		t.Errorf("observed calls (-want +got):\n%s", diff)
 	}
 
@@ -155,7 +164,7 @@ func TestMergedSourceListsMergedPulls(t *testing.T) {
 		t.Errorf("input.links = %v, want two merged pulls, known", links)
 	}
 	again, err := s.Gather(context.Background(), ev)
-	if err != nil || again != nil || len(gh.served()) != 2 {
+	if err != nil || again != nil || len(gh.served()) != 3 {
 		t.Errorf("second Gather: %d events, error %v, %d requests in all; want nothing new", len(again), err, len(gh.served()))
 	}
 }
@@ -209,7 +218,7 @@ func TestMergedSourceWhenDue(t *testing.T) {
 			}
 			wantEvents, wantRequests := 0, 0
 			if tt.want {
-				wantEvents, wantRequests = 1, 2
+				wantEvents, wantRequests = 2, 3
 			}
 			if len(got) != wantEvents || len(gh.served()) != wantRequests {
 				t.Errorf("Gather: %d events, %d requests; want %d, %d", len(got), len(gh.served()), wantEvents, wantRequests)
@@ -293,6 +302,7 @@ func TestMergedSourcePages(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			gh := newFakeGitHub(t, "")
+			serveMain(gh)
 			tt.script(t, gh)
 			s := NewMergedSource(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()), MergedSourceOptions{})
 
@@ -307,7 +317,7 @@ func TestMergedSourcePages(t *testing.T) {
 			if diff := cmp.Diff(tt.want, list); diff != "" {
 				t.Errorf("merged pulls (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tt.wantPaths, gh.paths()); diff != "" {
+			if diff := cmp.Diff(append([]string{branchRoute2}, tt.wantPaths...), gh.paths()); diff != "" {
 				t.Errorf("requests (-want +got):\n%s", diff)
 			}
 		})
@@ -351,7 +361,7 @@ func TestMergedSourceErrors(t *testing.T) {
 		{
 			name:        "head commit unknown to GitHub",
 			script:      func(*testing.T, *fakeGitHub) {},
-			wantInError: "comparing main...5d1e0a1b2c3d in sish8075/statistics-source",
+			wantInError: "comparing 0ba5e0000000...5d1e0a1b2c3d in sish8075/statistics-source",
 		},
 		{
 			name: "rate limit fails at once",
@@ -368,6 +378,7 @@ func TestMergedSourceErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			gh := newFakeGitHub(t, "")
+			serveMain(gh)
 			tt.script(t, gh)
 			s := NewMergedSource(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()), tt.opts)
 
@@ -402,7 +413,7 @@ func TestMergedSourceSharesListing(t *testing.T) {
 	serveRelease(t, gh)
 	// The other release pull request's head has #17 and #18 merged, not
 	// the closed #19's test merge.
-	gh.on("GET /repos/sish8075/statistics-source/compare/main..."+other,
+	gh.on("GET /repos/sish8075/statistics-source/compare/"+mainTip+"..."+other,
 		jsonReply(http.StatusOK, commitsJSON(2, mergedSHA17, "3333333333333333333333333333333333333333")),
 		jsonReply(http.StatusOK, commitsJSON(3, mergedSHA17, "3333333333333333333333333333333333333333", "4444444444444444444444444444444444444444")))
 	tm, obs := newFakeTime(), &observed{}
@@ -419,10 +430,10 @@ func TestMergedSourceSharesListing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 1 || got[0].MergedPulls == nil {
-			t.Fatalf("Gather returned %+v, want one merged pulls event", got)
+		if len(got) != 2 || got[1].MergedPulls == nil {
+			t.Fatalf("Gather returned %+v, want the base tip and one merged pulls event", got)
 		}
-		return got[0]
+		return got[1]
 	}
 	calls := func() []string {
 		var out []string
@@ -444,12 +455,12 @@ func TestMergedSourceSharesListing(t *testing.T) {
 	if !shared.Received.Equal(testEpoch) {
 		t.Errorf("shared list received at %s, want when it was read (%s)", shared.Received, testEpoch)
 	}
-	if diff := cmp.Diff([]string{"compare_commits", "list_pulls", "compare_commits"}, calls()); diff != "" {
+	if diff := cmp.Diff([]string{"get_branch", "compare_commits", "list_pulls", "get_branch", "compare_commits"}, calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 	// A commit the listing was not read for: read again.
 	again := gather(21, other)
-	if diff := cmp.Diff([]string{"compare_commits", "list_pulls", "compare_commits", "compare_commits", "list_pulls"}, calls()); diff != "" {
+	if diff := cmp.Diff([]string{"get_branch", "compare_commits", "list_pulls", "get_branch", "compare_commits", "get_branch", "compare_commits", "list_pulls"}, calls()); diff != "" {
 		t.Errorf("calls after a merge since (-want +got):\n%s", diff)
 	}
 	if !again.Received.Equal(tm.Now()) {
@@ -459,24 +470,29 @@ func TestMergedSourceSharesListing(t *testing.T) {
 	// no longer shares it.
 	tm.Sleep(context.Background(), DefaultMergedMaxAge)
 	gather(20, releaseHead)
-	if n := len(calls()); n != 7 {
+	if n := len(calls()); n != 11 {
 		t.Errorf("after MaxAge: calls %v, want the listing read again", calls())
 	}
 }
 
-// TestMergedSourceBaseTipFromCompare: the comparison names the base's tip
-// (base_commit); the source returns it as the base branch's tip read now,
-// so that BaseTipSource, which sees it, makes no call of its own.
-func TestMergedSourceBaseTipFromCompare(t *testing.T) {
+// TestMergedSourceBaseTipFromBranch: a tag named like the base branch
+// (anyone with push rights can create tag "main") must not stand in for
+// it. By name, the comparison resolves "main" as git does, tag first, and
+// names the tag's old commit as base_commit; the source reads the branch
+// instead, returns its tip, and compares from that commit, so that a
+// PR-merge build of the old commit is not counted fresh and the commit
+// set is the branch's. BaseTipSource, which sees the tip, makes no call.
+func TestMergedSourceBaseTipFromBranch(t *testing.T) {
 	t.Parallel()
-	const tip = "0ba5e00000000000000000000000000000000001"
+	const tagged = "7a9000000000000000000000000000000000000f" // tag main: an old commit
 	gh := newFakeGitHub(t, "")
 	serveRelease(t, gh)
-	body := strings.Replace(commitsJSON(3, "1111111111111111111111111111111111111111", mergedSHA17, "3333333333333333333333333333333333333333"),
-		`{"status"`, `{"base_commit":{"sha":"`+tip+`"},"status"`, 1)
-	gh.on(compareRoute, jsonReply(http.StatusOK, body))
-	tm := newFakeTime()
-	c := newTestClient(t, gh.URL, tm, nil, testRetry())
+	gh.on("GET /repos/sish8075/statistics-source/compare/main..."+releaseHead, jsonReply(http.StatusOK,
+		strings.Replace(commitsJSON(4, "1111111111111111111111111111111111111111", mergedSHA17, "3333333333333333333333333333333333333333", "7777777777777777777777777777777777777777"),
+			`{"status"`, `{"base_commit":{"sha":"`+tagged+`"},"status"`, 1)))
+	gh.on(compareRoute, jsonReply(http.StatusOK, strings.Replace(commitsJSON(3, "1111111111111111111111111111111111111111", mergedSHA17, "3333333333333333333333333333333333333333"),
+		`{"status"`, `{"base_commit":{"sha":"`+mainTip+`"},"status"`, 1)))
+	c := newTestClient(t, gh.URL, newFakeTime(), nil, testRetry())
 	s := NewMergedSource(c, MergedSourceOptions{Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "main"}}})
 	ev := releaseEvidence()
 	got, err := s.Gather(context.Background(), ev)
@@ -486,9 +502,17 @@ func TestMergedSourceBaseTipFromCompare(t *testing.T) {
 	if len(got) != 2 || got[0].Name != EventBaseTip || got[1].Name != EventMergedPulls {
 		t.Fatalf("Gather returned %+v, want the base tip then the merged pulls", got)
 	}
-	want := gatekeeper.BaseTip{Ref: "main", SHA: tip, At: testEpoch, Source: "github"}
+	want := gatekeeper.BaseTip{Ref: "main", SHA: mainTip, At: testEpoch, Source: "github"}
 	if diff := cmp.Diff(want, *got[0].BaseTip); diff != "" {
 		t.Errorf("base tip (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantMerged, *got[1].MergedPulls); diff != "" {
+		t.Errorf("merged pulls (-want +got):\n%s", diff)
+	}
+	for _, p := range gh.paths() {
+		if strings.Contains(p, "/compare/") && !strings.Contains(p, "/compare/"+mainTip+"...") {
+			t.Errorf("compared by name: %s", p)
+		}
 	}
 	for _, e := range got {
 		ev.Apply(e)
@@ -517,7 +541,7 @@ func TestMergedSourceListingNotSharedAcrossBranches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := []string{"compare_commits 200", "list_pulls 200", "compare_commits 200", "list_pulls 200"}
+	want := []string{"get_branch 200", "compare_commits 200", "list_pulls 200", "get_branch 200", "compare_commits 200", "list_pulls 200"}
 	if diff := cmp.Diff(want, obs.list()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
