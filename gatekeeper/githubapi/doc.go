@@ -79,7 +79,8 @@
 //     or Pull requests: read; reactions and replies, written by the
 //     Responder (POST …/issues/comments/{id}/reactions,
 //     POST …/issues/{n}/comments): Issues: write or Pull requests: write.
-//   - compare, read by MergedSource (GET …/compare/{base}...{head}):
+//   - compare, read by MergedSource (GET …/compare/{base_tip}...{head},
+//     two commit shas) after the base branch (GET …/branches/{base}):
 //     Contents: read.
 //   - check runs, read by Source (GET …/commits/{sha}/check-runs): Checks:
 //     read; the head's combined status (GET …/commits/{sha}/status) and,
