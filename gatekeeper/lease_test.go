@@ -273,17 +273,10 @@ func TestDryRunRecordRetryChecksTheLease(t *testing.T) {
 	leaser := &losingLeaser{Leaser: gatekeepertest.NewStore(gatekeeper.SystemClock{})}
 	store := &flakySettler{Store: bs, leaser: leaser}
 	obs := &leaseCounter{}
-	svc, err := gatekeeper.New(gatekeeper.Options{
+	svc, stop := runService(t, gatekeeper.Options{
 		Store: store, Leaser: leaser, Publisher: gatekeepertest.NewPublisher(true), Evaluator: &labelEvaluator{}, Observer: obs,
 		Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}, PublicURL: "https://gate.example/", Debounce: -1,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
 	if out, err := svc.Accept(context.Background(), opened(head, t0)); err != nil || out != gatekeeper.Accepted {
 		t.Fatalf("Accept = %s, %v", out, err)
 	}
@@ -294,8 +287,7 @@ func TestDryRunRecordRetryChecksTheLease(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	cancel()
-	<-done
+	stop()
 	recs, err := bs.Decisions(context.Background(), key, 10)
 	if err != nil {
 		t.Fatal(err)

@@ -63,19 +63,27 @@ func startWith(t *testing.T, o gatekeeper.Options) *harness {
 	if o.Debounce == 0 {
 		o.Debounce = time.Millisecond
 	}
+	svc, stop := runService(t, o)
+	h := &harness{svc: svc, store: o.Store.(*gatekeepertest.Store), stop: stop}
+	h.pub, _ = o.Publisher.(*gatekeepertest.Publisher) // nil for a test's own Publisher
+	return h
+}
+
+// runService runs a Service on o until the returned stop is called or the
+// test ends; stop returns once Run has.
+func runService(t *testing.T, o gatekeeper.Options) (*gatekeeper.Service, func()) {
+	t.Helper()
 	svc, err := gatekeeper.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{svc: svc, store: o.Store.(*gatekeepertest.Store)}
-	h.pub, _ = o.Publisher.(*gatekeepertest.Publisher) // nil for a test's own Publisher
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
 	var once sync.Once
-	h.stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(h.stop)
-	return h
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return svc, stop
 }
 
 func (h *harness) accept(t *testing.T, e gatekeeper.Event) gatekeeper.Outcome {

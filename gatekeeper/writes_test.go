@@ -61,18 +61,12 @@ func firstEvaluation(t *testing.T, pub *gatekeepertest.Publisher) ([]string, *ga
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { bs.Close() }) // after the service has stopped (cleanups run last first)
 	store := &writeCounter{Store: bs}
-	svc, err := gatekeeper.New(gatekeeper.Options{
+	svc, stop := runService(t, gatekeeper.Options{
 		Store: store, Publisher: pub, Evaluator: gatekeepertest.NewEvaluator(gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"QA"}}, "rev1"),
 		Gated: gatekeeper.BranchPairs{{Head: "staging", Base: "master"}}, PublicURL: "https://gate.example/", Debounce: -1,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; bs.Close() })
 	if out, err := svc.Accept(context.Background(), opened(head, time.Now())); err != nil || out != gatekeeper.Accepted {
 		t.Fatalf("Accept = %s, %v", out, err)
 	}
@@ -90,8 +84,7 @@ func firstEvaluation(t *testing.T, pub *gatekeepertest.Publisher) ([]string, *ga
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	cancel()
-	<-done
+	stop()
 	ev, err := store.Evidence(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
