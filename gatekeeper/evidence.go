@@ -915,7 +915,8 @@ var phaseRank = map[string]int{"": 0, "QUEUED": 1, "STARTED": 2, "COMPLETED": 3,
 // A Verified b is Jenkins' REST API speaking: its facts replace the ones
 // held (claims' or an older read's), every claim is checked against them
 // (Claim.Disputes), and the image digest and chart version are taken from
-// the claims Jenkins does not contradict. Any other b is a claim (a
+// the claims Jenkins does not contradict that name the commit it built,
+// and from none when those disagree (Build.claimed). Any other b is a claim (a
 // notification or a report, e the event that brought it): it is recorded,
 // and it never changes facts Jenkins stated; it only asks for the build to
 // be read again (Recheck). Before any read, the claims are the facts, and
@@ -949,6 +950,7 @@ func (ev *Evidence) upsertBuild(b Build, e Event) {
 		claims := appendClaim(old.Claims, c)
 		*old = mergeClaim(*old, b)
 		old.Claims = claims
+		old.pickClaimed()
 		return
 	}
 	if i < 0 {
@@ -1009,44 +1011,44 @@ func (ev *Evidence) appendBuild(b Build) {
 	ev.Builds = slices.Delete(ev.Builds, drop, drop+1)
 }
 
-// appendClaim appends c, keeping at most maxClaims.
+// appendClaim appends c, keeping at most maxClaims. Past the bound it
+// drops the oldest claim that brings no image digest or chart version,
+// else the oldest whose values another claim kept also brings, else the
+// oldest: so that claims that disagree (Build.claimed) keep disagreeing,
+// and a flood of reports repeating one value cannot push out the one
+// report that said another.
 func appendClaim(list []Claim, c Claim) []Claim {
 	list = append(list, c)
-	if n := len(list); n > maxClaims {
-		list = append(list[:0:0], list[n-maxClaims:]...)
+	if len(list) <= maxClaims {
+		return list
 	}
-	return list
+	drop := slices.IndexFunc(list, func(x Claim) bool { return x.values() == claimedValues{} })
+	for i := 0; drop < 0 && i < len(list); i++ {
+		v := list[i].values()
+		if slices.ContainsFunc(list[i+1:], func(y Claim) bool { return y.values() == v }) {
+			drop = i
+		}
+	}
+	if drop < 0 {
+		drop = 0
+	}
+	return slices.Delete(slices.Clone(list), drop, drop+1)
 }
 
-// pickClaimed sets a read build's image digest and chart versions from the
-// newest claims that name them, are not disputed and were made for the
-// head Jenkins states (or name none). Before any read the claims' values
-// stand as they were merged.
+// pickClaimed sets the build's image digest and chart versions from its
+// claims (Build.claimed): once read, from the claims Jenkins does not
+// contradict that name the commit it built; before, from all of them; and
+// from none when they disagree. A build without claims keeps the values
+// it was given.
 func (b *Build) pickClaimed() {
 	if len(b.Claims) == 0 {
 		return // nothing claimed: the values as they were given
 	}
-	if !b.Verified {
-		if b.Gone {
-			b.ImageDigest, b.ChartVersion, b.BaseChartVersion = "", "", ""
-		}
-		return
+	v := claimedValues{}
+	if !b.Gone {
+		v, _ = b.claimed()
 	}
-	b.ImageDigest, b.ChartVersion, b.BaseChartVersion = "", "", ""
-	for _, c := range slices.Backward(b.Claims) {
-		if len(c.Disputes) > 0 || (c.HeadSHA != "" && c.HeadSHA != b.HeadSHA) {
-			continue
-		}
-		if b.ImageDigest == "" {
-			b.ImageDigest = c.ImageDigest
-		}
-		if b.ChartVersion == "" {
-			b.ChartVersion = c.ChartVersion
-		}
-		if b.BaseChartVersion == "" {
-			b.BaseChartVersion = c.BaseChartVersion
-		}
-	}
+	b.ImageDigest, b.ChartVersion, b.BaseChartVersion = v.ImageDigest, v.ChartVersion, v.BaseChartVersion
 }
 
 // keepReports returns the read b, with the reports it lacks but does not
