@@ -455,10 +455,21 @@ func (s *Source) baselineDue(ev *gatekeeper.Evidence, key gatekeeper.PullKey, no
 		return ref{}, false
 	}
 	folders := s.c.repos.Folders(key.Owner, key.Repo)
-	// The pull request's own job, when one is known, shows where its
-	// multibranch project really is.
+	// The pull request's own job, as Jenkins showed it, spells the
+	// folders as Jenkins does. Only a build Jenkins read (not one it
+	// said it does not have, not a claim: a notification's scm url
+	// places no job) of a job in the folders that place the repository
+	// counts, never a copy of the project elsewhere.
 	for _, b := range ev.Builds {
-		if names, _, ok := SplitJobURL(b.JobPath); ok && len(names) > 1 && samePull(b.Key, key) && b.Key.Number > 0 {
+		if !b.Verified || b.Gone || !b.Key.SamePull(key) {
+			continue
+		}
+		names, _, ok := SplitJobURL(b.JobPath)
+		if !ok || len(names) < 2 {
+			continue
+		}
+		if owner, repo, ok := s.c.repos.Repo(names[:len(names)-1]); ok &&
+			strings.EqualFold(owner, key.Owner) && strings.EqualFold(repo, key.Repo) {
 			folders = names[:len(names)-1]
 			break
 		}
