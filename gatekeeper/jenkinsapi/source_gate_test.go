@@ -3,6 +3,7 @@ package jenkinsapi
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -130,5 +131,167 @@ func TestBaselineIgnoresGoneOrForeignBuilds(t *testing.T) {
 				t.Errorf("another project's master job was asked %d times", n)
 			}
 		})
+	}
+}
+
+// forgedBuilds are notifications and reports a token holder makes up for
+// the gated job with build numbers above the real one's; Jenkins has none
+// of them.
+func forgedBuilds(tb testing.TB, withHead bool, numbers ...int) [][]byte {
+	tb.Helper()
+	var out [][]byte
+	for i, n := range numbers {
+		if withHead {
+			out = append(out, reportJSON(tb, func(r map[string]any) { r["build_number"] = n }))
+			continue
+		}
+		out = append(out, notificationJSON(tb, func(j, b map[string]any) {
+			delete(j, "url")
+			b["number"], b["queue_id"] = n, 7000+i
+			b["url"], b["full_url"] = prJob+"/"+itoa(n)+"/", "http://localhost:32769/"+prJob+"/"+itoa(n)+"/"
+		}))
+	}
+	return out
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestGatherReadsTheGatedBuildFirst is finding F12: made-up build numbers
+// above the real build's must not starve the real build of its Jenkins
+// read. One Gather reads the current head's build, and at most maxUnknown
+// builds whose head is not known.
+func TestGatherReadsTheGatedBuildFirst(t *testing.T) {
+	t.Parallel()
+	forged := []int{90001, 90002, 90003, 90004, 90005, 90006}
+	for _, tt := range []struct {
+		name string
+		// realReport: the real build #10 is known from a pipeline
+		// report with its head, else only from a notification (no head:
+		// a PR-merge notification's commit is the merge).
+		realReport bool
+		// forgedHead: the made-up builds claim the current head.
+		forgedHead bool
+	}{
+		{"real build's head reported, forged heads unknown", true, false},
+		{"real build's head unknown, forged claim the head", false, true},
+		{"both heads unknown", false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, s, _ := sourceFake(t, Options{})
+			f.serve("/"+prJob+"/api/json", prJobJSON(t))
+			b11 := fixtureMap(t, "build.api.json") // a build of another head
+			b11["number"] = 11
+			f.serve("/"+prJob+"/11/api/json", mustJSON(t, b11))
+			real := notificationJSON(t, nil)
+			if tt.realReport {
+				real = reportJSON(t, nil)
+			}
+			// The real build's notification came first, the made-up ones
+			// after it.
+			ev := pullEvidence(t, append([][]byte{real}, forgedBuilds(t, tt.forgedHead, forged...)...)...)
+			if len(ev.Builds) != 1+len(forged) {
+				t.Fatalf("%d builds known, want %d", len(ev.Builds), 1+len(forged))
+			}
+			events, err := s.Gather(context.Background(), ev)
+			if err != nil {
+				t.Fatalf("Gather: %v", err)
+			}
+			builds, _ := gathered(t, events)
+			if b, ok := builds[prNumber]; !ok || !b.Verified || b.HeadSHA != headSHA {
+				t.Fatalf("the real build #%d was not read in one Gather: %+v", prNumber, builds[prNumber])
+			}
+			unknown := 0
+			for _, n := range forged {
+				if f.count("/"+prJob+"/"+itoa(n)+"/api/json") > 0 && !tt.forgedHead {
+					unknown++
+				}
+			}
+			if unknown > maxUnknown {
+				t.Errorf("%d builds of an unknown head read in one Gather, want at most %d", unknown, maxUnknown)
+			}
+			for _, e := range events {
+				ev.Apply(e)
+			}
+			// A made-up build claimed for the head, higher-numbered and
+			// not read yet, is the newest build of the head until Jenkins
+			// says it has none (fail closed: pending, never a pass); the
+			// next Gathers read them, maxEnrich at a time.
+			for range (len(forged) + maxEnrich - 1) / maxEnrich {
+				events, err := s.Gather(context.Background(), ev)
+				if err != nil {
+					t.Fatalf("Gather: %v", err)
+				}
+				for _, e := range events {
+					ev.Apply(e)
+				}
+			}
+			if cur := ev.CurrentBuild(); cur == nil || cur.Number != prNumber || !cur.Verified {
+				t.Errorf("CurrentBuild = %+v, want the verified #%d", cur, prNumber)
+			}
+			for _, n := range forged {
+				if reads := f.count("/" + prJob + "/" + itoa(n) + "/api/json"); reads > 1 {
+					t.Errorf("made-up build %d read %d times", n, reads)
+				}
+			}
+		})
+	}
+}
+
+// TestGatherBacksOffGoneBuilds (F12): a build Jenkins answered 404 for is
+// not read again because it is claimed again, only after a back-off that
+// grows with the time it has been known and gone.
+func TestGatherBacksOffGoneBuilds(t *testing.T) {
+	t.Parallel()
+	f, s, clk := sourceFake(t, Options{})
+	const ghost = "/" + prJob + "/90001/api/json"
+	ev := pullEvidence(t, append([][]byte{notificationJSON(t, nil)}, forgedBuilds(t, false, 90001)...)...)
+	gather := func() {
+		t.Helper()
+		events, err := s.Gather(context.Background(), ev)
+		if err != nil {
+			t.Fatalf("Gather: %v", err)
+		}
+		for _, e := range events {
+			ev.Apply(e)
+		}
+	}
+	reclaim := func() {
+		t.Helper()
+		body := notificationJSON(t, func(j, b map[string]any) {
+			delete(j, "url")
+			b["number"], b["queue_id"], b["phase"] = 90001, clk.Now().Unix(), "FINALIZED"
+			b["url"], b["full_url"] = prJob+"/90001/", "http://localhost:32769/"+prJob+"/90001/"
+		})
+		e, err := ParseNotification(body, ParseOptions{}, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Apply(e)
+	}
+	// The claim came at testNow-1m: gone at testNow after 1m known, the
+	// next read is due 1m later (more than RecheckEvery), the one after
+	// that 2m later.
+	steps := []struct {
+		advance time.Duration
+		reads   int
+	}{
+		{0, 1},
+		{0, 1},                   // claimed again at once: not read
+		{DefaultRecheckEvery, 1}, // RecheckEvery is not the back-off
+		{time.Minute - DefaultRecheckEvery, 2},
+		{time.Minute, 2},
+		{time.Minute, 3},
+	}
+	for i, st := range steps {
+		clk.add(st.advance)
+		gather()
+		if n := f.count(ghost); n != st.reads {
+			t.Fatalf("step %d (%v): the gone build read %d times, want %d", i, clk.Now().Sub(testNow), n, st.reads)
+		}
+		reclaim()
+	}
+	if cur := ev.CurrentBuild(); cur == nil || cur.Number != prNumber {
+		t.Errorf("CurrentBuild = %+v, want #%d", cur, prNumber)
 	}
 }
