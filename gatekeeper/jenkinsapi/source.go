@@ -178,6 +178,12 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 			continue
 		}
 		current = current || isCurrent(b)
+		if b.Verified && !b.Key.Valid() && !b.Recheck {
+			// Jenkins' read placed its job in no repository (a copy of
+			// the project in another folder): it never counts, and is
+			// read again only when claimed again.
+			continue
+		}
 		if b.HeadSHA != "" && b.HeadSHA != head && !b.Recheck {
 			// An older head's: kept for the record only, unless a
 			// claim about it came since it was read (a build re-pinned

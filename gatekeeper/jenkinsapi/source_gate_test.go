@@ -23,7 +23,7 @@ const copyJob = "job/alice/job/Codertocat/job/Hello-World/job/PR-2-merge"
 // failed gated build stays the current one.
 func TestSourceCopyInAnotherFolderDoesNotCount(t *testing.T) {
 	t.Parallel()
-	f, s, _ := sourceFake(t, Options{})
+	f, s, clk := sourceFake(t, Options{})
 	f.serve(buildPath+"/api/json", withArtifacts(t, workflowRun(t, "FAILURE"), trivyArtifact))
 	copyRun := fixtureMapOf(t, withArtifacts(t, workflowRun(t, "SUCCESS"), trivyArtifact))
 	copyRun["number"] = 1000
@@ -65,6 +65,19 @@ func TestSourceCopyInAnotherFolderDoesNotCount(t *testing.T) {
 	in := gatekeeper.BuildInput(ev, gatekeeper.InputOptions{Now: testNow})
 	if in.Build == nil || in.Build.Result != "FAILURE" {
 		t.Errorf("input build %+v, want the gated build's FAILURE", in.Build)
+	}
+	// Jenkins placed the copy in no repository: it is not read again at
+	// every recheck (only when claimed again), the gated build is.
+	copyReads, realReads := f.count("/"+copyJob+"/1000/api/json"), f.count(buildPath+"/api/json")
+	clk.add(DefaultRecheckEvery)
+	if _, err := s.Gather(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("/" + copyJob + "/1000/api/json"); n != copyReads {
+		t.Errorf("the copy's build read %d more times", n-copyReads)
+	}
+	if n := f.count(buildPath + "/api/json"); n != realReads+1 {
+		t.Errorf("the gated build read %d more times, want 1", n-realReads)
 	}
 }
 
