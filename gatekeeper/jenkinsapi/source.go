@@ -154,7 +154,7 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 	var (
 		events  []gatekeeper.Event
 		errs    []error
-		current bool // a PR-merge build of the current head is known
+		current bool // Jenkins showed a PR-merge build of the current head
 	)
 	// Only a build Jenkins showed counts as the head's: a claim, however
 	// many, does not stop the lookup of the real one.
