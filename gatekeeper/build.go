@@ -87,7 +87,9 @@ type Build struct {
 	// or release-only release.
 	BaseChartVersion string `json:"base_chart_version,omitempty"`
 	// Missing names the reports Jenkins said it does not have for this
-	// build (ReportStages, ReportTests, ReportCoverage).
+	// build (ReportStages, ReportTests, ReportCoverage, and the Jenkins
+	// source's "vulnerabilities" for a finished build that archived no
+	// scan report). The policy fails on each rather than waiting for it.
 	Missing []string `json:"missing,omitempty"`
 	// Claims are the notifications and reports received about the build,
 	// oldest first, at most maxClaims.
