@@ -297,3 +297,31 @@ func prEvidence(b gatekeeper.Build) *gatekeeper.Evidence {
 	key := gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}
 	return &gatekeeper.Evidence{PR: &gatekeeper.PullRequest{Key: key, HeadSHA: headSHA}, Builds: []gatekeeper.Build{b}}
 }
+
+// TestBuildForHeadSkipsRefusedBuilds: when the notification of the
+// original build was lost, the lookup must find it, not stop at its newer
+// Replay (which would then be the only, and refused, build of the head).
+func TestBuildForHeadSkipsRefusedBuilds(t *testing.T) {
+	t.Parallel()
+	key := gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}
+	f, c := revisionClient(t)
+	jobJSON := fixtureMap(t, "job.api.json")
+	jobJSON["name"] = "PR-2-merge"
+	jobJSON["url"] = "http://localhost:32769/" + prJob + "/"
+	jobJSON["builds"] = []any{
+		map[string]any{"number": 11, "url": "http://localhost:32769/" + prJob + "/11/"},
+		map[string]any{"number": 10, "url": "http://localhost:32769/" + prJob + "/10/"},
+	}
+	f.serve("/"+prJob+"/api/json", mustJSON(t, jobJSON))
+	replay := runWith(t, prJob, prRevision(headSHA, baseSHA, true), headSHA, mergeSHA, replayCause())
+	replay["number"] = 11
+	f.serve("/"+prJob+"/11/api/json", mustJSON(t, replay))
+	serveRun(t, f, prJob, runWith(t, prJob, prRevision(headSHA, baseSHA, true), headSHA, mergeSHA))
+	got, err := c.BuildForHead(context.Background(), key, headSHA, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Number != 10 || got.Refused != "" {
+		t.Errorf("BuildForHead = #%d (refused %q), want #10", got.Number, got.Refused)
+	}
+}
