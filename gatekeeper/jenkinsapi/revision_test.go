@@ -3,6 +3,7 @@ package jenkinsapi
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -324,4 +325,39 @@ func TestBuildForHeadSkipsRefusedBuilds(t *testing.T) {
 	if got.Number != 10 || got.Refused != "" {
 		t.Errorf("BuildForHead = #%d (refused %q), want #10", got.Number, got.Refused)
 	}
+}
+
+// TestBuildTreeNamesEveryWireField: with a tree, Jenkins writes only the
+// fields named, so a field added to the wire types but not to buildTree
+// would silently always be empty.
+func TestBuildTreeNamesEveryWireField(t *testing.T) {
+	t.Parallel()
+	words := map[string]bool{}
+	for _, w := range strings.FieldsFunc(buildTree, func(r rune) bool { return r == ',' || r == '[' || r == ']' }) {
+		words[w] = true
+	}
+	seen := map[reflect.Type]bool{}
+	var walk func(reflect.Type, string)
+	walk = func(typ reflect.Type, path string) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Map {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || seen[typ] {
+			return
+		}
+		seen[typ] = true
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			// _class is written for every object whatever the tree.
+			if name != "_class" && !words[name] {
+				t.Errorf("buildTree does not name %s%s", path, name)
+			}
+			walk(f.Type, path+name+".")
+		}
+	}
+	walk(reflect.TypeOf(wireBuild{}), "")
 }
