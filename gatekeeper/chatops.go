@@ -22,9 +22,12 @@ const ViaSlack = "slack"
 // gatekeeper has posted its echo, a comment on the pull request, and
 // recorded that comment as the voter's (Comment.Via = ViaSlack, User the
 // mapped login, Command the one cast here). From then on it is that
-// comment, and counts exactly as the voter's own /go or /nogo comment
-// would: at the comment's time, on the head of that time, until the voter
-// votes again. The echo's body holds no command line, so the webhook
+// comment, and counts as the voter's own /go or /nogo comment would,
+// until the voter votes again, with one difference: it is cast on the head
+// the pull request had when the press was recorded (HeadSHA), not on the
+// head of the comment's time. The echo can come minutes later (GitHub
+// down or rate limited, the worker behind); a GO pressed while the
+// evidence of head A was shown never counts on a head B pushed meanwhile. The echo's body holds no command line, so the webhook
 // GitHub sends for it, which names the gatekeeper's own account as its
 // author, adds no vote of its own.
 type SlackVote struct {
@@ -37,6 +40,10 @@ type SlackVote struct {
 	SlackUser string    `json:"slack_user"`
 	Command   Command   `json:"command"`
 	At        time.Time `json:"at"`
+	// HeadSHA is the head the vote is cast on: the pull request's head
+	// when the press was recorded (applySlackVote); "" when no head was
+	// known then (the echo then places the vote by the press time).
+	HeadSHA string `json:"head_sha,omitempty"`
 	// CommentID is the echo comment, 0 until it was posted.
 	CommentID int64 `json:"comment_id,omitempty"`
 }
@@ -51,7 +58,8 @@ type SlackEcho struct {
 // echoed ones first: their comments are the record.
 const maxSlackVotes = 50
 
-// applySlackVote records a vote cast in Slack, once per id. A voter's
+// applySlackVote records a vote cast in Slack, once per id, on the head
+// the pull request has when it is recorded: the press's head. A voter's
 // newer vote replaces their vote still waiting for its echo: only each
 // person's latest vote counts, and so pending votes stay at most one per
 // person however often the buttons are pressed while GitHub is away.
@@ -60,6 +68,9 @@ func (ev *Evidence) applySlackVote(v SlackVote) {
 		if cur.ID == v.ID {
 			return
 		}
+	}
+	if v.HeadSHA == "" {
+		v.HeadSHA = ev.HeadSHA()
 	}
 	kept := ev.SlackVotes[:0]
 	for _, cur := range ev.SlackVotes {
@@ -112,8 +123,12 @@ func (ev *Evidence) PendingSlackVotes() []SlackVote {
 func EchoBody(v SlackVote) string {
 	var b strings.Builder
 	kind := strings.ToUpper(v.Command.Kind)
-	fmt.Fprintf(&b, "**%s** from @%s, cast in Slack (Slack user `%s`), recorded by the release gatekeeper as @%s's vote.",
-		kind, v.Voter, strings.ReplaceAll(v.SlackUser, "`", ""), v.Voter)
+	on := ""
+	if v.HeadSHA != "" {
+		on = " on head `" + shortHead(v.HeadSHA) + "`"
+	}
+	fmt.Fprintf(&b, "**%s** from @%s, cast in Slack (Slack user `%s`)%s, recorded by the release gatekeeper as @%s's vote.",
+		kind, v.Voter, strings.ReplaceAll(v.SlackUser, "`", ""), on, v.Voter)
 	if v.Command.Reason != "" {
 		b.WriteString("\n\nReason:\n")
 		for _, line := range strings.Split(v.Command.Reason, "\n") {
@@ -123,6 +138,15 @@ func EchoBody(v SlackVote) string {
 	}
 	b.WriteString("\n<sub>To change this vote, press GO or NOGO in Slack again, or comment /go, /nogo &lt;reason&gt; or /withdraw here yourself.</sub>")
 	return b.String()
+}
+
+// shortHead is the first 7 characters of a head sha, as GitHub shows it.
+func shortHead(sha string) string {
+	sha = strings.ReplaceAll(sha, "`", "")
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
 }
 
 // NewSlackVote builds the vote a Slack button or modal casts: kind "go" or

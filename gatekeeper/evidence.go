@@ -127,6 +127,10 @@ type Comment struct {
 	// is the vote cast, whatever the comment's text says. Webhooks and
 	// the comments list never change such a comment (see SlackVote).
 	Via string `json:"via,omitempty"`
+	// HeadSHA is, for an echo (Via ViaSlack), the head the vote was cast
+	// on: the head when the press was recorded (SlackVote.HeadSHA). It
+	// places the vote instead of the comment's time, which is the echo's.
+	HeadSHA string `json:"head_sha,omitempty"`
 	// Confirmed marks a comment whose author, command and time GitHub's
 	// REST API has shown (the comments list, or the single comment read
 	// back); Disputed, what it contradicts. Like Review.Confirmed.
