@@ -1196,11 +1196,14 @@ func (k PullKey) SamePull(o PullKey) bool {
 }
 
 // HeadAt returns the head the pull request had at t, or "" before the
-// first known head.
+// first known head. A head whose change has t's time is not yet the head
+// at t: GitHub's times have one second's resolution, and a vote in the
+// second of a push may have been cast before it, so it goes to the older
+// head (fail closed: the voter votes again).
 func (ev *Evidence) HeadAt(t time.Time) string {
 	sha := ""
 	for _, h := range ev.Heads {
-		if h.At.After(t) {
+		if !h.At.Before(t) {
 			break
 		}
 		sha = h.SHA
