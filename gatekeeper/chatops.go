@@ -40,9 +40,11 @@ type SlackVote struct {
 	SlackUser string    `json:"slack_user"`
 	Command   Command   `json:"command"`
 	At        time.Time `json:"at"`
-	// HeadSHA is the head the vote is cast on: the pull request's head
-	// when the press was recorded (applySlackVote); "" when no head was
-	// known then (the echo then places the vote by the press time).
+	// HeadSHA is the head the vote is cast on: the head the pressed
+	// button's message was about (SlackButtonValue), or else the pull
+	// request's head when the press was recorded (applySlackVote); ""
+	// when neither was known (the echo then places the vote by the press
+	// time).
 	HeadSHA string `json:"head_sha,omitempty"`
 	// CommentID is the echo comment, 0 until it was posted.
 	CommentID int64 `json:"comment_id,omitempty"`
@@ -59,6 +61,7 @@ type SlackEcho struct {
 const maxSlackVotes = 50
 
 // applySlackVote records a vote cast in Slack, once per id, on the head
+// its button named (the head its message was about), or else on the head
 // the pull request has when it is recorded: the press's head. A voter's
 // newer vote replaces their vote still waiting for its echo: only each
 // person's latest vote counts, and so pending votes stay at most one per
@@ -70,6 +73,7 @@ func (ev *Evidence) applySlackVote(v SlackVote) {
 		}
 	}
 	if v.HeadSHA == "" {
+		// The button named no head (an older message, the NOGO form).
 		v.HeadSHA = ev.HeadSHA()
 	}
 	kept := ev.SlackVotes[:0]
@@ -174,7 +178,10 @@ func NewSlackVote(id, slackUser, voter, kind, reason string, at time.Time) (Slac
 // SummaryRow is one open release pull request in the daily Go/NoGo
 // summary.
 type SummaryRow struct {
-	Key         PullKey  `json:"key"`
+	Key PullKey `json:"key"`
+	// HeadSHA is the head the row's decision is about: what its vote
+	// buttons vote on.
+	HeadSHA     string   `json:"head_sha,omitempty"`
 	Title       string   `json:"title"`
 	State       State    `json:"state"`
 	Description string   `json:"description"`
@@ -217,6 +224,7 @@ func (s *Service) Summary(ctx context.Context) ([]SummaryRow, error) {
 		if len(recs) > 0 {
 			d := recs[0]
 			row.State, row.Description, row.Reasons = d.Decision.State, d.Description, d.Decision.Reasons
+			row.HeadSHA = d.HeadSHA
 			for _, w := range d.Decision.Waiting {
 				for _, p := range missingPrefixes {
 					if strings.HasPrefix(w, p) {
@@ -249,7 +257,8 @@ func (s *Service) Claim(ctx context.Context, id string) (bool, error) {
 
 // The Block Kit ids the Slack messages and the NOGO modal carry, and the
 // interaction endpoint reads back. A button's value is the pull request
-// key (owner/repo#number); the modal's private_metadata is the same key.
+// key and the head its message is about (SlackButtonValue); the modal's
+// private_metadata is the key alone.
 const (
 	SlackActionGo     = "gatekeeper_go"
 	SlackActionNogo   = "gatekeeper_nogo"
@@ -257,6 +266,36 @@ const (
 	SlackReasonBlock  = "reason"
 	SlackReasonAction = "reason"
 )
+
+// SlackButtonValue is the value of the GO and NOGO buttons of a message
+// about head sha of key: "owner/repo#number@sha", or the key alone when
+// the head is not known. A GO pressed on it is a vote on that head: a
+// message about an older head never votes on a newer one.
+func SlackButtonValue(key PullKey, sha string) string {
+	if sha == "" {
+		return key.String()
+	}
+	return key.String() + "@" + sha
+}
+
+// buttonHead is a commit sha as GitHub writes it (SHA-1, or SHA-256).
+var buttonHead = regexp.MustCompile(`^[0-9a-f]{40}(?:[0-9a-f]{24})?$`)
+
+// ParseSlackButtonValue reads a button's value (SlackButtonValue): the
+// pull request, and the head its message was about ("" for a value
+// without one, from a message posted before heads were named). A
+// malformed value wraps ErrInvalid.
+func ParseSlackButtonValue(v string) (PullKey, string, error) {
+	k, head, named := strings.Cut(v, "@")
+	key, err := ParsePullKey(k)
+	if err != nil {
+		return PullKey{}, "", fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if named && !buttonHead.MatchString(head) {
+		return PullKey{}, "", fmt.Errorf("%w: button value %q: the head is not a commit sha", ErrInvalid, v)
+	}
+	return key, head, nil
+}
 
 // echoHead matches the first line EchoBody writes: the vote and the voter.
 var echoHead = regexp.MustCompile(`^\*\*(GO|NOGO)\*\* from @([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?), cast in Slack`)
