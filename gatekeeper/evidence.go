@@ -1196,14 +1196,15 @@ func (k PullKey) SamePull(o PullKey) bool {
 }
 
 // HeadAt returns the head the pull request had at t, or "" before the
-// first known head. A head whose change has t's time is not yet the head
+// first known head. A head change with t's very time is not yet the head
 // at t: GitHub's times have one second's resolution, and a vote in the
 // second of a push may have been cast before it, so it goes to the older
-// head (fail closed: the voter votes again).
+// head (fail closed: the voter votes again). The first head known has no
+// older one to go to, and keeps its second.
 func (ev *Evidence) HeadAt(t time.Time) string {
 	sha := ""
-	for _, h := range ev.Heads {
-		if !h.At.Before(t) {
+	for i, h := range ev.Heads {
+		if h.At.After(t) || (i > 0 && h.At.Equal(t)) {
 			break
 		}
 		sha = h.SHA

@@ -216,8 +216,8 @@ func TestOthersCannotChangeAVote(t *testing.T) {
 // resolution of one second, so a /go written in the same second as a push
 // may have been written before it. It counts on the older head (fail
 // closed: the voter votes again), never on the pushed one; so does a
-// NOGO's head, a lift's, and Decisive. The first head seen is the same:
-// a vote in its second may be of a head before it, and counts on none.
+// NOGO's head, a lift's, and Decisive. The first head known has no older
+// head: a vote in its second is on it.
 func TestVoteInTheSecondOfAPushIsOnTheOlderHead(t *testing.T) {
 	t.Parallel()
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
@@ -232,7 +232,7 @@ func TestVoteInTheSecondOfAPushIsOnTheOlderHead(t *testing.T) {
 	want := []Vote{
 		{User: "lead", Vote: "go", CommentID: 3, HeadSHA: "aaa"},
 		{User: "mgmt", Vote: "go", CommentID: 5, HeadSHA: "bbb"},
-		{User: "qa", Vote: "go", CommentID: 1, HeadSHA: ""},
+		{User: "qa", Vote: "go", CommentID: 1, HeadSHA: "aaa"},
 		{User: "qa-carol", Vote: "nogo", Reason: "broken", CommentID: 4, HeadSHA: "aaa"},
 		{User: "sre", Vote: "go", CommentID: 2, HeadSHA: "aaa"},
 	}
