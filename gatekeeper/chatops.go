@@ -153,6 +153,17 @@ func shortHead(sha string) string {
 	return sha
 }
 
+// MovedOnNote is what an echo adds when the head moved after the press:
+// the vote is the older head's, and a GO counts for nothing on head. It
+// holds no command line.
+func MovedOnNote(v SlackVote, head string) string {
+	if v.HeadSHA == "" || head == "" || v.HeadSHA == head || v.Command.Kind != "go" {
+		return ""
+	}
+	return "\n\nThe pull request has moved on to `" + shortHead(head) + "` since this GO was cast on `" + shortHead(v.HeadSHA) +
+		"`: it does not count on the new head. To vote on it, press GO on its newest Slack message or comment /go here."
+}
+
 // NewSlackVote builds the vote a Slack button or modal casts: kind "go" or
 // "nogo" (which needs a reason). The reason is one line, clipped as a
 // comment's would be, so that it reads as a /nogo <reason> comment does.

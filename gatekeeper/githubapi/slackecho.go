@@ -44,11 +44,12 @@ func (s *SlackEcho) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gate
 	for _, v := range ev.PendingSlackVotes() {
 		var created *github.IssueComment
 		key := ev.Key
+		body := gatekeeper.EchoBody(v) + gatekeeper.MovedOnNote(v, ev.HeadSHA())
 		err := s.c.do(ctx, EndpointCreateComment, failOnLimits, func(gh *github.Client) (*github.Response, error) {
 			var resp *github.Response
 			var err error
 			created, resp, err = gh.Issues.CreateComment(ctx, key.Owner, key.Repo, key.Number,
-				&github.IssueComment{Body: github.String(gatekeeper.EchoBody(v))})
+				&github.IssueComment{Body: github.String(body)})
 			return resp, err
 		})
 		if err != nil {

@@ -153,8 +153,11 @@ func TestSlackGoPressedBeforePushDoesNotCountOnNewHead(t *testing.T) {
 			t.Errorf("the GO for head A is decisive on head B: %+v", c)
 		}
 	}
-	if body := sentRequests(t, gh)[0].Body.(map[string]any)["body"].(string); !strings.Contains(body, headA[:7]) {
-		t.Errorf("echo body %q does not name the head the vote was cast on", body)
+	if body := sentRequests(t, gh)[0].Body.(map[string]any)["body"].(string); !strings.Contains(body, headA[:7]) ||
+		!strings.Contains(body, "moved on to `"+headB[:7]+"`") {
+		t.Errorf("echo body %q does not name the head the vote was cast on and the one it does not count on", body)
+	} else if cmd, ok := gatekeeper.ParseCommand(body); ok {
+		t.Errorf("echo body casts %+v", cmd)
 	}
 }
 
