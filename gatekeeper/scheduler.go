@@ -138,7 +138,8 @@ func (sc *scheduler) run(ctx context.Context) error {
 }
 
 // every calls f every d until ctx ends, first at once when now is true.
-// f never runs beside itself; ticks it overran are dropped (time.Ticker).
+// f never runs beside itself: of the ticks it overran one waits, to run
+// it again at once, and the others are dropped (time.Ticker).
 func every(ctx context.Context, d time.Duration, now bool, f func(context.Context)) {
 	if now {
 		f(ctx)
