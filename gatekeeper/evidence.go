@@ -1,8 +1,10 @@
 package gatekeeper
 
 import (
+	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -1159,15 +1161,26 @@ func mergeBuild(old, b Build) Build {
 	return out
 }
 
-// CurrentBuild returns the newest PR-merge build of the current head, or
-// nil. A "-head" strategy build tested the branch alone, not the merge
-// result, and never counts.
+// CurrentBuild returns the newest build of the current head of the pull
+// request's gated job, or nil. The gated job is its PR-<n>-merge job, or
+// its plain PR-<n> job when no PR-<n>-merge build of the head is known; a
+// "-head" strategy build tested the branch alone, not the merge result,
+// and never counts. A build of another job never outranks the gated job's
+// by number: when builds of the head come from more than one such job
+// (another folder placed for the same pull request), only the
+// organisation-folder convention's job/<owner>/job/<repo>/job/PR-<n>-merge
+// counts, and without it none does. (The Jenkins source places a
+// repository in one folder only, GATEKEEPER_JENKINS_JOBS' or the
+// convention's, so a read build of another folder has no repository.)
 func (ev *Evidence) CurrentBuild() *Build {
 	head := ev.HeadSHA()
 	if head == "" || ev.PR == nil {
 		return nil
 	}
-	var best *Build
+	var (
+		cands []*Build
+		merge bool
+	)
 	for i := range ev.Builds {
 		b := &ev.Builds[i]
 		// A build counts only for its own repository's pull request: a
@@ -1177,11 +1190,44 @@ func (ev *Evidence) CurrentBuild() *Build {
 		if b.HeadSHA != head || b.Strategy == "head" || !b.Key.SamePull(ev.PR.Key) || b.Gone {
 			continue
 		}
-		if best == nil || b.Number > best.Number || (b.Number == best.Number && b.Strategy == "merge") {
+		cands = append(cands, b)
+		merge = merge || b.Strategy == "merge"
+	}
+	if merge {
+		// The PR-<n>-merge job is the gated one once it has a build of
+		// the head: a plain PR-<n> job is no substitute.
+		cands = slices.DeleteFunc(cands, func(b *Build) bool { return b.Strategy != "merge" })
+	}
+	job := ""
+	for _, b := range cands {
+		if job == "" {
+			job = b.JobPath
+		}
+		if !strings.EqualFold(b.JobPath, job) {
+			job = gatedJobPath(ev.PR.Key, merge)
+			break
+		}
+	}
+	var best *Build
+	for _, b := range cands {
+		if !strings.EqualFold(b.JobPath, job) {
+			continue
+		}
+		if best == nil || b.Number > best.Number || (b.Number == best.Number && b.Verified && !best.Verified) {
 			best = b
 		}
 	}
 	return best
+}
+
+// gatedJobPath is the pull request's PR-<n>-merge (or PR-<n>) job under the
+// organisation-folder convention: job/<owner>/job/<repo>/job/PR-<n>-merge.
+func gatedJobPath(k PullKey, merge bool) string {
+	name := "PR-" + strconv.Itoa(k.Number)
+	if merge {
+		name += "-merge"
+	}
+	return "job/" + url.PathEscape(k.Owner) + "/job/" + url.PathEscape(k.Repo) + "/job/" + name
 }
 
 // SamePull reports whether k and o name the same pull request. GitHub's

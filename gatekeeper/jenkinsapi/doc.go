@@ -90,14 +90,20 @@
 // the head Jenkins states; they count only for a build Jenkins reports
 // finished and SUCCESS. A claim Jenkins contradicts is ignored and logged
 // as suspicious ("suspicious Jenkins event"); a claimed build Jenkins does
-// not have is Gone. A verified build is not verified for ever: the Source
+// not have is Gone, and is asked about again only after a back-off that
+// doubles, however often it is claimed again: made-up build numbers cost
+// one read each and never crowd out the read of the current head's build
+// (Source). A verified build is not verified for ever: the Source
 // reads it again when a claim arrives after its last read
 // (gatekeeper.Build.Recheck) and every SourceOptions.RecheckEvery (half
 // the reconcile period), so that every reconcile asks Jenkins again.
 //
 // The pull request a read build counts for is the one its job path names
-// (the organisation-folder convention or GATEKEEPER_JENKINS_JOBS), never
-// the repository of a notification's scm url, which is a claim too.
+// (GATEKEEPER_JENKINS_JOBS when set, else the organisation-folder
+// convention job/<owner>/job/<repo>/ right under the Jenkins root), never
+// the repository of a notification's scm url, which is a claim too. Each
+// repository is built in one folder only (JobRepos): a copy of the
+// multibranch project in any other folder builds no repository.
 //
 // Without JENKINS_URL nothing can verify a claim: the policy input says
 // build.verification "none", the status says the build is unverified, and

@@ -111,13 +111,23 @@ func parsePRJobName(name string) (int, string, bool) {
 // JobRepos maps multibranch project folders to GitHub repositories: the
 // key is the folder path (decoded folder names joined by "/", e.g.
 // "ci/shop-service"), the value "owner/repo". It is the parsed form of
-// GATEKEEPER_JENKINS_JOBS.
+// GATEKEEPER_JENKINS_JOBS. Empty (or nil), the organisation-folder
+// convention applies instead.
+//
+// Either way a repository is built in exactly one folder (Folders), and
+// only that folder places a job (Repo): the folder the lost-notification
+// lookup and the baseline read, so that a copy of the multibranch project
+// in any other folder (a personal or sandbox folder a Jenkins user may
+// create jobs in) builds no repository.
 type JobRepos map[string]string
 
 // ParseJobRepos parses "folder/path=owner/repo,other/path=owner/repo2". An
-// empty string gives an empty map: the organisation-folder convention.
+// empty string gives an empty map: the organisation-folder convention. A
+// folder or a repository (GitHub names are case-insensitive) listed twice
+// is an error.
 func ParseJobRepos(s string) (JobRepos, error) {
 	m := JobRepos{}
+	seen := map[string]string{}
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -132,27 +142,41 @@ func ParseJobRepos(s string) (JobRepos, error) {
 		if _, dup := m[folder]; dup {
 			return nil, fmt.Errorf("parsing jenkins jobs: folder %q mapped twice", folder)
 		}
+		if other, dup := seen[strings.ToLower(repo)]; dup {
+			return nil, fmt.Errorf("parsing jenkins jobs: repository %s mapped to folders %q and %q, want one", repo, other, folder)
+		}
 		m[folder] = repo
+		seen[strings.ToLower(repo)] = folder
 	}
 	return m, nil
 }
 
 // Repo returns the repository built by the multibranch project at folders.
-// A configured folder path wins; otherwise the organisation-folder
-// convention applies: the last two folders are owner and repository.
+// With a mapping configured only its folders place a job; without one, the
+// organisation-folder convention: exactly two folders from the Jenkins
+// root, owner and repository (…/job/<owner>/job/<repo>/). Any other
+// folder path, a deeper one ending in the same two names included, places
+// nothing.
 func (m JobRepos) Repo(folders []string) (owner, repo string, ok bool) {
-	if r, found := m[strings.Join(folders, "/")]; found {
+	if len(m) > 0 {
+		r, found := m[strings.Join(folders, "/")]
+		if !found {
+			return "", "", false
+		}
 		owner, repo, _ = strings.Cut(r, "/")
 		return owner, repo, true
 	}
-	if len(folders) < 2 {
+	if len(folders) != 2 || folders[0] == "" || folders[1] == "" {
 		return "", "", false
 	}
-	return folders[len(folders)-2], folders[len(folders)-1], true
+	return folders[0], folders[1], true
 }
 
 // Folders is the inverse of Repo: the folders of the multibranch project
-// that builds owner/repo.
+// that builds owner/repo (with a mapping configured, its folder; else
+// owner/repo). A repository the mapping does not list has none the
+// mapping places; its convention folders are returned, where Jenkins
+// answers 404 or Repo places nothing.
 func (m JobRepos) Folders(owner, repo string) []string {
 	want := owner + "/" + repo
 	for folder, r := range m {

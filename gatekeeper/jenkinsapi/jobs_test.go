@@ -153,7 +153,12 @@ func TestJobRepos(t *testing.T) {
 		ok       bool
 	}{
 		{"configured folder", "job/ci/job/shop-service/job/PR-4-merge/", gatekeeper.PullKey{Owner: "acme", Repo: "shop", Number: 4}, "merge", true},
-		{"convention", "https://ci/jenkins/job/Codertocat/job/Hello-World/job/PR-2-merge/10/", gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}, "merge", true},
+		// With a mapping configured only its folders place a job: a copy of
+		// a multibranch project in another folder (job/alice/job/acme/job/shop)
+		// must not build acme/shop by its last two folder names.
+		{"convention not used once configured", "https://ci/jenkins/job/Codertocat/job/Hello-World/job/PR-2-merge/10/", gatekeeper.PullKey{}, "", false},
+		{"configured folder's copy elsewhere", "job/alice/job/ci/job/shop-service/job/PR-4-merge/", gatekeeper.PullKey{}, "", false},
+		{"configured folder's parent", "job/shop-service/job/PR-4-merge/", gatekeeper.PullKey{}, "", false},
 		{"configured single folder", "job/legacy/job/PR-9/", gatekeeper.PullKey{Owner: "acme", Repo: "old", Number: 9}, "", true},
 		{"one unmapped folder", "job/other/job/PR-9/", gatekeeper.PullKey{}, "", false},
 		{"branch job", "job/acme/job/shop/job/master/", gatekeeper.PullKey{}, "", false},
@@ -175,9 +180,58 @@ func TestJobRepos(t *testing.T) {
 	}
 }
 
+// TestJobReposForeignFolder is finding F10: a folder the mapping does not
+// name places no job, and without a mapping the convention places only the
+// multibranch project at <owner>/<repo> from the Jenkins root, the one
+// folder Folders names and the lost-notification lookup and the baseline
+// read: a copy at alice/acme/shop (any folder a token holder can create a
+// job in) builds no repository.
+func TestJobReposForeignFolder(t *testing.T) {
+	t.Parallel()
+	mapped, err := jenkinsapi.ParseJobRepos("ci/shop=acme/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		repos   jenkinsapi.JobRepos
+		folders []string
+		want    string // owner/repo, "" for not placed
+	}{
+		{"mapped", mapped, []string{"ci", "shop"}, "acme/shop"},
+		{"mapped: unmapped folder named like the repository", mapped, []string{"acme", "shop"}, ""},
+		{"mapped: copy under a personal folder", mapped, []string{"alice", "acme", "shop"}, ""},
+		{"mapped: mapped folder nested in another", mapped, []string{"alice", "ci", "shop"}, ""},
+		{"convention", jenkinsapi.JobRepos{}, []string{"acme", "shop"}, "acme/shop"},
+		{"convention: copy under a personal folder", jenkinsapi.JobRepos{}, []string{"alice", "acme", "shop"}, ""},
+		{"convention: one folder", jenkinsapi.JobRepos{}, []string{"shop"}, ""},
+		{"nil map is the convention", nil, []string{"acme", "shop"}, "acme/shop"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			owner, repo, ok := tt.repos.Repo(tt.folders)
+			got := ""
+			if ok {
+				got = owner + "/" + repo
+			}
+			if got != tt.want {
+				t.Errorf("Repo(%q) = %q, %v; want %q", tt.folders, got, ok, tt.want)
+			}
+			if ok {
+				if f := tt.repos.Folders(owner, repo); !cmp.Equal(f, tt.folders) {
+					t.Errorf("Folders(%s) = %q, want the folders that placed it, %q", got, f, tt.folders)
+				}
+			}
+		})
+	}
+}
+
 func TestParseJobReposErrors(t *testing.T) {
 	t.Parallel()
-	for _, s := range []string{"noequals", "a=b", "a=/b", "=o/r", "a=o/r/x", "a=o/r,a=o/s"} {
+	for _, s := range []string{"noequals", "a=b", "a=/b", "=o/r", "a=o/r/x", "a=o/r,a=o/s",
+		// One repository in two folders: which one is gated would depend
+		// on map order.
+		"a=o/r,b=o/r", "a=o/r,b=O/R"} {
 		if _, err := jenkinsapi.ParseJobRepos(s); err == nil {
 			t.Errorf("ParseJobRepos(%q) = nil error, want an error", s)
 		}
