@@ -60,6 +60,11 @@ type Build struct {
 	// Gone is true when Jenkins answered, at VerifiedAt, that it has no
 	// such build: its claims are all disputed and it never counts.
 	Gone bool `json:"gone,omitempty"`
+	// Refused says why a build Jenkins has is no evidence whatever its
+	// result, "" when it counts: e.g. "replayed with an edited
+	// Jenkinsfile (Replayed #57)". The build is kept, with Jenkins'
+	// facts, for the page.
+	Refused string `json:"refused,omitempty"`
 	// Recheck is true when a claim arrived after the build was read from
 	// the API: the Jenkins source reads it again.
 	Recheck   bool          `json:"recheck,omitempty"`

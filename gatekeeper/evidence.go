@@ -1186,8 +1186,9 @@ func (ev *Evidence) CurrentBuild() *Build {
 		// A build counts only for its own repository's pull request: a
 		// job of another repository (or a mapping gone wrong) with the
 		// same number and head is never this pull request's build.
-		// A build Jenkins says it does not have is a forgery or gone.
-		if b.HeadSHA != head || b.Strategy == "head" || !b.Key.SamePull(ev.PR.Key) || b.Gone {
+		// A build Jenkins says it does not have is a forgery or gone;
+		// a Refused one (a Replay) is no evidence.
+		if b.HeadSHA != head || b.Strategy == "head" || !b.Key.SamePull(ev.PR.Key) || b.Gone || b.Refused != "" {
 			continue
 		}
 		cands = append(cands, b)

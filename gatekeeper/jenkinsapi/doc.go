@@ -24,6 +24,18 @@
 // BuildData whose remoteUrls name the pull request's repository is used:
 // a Pipeline run carries one per checkout, shared libraries included.
 //
+// The base a PR-merge build merged is the SCMRevisionAction revision's
+// target.hash (scm-api's ChangeRequestSCMRevision.getTarget(); the plugin's
+// baseHash is not exported). A build whose revision says merge: false (the
+// HEAD strategy), or a plain PR-<n> build that does not say and whose built
+// commit is the head or unknown, is a "head" build: it never counts, and
+// its target is the pull request's base.sha, not a merged tip. The build
+// is read with a ?tree= naming these fields: Stapler's depth pruning drops
+// them at ?depth=1. A build whose causes include a Replay (ReplayCause) or
+// a restart from a stage (RestartDeclarativePipelineCause) is
+// gatekeeper.Build.Refused: it ran a script the repository's Jenkinsfile
+// may not be, and is no evidence whatever its result.
+//
 // Source (Name "jenkins") is the gatekeeper.Source built on the Client: it
 // completes notified builds, finds builds whose notification was lost,
 // reads the image scan report the build archived (ParseTrivy, ParseSARIF)

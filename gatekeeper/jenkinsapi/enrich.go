@@ -142,7 +142,8 @@ func (c *Client) LastSuccessful(ctx context.Context, jobURL string) (gatekeeper.
 // request key, for when its notification never arrived: it looks at the
 // pull request's PR-<n>-merge job (the gated build), else its PR-<n> job,
 // in the folders Options.Repos gives, and at most at the newest limit
-// builds. The build is returned as Build returns it; Enrich completes it.
+// builds, skipping builds that cannot count (Refused, or "head" strategy).
+// The build is returned as Build returns it; Enrich completes it.
 // No such job or build is ErrMissing.
 func (c *Client) BuildForHead(ctx context.Context, key gatekeeper.PullKey, sha string, limit int) (gatekeeper.Build, error) {
 	if !key.Valid() || sha == "" || limit <= 0 {
@@ -174,7 +175,9 @@ func (c *Client) BuildForHead(ctx context.Context, key gatekeeper.PullKey, sha s
 			if err != nil {
 				return gatekeeper.Build{}, fmt.Errorf("finding build of %s: %w", key, err)
 			}
-			if b.HeadSHA == sha {
+			// A Replay of the build, or a head-only one, never counts:
+			// the build that can is older.
+			if b.HeadSHA == sha && b.Refused == "" && b.Strategy != "head" {
 				return b, nil
 			}
 		}

@@ -157,9 +157,11 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 		current bool // Jenkins showed a PR-merge build of the current head
 	)
 	// Only a build Jenkins showed counts as the head's: a claim, however
-	// many, does not stop the lookup of the real one.
+	// many, does not stop the lookup of the real one, nor does a build
+	// refused as evidence (a Replay), whose original may be the one whose
+	// notification was lost.
 	isCurrent := func(b gatekeeper.Build) bool {
-		return head != "" && b.HeadSHA == head && b.Strategy != "head" && b.Verified && !b.Gone && b.Key.SamePull(key)
+		return head != "" && b.HeadSHA == head && b.Strategy != "head" && b.Verified && !b.Gone && b.Refused == "" && b.Key.SamePull(key)
 	}
 	emit := func(b gatekeeper.Build) {
 		current = current || isCurrent(b)
