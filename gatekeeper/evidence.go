@@ -129,6 +129,10 @@ type Comment struct {
 	// is the vote cast, whatever the comment's text says. Webhooks and
 	// the comments list never change such a comment (see SlackVote).
 	Via string `json:"via,omitempty"`
+	// HeadSHA is, for an echo (Via ViaSlack), the head the vote was cast
+	// on: the head when the press was recorded (SlackVote.HeadSHA). It
+	// places the vote instead of the comment's time, which is the echo's.
+	HeadSHA string `json:"head_sha,omitempty"`
 	// Confirmed marks a comment whose author, command and time GitHub's
 	// REST API has shown (the comments list, or the single comment read
 	// back); Disputed, what it contradicts. Like Review.Confirmed.
@@ -1239,11 +1243,15 @@ func (k PullKey) SamePull(o PullKey) bool {
 }
 
 // HeadAt returns the head the pull request had at t, or "" before the
-// first known head.
+// first known head. A head change with t's very time is not yet the head
+// at t: GitHub's times have one second's resolution, and a vote in the
+// second of a push may have been cast before it, so it goes to the older
+// head (fail closed: the voter votes again). The first head known has no
+// older one to go to, and keeps its second.
 func (ev *Evidence) HeadAt(t time.Time) string {
 	sha := ""
-	for _, h := range ev.Heads {
-		if h.At.After(t) {
+	for i, h := range ev.Heads {
+		if h.At.After(t) || (i > 0 && h.At.Equal(t)) {
 			break
 		}
 		sha = h.SHA

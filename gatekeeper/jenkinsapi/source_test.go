@@ -902,3 +902,33 @@ func TestSourceLooksUpPastAReplay(t *testing.T) {
 		t.Errorf("replay refused %v, original #%d found %v; builds %+v", refused, prNumber, original, ev.Builds)
 	}
 }
+
+// TestBaselineSkipsAReplay: master's last successful build is a Replay
+// (its Jenkinsfile edited in Jenkins: it may report any coverage). The
+// coverage baseline is the newest successful build before it that is not
+// refused, never the replay's own figures.
+func TestBaselineSkipsAReplay(t *testing.T) {
+	t.Parallel()
+	f, url := newFake(t, "")
+	c, err := New(Options{URL: url, Clock: fixedClock{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := fixtureMapOf(t, masterBuild(t))
+	replay["actions"] = append(replay["actions"].([]any), replayCause())
+	older := fixtureMapOf(t, masterBuild(t))
+	older["number"] = 5
+	older["url"] = "http://localhost:32769" + masterJob + "/5/"
+	f.serve(masterJob+"/api/json", readFixture(t, "job.api.json"))
+	f.serve(masterJob+"/6/api/json", mustJSON(t, replay))
+	f.serve(masterJob+"/5/api/json", mustJSON(t, older))
+	f.serve(masterJob+"/6/coverage/api/json", readFixture(t, "coverage.modified.api.json"))
+	f.serve(masterJob+"/5/coverage/api/json", readFixture(t, "coverage.api.json"))
+	got, err := c.LastSuccessful(context.Background(), masterJob[1:]+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Number != 5 || got.Refused != "" || got.Coverage == nil || got.Coverage.Line != 88.44 {
+		t.Errorf("baseline #%d (refused %q, coverage %+v), want #5 with its own coverage", got.Number, got.Refused, got.Coverage)
+	}
+}
