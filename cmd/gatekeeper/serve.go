@@ -72,7 +72,10 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		// Stages are keyed with the policy in force at every evaluation,
 		// however and whenever they were recorded.
 		StageKeys: func() func(string) string { return stageMap(engine, log).Keys() },
-		Decided:   hub.Publish,
+		// The release window of the policy data in force: every open
+		// release is evaluated again as it opens and as it closes.
+		WindowEdge: func(now time.Time) (time.Time, bool) { return engine.Settings().Window.NextEdge(now) },
+		Decided:    hub.Publish,
 	})
 	if err != nil {
 		return err
