@@ -39,7 +39,8 @@
 // Source (Name "jenkins") is the gatekeeper.Source built on the Client: it
 // completes notified builds, finds builds whose notification was lost,
 // reads the image scan report the build archived (ParseTrivy, ParseSARIF)
-// and keeps the base branch's last successful build as the baseline.
+// and keeps the base branch's last successful build as the baseline (the
+// newest successful one before it when that build is Refused).
 //
 // # Webhook payloads
 //
@@ -82,7 +83,9 @@
 // IN_PROGRESS, PAUSED_PENDING_INPUT, SKIPPED), image_digest "sha256:" and
 // 64 hex digits, tests must add up to total, coverage percentages are 0 to
 // 100; unknown fields are refused. The chart version and image digest come
-// only from a report: no Jenkins API exposes them. base_chart_version is
+// only from a report: no Jenkins API exposes them. With JENKINS_URL they
+// count only from a report whose merge_sha is the commit Jenkins built, so
+// a PR-merge build's report must send it. base_chart_version is
 // the chart version of the base branch as merged (the version master's
 // chart has, e.g. read from its Chart.yaml at HEAD^1): the policy compares
 // the two to tell a major, minor or release-number-only release, which an
@@ -97,10 +100,13 @@
 // revisions, stages (keyed with the stage map in force), tests, coverage,
 // and the scan report the build archived. The domain keeps every claim
 // (gatekeeper.Build.Claims), checks it against the API's facts
-// (gatekeeper.Contradictions), and takes the chart version and image
-// digest from the claims Jenkins does not contradict that were made for
-// the head Jenkins states; they count only for a build Jenkins reports
-// finished and SUCCESS. A claim Jenkins contradicts is ignored and logged
+// (gatekeeper.Contradictions), and takes the image digest, the chart
+// version and the base chart version from the newest claim Jenkins does
+// not contradict that names the commit Jenkins built (its merge_sha is the
+// build's merge commit; the head for a build that merged nothing), and
+// none of the three when such claims disagree on any of them; they count
+// only for a build Jenkins reports finished and SUCCESS. A claim Jenkins
+// contradicts is ignored and logged
 // as suspicious ("suspicious Jenkins event"); a claimed build Jenkins does
 // not have is Gone, and is asked about again only after a back-off that
 // doubles, however often it is claimed again: made-up build numbers cost
