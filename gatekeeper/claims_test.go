@@ -398,3 +398,90 @@ func TestClaimFloodKeepsTheDisagreement(t *testing.T) {
 		t.Errorf("chart %q, base chart %q counted after a flood of reports that disagree with the pipeline's", b.ChartVersion, b.BaseChartVersion)
 	}
 }
+
+// TestFloodOfUntiedClaimsKeepsThePipelinesReport: a holder of the webhook
+// token floods claims about the real PR-merge build so that the bound on
+// claims pushes the pipeline's own report out, then sends one report with
+// the real merge sha (readable in Jenkins) and a forged chart. The forged
+// chart must never count alone: the pipeline's report is kept, or the
+// disagreement it had with the forged one is remembered.
+func TestFloodOfUntiedClaimsKeepsThePipelinesReport(t *testing.T) {
+	t.Parallel()
+	const merge = "d27afa0805201322d846d7defc29b82c88d9b5ce"
+	realChart, base := "shop-2-14-3-"+merge[:7], "shop-2-13-9-f95f852"
+	real := claimEvent("real", time.Minute, Build{HeadSHA: claimHead, MergeSHA: merge, Result: ResultSuccess, ChartVersion: realChart, BaseChartVersion: base})
+	read := apiRead(time.Hour, Build{HeadSHA: claimHead, MergeSHA: merge, Result: ResultSuccess})
+	forged := claimEvent("forged", 3*time.Hour, Build{MergeSHA: merge, ChartVersion: "shop-2-15-0-" + merge[:7], BaseChartVersion: "shop-3-0-0-f95f852"})
+	// flood is n claims, made by b from i, each with its own chart.
+	flood := func(at time.Duration, n int, b func(i int) Build) []Event {
+		var out []Event
+		for i := range n {
+			out = append(out, claimEvent(fmt.Sprint("flood-", at, "-", i), at, b(i)))
+		}
+		return out
+	}
+	chart := func(i int) string { return fmt.Sprintf("shop-9-%d-0-%s", i, merge[:7]) }
+	untied := func(i int) Build { return Build{ChartVersion: chart(i)} }
+	// madeUp names a merge sha of its own: before the read nothing tells
+	// it from the real one.
+	madeUp := func(i int) Build { return Build{MergeSHA: fmt.Sprintf("%040x", i+1), ChartVersion: chart(i)} }
+	tied := func(i int) Build { return Build{MergeSHA: merge, ChartVersion: chart(i)} }
+	cat := func(parts ...[]Event) []Event { return slices.Concat(parts...) }
+	one := func(e Event) []Event { return []Event{e} }
+	const n = 25
+	for _, tt := range []struct {
+		name   string
+		events []Event
+		// wantChart is the chart that counts, "" for none.
+		wantChart string
+	}{
+		{"untied flood after the read, then the forged report",
+			cat(one(real), one(read), flood(2*time.Hour, n, untied), one(forged)), ""},
+		{"untied flood before the read, then the forged report",
+			cat(one(real), flood(2*time.Minute, n, untied), one(read), one(forged)), ""},
+		{"untied flood and the forged report before the read",
+			cat(one(real), flood(2*time.Minute, n, untied), one(forged), one(read)), ""},
+		{"untied flood before the pipeline's report",
+			cat(flood(0, n, untied), one(real), one(read)), realChart},
+		{"untied flood, no forged report",
+			cat(one(real), flood(2*time.Minute, n, untied), one(read), flood(2*time.Hour, n, untied)), realChart},
+		{"made-up merge shas before the read, then the forged report",
+			cat(one(real), flood(2*time.Minute, n, madeUp), one(read), one(forged)), ""},
+		{"made-up merge shas and the forged report before the read",
+			cat(one(real), flood(2*time.Minute, n, madeUp), one(forged), one(read)), ""},
+		{"made-up merge shas before the pipeline's report",
+			cat(flood(0, n, madeUp), one(real), one(read)), realChart},
+		{"made-up merge shas after the pipeline's report, no forged report",
+			cat(one(real), flood(2*time.Minute, n, madeUp), one(read)), realChart},
+		{"made-up merge shas after the read, then the forged report",
+			cat(one(real), one(read), flood(2*time.Hour, n, madeUp), one(forged)), ""},
+		{"tied claims that disagree after the read",
+			cat(one(real), one(read), flood(2*time.Hour, n, tied), flood(4*time.Hour, n, untied)), ""},
+		{"tied claims that disagree before the read",
+			cat(one(real), flood(2*time.Minute, n, tied), one(read)), ""},
+		{"the forged report replayed",
+			cat(one(real), one(read), slices.Repeat(one(forged), n)), ""},
+		{"the forged report, then the pipeline's replayed",
+			cat(one(real), one(read), one(forged), slices.Repeat(one(real), n)), ""},
+		{"the pipeline's report replayed",
+			cat(one(real), one(read), slices.Repeat(one(real), n)), realChart},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ev := Evidence{Key: PullKey{"acme", "shop", 7}}
+			for _, e := range tt.events {
+				ev.Apply(e)
+			}
+			b := ev.Builds[0]
+			if b.ChartVersion != tt.wantChart {
+				t.Errorf("chart %q (base chart %q) counts, want %q; disputes:\n%s", b.ChartVersion, b.BaseChartVersion, tt.wantChart, strings.Join(b.Disputes(), "\n"))
+			}
+			if len(b.Claims) > maxClaims {
+				t.Errorf("%d claims kept, want at most %d", len(b.Claims), maxClaims)
+			}
+			if tt.wantChart == "" && !slices.ContainsFunc(b.Disputes(), func(d string) bool { return strings.Contains(d, "disagree") }) {
+				t.Errorf("no dispute says the claims disagree:\n%s", strings.Join(b.Disputes(), "\n"))
+			}
+		})
+	}
+}
