@@ -2,6 +2,7 @@ package gatekeeper
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -98,7 +99,25 @@ type Build struct {
 	Missing []string `json:"missing,omitempty"`
 	// Claims are the notifications and reports received about the build,
 	// oldest first, at most maxClaims.
-	Claims    []Claim   `json:"claims,omitempty"`
+	Claims []Claim `json:"claims,omitempty"`
+	// Dropped are claims that bring an image digest or chart version,
+	// pushed out of Claims (past maxClaims) before it could be told
+	// whether they name the commit Jenkins built (the build was not read,
+	// or its merge sha was not known yet), oldest first, at most
+	// maxClaims. They count as Claims do (Build.claimed); once the merge
+	// sha is known, those not naming it are forgotten.
+	Dropped []Claim `json:"dropped_claims,omitempty"`
+	// LostNamed is set when a claim naming a commit had to be dropped
+	// from Dropped too: it may have named the commit Jenkins built, so no
+	// claim counts any more. LostUnnamed is the same for a claim that
+	// names no commit, which matters only while Jenkins was not read.
+	LostNamed   bool `json:"lost_named_claims,omitempty"`
+	LostUnnamed bool `json:"lost_unnamed_claims,omitempty"`
+	// Disagreed, once set, says how claims naming the commit Jenkins built
+	// disagreed (Build.claimed): then no chart version or image digest
+	// counts, whatever claims are dropped later, so that dropping claims
+	// never turns a disagreement into agreement.
+	Disagreed []string  `json:"claims_disagreed,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
@@ -204,9 +223,29 @@ func (b *Build) untiedNote(c Claim) string {
 // commit Jenkins built (tiedTo); the newest value a counting claim names
 // is taken. When counting claims name different values for any of the
 // three, none of the three counts: one of them is forged or wrong, and
-// nothing tells which (fail closed: the policy sees no chart). A Gone
-// build's claims are all disputed: nothing counts.
+// nothing tells which (fail closed: the policy sees no chart). Neither
+// does any when such a disagreement was seen before (Disagreed), or when
+// claims that might have counted were lost (LostNamed, LostUnnamed). A
+// Gone build's claims are all disputed: nothing counts. The claims
+// pushed out to Dropped count as the others do.
 func (b *Build) claimed() (claimedValues, []string) {
+	out, notes, disagree := b.count()
+	if len(disagree) == 0 && len(b.Disagreed) > 0 {
+		disagree = b.Disagreed
+	}
+	if b.LostNamed || (b.LostUnnamed && !b.Verified) {
+		disagree = append(disagree, fmt.Sprintf("more than %d claims brought a chart version or image digest before Jenkins was read: some were dropped, and they may disagree with the others; no chart version or image digest counts", 2*maxClaims))
+	}
+	if len(disagree) > 0 {
+		out = claimedValues{}
+	}
+	return out, append(notes, disagree...)
+}
+
+// count is claimed without what earlier claims left on b: the values the
+// claims held bring, why claims that bring one do not count, and how the
+// counting claims disagree (then the values are all "").
+func (b *Build) count() (claimedValues, []string, []string) {
 	var out claimedValues
 	var notes []string
 	type seen struct {
@@ -214,7 +253,7 @@ func (b *Build) claimed() (claimedValues, []string) {
 		claim string
 	}
 	var firsts [3][]seen
-	for _, c := range slices.Backward(b.Claims) {
+	for _, c := range slices.Backward(slices.Concat(b.Dropped, b.Claims)) {
 		v := c.values()
 		if v == (claimedValues{}) || len(c.Disputes) > 0 {
 			continue
@@ -238,22 +277,46 @@ func (b *Build) claimed() (claimedValues, []string) {
 		}
 	}
 	slices.Reverse(notes) // oldest first, as the claims are
-	disagree := false
+	var disagree []string
 	for i, name := range [3]string{"image_digest", "chart_version", "base_chart_version"} {
 		if len(firsts[i]) < 2 {
 			continue
 		}
-		disagree = true
 		var say []string
 		for _, s := range slices.Backward(firsts[i]) {
 			say = append(say, s.claim+" "+s.value)
 		}
-		notes = append(notes, fmt.Sprintf("claims disagree on %s (%s): no chart version or image digest counts", name, strings.Join(say, ", ")))
+		disagree = append(disagree, fmt.Sprintf("claims disagree on %s (%s): no chart version or image digest counts", name, strings.Join(say, ", ")))
 	}
-	if disagree {
+	if len(disagree) > 0 {
 		out = claimedValues{}
 	}
-	return out, notes
+	return out, notes, disagree
+}
+
+// tieKnown reports whether Jenkins stated the commit it built for b, so
+// that whether a claim is tied to it (tiedTo) can no longer change.
+func (b *Build) tieKnown() bool { return b.Verified && !b.Gone && b.MergeSHA != "" }
+
+// neverCounts reports whether claim c can never bring b a value: it brings
+// none, Jenkins contradicts it, it names no commit while Jenkins was read,
+// or it does not name the commit Jenkins stated it built.
+func (b *Build) neverCounts(c Claim) bool {
+	switch {
+	case c.values() == claimedValues{} || len(c.Disputes) > 0:
+		return true
+	case b.Verified && c.HeadSHA == "" && c.MergeSHA == "":
+		return true
+	}
+	return b.tieKnown() && !b.tiedTo(c)
+}
+
+// sameClaim reports whether claims x and y say the same, whoever sent
+// them and when.
+func sameClaim(x, y Claim) bool {
+	x.Delivery, x.Event, x.At, x.Disputes = "", "", time.Time{}, nil
+	y.Delivery, y.Event, y.At, y.Disputes = "", "", time.Time{}, nil
+	return reflect.DeepEqual(x, y)
 }
 
 // Names of the reports a Build can lack, as listed in Build.Missing.

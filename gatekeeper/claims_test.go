@@ -465,6 +465,16 @@ func TestFloodOfUntiedClaimsKeepsThePipelinesReport(t *testing.T) {
 			cat(one(real), one(read), one(forged), slices.Repeat(one(real), n)), ""},
 		{"the pipeline's report replayed",
 			cat(one(real), one(read), slices.Repeat(one(real), n)), realChart},
+		// Past what Dropped holds: a lost claim naming a commit may have
+		// named the one Jenkins built, so nothing counts (fail closed);
+		// one naming none never would have, once Jenkins was read.
+		{"made-up merge shas past every bound before the read",
+			cat(one(real), flood(2*time.Minute, 3*maxClaims, madeUp), one(read)), ""},
+		{"untied flood past every bound before the read",
+			cat(one(real), flood(2*time.Minute, 3*maxClaims, untied), one(read)), realChart},
+		{"read while running, before the merge sha was known",
+			cat(one(apiRead(30*time.Second, Build{HeadSHA: claimHead, Building: true, Phase: "STARTED"})), one(real),
+				flood(2*time.Minute, n, madeUp), flood(3*time.Minute, n, untied), one(read), one(forged)), ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -478,6 +488,10 @@ func TestFloodOfUntiedClaimsKeepsThePipelinesReport(t *testing.T) {
 			}
 			if len(b.Claims) > maxClaims {
 				t.Errorf("%d claims kept, want at most %d", len(b.Claims), maxClaims)
+			}
+			kept := slices.ContainsFunc(slices.Concat(b.Dropped, b.Claims), func(c Claim) bool { return c.Delivery == "real" })
+			if !kept && len(b.Disagreed) == 0 && !b.LostNamed {
+				t.Errorf("the pipeline's report was dropped, and neither a disagreement nor the loss was recorded")
 			}
 			if tt.wantChart == "" && !slices.ContainsFunc(b.Disputes(), func(d string) bool { return strings.Contains(d, "disagree") }) {
 				t.Errorf("no dispute says the claims disagree:\n%s", strings.Join(b.Disputes(), "\n"))

@@ -945,7 +945,7 @@ func (ev *Evidence) upsertBuild(b Build, e Event) {
 		old := &ev.Builds[i]
 		if old.Verified || old.Gone {
 			c.Disputes = Contradictions(*old, c)
-			old.Claims = appendClaim(old.Claims, c)
+			old.addClaim(c)
 			old.Recheck = true
 			old.pickClaimed()
 			if b.UpdatedAt.After(old.UpdatedAt) {
@@ -953,9 +953,8 @@ func (ev *Evidence) upsertBuild(b Build, e Event) {
 			}
 			return
 		}
-		claims := appendClaim(old.Claims, c)
+		old.addClaim(c)
 		*old = mergeClaim(*old, b)
-		old.Claims = claims
 		old.pickClaimed()
 		return
 	}
@@ -982,6 +981,18 @@ func (ev *Evidence) upsertBuild(b Build, e Event) {
 	out.Claims = slices.Clone(out.Claims)
 	for j := range out.Claims {
 		out.Claims[j].Disputes = Contradictions(out, out.Claims[j])
+	}
+	// What claims left that a read does not carry.
+	out.Dropped = slices.Clone(old.Dropped)
+	if len(b.Dropped) > len(out.Dropped) {
+		out.Dropped = slices.Clone(b.Dropped)
+	}
+	for j := range out.Dropped {
+		out.Dropped[j].Disputes = Contradictions(out, out.Dropped[j])
+	}
+	out.LostNamed, out.LostUnnamed = old.LostNamed || b.LostNamed, old.LostUnnamed || b.LostUnnamed
+	if out.Disagreed == nil {
+		out.Disagreed = old.Disagreed
 	}
 	// A claim that came while Jenkins was being read (the read carries
 	// the claims it saw) is checked above against this read, and read
@@ -1017,39 +1028,83 @@ func (ev *Evidence) appendBuild(b Build) {
 	ev.Builds = slices.Delete(ev.Builds, drop, drop+1)
 }
 
-// appendClaim appends c, keeping at most maxClaims. Past the bound it
-// drops the oldest claim that brings no image digest or chart version,
-// else the oldest whose values another claim kept also brings, else the
-// oldest: so that claims that disagree (Build.claimed) keep disagreeing,
-// and a flood of reports repeating one value cannot push out the one
-// report that said another.
-func appendClaim(list []Claim, c Claim) []Claim {
-	list = append(list, c)
+// addClaim appends c to b's claims, keeping at most maxClaims. Past the
+// bound it drops the oldest claim that can never bring b a value
+// (neverCounts: none, disputed, or not naming the commit Jenkins stated
+// it built), else the oldest another claim kept repeats, else the oldest
+// naming no commit, else the oldest. A disagreement among the claims is
+// first recorded (Disagreed), and a claim dropped before it could be told
+// whether it names the commit Jenkins built moves to Dropped: so that
+// claims that disagree keep disagreeing, and no flood of claims, tied or
+// not, can push out the pipeline's own report and leave a forged one to
+// count alone.
+func (b *Build) addClaim(c Claim) {
+	list := append(slices.Clone(b.Claims), c)
+	b.Claims = list
 	if len(list) <= maxClaims {
-		return list
+		return
 	}
-	drop := slices.IndexFunc(list, func(x Claim) bool { return x.values() == claimedValues{} })
+	b.noteDisagreement()
+	drop := slices.IndexFunc(list, b.neverCounts)
 	for i := 0; drop < 0 && i < len(list); i++ {
-		v := list[i].values()
-		if slices.ContainsFunc(list[i+1:], func(y Claim) bool { return y.values() == v }) {
+		if slices.ContainsFunc(list[i+1:], func(y Claim) bool { return sameClaim(list[i], y) }) {
 			drop = i
 		}
 	}
 	if drop < 0 {
-		drop = 0
+		drop = max(0, slices.IndexFunc(list, func(x Claim) bool { return x.HeadSHA == "" && x.MergeSHA == "" }))
+		if !b.tieKnown() {
+			b.keepDropped(list[drop])
+		}
 	}
-	return slices.Delete(slices.Clone(list), drop, drop+1)
+	b.Claims = slices.Delete(list, drop, drop+1)
+}
+
+// keepDropped adds c, a claim dropped from Claims, to Dropped, keeping at
+// most maxClaims: past the bound it drops one that can never count, else
+// the oldest naming no commit (LostUnnamed), else the oldest (LostNamed).
+func (b *Build) keepDropped(c Claim) {
+	list := append(slices.Clone(b.Dropped), c)
+	if len(list) > maxClaims {
+		drop := slices.IndexFunc(list, b.neverCounts)
+		if drop < 0 {
+			if drop = slices.IndexFunc(list, func(x Claim) bool { return x.HeadSHA == "" && x.MergeSHA == "" }); drop >= 0 {
+				b.LostUnnamed = true
+			} else {
+				drop, b.LostNamed = 0, true
+			}
+		}
+		list = slices.Delete(list, drop, drop+1)
+	}
+	b.Dropped = list
+}
+
+// noteDisagreement records in Disagreed how the claims that name the
+// commit Jenkins stated it built disagree, if they do; and forgets the
+// dropped claims that can never count.
+func (b *Build) noteDisagreement() {
+	if !b.tieKnown() {
+		return
+	}
+	if _, _, disagree := b.count(); len(disagree) > 0 {
+		b.Disagreed = disagree
+	}
+	b.Dropped = slices.DeleteFunc(slices.Clone(b.Dropped), b.neverCounts)
+	if len(b.Dropped) == 0 {
+		b.Dropped = nil
+	}
 }
 
 // pickClaimed sets the build's image digest and chart versions from its
 // claims (Build.claimed): once read, from the claims Jenkins does not
 // contradict that name the commit it built; before, from all of them; and
-// from none when they disagree. A build without claims keeps the values
-// it was given.
+// from none when they disagree or did. A build without claims keeps the
+// values it was given.
 func (b *Build) pickClaimed() {
-	if len(b.Claims) == 0 {
+	if len(b.Claims) == 0 && len(b.Dropped) == 0 {
 		return // nothing claimed: the values as they were given
 	}
+	b.noteDisagreement()
 	v := claimedValues{}
 	if !b.Gone {
 		v, _ = b.claimed()
