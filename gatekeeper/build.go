@@ -100,12 +100,12 @@ type Build struct {
 	// Claims are the notifications and reports received about the build,
 	// oldest first, at most maxClaims.
 	Claims []Claim `json:"claims,omitempty"`
-	// Dropped are claims that bring an image digest or chart version,
-	// pushed out of Claims (past maxClaims) before it could be told
-	// whether they name the commit Jenkins built (the build was not read,
-	// or its merge sha was not known yet), oldest first, at most
-	// maxClaims. They count as Claims do (Build.claimed); once the merge
-	// sha is known, those not naming it are forgotten.
+	// Dropped are claims that may still count (they bring an image digest
+	// or chart version, and were not shown not to name the commit Jenkins
+	// built) pushed out of Claims past maxClaims, oldest first, at most
+	// maxClaims. They count as Claims do (Build.claimed), so that no flood
+	// can push the pipeline's own report out of the count; once Jenkins
+	// stated the merge sha, those that can never count are forgotten.
 	Dropped []Claim `json:"dropped_claims,omitempty"`
 	// LostNamed is set when a claim naming a commit had to be dropped
 	// from Dropped too: it may have named the commit Jenkins built, so no
@@ -311,11 +311,11 @@ func (b *Build) neverCounts(c Claim) bool {
 	return b.tieKnown() && !b.tiedTo(c)
 }
 
-// sameClaim reports whether claims x and y say the same, whoever sent
-// them and when.
+// sameClaim reports whether claims x and y say the same of everything
+// Build.claimed and Contradictions look at, whoever sent them and when.
 func sameClaim(x, y Claim) bool {
-	x.Delivery, x.Event, x.At, x.Disputes = "", "", time.Time{}, nil
-	y.Delivery, y.Event, y.At, y.Disputes = "", "", time.Time{}, nil
+	x.Delivery, x.Event, x.At, x.Disputes, x.Phase = "", "", time.Time{}, nil, ""
+	y.Delivery, y.Event, y.At, y.Disputes, y.Phase = "", "", time.Time{}, nil, ""
 	return reflect.DeepEqual(x, y)
 }
 

@@ -472,6 +472,14 @@ func TestFloodOfUntiedClaimsKeepsThePipelinesReport(t *testing.T) {
 			cat(one(real), flood(2*time.Minute, 3*maxClaims, madeUp), one(read)), ""},
 		{"untied flood past every bound before the read",
 			cat(one(real), flood(2*time.Minute, 3*maxClaims, untied), one(read)), realChart},
+		// Claims that agree with the pipeline's report but bring only
+		// the base chart, each a little different (a result Jenkins
+		// cannot contradict yet), must not push out the one that brought
+		// the chart, leaving the forged chart alone.
+		{"tied claims that agree but differ, while the build runs",
+			cat(one(apiRead(30*time.Second, Build{HeadSHA: claimHead, MergeSHA: merge, Building: true, Phase: "STARTED"})), one(real),
+				flood(2*time.Minute, n, func(i int) Build { return Build{MergeSHA: merge, Result: fmt.Sprint("R", i), BaseChartVersion: base} }),
+				one(claimEvent("forged", 3*time.Minute, Build{MergeSHA: merge, ChartVersion: "shop-2-15-0-" + merge[:7]})), one(read)), ""},
 		{"read while running, before the merge sha was known",
 			cat(one(apiRead(30*time.Second, Build{HeadSHA: claimHead, Building: true, Phase: "STARTED"})), one(real),
 				flood(2*time.Minute, n, madeUp), flood(3*time.Minute, n, untied), one(read), one(forged)), ""},

@@ -1051,22 +1051,33 @@ func (b *Build) addClaim(c Claim) {
 			drop = i
 		}
 	}
-	if drop < 0 {
-		drop = max(0, slices.IndexFunc(list, func(x Claim) bool { return x.HeadSHA == "" && x.MergeSHA == "" }))
-		if !b.tieKnown() {
-			b.keepDropped(list[drop])
-		}
+	if drop >= 0 {
+		b.Claims = slices.Delete(list, drop, drop+1)
+		return
 	}
+	drop = max(0, slices.IndexFunc(list, func(x Claim) bool { return x.HeadSHA == "" && x.MergeSHA == "" }))
+	gone := list[drop]
 	b.Claims = slices.Delete(list, drop, drop+1)
+	b.keepDropped(gone)
 }
 
-// keepDropped adds c, a claim dropped from Claims, to Dropped, keeping at
-// most maxClaims: past the bound it drops one that can never count, else
+// keepDropped adds c, a claim dropped from Claims that may count, to
+// Dropped, keeping at most maxClaims: past the bound it drops one that can
+// never count, else the oldest that a later one or a claim kept repeats,
+// else (claims that disagreed count for nothing anyway) the oldest, else
 // the oldest naming no commit (LostUnnamed), else the oldest (LostNamed).
 func (b *Build) keepDropped(c Claim) {
 	list := append(slices.Clone(b.Dropped), c)
 	if len(list) > maxClaims {
 		drop := slices.IndexFunc(list, b.neverCounts)
+		for i := 0; drop < 0 && i < len(list); i++ {
+			if slices.ContainsFunc(slices.Concat(list[i+1:], b.Claims), func(y Claim) bool { return sameClaim(list[i], y) }) {
+				drop = i
+			}
+		}
+		if drop < 0 && len(b.Disagreed) > 0 {
+			drop = 0
+		}
 		if drop < 0 {
 			if drop = slices.IndexFunc(list, func(x Claim) bool { return x.HeadSHA == "" && x.MergeSHA == "" }); drop >= 0 {
 				b.LostUnnamed = true
