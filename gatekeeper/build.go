@@ -2,7 +2,6 @@ package gatekeeper
 
 import (
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -314,9 +313,11 @@ func (b *Build) neverCounts(c Claim) bool {
 // sameClaim reports whether claims x and y say the same of everything
 // Build.claimed and Contradictions look at, whoever sent them and when.
 func sameClaim(x, y Claim) bool {
-	x.Delivery, x.Event, x.At, x.Disputes, x.Phase = "", "", time.Time{}, nil, ""
-	y.Delivery, y.Event, y.At, y.Disputes, y.Phase = "", "", time.Time{}, nil, ""
-	return reflect.DeepEqual(x, y)
+	type said struct {
+		result, head, base, merge string
+		values                    claimedValues
+	}
+	return said{x.Result, x.HeadSHA, x.BaseSHA, x.MergeSHA, x.values()} == said{y.Result, y.HeadSHA, y.BaseSHA, y.MergeSHA, y.values()}
 }
 
 // Names of the reports a Build can lack, as listed in Build.Missing.
@@ -469,14 +470,19 @@ func (s *Severities) Add(o Severities) {
 func (b Build) clone() Build {
 	b.Stages = append([]Stage(nil), b.Stages...)
 	b.Missing = append([]string(nil), b.Missing...)
-	if b.Claims != nil {
-		claims := make([]Claim, len(b.Claims))
-		for i, c := range b.Claims {
-			c.Disputes = append([]string(nil), c.Disputes...)
-			claims[i] = c
+	cloneClaims := func(list []Claim) []Claim {
+		if list == nil {
+			return nil
 		}
-		b.Claims = claims
+		out := make([]Claim, len(list))
+		for i, c := range list {
+			c.Disputes = append([]string(nil), c.Disputes...)
+			out[i] = c
+		}
+		return out
 	}
+	b.Claims, b.Dropped = cloneClaims(b.Claims), cloneClaims(b.Dropped)
+	b.Disagreed = slices.Clone(b.Disagreed)
 	if b.Tests != nil {
 		t := *b.Tests
 		b.Tests = &t
