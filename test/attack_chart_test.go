@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -37,5 +38,48 @@ func TestAttackForgedChartReport(t *testing.T) {
 	}
 	if page := r.page(n); !strings.Contains(page, "does not name merge sha") {
 		t.Errorf("the details page does not say why the second report did not count:\n%s", page)
+	}
+}
+
+// TestAttackFloodPushesOutThePipelinesReport: the same author first floods
+// reports for the build, each with a chart of its own and no sha (they can
+// never count), so that the bound on claims kept would push the pipeline's
+// own report out; then posts one report naming the merge sha (anyone who
+// can read the build in Jenkins sees it) and a pinned chart. With the
+// pipeline's report gone it would be the only report tied to the build
+// and count alone (before the fix: silently, the page saying nothing). It
+// must not: it disagrees with the pipeline's report, so no chart counts,
+// and the page says so.
+func TestAttackFloodPushesOutThePipelinesReport(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{jenkinsAPI: true})
+	const n = 2
+	payload, pr := opened(t, n, headA, releaseBody)
+	r.gh.setPull(pr)
+	r.github("pull_request", payload)
+	r.settle(n)
+	r.jk.addBuild(build10)
+	unpinned := "hello-world-2-14-3-" + headB[:7]
+	r.jenkinsOK(notification(t, build10))
+	r.jenkinsOK(pipelineReport(t, build10, unpinned))
+	r.settle(n)
+	for i := range 25 {
+		r.jenkinsOK(mustJSON(t, map[string]any{
+			"kind": "pipeline-report", "job_url": "http://jenkins.test/" + build10.job + "/",
+			"build_number": build10.number, "chart_version": fmt.Sprintf("hello-world-9-%d-0-%s", i, build10.merge[:7]),
+		}))
+	}
+	r.settle(n)
+	r.jenkinsOK(mustJSON(t, map[string]any{
+		"kind": "pipeline-report", "job_url": "http://jenkins.test/" + build10.job + "/",
+		"build_number": build10.number, "merge_sha": build10.merge, "chart_version": chartOf(build10),
+		"image_digest": "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b", // the registry shows it
+	}))
+	p := r.settle(n)
+	if p.Latest.Decision.State == "success" {
+		t.Errorf("decision %s, reasons %q: the forged chart counted", p.Latest.Decision.State, p.Latest.Decision.Reasons)
+	}
+	if page := r.page(n); !strings.Contains(page, "claims disagree on chart_version") {
+		t.Errorf("the details page does not say the reports disagree:\n%s", page)
 	}
 }
