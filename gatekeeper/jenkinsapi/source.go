@@ -174,6 +174,7 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 	if idxErr != nil {
 		errs = append(errs, fmt.Errorf("mapping stage names: %w", idxErr))
 	}
+	newest := newestRead(ev.Builds, head, key)
 	var todo []gatekeeper.Build
 	for _, b := range ev.Builds {
 		if !samePull(b.Key, key) {
@@ -192,7 +193,11 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 			// to another head is then disputed).
 			continue
 		}
-		if s.incomplete(b, now) {
+		// Of the builds of the current head Jenkins showed, only the
+		// newest of its job can still be the one that decides: an older,
+		// complete one is not read again every RecheckEvery (finding R4).
+		periodic := b.HeadSHA != head || !b.Verified || b.Number >= newest[jobOf(b)]
+		if s.incomplete(b, now, periodic) {
 			todo = append(todo, b)
 		} else if st := idx.rekey(b.Stages); idxErr == nil && !slices.Equal(st, b.Stages) {
 			// Stages keyed with another stage map than the one in
@@ -201,7 +206,7 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 			emit(b)
 		}
 	}
-	todo = s.readOrder(todo, head, key)
+	todo = s.readOrder(todo, head, key, newest)
 	for _, b := range todo {
 		out, ok, err := s.complete(ctx, b)
 		if err != nil {
@@ -251,24 +256,36 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 // readOrder picks, of the builds to read, those one Gather reads and in
 // which order (finding F12: anyone holding the webhook token can claim
 // builds with made-up numbers above the real one's, and Jenkins cannot
-// be asked about all of them): first the builds Jenkins already showed
-// for the current head (the gated build, re-read while it runs and every
-// RecheckEvery), then the claims of the current head, then at most
-// maxUnknown builds whose head is not known (or of another pull request
-// job, or of an older head a claim came about), never read ones first;
-// newest first within each, at most maxEnrich in all. A claimed build
-// that starves here is still found: until Jenkins showed a build of the
-// head, Gather looks the head up in the gated job (Client.BuildForHead),
-// which lists the builds Jenkins has.
-func (s *Source) readOrder(todo []gatekeeper.Build, head string, key gatekeeper.PullKey) []gatekeeper.Build {
+// be asked about all of them; finding R4: a new build of the head must
+// not wait behind the re-reads of the builds already read):
+//
+//  0. the claimed builds of the current head never read and newer than
+//     the newest build of their job Jenkins showed for the head (a new
+//     build, a retry or a rebuild, which takes over once read), at most
+//     maxEnrich-1 while anything below is due;
+//  1. the builds Jenkins showed for the current head that are due: still
+//     running, claimed since, a report not fetched, or the newest one's
+//     periodic re-read (Source.incomplete);
+//  2. the other claims of the current head (older than a build read) and
+//     those Jenkins answered 404 for, due again;
+//  3. at most maxUnknown builds whose head is not known (or of another
+//     pull request job, or of an older head a claim came about).
+//
+// Never read ones first, newest first within each, at most maxEnrich in
+// all. A claimed build that starves here is still found: until Jenkins
+// showed a build of the head, Gather looks the head up in the gated job
+// (Client.BuildForHead), which lists the builds Jenkins has.
+func (s *Source) readOrder(todo []gatekeeper.Build, head string, key gatekeeper.PullKey, newest map[string]int64) []gatekeeper.Build {
 	tier := func(b gatekeeper.Build) int {
 		switch {
 		case head == "" || b.HeadSHA != head || b.Strategy == "head" || !b.Key.SamePull(key):
-			return 2
+			return 3
 		case b.Verified:
+			return 1
+		case !b.Gone && b.Number > newest[jobOf(b)]:
 			return 0
 		}
-		return 1
+		return 2
 	}
 	sort.SliceStable(todo, func(i, j int) bool {
 		a, b := todo[i], todo[j]
@@ -281,18 +298,56 @@ func (s *Source) readOrder(todo []gatekeeper.Build, head string, key gatekeeper.
 		return a.Number > b.Number
 	})
 	out := todo[:0:0]
-	unknown := 0
+	var late []gatekeeper.Build // new builds past maxEnrich-1
+	fresh, unknown := 0, 0
 	for _, b := range todo {
 		if len(out) == maxEnrich {
 			break
 		}
-		if tier(b) == 2 {
+		switch tier(b) {
+		case 0:
+			if fresh == maxEnrich-1 {
+				late = append(late, b)
+				continue
+			}
+			fresh++
+		case 3:
 			if unknown == maxUnknown {
-				break
+				continue
 			}
 			unknown++
 		}
 		out = append(out, b)
+	}
+	// Nothing else due: the budget left goes to the new builds.
+	for _, b := range late {
+		if len(out) == maxEnrich {
+			break
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// jobOf is the key newestRead gives a build's job: Jenkins' job names are
+// case-insensitive, and so is the gated job's choice (CurrentBuild).
+func jobOf(b gatekeeper.Build) string { return strings.ToLower(b.JobPath) }
+
+// newestRead returns, per job (jobOf), the number of the newest build of
+// the current head Jenkins showed that can count (not gone, not refused,
+// not a head-only build of the pull request).
+func newestRead(builds []gatekeeper.Build, head string, key gatekeeper.PullKey) map[string]int64 {
+	out := map[string]int64{}
+	if head == "" {
+		return out
+	}
+	for _, b := range builds {
+		if b.HeadSHA != head || !b.Verified || b.Gone || b.Refused != "" || b.Strategy == "head" || !b.Key.SamePull(key) {
+			continue
+		}
+		if b.Number > out[jobOf(b)] {
+			out[jobOf(b)] = b.Number
+		}
 	}
 	return out
 }
@@ -308,7 +363,11 @@ func samePull(b, key gatekeeper.PullKey) bool {
 // incomplete reports whether b is to be read from the API now. Gather asks
 // it only of builds of the current head, of a head not known yet, or with
 // a claim newer than their last read.
-func (s *Source) incomplete(b gatekeeper.Build, now time.Time) bool {
+//
+// periodic is false for a build of the current head that a newer build
+// of its job Jenkins showed outranks: it is read again only when claimed
+// again, while it runs, or for a report not fetched yet.
+func (s *Source) incomplete(b gatekeeper.Build, now time.Time, periodic bool) bool {
 	// Jenkins alone states a build's facts: a build known only from
 	// claims, however complete, is read; so is one a claim came about
 	// since it was read, and one still running.
@@ -322,7 +381,7 @@ func (s *Source) incomplete(b gatekeeper.Build, now time.Time) bool {
 	}
 	// Not verified once for ever: the current head's build is read again
 	// at every reconcile.
-	if now.Sub(b.VerifiedAt) >= s.opts.RecheckEvery {
+	if periodic && now.Sub(b.VerifiedAt) >= s.opts.RecheckEvery {
 		return true
 	}
 	for _, r := range []struct {
