@@ -175,7 +175,7 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 		errs = append(errs, fmt.Errorf("mapping stage names: %w", idxErr))
 	}
 	newest := newestRead(ev.Builds, head, key)
-	var todo []gatekeeper.Build
+	var todo, considered []gatekeeper.Build
 	for _, b := range ev.Builds {
 		if !samePull(b.Key, key) {
 			continue
@@ -193,6 +193,7 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 			// to another head is then disputed).
 			continue
 		}
+		considered = append(considered, b)
 		// Of the builds of the current head Jenkins showed, only the
 		// newest of its job can still be the one that decides: an older,
 		// complete one is not read again every RecheckEvery (finding R4).
@@ -205,6 +206,13 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 			b.Stages = st
 			emit(b)
 		}
+	}
+	todo, screened, err := s.screen(ctx, considered, todo, key, newest, now)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, b := range screened {
+		emit(b)
 	}
 	todo = s.readOrder(todo, head, key, newest)
 	for _, b := range todo {
@@ -327,6 +335,88 @@ func (s *Source) readOrder(todo []gatekeeper.Build, head string, key gatekeeper.
 		out = append(out, b)
 	}
 	return out
+}
+
+// screen answers, with one read of the gated job (Client.lastBuild), the
+// claims Jenkins has no build for (finding R3): a claim of the pull
+// request's PR-<n>-merge or PR-<n> job never read, or claimed again since
+// Jenkins answered 404, whose number is above both the newest build of the
+// head Jenkins showed in the job and the job's last build. Jenkins numbers
+// a build before it notifies about it, so such a claim is made up (or
+// about a build of a job deleted since): it comes back Gone, whatever the
+// number of them, without a read each, and a token holder's made-up
+// numbers can no longer outnumber the reads of one Gather and hold the
+// release on "Jenkins to confirm". A number claimed again once the job
+// has it (a made-up claim that named a build's number ahead of it) is
+// read at once, whatever the 404 back-off: the real build then counts,
+// never the older one beneath it. A job Jenkins answers 404 for, or an
+// error, screens nothing: the claims are read one by one as before.
+//
+// builds are those Gather considers (of the current head, of a head not
+// known, or claimed since read). It returns todo without the claims answered, with the builds to read
+// at once added, and the Gone builds to emit.
+func (s *Source) screen(ctx context.Context, builds, todo []gatekeeper.Build, key gatekeeper.PullKey, newest map[string]int64, now time.Time) ([]gatekeeper.Build, []gatekeeper.Build, error) {
+	gated := map[string]string{} // jobOf -> the path to read
+	folders := s.c.repos.Folders(key.Owner, key.Repo)
+	for _, name := range []string{fmt.Sprintf("PR-%d-merge", key.Number), fmt.Sprintf("PR-%d", key.Number)} {
+		p := ref{names: append(slices.Clone(folders), name)}.jobPath()
+		gated[strings.ToLower(p)] = p
+	}
+	inTodo := func(b gatekeeper.Build) bool {
+		return slices.ContainsFunc(todo, func(t gatekeeper.Build) bool { return t.JobPath == b.JobPath && t.Number == b.Number })
+	}
+	// A claim never read, or a gone build claimed again or due again.
+	asked := func(b gatekeeper.Build) bool {
+		return (!b.Verified && !b.Gone) || (b.Gone && (b.Recheck || inTodo(b)))
+	}
+	ask := map[string]bool{}
+	for _, b := range builds {
+		if !asked(b) || !b.Key.SamePull(key) || b.Strategy == "head" {
+			continue
+		}
+		if _, ok := gated[jobOf(b)]; ok && b.Number > newest[jobOf(b)] {
+			ask[jobOf(b)] = true
+		}
+	}
+	var (
+		gone []gatekeeper.Build
+		errs []error
+	)
+	for job := range ask {
+		last, err := s.c.lastBuild(ctx, gated[job])
+		switch {
+		case isMissing(err):
+			continue
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		}
+		for _, b := range builds {
+			if jobOf(b) != job || !b.Key.SamePull(key) || b.Strategy == "head" || b.Number <= newest[job] {
+				continue
+			}
+			switch {
+			case asked(b) && b.Number > last:
+				out := b
+				out.Gone, out.Verified, out.Recheck, out.Building = true, false, false, false
+				out.VerifiedAt, out.UpdatedAt = now, now
+				s.suspicious(b, out)
+				gone = append(gone, out)
+				todo = slices.DeleteFunc(todo, func(t gatekeeper.Build) bool { return t.JobPath == b.JobPath && t.Number == b.Number })
+			case b.Gone && b.Recheck:
+				// Jenkins has it now: read at once, before the older
+				// builds of the head.
+				todo = slices.DeleteFunc(todo, func(t gatekeeper.Build) bool { return t.JobPath == b.JobPath && t.Number == b.Number })
+				in := b
+				in.Gone = false
+				todo = append(todo, in)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return todo, gone, fmt.Errorf("reading the gated job of %s: %w", key, errors.Join(errs...))
+	}
+	return todo, gone, nil
 }
 
 // jobOf is the key newestRead gives a build's job: Jenkins' job names are

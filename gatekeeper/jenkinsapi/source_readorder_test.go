@@ -116,3 +116,82 @@ func buildIndex(ev *gatekeeper.Evidence, n int) int {
 	}
 	return -1
 }
+
+// TestMadeUpClaimsDoNotOutrankTheReadBuild is finding R3: claims of
+// made-up build numbers above the job's last build, with the (public)
+// head sha, more of them at each evaluation than one Gather reads builds,
+// must not hold the release pending on "Jenkins to confirm" for ever: one
+// read of the job tells Jenkins has none of them. A real newer build of
+// the head still takes over once Jenkins shows it, and makes the release
+// wait until then.
+func TestMadeUpClaimsDoNotOutrankTheReadBuild(t *testing.T) {
+	t.Parallel()
+	f, s, clk := sourceFake(t, Options{})
+	serveHeadRun(t, f, 57, "FAILURE")
+	serveJob(t, f, 57)
+	ev := pullEvidence(t)
+	claimReport(t, ev, 57, clk.Now())
+	gatherApply(t, s, ev)
+	if cur := ev.CurrentBuild(); cur == nil || cur.Number != 57 || !cur.Verified {
+		t.Fatalf("setup: CurrentBuild = %+v, want the verified #57", cur)
+	}
+	next := 90001
+	for round := range 3 {
+		clk.add(time.Minute)
+		for range 2 * maxEnrich {
+			claimReport(t, ev, next, clk.Now())
+			next++
+		}
+		gatherApply(t, s, ev)
+		if cur := ev.CurrentBuild(); cur == nil || cur.Number != 57 || !cur.Verified || cur.Result != "FAILURE" {
+			t.Fatalf("round %d: CurrentBuild = %+v, want the verified, failed #57", round, cur)
+		}
+	}
+	for n := 90001; n < next; n++ {
+		if reads := f.count("/" + prJob + "/" + itoa(n) + "/api/json"); reads > 0 {
+			t.Errorf("made-up build %d read %d times: the job's last build says Jenkins has none", n, reads)
+		}
+	}
+
+	// A real rebuild #58 of the head: claimed, it makes the release wait
+	// (never pass on a claim) until read, then counts.
+	serveHeadRun(t, f, 58, "SUCCESS")
+	serveJob(t, f, 58)
+	clk.add(time.Minute)
+	claimReport(t, ev, 58, clk.Now())
+	if cur := ev.CurrentBuild(); cur == nil || cur.Number != 58 || cur.Verified {
+		t.Fatalf("claimed #58: CurrentBuild = %+v, want the unread #58", cur)
+	}
+	gatherApply(t, s, ev)
+	if cur := ev.CurrentBuild(); cur == nil || cur.Number != 58 || !cur.Verified || cur.Result != "SUCCESS" {
+		t.Fatalf("read #58: CurrentBuild = %+v, want the verified #58", cur)
+	}
+}
+
+// TestMadeUpClaimOfAFutureNumberDoesNotHideTheRealBuild: a number claimed
+// before Jenkins has it (answered gone) and built later is read as soon as
+// it is claimed again, whatever the gone back-off: the real build must not
+// stay hidden behind the older one of the head.
+func TestMadeUpClaimOfAFutureNumberDoesNotHideTheRealBuild(t *testing.T) {
+	t.Parallel()
+	f, s, clk := sourceFake(t, Options{})
+	serveHeadRun(t, f, 57, "SUCCESS")
+	serveJob(t, f, 57)
+	ev := pullEvidence(t)
+	claimReport(t, ev, 57, clk.Now())
+	gatherApply(t, s, ev)
+	// Claimed an hour ahead: gone, with a long back-off.
+	claimReport(t, ev, 58, clk.Now().Add(-time.Hour))
+	gatherApply(t, s, ev)
+	if i := buildIndex(ev, 58); i < 0 || !ev.Builds[i].Gone {
+		t.Fatalf("setup: #58 not gone")
+	}
+	serveHeadRun(t, f, 58, "FAILURE")
+	serveJob(t, f, 58)
+	clk.add(time.Second)
+	claimReport(t, ev, 58, clk.Now())
+	gatherApply(t, s, ev)
+	if cur := ev.CurrentBuild(); cur == nil || cur.Number != 58 || !cur.Verified || cur.Result != "FAILURE" {
+		t.Fatalf("CurrentBuild = %+v, want the verified, failed #58", cur)
+	}
+}
