@@ -207,7 +207,7 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 			emit(b)
 		}
 	}
-	todo, screened, err := s.screen(ctx, considered, todo, key, newest, now)
+	todo, screened, err := s.screen(ctx, ev.Builds, considered, todo, key, newest, now)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -349,13 +349,16 @@ func (s *Source) readOrder(todo []gatekeeper.Build, head string, key gatekeeper.
 // release on "Jenkins to confirm". A number claimed again once the job
 // has it (a made-up claim that named a build's number ahead of it) is
 // read at once, whatever the 404 back-off: the real build then counts,
-// never the older one beneath it. A job Jenkins answers 404 for, or an
-// error, screens nothing: the claims are read one by one as before.
+// never the older one beneath it. An error screens nothing, nor does a
+// 404 for the job (the claims are read one by one, as before), unless
+// Jenkins showed a build of the pull request in its other gated job: then
+// the job claimed does not exist and none of its claims counts.
 //
-// builds are those Gather considers (of the current head, of a head not
-// known, or claimed since read). It returns todo without the claims answered, with the builds to read
-// at once added, and the Gone builds to emit.
-func (s *Source) screen(ctx context.Context, builds, todo []gatekeeper.Build, key gatekeeper.PullKey, newest map[string]int64, now time.Time) ([]gatekeeper.Build, []gatekeeper.Build, error) {
+// all are the evidence's builds; builds those Gather considers (of the
+// current head, of a head not known, or claimed since read). It returns
+// todo without the claims answered, with the builds to read at once
+// added, and the Gone builds to emit.
+func (s *Source) screen(ctx context.Context, all, builds, todo []gatekeeper.Build, key gatekeeper.PullKey, newest map[string]int64, now time.Time) ([]gatekeeper.Build, []gatekeeper.Build, error) {
 	gated := map[string]string{} // jobOf -> the path to read
 	folders := s.c.repos.Folders(key.Owner, key.Repo)
 	for _, name := range []string{fmt.Sprintf("PR-%d-merge", key.Number), fmt.Sprintf("PR-%d", key.Number)} {
@@ -368,6 +371,13 @@ func (s *Source) screen(ctx context.Context, builds, todo []gatekeeper.Build, ke
 	// A claim never read, or a gone build claimed again or due again.
 	asked := func(b gatekeeper.Build) bool {
 		return (!b.Verified && !b.Gone) || (b.Gone && (b.Recheck || inTodo(b)))
+	}
+	// The gated jobs Jenkins showed a build of (any head).
+	shown := map[string]bool{}
+	for _, b := range all {
+		if _, ok := gated[jobOf(b)]; ok && b.Verified && b.Key.SamePull(key) {
+			shown[jobOf(b)] = true
+		}
 	}
 	ask := map[string]bool{}
 	for _, b := range builds {
@@ -385,7 +395,15 @@ func (s *Source) screen(ctx context.Context, builds, todo []gatekeeper.Build, ke
 	for job := range ask {
 		last, err := s.c.lastBuild(ctx, gated[job])
 		switch {
+		case isMissing(err) && !shown[job] && len(shown) > 0:
+			// Jenkins builds the pull request in its other gated job
+			// and has no such job (a PR-<n>-merge claimed where it
+			// builds PR-<n>, or the reverse): none of its builds.
+			last = 0
 		case isMissing(err):
+			// Not for one 404 to say a job gone that Jenkins showed a
+			// build of, or that no build was read of yet: the claims
+			// are read one by one.
 			continue
 		case err != nil:
 			errs = append(errs, err)

@@ -195,3 +195,42 @@ func TestMadeUpClaimOfAFutureNumberDoesNotHideTheRealBuild(t *testing.T) {
 		t.Fatalf("CurrentBuild = %+v, want the verified, failed #58", cur)
 	}
 }
+
+// TestMadeUpClaimsInAJobJenkinsHasNot (R3): Jenkins builds the pull
+// request in its PR-<n> job (one strategy configured); claims of made-up
+// builds of the head in a PR-<n>-merge job, which would be preferred as
+// the gated job, are answered by the one 404 for that job.
+func TestMadeUpClaimsInAJobJenkinsHasNot(t *testing.T) {
+	t.Parallel()
+	const plainJob = "job/Codertocat/job/Hello-World/job/PR-2"
+	f, s, clk := sourceFake(t, Options{})
+	m := fixtureMapOf(t, workflowRun(t, "FAILURE"))
+	m["number"] = 57
+	m["url"] = "http://localhost:32769/" + plainJob + "/57/"
+	f.serve("/"+plainJob+"/57/api/json", mustJSON(t, m))
+	ev := pullEvidence(t)
+	e, err := ParseNotification(reportJSON(t, func(r map[string]any) {
+		r["build_number"], r["job_url"] = 57, "http://localhost:8080/"+plainJob+"/"
+	}), ParseOptions{}, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Apply(e)
+	gatherApply(t, s, ev)
+	if cur := ev.CurrentBuild(); cur == nil || cur.Number != 57 || !cur.Verified {
+		t.Fatalf("setup: CurrentBuild = %+v, want the verified #57 of %s", cur, plainJob)
+	}
+	clk.add(time.Minute)
+	for n := 90001; n < 90001+2*maxEnrich; n++ {
+		claimReport(t, ev, n, clk.Now()) // in PR-2-merge, which Jenkins has not
+	}
+	gatherApply(t, s, ev)
+	if cur := ev.CurrentBuild(); cur == nil || cur.Number != 57 || !cur.Verified || cur.Result != "FAILURE" {
+		t.Fatalf("CurrentBuild = %+v, want the verified, failed #57", cur)
+	}
+	for n := 90001; n < 90001+2*maxEnrich; n++ {
+		if reads := f.count("/" + prJob + "/" + itoa(n) + "/api/json"); reads > 0 {
+			t.Errorf("made-up build %d read %d times", n, reads)
+		}
+	}
+}
