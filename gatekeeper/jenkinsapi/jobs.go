@@ -1,10 +1,13 @@
 package jenkinsapi
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/releasegate/gatekeeper/gatekeeper"
 )
@@ -213,4 +216,81 @@ func (m JobRepos) PullKey(jobURL string) (key gatekeeper.PullKey, strategy strin
 		return gatekeeper.PullKey{}, "", false
 	}
 	return gatekeeper.PullKey{Owner: owner, Repo: repo, Number: n}, strategy, true
+}
+
+// maxUnplacedWarnings bounds the job folders an unplacedWarnings set
+// remembers; past it, one last warning says that further folders go
+// unreported.
+const maxUnplacedWarnings = 256
+
+// unplacedWarnings warns once per job folder path that a pull request job
+// was seen in folders Repo places in no repository: its builds never count
+// and the pull request waits, the symptom of an organisation folder nested
+// below the Jenkins root or a multibranch project GATEKEEPER_JENKINS_JOBS
+// does not list. It is process-wide and bounded (maxUnplacedWarnings).
+type unplacedWarnings struct {
+	source string // where the job was seen, logged as "seen_in"
+	mu     sync.Mutex
+	seen   map[string]struct{}
+	full   bool
+}
+
+// The folders notifications and reports name (anyone holding the webhook
+// token can send them) and those Jenkins' own reads show are remembered
+// apart, so that made-up folders cannot use up the set that tells about
+// the real ones.
+var (
+	unplacedNotified = &unplacedWarnings{source: "notification"}
+	unplacedRead     = &unplacedWarnings{source: "jenkins read"}
+)
+
+// warn logs, the first time folders are seen, that the job at jobPath is
+// placed in no repository. A nil logger, or one that drops warnings, logs
+// nothing and remembers nothing.
+func (w *unplacedWarnings) warn(log *slog.Logger, folders []string, jobPath string) {
+	if log == nil || !log.Enabled(context.Background(), slog.LevelWarn) {
+		return
+	}
+	folder := strings.Join(folders, "/")
+	w.mu.Lock()
+	_, seen := w.seen[folder]
+	full := w.full
+	switch {
+	case seen || full:
+	case len(w.seen) >= maxUnplacedWarnings:
+		w.full = true
+	default:
+		if w.seen == nil {
+			w.seen = map[string]struct{}{}
+		}
+		w.seen[folder] = struct{}{}
+	}
+	nowFull := !seen && !full && w.full
+	w.mu.Unlock()
+	switch {
+	case nowFull:
+		log.Warn("more Jenkins job folders place no repository; no further ones are logged",
+			"seen_in", w.source, "limit", maxUnplacedWarnings)
+	case !seen && !full:
+		log.Warn("Jenkins job folder places no repository: the builds of its pull request jobs never count, "+
+			"and a pull request they build waits for a build for ever; if it builds one, list it in "+
+			"GATEKEEPER_JENKINS_JOBS as <folder path>=<owner>/<repo> (an organisation folder counts only "+
+			"directly under the Jenkins root)",
+			"folder", folder, "job", jobPath, "seen_in", w.source)
+	}
+}
+
+// warnUnplacedRead warns (unplacedRead) when b, as Jenkins' read shows it,
+// is a pull request job of folders that place no repository.
+func (m JobRepos) warnUnplacedRead(log *slog.Logger, b gatekeeper.Build) {
+	if !b.Verified || b.Gone || b.Key.Valid() {
+		return
+	}
+	folders, _, _, ok := ParseJobPath(b.JobPath)
+	if !ok {
+		return
+	}
+	if _, _, placed := m.Repo(folders); !placed {
+		unplacedRead.warn(log, folders, b.JobPath)
+	}
 }

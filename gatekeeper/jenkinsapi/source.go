@@ -165,6 +165,7 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 	}
 	emit := func(b gatekeeper.Build) {
 		current = current || isCurrent(b)
+		s.c.repos.warnUnplacedRead(s.opts.Logger, b)
 		events = append(events, gatekeeper.Event{Name: EventBuild, Received: now, Key: key, SHA: b.HeadSHA, Build: &b})
 	}
 
