@@ -125,3 +125,33 @@ func TestUnplacedReadIsWarned(t *testing.T) {
 		}
 	}
 }
+
+// TestPartialMappingReadsConventionRepository is finding R2 (a) through
+// the Source: with GATEKEEPER_JENKINS_JOBS listing another repository, the
+// build of Codertocat/Hello-World's convention job is read, placed in its
+// pull request and becomes its current build, without a warning.
+func TestPartialMappingReadsConventionRepository(t *testing.T) {
+	t.Parallel()
+	repos, err := ParseJobRepos("legacy/shop-ci=acme/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, src, _ := sourceFake(t, Options{Repos: repos})
+	var buf bytes.Buffer
+	s := NewSource(src.c, SourceOptions{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	ev := pullEvidence(t, notificationJSON(t, nil))
+	events, err := s.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		ev.Apply(e)
+	}
+	b := ev.CurrentBuild()
+	if b == nil || !b.Verified || b.Key != prKey || b.Number != prNumber || b.Result != "SUCCESS" {
+		t.Fatalf("current build = %+v, want the verified SUCCESS build %d of %v", b, prNumber, prKey)
+	}
+	if got := warnings(&buf); len(got) != 0 {
+		t.Errorf("a placed job was warned about: %q", got)
+	}
+}
