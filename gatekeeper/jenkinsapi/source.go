@@ -70,8 +70,10 @@ type SourceOptions struct {
 	// A verified build is not verified for ever: a job deleted and
 	// recreated, or a result changed, shows at the next read.
 	RecheckEvery time.Duration
-	// Logger receives the suspicious events: claims Jenkins contradicts.
-	// nil means none.
+	// Logger receives the suspicious events: claims Jenkins contradicts;
+	// and a warning, once per job folder path, when Jenkins' read of a
+	// pull request job places it in no repository (JobRepos.Repo). nil
+	// means none.
 	Logger *slog.Logger
 }
 
@@ -165,6 +167,7 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 	}
 	emit := func(b gatekeeper.Build) {
 		current = current || isCurrent(b)
+		s.c.repos.warnUnplacedRead(s.opts.Logger, b)
 		events = append(events, gatekeeper.Event{Name: EventBuild, Received: now, Key: key, SHA: b.HeadSHA, Build: &b})
 	}
 
