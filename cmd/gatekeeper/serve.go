@@ -99,7 +99,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	handler, err := webhooks.New(webhooks.Options{
 		Service: svc, ParseGitHub: githubevents.ParseDelivery, WebhookSecret: []byte(cfg.WebhookSecret),
 		JenkinsToken: []byte(cfg.JenkinsToken), ParseJenkins: jenkinsParser(jenkinsapi.ParseOptions{
-			Repos: cfg.jobRepos, Stages: func() jenkinsapi.StageMap { return stageMap(engine, log) },
+			Repos: cfg.jobRepos, Logger: log, Stages: func() jenkinsapi.StageMap { return stageMap(engine, log) },
 		}),
 		Logger: log, Metrics: metrics, Auth: auth, Policy: engine.Health, Slack: slack,
 		Settings: engine.Settings, Hub: hub,

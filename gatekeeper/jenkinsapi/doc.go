@@ -116,12 +116,20 @@
 // (gatekeeper.Build.Recheck) and every SourceOptions.RecheckEvery (half
 // the reconcile period), so that every reconcile asks Jenkins again.
 //
-// The pull request a read build counts for is the one its job path names
-// (GATEKEEPER_JENKINS_JOBS when set, else the organisation-folder
-// convention job/<owner>/job/<repo>/ right under the Jenkins root), never
-// the repository of a notification's scm url, which is a claim too. Each
-// repository is built in one folder only (JobRepos): a copy of the
-// multibranch project in any other folder builds no repository.
+// The pull request a read build counts for is the one its job path names,
+// never the repository of a notification's scm url, which is a claim too.
+// Each repository is built in one folder only (JobRepos): the folder
+// GATEKEEPER_JENKINS_JOBS lists for it, or, for a repository it does not
+// list, the organisation-folder convention job/<owner>/job/<repo>/ right
+// under the Jenkins root. A copy of the multibranch project in any other
+// folder builds no repository, and neither does an organisation folder
+// nested deeper (job/github/job/acme/job/shop/) until it is listed. The
+// gatekeeper is not silent about such a job: the first notification or
+// report (ParseOptions.Logger) and the first Jenkins read
+// (SourceOptions.Logger) of a pull request job in folders that place no
+// repository log a warning naming the folder and GATEKEEPER_JENKINS_JOBS,
+// once per folder path; the folders remembered are bounded, those named by
+// claims apart from those Jenkins showed.
 //
 // Without JENKINS_URL nothing can verify a claim: the policy input says
 // build.verification "none", the status says the build is unverified, and

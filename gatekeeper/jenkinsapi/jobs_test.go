@@ -153,10 +153,11 @@ func TestJobRepos(t *testing.T) {
 		ok       bool
 	}{
 		{"configured folder", "job/ci/job/shop-service/job/PR-4-merge/", gatekeeper.PullKey{Owner: "acme", Repo: "shop", Number: 4}, "merge", true},
-		// With a mapping configured only its folders place a job: a copy of
-		// a multibranch project in another folder (job/alice/job/acme/job/shop)
-		// must not build acme/shop by its last two folder names.
-		{"convention not used once configured", "https://ci/jenkins/job/Codertocat/job/Hello-World/job/PR-2-merge/10/", gatekeeper.PullKey{}, "", false},
+		// A repository the mapping does not list keeps the convention
+		// (finding R2); a copy of a multibranch project in another folder
+		// (job/alice/job/acme/job/shop) still builds nothing.
+		{"convention for an unlisted repository", "https://ci/jenkins/job/Codertocat/job/Hello-World/job/PR-2-merge/10/", gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}, "merge", true},
+		{"listed repository's convention folder", "job/acme/job/shop/job/PR-2-merge/", gatekeeper.PullKey{}, "", false},
 		{"configured folder's copy elsewhere", "job/alice/job/ci/job/shop-service/job/PR-4-merge/", gatekeeper.PullKey{}, "", false},
 		{"configured folder's parent", "job/shop-service/job/PR-4-merge/", gatekeeper.PullKey{}, "", false},
 		{"configured single folder", "job/legacy/job/PR-9/", gatekeeper.PullKey{Owner: "acme", Repo: "old", Number: 9}, "", true},
@@ -239,5 +240,52 @@ func TestParseJobReposErrors(t *testing.T) {
 	m, err := jenkinsapi.ParseJobRepos("")
 	if err != nil || len(m) != 0 {
 		t.Errorf("ParseJobRepos(\"\") = %v, %v; want empty map", m, err)
+	}
+}
+
+// TestPartialMappingStillPlacesConventionRepos is finding R2 (a): a
+// mapping that lists some repositories leaves the others their
+// organisation-folder convention, exactly <owner>/<repo> from the Jenkins
+// root, while a listed repository is placed only by its mapped folder.
+func TestPartialMappingStillPlacesConventionRepos(t *testing.T) {
+	t.Parallel()
+	repos, err := jenkinsapi.ParseJobRepos("legacy/shop-ci=acme/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		folders []string
+		want    string // owner/repo, "" for not placed
+	}{
+		{"unlisted repository by the convention", []string{"acme", "billing"}, "acme/billing"},
+		{"listed repository by its folder", []string{"legacy", "shop-ci"}, "acme/shop"},
+		{"listed repository's convention folder", []string{"acme", "shop"}, ""},
+		{"listed repository's convention folder, other case", []string{"ACME", "Shop"}, ""},
+		{"listed repository's copy under a personal folder", []string{"alice", "acme", "shop"}, ""},
+		{"unlisted repository's copy under a personal folder", []string{"alice", "acme", "billing"}, ""},
+		{"nested organisation folder", []string{"github", "acme", "billing"}, ""},
+		{"mapped folder nested in another", []string{"alice", "legacy", "shop-ci"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			owner, repo, ok := repos.Repo(tt.folders)
+			got := ""
+			if ok {
+				got = owner + "/" + repo
+			}
+			if got != tt.want {
+				t.Errorf("Repo(%q) = %q, %v; want %q", tt.folders, got, ok, tt.want)
+			}
+			if ok {
+				if f := repos.Folders(owner, repo); !cmp.Equal(f, tt.folders) {
+					t.Errorf("Folders(%s) = %q, want the folders that placed it, %q", got, f, tt.folders)
+				}
+			}
+		})
+	}
+	key, _, ok := repos.PullKey("job/acme/job/billing/job/PR-3-merge/7/")
+	if want := (gatekeeper.PullKey{Owner: "acme", Repo: "billing", Number: 3}); !ok || key != want {
+		t.Errorf("PullKey(job/acme/job/billing/job/PR-3-merge/7/) = %v, %v; want %v", key, ok, want)
 	}
 }
