@@ -503,3 +503,43 @@ func TestConcurrentEvaluationsShareThePrecomputedRules(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestPrecomputedValuesAreStrict: a precomputed rule value is read by
+// every evaluation at once, so it must be immutable. OPA reads a data
+// document as a lazy object that converts and caches each key on its
+// first Get: shared, two evaluations' first reads of a key write its
+// cache at once (a fatal concurrent map write without -race; seen in the
+// end-to-end benchmark, where the first evaluations run in parallel,
+// which TestConcurrentEvaluationsShareThePrecomputedRules's warm-up
+// hides). No value in the revision's cache may hold one.
+func TestPrecomputedValuesAreStrict(t *testing.T) {
+	e := load(t, policiesDir)
+	pre := e.cur.Load().good.pre
+	var lazy []string
+	var walk func(path string, v ast.Value)
+	walk = func(path string, v ast.Value) {
+		if fmt.Sprintf("%T", v) == "*ast.lazyObj" {
+			lazy = append(lazy, path)
+			return
+		}
+		switch x := v.(type) {
+		case ast.Object:
+			x.Foreach(func(k, v *ast.Term) { walk(path+"."+k.String(), v.Value) })
+		case *ast.Array:
+			x.Foreach(func(v *ast.Term) { walk(path+"[]", v.Value) })
+		case ast.Set:
+			x.Foreach(func(v *ast.Term) { walk(path+"{}", v.Value) })
+		}
+	}
+	for _, ref := range pre.cache.Keys() {
+		if v, _ := pre.cache.Get(ref); v != nil {
+			walk(ref.String(), v.Value)
+		}
+	}
+	if len(pre.rules) == 0 {
+		t.Fatal("no rule was precomputed")
+	}
+	if len(lazy) > 0 {
+		t.Errorf("precomputed values holding a lazy object (mutated by reads): %v", lazy)
+	}
+}

@@ -71,6 +71,9 @@ func precompute(ctx context.Context, compiler *ast.Compiler, store storage.Store
 			WithStore(store).
 			WithTransaction(txn).
 			WithStrictBuiltinErrors(true).
+			// Every evaluation reads these values at once: no lazy
+			// object, whose reads write its own cache.
+			WithStrictObjects(true).
 			WithCancel(stop).
 			Run(ctx)
 		unwatch()
