@@ -127,8 +127,8 @@ func (s *Store) update(group []*recordReq, fn func(*bolt.Tx) error) error {
 	return err
 }
 
-// commitLoop commits the waiting Records in groups until requests is
-// closed. It is the only goroutine that receives from requests.
+// commitLoop commits the waiting Records and Settles in groups until
+// requests is closed. It is the only goroutine that receives from requests.
 func (s *Store) commitLoop() {
 	defer close(s.stopped)
 	for first := range s.requests {
