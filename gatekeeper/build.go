@@ -2,6 +2,7 @@ package gatekeeper
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -60,6 +61,11 @@ type Build struct {
 	// Gone is true when Jenkins answered, at VerifiedAt, that it has no
 	// such build: its claims are all disputed and it never counts.
 	Gone bool `json:"gone,omitempty"`
+	// Refused says why a build Jenkins has is no evidence whatever its
+	// result, "" when it counts: e.g. "replayed with an edited
+	// Jenkinsfile (Replayed #57)". The build is kept, with Jenkins'
+	// facts, for the page.
+	Refused string `json:"refused,omitempty"`
 	// Recheck is true when a claim arrived after the build was read from
 	// the API: the Jenkins source reads it again.
 	Recheck   bool          `json:"recheck,omitempty"`
@@ -72,7 +78,9 @@ type Build struct {
 	Coverage        *Coverage    `json:"coverage,omitempty"`
 	Vulnerabilities *VulnCounts  `json:"vulnerabilities,omitempty"`
 	// ImageDigest is the pushed container image digest (sha256:…), as
-	// claimed by the newest claim that names one and is not disputed.
+	// claimed by the newest claim that names one and counts (see
+	// Build.claimed: not disputed, naming the commit Jenkins built);
+	// "" when claims that count disagree on any of the three values.
 	ImageDigest string `json:"image_digest,omitempty"`
 	// ChartVersion is the published Helm chart version,
 	// <module>-<major>-<minor>-<release>-<commit_sha>, chosen as
@@ -84,7 +92,9 @@ type Build struct {
 	// or release-only release.
 	BaseChartVersion string `json:"base_chart_version,omitempty"`
 	// Missing names the reports Jenkins said it does not have for this
-	// build (ReportStages, ReportTests, ReportCoverage).
+	// build (ReportStages, ReportTests, ReportCoverage, and the Jenkins
+	// source's "vulnerabilities" for a finished build that archived no
+	// scan report). The policy fails on each rather than waiting for it.
 	Missing []string `json:"missing,omitempty"`
 	// Claims are the notifications and reports received about the build,
 	// oldest first, at most maxClaims.
@@ -141,15 +151,109 @@ func Contradictions(b Build, c Claim) []string {
 }
 
 // Disputes lists the build's disputed claims, one line each:
-// "jenkins.completed <delivery>: result SUCCESS, Jenkins says FAILURE".
+// "jenkins.completed <delivery>: result SUCCESS, Jenkins says FAILURE",
+// then why claims that bring an image digest or chart version did not
+// count (see Build.claimed): not tied to the commit Jenkins built, or
+// disagreeing with each other.
 func (b *Build) Disputes() []string {
 	var out []string
 	for _, c := range b.Claims {
 		if len(c.Disputes) > 0 {
-			out = append(out, strings.TrimSpace(c.Event+" "+c.Delivery)+": "+strings.Join(c.Disputes, "; "))
+			out = append(out, c.name()+": "+strings.Join(c.Disputes, "; "))
 		}
 	}
-	return out
+	_, notes := b.claimed()
+	return append(out, notes...)
+}
+
+// name is the claim's event and delivery, as Disputes lists it.
+func (c Claim) name() string { return strings.TrimSpace(c.Event + " " + c.Delivery) }
+
+// claimedValues are what only claims bring: no Jenkins API has them.
+type claimedValues struct {
+	ImageDigest, ChartVersion, BaseChartVersion string
+}
+
+func (c Claim) values() claimedValues {
+	return claimedValues{ImageDigest: c.ImageDigest, ChartVersion: c.ChartVersion, BaseChartVersion: c.BaseChartVersion}
+}
+
+// tiedTo reports whether claim c names the commit Jenkins built for the
+// Verified build b: the local merge commit of a merge build (which only
+// the build itself knows), else the head. A claim that names neither
+// says nothing about this build's chart: anyone holding the webhook token
+// can send it.
+func (b *Build) tiedTo(c Claim) bool {
+	if b.MergeSHA != "" && b.MergeSHA != b.HeadSHA {
+		return c.MergeSHA == b.MergeSHA
+	}
+	return b.HeadSHA != "" && (c.HeadSHA == b.HeadSHA || c.MergeSHA == b.HeadSHA)
+}
+
+// untiedNote says why a claim not tied to b brings nothing.
+func (b *Build) untiedNote(c Claim) string {
+	if b.MergeSHA != "" && b.MergeSHA != b.HeadSHA {
+		return fmt.Sprintf("%s: does not name merge sha %s, the commit Jenkins built: its chart version and image digest do not count", c.name(), b.MergeSHA)
+	}
+	return fmt.Sprintf("%s: does not name head sha %s, the commit Jenkins built: its chart version and image digest do not count", c.name(), b.HeadSHA)
+}
+
+// claimed returns the image digest and chart versions the claims of b
+// bring, and why claims that bring one do not count. A claim counts when
+// it is not disputed and, once Jenkins was read (Verified), is tied to the
+// commit Jenkins built (tiedTo); the newest value a counting claim names
+// is taken. When counting claims name different values for any of the
+// three, none of the three counts: one of them is forged or wrong, and
+// nothing tells which (fail closed: the policy sees no chart). A Gone
+// build's claims are all disputed: nothing counts.
+func (b *Build) claimed() (claimedValues, []string) {
+	var out claimedValues
+	var notes []string
+	type seen struct {
+		value string
+		claim string
+	}
+	var firsts [3][]seen
+	for _, c := range slices.Backward(b.Claims) {
+		v := c.values()
+		if v == (claimedValues{}) || len(c.Disputes) > 0 {
+			continue
+		}
+		if b.Verified && !b.tiedTo(c) {
+			notes = append(notes, b.untiedNote(c))
+			continue
+		}
+		for i, f := range [3]struct{ got, dst *string }{
+			{&v.ImageDigest, &out.ImageDigest}, {&v.ChartVersion, &out.ChartVersion}, {&v.BaseChartVersion, &out.BaseChartVersion},
+		} {
+			if *f.got == "" {
+				continue
+			}
+			if *f.dst == "" {
+				*f.dst = *f.got
+			}
+			if !slices.ContainsFunc(firsts[i], func(s seen) bool { return s.value == *f.got }) {
+				firsts[i] = append(firsts[i], seen{*f.got, c.name()})
+			}
+		}
+	}
+	slices.Reverse(notes) // oldest first, as the claims are
+	disagree := false
+	for i, name := range [3]string{"image_digest", "chart_version", "base_chart_version"} {
+		if len(firsts[i]) < 2 {
+			continue
+		}
+		disagree = true
+		var say []string
+		for _, s := range slices.Backward(firsts[i]) {
+			say = append(say, s.claim+" "+s.value)
+		}
+		notes = append(notes, fmt.Sprintf("claims disagree on %s (%s): no chart version or image digest counts", name, strings.Join(say, ", ")))
+	}
+	if disagree {
+		out = claimedValues{}
+	}
+	return out, notes
 }
 
 // Names of the reports a Build can lack, as listed in Build.Missing.

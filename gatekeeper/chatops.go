@@ -22,9 +22,12 @@ const ViaSlack = "slack"
 // gatekeeper has posted its echo, a comment on the pull request, and
 // recorded that comment as the voter's (Comment.Via = ViaSlack, User the
 // mapped login, Command the one cast here). From then on it is that
-// comment, and counts exactly as the voter's own /go or /nogo comment
-// would: at the comment's time, on the head of that time, until the voter
-// votes again. The echo's body holds no command line, so the webhook
+// comment, and counts as the voter's own /go or /nogo comment would,
+// until the voter votes again, with one difference: it is cast on the head
+// the pull request had when the press was recorded (HeadSHA), not on the
+// head of the comment's time. The echo can come minutes later (GitHub
+// down or rate limited, the worker behind); a GO pressed while the
+// evidence of head A was shown never counts on a head B pushed meanwhile. The echo's body holds no command line, so the webhook
 // GitHub sends for it, which names the gatekeeper's own account as its
 // author, adds no vote of its own.
 type SlackVote struct {
@@ -37,6 +40,12 @@ type SlackVote struct {
 	SlackUser string    `json:"slack_user"`
 	Command   Command   `json:"command"`
 	At        time.Time `json:"at"`
+	// HeadSHA is the head the vote is cast on: the head the pressed
+	// button's message was about (SlackButtonValue), or else the pull
+	// request's head when the press was recorded (applySlackVote); ""
+	// when neither was known (the echo then places the vote by the press
+	// time).
+	HeadSHA string `json:"head_sha,omitempty"`
 	// CommentID is the echo comment, 0 until it was posted.
 	CommentID int64 `json:"comment_id,omitempty"`
 }
@@ -51,7 +60,9 @@ type SlackEcho struct {
 // echoed ones first: their comments are the record.
 const maxSlackVotes = 50
 
-// applySlackVote records a vote cast in Slack, once per id. A voter's
+// applySlackVote records a vote cast in Slack, once per id, on the head
+// its button named (the head its message was about), or else on the head
+// the pull request has when it is recorded: the press's head. A voter's
 // newer vote replaces their vote still waiting for its echo: only each
 // person's latest vote counts, and so pending votes stay at most one per
 // person however often the buttons are pressed while GitHub is away.
@@ -60,6 +71,10 @@ func (ev *Evidence) applySlackVote(v SlackVote) {
 		if cur.ID == v.ID {
 			return
 		}
+	}
+	if v.HeadSHA == "" {
+		// The button named no head (an older message, the NOGO form).
+		v.HeadSHA = ev.HeadSHA()
 	}
 	kept := ev.SlackVotes[:0]
 	for _, cur := range ev.SlackVotes {
@@ -112,8 +127,12 @@ func (ev *Evidence) PendingSlackVotes() []SlackVote {
 func EchoBody(v SlackVote) string {
 	var b strings.Builder
 	kind := strings.ToUpper(v.Command.Kind)
-	fmt.Fprintf(&b, "**%s** from @%s, cast in Slack (Slack user `%s`), recorded by the release gatekeeper as @%s's vote.",
-		kind, v.Voter, strings.ReplaceAll(v.SlackUser, "`", ""), v.Voter)
+	on := ""
+	if v.HeadSHA != "" {
+		on = " on head `" + shortHead(v.HeadSHA) + "`"
+	}
+	fmt.Fprintf(&b, "**%s** from @%s, cast in Slack (Slack user `%s`)%s, recorded by the release gatekeeper as @%s's vote.",
+		kind, v.Voter, strings.ReplaceAll(v.SlackUser, "`", ""), on, v.Voter)
 	if v.Command.Reason != "" {
 		b.WriteString("\n\nReason:\n")
 		for _, line := range strings.Split(v.Command.Reason, "\n") {
@@ -123,6 +142,26 @@ func EchoBody(v SlackVote) string {
 	}
 	b.WriteString("\n<sub>To change this vote, press GO or NOGO in Slack again, or comment /go, /nogo &lt;reason&gt; or /withdraw here yourself.</sub>")
 	return b.String()
+}
+
+// shortHead is the first 7 characters of a head sha, as GitHub shows it.
+func shortHead(sha string) string {
+	sha = strings.ReplaceAll(sha, "`", "")
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// MovedOnNote is what an echo adds when the head moved after the press:
+// the vote is the older head's, and a GO counts for nothing on head. It
+// holds no command line.
+func MovedOnNote(v SlackVote, head string) string {
+	if v.HeadSHA == "" || head == "" || v.HeadSHA == head || v.Command.Kind != "go" {
+		return ""
+	}
+	return "\n\nThe pull request has moved on to `" + shortHead(head) + "` since this GO was cast on `" + shortHead(v.HeadSHA) +
+		"`: it does not count on the new head. To vote on it, press GO on its newest Slack message or comment /go here."
 }
 
 // NewSlackVote builds the vote a Slack button or modal casts: kind "go" or
@@ -150,7 +189,10 @@ func NewSlackVote(id, slackUser, voter, kind, reason string, at time.Time) (Slac
 // SummaryRow is one open release pull request in the daily Go/NoGo
 // summary.
 type SummaryRow struct {
-	Key         PullKey  `json:"key"`
+	Key PullKey `json:"key"`
+	// HeadSHA is the head the row's decision is about: what its vote
+	// buttons vote on.
+	HeadSHA     string   `json:"head_sha,omitempty"`
 	Title       string   `json:"title"`
 	State       State    `json:"state"`
 	Description string   `json:"description"`
@@ -193,6 +235,7 @@ func (s *Service) Summary(ctx context.Context) ([]SummaryRow, error) {
 		if len(recs) > 0 {
 			d := recs[0]
 			row.State, row.Description, row.Reasons = d.Decision.State, d.Description, d.Decision.Reasons
+			row.HeadSHA = d.HeadSHA
 			for _, w := range d.Decision.Waiting {
 				for _, p := range missingPrefixes {
 					if strings.HasPrefix(w, p) {
@@ -225,7 +268,8 @@ func (s *Service) Claim(ctx context.Context, id string) (bool, error) {
 
 // The Block Kit ids the Slack messages and the NOGO modal carry, and the
 // interaction endpoint reads back. A button's value is the pull request
-// key (owner/repo#number); the modal's private_metadata is the same key.
+// key and the head its message is about (SlackButtonValue); the modal's
+// private_metadata is the key alone.
 const (
 	SlackActionGo     = "gatekeeper_go"
 	SlackActionNogo   = "gatekeeper_nogo"
@@ -233,6 +277,36 @@ const (
 	SlackReasonBlock  = "reason"
 	SlackReasonAction = "reason"
 )
+
+// SlackButtonValue is the value of the GO and NOGO buttons of a message
+// about head sha of key: "owner/repo#number@sha", or the key alone when
+// the head is not known. A GO pressed on it is a vote on that head: a
+// message about an older head never votes on a newer one.
+func SlackButtonValue(key PullKey, sha string) string {
+	if sha == "" {
+		return key.String()
+	}
+	return key.String() + "@" + sha
+}
+
+// buttonHead is a commit sha as GitHub writes it (SHA-1, or SHA-256).
+var buttonHead = regexp.MustCompile(`^[0-9a-f]{40}(?:[0-9a-f]{24})?$`)
+
+// ParseSlackButtonValue reads a button's value (SlackButtonValue): the
+// pull request, and the head its message was about ("" for a value
+// without one, from a message posted before heads were named). A
+// malformed value wraps ErrInvalid.
+func ParseSlackButtonValue(v string) (PullKey, string, error) {
+	k, head, named := strings.Cut(v, "@")
+	key, err := ParsePullKey(k)
+	if err != nil {
+		return PullKey{}, "", fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if named && !buttonHead.MatchString(head) {
+		return PullKey{}, "", fmt.Errorf("%w: button value %q: the head is not a commit sha", ErrInvalid, v)
+	}
+	return key, head, nil
+}
 
 // echoHead matches the first line EchoBody writes: the vote and the voter.
 var echoHead = regexp.MustCompile(`^\*\*(GO|NOGO)\*\* from @([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?), cast in Slack`)

@@ -81,7 +81,7 @@ func TestSummaryClaimedOncePerDay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []gatekeeper.SummaryRow{{Key: open, Title: "Release 2.14", State: gatekeeper.Pending, Description: "Waiting for approval by QA",
+	want := []gatekeeper.SummaryRow{{Key: open, HeadSHA: "aaaa", Title: "Release 2.14", State: gatekeeper.Pending, Description: "Waiting for approval by QA",
 		TargetURL: "https://gate.example/pulls/o/r/1", Missing: []string{"approval by QA, SRE", "GO vote by QA"}}}
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("summary (-want +got):\n%s", diff)

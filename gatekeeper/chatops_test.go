@@ -1,6 +1,7 @@
 package gatekeeper
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,5 +173,53 @@ func TestPendingSlackVotesOnePerVoter(t *testing.T) {
 	p := ev.PendingSlackVotes()
 	if len(p) != 2 || p[0].ID != "slack:999" || p[0].Command.Kind != "nogo" || p[1].Voter != "sre-grace" {
 		t.Errorf("pending %+v, want qa-frank's latest (a NOGO) and sre-grace's", p)
+	}
+}
+
+// TestSlackButtonValue: a button's value names the pull request and the
+// head its message is about; a value without a head (messages posted
+// before heads were named) still names the pull request.
+func TestSlackButtonValue(t *testing.T) {
+	t.Parallel()
+	key := PullKey{Owner: "acme", Repo: "shop", Number: 7}
+	sha := "0b1d4a7c9e2f44d1a4c2b9e8f7a6d5c4b3a2f1e0"
+	for _, tt := range []struct {
+		value   string
+		key     PullKey
+		head    string
+		invalid bool
+	}{
+		{value: SlackButtonValue(key, sha), key: key, head: sha},
+		{value: SlackButtonValue(key, ""), key: key},
+		{value: "acme/shop#7", key: key},
+		{value: "acme/shop#7@" + strings.ToUpper(sha), invalid: true},
+		{value: "acme/shop#7@0b1d4a7", invalid: true},
+		{value: "acme/shop#7@", invalid: true},
+		{value: "acme/shop@" + sha, invalid: true},
+	} {
+		k, head, err := ParseSlackButtonValue(tt.value)
+		if tt.invalid {
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%q: %v %q %v, want ErrInvalid", tt.value, k, head, err)
+			}
+			continue
+		}
+		if err != nil || k != tt.key || head != tt.head {
+			t.Errorf("%q: %v %q %v, want %v %q", tt.value, k, head, err, tt.key, tt.head)
+		}
+	}
+}
+
+// TestSlackVoteKeepsTheHeadItNames: a vote whose button named a head is
+// that head's, whatever the head when the press is recorded; one without
+// is the head's when it is recorded.
+func TestSlackVoteKeepsTheHeadItNames(t *testing.T) {
+	t.Parallel()
+	ev := &Evidence{}
+	ev.Apply(Event{PullRequest: &PullRequest{HeadSHA: "bbb", UpdatedAt: chatopsAt}})
+	ev.Apply(Event{SlackVote: &SlackVote{ID: "1", Voter: "qa", Command: Command{Kind: "go"}, At: chatopsAt, HeadSHA: "aaa"}})
+	ev.Apply(Event{SlackVote: &SlackVote{ID: "2", Voter: "sre", Command: Command{Kind: "go"}, At: chatopsAt}})
+	if got := []string{ev.SlackVotes[0].HeadSHA, ev.SlackVotes[1].HeadSHA}; got[0] != "aaa" || got[1] != "bbb" {
+		t.Errorf("heads %q, want the button's (aaa) and the current one (bbb)", got)
 	}
 }

@@ -1,6 +1,7 @@
 package gatekeeper
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -250,5 +251,150 @@ func TestClaimDuringARead(t *testing.T) {
 	b := ev.Builds[0]
 	if !b.Recheck || len(b.Disputes()) != 2 || b.Result != ResultFailure {
 		t.Errorf("recheck %v, disputes %q, result %q; want a recheck, both claims disputed, FAILURE", b.Recheck, b.Disputes(), b.Result)
+	}
+}
+
+// TestDisagreeingChartClaimsDoNotCount: anyone holding the webhook token
+// can post a pipeline report about the release build. A report that is not
+// tied to the build Jenkins verified (the merge commit Jenkins built) brings
+// nothing, and when reports that are tied to it disagree on the chart
+// versions or the image digest none of them counts: no forged report makes
+// an unpinned chart pinned or a major release minor.
+func TestDisagreeingChartClaimsDoNotCount(t *testing.T) {
+	t.Parallel()
+	const merge = "d27afa0805201322d846d7defc29b82c88d9b5ce"
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	major := "shop-3-0-0-" + merge[:7]  // what the pipeline built: a major release
+	minor := "shop-2-10-0-" + merge[:7] // what the attacker says: a minor one
+	unpinned := "shop-3-0-0-" + claimOther[:7]
+	base := "shop-2-9-9-f95f852"
+	real := Build{HeadSHA: claimHead, MergeSHA: merge, Result: ResultSuccess, ChartVersion: major, BaseChartVersion: base, ImageDigest: digest}
+	read := apiRead(time.Hour, Build{HeadSHA: claimHead, MergeSHA: merge, Result: ResultSuccess})
+	other := func(b Build) Event { // a report about build 11 of the job
+		e := claimEvent("other-number", 2*time.Minute, b)
+		e.Build.Number = 11
+		return e
+	}
+	for _, tt := range []struct {
+		name   string
+		verify bool
+		events []Event
+		// want is the chart and base chart version that count, "" for none.
+		wantChart, wantBase string
+		wantPinned          bool
+		// wantDisputes, when set, is a word each line of build.disputes
+		// has, telling why the claims did not count.
+		wantDisputes string
+	}{
+		{name: "the pipeline's report alone", verify: true,
+			events:    []Event{claimEvent("real", time.Minute, real), read},
+			wantChart: major, wantBase: base, wantPinned: true},
+		{name: "the same report twice", verify: true,
+			events:    []Event{claimEvent("real", time.Minute, real), claimEvent("again", 2*time.Minute, real), read},
+			wantChart: major, wantBase: base, wantPinned: true},
+		{name: "a report without sha after the real one", verify: true,
+			events:    []Event{claimEvent("real", time.Minute, real), claimEvent("forged", 2*time.Minute, Build{ChartVersion: minor, BaseChartVersion: base}), read},
+			wantChart: major, wantBase: base, wantPinned: true},
+		{name: "a report without sha after the read", verify: true,
+			events:    []Event{claimEvent("real", time.Minute, real), read, claimEvent("forged", 2*time.Hour, Build{ChartVersion: minor, BaseChartVersion: base})},
+			wantChart: major, wantBase: base, wantPinned: true},
+		{name: "a report with the head sha only", verify: true,
+			events:    []Event{claimEvent("real", time.Minute, real), read, claimEvent("forged", 2*time.Hour, Build{HeadSHA: claimHead, ChartVersion: minor, BaseChartVersion: "shop-2-99-0-f95f852"})},
+			wantChart: major, wantBase: base, wantPinned: true,
+			wantDisputes: "merge"},
+		{name: "a report without sha is all there is", verify: true,
+			events:       []Event{claimEvent("forged", time.Minute, Build{ChartVersion: minor, BaseChartVersion: base, ImageDigest: digest}), read},
+			wantDisputes: "merge"},
+		{name: "two reports with the merge sha that disagree on the chart", verify: true,
+			events:       []Event{claimEvent("real", time.Minute, real), claimEvent("forged", 2*time.Minute, Build{MergeSHA: merge, ChartVersion: minor}), read},
+			wantDisputes: "disagree"},
+		{name: "the forged report first", verify: true,
+			events:       []Event{claimEvent("forged", 0, Build{HeadSHA: claimHead, MergeSHA: merge, ChartVersion: minor, BaseChartVersion: base}), claimEvent("real", time.Minute, real), read},
+			wantDisputes: "disagree"},
+		{name: "reports that disagree on the base chart only", verify: true,
+			events:       []Event{claimEvent("real", time.Minute, real), read, claimEvent("forged", 2*time.Hour, Build{MergeSHA: merge, BaseChartVersion: "shop-2-99-0-f95f852"})},
+			wantDisputes: "disagree"},
+		{name: "an unpinned chart, then a pinned one claimed", verify: true,
+			events: []Event{claimEvent("real", time.Minute, Build{HeadSHA: claimHead, MergeSHA: merge, Result: ResultSuccess, ChartVersion: unpinned, BaseChartVersion: base}),
+				claimEvent("forged", 2*time.Minute, Build{ChartVersion: major}), read},
+			wantChart: unpinned, wantBase: base, wantPinned: false},
+		{name: "a report for another build number", verify: true,
+			events:    []Event{claimEvent("real", time.Minute, real), other(Build{ChartVersion: minor, BaseChartVersion: base}), read},
+			wantChart: major, wantBase: base, wantPinned: true},
+		// Until Jenkins says it has no build 11, the claim holds the
+		// release ("Jenkins to confirm build #11"); it never passes it.
+		{name: "a report for another build number with the head and merge sha", verify: true,
+			events: []Event{claimEvent("real", time.Minute, real), read, other(Build{HeadSHA: claimHead, MergeSHA: merge, Result: ResultSuccess, ChartVersion: minor, BaseChartVersion: base}),
+				{Name: "jenkins.build", Received: t0.Add(3 * time.Hour), Build: &Build{JobPath: claimJob, Number: 11, Key: PullKey{"acme", "shop", 7}, Gone: true}}},
+			wantChart: major, wantBase: base, wantPinned: true},
+		{name: "no API: reports that disagree", verify: false,
+			events:       []Event{claimEvent("real", time.Minute, real), claimEvent("forged", 2*time.Minute, Build{ChartVersion: minor})},
+			wantDisputes: "disagree"},
+		{name: "no API: the same report twice", verify: false,
+			events:    []Event{claimEvent("real", time.Minute, real), claimEvent("again", 2*time.Minute, real)},
+			wantChart: major, wantBase: base, wantPinned: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ev := Evidence{Key: PullKey{"acme", "shop", 7}}
+			ev.Apply(Event{Name: "pull_request.opened", Received: t0, PullRequest: &PullRequest{
+				Key: PullKey{"acme", "shop", 7}, State: "open", HeadRef: "staging", BaseRef: "master", HeadSHA: claimHead, UpdatedAt: t0,
+			}})
+			for _, e := range tt.events {
+				ev.Apply(e)
+			}
+			b := BuildInput(&ev, InputOptions{Now: t0, VerifyBuilds: tt.verify}).Map()["build"].(map[string]any)
+			if n := b["number"]; n != 10 {
+				t.Fatalf("input build #%v, want #10", n)
+			}
+			chart, _ := b["chart"].(map[string]any)
+			baseChart, _ := b["base_chart"].(map[string]any)
+			gotChart, gotBase, gotPinned := "", "", false
+			if chart != nil {
+				gotChart, gotPinned = chart["version"].(string), chart["pinned"] == true
+			}
+			if baseChart != nil {
+				gotBase = baseChart["version"].(string)
+			}
+			if gotChart != tt.wantChart || gotBase != tt.wantBase || gotPinned != tt.wantPinned {
+				t.Errorf("chart %q (pinned %v), base chart %q; want %q (pinned %v), %q", gotChart, gotPinned, gotBase, tt.wantChart, tt.wantPinned, tt.wantBase)
+			}
+			if tt.wantChart == "" && b["image_digest"] != "" {
+				t.Errorf("image digest %v counted from claims that do not count", b["image_digest"])
+			}
+			if tt.wantDisputes != "" {
+				disputes, _ := b["disputes"].([]any)
+				if !slices.ContainsFunc(disputes, func(d any) bool { return strings.Contains(d.(string), tt.wantDisputes) }) {
+					t.Errorf("disputes %q: none says %q", disputes, tt.wantDisputes)
+				}
+			}
+		})
+	}
+}
+
+// TestClaimFloodKeepsTheDisagreement: the claims kept are bounded, and a
+// flood of reports repeating the forged value does not push the pipeline's
+// own report out, which would leave the forged value undisputed.
+func TestClaimFloodKeepsTheDisagreement(t *testing.T) {
+	t.Parallel()
+	const merge = "d27afa0805201322d846d7defc29b82c88d9b5ce"
+	ev := Evidence{Key: PullKey{"acme", "shop", 7}}
+	ev.Apply(Event{Name: "pull_request.opened", Received: t0, PullRequest: &PullRequest{
+		Key: PullKey{"acme", "shop", 7}, State: "open", HeadRef: "staging", BaseRef: "master", HeadSHA: claimHead, UpdatedAt: t0,
+	}})
+	ev.Apply(claimEvent("real", time.Minute, Build{HeadSHA: claimHead, MergeSHA: merge, Result: ResultSuccess,
+		ChartVersion: "shop-3-0-0-" + merge[:7], BaseChartVersion: "shop-2-9-9-f95f852"}))
+	ev.Apply(apiRead(time.Hour, Build{HeadSHA: claimHead, MergeSHA: merge, Result: ResultSuccess}))
+	for i := range 3 * maxClaims {
+		ev.Apply(claimEvent(fmt.Sprint("forged-", i), 2*time.Hour, Build{MergeSHA: merge,
+			ChartVersion: "shop-2-10-0-" + merge[:7], BaseChartVersion: "shop-2-9-9-f95f852"}))
+		ev.Apply(claimEvent(fmt.Sprint("notification-", i), 2*time.Hour, Build{Phase: "COMPLETED", Result: ResultSuccess}))
+	}
+	b := ev.Builds[0]
+	if len(b.Claims) > maxClaims {
+		t.Errorf("%d claims kept, want at most %d", len(b.Claims), maxClaims)
+	}
+	if b.ChartVersion != "" || b.BaseChartVersion != "" {
+		t.Errorf("chart %q, base chart %q counted after a flood of reports that disagree with the pipeline's", b.ChartVersion, b.BaseChartVersion)
 	}
 }

@@ -1,9 +1,11 @@
 package gatekeeper
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -40,13 +42,51 @@ type discovery struct {
 	repos   map[repoRef]bool
 	lookups map[repoRef]map[string]bool
 	wake    chan struct{}
+	// listed says when each repository's open pull requests were last
+	// asked for, as a count of the asks: the round lists the longest
+	// unasked first, so that one GitHub never answering for a repository
+	// (it is asked last from then on) does not keep the others unlisted.
+	listed map[repoRef]uint64
+	asks   uint64
 }
 
 func newDiscovery() *discovery {
-	return &discovery{repos: map[repoRef]bool{}, lookups: map[repoRef]map[string]bool{}, wake: make(chan struct{}, 1)}
+	return &discovery{repos: map[repoRef]bool{}, lookups: map[repoRef]map[string]bool{}, wake: make(chan struct{}, 1),
+		listed: map[repoRef]uint64{}}
 }
 
-// saw remembers a repository an event named, so that reconcile lists its
+// order returns repos, the longest unlisted first, and forgets the
+// repositories no longer among them.
+func (d *discovery) order(repos map[repoRef]bool) []repoRef {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]repoRef, 0, len(repos))
+	for r := range repos {
+		out = append(out, r)
+	}
+	for r := range d.listed {
+		if !repos[r] {
+			delete(d.listed, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b repoRef) int {
+		if c := cmp.Compare(d.listed[a], d.listed[b]); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(a.owner, b.owner), cmp.Compare(a.name, b.name))
+	})
+	return out
+}
+
+// asked records that r's open pull requests are being asked for.
+func (d *discovery) asked(r repoRef) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.asks++
+	d.listed[r] = d.asks
+}
+
+// saw remembers a repository an event named, so that discovery lists its
 // open pull requests.
 func (d *discovery) saw(r *Repo) {
 	if r == nil || r.Owner == "" || r.Name == "" {
@@ -136,9 +176,30 @@ func (s *Service) lookUpBatch(ctx context.Context, batch map[repoRef]map[string]
 	}
 }
 
+// discover runs one discovery round (discoverOpen) within one Reconcile
+// period: the reconcile timer asks for it, and it runs beside the timer,
+// never before its next tick. A repository GitHub has not listed by then
+// is asked first in the next round.
+func (s *Service) discover(ctx context.Context) {
+	if s.o.Discoverer == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.o.Reconcile)
+	defer cancel()
+	keys, err := s.o.Store.Pulls(ctx)
+	if err != nil {
+		s.log.ErrorContext(ctx, "listing pull requests to discover others", "err", err)
+		return
+	}
+	if err := s.discoverOpen(ctx, keys); err != nil {
+		s.log.WarnContext(ctx, "discovering open pull requests", "err", err)
+	}
+}
+
 // discoverOpen lists the open pull requests into every gated base of every
 // repository the gatekeeper knows (from stored pull requests and from
-// events), and starts gating those it has not heard of.
+// events), and starts gating those it has not heard of. It stops when ctx
+// ends, naming how many repositories it did not list.
 func (s *Service) discoverOpen(ctx context.Context, stored []PullKey) error {
 	if s.o.Discoverer == nil {
 		return nil
@@ -157,7 +218,13 @@ func (s *Service) discoverOpen(ctx context.Context, stored []PullKey) error {
 		bases[p.Base] = true
 	}
 	var errs []error
-	for r := range repos {
+	order := s.disc.order(repos)
+	for i, r := range order {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("%d of %d repositories not listed: %w", len(order)-i, len(order), ctx.Err()))
+			break
+		}
+		s.disc.asked(r)
 		for base := range bases {
 			keys, err := s.o.Discoverer.OpenPulls(ctx, r.owner, r.name, base)
 			if err != nil {

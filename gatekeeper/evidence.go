@@ -1,8 +1,10 @@
 package gatekeeper
 
 import (
+	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -127,6 +129,10 @@ type Comment struct {
 	// is the vote cast, whatever the comment's text says. Webhooks and
 	// the comments list never change such a comment (see SlackVote).
 	Via string `json:"via,omitempty"`
+	// HeadSHA is, for an echo (Via ViaSlack), the head the vote was cast
+	// on: the head when the press was recorded (SlackVote.HeadSHA). It
+	// places the vote instead of the comment's time, which is the echo's.
+	HeadSHA string `json:"head_sha,omitempty"`
 	// Confirmed marks a comment whose author, command and time GitHub's
 	// REST API has shown (the comments list, or the single comment read
 	// back); Disputed, what it contradicts. Like Review.Confirmed.
@@ -915,7 +921,8 @@ var phaseRank = map[string]int{"": 0, "QUEUED": 1, "STARTED": 2, "COMPLETED": 3,
 // A Verified b is Jenkins' REST API speaking: its facts replace the ones
 // held (claims' or an older read's), every claim is checked against them
 // (Claim.Disputes), and the image digest and chart version are taken from
-// the claims Jenkins does not contradict. Any other b is a claim (a
+// the claims Jenkins does not contradict that name the commit it built,
+// and from none when those disagree (Build.claimed). Any other b is a claim (a
 // notification or a report, e the event that brought it): it is recorded,
 // and it never changes facts Jenkins stated; it only asks for the build to
 // be read again (Recheck). Before any read, the claims are the facts, and
@@ -949,6 +956,7 @@ func (ev *Evidence) upsertBuild(b Build, e Event) {
 		claims := appendClaim(old.Claims, c)
 		*old = mergeClaim(*old, b)
 		old.Claims = claims
+		old.pickClaimed()
 		return
 	}
 	if i < 0 {
@@ -1009,44 +1017,44 @@ func (ev *Evidence) appendBuild(b Build) {
 	ev.Builds = slices.Delete(ev.Builds, drop, drop+1)
 }
 
-// appendClaim appends c, keeping at most maxClaims.
+// appendClaim appends c, keeping at most maxClaims. Past the bound it
+// drops the oldest claim that brings no image digest or chart version,
+// else the oldest whose values another claim kept also brings, else the
+// oldest: so that claims that disagree (Build.claimed) keep disagreeing,
+// and a flood of reports repeating one value cannot push out the one
+// report that said another.
 func appendClaim(list []Claim, c Claim) []Claim {
 	list = append(list, c)
-	if n := len(list); n > maxClaims {
-		list = append(list[:0:0], list[n-maxClaims:]...)
+	if len(list) <= maxClaims {
+		return list
 	}
-	return list
+	drop := slices.IndexFunc(list, func(x Claim) bool { return x.values() == claimedValues{} })
+	for i := 0; drop < 0 && i < len(list); i++ {
+		v := list[i].values()
+		if slices.ContainsFunc(list[i+1:], func(y Claim) bool { return y.values() == v }) {
+			drop = i
+		}
+	}
+	if drop < 0 {
+		drop = 0
+	}
+	return slices.Delete(slices.Clone(list), drop, drop+1)
 }
 
-// pickClaimed sets a read build's image digest and chart versions from the
-// newest claims that name them, are not disputed and were made for the
-// head Jenkins states (or name none). Before any read the claims' values
-// stand as they were merged.
+// pickClaimed sets the build's image digest and chart versions from its
+// claims (Build.claimed): once read, from the claims Jenkins does not
+// contradict that name the commit it built; before, from all of them; and
+// from none when they disagree. A build without claims keeps the values
+// it was given.
 func (b *Build) pickClaimed() {
 	if len(b.Claims) == 0 {
 		return // nothing claimed: the values as they were given
 	}
-	if !b.Verified {
-		if b.Gone {
-			b.ImageDigest, b.ChartVersion, b.BaseChartVersion = "", "", ""
-		}
-		return
+	v := claimedValues{}
+	if !b.Gone {
+		v, _ = b.claimed()
 	}
-	b.ImageDigest, b.ChartVersion, b.BaseChartVersion = "", "", ""
-	for _, c := range slices.Backward(b.Claims) {
-		if len(c.Disputes) > 0 || (c.HeadSHA != "" && c.HeadSHA != b.HeadSHA) {
-			continue
-		}
-		if b.ImageDigest == "" {
-			b.ImageDigest = c.ImageDigest
-		}
-		if b.ChartVersion == "" {
-			b.ChartVersion = c.ChartVersion
-		}
-		if b.BaseChartVersion == "" {
-			b.BaseChartVersion = c.BaseChartVersion
-		}
-	}
+	b.ImageDigest, b.ChartVersion, b.BaseChartVersion = v.ImageDigest, v.ChartVersion, v.BaseChartVersion
 }
 
 // keepReports returns the read b, with the reports it lacks but does not
@@ -1159,29 +1167,74 @@ func mergeBuild(old, b Build) Build {
 	return out
 }
 
-// CurrentBuild returns the newest PR-merge build of the current head, or
-// nil. A "-head" strategy build tested the branch alone, not the merge
-// result, and never counts.
+// CurrentBuild returns the newest build of the current head of the pull
+// request's gated job, or nil. The gated job is its PR-<n>-merge job, or
+// its plain PR-<n> job when no PR-<n>-merge build of the head is known; a
+// "-head" strategy build tested the branch alone, not the merge result,
+// and never counts. A build of another job never outranks the gated job's
+// by number: when builds of the head come from more than one such job
+// (another folder placed for the same pull request), only the
+// organisation-folder convention's job/<owner>/job/<repo>/job/PR-<n>-merge
+// counts, and without it none does. (The Jenkins source places a
+// repository in one folder only, GATEKEEPER_JENKINS_JOBS' or the
+// convention's, so a read build of another folder has no repository.)
 func (ev *Evidence) CurrentBuild() *Build {
 	head := ev.HeadSHA()
 	if head == "" || ev.PR == nil {
 		return nil
 	}
-	var best *Build
+	var (
+		cands []*Build
+		merge bool
+	)
 	for i := range ev.Builds {
 		b := &ev.Builds[i]
 		// A build counts only for its own repository's pull request: a
 		// job of another repository (or a mapping gone wrong) with the
 		// same number and head is never this pull request's build.
-		// A build Jenkins says it does not have is a forgery or gone.
-		if b.HeadSHA != head || b.Strategy == "head" || !b.Key.SamePull(ev.PR.Key) || b.Gone {
+		// A build Jenkins says it does not have is a forgery or gone;
+		// a Refused one (a Replay) is no evidence.
+		if b.HeadSHA != head || b.Strategy == "head" || !b.Key.SamePull(ev.PR.Key) || b.Gone || b.Refused != "" {
 			continue
 		}
-		if best == nil || b.Number > best.Number || (b.Number == best.Number && b.Strategy == "merge") {
+		cands = append(cands, b)
+		merge = merge || b.Strategy == "merge"
+	}
+	if merge {
+		// The PR-<n>-merge job is the gated one once it has a build of
+		// the head: a plain PR-<n> job is no substitute.
+		cands = slices.DeleteFunc(cands, func(b *Build) bool { return b.Strategy != "merge" })
+	}
+	job := ""
+	for _, b := range cands {
+		if job == "" {
+			job = b.JobPath
+		}
+		if !strings.EqualFold(b.JobPath, job) {
+			job = gatedJobPath(ev.PR.Key, merge)
+			break
+		}
+	}
+	var best *Build
+	for _, b := range cands {
+		if !strings.EqualFold(b.JobPath, job) {
+			continue
+		}
+		if best == nil || b.Number > best.Number || (b.Number == best.Number && b.Verified && !best.Verified) {
 			best = b
 		}
 	}
 	return best
+}
+
+// gatedJobPath is the pull request's PR-<n>-merge (or PR-<n>) job under the
+// organisation-folder convention: job/<owner>/job/<repo>/job/PR-<n>-merge.
+func gatedJobPath(k PullKey, merge bool) string {
+	name := "PR-" + strconv.Itoa(k.Number)
+	if merge {
+		name += "-merge"
+	}
+	return "job/" + url.PathEscape(k.Owner) + "/job/" + url.PathEscape(k.Repo) + "/job/" + name
 }
 
 // SamePull reports whether k and o name the same pull request. GitHub's
@@ -1192,11 +1245,15 @@ func (k PullKey) SamePull(o PullKey) bool {
 }
 
 // HeadAt returns the head the pull request had at t, or "" before the
-// first known head.
+// first known head. A head change with t's very time is not yet the head
+// at t: GitHub's times have one second's resolution, and a vote in the
+// second of a push may have been cast before it, so it goes to the older
+// head (fail closed: the voter votes again). The first head known has no
+// older one to go to, and keeps its second.
 func (ev *Evidence) HeadAt(t time.Time) string {
 	sha := ""
-	for _, h := range ev.Heads {
-		if h.At.After(t) {
+	for i, h := range ev.Heads {
+		if h.At.After(t) || (i > 0 && h.At.Equal(t)) {
 			break
 		}
 		sha = h.SHA

@@ -29,6 +29,14 @@ const (
 // answers: its answer queues the pull request again and is used by the
 // next evaluation instead of asking again. One call per source and pull
 // request at a time.
+//
+// An answer is about the head it was asked about (the evidence the call
+// started with): it is used only by an evaluation of that same head. When
+// the head has moved meanwhile (a push while the merged-pulls list was
+// being paged), the old head's answer is dropped, never judged as the new
+// head's, and the source is asked again about the new one once the old
+// call has ended; until then the source counts as slow, which never lets
+// a success through.
 type gathers struct {
 	mu    sync.Mutex
 	calls map[gatherKey]*gatherCall
@@ -44,7 +52,9 @@ type gatherKey struct {
 
 type gatherCall struct {
 	started time.Time
-	done    chan struct{}
+	// head is the head sha of the evidence the call was asked about.
+	head string
+	done chan struct{}
 	// Set before done is closed.
 	ended  time.Time
 	events []Event
@@ -77,9 +87,22 @@ func (g *gathers) close() {
 func (s *Service) ask(ctx context.Context, src Source, ev *Evidence) (events []Event, err error, slow bool) {
 	g := s.gathers
 	k := gatherKey{source: src.Name(), key: ev.Key}
+	head := ev.HeadSHA()
 	now := time.Now()
 	g.mu.Lock()
 	c := g.calls[k]
+	if c != nil && c.head != head {
+		if c.ended.IsZero() {
+			// Still working on another head: its answer is not this
+			// head's. The call goes on (one at a time) and queues the
+			// pull request when it ends; this head is asked about
+			// then.
+			c.abandoned = true
+			g.mu.Unlock()
+			return nil, nil, true
+		}
+		c = nil // an answer about another head: ask again
+	}
 	if c != nil && !c.ended.IsZero() && now.Sub(c.ended) > gatherFresh {
 		c = nil // an old answer: ask again
 	}
@@ -89,7 +112,7 @@ func (s *Service) ask(ctx context.Context, src Source, ev *Evidence) (events []E
 				delete(g.calls, ok) // answers nobody came back for
 			}
 		}
-		c = &gatherCall{started: now, done: make(chan struct{})}
+		c = &gatherCall{started: now, head: head, done: make(chan struct{})}
 		g.calls[k] = c
 		g.wg.Add(1)
 		go s.call(g, g.base, k, c, src, ev.Clone())

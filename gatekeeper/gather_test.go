@@ -131,3 +131,86 @@ func TestStalledSourceHoldsNoWorker(t *testing.T) {
 		}
 	}
 }
+
+// mergedSource lists the pull requests merged into the head it is asked
+// about, as githubapi.MergedSource does: for headA #1 (linked to an
+// issue), for any other head #1 and #2 (no link). A call about headA
+// stalls until release is closed.
+type mergedSource struct {
+	headA   string
+	release chan struct{}
+	asked   atomic.Int32
+}
+
+func (s *mergedSource) Name() string { return "github-merged" }
+func (s *mergedSource) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekeeper.Event, error) {
+	s.asked.Add(1)
+	linked := gatekeeper.MergedPull{Number: 1, Links: []gatekeeper.IssueRef{{Owner: "acme", Repo: "shop", Number: 11}}}
+	list := []gatekeeper.MergedPull{linked, {Number: 2}}
+	if ev.HeadSHA() == s.headA {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		list = list[:1]
+	}
+	return []gatekeeper.Event{{Name: "github.merged_pulls", Key: ev.Key, SHA: ev.HeadSHA(), MergedPulls: &list}}, nil
+}
+
+// linkPolicy passes when every merged pull request is linked to an
+// issue, fails when one is not, and waits while the list is not known:
+// people.rego's link rule, in short.
+type linkPolicy struct{}
+
+func (linkPolicy) Revision() string { return "links" }
+func (linkPolicy) Ready() error     { return nil }
+func (linkPolicy) Evaluate(_ context.Context, input any) (gatekeeper.Decision, error) {
+	in := input.(*gatekeeper.Input)
+	if !in.Links.MergedPullsKnown {
+		return gatekeeper.Decision{State: gatekeeper.Pending, Waiting: []string{"merged pull requests"}}, nil
+	}
+	for _, p := range in.Links.MergedPulls {
+		if len(p.Links) == 0 {
+			return gatekeeper.Decision{State: gatekeeper.Failure, Reasons: []string{"unlinked merged pull request"}}, nil
+		}
+	}
+	return gatekeeper.Decision{State: gatekeeper.Success}, nil
+}
+
+// F4: a slow source's answer is about the head it was asked about. When
+// the head moves while the source is still working on the old one, its
+// answer (head A's merged pull requests, all linked) is never judged as
+// the new head's (which brought an unlinked one): no success on head B.
+func TestSlowAnswerForOldHeadNotUsedForNewHead(t *testing.T) {
+	t.Parallel()
+	headB := "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
+	src := &mergedSource{headA: head, release: make(chan struct{})}
+	h := startWith(t, gatekeeper.Options{Evaluator: linkPolicy{}, Sources: []gatekeeper.Source{src}, GatherTimeout: 20 * time.Millisecond})
+	h.accept(t, opened(head, t0))
+	// Head A is asked about, and stalls.
+	deadline := time.Now().Add(10 * time.Second)
+	for src.asked.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the source was never asked")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.settle(t)
+	pushed := opened(headB, t0.Add(time.Minute))
+	pushed.Name = "pull_request.synchronize"
+	h.accept(t, pushed)
+	h.settle(t)
+	close(src.release) // head A's answer comes, after the push
+	for n := 1; ; n++ {
+		got := h.wait(t, n)
+		p := got[n-1]
+		if p.SHA != headB || p.Status.State == gatekeeper.Pending {
+			continue
+		}
+		if p.Status.State != gatekeeper.Failure {
+			t.Errorf("head B's status %+v, want failure (its own merged pull request #2 is unlinked; head A's list was judged as B's)", p.Status)
+		}
+		return
+	}
+}

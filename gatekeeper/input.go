@@ -220,6 +220,10 @@ type InputBaseline struct {
 	HeadSHA  string              `json:"head_sha"`
 	Coverage *InputCoverage      `json:"coverage"`
 	Tests    *InputBaselineTests `json:"tests"`
+	// Missing names the reports Jenkins said the build does not have
+	// (Build.Missing): "coverage" when it archived none, so the policy
+	// fails rather than waits for it.
+	Missing []string `json:"missing"`
 }
 
 // InputBaselineTests is input.baseline.tests.
@@ -470,7 +474,8 @@ func baselineInput(b *Build) *InputBaseline {
 	if b == nil {
 		return nil
 	}
-	out := &InputBaseline{Job: b.JobPath, Number: int(b.Number), HeadSHA: b.HeadSHA, Coverage: coverageInput(b.Coverage)}
+	out := &InputBaseline{Job: b.JobPath, Number: int(b.Number), HeadSHA: b.HeadSHA, Coverage: coverageInput(b.Coverage),
+		Missing: append([]string{}, b.Missing...)}
 	if b.Tests != nil {
 		out.Tests = &InputBaselineTests{Total: b.Tests.Total}
 	}

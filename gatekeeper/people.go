@@ -21,16 +21,18 @@ type Vote struct {
 }
 
 // Votes returns each person's latest vote, cast in comments that still
-// exist, ordered by user; a /withdraw after it takes it back. A vote's head is the head the pull request had
-// when the comment was written or last edited, by GitHub's clock, so a
-// vote cast before a push never counts for the pushed head.
+// exist, ordered by user; a /withdraw after it takes it back. A vote's head
+// is the head the pull request had when the comment was written or last
+// edited, by GitHub's clock (on a tie with a push, the older head), so a
+// vote cast before a push never counts for the pushed head; a Slack vote's
+// is the head when its press was recorded, whenever its echo is written.
 func (ev *Evidence) Votes() []Vote {
 	latest := map[string]Vote{}
 	for _, k := range ev.casts() {
 		switch k.cmd.Kind {
 		case "go", "nogo":
 			latest[k.c.User] = Vote{User: k.c.User, Vote: k.cmd.Kind, Reason: k.cmd.Reason, Refused: k.cmd.Refused,
-				CommentID: k.c.ID, HeadSHA: ev.HeadAt(k.at)}
+				CommentID: k.c.ID, HeadSHA: k.head}
 		case "withdraw":
 			// The author takes their vote back, whatever it was.
 			delete(latest, k.c.User)

@@ -211,3 +211,42 @@ func TestOthersCannotChangeAVote(t *testing.T) {
 		})
 	}
 }
+
+// TestVoteInTheSecondOfAPushIsOnTheOlderHead: GitHub's times have a
+// resolution of one second, so a /go written in the same second as a push
+// may have been written before it. It counts on the older head (fail
+// closed: the voter votes again), never on the pushed one; so does a
+// NOGO's head, a lift's, and Decisive. The first head known has no older
+// head: a vote in its second is on it.
+func TestVoteInTheSecondOfAPushIsOnTheOlderHead(t *testing.T) {
+	t.Parallel()
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	ev := &Evidence{}
+	ev.Apply(Event{PullRequest: &PullRequest{HeadSHA: "aaa", UpdatedAt: at(0)}})
+	ev.Apply(Event{Comment: &Comment{ID: 1, User: "qa", Body: "/go", CreatedAt: at(0), UpdatedAt: at(0)}})
+	ev.Apply(Event{Comment: &Comment{ID: 2, User: "sre", Body: "/go", CreatedAt: at(1), UpdatedAt: at(1)}})
+	ev.Apply(Event{PullRequest: &PullRequest{HeadSHA: "bbb", UpdatedAt: at(10)}})
+	ev.Apply(Event{Comment: &Comment{ID: 3, User: "lead", Body: "/go", CreatedAt: at(10), UpdatedAt: at(10)}})
+	ev.Apply(Event{Comment: &Comment{ID: 4, User: "qa-carol", Body: "/nogo broken", CreatedAt: at(10), UpdatedAt: at(10)}})
+	ev.Apply(Event{Comment: &Comment{ID: 5, User: "mgmt", Body: "/go", CreatedAt: at(11), UpdatedAt: at(11)}})
+	want := []Vote{
+		{User: "lead", Vote: "go", CommentID: 3, HeadSHA: "aaa"},
+		{User: "mgmt", Vote: "go", CommentID: 5, HeadSHA: "bbb"},
+		{User: "qa", Vote: "go", CommentID: 1, HeadSHA: "aaa"},
+		{User: "qa-carol", Vote: "nogo", Reason: "broken", CommentID: 4, HeadSHA: "aaa"},
+		{User: "sre", Vote: "go", CommentID: 2, HeadSHA: "aaa"},
+	}
+	if diff := cmp.Diff(want, ev.Votes()); diff != "" {
+		t.Errorf("votes (-want +got):\n%s", diff)
+	}
+	if n := ev.Nogos(); len(n) != 1 || n[0].HeadSHA != "aaa" {
+		t.Errorf("NOGOs %+v, want qa-carol's on aaa", n)
+	}
+	var decisive []int64
+	for _, c := range ev.Decisive() {
+		decisive = append(decisive, c.ID)
+	}
+	if diff := cmp.Diff([]int64{5}, decisive); diff != "" {
+		t.Errorf("decisive comments (-want +got):\n%s", diff)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -28,13 +27,15 @@ import (
 type scheduler struct {
 	s     *Service
 	marks chan PullKey
+	// listOpen asks for a discovery round (Service.discover).
+	listOpen chan struct{}
 	// now is the machine's clock: the real one. (Service.Clock is the
 	// decisions' clock; tests stop it, and time must still pass here.)
 	now func() time.Time
 }
 
 func newScheduler(s *Service) *scheduler {
-	return &scheduler{s: s, marks: make(chan PullKey, 4096), now: time.Now}
+	return &scheduler{s: s, marks: make(chan PullKey, 4096), listOpen: make(chan struct{}, 1), now: time.Now}
 }
 
 // notify tells the dispatcher that key was queued in the Store. It never
@@ -76,50 +77,30 @@ func (sc *scheduler) run(ctx context.Context) error {
 	}
 	m := newMachine(s.o.Debounce, s.busyPause(), s.backoff)
 
-	// The timers' jobs (rescan, reconcile, delivery-id janitor) run one of
-	// each at a time, tracked: run returns only after they have, so that
-	// the caller may close the Store.
+	// The chores each run in a goroutine of their own, one run at a time,
+	// so that a slow one (GitHub listing open pull requests) holds back
+	// nothing but itself. They only queue work: what they find reaches
+	// this loop through the Store and notify, or rescanned. run returns
+	// only after they have, so that the caller may close the Store.
 	var chores sync.WaitGroup
 	defer chores.Wait()
-	chore := func(running *atomic.Bool, f func(context.Context)) {
-		if !running.CompareAndSwap(false, true) {
-			return // the last one is still at it
-		}
+	chore := func(f func()) {
 		chores.Add(1)
 		go func() {
 			defer chores.Done()
-			defer running.Store(false)
-			f(ctx)
+			f()
 		}()
 	}
-	var rescanning, reconciling, forgetting, lookingUp atomic.Bool
 	rescanned := make(chan []PullKey, 1)
-	rescan := func(ctx context.Context) {
-		items, err := s.o.Store.Queued(ctx)
-		if err != nil {
-			s.log.ErrorContext(ctx, "reading the queue", "err", err)
-			return
-		}
-		keys := make([]PullKey, len(items))
-		for i, it := range items {
-			keys[i] = it.Key
-		}
-		select {
-		case rescanned <- keys:
-		case <-ctx.Done():
-		}
-	}
-	chore(&rescanning, rescan)
+	chore(func() { every(ctx, s.o.Rescan, true, func(ctx context.Context) { sc.rescan(ctx, rescanned) }) })
+	chore(func() { every(ctx, s.o.Reconcile, false, sc.reconcile) })
+	chore(func() { every(ctx, time.Hour, false, sc.forget) })
+	chore(func() { on(ctx, sc.listOpen, s.discover) })
+	chore(func() { on(ctx, s.disc.wake, s.lookUp) })
+	chore(func() { s.revisitAtWindowEdges(ctx) })
 
-	rescanTick := time.NewTicker(s.o.Rescan)
-	defer rescanTick.Stop()
-	reconcileTick := time.NewTicker(s.o.Reconcile)
-	defer reconcileTick.Stop()
-	janitorTick := time.NewTicker(time.Hour)
-	defer janitorTick.Stop()
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
-
 	for {
 		now := sc.now()
 		var out chan PullKey
@@ -152,15 +133,55 @@ func (sc *scheduler) run(ctx context.Context) error {
 		case o := <-done:
 			sc.finished(ctx, m, o)
 		case <-wake.C:
-		case <-rescanTick.C:
-			chore(&rescanning, rescan)
-		case <-reconcileTick.C:
-			chore(&reconciling, sc.reconcile)
-		case <-janitorTick.C:
-			chore(&forgetting, sc.forget)
-		case <-s.disc.wake:
-			chore(&lookingUp, s.lookUp)
 		}
+	}
+}
+
+// every calls f every d until ctx ends, first at once when now is true.
+// f never runs beside itself: of the ticks it overran one waits, to run
+// it again at once, and the others are dropped (time.Ticker).
+func every(ctx context.Context, d time.Duration, now bool, f func(context.Context)) {
+	if now {
+		f(ctx)
+	}
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			f(ctx)
+		}
+	}
+}
+
+// on calls f at every signal on c until ctx ends.
+func on(ctx context.Context, c <-chan struct{}, f func(context.Context)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c:
+			f(ctx)
+		}
+	}
+}
+
+// rescan reads the queue back from the Store, for the loop to notify.
+func (sc *scheduler) rescan(ctx context.Context, to chan<- []PullKey) {
+	items, err := sc.s.o.Store.Queued(ctx)
+	if err != nil {
+		sc.s.log.ErrorContext(ctx, "reading the queue", "err", err)
+		return
+	}
+	keys := make([]PullKey, len(items))
+	for i, it := range items {
+		keys[i] = it.Key
+	}
+	select {
+	case to <- keys:
+	case <-ctx.Done():
 	}
 }
 
@@ -249,10 +270,19 @@ func safely(f func() error) (err error) {
 	return f()
 }
 
-// reconcile runs Service.Reconcile on the timer.
+// reconcile runs Service.Reconcile on the timer, and asks the replica
+// that did for a discovery round: that one runs apart (discover), so that
+// GitHub listing slowly never delays the next reconcile.
 func (sc *scheduler) reconcile(ctx context.Context) {
-	if _, err := sc.s.ReconcileTick(ctx); err != nil {
+	held, err := sc.s.ReconcileTick(ctx)
+	if err != nil {
 		sc.s.log.ErrorContext(ctx, "reconciling", "err", err)
+	}
+	if held {
+		select {
+		case sc.listOpen <- struct{}{}:
+		default: // one is asked for already
+		}
 	}
 }
 
@@ -264,4 +294,39 @@ func (sc *scheduler) forget(ctx context.Context) {
 		return
 	}
 	s.log.DebugContext(ctx, "forgot old delivery ids", "count", n)
+}
+
+// revisitAtWindowEdges evaluates every open gated pull request again as
+// soon as the release window opens or closes (Options.WindowEdge), on
+// the decisions' clock: a success posted inside the window turns pending
+// at the close, not at whatever evaluation comes next. It looks at the
+// clock at least every Rescan, so that a policy change moving the window
+// and a clock that jumps are caught too.
+func (s *Service) revisitAtWindowEdges(ctx context.Context) {
+	if s.o.WindowEdge == nil {
+		return
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var edge time.Time // the edge waited for; zero: none
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		now := s.o.Clock.Now()
+		if !edge.IsZero() && !now.Before(edge) {
+			s.log.InfoContext(ctx, "the release window opened or closed: evaluating every open pull request again", "edge", edge)
+			if err := s.Reconcile(ctx); err != nil {
+				s.log.ErrorContext(ctx, "re-evaluating at the release window's edge", "err", err)
+			}
+		}
+		wait := s.o.Rescan
+		edge = time.Time{}
+		if next, ok := s.o.WindowEdge(now); ok && next.After(now) {
+			edge, wait = next, min(wait, next.Sub(now))
+		}
+		timer.Reset(wait)
+	}
 }

@@ -70,9 +70,17 @@ type Options struct {
 	// the status as it is. Default DefaultGatherTimeout.
 	GatherTimeout time.Duration
 	// Reconcile is how often every open gated pull request is evaluated
-	// again, so that time-based rules (the release window opening and
-	// closing) and lost webhooks are caught. Default one minute.
+	// again (a Jenkins build read again, a lost webhook made up for), and
+	// how often, apart from that and within the same time, the
+	// Discoverer lists the open pull requests. Default one minute.
 	Reconcile time.Duration
+	// WindowEdge returns the first time after now at which the release
+	// window opens or closes, as the policy data in force says, and false
+	// when there is none (the window is not enforced, or its data is
+	// wrong). Every open gated pull request is evaluated again at that
+	// time, so that a success does not outlast the window's close. nil:
+	// only the Reconcile timer notices the window.
+	WindowEdge func(now time.Time) (time.Time, bool)
 	// Rescan is how often the durable queue is read back, so that work
 	// whose in-memory notification was dropped is still done.
 	Rescan time.Duration
@@ -461,8 +469,10 @@ func (s *Service) Enqueue(ctx context.Context, key PullKey) error {
 
 // Reconcile queues every open, gated pull request (and every one whose
 // snapshot is still missing) for evaluation. It runs on a timer, so that
-// time-based rules (the release window) apply and a lost webhook is made up
-// for, and whenever the policy changes, so that new rules apply at once.
+// time-based rules apply and a lost webhook is made up for, at the release
+// window's edges, and whenever the policy changes, so that new rules apply
+// at once. It reads only the Store: the Discoverer's listing of GitHub
+// runs apart (discover.go), and never holds it back.
 func (s *Service) Reconcile(ctx context.Context) error {
 	keys, err := s.o.Store.Pulls(ctx)
 	if err != nil {
@@ -480,9 +490,6 @@ func (s *Service) Reconcile(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
-	}
-	if err := s.discoverOpen(ctx, keys); err != nil {
-		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

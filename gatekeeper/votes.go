@@ -319,11 +319,13 @@ type Lift struct {
 	At        time.Time `json:"at"`
 }
 
-// cast is one command of a comment that still counts, in the order cast.
+// cast is one command of a comment that still counts, in the order cast,
+// with the head it was cast on.
 type cast struct {
-	c   *Comment
-	cmd Command
-	at  time.Time
+	c    *Comment
+	cmd  Command
+	at   time.Time
+	head string
 }
 
 // casts returns the commands of the comments that were not deleted, by
@@ -340,7 +342,14 @@ func (ev *Evidence) casts() []cast {
 		if !ok {
 			continue
 		}
-		out = append(out, cast{c, cmd, c.castAt()})
+		at := c.castAt()
+		head := ev.HeadAt(at)
+		if c.Via == ViaSlack && c.HeadSHA != "" {
+			// An echo: the vote's head is the press's, not the
+			// echo's (see SlackVote).
+			head = c.HeadSHA
+		}
+		out = append(out, cast{c, cmd, at, head})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].at.Equal(out[j].at) {
@@ -364,7 +373,7 @@ func (ev *Evidence) Nogos() []Nogo {
 			delete(standing, k.c.User)
 		case "nogo":
 			if k.cmd.Refused == "" {
-				standing[k.c.User] = &Nogo{User: k.c.User, Reason: k.cmd.Reason, CommentID: k.c.ID, HeadSHA: ev.HeadAt(k.at), At: k.at}
+				standing[k.c.User] = &Nogo{User: k.c.User, Reason: k.cmd.Reason, CommentID: k.c.ID, HeadSHA: k.head, At: k.at}
 			}
 		case "lift":
 			if k.cmd.Refused != "" {
@@ -399,7 +408,7 @@ func (ev *Evidence) Lifts() []Lift {
 
 func liftOf(ev *Evidence, k cast) Lift {
 	return Lift{User: k.c.User, Target: k.cmd.Target, Reason: k.cmd.Reason, Refused: k.cmd.Refused,
-		CommentID: k.c.ID, HeadSHA: ev.HeadAt(k.at), At: k.at}
+		CommentID: k.c.ID, HeadSHA: k.head, At: k.at}
 }
 
 // trimComments keeps at most maxCommentsPerUser comments of user, dropping
@@ -466,7 +475,7 @@ func (ev *Evidence) Decisive() []Comment {
 	head := ev.HeadSHA()
 	type last struct {
 		c       *Comment
-		at      time.Time
+		head    string
 		kind    string
 		cleared bool // took back a NOGO
 	}
@@ -475,7 +484,7 @@ func (ev *Evidence) Decisive() []Comment {
 	for _, k := range ev.casts() {
 		switch k.cmd.Kind {
 		case "go", "withdraw":
-			latest[k.c.User] = &last{c: k.c, at: k.at, kind: k.cmd.Kind, cleared: nogo[k.c.User]}
+			latest[k.c.User] = &last{c: k.c, head: k.head, kind: k.cmd.Kind, cleared: nogo[k.c.User]}
 			nogo[k.c.User] = false
 		case "nogo":
 			delete(latest, k.c.User)
@@ -486,7 +495,7 @@ func (ev *Evidence) Decisive() []Comment {
 	}
 	ids := map[int64]bool{}
 	for _, l := range latest {
-		if l.cleared || (l.kind == "go" && head != "" && ev.HeadAt(l.at) == head) {
+		if l.cleared || (l.kind == "go" && head != "" && l.head == head) {
 			ids[l.c.ID] = true
 		}
 	}

@@ -227,9 +227,20 @@ reason_items contains [41, sprintf("coverage %v%% below %v%%", [round1(coverage.
 # baseline_line is the line coverage of the latest good build of the base.
 baseline_line := input.baseline.coverage.line if is_number(input.baseline.coverage.line)
 
+# baseline_missing holds when Jenkins answered that the base branch's
+# latest good build has no such report: it will not come for that build.
+baseline_missing(name) if name in input.baseline.missing
+
 waiting_items contains [42, "coverage of the base branch"] if {
 	coverage
 	not baseline_line
+	not baseline_missing("coverage")
+}
+
+reason_items contains [42, sprintf("no coverage report for %v's Jenkins build #%v to compare coverage with", [pr.base_ref, input.baseline.number])] if {
+	coverage
+	not baseline_line
+	baseline_missing("coverage")
 }
 
 reason_items contains [41, sprintf("coverage dropped %v points vs master (max %v)", [round1(drop), cfg.coverage.max_drop])] if {
@@ -245,7 +256,15 @@ scan := build.vulnerabilities if {
 	is_number(build.vulnerabilities.high)
 }
 
-waiting_items contains [50, "vulnerability scan"] if not scan
+waiting_items contains [50, "vulnerability scan"] if {
+	not scan
+	not report_missing("vulnerabilities")
+}
+
+reason_items contains [50, sprintf("no vulnerability scan report for Jenkins build #%v", [build.number])] if {
+	not scan
+	report_missing("vulnerabilities")
+}
 
 # count_suppressed: findings the report itself marks suppressed (a SARIF
 # result whose suppressions are accepted) count like the others unless data

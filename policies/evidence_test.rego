@@ -194,6 +194,18 @@ test_missing_coverage_report_fails if {
 	d.reasons == ["no coverage report for Jenkins build #57"]
 }
 
+# Master's last successful build without a coverage report leaves nothing
+# to compare the coverage with, and no report will come for that build.
+test_baseline_without_coverage_report_fails if {
+	d := gatekeeper.decision with input as with_section("baseline", object.union(object.remove(baseline, ["coverage"]), {"coverage": null, "missing": ["coverage"]})) with data.release as fixed_release
+	without_votes(d) == {"state": "failure", "reasons": ["no coverage report for master's Jenkins build #80 to compare coverage with"], "waiting": [], "channel": null}
+}
+
+test_baseline_coverage_not_read_yet_waits if {
+	d := gatekeeper.decision with input as with_section("baseline", object.union(object.remove(baseline, ["coverage"]), {"coverage": null, "missing": []})) with data.release as fixed_release
+	without_votes(d) == {"state": "pending", "reasons": [], "waiting": ["coverage of the base branch"], "channel": null}
+}
+
 test_coverage_without_baseline_waits if {
 	d := gatekeeper.decision with input as with_section("baseline", null) with data.release as fixed_release
 	without_votes(d) == {"state": "pending", "reasons": [], "waiting": ["coverage of the base branch"], "channel": null}
@@ -247,6 +259,13 @@ test_count_suppressed_not_a_boolean_fails if {
 	d := gatekeeper.decision with input as passing
 		with data.release as release_with("vulnerabilities", {"max_critical": 0, "max_high": 0, "count_suppressed": "yes"})
 	"policy data release.vulnerabilities.count_suppressed is not true or false" in d.reasons
+}
+
+# A finished build Jenkins says archived no scan report will not bring one:
+# it fails, rather than waiting for ever.
+test_missing_scan_report_fails if {
+	d := gatekeeper.decision with input as with_section("build", object.union(object.remove(build, ["vulnerabilities"]), {"vulnerabilities": null, "missing": ["vulnerabilities"]})) with data.release as fixed_release
+	without_votes(d) == {"state": "failure", "reasons": ["no vulnerability scan report for Jenkins build #57"], "waiting": [], "channel": null}
 }
 
 test_missing_scan_waits if {

@@ -50,17 +50,22 @@ func prJob(n int) string {
 type jenkinsBuild struct {
 	job    string // prJob(n)
 	number int
-	head   string // SCMRevisionAction pullHash
+	head   string // SCMRevisionAction revision.pullHash
 	merge  string // BuildData lastBuiltRevision
 	result string // "SUCCESS", "FAILURE", …
-	// base is the SCMRevisionAction baseHash: the master merged ("" is
-	// baseSHA, master when the recorded pull request was opened).
+	// base is the SCMRevisionAction revision.target.hash: the master
+	// merged ("" is baseSHA, master when the recorded pull request was
+	// opened).
 	base string
 	// stages overrides a stage's SUCCESS by name.
 	stages map[string]string
 	// lineCoverage replaces projectStatistics.line of coverage.api.json
 	// ("" keeps the recorded "88.44%").
 	lineCoverage string
+	// replayOf, when not 0, makes the build a Replay of that build (a
+	// Jenkinsfile edited in Jenkins): its CauseAction has the
+	// ReplayCause Jenkins records.
+	replayOf int
 }
 
 // fakeJenkins answers like Jenkins at its root, the way the adapter's own
@@ -175,6 +180,9 @@ func (f *fakeJenkins) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, ok := f.routes[path]
 	down := f.down
 	f.mu.Unlock()
+	if ok && strings.HasSuffix(path, "/api/json") && !strings.Contains(r.URL.Query().Get("tree"), "revision[") {
+		body = staplerDepth(f.t, body)
+	}
 	switch {
 	case down:
 		w.Header().Set("Content-Type", "text/html;charset=utf-8")
@@ -195,6 +203,35 @@ func (f *fakeJenkins) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Write(body)
 	}
+}
+
+// staplerDepth prunes a build's answer as Jenkins does for a request
+// without a tree naming revision fields (?depth=0 or 1): an
+// SCMRevisionAction's revision and everything in it are plain
+// @ExportedBean (visibility 1), two levels down, so only its _class is
+// written (Stapler's TreePruner.ByDepth(1-depth)). BuildData (visibility
+// 999) and CauseAction's causes (visibility 2 and 3) stay.
+func staplerDepth(t testing.TB, body []byte) []byte {
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return body
+	}
+	actions, ok := m["actions"].([]any)
+	if !ok {
+		return body
+	}
+	for i, a := range actions {
+		am, _ := a.(map[string]any)
+		if rv, ok := am["revision"].(map[string]any); ok {
+			pruned := map[string]any{}
+			for k, v := range am {
+				pruned[k] = v
+			}
+			pruned["revision"] = map[string]any{"_class": rv["_class"]}
+			actions[i] = pruned
+		}
+	}
+	return mustJSON(t, m)
 }
 
 // fixtureMap decodes a recorded JSON object for a test to derive a variant.
@@ -246,15 +283,33 @@ func workflowRun(t testing.TB, b jenkinsBuild) []byte {
 		},
 		map[string]any{
 			"_class": "jenkins.scm.api.SCMRevisionAction",
+			// What Jenkins exports of a PullRequestSCMRevision: pullHash,
+			// and scm-api's ChangeRequestSCMRevision target (the base
+			// merged: master's tip when the build ran) and merge.
+			// getBaseHash() is not exported.
 			"revision": map[string]any{
-				"_class":   "org.jenkinsci.plugins.github_branch_source.PullRequestSCMRevision",
-				"pullHash": b.head,
-				// The base merged: master's tip when the build ran.
-				"baseHash": cmp.Or(b.base, baseSHA),
+				"_class":        "org.jenkinsci.plugins.github_branch_source.PullRequestSCMRevision",
+				"deterministic": true,
+				"merge":         true,
+				"pullHash":      b.head,
+				"target": map[string]any{
+					"_class":        "jenkins.plugins.git.AbstractGitSCMSource$SCMRevisionImpl",
+					"deterministic": true,
+					"hash":          cmp.Or(b.base, baseSHA),
+				},
 			},
 		},
 		map[string]any{"_class": "hudson.tasks.junit.TestResultAction", "failCount": 0, "skipCount": 2, "totalCount": 42, "urlName": "testReport"},
 	)
+	if b.replayOf != 0 {
+		m["actions"] = append(m["actions"].([]any), map[string]any{
+			"_class": "hudson.model.CauseAction",
+			"causes": []any{
+				map[string]any{"_class": "org.jenkinsci.plugins.workflow.cps.replay.ReplayCause", "shortDescription": "Replayed #" + strconv.Itoa(b.replayOf)},
+				map[string]any{"_class": "hudson.model.Cause$UserIdCause", "shortDescription": "Started by user mallory", "userId": "mallory", "userName": "mallory"},
+			},
+		})
+	}
 	m["artifacts"] = append(m["artifacts"].([]any), map[string]any{
 		"displayPath": "trivy-image.json", "fileName": "trivy-image.json", "relativePath": trivyArtifact,
 	})

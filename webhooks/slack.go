@@ -94,6 +94,7 @@ type slackCast struct {
 	team      string
 	user      string
 	key       gatekeeper.PullKey
+	head      string // the head the pressed button's message was about, "" when it named none
 	kind      string // "go", "nogo", or "ask" (NOGO pressed: ask for a reason)
 	reason    string
 	triggerID string
@@ -178,8 +179,12 @@ func parseSlackInteraction(body []byte) (c slackCast, ok bool, err error) {
 		if a.ActionTS == "" {
 			return c, false, fmt.Errorf("%w: the button press has no action_ts", gatekeeper.ErrInvalid)
 		}
-		key = a.Value
+		c.key, c.head, err = gatekeeper.ParseSlackButtonValue(a.Value)
+		if err != nil {
+			return c, false, fmt.Errorf("%w: the button names no pull request", gatekeeper.ErrInvalid)
+		}
 		c.delivery = "slack:" + c.team + ":" + c.user + ":" + a.ActionTS
+		return c, true, nil
 	case "view_submission":
 		if in.View.CallbackID != gatekeeper.SlackNogoCallback {
 			return c, false, nil
@@ -299,6 +304,9 @@ func (s *server) receiveSlack(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return refuse("A NOGO needs a reason.")
 	}
+	// A vote on the head the message showed; none named: the head when
+	// the press is recorded.
+	vote.HeadSHA = cast.head
 	out, err := s.svc.Accept(ctx, gatekeeper.Event{
 		Delivery: cast.delivery, Name: "slack." + cast.kind, Key: cast.key, SlackVote: &vote,
 	})

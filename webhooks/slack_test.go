@@ -437,3 +437,41 @@ func BenchmarkSlackPress(b *testing.B) {
 		}
 	}
 }
+
+// TestSlackGoIsForTheHeadItsMessageShowed: a button names the head its
+// message was about; the GO is that head's vote. A press on a message
+// about an older head is recorded for that head (it never counts on the
+// newer one); a button without a head (an older message) votes on the
+// head when the press is recorded; a malformed head is refused.
+func TestSlackGoIsForTheHeadItsMessageShowed(t *testing.T) {
+	t.Parallel()
+	sh := newSlackHarness(t)
+	ev, err := sh.store.Evidence(context.Background(), helloKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current, older := ev.HeadSHA(), "0b1d4a7c9e2f44d1a4c2b9e8f7a6d5c4b3a2f1e0"
+	now := strconv.FormatInt(slackNow.Unix(), 10)
+	press := func(value, ts string) *httptest.ResponseRecorder {
+		b := slackBody(t, pressPayload("U-QA", gatekeeper.SlackActionGo, value, ts))
+		return sh.post(t, b, now, slackSign(slackSecret, now, b))
+	}
+	for i, tt := range []struct {
+		value, head string
+	}{
+		{gatekeeper.SlackButtonValue(helloKey, older), older},
+		{gatekeeper.SlackButtonValue(helloKey, current), current},
+		{helloKey.String(), current},
+	} {
+		if w := press(tt.value, "1714991400.00010"+strconv.Itoa(i)); w.Code != http.StatusOK {
+			t.Fatalf("press on %q: %d %s", tt.value, w.Code, w.Body)
+		}
+		votes := sh.slackVotes(t)
+		if len(votes) != 1 || votes[0].HeadSHA != tt.head {
+			t.Errorf("press on %q: votes %+v, want one pending GO on %s", tt.value, votes, tt.head)
+		}
+	}
+	if w := press(helloKey.String()+"@not-a-sha", "1714991400.000200"); w.Code != http.StatusBadRequest {
+		t.Errorf("press with a malformed head: %d %s, want 400", w.Code, w.Body)
+	}
+}

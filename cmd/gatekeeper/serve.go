@@ -72,7 +72,10 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		// Stages are keyed with the policy in force at every evaluation,
 		// however and whenever they were recorded.
 		StageKeys: func() func(string) string { return stageMap(engine, log).Keys() },
-		Decided:   hub.Publish,
+		// The release window of the policy data in force: every open
+		// release is evaluated again as it opens and as it closes.
+		WindowEdge: func(now time.Time) (time.Time, bool) { return engine.Settings().Window.NextEdge(now) },
+		Decided:    hub.Publish,
 	})
 	if err != nil {
 		return err
@@ -96,7 +99,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	handler, err := webhooks.New(webhooks.Options{
 		Service: svc, ParseGitHub: githubevents.ParseDelivery, WebhookSecret: []byte(cfg.WebhookSecret),
 		JenkinsToken: []byte(cfg.JenkinsToken), ParseJenkins: jenkinsParser(jenkinsapi.ParseOptions{
-			Repos: cfg.jobRepos, Stages: func() jenkinsapi.StageMap { return stageMap(engine, log) },
+			Repos: cfg.jobRepos, Logger: log, Stages: func() jenkinsapi.StageMap { return stageMap(engine, log) },
 		}),
 		Logger: log, Metrics: metrics, Auth: auth, Policy: engine.Health, Slack: slack,
 		Settings: engine.Settings, Hub: hub,

@@ -18,7 +18,8 @@ const SlackEchoName = "slack-votes"
 // gatekeeper.SlackVote). For each Slack vote not echoed yet it posts
 // gatekeeper.EchoBody as a comment and returns the events that make that
 // comment the voter's vote: the comment, attributed to the voter with the
-// vote cast (Via = ViaSlack), and the SlackEcho that marks the vote done.
+// vote cast (Via = ViaSlack) on the head of the press (Comment.HeadSHA),
+// and the SlackEcho that marks the vote done.
 //
 // A failure is the source's error: the pull request stays pending, since a
 // NOGO cast in Slack and not yet recorded must hold the gate. If the
@@ -43,18 +44,22 @@ func (s *SlackEcho) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gate
 	for _, v := range ev.PendingSlackVotes() {
 		var created *github.IssueComment
 		key := ev.Key
+		body := gatekeeper.EchoBody(v) + gatekeeper.MovedOnNote(v, ev.HeadSHA())
 		err := s.c.do(ctx, EndpointCreateComment, failOnLimits, func(gh *github.Client) (*github.Response, error) {
 			var resp *github.Response
 			var err error
 			created, resp, err = gh.Issues.CreateComment(ctx, key.Owner, key.Repo, key.Number,
-				&github.IssueComment{Body: github.String(gatekeeper.EchoBody(v))})
+				&github.IssueComment{Body: github.String(body)})
 			return resp, err
 		})
 		if err != nil {
 			return out, fmt.Errorf("echoing %s's Slack %s on %s: %w", v.Voter, v.Command.Kind, key, err)
 		}
 		at := created.GetCreatedAt().Time
-		if at.IsZero() {
+		if at.IsZero() || (v.HeadSHA == "" && !v.At.IsZero() && v.At.Before(at)) {
+			// No head was known at the press: the vote is placed by
+			// the press's time, never by the later echo's (a push in
+			// between must not receive it).
 			at = v.At
 		}
 		cmd := v.Command
@@ -63,6 +68,9 @@ func (s *SlackEcho) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gate
 			Comment: &gatekeeper.Comment{
 				ID: created.GetID(), User: v.Voter, Command: &cmd,
 				CreatedAt: at, UpdatedAt: at, Via: gatekeeper.ViaSlack,
+				// The vote is cast on the head of the press, not of
+				// the echo (see gatekeeper.SlackVote).
+				HeadSHA: v.HeadSHA,
 				// GitHub's own answer to the post: nothing to read back.
 				// (The vote itself was signed by Slack.)
 				Confirmed: true,

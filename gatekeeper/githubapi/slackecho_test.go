@@ -106,3 +106,89 @@ func TestRefusalOfASlackVoteAddressesTheVoter(t *testing.T) {
 		})
 	}
 }
+
+// TestSlackGoPressedBeforePushDoesNotCountOnNewHead: a GO pressed in Slack
+// while the head is A, echoed only after staging was pushed to B (GitHub
+// slow, the worker behind), is a GO on A: it never counts on B, although
+// its echo comment is written while B is the head.
+func TestSlackGoPressedBeforePushDoesNotCountOnNewHead(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	// The echo is posted at 05:49:14 (the recorded comment's created_at).
+	created := patchJSON(t, fixtureField(t, "issue_comment.created.json", "comment"),
+		map[string]any{"id": 4242, "user": map[string]any{"login": "release-gatekeeper[bot]", "type": "Bot"}})
+	gh.on(replyRoute, jsonReply(http.StatusCreated, string(created)))
+	src := NewSlackEcho(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()))
+
+	headA, headB := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	t0 := time.Date(2020, 12, 29, 5, 0, 0, 0, time.UTC)
+	ev := &gatekeeper.Evidence{}
+	ev.Apply(gatekeeper.Event{Name: "pull_request.opened", Key: voteKey,
+		PullRequest: &gatekeeper.PullRequest{Key: voteKey, State: "open", HeadSHA: headA, UpdatedAt: t0}})
+	press := t0.Add(20 * time.Minute)
+	vote, err := gatekeeper.NewSlackVote("slack:T:U1:1.1", "U1", "qa-frank", "go", "", press)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Apply(gatekeeper.Event{Name: "slack.go", Key: voteKey, Received: press, SlackVote: &vote})
+	ev.Apply(gatekeeper.Event{Name: "pull_request.synchronize", Key: voteKey,
+		PullRequest: &gatekeeper.PullRequest{Key: voteKey, State: "open", HeadSHA: headB, UpdatedAt: t0.Add(30 * time.Minute)}})
+
+	events, err := src.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		ev.Apply(e)
+	}
+	votes := ev.Votes()
+	if len(votes) != 1 || votes[0].User != "qa-frank" || votes[0].Vote != "go" {
+		t.Fatalf("votes %+v, want qa-frank's GO", votes)
+	}
+	if votes[0].HeadSHA != headA {
+		t.Errorf("the GO pressed on head A is placed on %q, want A (%s)", votes[0].HeadSHA, headA)
+	}
+	for _, c := range ev.Decisive() {
+		if c.ID == 4242 {
+			t.Errorf("the GO for head A is decisive on head B: %+v", c)
+		}
+	}
+	if body := sentRequests(t, gh)[0].Body.(map[string]any)["body"].(string); !strings.Contains(body, headA[:7]) ||
+		!strings.Contains(body, "moved on to `"+headB[:7]+"`") {
+		t.Errorf("echo body %q does not name the head the vote was cast on and the one it does not count on", body)
+	} else if cmd, ok := gatekeeper.ParseCommand(body); ok {
+		t.Errorf("echo body casts %+v", cmd)
+	}
+}
+
+// TestSlackVoteWithoutHeadIsPlacedByPressTime: a vote recorded while no
+// head was known (or before votes were pinned to a head) is placed by the
+// time of the press, never by the echo's, which comes after a push.
+func TestSlackVoteWithoutHeadIsPlacedByPressTime(t *testing.T) {
+	t.Parallel()
+	gh := newFakeGitHub(t, "")
+	created := patchJSON(t, fixtureField(t, "issue_comment.created.json", "comment"), // created_at 05:49:14
+		map[string]any{"id": 4242, "user": map[string]any{"login": "release-gatekeeper[bot]", "type": "Bot"}})
+	gh.on(replyRoute, jsonReply(http.StatusCreated, string(created)))
+	src := NewSlackEcho(newTestClient(t, gh.URL, newFakeTime(), nil, testRetry()))
+
+	headA, headB := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	t0 := time.Date(2020, 12, 29, 5, 0, 0, 0, time.UTC)
+	vote, err := gatekeeper.NewSlackVote("slack:T:U1:1.1", "U1", "qa-frank", "go", "", t0.Add(20*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &gatekeeper.Evidence{Key: voteKey, SlackVotes: []gatekeeper.SlackVote{vote},
+		Heads: []gatekeeper.HeadChange{{SHA: headA, At: t0}, {SHA: headB, At: t0.Add(30 * time.Minute)}},
+		PR:    &gatekeeper.PullRequest{Key: voteKey, State: "open", HeadSHA: headB, UpdatedAt: t0.Add(30 * time.Minute)}}
+	events, err := src.Gather(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		ev.Apply(e)
+	}
+	if votes := ev.Votes(); len(votes) != 1 || votes[0].HeadSHA != headA {
+		t.Errorf("votes %+v, want qa-frank's GO on head A", votes)
+	}
+}

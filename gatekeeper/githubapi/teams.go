@@ -64,7 +64,8 @@ type TeamSourceOptions struct {
 // (it blocks until they approve again, and only a role holder's request
 // may block), people whose vote was cast on the head, the authors and
 // lifters of a standing NOGO, and the author. Bots ("name[bot]") cannot
-// be team members and are never answered for. A membership in
+// be team members and are never answered for; the policy never waits for
+// them either (people.rego unchecked): a bot holds no role from a team. A membership in
 // ev.Memberships checked less than TTL ago is not answered again.
 //
 // Why a list and not one call per person: GitHub answers "not a member"

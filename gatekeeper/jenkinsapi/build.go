@@ -48,6 +48,14 @@ type wireAction struct {
 	BuildsByBranchName map[string]wireGitPair `json:"buildsByBranchName"`
 	// SCMRevisionAction
 	Revision *wireSCMRevision `json:"revision"`
+	// CauseAction
+	Causes []wireCause `json:"causes"`
+}
+
+// wireCause is one of a CauseAction's causes: why the build started.
+type wireCause struct {
+	Class            string `json:"_class"`
+	ShortDescription string `json:"shortDescription"`
 }
 
 type wireRevision struct {
@@ -61,14 +69,58 @@ type wireGitPair struct {
 	Revision wireRevision `json:"revision"`
 }
 
-// wireSCMRevision is an SCMRevisionAction's revision: PullRequestSCMRevision
-// exports pullHash (baseHash where a plugin version exports it); a branch
-// revision (AbstractGitSCMSource$SCMRevisionImpl) exports hash.
+// wireSCMRevision is an SCMRevisionAction's revision. GitHub Branch
+// Source's PullRequestSCMRevision exports pullHash, and through scm-api's
+// ChangeRequestSCMRevision target (the base branch revision: the base tip
+// merged with under the MERGE strategy, the pull request's base.sha under
+// HEAD) and merge (false under HEAD). Its baseHash is not exported by any
+// version. A branch revision (AbstractGitSCMSource$SCMRevisionImpl)
+// exports hash.
 type wireSCMRevision struct {
 	Class    string `json:"_class"`
 	Hash     string `json:"hash"`
 	PullHash string `json:"pullHash"`
-	BaseHash string `json:"baseHash"`
+	// Merge is nil where Jenkins does not say (scm-api before 2.2).
+	Merge  *bool            `json:"merge"`
+	Target *wireSCMRevision `json:"target"`
+}
+
+// buildTree names every field of a build's /api/json the gatekeeper reads.
+// Stapler prunes an answer by depth and each field's visibility: at
+// ?depth=1 an SCMRevisionAction's revision comes with its _class alone
+// (pullHash and target are visibility 1, two levels down), while git's
+// BuildData (visibility 999) and CauseAction's causes come whole. A tree
+// names fields whatever their depth, and keeps the answer small.
+const buildTree = "number,result,building,timestamp,duration,url," +
+	"artifacts[fileName,relativePath]," +
+	"actions[causes[shortDescription]," +
+	"remoteUrls,lastBuiltRevision[SHA1],buildsByBranchName[marked[SHA1],revision[SHA1]]," +
+	"revision[hash,pullHash,merge,target[hash]]]"
+
+// refusedCauses are the causes of builds that are no evidence whatever
+// their result: a Replay runs a Jenkinsfile edited in Jenkins (any holder
+// of Run/Replay can stub tests and scans) on the original's revision, and a
+// restart from a stage reruns a build's script, replayed or not, skipping
+// the stages before it.
+var refusedCauses = map[string]string{
+	"org.jenkinsci.plugins.workflow.cps.replay.ReplayCause":                                 "replayed with a Jenkinsfile edited in Jenkins",
+	"org.jenkinsci.plugins.pipeline.modeldefinition.causes.RestartDeclarativePipelineCause": "restarted from a stage",
+}
+
+// refused returns why the build's causes rule it out as evidence, "" when
+// they do not.
+func refused(actions []wireAction) string {
+	for _, a := range actions {
+		for _, c := range a.Causes {
+			if why, ok := refusedCauses[c.Class]; ok {
+				if d := strings.TrimSpace(c.ShortDescription); d != "" {
+					why += " (" + d + ")"
+				}
+				return why
+			}
+		}
+	}
+	return ""
 }
 
 // Build fetches one build's result, timing and revisions; jobURL is any
@@ -94,9 +146,8 @@ func (c *Client) build(ctx context.Context, r ref) (gatekeeper.Build, error) {
 // fetchBuild is build, also returning the build's archived artifacts.
 func (c *Client) fetchBuild(ctx context.Context, r ref) (gatekeeper.Build, []wireArtifact, error) {
 	var raw rawJSON
-	// depth=1 as gojenkins' Build.Poll asks: it is what shows the
-	// BuildData revisions inside actions[].
-	if _, err := c.withContext(ctx).Requester.GetJSON(ctx, r.endpoint(), &raw, map[string]string{"depth": "1"}); err != nil {
+	// A tree, not a depth: see buildTree.
+	if _, err := c.withContext(ctx).Requester.GetJSON(ctx, r.endpoint(), &raw, map[string]string{"tree": buildTree}); err != nil {
 		return gatekeeper.Build{}, nil, fmt.Errorf("fetching build %s: %w", r, err)
 	}
 	var w wireBuild
@@ -124,6 +175,13 @@ func (c *Client) fetchBuild(ctx context.Context, r ref) (gatekeeper.Build, []wir
 	}
 	b.Duration = time.Duration(w.Duration) * time.Millisecond
 	b.HeadSHA, b.BaseSHA, b.MergeSHA = revisions(w.Actions, b.Key, b.Strategy)
+	if b.Key.Number > 0 && b.Strategy != "head" && !mergeBuild(w.Actions, b.Strategy, b.HeadSHA, b.MergeSHA) {
+		// Jenkins built the head alone (HEAD strategy): it is no
+		// PR-merge build, and its base is the pull request's
+		// base.sha, not a merged tip.
+		b.Strategy = "head"
+	}
+	b.Refused = refused(w.Actions)
 	b.UpdatedAt = c.clock.Now()
 	return b, w.Artifacts, nil
 }
@@ -155,9 +213,34 @@ func revisions(actions []wireAction, key gatekeeper.PullKey, strategy string) (h
 	return "", base, built
 }
 
+// mergeBuild reports whether a build of a PR-<n>-merge (strategy "merge")
+// or PR-<n> (strategy "") job built the merge of the head into its base.
+// Jenkins' revision.merge decides where it is exported: false in any
+// SCMRevisionAction is a HEAD strategy build. Without it, a PR-<n>-merge
+// job's name says MERGE (GitHub Branch Source names jobs so only when both
+// strategies are built), while a plain PR-<n> job can be either and counts
+// only when its built commit is known and is not the head (fail closed: a
+// fast-forward waits).
+func mergeBuild(actions []wireAction, strategy, head, built string) bool {
+	said := false
+	for _, a := range actions {
+		if rv := a.Revision; rv != nil && rv.Merge != nil {
+			if !*rv.Merge {
+				return false
+			}
+			said = true
+		}
+	}
+	if said || strategy == "merge" {
+		return true
+	}
+	return head != "" && built != "" && built != head
+}
+
 // scmRevision returns the head (and base, when exported) from the build's
-// SCMRevisionAction. Two actions that disagree give no answer: guessing
-// would pin the evidence to the wrong commit.
+// SCMRevisionAction; the base is the exported target's hash. Two actions
+// that disagree give no answer: guessing would pin the evidence to the
+// wrong commit.
 func scmRevision(actions []wireAction) (head, base string) {
 	for _, a := range actions {
 		rv := a.Revision
@@ -175,8 +258,11 @@ func scmRevision(actions []wireAction) (head, base string) {
 			return "", ""
 		}
 		head = h
-		if rv.BaseHash != "" {
-			base = rv.BaseHash
+		if t := rv.Target; t != nil && t.Hash != "" {
+			if base != "" && base != t.Hash {
+				return "", ""
+			}
+			base = t.Hash
 		}
 	}
 	return head, base

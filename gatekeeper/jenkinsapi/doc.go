@@ -24,10 +24,23 @@
 // BuildData whose remoteUrls name the pull request's repository is used:
 // a Pipeline run carries one per checkout, shared libraries included.
 //
+// The base a PR-merge build merged is the SCMRevisionAction revision's
+// target.hash (scm-api's ChangeRequestSCMRevision.getTarget(); the plugin's
+// baseHash is not exported). A build whose revision says merge: false (the
+// HEAD strategy), or a plain PR-<n> build that does not say and whose built
+// commit is the head or unknown, is a "head" build: it never counts, and
+// its target is the pull request's base.sha, not a merged tip. The build
+// is read with a ?tree= naming these fields: Stapler's depth pruning drops
+// them at ?depth=1. A build whose causes include a Replay (ReplayCause) or
+// a restart from a stage (RestartDeclarativePipelineCause) is
+// gatekeeper.Build.Refused: it ran a script the repository's Jenkinsfile
+// may not be, and is no evidence whatever its result.
+//
 // Source (Name "jenkins") is the gatekeeper.Source built on the Client: it
 // completes notified builds, finds builds whose notification was lost,
 // reads the image scan report the build archived (ParseTrivy, ParseSARIF)
-// and keeps the base branch's last successful build as the baseline.
+// and keeps the base branch's last successful build as the baseline (the
+// newest successful one before it when that build is Refused).
 //
 // # Webhook payloads
 //
@@ -70,7 +83,9 @@
 // IN_PROGRESS, PAUSED_PENDING_INPUT, SKIPPED), image_digest "sha256:" and
 // 64 hex digits, tests must add up to total, coverage percentages are 0 to
 // 100; unknown fields are refused. The chart version and image digest come
-// only from a report: no Jenkins API exposes them. base_chart_version is
+// only from a report: no Jenkins API exposes them. With JENKINS_URL they
+// count only from a report whose merge_sha is the commit Jenkins built, so
+// a PR-merge build's report must send it. base_chart_version is
 // the chart version of the base branch as merged (the version master's
 // chart has, e.g. read from its Chart.yaml at HEAD^1): the policy compares
 // the two to tell a major, minor or release-number-only release, which an
@@ -85,19 +100,36 @@
 // revisions, stages (keyed with the stage map in force), tests, coverage,
 // and the scan report the build archived. The domain keeps every claim
 // (gatekeeper.Build.Claims), checks it against the API's facts
-// (gatekeeper.Contradictions), and takes the chart version and image
-// digest from the claims Jenkins does not contradict that were made for
-// the head Jenkins states; they count only for a build Jenkins reports
-// finished and SUCCESS. A claim Jenkins contradicts is ignored and logged
+// (gatekeeper.Contradictions), and takes the image digest, the chart
+// version and the base chart version from the newest claim Jenkins does
+// not contradict that names the commit Jenkins built (its merge_sha is the
+// build's merge commit; the head for a build that merged nothing), and
+// none of the three when such claims disagree on any of them; they count
+// only for a build Jenkins reports finished and SUCCESS. A claim Jenkins
+// contradicts is ignored and logged
 // as suspicious ("suspicious Jenkins event"); a claimed build Jenkins does
-// not have is Gone. A verified build is not verified for ever: the Source
+// not have is Gone, and is asked about again only after a back-off that
+// doubles, however often it is claimed again: made-up build numbers cost
+// one read each and never crowd out the read of the current head's build
+// (Source). A verified build is not verified for ever: the Source
 // reads it again when a claim arrives after its last read
 // (gatekeeper.Build.Recheck) and every SourceOptions.RecheckEvery (half
 // the reconcile period), so that every reconcile asks Jenkins again.
 //
-// The pull request a read build counts for is the one its job path names
-// (the organisation-folder convention or GATEKEEPER_JENKINS_JOBS), never
-// the repository of a notification's scm url, which is a claim too.
+// The pull request a read build counts for is the one its job path names,
+// never the repository of a notification's scm url, which is a claim too.
+// Each repository is built in one folder only (JobRepos): the folder
+// GATEKEEPER_JENKINS_JOBS lists for it, or, for a repository it does not
+// list, the organisation-folder convention job/<owner>/job/<repo>/ right
+// under the Jenkins root. A copy of the multibranch project in any other
+// folder builds no repository, and neither does an organisation folder
+// nested deeper (job/github/job/acme/job/shop/) until it is listed. The
+// gatekeeper is not silent about such a job: the first notification or
+// report (ParseOptions.Logger) and the first Jenkins read
+// (SourceOptions.Logger) of a pull request job in folders that place no
+// repository log a warning naming the folder and GATEKEEPER_JENKINS_JOBS,
+// once per folder path; the folders remembered are bounded, those named by
+// claims apart from those Jenkins showed.
 //
 // Without JENKINS_URL nothing can verify a claim: the policy input says
 // build.verification "none", the status says the build is unverified, and

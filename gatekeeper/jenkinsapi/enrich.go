@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"sync"
 
+	"github.com/bndr/gojenkins"
+
 	"github.com/releasegate/gatekeeper/gatekeeper"
 )
 
@@ -129,6 +131,16 @@ func (c *Client) LastSuccessful(ctx context.Context, jobURL string) (gatekeeper.
 	if err != nil {
 		return gatekeeper.Build{}, fmt.Errorf("fetching last successful build: %w", err)
 	}
+	// A refused build (a Replay: its Jenkinsfile edited in Jenkins) may
+	// report any coverage: the baseline is the newest successful build
+	// before it that counts, looking at most maxBaselineSkips further.
+	if b.Refused != "" {
+		b, err = c.countedSuccessBefore(ctx, r, job.Raw.Builds)
+		if err != nil {
+			return gatekeeper.Build{}, err
+		}
+		r.number = b.Number
+	}
 	b.Coverage, err = c.coverageOf(ctx, r)
 	if isMissing(err) {
 		b.Missing = append(b.Missing, gatekeeper.ReportCoverage)
@@ -138,11 +150,44 @@ func (c *Client) LastSuccessful(ctx context.Context, jobURL string) (gatekeeper.
 	return b, nil
 }
 
+// maxBaselineSkips bounds the builds read past a refused last successful
+// build of the base branch job.
+const maxBaselineSkips = 5
+
+// countedSuccessBefore returns the newest successful, not refused build
+// of r's job numbered below r.number, of builds (the job's list, newest
+// first), reading at most maxBaselineSkips of them; none is ErrMissing.
+func (c *Client) countedSuccessBefore(ctx context.Context, r ref, builds []gojenkins.JobBuild) (gatekeeper.Build, error) {
+	below, read := r.number, 0
+	for _, jb := range builds {
+		if jb.Number >= below {
+			continue
+		}
+		if read == maxBaselineSkips {
+			break
+		}
+		read++
+		r.number = jb.Number
+		b, err := c.build(ctx, r)
+		if isMissing(err) {
+			continue
+		}
+		if err != nil {
+			return gatekeeper.Build{}, fmt.Errorf("fetching a baseline before a refused build: %w", err)
+		}
+		if b.Result == "SUCCESS" && b.Refused == "" {
+			return b, nil
+		}
+	}
+	return gatekeeper.Build{}, fmt.Errorf("fetching last successful build of %s: none counts among the newest: %w", r, ErrMissing)
+}
+
 // BuildForHead finds the newest build made for the head sha of pull
 // request key, for when its notification never arrived: it looks at the
 // pull request's PR-<n>-merge job (the gated build), else its PR-<n> job,
 // in the folders Options.Repos gives, and at most at the newest limit
-// builds. The build is returned as Build returns it; Enrich completes it.
+// builds, skipping builds that cannot count (Refused, or "head" strategy).
+// The build is returned as Build returns it; Enrich completes it.
 // No such job or build is ErrMissing.
 func (c *Client) BuildForHead(ctx context.Context, key gatekeeper.PullKey, sha string, limit int) (gatekeeper.Build, error) {
 	if !key.Valid() || sha == "" || limit <= 0 {
@@ -174,7 +219,9 @@ func (c *Client) BuildForHead(ctx context.Context, key gatekeeper.PullKey, sha s
 			if err != nil {
 				return gatekeeper.Build{}, fmt.Errorf("finding build of %s: %w", key, err)
 			}
-			if b.HeadSHA == sha {
+			// A Replay of the build, or a head-only one, never counts:
+			// the build that can is older.
+			if b.HeadSHA == sha && b.Refused == "" && b.Strategy != "head" {
 				return b, nil
 			}
 		}

@@ -153,7 +153,13 @@ func TestJobRepos(t *testing.T) {
 		ok       bool
 	}{
 		{"configured folder", "job/ci/job/shop-service/job/PR-4-merge/", gatekeeper.PullKey{Owner: "acme", Repo: "shop", Number: 4}, "merge", true},
-		{"convention", "https://ci/jenkins/job/Codertocat/job/Hello-World/job/PR-2-merge/10/", gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}, "merge", true},
+		// A repository the mapping does not list keeps the convention
+		// (finding R2); a copy of a multibranch project in another folder
+		// (job/alice/job/acme/job/shop) still builds nothing.
+		{"convention for an unlisted repository", "https://ci/jenkins/job/Codertocat/job/Hello-World/job/PR-2-merge/10/", gatekeeper.PullKey{Owner: "Codertocat", Repo: "Hello-World", Number: 2}, "merge", true},
+		{"listed repository's convention folder", "job/acme/job/shop/job/PR-2-merge/", gatekeeper.PullKey{}, "", false},
+		{"configured folder's copy elsewhere", "job/alice/job/ci/job/shop-service/job/PR-4-merge/", gatekeeper.PullKey{}, "", false},
+		{"configured folder's parent", "job/shop-service/job/PR-4-merge/", gatekeeper.PullKey{}, "", false},
 		{"configured single folder", "job/legacy/job/PR-9/", gatekeeper.PullKey{Owner: "acme", Repo: "old", Number: 9}, "", true},
 		{"one unmapped folder", "job/other/job/PR-9/", gatekeeper.PullKey{}, "", false},
 		{"branch job", "job/acme/job/shop/job/master/", gatekeeper.PullKey{}, "", false},
@@ -175,9 +181,58 @@ func TestJobRepos(t *testing.T) {
 	}
 }
 
+// TestJobReposForeignFolder is finding F10: a folder the mapping does not
+// name places no job, and without a mapping the convention places only the
+// multibranch project at <owner>/<repo> from the Jenkins root, the one
+// folder Folders names and the lost-notification lookup and the baseline
+// read: a copy at alice/acme/shop (any folder a token holder can create a
+// job in) builds no repository.
+func TestJobReposForeignFolder(t *testing.T) {
+	t.Parallel()
+	mapped, err := jenkinsapi.ParseJobRepos("ci/shop=acme/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		repos   jenkinsapi.JobRepos
+		folders []string
+		want    string // owner/repo, "" for not placed
+	}{
+		{"mapped", mapped, []string{"ci", "shop"}, "acme/shop"},
+		{"mapped: unmapped folder named like the repository", mapped, []string{"acme", "shop"}, ""},
+		{"mapped: copy under a personal folder", mapped, []string{"alice", "acme", "shop"}, ""},
+		{"mapped: mapped folder nested in another", mapped, []string{"alice", "ci", "shop"}, ""},
+		{"convention", jenkinsapi.JobRepos{}, []string{"acme", "shop"}, "acme/shop"},
+		{"convention: copy under a personal folder", jenkinsapi.JobRepos{}, []string{"alice", "acme", "shop"}, ""},
+		{"convention: one folder", jenkinsapi.JobRepos{}, []string{"shop"}, ""},
+		{"nil map is the convention", nil, []string{"acme", "shop"}, "acme/shop"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			owner, repo, ok := tt.repos.Repo(tt.folders)
+			got := ""
+			if ok {
+				got = owner + "/" + repo
+			}
+			if got != tt.want {
+				t.Errorf("Repo(%q) = %q, %v; want %q", tt.folders, got, ok, tt.want)
+			}
+			if ok {
+				if f := tt.repos.Folders(owner, repo); !cmp.Equal(f, tt.folders) {
+					t.Errorf("Folders(%s) = %q, want the folders that placed it, %q", got, f, tt.folders)
+				}
+			}
+		})
+	}
+}
+
 func TestParseJobReposErrors(t *testing.T) {
 	t.Parallel()
-	for _, s := range []string{"noequals", "a=b", "a=/b", "=o/r", "a=o/r/x", "a=o/r,a=o/s"} {
+	for _, s := range []string{"noequals", "a=b", "a=/b", "=o/r", "a=o/r/x", "a=o/r,a=o/s",
+		// One repository in two folders: which one is gated would depend
+		// on map order.
+		"a=o/r,b=o/r", "a=o/r,b=O/R"} {
 		if _, err := jenkinsapi.ParseJobRepos(s); err == nil {
 			t.Errorf("ParseJobRepos(%q) = nil error, want an error", s)
 		}
@@ -185,5 +240,52 @@ func TestParseJobReposErrors(t *testing.T) {
 	m, err := jenkinsapi.ParseJobRepos("")
 	if err != nil || len(m) != 0 {
 		t.Errorf("ParseJobRepos(\"\") = %v, %v; want empty map", m, err)
+	}
+}
+
+// TestPartialMappingStillPlacesConventionRepos is finding R2 (a): a
+// mapping that lists some repositories leaves the others their
+// organisation-folder convention, exactly <owner>/<repo> from the Jenkins
+// root, while a listed repository is placed only by its mapped folder.
+func TestPartialMappingStillPlacesConventionRepos(t *testing.T) {
+	t.Parallel()
+	repos, err := jenkinsapi.ParseJobRepos("legacy/shop-ci=acme/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		folders []string
+		want    string // owner/repo, "" for not placed
+	}{
+		{"unlisted repository by the convention", []string{"acme", "billing"}, "acme/billing"},
+		{"listed repository by its folder", []string{"legacy", "shop-ci"}, "acme/shop"},
+		{"listed repository's convention folder", []string{"acme", "shop"}, ""},
+		{"listed repository's convention folder, other case", []string{"ACME", "Shop"}, ""},
+		{"listed repository's copy under a personal folder", []string{"alice", "acme", "shop"}, ""},
+		{"unlisted repository's copy under a personal folder", []string{"alice", "acme", "billing"}, ""},
+		{"nested organisation folder", []string{"github", "acme", "billing"}, ""},
+		{"mapped folder nested in another", []string{"alice", "legacy", "shop-ci"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			owner, repo, ok := repos.Repo(tt.folders)
+			got := ""
+			if ok {
+				got = owner + "/" + repo
+			}
+			if got != tt.want {
+				t.Errorf("Repo(%q) = %q, %v; want %q", tt.folders, got, ok, tt.want)
+			}
+			if ok {
+				if f := repos.Folders(owner, repo); !cmp.Equal(f, tt.folders) {
+					t.Errorf("Folders(%s) = %q, want the folders that placed it, %q", got, f, tt.folders)
+				}
+			}
+		})
+	}
+	key, _, ok := repos.PullKey("job/acme/job/billing/job/PR-3-merge/7/")
+	if want := (gatekeeper.PullKey{Owner: "acme", Repo: "billing", Number: 3}); !ok || key != want {
+		t.Errorf("PullKey(job/acme/job/billing/job/PR-3-merge/7/) = %v, %v; want %v", key, ok, want)
 	}
 }

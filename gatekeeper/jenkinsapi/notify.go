@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -170,6 +171,11 @@ var stageStatuses = map[string]bool{
 type ParseOptions struct {
 	// Repos maps job folders to repositories (GATEKEEPER_JENKINS_JOBS).
 	Repos JobRepos
+	// Logger receives a warning, once per job folder path, when a pull
+	// request job's folders place no repository (see JobRepos.Repo): its
+	// builds will never count, however its notification is placed. nil
+	// means none.
+	Logger *slog.Logger
 	// Stages returns the stage map in force, read at each report; nil, or
 	// a nil map, means DefaultStageMap(). It keys a report's stages as the
 	// Source keys the stages it reads from Jenkins.
@@ -211,12 +217,12 @@ func ParseNotification(body []byte, opts ParseOptions, now time.Time) (gatekeepe
 	case probe.Kind != nil:
 		return gatekeeper.Event{}, fmt.Errorf("parsing jenkins notification: kind %q, want %q: %w", *probe.Kind, ReportKind, gatekeeper.ErrInvalid)
 	case len(probe.Build) > 0 && !bytes.Equal(probe.Build, []byte("null")):
-		return parsePluginNotification(body, opts.Repos, now)
+		return parsePluginNotification(body, opts, now)
 	}
 	return gatekeeper.Event{}, fmt.Errorf("parsing jenkins notification: neither a build notification nor a pipeline report: %w", gatekeeper.ErrInvalid)
 }
 
-func parsePluginNotification(body []byte, repos JobRepos, now time.Time) (gatekeeper.Event, error) {
+func parsePluginNotification(body []byte, opts ParseOptions, now time.Time) (gatekeeper.Event, error) {
 	var n notification
 	if err := json.Unmarshal(body, &n); err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("parsing jenkins notification: %w: %w", gatekeeper.ErrInvalid, err)
@@ -243,7 +249,7 @@ func parsePluginNotification(body []byte, repos JobRepos, now time.Time) (gateke
 	if err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("parsing jenkins notification: %w", err)
 	}
-	b, err := pullBuild(r, repos, nb.SCM.URL)
+	b, err := pullBuild(r, opts, nb.SCM.URL)
 	if err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("parsing jenkins notification of %s: %w", r, err)
 	}
@@ -290,12 +296,18 @@ func parsePluginNotification(body []byte, repos JobRepos, now time.Time) (gateke
 
 // pullBuild is the Build a job URL tells, for a pull request job only:
 // path, name, number, key and strategy. scmURL is the repository's remote
-// when the payload has one.
-func pullBuild(r ref, repos JobRepos, scmURL string) (gatekeeper.Build, error) {
+// when the payload has one. A job whose folders place no repository is
+// warned about (opts.Logger), whether or not scmURL places the
+// notification: Jenkins' read of the build will not.
+func pullBuild(r ref, opts ParseOptions, scmURL string) (gatekeeper.Build, error) {
+	repos := opts.Repos
 	b := gatekeeper.Build{JobPath: r.jobPath(), JobName: r.names[len(r.names)-1], Number: r.number}
 	folders, n, strategy, ok := ParseJobPath(b.JobPath)
 	if !ok {
 		return gatekeeper.Build{}, fmt.Errorf("job %s builds no pull request: %w", b.JobPath, ErrNotPullRequest)
+	}
+	if _, _, placed := repos.Repo(folders); !placed {
+		unplacedNotified.warn(opts.Logger, folders, b.JobPath)
 	}
 	owner, repo := "", ""
 	if mapped, found := repos[strings.Join(folders, "/")]; found {
@@ -327,7 +339,7 @@ func parseReport(body []byte, opts ParseOptions, now time.Time) (gatekeeper.Even
 	if err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("parsing pipeline report: %w", err)
 	}
-	b, err := pullBuild(r, opts.Repos, "")
+	b, err := pullBuild(r, opts, "")
 	if err != nil {
 		return gatekeeper.Event{}, fmt.Errorf("parsing pipeline report of %s: %w", r, err)
 	}

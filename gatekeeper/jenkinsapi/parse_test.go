@@ -138,7 +138,11 @@ func TestRevisions(t *testing.T) {
 		{"unknown repository, one BuildData", []wireAction{repoNoMarked}, gatekeeper.PullKey{}, "", [3]string{mergeSHA, "", mergeSHA}},
 		{"unknown repository, two BuildData", []wireAction{lib, repoNoMarked}, gatekeeper.PullKey{}, "", [3]string{"", "", ""}},
 		{"disagreeing pull hashes", []wireAction{pull(headSHA), pull(baseSHA), repoNoMarked}, pr, "merge", [3]string{"", "", mergeSHA}},
-		{"exported base hash", []wireAction{{Revision: &wireSCMRevision{PullHash: headSHA, BaseHash: baseSHA}}}, pr, "merge", [3]string{headSHA, baseSHA, ""}},
+		{"exported target hash", []wireAction{{Revision: &wireSCMRevision{PullHash: headSHA, Target: &wireSCMRevision{Hash: baseSHA}}}}, pr, "merge", [3]string{headSHA, baseSHA, ""}},
+		{"disagreeing targets", []wireAction{
+			{Revision: &wireSCMRevision{PullHash: headSHA, Target: &wireSCMRevision{Hash: baseSHA}}},
+			{Revision: &wireSCMRevision{PullHash: headSHA, Target: &wireSCMRevision{Hash: libSHA}}},
+		}, pr, "merge", [3]string{"", "", ""}},
 		{"branch revision hash", []wireAction{{Revision: &wireSCMRevision{Hash: baseSHA}}}, branch, "", [3]string{baseSHA, "", ""}},
 		{"no actions", nil, pr, "merge", [3]string{}},
 	}

@@ -34,10 +34,19 @@ const (
 	DefaultRetryEvery     = 5 * time.Minute
 	DefaultRecheckEvery   = 30 * time.Second
 	DefaultLookupLimit    = 5
-	// maxEnrich bounds the builds one Gather enriches (newest first), so
-	// that a pull request with many unfinished builds cannot keep a
-	// worker busy; the rest wait for the next Gather.
+	// maxEnrich bounds the builds one Gather enriches (in the order
+	// readOrder gives), so that a pull request with many unfinished
+	// builds cannot keep a worker busy; the rest wait for the next
+	// Gather.
 	maxEnrich = 4
+	// maxUnknown bounds the builds of an unknown head (or of another
+	// job, or an older head's) among them: a made-up build number
+	// claimed by anyone holding the webhook token is one. Two, for a
+	// new push's build notified while the previous one finishes.
+	maxUnknown = 2
+	// maxGoneBackoff bounds the wait before a build Jenkins answered 404
+	// for is asked again (a job deleted and recreated may have it again).
+	maxGoneBackoff = time.Hour
 	// maxScanReports bounds the scan reports read per build.
 	maxScanReports = 4
 )
@@ -61,8 +70,10 @@ type SourceOptions struct {
 	// A verified build is not verified for ever: a job deleted and
 	// recreated, or a result changed, shows at the next read.
 	RecheckEvery time.Duration
-	// Logger receives the suspicious events: claims Jenkins contradicts.
-	// nil means none.
+	// Logger receives the suspicious events: claims Jenkins contradicts;
+	// and a warning, once per job folder path, when Jenkins' read of a
+	// pull request job places it in no repository (JobRepos.Repo). nil
+	// means none.
 	Logger *slog.Logger
 }
 
@@ -75,12 +86,16 @@ type SourceOptions struct {
 //     gave it, however complete), a report (stages, tests, coverage,
 //     vulnerabilities) neither fetched nor known to be missing, or its head
 //     sha unknown (then at most every RetryEvery once the rest is
-//     complete). At most maxEnrich
-//     builds per Gather, newest first. Builds of older heads are left as
-//     they are.
-//   - looks the build up (Client.BuildForHead) when no PR-merge build of
-//     the current head is known: its notification was lost. None found
-//     is not an error: the policy waits.
+//     complete). At most maxEnrich builds per Gather, in readOrder's
+//     order: the current head's builds Jenkins showed, then its claimed
+//     ones, then at most maxUnknown builds of an unknown head, newest
+//     first. A build Jenkins answered 404 for (Gone) is asked again only
+//     after a back-off that doubles (goneBackoff), however often it is
+//     claimed again. Builds of older heads are left as they are.
+//   - looks the build up (Client.BuildForHead) until Jenkins showed a
+//     PR-merge build of the current head: its notification was lost, or
+//     claims about made-up builds crowd it out. None found is not an
+//     error: the policy waits.
 //   - reads the image scan from the build's archived artifacts: every
 //     *trivy*.json (Trivy JSON), else every *.sarif or *.sarif.json
 //     (SARIF), counted together. An archived report replaces one the
@@ -141,12 +156,18 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 	var (
 		events  []gatekeeper.Event
 		errs    []error
-		current bool // a PR-merge build of the current head is known
+		current bool // Jenkins showed a PR-merge build of the current head
 	)
+	// Only a build Jenkins showed counts as the head's: a claim, however
+	// many, does not stop the lookup of the real one, nor does a build
+	// refused as evidence (a Replay), whose original may be the one whose
+	// notification was lost.
+	isCurrent := func(b gatekeeper.Build) bool {
+		return head != "" && b.HeadSHA == head && b.Strategy != "head" && b.Verified && !b.Gone && b.Refused == "" && b.Key.SamePull(key)
+	}
 	emit := func(b gatekeeper.Build) {
-		if head != "" && b.HeadSHA == head && b.Strategy != "head" && !b.Gone {
-			current = true
-		}
+		current = current || isCurrent(b)
+		s.c.repos.warnUnplacedRead(s.opts.Logger, b)
 		events = append(events, gatekeeper.Event{Name: EventBuild, Received: now, Key: key, SHA: b.HeadSHA, Build: &b})
 	}
 
@@ -161,8 +182,12 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 		if !samePull(b.Key, key) {
 			continue
 		}
-		if head != "" && b.HeadSHA == head && b.Strategy != "head" && !b.Gone {
-			current = true
+		current = current || isCurrent(b)
+		if b.Verified && !b.Key.Valid() && !b.Recheck {
+			// Jenkins' read placed its job in no repository (a copy of
+			// the project in another folder): it never counts, and is
+			// read again only when claimed again.
+			continue
 		}
 		if b.HeadSHA != "" && b.HeadSHA != head && !b.Recheck {
 			// An older head's: kept for the record only, unless a
@@ -179,10 +204,7 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 			emit(b)
 		}
 	}
-	sort.SliceStable(todo, func(i, j int) bool { return todo[i].Number > todo[j].Number })
-	if len(todo) > maxEnrich {
-		todo = todo[:maxEnrich]
-	}
+	todo = s.readOrder(todo, head, key)
 	for _, b := range todo {
 		out, ok, err := s.complete(ctx, b)
 		if err != nil {
@@ -229,6 +251,55 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 	return events, nil
 }
 
+// readOrder picks, of the builds to read, those one Gather reads and in
+// which order (finding F12: anyone holding the webhook token can claim
+// builds with made-up numbers above the real one's, and Jenkins cannot
+// be asked about all of them): first the builds Jenkins already showed
+// for the current head (the gated build, re-read while it runs and every
+// RecheckEvery), then the claims of the current head, then at most
+// maxUnknown builds whose head is not known (or of another pull request
+// job, or of an older head a claim came about), never read ones first;
+// newest first within each, at most maxEnrich in all. A claimed build
+// that starves here is still found: until Jenkins showed a build of the
+// head, Gather looks the head up in the gated job (Client.BuildForHead),
+// which lists the builds Jenkins has.
+func (s *Source) readOrder(todo []gatekeeper.Build, head string, key gatekeeper.PullKey) []gatekeeper.Build {
+	tier := func(b gatekeeper.Build) int {
+		switch {
+		case head == "" || b.HeadSHA != head || b.Strategy == "head" || !b.Key.SamePull(key):
+			return 2
+		case b.Verified:
+			return 0
+		}
+		return 1
+	}
+	sort.SliceStable(todo, func(i, j int) bool {
+		a, b := todo[i], todo[j]
+		if ta, tb := tier(a), tier(b); ta != tb {
+			return ta < tb
+		}
+		if ra, rb := a.VerifiedAt.IsZero(), b.VerifiedAt.IsZero(); ra != rb {
+			return ra // never read first
+		}
+		return a.Number > b.Number
+	})
+	out := todo[:0:0]
+	unknown := 0
+	for _, b := range todo {
+		if len(out) == maxEnrich {
+			break
+		}
+		if tier(b) == 2 {
+			if unknown == maxUnknown {
+				break
+			}
+			unknown++
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
 // samePull reports whether a build's key is the pull request's; a build
 // whose repository was not known is matched by number.
 func samePull(b, key gatekeeper.PullKey) bool {
@@ -245,8 +316,9 @@ func (s *Source) incomplete(b gatekeeper.Build, now time.Time) bool {
 	// claims, however complete, is read; so is one a claim came about
 	// since it was read, and one still running.
 	if b.Gone {
-		// Asked again only when claimed again, or now and then.
-		return b.Recheck || now.Sub(b.VerifiedAt) >= s.opts.RecheckEvery
+		// Asked again now and then, whether claimed again or not: made-up
+		// numbers claimed over and over cost no reads.
+		return now.Sub(b.VerifiedAt) >= s.goneBackoff(b)
 	}
 	if b.Recheck || b.Building || !b.Verified {
 		return true
@@ -272,6 +344,21 @@ func (s *Source) incomplete(b gatekeeper.Build, now time.Time) bool {
 	// Everything else is known: a head Jenkins does not expose will not
 	// appear at the next evaluation, so ask again only now and then.
 	return b.HeadSHA == "" && now.Sub(b.UpdatedAt) >= s.opts.RetryEvery
+}
+
+// goneBackoff is how long after Jenkins last answered 404 for b it is
+// asked again: as long as b had been known then (since its first claim
+// kept), at least RecheckEvery and at most maxGoneBackoff, so that the
+// back-off doubles at each 404.
+func (s *Source) goneBackoff(b gatekeeper.Build) time.Duration {
+	first := b.VerifiedAt
+	for _, c := range b.Claims {
+		if !c.At.IsZero() && c.At.Before(first) {
+			first = c.At
+		}
+	}
+	d := b.VerifiedAt.Sub(first)
+	return min(max(d, s.opts.RecheckEvery), max(maxGoneBackoff, s.opts.RecheckEvery))
 }
 
 // complete reads b from the API with its scan report. ok is false when the
@@ -455,10 +542,21 @@ func (s *Source) baselineDue(ev *gatekeeper.Evidence, key gatekeeper.PullKey, no
 		return ref{}, false
 	}
 	folders := s.c.repos.Folders(key.Owner, key.Repo)
-	// The pull request's own job, when one is known, shows where its
-	// multibranch project really is.
+	// The pull request's own job, as Jenkins showed it, spells the
+	// folders as Jenkins does. Only a build Jenkins read (not one it
+	// said it does not have, not a claim: a notification's scm url
+	// places no job) of a job in the folders that place the repository
+	// counts, never a copy of the project elsewhere.
 	for _, b := range ev.Builds {
-		if names, _, ok := SplitJobURL(b.JobPath); ok && len(names) > 1 && samePull(b.Key, key) && b.Key.Number > 0 {
+		if !b.Verified || b.Gone || !b.Key.SamePull(key) {
+			continue
+		}
+		names, _, ok := SplitJobURL(b.JobPath)
+		if !ok || len(names) < 2 {
+			continue
+		}
+		if owner, repo, ok := s.c.repos.Repo(names[:len(names)-1]); ok &&
+			strings.EqualFold(owner, key.Owner) && strings.EqualFold(repo, key.Repo) {
 			folders = names[:len(names)-1]
 			break
 		}

@@ -866,3 +866,69 @@ func TestSourcePlacesJobsByPathOnly(t *testing.T) {
 		t.Errorf("a job placed by a claim counts: %+v", cur)
 	}
 }
+
+// TestSourceLooksUpPastAReplay: a Replay of the head's PR-merge build is
+// read and refused, and the original build's notification was lost. The
+// refused build is not "Jenkins showed a build of the head": the lookup
+// must still find the original, or the release waits for it for ever.
+func TestSourceLooksUpPastAReplay(t *testing.T) {
+	t.Parallel()
+	f, s, _ := sourceFake(t, Options{})
+	f.serve("/"+prJob+"/api/json", prJobJSON(t))
+	replay := runWith(t, prJob, prRevision(headSHA, baseSHA, true), headSHA, mergeSHA, replayCause())
+	replay["number"] = 11
+	replay["url"] = "http://localhost:32769/" + prJob + "/11/"
+	f.serve("/"+prJob+"/11/api/json", mustJSON(t, replay))
+	ev := pullEvidence(t, reportJSON(t, func(r map[string]any) { r["build_number"] = 11 }))
+	for range 2 {
+		events, err := s.Gather(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			ev.Apply(e)
+		}
+	}
+	var refused, original bool
+	for _, b := range ev.Builds {
+		switch {
+		case b.Number == 11 && b.Refused != "":
+			refused = true
+		case b.Number == prNumber && b.Verified && b.HeadSHA == headSHA && b.Refused == "":
+			original = true
+		}
+	}
+	if !refused || !original {
+		t.Errorf("replay refused %v, original #%d found %v; builds %+v", refused, prNumber, original, ev.Builds)
+	}
+}
+
+// TestBaselineSkipsAReplay: master's last successful build is a Replay
+// (its Jenkinsfile edited in Jenkins: it may report any coverage). The
+// coverage baseline is the newest successful build before it that is not
+// refused, never the replay's own figures.
+func TestBaselineSkipsAReplay(t *testing.T) {
+	t.Parallel()
+	f, url := newFake(t, "")
+	c, err := New(Options{URL: url, Clock: fixedClock{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := fixtureMapOf(t, masterBuild(t))
+	replay["actions"] = append(replay["actions"].([]any), replayCause())
+	older := fixtureMapOf(t, masterBuild(t))
+	older["number"] = 5
+	older["url"] = "http://localhost:32769" + masterJob + "/5/"
+	f.serve(masterJob+"/api/json", readFixture(t, "job.api.json"))
+	f.serve(masterJob+"/6/api/json", mustJSON(t, replay))
+	f.serve(masterJob+"/5/api/json", mustJSON(t, older))
+	f.serve(masterJob+"/6/coverage/api/json", readFixture(t, "coverage.modified.api.json"))
+	f.serve(masterJob+"/5/coverage/api/json", readFixture(t, "coverage.api.json"))
+	got, err := c.LastSuccessful(context.Background(), masterJob[1:]+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Number != 5 || got.Refused != "" || got.Coverage == nil || got.Coverage.Line != 88.44 {
+		t.Errorf("baseline #%d (refused %q, coverage %+v), want #5 with its own coverage", got.Number, got.Refused, got.Coverage)
+	}
+}

@@ -79,6 +79,28 @@ func TestVoteVerdicts(t *testing.T) {
 			wantState: gatekeeper.Success,
 		},
 		{
+			// F7: a bot is no team's member, so nobody asks; its NOGO
+			// (a workflow running gh pr comment "/nogo x") is refused,
+			// never waited on for ever.
+			name: "a bot's NOGO is refused, not waited on",
+			add: func(ev *gatekeeper.Evidence) {
+				ev.Apply(comment(954, "github-actions[bot]", "/nogo release notes say so"))
+			},
+			wantVotes: append(append([]gatekeeper.VoteVerdict{}, goes...),
+				gatekeeper.VoteVerdict{CommentID: 954, User: "github-actions[bot]", Verdict: "refused", Why: "only module lead, SRE, QA, management and release manager vote"}),
+			wantState: gatekeeper.Success,
+		},
+		{
+			name: "a bot's change request holds nothing",
+			add: func(ev *gatekeeper.Evidence) {
+				ev.Apply(gatekeeper.Event{Name: "pull_request_review.submitted", Received: at, Review: &gatekeeper.Review{
+					ID: 77, User: "review-bot[bot]", State: "CHANGES_REQUESTED", CommitID: ev.HeadSHA(), SubmittedAt: at, Confirmed: true,
+				}})
+			},
+			wantVotes: goes,
+			wantState: gatekeeper.Success,
+		},
+		{
 			name: "QA's NOGO with a reason is counted and vetoes",
 			add: func(ev *gatekeeper.Evidence) {
 				ev.Apply(comment(953, "qa-carol", "Found a regression.\n/nogo refunds regress"))

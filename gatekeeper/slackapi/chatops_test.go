@@ -230,3 +230,21 @@ func TestSummaryTick(t *testing.T) {
 type fixedClock time.Time
 
 func (c fixedClock) Now() time.Time { return time.Time(c) }
+
+// TestVoteButtonsNameTheHead: the GO and NOGO buttons carry the head the
+// message is about (a state change's commit, the summary's decision), so
+// that a GO pressed on a message about an older head is that head's vote
+// and never counts on a newer one.
+func TestVoteButtonsNameTheHead(t *testing.T) {
+	t.Parallel()
+	sha := "0b1d4a7c9e2f44d1a4c2b9e8f7a6d5c4b3a2f1e0"
+	want := `"value":"acme/payments#42@` + sha + `"`
+	n := &Notifier{buttons: true}
+	note, _ := json.Marshal(n.render(gatekeeper.Notification{Key: chatKey, SHA: sha, To: gatekeeper.Failure}))
+	rows, _ := json.Marshal(summaryMessage([]gatekeeper.SummaryRow{{Key: chatKey, HeadSHA: sha, State: gatekeeper.Pending}}, time.Now(), "UTC", true))
+	for name, b := range map[string][]byte{"state change": note, "summary": rows} {
+		if got := strings.Count(string(b), want); got != 2 {
+			t.Errorf("%s: %d buttons with %s, want GO and NOGO:\n%s", name, got, want, b)
+		}
+	}
+}

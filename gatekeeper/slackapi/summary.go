@@ -17,11 +17,12 @@ import (
 // 50 blocks a message, and each row takes a section and an actions block.
 const maxSummaryRows = 20
 
-// voteButtons is the actions block with the GO and NOGO buttons for key.
-// The interaction endpoint (POST /webhooks/slack) reads action_id and
-// value back.
-func voteButtons(key gatekeeper.PullKey) map[string]any {
-	v := key.String()
+// voteButtons is the actions block with the GO and NOGO buttons for key
+// at head sha (the head the message is about; "" when unknown). The
+// interaction endpoint (POST /webhooks/slack) reads action_id and value
+// back: a GO pressed is a vote on that head.
+func voteButtons(key gatekeeper.PullKey, sha string) map[string]any {
+	v := gatekeeper.SlackButtonValue(key, sha)
 	return map[string]any{
 		"type": "actions", "block_id": "vote:" + v,
 		"elements": []any{
@@ -44,7 +45,7 @@ func (n *Notifier) render(note gatekeeper.Notification) any {
 	for _, b := range m.Blocks {
 		blocks = append(blocks, b)
 	}
-	blocks = append(blocks, voteButtons(note.Key))
+	blocks = append(blocks, voteButtons(note.Key, note.SHA))
 	return map[string]any{"text": m.Text, "blocks": blocks}
 }
 
@@ -99,7 +100,7 @@ func summaryMessage(rows []gatekeeper.SummaryRow, at time.Time, zone string, but
 		}
 		blocks = append(blocks, map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": b.String()}})
 		if buttons {
-			blocks = append(blocks, voteButtons(r.Key))
+			blocks = append(blocks, voteButtons(r.Key, r.HeadSHA))
 		}
 	}
 	return map[string]any{"text": text, "blocks": blocks}

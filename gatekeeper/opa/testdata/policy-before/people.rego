@@ -29,6 +29,7 @@ holder(role, user) if teams[role.team][user] == true
 unchecked(role, user) if {
 	not user in object.get(role, "users", [])
 	is_string(role.team)
+	not endswith(user, "[bot]") # a bot is never a team member (F7)
 	object.get(teams, [role.team, user], null) == null
 }
 

@@ -530,3 +530,47 @@ test_lift_roles_must_be_a_list if {
 	d := gatekeeper.decision with input as passing with data.release as release_with("votes", object.union(fixed_release.votes, {"lift_roles": "sre"}))
 	"policy data release.votes.lift_roles is not a list" in d.reasons
 }
+
+# Bots -----------------------------------------------------------------------
+
+# A "[bot]" account (a GitHub App, GitHub Actions) cannot be a team member,
+# so the gatekeeper never asks about it: it holds no role from a team, and
+# nothing waits for its membership. A NOGO it posts (a workflow running
+# `gh pr comment -b "/nogo x"`, a bot quoting a merged PR's text) counts
+# for nothing instead of holding the release for ever.
+bot_vote(user, choice, id) := {"user": user, "vote": choice, "reason": "x", "refused": "", "comment_id": id, "head_sha": head_sha, "current": true}
+
+test_nogo_by_a_bot_is_not_waited_for if {
+	d := gatekeeper.decision with input as with_section("votes", array.concat(passing.votes, [bot_vote("github-actions[bot]", "nogo", 970)])) with data.release as fixed_release
+	d.state == "success"
+	d.waiting == []
+	{"comment_id": 970, "user": "github-actions[bot]", "verdict": "refused", "why": "only module lead, SRE, QA, management and release manager vote"} in d.votes
+}
+
+test_standing_nogo_by_a_bot_is_not_waited_for if {
+	bot := {"user": "ci[bot]", "reason": "x", "comment_id": 971, "head_sha": old_head, "current": false, "lifts": []}
+	d := gatekeeper.decision with input as object.union(passing, {"nogos": [bot]}) with data.release as fixed_release
+	d.state == "success"
+	d.waiting == []
+}
+
+test_changes_requested_by_a_bot_is_not_waited_for if {
+	d := gatekeeper.decision with input as with_section("reviews", array.concat(passing.reviews, [changes_requested("review-bot[bot]")])) with data.release as fixed_release
+	d.state == "success"
+	d.waiting == []
+}
+
+test_go_by_a_bot_does_not_count if {
+	d := gatekeeper.decision with input as with_section("votes", array.concat(votes_without("lead-bob"), [bot_vote("github-actions[bot]", "go", 972)])) with data.release as fixed_release
+	d.waiting == ["GO vote by module lead"]
+}
+
+# A bot the policy data lists by name holds that role, as anyone listed
+# does: the data says so explicitly; only team membership is not asked.
+test_a_listed_bot_holds_its_role if {
+	roles := [object.union(r, {"users": ["ops[bot]"]}) | some r in fixed_release.approvals.roles; r.id == "sre"]
+	others := [r | some r in fixed_release.approvals.roles; r.id != "sre"]
+	d := gatekeeper.decision with input as with_section("votes", array.concat(passing.votes, [bot_vote("ops[bot]", "nogo", 973)]))
+		with data.release as roles_with(array.concat(others, roles))
+	d.state == "failure"
+}

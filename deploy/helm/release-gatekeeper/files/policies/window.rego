@@ -1,9 +1,9 @@
 # The release window: the release merges on a release weekday between the
 # release time and the close time, in the window's time zone. Outside it the
 # status stays pending (the same evidence passes once the window opens; the
-# gatekeeper evaluates again every minute), and says when it opens. An
-# emergency minor release may merge outside the window (below); people.rego
-# asks it for the extra approvals.
+# gatekeeper evaluates again when it opens and closes, and every minute),
+# and says when it opens. An emergency minor release may merge outside the
+# window (below); people.rego asks it for the extra approvals.
 package gatekeeper
 
 window := object.get(cfg, "window", {})
