@@ -177,7 +177,8 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 	if idxErr != nil {
 		errs = append(errs, fmt.Errorf("mapping stage names: %w", idxErr))
 	}
-	var todo []gatekeeper.Build
+	newest := newestRead(ev.Builds, head, key)
+	var todo, considered []gatekeeper.Build
 	for _, b := range ev.Builds {
 		if !samePull(b.Key, key) {
 			continue
@@ -195,7 +196,12 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 			// to another head is then disputed).
 			continue
 		}
-		if s.incomplete(b, now) {
+		considered = append(considered, b)
+		// Of the builds of the current head Jenkins showed, only the
+		// newest of its job can still be the one that decides: an older,
+		// complete one is not read again every RecheckEvery (finding R4).
+		periodic := b.HeadSHA != head || !b.Verified || b.Number >= newest[jobOf(b)]
+		if s.incomplete(b, now, periodic) {
 			todo = append(todo, b)
 		} else if st := idx.rekey(b.Stages); idxErr == nil && !slices.Equal(st, b.Stages) {
 			// Stages keyed with another stage map than the one in
@@ -204,7 +210,14 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 			emit(b)
 		}
 	}
-	todo = s.readOrder(todo, head, key)
+	todo, screened, err := s.screen(ctx, ev.Builds, considered, todo, key, newest, now)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, b := range screened {
+		emit(b)
+	}
+	todo = s.readOrder(todo, head, key, newest)
 	for _, b := range todo {
 		out, ok, err := s.complete(ctx, b)
 		if err != nil {
@@ -254,24 +267,36 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 // readOrder picks, of the builds to read, those one Gather reads and in
 // which order (finding F12: anyone holding the webhook token can claim
 // builds with made-up numbers above the real one's, and Jenkins cannot
-// be asked about all of them): first the builds Jenkins already showed
-// for the current head (the gated build, re-read while it runs and every
-// RecheckEvery), then the claims of the current head, then at most
-// maxUnknown builds whose head is not known (or of another pull request
-// job, or of an older head a claim came about), never read ones first;
-// newest first within each, at most maxEnrich in all. A claimed build
-// that starves here is still found: until Jenkins showed a build of the
-// head, Gather looks the head up in the gated job (Client.BuildForHead),
-// which lists the builds Jenkins has.
-func (s *Source) readOrder(todo []gatekeeper.Build, head string, key gatekeeper.PullKey) []gatekeeper.Build {
+// be asked about all of them; finding R4: a new build of the head must
+// not wait behind the re-reads of the builds already read):
+//
+//  0. the claimed builds of the current head never read and newer than
+//     the newest build of their job Jenkins showed for the head (a new
+//     build, a retry or a rebuild, which takes over once read), at most
+//     maxEnrich-1 while anything below is due;
+//  1. the builds Jenkins showed for the current head that are due: still
+//     running, claimed since, a report not fetched, or the newest one's
+//     periodic re-read (Source.incomplete);
+//  2. the other claims of the current head (older than a build read) and
+//     those Jenkins answered 404 for, due again;
+//  3. at most maxUnknown builds whose head is not known (or of another
+//     pull request job, or of an older head a claim came about).
+//
+// Never read ones first, newest first within each, at most maxEnrich in
+// all. A claimed build that starves here is still found: until Jenkins
+// showed a build of the head, Gather looks the head up in the gated job
+// (Client.BuildForHead), which lists the builds Jenkins has.
+func (s *Source) readOrder(todo []gatekeeper.Build, head string, key gatekeeper.PullKey, newest map[string]int64) []gatekeeper.Build {
 	tier := func(b gatekeeper.Build) int {
 		switch {
 		case head == "" || b.HeadSHA != head || b.Strategy == "head" || !b.Key.SamePull(key):
-			return 2
+			return 3
 		case b.Verified:
+			return 1
+		case !b.Gone && b.Number > newest[jobOf(b)]:
 			return 0
 		}
-		return 1
+		return 2
 	}
 	sort.SliceStable(todo, func(i, j int) bool {
 		a, b := todo[i], todo[j]
@@ -284,18 +309,156 @@ func (s *Source) readOrder(todo []gatekeeper.Build, head string, key gatekeeper.
 		return a.Number > b.Number
 	})
 	out := todo[:0:0]
-	unknown := 0
+	var late []gatekeeper.Build // new builds past maxEnrich-1
+	fresh, unknown := 0, 0
 	for _, b := range todo {
 		if len(out) == maxEnrich {
 			break
 		}
-		if tier(b) == 2 {
+		switch tier(b) {
+		case 0:
+			if fresh == maxEnrich-1 {
+				late = append(late, b)
+				continue
+			}
+			fresh++
+		case 3:
 			if unknown == maxUnknown {
-				break
+				continue
 			}
 			unknown++
 		}
 		out = append(out, b)
+	}
+	// Nothing else due: the budget left goes to the new builds.
+	for _, b := range late {
+		if len(out) == maxEnrich {
+			break
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// screen answers, with one read of the gated job (Client.lastBuild), the
+// claims Jenkins has no build for (finding R3): a claim of the pull
+// request's PR-<n>-merge or PR-<n> job never read, or claimed again since
+// Jenkins answered 404, whose number is above both the newest build of the
+// head Jenkins showed in the job and the job's last build. Jenkins numbers
+// a build before it notifies about it, so such a claim is made up (or
+// about a build of a job deleted since): it comes back Gone, whatever the
+// number of them, without a read each, and a token holder's made-up
+// numbers can no longer outnumber the reads of one Gather and hold the
+// release on "Jenkins to confirm". A number claimed again once the job
+// has it (a made-up claim that named a build's number ahead of it) is
+// read at once, whatever the 404 back-off: the real build then counts,
+// never the older one beneath it. An error screens nothing, nor does a
+// 404 for the job (the claims are read one by one, as before), unless
+// Jenkins showed a build of the pull request in its other gated job: then
+// the job claimed does not exist and none of its claims counts.
+//
+// all are the evidence's builds; builds those Gather considers (of the
+// current head, of a head not known, or claimed since read). It returns
+// todo without the claims answered, with the builds to read at once
+// added, and the Gone builds to emit.
+func (s *Source) screen(ctx context.Context, all, builds, todo []gatekeeper.Build, key gatekeeper.PullKey, newest map[string]int64, now time.Time) ([]gatekeeper.Build, []gatekeeper.Build, error) {
+	gated := map[string]string{} // jobOf -> the path to read
+	folders := s.c.repos.Folders(key.Owner, key.Repo)
+	for _, name := range []string{fmt.Sprintf("PR-%d-merge", key.Number), fmt.Sprintf("PR-%d", key.Number)} {
+		p := ref{names: append(slices.Clone(folders), name)}.jobPath()
+		gated[strings.ToLower(p)] = p
+	}
+	inTodo := func(b gatekeeper.Build) bool {
+		return slices.ContainsFunc(todo, func(t gatekeeper.Build) bool { return t.JobPath == b.JobPath && t.Number == b.Number })
+	}
+	// A claim never read, or a gone build claimed again or due again.
+	asked := func(b gatekeeper.Build) bool {
+		return (!b.Verified && !b.Gone) || (b.Gone && (b.Recheck || inTodo(b)))
+	}
+	// The gated jobs Jenkins showed a build of (any head).
+	shown := map[string]bool{}
+	for _, b := range all {
+		if _, ok := gated[jobOf(b)]; ok && b.Verified && b.Key.SamePull(key) {
+			shown[jobOf(b)] = true
+		}
+	}
+	ask := map[string]bool{}
+	for _, b := range builds {
+		if !asked(b) || !b.Key.SamePull(key) || b.Strategy == "head" {
+			continue
+		}
+		if _, ok := gated[jobOf(b)]; ok && b.Number > newest[jobOf(b)] {
+			ask[jobOf(b)] = true
+		}
+	}
+	var (
+		gone []gatekeeper.Build
+		errs []error
+	)
+	for job := range ask {
+		last, err := s.c.lastBuild(ctx, gated[job])
+		switch {
+		case isMissing(err) && !shown[job] && len(shown) > 0:
+			// Jenkins builds the pull request in its other gated job
+			// and has no such job (a PR-<n>-merge claimed where it
+			// builds PR-<n>, or the reverse): none of its builds.
+			last = 0
+		case isMissing(err):
+			// Not for one 404 to say a job gone that Jenkins showed a
+			// build of, or that no build was read of yet: the claims
+			// are read one by one.
+			continue
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		}
+		for _, b := range builds {
+			if jobOf(b) != job || !b.Key.SamePull(key) || b.Strategy == "head" || b.Number <= newest[job] {
+				continue
+			}
+			switch {
+			case asked(b) && b.Number > last:
+				out := b
+				out.Gone, out.Verified, out.Recheck, out.Building = true, false, false, false
+				out.VerifiedAt, out.UpdatedAt = now, now
+				s.suspicious(b, out)
+				gone = append(gone, out)
+				todo = slices.DeleteFunc(todo, func(t gatekeeper.Build) bool { return t.JobPath == b.JobPath && t.Number == b.Number })
+			case b.Gone && b.Recheck:
+				// Jenkins has it now: read at once, before the older
+				// builds of the head.
+				todo = slices.DeleteFunc(todo, func(t gatekeeper.Build) bool { return t.JobPath == b.JobPath && t.Number == b.Number })
+				in := b
+				in.Gone = false
+				todo = append(todo, in)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return todo, gone, fmt.Errorf("reading the gated job of %s: %w", key, errors.Join(errs...))
+	}
+	return todo, gone, nil
+}
+
+// jobOf is the key newestRead gives a build's job: Jenkins' job names are
+// case-insensitive, and so is the gated job's choice (CurrentBuild).
+func jobOf(b gatekeeper.Build) string { return strings.ToLower(b.JobPath) }
+
+// newestRead returns, per job (jobOf), the number of the newest build of
+// the current head Jenkins showed that can count (not gone, not refused,
+// not a head-only build of the pull request).
+func newestRead(builds []gatekeeper.Build, head string, key gatekeeper.PullKey) map[string]int64 {
+	out := map[string]int64{}
+	if head == "" {
+		return out
+	}
+	for _, b := range builds {
+		if b.HeadSHA != head || !b.Verified || b.Gone || b.Refused != "" || b.Strategy == "head" || !b.Key.SamePull(key) {
+			continue
+		}
+		if b.Number > out[jobOf(b)] {
+			out[jobOf(b)] = b.Number
+		}
 	}
 	return out
 }
@@ -311,7 +474,11 @@ func samePull(b, key gatekeeper.PullKey) bool {
 // incomplete reports whether b is to be read from the API now. Gather asks
 // it only of builds of the current head, of a head not known yet, or with
 // a claim newer than their last read.
-func (s *Source) incomplete(b gatekeeper.Build, now time.Time) bool {
+//
+// periodic is false for a build of the current head that a newer build
+// of its job Jenkins showed outranks: it is read again only when claimed
+// again, while it runs, or for a report not fetched yet.
+func (s *Source) incomplete(b gatekeeper.Build, now time.Time, periodic bool) bool {
 	// Jenkins alone states a build's facts: a build known only from
 	// claims, however complete, is read; so is one a claim came about
 	// since it was read, and one still running.
@@ -325,7 +492,7 @@ func (s *Source) incomplete(b gatekeeper.Build, now time.Time) bool {
 	}
 	// Not verified once for ever: the current head's build is read again
 	// at every reconcile.
-	if now.Sub(b.VerifiedAt) >= s.opts.RecheckEvery {
+	if periodic && now.Sub(b.VerifiedAt) >= s.opts.RecheckEvery {
 		return true
 	}
 	for _, r := range []struct {
