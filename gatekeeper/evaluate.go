@@ -129,6 +129,11 @@ func (s *Service) conclude(ctx context.Context, c conclusion) error {
 		return err
 	}
 	s.answerVotes(ctx, key, ev, c.rec.Decision.Votes)
+	// Nothing more goes to GitHub: the post queue's slots go back before
+	// the store write, so that other pull requests' posts, and with them
+	// their writes, which the Store commits in groups, need not wait for
+	// this one's fsync.
+	s.postQ.free(key)
 	switch {
 	case pub != nil:
 		// The post is recorded, and the pull request leaves the queue,

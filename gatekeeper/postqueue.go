@@ -26,7 +26,11 @@ import (
 //     backoff, as any failed post;
 //   - the pull request stays "running" for the scheduler and keeps its
 //     lease (renewed) until its post ends: it is never evaluated twice at
-//     once, and the fencing token is still checked right before the post.
+//     once, and the fencing token is still checked right before the post;
+//   - a post gives its slots back (free) once it has nothing left to say
+//     to GitHub, before it records the outcome in the store: the bounds
+//     are on connections to GitHub, and the store's writes, which the
+//     Store commits in groups, are not held to two per repository.
 //
 // The durable promise is unchanged: a pull request leaves the Store's queue
 // only after its status was posted and recorded.
@@ -45,23 +49,29 @@ type postQueue struct {
 	mu       sync.Mutex
 	inFlight map[string]int // by postTarget keys
 	waiting  []*postJob     // oldest first
+	// running holds the job started for each pull request whose slots
+	// are still taken (the scheduler runs one job per pull request at a
+	// time), so that free can give them back early.
+	running map[PullKey]*postJob
 }
 
 // postJob is one evaluation's posts, for one repository.
 type postJob struct {
+	key         PullKey
 	repo, owner string // lower-cased target keys
 	run         func()
+	freed       bool // its slots were given back; q.mu guards it
 }
 
 func newPostQueue(perRepo, perOwner int) *postQueue {
-	return &postQueue{perRepo: perRepo, perOwner: perOwner, inFlight: map[string]int{}}
+	return &postQueue{perRepo: perRepo, perOwner: perOwner, inFlight: map[string]int{}, running: map[PullKey]*postJob{}}
 }
 
 // submit runs run in its own goroutine as soon as key's repository and
 // owner have room. It never blocks.
 func (q *postQueue) submit(key PullKey, run func()) {
 	owner := "owner:" + strings.ToLower(key.Owner)
-	j := &postJob{repo: "repo:" + strings.ToLower(key.Owner+"/"+key.Repo), owner: owner, run: run}
+	j := &postJob{key: key, repo: "repo:" + strings.ToLower(key.Owner+"/"+key.Repo), owner: owner, run: run}
 	q.mu.Lock()
 	if !q.room(j) {
 		q.waiting = append(q.waiting, j)
@@ -82,11 +92,34 @@ func (q *postQueue) room(j *postJob) bool {
 func (q *postQueue) take(j *postJob) {
 	q.inFlight[j.repo]++
 	q.inFlight[j.owner]++
+	q.running[j.key] = j
 }
 
 func (q *postQueue) runJob(j *postJob) {
 	defer q.finish(j)
 	j.run()
+}
+
+// free gives back the slots of the job running for key, before it ends:
+// what it does from now on (record in the store) talks to no GitHub. The
+// job still ends as before (the scheduler's end, the lease). Freeing
+// twice, or a key without a running job (a post not run by the queue, or
+// no queue), does nothing.
+func (q *postQueue) free(key PullKey) {
+	if q == nil {
+		return
+	}
+	q.mu.Lock()
+	j := q.running[key]
+	if j == nil {
+		q.mu.Unlock()
+		return
+	}
+	start := q.release(j)
+	q.mu.Unlock()
+	if start != nil {
+		go q.runJob(start)
+	}
 }
 
 // finish frees j's slots and starts the oldest waiting job that now has
@@ -101,6 +134,23 @@ func (q *postQueue) runJob(j *postJob) {
 // thousand.
 func (q *postQueue) finish(j *postJob) {
 	q.mu.Lock()
+	start := q.release(j)
+	q.mu.Unlock()
+	if start != nil {
+		go q.runJob(start)
+	}
+}
+
+// release frees j's slots, once, and takes the job that may start in
+// them (see finish). q.mu is held.
+func (q *postQueue) release(j *postJob) *postJob {
+	if j.freed {
+		return nil
+	}
+	j.freed = true
+	if q.running[j.key] == j {
+		delete(q.running, j.key)
+	}
 	for _, t := range []string{j.repo, j.owner} {
 		if q.inFlight[t]--; q.inFlight[t] <= 0 {
 			delete(q.inFlight, t)
@@ -115,10 +165,7 @@ func (q *postQueue) finish(j *postJob) {
 			break
 		}
 	}
-	q.mu.Unlock()
-	if start != nil {
-		go q.runJob(start)
-	}
+	return start
 }
 
 // waitingCount is how many jobs wait for room (tests, metrics).

@@ -173,3 +173,59 @@ func TestPostQueueStartsEveryJobWithRoom(t *testing.T) {
 		}
 	}
 }
+
+// TestPostQueueFreeBeforeEnd: a post that frees its slots (it has nothing
+// left for GitHub, only its store write) lets the next post of its
+// repository start while it still runs.
+func TestPostQueueFreeBeforeEnd(t *testing.T) {
+	t.Parallel()
+	q := newPostQueue(1, 8)
+	key := func(n int) PullKey { return PullKey{Owner: "acme", Repo: "shop", Number: n} }
+	freeNow, hold1, started2 := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	q.submit(key(1), func() {
+		<-freeNow
+		q.free(key(1))
+		<-hold1
+	})
+	q.submit(key(2), func() { close(started2) })
+	if got := q.waitingCount(); got != 1 {
+		t.Fatalf("%d posts wait, want 1: one slot per repository", got)
+	}
+	close(freeNow)
+	<-started2 // while the first still runs
+	close(hold1)
+}
+
+// TestPostQueueFreeOnce: a post's slots are given back once, whether it
+// frees them early, twice, or not at all: its end after free must not
+// free another post's slot.
+func TestPostQueueFreeOnce(t *testing.T) {
+	t.Parallel()
+	q := newPostQueue(2, 8)
+	job := func(n int) *postJob {
+		return &postJob{key: PullKey{Owner: "acme", Repo: "shop", Number: n}, repo: "repo:acme/shop", owner: "owner:acme"}
+	}
+	j1, j2 := job(1), job(2)
+	q.mu.Lock()
+	q.take(j1)
+	q.take(j2)
+	q.mu.Unlock()
+	inFlight := func(when string, want int) {
+		t.Helper()
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if got := q.inFlight["repo:acme/shop"]; got != want {
+			t.Errorf("%s: %d posts in flight for acme/shop, want %d", when, got, want)
+		}
+	}
+	q.free(j1.key)
+	inFlight("after the first freed its slot", 1)
+	q.free(j1.key)
+	inFlight("after the first freed it again", 1)
+	q.finish(j1)
+	inFlight("after the first ended", 1)
+	q.free(PullKey{Owner: "acme", Repo: "shop", Number: 3}) // no such post
+	inFlight("after freeing a post not running", 1)
+	q.finish(j2)
+	inFlight("after the second ended", 0)
+}

@@ -35,6 +35,15 @@
 // group whose transaction fails is run again one Record at a time, so apply
 // functions may run more than once, each time on evidence read afresh.
 //
+// An evaluation's Settle joins the same group commit: the group runs its
+// Records first, then each Settle (evidence change, decision record,
+// dequeue at its generation) on the evidence as they left it, so that the
+// evaluations of many pull requests share one fsync as the webhooks do. A
+// Settle that cannot be made alone (no evidence, a panicking Apply) is
+// refused before it writes anything and fails no one else; a group whose
+// transaction fails runs every member again alone, and the evidence cache
+// forgets what the failed transaction cached.
+//
 // Only one Store can hold a file: Open fails with ErrLocked after the lock
 // timeout rather than wait for ever.
 package boltstore

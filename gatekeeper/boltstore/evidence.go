@@ -233,7 +233,11 @@ func applyTo(ev *gatekeeper.Evidence, key gatekeeper.PullKey, fn func(*gatekeepe
 // entries not in stored, the log as the file held it. Caching inside the
 // transaction is safe even if the transaction then fails: an entry is
 // only ever used for the version the file holds, and the next write of
-// that version replaces the entry.
+// that version replaces the entry; and the group commit (Store.update)
+// drops the entries of a transaction that failed. Within a transaction, a
+// later write of the same pull request (a Settle after the group's
+// Records) finds the entry at the version tx holds, with its log as
+// written: what it writes next is then only what it adds.
 func (s *Store) storeEvidence(tx *bolt.Tx, key gatekeeper.PullKey, ev *gatekeeper.Evidence, stored storedLog) error {
 	head := evidenceHead{Evidence: *ev, LogApart: true}
 	head.Log = nil
@@ -468,6 +472,15 @@ func (c *evidenceCache) replace(key gatekeeper.PullKey, ev *gatekeeper.Evidence)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.set(key, ev, true)
+}
+
+// forget drops the entries of keys (a write of theirs was rolled back).
+func (c *evidenceCache) forget(keys ...gatekeeper.PullKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, key := range keys {
+		delete(c.m, key)
+	}
 }
 
 func (c *evidenceCache) set(key gatekeeper.PullKey, ev *gatekeeper.Evidence, apart bool) {

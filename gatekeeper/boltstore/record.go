@@ -18,13 +18,15 @@ var errClosed = errors.New("store is closed")
 // the failure is charged to the Record that caused it.
 var errSolo = errors.New("commit alone")
 
-// recordReq is one Record waiting for a group commit.
+// recordReq is one Record, or one Settle (settle set), waiting for a group
+// commit.
 type recordReq struct {
 	delivery string
 	keys     []gatekeeper.PullKey
 	apply    func(*gatekeeper.Evidence)
 	seen     []byte     // time recorded, encoded
 	dup      bool       // set by the transaction that commits
+	settle   *settleReq // a Settle's request; nil for a Record
 	res      chan error // buffered; nil, ErrDuplicate, errSolo or the failure
 }
 
@@ -58,29 +60,75 @@ func (s *Store) Record(ctx context.Context, delivery string, keys []gatekeeper.P
 		seen: encodeTime(s.clock.Now()),
 		res:  make(chan error, 1),
 	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return fmt.Errorf("recording delivery %s: %w", delivery, errClosed)
-	}
-	s.requests <- req
-	s.mu.RUnlock()
-
-	err = <-req.res
-	if errors.Is(err, errSolo) {
-		err = s.db.Update(func(tx *bolt.Tx) error { return s.recordGroup(tx, []*recordReq{req}) })
-		if err == nil && req.dup {
-			err = gatekeeper.ErrDuplicate
-		}
-	}
-	if err != nil {
+	if err := s.submit(req); err != nil {
 		return fmt.Errorf("recording delivery %s: %w", delivery, err)
 	}
 	return nil
 }
 
-// commitLoop commits the waiting Records in groups until requests is
-// closed. It is the only goroutine that receives from requests.
+// submit hands req to commitLoop and returns its outcome: nil,
+// ErrDuplicate, or its failure. A request whose group failed to commit
+// runs again alone, in a transaction of its own (see Record).
+func (s *Store) submit(req *recordReq) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	s.requests <- req
+	s.mu.RUnlock()
+	return s.outcome(req)
+}
+
+// outcome waits for req's group to commit, and when the group failed runs
+// req again alone.
+func (s *Store) outcome(req *recordReq) error {
+	err := <-req.res
+	if !errors.Is(err, errSolo) {
+		return err
+	}
+	group := []*recordReq{req}
+	err = s.update(group, func(tx *bolt.Tx) error {
+		if err := s.recordGroup(tx, group); err != nil {
+			return err
+		}
+		if req.settle != nil {
+			// Alone, a Settle that fails alone fails the transaction,
+			// which wrote nothing for it.
+			return req.settle.err
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case req.dup:
+		return gatekeeper.ErrDuplicate
+	}
+	return nil
+}
+
+// update runs fn in a write transaction. When the transaction fails, the
+// cache forgets the evidence of every pull request group writes: fn may
+// have cached versions that were rolled back. (loadEvidence would never
+// serve them, as it checks the version the file holds; forgetting them
+// keeps the cache to what was committed, so that no reasoning about
+// versions reused after a rollback is needed.)
+func (s *Store) update(group []*recordReq, fn func(*bolt.Tx) error) error {
+	err := s.db.Update(fn)
+	if err != nil {
+		for _, req := range group {
+			s.cache.forget(req.keys...)
+			if req.settle != nil {
+				s.cache.forget(req.settle.key)
+			}
+		}
+	}
+	return err
+}
+
+// commitLoop commits the waiting Records and Settles in groups until
+// requests is closed. It is the only goroutine that receives from requests.
 func (s *Store) commitLoop() {
 	defer close(s.stopped)
 	for first := range s.requests {
@@ -109,23 +157,37 @@ func (s *Store) commitLoop() {
 				break gather
 			}
 		}
-		err := s.db.Update(func(tx *bolt.Tx) error { return s.recordGroup(tx, group) })
-		for _, req := range group {
-			switch {
-			case err != nil:
-				req.res <- errSolo
-			case req.dup:
-				req.res <- gatekeeper.ErrDuplicate
-			default:
-				req.res <- nil
-			}
+		s.commitGroup(group)
+	}
+}
+
+// commitGroup commits group in one transaction and answers each request:
+// errSolo to all when the transaction failed, else each its own outcome.
+func (s *Store) commitGroup(group []*recordReq) {
+	err := s.update(group, func(tx *bolt.Tx) error { return s.recordGroup(tx, group) })
+	for _, req := range group {
+		switch {
+		case err != nil:
+			req.res <- errSolo
+		case req.settle != nil && req.settle.err != nil:
+			// Refused alone (no evidence, a panicking Apply): nothing
+			// was written for it, and the others' writes committed.
+			req.res <- req.settle.err
+		case req.dup:
+			req.res <- gatekeeper.ErrDuplicate
+		default:
+			req.res <- nil
 		}
 	}
 }
 
-// recordGroup runs the Records of a group, in order, in tx. It may run
-// more than once on the same requests (see Record), so it sets every
-// request's dup afresh and keeps no other state between runs.
+// recordGroup runs the Records of a group, in order, in tx, then its
+// Settles, in order (settleTx), each on the evidence as the Records and
+// the Settles before it left it. It may run more than once on the same
+// requests (see Record), so it sets every request's outcome afresh and
+// keeps no other state between runs. A Settle refused alone (settleReq's
+// err) wrote nothing and does not fail the group; an error returned
+// fails the whole transaction.
 func (s *Store) recordGroup(tx *bolt.Tx, group []*recordReq) error {
 	deliveries := tx.Bucket(bucketDeliveries)
 	delivered := tx.Bucket(bucketDelivered)
@@ -134,6 +196,9 @@ func (s *Store) recordGroup(tx *bolt.Tx, group []*recordReq) error {
 	var touched []gatekeeper.PullKey           // in first-touched order, for stable writes
 	for _, req := range group {
 		req.dup = false
+		if req.settle != nil {
+			continue // after the Records
+		}
 		if req.delivery != "" {
 			// A delivery seen earlier in this group is found here too:
 			// its Put is visible to the rest of the transaction.
@@ -177,6 +242,13 @@ func (s *Store) recordGroup(tx *bolt.Tx, group []*recordReq) error {
 		}
 		if _, err := enqueue(tx, key); err != nil {
 			return err
+		}
+	}
+	for _, req := range group {
+		if req.settle != nil {
+			if err := s.settleTx(tx, req.settle); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

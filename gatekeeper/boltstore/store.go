@@ -57,9 +57,9 @@ type Store struct {
 	clock    gatekeeper.Clock
 	maxBatch int
 
-	// requests carries Records to commitLoop; stopped is closed when
-	// commitLoop has returned. mu guards closed and the sends on requests,
-	// so that Close never closes the channel under a sender.
+	// requests carries Records and Settles to commitLoop; stopped is
+	// closed when commitLoop has returned. mu guards closed and the sends
+	// on requests, so that Close never closes the channel under a sender.
 	requests chan *recordReq
 	stopped  chan struct{}
 	mu       sync.RWMutex
@@ -188,9 +188,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close commits the Records already accepted, waits for running
-// transactions and releases the file. Records after Close fail. Closing
-// twice is harmless.
+// Close commits the Records and Settles already accepted, waits for
+// running transactions and releases the file. Records and Settles after
+// Close fail. Closing twice is harmless.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if !s.closed {
