@@ -16,17 +16,8 @@ import (
 // release still fails on the unpinned chart.
 func TestAttackForgedChartReport(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, rigOptions{jenkinsAPI: true})
 	const n = 2
-	payload, pr := opened(t, n, headA, releaseBody)
-	r.gh.setPull(pr)
-	r.github("pull_request", payload)
-	r.settle(n)
-	r.jk.addBuild(build10)
-	unpinned := "hello-world-2-14-3-" + headB[:7]
-	r.jenkinsOK(notification(t, build10))
-	r.jenkinsOK(pipelineReport(t, build10, unpinned))
-	r.settle(n)
+	r, unpinned := unpinnedRelease(t, n)
 	r.jenkinsOK(mustJSON(t, map[string]any{
 		"kind": "pipeline-report", "job_url": "http://jenkins.test/" + build10.job + "/",
 		"build_number": build10.number, "chart_version": chartOf(build10),
@@ -52,17 +43,8 @@ func TestAttackForgedChartReport(t *testing.T) {
 // and the page says so.
 func TestAttackFloodPushesOutThePipelinesReport(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, rigOptions{jenkinsAPI: true})
 	const n = 2
-	payload, pr := opened(t, n, headA, releaseBody)
-	r.gh.setPull(pr)
-	r.github("pull_request", payload)
-	r.settle(n)
-	r.jk.addBuild(build10)
-	unpinned := "hello-world-2-14-3-" + headB[:7]
-	r.jenkinsOK(notification(t, build10))
-	r.jenkinsOK(pipelineReport(t, build10, unpinned))
-	r.settle(n)
+	r, _ := unpinnedRelease(t, n)
 	for i := range 25 {
 		r.jenkinsOK(mustJSON(t, map[string]any{
 			"kind": "pipeline-report", "job_url": "http://jenkins.test/" + build10.job + "/",
@@ -82,4 +64,22 @@ func TestAttackFloodPushesOutThePipelinesReport(t *testing.T) {
 	if page := r.page(n); !strings.Contains(page, "claims disagree on chart_version") {
 		t.Errorf("the details page does not say the reports disagree:\n%s", page)
 	}
+}
+
+// unpinnedRelease is release pull request n whose PR-merge build passed
+// in Jenkins and whose pipeline reported a Helm chart that is not for the
+// commit built (unpinned), settled.
+func unpinnedRelease(t *testing.T, n int) (*rig, string) {
+	t.Helper()
+	r := newRig(t, rigOptions{jenkinsAPI: true})
+	payload, pr := opened(t, n, headA, releaseBody)
+	r.gh.setPull(pr)
+	r.github("pull_request", payload)
+	r.settle(n)
+	r.jk.addBuild(build10)
+	unpinned := "hello-world-2-14-3-" + headB[:7]
+	r.jenkinsOK(notification(t, build10))
+	r.jenkinsOK(pipelineReport(t, build10, unpinned))
+	r.settle(n)
+	return r, unpinned
 }
