@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/releasegate/gatekeeper/gatekeeper"
 )
 
 // warnings returns the warning lines logged to buf.
@@ -99,14 +101,7 @@ func TestUnplacedWarningsAreBounded(t *testing.T) {
 // elsewhere, claimed by a notification's scm url) is warned about once.
 func TestUnplacedReadIsWarned(t *testing.T) {
 	t.Parallel()
-	repos, err := ParseJobRepos("elsewhere/hello=Codertocat/Hello-World")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, src, _ := sourceFake(t, Options{Repos: repos})
-	var buf bytes.Buffer
-	s := NewSource(src.c, SourceOptions{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
-	ev := pullEvidence(t, notificationJSON(t, nil))
+	s, buf, ev := loggedSource(t, "elsewhere/hello=Codertocat/Hello-World")
 	for range 2 {
 		events, _ := s.Gather(context.Background(), ev)
 		for _, e := range events {
@@ -115,7 +110,7 @@ func TestUnplacedReadIsWarned(t *testing.T) {
 			}
 		}
 	}
-	got := warnings(&buf)
+	got := warnings(buf)
 	if len(got) != 1 {
 		t.Fatalf("warnings after two reads = %q, want one", got)
 	}
@@ -132,14 +127,7 @@ func TestUnplacedReadIsWarned(t *testing.T) {
 // pull request and becomes its current build, without a warning.
 func TestPartialMappingReadsConventionRepository(t *testing.T) {
 	t.Parallel()
-	repos, err := ParseJobRepos("legacy/shop-ci=acme/shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, src, _ := sourceFake(t, Options{Repos: repos})
-	var buf bytes.Buffer
-	s := NewSource(src.c, SourceOptions{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
-	ev := pullEvidence(t, notificationJSON(t, nil))
+	s, buf, ev := loggedSource(t, "legacy/shop-ci=acme/shop")
 	events, err := s.Gather(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +139,22 @@ func TestPartialMappingReadsConventionRepository(t *testing.T) {
 	if b == nil || !b.Verified || b.Key != prKey || b.Number != prNumber || b.Result != "SUCCESS" {
 		t.Fatalf("current build = %+v, want the verified SUCCESS build %d of %v", b, prNumber, prKey)
 	}
-	if got := warnings(&buf); len(got) != 0 {
+	if got := warnings(buf); len(got) != 0 {
 		t.Errorf("a placed job was warned about: %q", got)
 	}
+}
+
+// loggedSource is a Source over the fake Jenkins of sourceFake with the
+// job mapping mapping, logging into the buffer returned, and the pull
+// request's evidence holding one notification of build 10.
+func loggedSource(t *testing.T, mapping string) (*Source, *bytes.Buffer, *gatekeeper.Evidence) {
+	t.Helper()
+	repos, err := ParseJobRepos(mapping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, src, _ := sourceFake(t, Options{Repos: repos})
+	buf := new(bytes.Buffer)
+	s := NewSource(src.c, SourceOptions{Logger: slog.New(slog.NewTextHandler(buf, nil))})
+	return s, buf, pullEvidence(t, notificationJSON(t, nil))
 }
