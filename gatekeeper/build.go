@@ -168,6 +168,15 @@ func Contradictions(b Build, c Claim) []string {
 	return out
 }
 
+// CountsFor reports whether b can be the PR-merge build of pull request
+// key at head: a build of that head and that pull request, of the merge
+// result (not a "head" strategy build), that Jenkins has (not Gone) and
+// did not refuse as evidence (a Replay). Whether Jenkins has read it yet
+// (Verified) is the caller's question.
+func (b *Build) CountsFor(key PullKey, head string) bool {
+	return head != "" && b.HeadSHA == head && b.Strategy != "head" && !b.Gone && b.Refused == "" && b.Key.SamePull(key)
+}
+
 // Disputes lists the build's disputed claims, one line each:
 // "jenkins.completed <delivery>: result SUCCESS, Jenkins says FAILURE",
 // then why claims that bring an image digest or chart version did not

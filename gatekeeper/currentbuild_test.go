@@ -19,6 +19,9 @@ func TestCurrentBuildIgnoresOtherJobs(t *testing.T) {
 		HeadSHA: head, BaseSHA: tip, Phase: "COMPLETED", Result: ResultSuccess, Verified: true, VerifiedAt: t0}
 	mapped := real
 	mapped.JobPath = "job/ci/job/shop/job/PR-7-merge"
+	// A Replay of the failed build, green: refused as evidence.
+	replay := real
+	replay.Number, replay.Result, replay.Refused = 13, ResultSuccess, "replayed with a Jenkinsfile edited in Jenkins (Replayed #12)"
 
 	for _, tt := range []struct {
 		name   string
@@ -38,6 +41,8 @@ func TestCurrentBuildIgnoresOtherJobs(t *testing.T) {
 		// PR-<n>-merge job (what the lost-notification lookup reads).
 		{"the merge job over a higher-numbered PR-n build", []Build{plain, real}, real.JobPath, 12},
 		{"a PR-n build alone", []Build{plain}, plain.JobPath, 50},
+		{"the failed build, not its higher-numbered green Replay", []Build{real, replay}, real.JobPath, 12},
+		{"a Replay alone counts for nothing", []Build{replay}, "", 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -1260,7 +1260,7 @@ func (ev *Evidence) CurrentBuild() *Build {
 		// same number and head is never this pull request's build.
 		// A build Jenkins says it does not have is a forgery or gone;
 		// a Refused one (a Replay) is no evidence.
-		if b.HeadSHA != head || b.Strategy == "head" || !b.Key.SamePull(ev.PR.Key) || b.Gone || b.Refused != "" {
+		if !b.CountsFor(ev.PR.Key, head) {
 			continue
 		}
 		cands = append(cands, b)

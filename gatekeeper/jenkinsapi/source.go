@@ -163,7 +163,7 @@ func (s *Source) Gather(ctx context.Context, ev *gatekeeper.Evidence) ([]gatekee
 	// refused as evidence (a Replay), whose original may be the one whose
 	// notification was lost.
 	isCurrent := func(b gatekeeper.Build) bool {
-		return head != "" && b.HeadSHA == head && b.Strategy != "head" && b.Verified && !b.Gone && b.Refused == "" && b.Key.SamePull(key)
+		return b.Verified && b.CountsFor(key, head)
 	}
 	emit := func(b gatekeeper.Build) {
 		current = current || isCurrent(b)
@@ -453,7 +453,7 @@ func newestRead(builds []gatekeeper.Build, head string, key gatekeeper.PullKey) 
 		return out
 	}
 	for _, b := range builds {
-		if b.HeadSHA != head || !b.Verified || b.Gone || b.Refused != "" || b.Strategy == "head" || !b.Key.SamePull(key) {
+		if !b.Verified || !b.CountsFor(key, head) {
 			continue
 		}
 		if b.Number > out[jobOf(b)] {
