@@ -306,16 +306,16 @@ func pullBuild(r ref, opts ParseOptions, scmURL string) (gatekeeper.Build, error
 	if !ok {
 		return gatekeeper.Build{}, fmt.Errorf("job %s builds no pull request: %w", b.JobPath, ErrNotPullRequest)
 	}
-	if _, _, placed := repos.Repo(folders); !placed {
+	owner, repo, placed := repos.Repo(folders)
+	if !placed {
 		unplacedNotified.warn(opts.Logger, folders, b.JobPath)
 	}
-	owner, repo := "", ""
-	if mapped, found := repos[strings.Join(folders, "/")]; found {
-		owner, repo, _ = strings.Cut(mapped, "/")
-	} else if o, rp := remoteOwnerRepo(scmURL); o != "" {
-		owner, repo = o, rp
-	} else if o, rp, ok := repos.Repo(folders); ok {
-		owner, repo = o, rp
+	// A mapped folder's repository first, then the payload's remote, then
+	// the folder convention.
+	if _, mapped := repos[strings.Join(folders, "/")]; !mapped {
+		if o, rp := remoteOwnerRepo(scmURL); o != "" {
+			owner, repo = o, rp
+		}
 	}
 	b.Key = gatekeeper.PullKey{Owner: owner, Repo: repo, Number: n}
 	b.Strategy = strategy
